@@ -1,0 +1,155 @@
+"""The shop: a tiny backend on SQLite whose homepage does the same expensive work on every visit.
+
+``Shop`` answers the questions a web shop's pages ask -- the trending products,
+one product's page -- and makes the changes that make caches go stale: a new
+price, a sale that lowers the stock. It counts every SQL statement it runs in
+``queries``, so a lesson can show exactly how much work the database did.
+
+All SQL is parameterized: values travel as ``?`` parameters, never pasted into
+the SQL text.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any, Callable, Optional, Union
+
+import sqlite_utils
+
+from cachelab.data import DATA_END, DAY, describe
+
+TRENDING_SQL = """
+SELECT products.id, products.name, products.category, products.price_cents, products.stock,
+       sales.units_sold
+FROM (
+    SELECT product_id, SUM(quantity) AS units_sold
+    FROM orders
+    WHERE ordered_at >= :since
+    GROUP BY product_id
+) AS sales
+JOIN products ON products.id = sales.product_id
+ORDER BY sales.units_sold DESC, products.id
+LIMIT :limit
+"""
+
+PRODUCT_SQL = """
+SELECT id, name, category, price_cents, stock, updated_at FROM products WHERE id = :id
+"""
+
+
+def _positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
+    return value
+
+
+class Shop:
+    """The shop's backend: reads and writes the database at ``path``.
+
+    ``clock`` gives the time (seconds since 1970) that writes are stamped with;
+    by default the shop's own "now" is ``DATA_END``, the moment the data ends,
+    advanced by real time elapsed since the Shop was opened -- so "the last 7
+    days" always means the same orders, whatever today's date is.
+
+    Each thread or process opens its own ``Shop``: an SQLite connection is not shared.
+    """
+
+    def __init__(self, path: Union[str, Path], clock: Optional[Callable[[], float]] = None) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FileNotFoundError(
+                f"no shop database at {self.path}; build one with cachelab.data.build_shop({str(self.path)!r})"
+            )
+        if describe(self.path) is None:
+            raise ValueError(
+                f"{self.path} is not a complete shop database (corrupt, partial, or not the course's); "
+                f"rebuild it with cachelab.data.build_shop({str(self.path)!r})"
+            )
+        self.db = sqlite_utils.Database(self.path)
+        if clock is None:
+            opened = time.monotonic()
+            clock = lambda: DATA_END + (time.monotonic() - opened)  # noqa: E731
+        self.clock = clock
+        self.queries = 0
+
+    def _execute(self, sql: str, params: dict | tuple = ()) -> sqlite3.Cursor:
+        """Run one SQL statement and count it. Every query of the shop goes through here."""
+        self.queries += 1
+        return self.db.execute(sql, params)
+
+    def _rows(self, sql: str, params: dict | tuple = ()) -> list[dict]:
+        cursor = self._execute(sql, params)
+        columns = [c[0] for c in cursor.description]
+        return [dict(zip(columns, row)) for row in cursor.fetchall()]
+
+    def now(self) -> int:
+        """The shop's current time, in whole seconds since 1970."""
+        return int(self.clock())
+
+    def trending(self, days: int = 7, limit: int = 10) -> list[dict]:
+        """The homepage: the ``limit`` products that sold the most units in the last ``days`` days.
+
+        This is the expensive query: it reads every order of the period and adds
+        them up, product by product.
+        """
+        _positive_int(days, "days")
+        _positive_int(limit, "limit")
+        return self._rows(TRENDING_SQL, {"since": self.now() - days * DAY, "limit": limit})
+
+    def product(self, product_id: int) -> dict:
+        """One product's page: a cheap lookup by primary key. Unknown id → ``LookupError``."""
+        rows = self._rows(PRODUCT_SQL, {"id": product_id})
+        if not rows:
+            raise LookupError(f"no product with id {product_id!r} in {self.path.name}")
+        return rows[0]
+
+    def set_price(self, product_id: int, price_cents: int) -> dict:
+        """Change a product's price and return the updated product."""
+        if isinstance(price_cents, bool) or not isinstance(price_cents, int) or price_cents < 0:
+            raise ValueError(f"price_cents must be a whole number of cents >= 0, got {price_cents!r}")
+        with self.db.conn:
+            cursor = self._execute(
+                "UPDATE products SET price_cents = :price, updated_at = :now WHERE id = :id",
+                {"price": price_cents, "now": self.now(), "id": product_id},
+            )
+            if cursor.rowcount == 0:
+                raise LookupError(f"no product with id {product_id!r} in {self.path.name}")
+        return self.product(product_id)
+
+    def sell(self, product_id: int, quantity: int = 1) -> dict:
+        """Sell ``quantity`` units: record an order and lower the stock, in one transaction.
+
+        Selling more than is in stock raises ``ValueError`` and changes nothing.
+        Returns the updated product.
+        """
+        _positive_int(quantity, "quantity")
+        with self.db.conn:  # one transaction: both writes happen, or neither
+            cursor = self._execute(
+                "UPDATE products SET stock = stock - :quantity, updated_at = :now "
+                "WHERE id = :id AND stock >= :quantity",
+                {"quantity": quantity, "now": self.now(), "id": product_id},
+            )
+            if cursor.rowcount == 0:
+                product = self.product(product_id)  # raises LookupError for an unknown id
+                raise ValueError(
+                    f"cannot sell {quantity} of product {product_id} ({product['name']}): "
+                    f"only {product['stock']} in stock"
+                )
+            self._execute(
+                "INSERT INTO orders (product_id, quantity, ordered_at) VALUES (:id, :quantity, :now)",
+                {"id": product_id, "quantity": quantity, "now": self.now()},
+            )
+        return self.product(product_id)
+
+    def explain(self, days: int = 7, limit: int = 10) -> list[str]:
+        """SQLite's query plan for the trending query, one line per step (not counted in ``queries``)."""
+        rows = self.db.execute("EXPLAIN QUERY PLAN " + TRENDING_SQL, {"since": self.now() - days * DAY, "limit": limit})
+        return [row[3] for row in rows.fetchall()]
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __repr__(self) -> str:
+        return f"Shop({self.path.name!r}, queries={self.queries})"

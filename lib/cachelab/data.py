@@ -1,0 +1,264 @@
+"""Build the course's shop database: products and orders in SQLite, made with sqlite-utils.
+
+The same ``seed`` always gives the same rows, so every learner's shop is the same
+shop and every figure in a lesson can be checked. Two sizes:
+
+- ``"tiny"``: 100 products and 10,000 orders -- built in well under a second, for tests;
+- ``"default"``: 2,000 products and 1,000,000 orders over 90 days -- big enough that
+  the homepage's trending query costs tens of milliseconds, which is the whole point.
+
+``build_shop()`` is idempotent: a complete database already at the path is reused;
+a missing, partial or corrupt one is (re)built into a temporary file and moved into
+place only when it is complete, so an interrupted build never leaves half a shop.
+
+Lessons that change prices or stock work on ``scratch_shop()``, a throw-away copy.
+
+Run ``python -m cachelab.data`` to build the default shop with a progress bar.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import random
+import shutil
+import sqlite3
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Optional, Union
+
+import sqlite_utils
+from tqdm.auto import tqdm
+
+SCHEMA_VERSION = 1
+DATA_END = 1782777600  # 2026-06-30 00:00:00 UTC: the shop's "now" when it is built
+DAY = 86_400  # seconds
+
+REPO_DATA_DIR = Path(__file__).resolve().parents[2] / "data"
+CATALOG_PATH = REPO_DATA_DIR / "catalog.json"
+
+
+@dataclass(frozen=True)
+class ShopSize:
+    """How big a shop to build."""
+
+    products: int
+    orders: int
+    days: int
+
+
+SIZES = {
+    "tiny": ShopSize(products=100, orders=10_000, days=90),
+    "default": ShopSize(products=2_000, orders=1_000_000, days=90),
+}
+
+
+def data_dir() -> Path:
+    """Where generated databases go: ``$CACHELAB_DATA_DIR`` if set, else the repository's ``data/``."""
+    return Path(os.environ.get("CACHELAB_DATA_DIR") or REPO_DATA_DIR)
+
+
+def default_path(size: str = "default") -> Path:
+    """The database file used when ``build_shop`` is given no path: ``data/shop-<size>.db``."""
+    return data_dir() / f"shop-{size}.db"
+
+
+def build_shop(path: Union[str, Path, None] = None, size: str = "default", seed: int = 42) -> Path:
+    """Return the path of a complete shop database, building it only if needed.
+
+    ``path`` defaults to ``data/shop-<size>.db``. A database already there is reused
+    when it was completely built with the same ``size`` and ``seed``; otherwise it is
+    rebuilt. A file that is an SQLite database of something else is never overwritten.
+
+    >>> path = build_shop(size="tiny")          # doctest: +SKIP
+    >>> Shop(path).product(1)["name"]            # doctest: +SKIP
+    """
+    if size not in SIZES:
+        raise ValueError(f"size must be one of {sorted(SIZES)}, got {size!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be a whole number, got {seed!r}")
+    path = Path(path) if path is not None else default_path(size)
+    if describe(path) == {"size": size, "seed": seed, "schema_version": SCHEMA_VERSION, "complete": True}:
+        return path
+    _refuse_foreign_database(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, partial = tempfile.mkstemp(prefix=path.name + ".", suffix=".partial", dir=path.parent)
+    os.close(handle)
+    try:
+        _build_into(Path(partial), SIZES[size], size, seed)
+        os.chmod(partial, 0o644)  # mkstemp makes files private; a shop is not a secret
+        os.replace(partial, path)  # atomic: readers see the old file or the whole new one
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+    return path
+
+
+def scratch_shop(size: str = "default", seed: int = 42) -> Path:
+    """A private copy of the shop in a temporary folder, for lessons that change prices and stock.
+
+    The shared database stays exactly as built, so every lesson can be run again
+    (and in any order) and sees the same shop. The copy is removed when Python exits.
+    """
+    source = build_shop(size=size, seed=seed)
+    folder = Path(tempfile.mkdtemp(prefix="cachelab-shop-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    copy = folder / source.name
+    shutil.copyfile(source, copy)
+    return copy
+
+
+def describe(path: Union[str, Path]) -> Optional[dict]:
+    """What the course database at ``path`` says of itself, or None if it is missing, partial or corrupt."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            rows = dict(connection.execute("SELECT key, value FROM cachelab_meta").fetchall())
+        finally:
+            connection.close()
+    except sqlite3.DatabaseError:  # not a database, a truncated one, or no meta table
+        return None
+    if rows.get("complete") != "1":
+        return None
+    return {
+        "size": rows.get("size"),
+        "seed": int(rows.get("seed", -1)),
+        "schema_version": int(rows.get("schema_version", -1)),
+        "complete": True,
+    }
+
+
+def _refuse_foreign_database(path: Path) -> None:
+    """Raise if ``path`` holds an SQLite database that was not made by this module: never overwrite data."""
+    if not path.is_file():
+        return
+    try:
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            tables = {name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        finally:
+            connection.close()
+    except sqlite3.DatabaseError:
+        return  # corrupt or not a database at all: safe to rebuild
+    if tables and "cachelab_meta" not in tables:
+        raise FileExistsError(
+            f"{path} is an SQLite database that the course did not build (tables: {', '.join(sorted(tables))}); "
+            f"refusing to overwrite it. Pass another path to build_shop()."
+        )
+
+
+def load_catalog() -> dict:
+    """The committed inputs: categories with their nouns, adjectives and materials."""
+    if not CATALOG_PATH.exists():
+        raise FileNotFoundError(
+            f"{CATALOG_PATH} is missing: install the course from its repository with `pip install -e .`"
+        )
+    return json.loads(CATALOG_PATH.read_text(encoding="utf-8"))
+
+
+def generate_products(count: int, rng: random.Random) -> list[dict]:
+    """``count`` products with unique names, a category, a price in cents and some stock."""
+    catalog = load_catalog()
+    names = [
+        (category, f"{adjective} {material} {noun}")
+        for category, nouns in catalog["categories"].items()
+        for noun in nouns
+        for adjective in catalog["adjectives"]
+        for material in catalog["materials"]
+    ]
+    chosen = rng.sample(names, count)
+    return [
+        {
+            "id": product_id,
+            "name": name,
+            "category": category,
+            # prices between $2.99 and about $250, most of them under $50, always ending in 99
+            "price_cents": int(min(25_000, rng.lognormvariate(7.8, 0.8))) // 100 * 100 + 99,
+            "stock": rng.randint(0, 200),
+            "updated_at": DATA_END,
+        }
+        for product_id, (category, name) in enumerate(chosen, start=1)
+    ]
+
+
+def generate_orders(size: ShopSize, rng: random.Random) -> Iterator[tuple[int, int, int]]:
+    """Yield ``(product_id, quantity, ordered_at)`` in time order.
+
+    Popularity follows a Zipf law (a few products sell a lot, most sell little),
+    and over the last 14 days a handful of "rising" products sell three times as
+    fast -- so this week's trending list differs from the all-time best sellers.
+    """
+    product_ids = list(range(1, size.products + 1))
+    rng.shuffle(product_ids)
+    weights = [1.0 / rank**1.1 for rank in range(1, size.products + 1)]
+    rising = set(rng.sample(product_ids[size.products // 10 :], k=max(1, size.products // 100)))
+    recent_weights = [w * 3 if pid in rising else w for pid, w in zip(product_ids, weights)]
+    start = DATA_END - size.days * DAY
+    recent_start = DATA_END - 14 * DAY
+    timestamps = sorted(rng.randrange(start, DATA_END) for _ in range(size.orders))
+    recent_from = next((i for i, t in enumerate(timestamps) if t >= recent_start), len(timestamps))
+    products = rng.choices(product_ids, weights=weights, k=recent_from)
+    products += rng.choices(product_ids, weights=recent_weights, k=size.orders - recent_from)
+    quantities = rng.choices([1, 2, 3, 4], weights=[70, 20, 7, 3], k=size.orders)
+    return zip(products, quantities, timestamps)
+
+
+def _build_into(path: Path, size: ShopSize, size_name: str, seed: int) -> None:
+    """Create the tables, insert the rows, add indexes and, last, mark the database complete."""
+    rng = random.Random(seed)
+    db = sqlite_utils.Database(path)
+    db.execute("PRAGMA journal_mode = OFF")  # a fresh file: nothing to roll back to
+    db.execute("PRAGMA synchronous = OFF")
+    db["cachelab_meta"].create({"key": str, "value": str}, pk="key")
+    db["products"].create(
+        {"id": int, "name": str, "category": str, "price_cents": int, "stock": int, "updated_at": int},
+        pk="id",
+        not_null={"name", "category", "price_cents", "stock", "updated_at"},
+    )
+    db["orders"].create(
+        {"id": int, "product_id": int, "quantity": int, "ordered_at": int},
+        pk="id",
+        foreign_keys=[("product_id", "products", "id")],
+        not_null={"product_id", "quantity", "ordered_at"},
+    )
+    db["products"].insert_all(generate_products(size.products, rng))
+    orders = generate_orders(size, rng)
+    batch = 50_000
+    with tqdm(total=size.orders, desc=f"building the {size_name} shop", unit=" orders",
+              disable=size.orders < 100_000, mininterval=0.5) as progress:
+        chunk: list[dict] = []
+        for product_id, quantity, ordered_at in orders:
+            chunk.append({"product_id": product_id, "quantity": quantity, "ordered_at": ordered_at})
+            if len(chunk) == batch:
+                db["orders"].insert_all(chunk, batch_size=batch)
+                progress.update(len(chunk))
+                chunk = []
+        if chunk:
+            db["orders"].insert_all(chunk, batch_size=batch)
+            progress.update(len(chunk))
+    db["orders"].create_index(["ordered_at"], index_name="orders_by_time")
+    db["products"].create_index(["category"], index_name="products_by_category")
+    db.execute("ANALYZE")
+    db["cachelab_meta"].insert_all(
+        [
+            {"key": "schema_version", "value": str(SCHEMA_VERSION)},
+            {"key": "size", "value": size_name},
+            {"key": "seed", "value": str(seed)},
+            {"key": "data_end", "value": str(DATA_END)},
+            {"key": "complete", "value": "1"},  # written last: its presence means "whole"
+        ]
+    )
+    db.conn.commit()
+    db.close()
+
+
+if __name__ == "__main__":  # python -m cachelab.data [size]
+    import sys
+
+    chosen = sys.argv[1] if len(sys.argv) > 1 else "default"
+    print(build_shop(size=chosen))

