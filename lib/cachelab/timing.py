@@ -1,0 +1,151 @@
+"""Measure how long things take -- honestly: medians and percentiles, never a single run.
+
+One measurement is a story; many are data. ``measure`` calls a function many
+times (after a few warm-up calls that fill the CPU's, the OS's and SQLite's own
+caches), and returns a ``Timing`` that holds every sample. Lessons report the
+median (the typical request) and p95 (the slow ones users notice), and compare
+two things by the ratio of their medians, which travels between machines far
+better than absolute figures do.
+
+Very fast operations (a dict lookup takes tens of nanoseconds, less than the
+clock's own overhead) are timed in batches of ``number`` calls per sample.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional, Sequence
+
+from tqdm.auto import tqdm
+
+
+@dataclass
+class Timing:
+    """The samples of one measurement, in seconds per call, with the summaries lessons use."""
+
+    label: str
+    samples_s: list[float] = field(repr=False)
+
+    @property
+    def median_s(self) -> float:
+        return statistics.median(self.samples_s)
+
+    @property
+    def p95_s(self) -> float:
+        return percentile(self.samples_s, 95)
+
+    @property
+    def min_s(self) -> float:
+        return min(self.samples_s)
+
+    @property
+    def max_s(self) -> float:
+        return max(self.samples_s)
+
+    @property
+    def median_us(self) -> float:
+        """The median in microseconds (µs), the unit that suits cache operations."""
+        return self.median_s * 1e6
+
+    @property
+    def median_ms(self) -> float:
+        """The median in milliseconds (ms), the unit that suits database queries."""
+        return self.median_s * 1e3
+
+    def summary(self) -> dict[str, Any]:
+        """One row for a table: label, samples, and median/p95/min in µs."""
+        return {
+            "what": self.label,
+            "samples": len(self.samples_s),
+            "median_us": round(self.median_us, 2),
+            "p95_us": round(self.p95_s * 1e6, 2),
+            "min_us": round(self.min_s * 1e6, 2),
+        }
+
+    def __str__(self) -> str:
+        return f"{self.label}: median {format_seconds(self.median_s)}, p95 {format_seconds(self.p95_s)} ({len(self.samples_s)} samples)"
+
+
+def percentile(samples: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile (0–100) of ``samples``, interpolated between the nearest ranks."""
+    if not samples:
+        raise ValueError("percentile of no samples")
+    if not 0 <= q <= 100:
+        raise ValueError(f"q must be between 0 and 100, got {q!r}")
+    ordered = sorted(samples)
+    position = (len(ordered) - 1) * q / 100
+    below = int(position)
+    above = min(below + 1, len(ordered) - 1)
+    return ordered[below] + (ordered[above] - ordered[below]) * (position - below)
+
+
+def format_seconds(seconds: float) -> str:
+    """``0.000042`` → ``'42.0 µs'``: the unit a human would pick."""
+    if seconds >= 1:
+        return f"{seconds:.2f} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.1f} ms"
+    if seconds >= 1e-6:
+        return f"{seconds * 1e6:.1f} µs"
+    return f"{seconds * 1e9:.0f} ns"
+
+
+def measure(
+    func: Callable[[], Any],
+    repeat: int = 30,
+    number: int = 1,
+    warmup: int = 3,
+    label: Optional[str] = None,
+    progress: bool = False,
+) -> Timing:
+    """Call ``func()`` ``warmup`` times untimed, then ``repeat`` samples of ``number`` calls each.
+
+    Each sample is the time of its batch divided by ``number``: seconds per call.
+    Pass ``progress=True`` for a progress bar on long measurements.
+    """
+    for name, value, least in (("repeat", repeat, 1), ("number", number, 1), ("warmup", warmup, 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ValueError(f"{name} must be a whole number >= {least}, got {value!r}")
+    for _ in range(warmup):
+        func()
+    samples = []
+    batch = range(number)
+    for _ in tqdm(range(repeat), desc=label or "measuring", disable=not progress, leave=False):
+        started = time.perf_counter()
+        for _ in batch:
+            func()
+        samples.append((time.perf_counter() - started) / number)
+    return Timing(label or getattr(func, "__name__", "call"), samples)
+
+
+def speedup(slow: Timing, fast: Timing) -> float:
+    """How many times faster ``fast`` is than ``slow``, by the ratio of their medians."""
+    return slow.median_s / fast.median_s
+
+
+def plot_ladder(timings: Sequence[Timing], ax=None, title: str = "The latency ladder (median per call, log scale)"):
+    """A horizontal bar chart of median latencies on a log scale, fastest at the top.
+
+    Each bar is labelled with its median; a thin line marks its p95. Returns the
+    matplotlib ``Axes`` so a lesson can add to it.
+    """
+    import matplotlib.pyplot as plt
+
+    ordered = sorted(timings, key=lambda t: t.median_s)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 0.6 * len(ordered) + 1.2))
+    labels = [t.label for t in ordered]
+    medians_us = [t.median_us for t in ordered]
+    ax.barh(labels, medians_us, color="tab:blue")
+    ax.errorbar(medians_us, labels, xerr=[[0] * len(ordered), [t.p95_s * 1e6 - t.median_us for t in ordered]],
+                fmt="none", ecolor="black", capsize=3, linewidth=1)
+    ax.set_xscale("log")
+    ax.invert_yaxis()
+    ax.set_xlabel("microseconds per call (log scale; whisker: p95)")
+    ax.set_title(title)
+    for label, value in zip(labels, medians_us):
+        ax.annotate(format_seconds(value / 1e6), (value, label), xytext=(4, 0), textcoords="offset points",
+                    va="center", fontsize=9)
+    return ax
