@@ -145,9 +145,11 @@ class MemoryCache:
         self.stats.deletes += 1
         return self._entries.pop(key, _MISSING) is not _MISSING
 
-    def clear(self) -> None:
-        """Remove every entry (the stats are kept)."""
+    def clear(self) -> int:
+        """Remove every entry and return how many there were (the stats are kept)."""
+        removed = len(self._entries)
         self._entries.clear()
+        return removed
 
     def get_or_load(self, key: str, loader: Callable[[], Any], ttl: Optional[float] = None) -> Any:
         """Cache-aside: return the cached value, or call ``loader()`` on a miss and cache its result."""
