@@ -1,0 +1,356 @@
+"""RedisCache on a real Redis: JSON values, SET EX/PX, prefix isolation, fail-open.
+
+Every test works under its own prefix (the ``redis_cache`` / ``test_prefix``
+fixtures), and only ever deletes keys under ``cachelab:``. A key the test
+writes outside the course prefix is given a short TTL, so Redis removes it.
+"""
+
+import json
+import math
+
+import pytest
+import redis
+
+from cachelab.cache import RedisCache
+
+
+# --- JSON round trips ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"id": 1, "name": "Blue Cotton Mug", "price_cents": 1299, "tags": ["kitchen", "gift"]},
+        [{"id": 1, "units_sold": 10}, {"id": 2, "units_sold": 7}],
+        "a string with ünïcode ✓",
+        42,
+        3.25,
+        True,
+        {"nested": {"deeper": [1, [2, [3, None]]]}},
+    ],
+)
+def test_a_json_value_comes_back_equal(redis_cache, value):
+    redis_cache.set("k", value)
+    assert redis_cache.get("k") == value
+
+
+def test_a_tuple_comes_back_as_a_list_because_json_has_only_lists(redis_cache):
+    redis_cache.set("k", (1, 2))
+    assert redis_cache.get("k") == [1, 2]
+
+
+def test_values_are_stored_as_json_text_never_pickle(redis_cache, redis_client):
+    value = {"id": 7, "price_cents": 999, "name": "Red Wool Scarf"}
+    redis_cache.set("product:7", value)
+    raw = redis_client.get(redis_cache.prefix + "product:7")
+    assert isinstance(raw, str) and raw.startswith("{")
+    assert json.loads(raw) == value
+    assert not raw.encode().startswith(b"\x80"), "pickle data starts with the PROTO opcode 0x80"
+
+
+def test_a_value_json_cannot_encode_is_a_type_error_naming_the_type(redis_cache, redis_client):
+    with pytest.raises(TypeError, match=r"holds a set"):
+        redis_cache.set("k", {1, 2, 3})
+    assert redis_client.exists(redis_cache.prefix + "k") == 0
+    assert redis_cache.stats.sets == 0
+
+
+def test_a_nested_value_json_cannot_encode_names_the_nested_type(redis_cache):
+    with pytest.raises(TypeError, match=r"holds a set"):
+        redis_cache.set("k", {"rows": [{"tags": {"a", "b"}}]})
+
+
+def test_a_non_json_value_is_an_error_even_when_failing_open(redis_cache):
+    assert redis_cache.fail_open
+    with pytest.raises(TypeError, match=r"holds a object"):
+        redis_cache.set("k", object())
+
+
+# --- get, set, delete, stats ----------------------------------------------------------------------
+
+
+def test_a_missing_key_returns_the_default_and_counts_a_miss(redis_cache):
+    assert redis_cache.get("nope") is None
+    assert redis_cache.get("nope", default=0) == 0
+    assert redis_cache.stats.misses == 2 and redis_cache.stats.hits == 0
+
+
+@pytest.mark.parametrize("value", [None, 0, "", [], {}, False])
+def test_a_cached_falsy_value_is_a_hit(redis_cache, value):
+    redis_cache.set("k", value)
+    assert redis_cache.get("k", default="missing") == value
+    assert redis_cache.stats.hits == 1 and redis_cache.stats.misses == 0
+
+
+def test_delete_removes_a_key_and_says_it_was_there(redis_cache):
+    redis_cache.set("k", 1)
+    assert redis_cache.delete("k") is True
+    assert redis_cache.get("k") is None
+    assert redis_cache.delete("k") is False
+
+
+def test_stats_count_hits_misses_sets_and_deletes(redis_cache):
+    redis_cache.get("a")
+    redis_cache.set("a", 1)
+    redis_cache.get("a")
+    redis_cache.get("a")
+    redis_cache.delete("a")
+    assert redis_cache.stats.as_dict() == {
+        "hits": 2, "misses": 1, "sets": 1, "deletes": 1,
+        "expirations": 0, "evictions": 0, "errors": 0, "hit_ratio": 2 / 3,
+    }
+
+
+@pytest.mark.parametrize("key", ["", None, 42])
+def test_keys_that_are_not_non_empty_strings_are_rejected(redis_cache, key):
+    with pytest.raises(TypeError, match="non-empty strings"):
+        redis_cache.set(key, 1)
+
+
+def test_two_caches_on_one_prefix_share_their_entries(redis_client, redis_cache):
+    other = RedisCache(redis_client, prefix=redis_cache.prefix)
+    redis_cache.set("trending", [1, 2, 3])
+    assert other.get("trending") == [1, 2, 3]
+
+
+# --- TTLs: SET EX and PX ------------------------------------------------------------------------------
+
+
+def test_a_whole_second_ttl_is_set_with_ex(redis_cache, redis_client):
+    redis_cache.set("k", 1, ttl=60)
+    assert 59 <= redis_client.ttl(redis_cache.prefix + "k") <= 60
+
+
+def test_a_fractional_ttl_is_set_with_px_in_milliseconds(redis_cache, redis_client):
+    redis_cache.set("k", 1, ttl=1.5)
+    assert 1000 < redis_client.pttl(redis_cache.prefix + "k") <= 1500
+
+
+def test_the_cache_ttl_is_the_default_for_every_set(redis_client, test_prefix):
+    cache = RedisCache(redis_client, prefix=test_prefix, ttl=30)
+    try:
+        cache.set("k", 1)
+        assert 29 <= redis_client.ttl(test_prefix + "k") <= 30
+    finally:
+        cache.clear()
+
+
+def test_a_per_set_ttl_overrides_the_cache_ttl(redis_client, test_prefix):
+    cache = RedisCache(redis_client, prefix=test_prefix, ttl=30)
+    try:
+        cache.set("k", 1, ttl=300)
+        assert 299 <= redis_client.ttl(test_prefix + "k") <= 300
+    finally:
+        cache.clear()
+
+
+def test_without_a_ttl_a_key_never_expires(redis_cache, redis_client):
+    redis_cache.set("k", 1)
+    assert redis_client.ttl(redis_cache.prefix + "k") == -1
+    assert redis_cache.ttl_of("k") is None
+
+
+def test_ttl_of_reports_the_seconds_left(redis_cache):
+    redis_cache.set("k", 1, ttl=100)
+    assert 99 < redis_cache.ttl_of("k") <= 100
+
+
+def test_ttl_of_a_missing_key_is_none(redis_cache):
+    assert redis_cache.ttl_of("missing") is None
+
+
+def test_get_or_load_stores_with_its_own_ttl(redis_cache, redis_client):
+    redis_cache.get_or_load("k", lambda: "v", ttl=45)
+    assert 44 <= redis_client.ttl(redis_cache.prefix + "k") <= 45
+
+
+@pytest.mark.parametrize("ttl", [0, -5, math.nan, math.inf])
+def test_a_ttl_that_is_not_a_positive_finite_number_is_rejected(redis_client, ttl):
+    with pytest.raises(ValueError, match="ttl must be > 0 seconds"):
+        RedisCache(redis_client, ttl=ttl)
+
+
+@pytest.mark.parametrize("ttl", [True, "60"])
+def test_a_ttl_that_is_not_a_number_is_rejected(redis_client, ttl):
+    with pytest.raises(TypeError, match="ttl must be a number of seconds"):
+        RedisCache(redis_client, ttl=ttl)
+
+
+@pytest.mark.parametrize("ttl", [0, -1, math.nan, "10", False])
+def test_a_bad_per_set_ttl_stores_nothing(redis_cache, redis_client, ttl):
+    with pytest.raises((ValueError, TypeError), match="ttl"):
+        redis_cache.set("k", 1, ttl=ttl)
+    assert redis_client.exists(redis_cache.prefix + "k") == 0
+
+
+# --- get_or_load ------------------------------------------------------------------------------------
+
+
+def test_get_or_load_calls_the_loader_exactly_once(redis_cache):
+    calls = []
+
+    def loader():
+        calls.append(1)
+        return [{"id": 1, "units_sold": 10}]
+
+    results = [redis_cache.get_or_load("trending", loader) for _ in range(5)]
+    assert len(calls) == 1
+    assert results == [[{"id": 1, "units_sold": 10}]] * 5
+    assert redis_cache.stats.misses == 1 and redis_cache.stats.hits == 4
+
+
+def test_get_or_load_caches_a_none_from_the_loader(redis_cache):
+    calls = []
+    for _ in range(3):
+        assert redis_cache.get_or_load("k", lambda: calls.append(1)) is None
+    assert len(calls) == 1
+
+
+def test_a_second_cache_on_the_same_prefix_does_not_call_its_loader(redis_client, redis_cache):
+    redis_cache.get_or_load("k", lambda: "from the first worker")
+    other = RedisCache(redis_client, prefix=redis_cache.prefix)
+    assert other.get_or_load("k", lambda: pytest.fail("the loader must not run on a hit")) == "from the first worker"
+
+
+# --- prefixes: clear() deletes only its own keys -------------------------------------------------
+
+
+@pytest.mark.parametrize("prefix", ["", "mine:", "cachelabX:", "other:cachelab:", None])
+def test_a_prefix_outside_the_course_prefix_is_rejected(redis_client, prefix):
+    with pytest.raises(ValueError, match="prefix must start with 'cachelab:'"):
+        RedisCache(redis_client, prefix=prefix)
+
+
+def test_every_key_is_stored_under_the_prefix(redis_cache, redis_client):
+    redis_cache.set("product:1", 1)
+    redis_cache.set("trending", 2)
+    stored = set(redis_client.scan_iter(match=redis_cache.prefix + "*"))
+    assert stored == {redis_cache.prefix + "product:1", redis_cache.prefix + "trending"}
+
+
+def test_clear_deletes_every_key_under_the_prefix_and_counts_them(redis_cache, redis_client):
+    for i in range(10):
+        redis_cache.set(f"k{i}", i)
+    assert redis_cache.clear() == 10
+    assert list(redis_client.scan_iter(match=redis_cache.prefix + "*")) == []
+
+
+def test_clear_leaves_keys_outside_the_prefix(redis_cache, redis_client):
+    prefix = redis_cache.prefix  # e.g. cachelab:test:0123abcd:
+    outside = [
+        prefix[:-1] + "X:k",                   # looks alike: same text, another last character
+        prefix[:-1] + "k",                     # the prefix without its colon
+        prefix[:-1],                            # exactly the prefix minus the colon
+        "cachelab:other-test:k",                # another course prefix
+        prefix.replace("cachelab:", "cachelab:x", 1) + "k",
+    ]
+    foreign = "othercourse:" + prefix + "k"     # not ours at all: expires on its own
+    try:
+        for key in outside:
+            redis_client.set(key, "keep me")
+        redis_client.set(foreign, "keep me", ex=60)
+        redis_cache.set("mine", 1)
+        assert redis_cache.clear() == 1
+        assert redis_client.exists(*outside, foreign) == len(outside) + 1
+    finally:
+        redis_client.unlink(*outside)
+
+
+def test_clear_deletes_more_keys_than_one_batch(redis_cache, redis_client):
+    count = 1_234  # more than two batches of 500
+    with redis_client.pipeline(transaction=False) as pipe:
+        for i in range(count):
+            pipe.set(f"{redis_cache.prefix}k{i}", "1")
+        pipe.execute()
+    assert redis_cache.clear() == count
+    assert list(redis_client.scan_iter(match=redis_cache.prefix + "*", count=1000)) == []
+
+
+def test_clear_on_an_empty_prefix_deletes_nothing(redis_cache):
+    assert redis_cache.clear() == 0
+
+
+def test_a_prefix_with_glob_characters_matches_only_itself(redis_client, test_prefix):
+    glob_prefix = test_prefix + "[ab]*?:"
+    would_match_unescaped = [test_prefix + "a-anything:k", test_prefix + "bxy:k"]
+    cache = RedisCache(redis_client, prefix=glob_prefix)
+    try:
+        for key in would_match_unescaped:
+            redis_client.set(key, "keep me")
+        cache.set("k1", 1)
+        cache.set("k2", 2)
+        assert cache.clear() == 2
+        assert redis_client.exists(*would_match_unescaped) == 2
+        assert cache.get("k1") is None
+    finally:
+        redis_client.unlink(*would_match_unescaped)
+
+
+# --- fail-open: Redis down is not an outage ------------------------------------------------------
+
+
+@pytest.fixture
+def stopped_cache(stoppable_redis, test_prefix):
+    """A fail-open RedisCache whose server was working, and then stopped."""
+    cache = RedisCache(stoppable_redis.client(), prefix=test_prefix)
+    cache.set("k", "cached before the outage")
+    cache.stats.reset()
+    stoppable_redis.stop()
+    return cache
+
+
+def test_get_returns_the_default_and_counts_an_error_when_redis_is_down(stopped_cache):
+    assert stopped_cache.get("k", default="fallback") == "fallback"
+    assert stopped_cache.stats.errors == 1
+    assert stopped_cache.stats.hits == 0 and stopped_cache.stats.misses == 0
+
+
+def test_get_or_load_returns_the_loaders_value_when_redis_is_down(stopped_cache):
+    calls = []
+    value = stopped_cache.get_or_load("k", lambda: calls.append(1) or {"fresh": True})
+    assert value == {"fresh": True}
+    assert calls == [1]
+    assert stopped_cache.stats.errors == 1
+
+
+def test_get_or_load_calls_the_loader_on_every_request_while_redis_is_down(stopped_cache):
+    calls = []
+    for _ in range(3):
+        stopped_cache.get_or_load("k", lambda: calls.append(1) or "fresh")
+    assert len(calls) == 3 and stopped_cache.stats.errors == 3
+
+
+def test_set_returns_false_and_counts_an_error_when_redis_is_down(stopped_cache):
+    assert stopped_cache.set("k", 1) is False
+    assert stopped_cache.stats.errors == 1 and stopped_cache.stats.sets == 0
+
+
+def test_delete_returns_false_and_counts_an_error_when_redis_is_down(stopped_cache):
+    assert stopped_cache.delete("k") is False
+    assert stopped_cache.stats.errors == 1
+
+
+def test_each_failed_operation_counts_one_error(stopped_cache):
+    stopped_cache.get("k")
+    stopped_cache.get_or_load("k", lambda: 1)
+    stopped_cache.set("k", 1)
+    stopped_cache.delete("k")
+    assert stopped_cache.stats.errors == 4
+
+
+def test_without_fail_open_an_unreachable_redis_raises(stoppable_redis, test_prefix):
+    cache = RedisCache(stoppable_redis.client(), prefix=test_prefix, fail_open=False)
+    stoppable_redis.stop()
+    with pytest.raises(redis.ConnectionError):
+        cache.get("k")
+    with pytest.raises(redis.ConnectionError):
+        cache.get_or_load("k", lambda: 1)
+    with pytest.raises(redis.ConnectionError):
+        cache.set("k", 1)
+    assert cache.stats.errors == 3
+
+
+def test_the_repr_shows_prefix_and_ttl(redis_client, test_prefix):
+    assert repr(RedisCache(redis_client, prefix=test_prefix, ttl=5)) == (
+        f"RedisCache(prefix={test_prefix!r}, ttl=5, fail_open=True)"
+    )
