@@ -1,0 +1,168 @@
+"""Many users at once: how throughput and latency change as load grows.
+
+A homepage is rarely asked for by one visitor at a time. ``hammer`` plays ``users``
+visitors who each open their own connection and then request the page as fast as
+they can, all starting at the same moment; it returns every request's latency and
+the throughput the whole crowd got. ``sweep`` does that for several crowd sizes,
+so a lesson can draw throughput and latency against the number of users.
+
+The users are threads. That is enough to load a database: SQLite releases
+Python's GIL while a query runs (and a Redis client releases it while it waits on
+the network), so several queries really do run at once, one per CPU core.
+
+There is no "think time" between a user's requests: each user sends the next
+request the moment the previous answer arrives. In such a closed loop the number
+of requests in flight is always ``users``, so (Little's law) the mean latency is
+about ``users / throughput`` -- once throughput stops growing, every extra user
+adds latency instead.
+
+>>> from cachelab.app import Shop
+>>> result = hammer(lambda: Shop(path).trending, users=4, requests_per_user=10)  # doctest: +SKIP
+>>> result.throughput_per_s, result.median_s, result.p95_s                      # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from tqdm.auto import tqdm
+
+from cachelab.timing import percentile
+
+
+@dataclass
+class LoadResult:
+    """What ``users`` concurrent users saw: every request's latency, and the time the whole run took."""
+
+    users: int
+    latencies_s: list[float] = field(repr=False)
+    elapsed_s: float
+
+    @property
+    def requests(self) -> int:
+        """How many requests were served, by all users together."""
+        return len(self.latencies_s)
+
+    @property
+    def throughput_per_s(self) -> float:
+        """Requests served per second of wall-clock time, by all users together."""
+        return self.requests / self.elapsed_s
+
+    @property
+    def median_s(self) -> float:
+        """The typical request's latency, in seconds."""
+        return statistics.median(self.latencies_s)
+
+    @property
+    def p95_s(self) -> float:
+        """The latency that 95% of requests beat: the slow requests users notice, in seconds."""
+        return percentile(self.latencies_s, 95)
+
+    @property
+    def mean_s(self) -> float:
+        """The mean latency, in seconds (the one Little's law talks about)."""
+        return statistics.fmean(self.latencies_s)
+
+    def summary(self) -> dict[str, Any]:
+        """One row for a table: users, requests, throughput, and median/p95 latency in ms."""
+        return {
+            "users": self.users,
+            "requests": self.requests,
+            "throughput_per_s": round(self.throughput_per_s, 1),
+            "median_ms": round(self.median_s * 1e3, 1),
+            "p95_ms": round(self.p95_s * 1e3, 1),
+        }
+
+
+def _whole(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
+    return value
+
+
+def hammer(make_request: Callable[[], Callable[[], Any]], users: int, requests_per_user: int) -> LoadResult:
+    """Run ``users`` users at once, each making ``requests_per_user`` requests back to back.
+
+    ``make_request`` is called once in each user's own thread, before the clock
+    starts, and returns the function that user calls for every request -- so each
+    user can open its own connection (an SQLite connection belongs to the thread
+    that opened it): ``hammer(lambda: Shop(path).trending, users=4, requests_per_user=10)``.
+
+    All users start together; the elapsed time runs from that start until the last
+    user is done. An exception in any user stops the run and is raised here.
+    """
+    if not callable(make_request):
+        raise TypeError(f"make_request must be a function that returns the request function, got {make_request!r}")
+    _whole(users, "users")
+    _whole(requests_per_user, "requests_per_user")
+
+    start_together = threading.Barrier(users + 1)
+    latencies: list[list[float]] = [[] for _ in range(users)]
+    errors: list[BaseException] = []
+
+    def user(index: int) -> None:
+        try:
+            request = make_request()
+            if not callable(request):
+                raise TypeError(f"make_request() must return a function to call per request, got {request!r}")
+        except BaseException as error:  # noqa: BLE001 -- handed to the caller below
+            errors.append(error)
+            start_together.abort()
+            return
+        try:
+            start_together.wait()
+        except threading.BrokenBarrierError:
+            return
+        own = latencies[index]
+        try:
+            for _ in range(requests_per_user):
+                started = time.perf_counter()
+                request()
+                own.append(time.perf_counter() - started)
+                if errors:  # another user failed: stop early
+                    return
+        except BaseException as error:  # noqa: BLE001
+            errors.append(error)
+
+    threads = [threading.Thread(target=user, args=(i,), name=f"cachelab-user-{i}", daemon=True) for i in range(users)]
+    for thread in threads:
+        thread.start()
+    try:
+        start_together.wait()
+    except threading.BrokenBarrierError:
+        pass
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    if errors:
+        raise errors[0]
+    return LoadResult(users=users, latencies_s=[s for own in latencies for s in own], elapsed_s=elapsed)
+
+
+def sweep(
+    make_request: Callable[[], Callable[[], Any]],
+    user_counts: Sequence[int],
+    requests_per_level: int,
+    progress: bool = True,
+) -> list[LoadResult]:
+    """``hammer`` once for each number of users in ``user_counts``; one ``LoadResult`` each, in order.
+
+    Every level serves about ``requests_per_level`` requests in all (split evenly
+    between its users, at least one each), so each level's percentiles rest on a
+    similar number of samples and the sweep's duration stays predictable.
+    """
+    if not user_counts:
+        raise ValueError("user_counts is empty: give the numbers of users to try, e.g. [1, 2, 4, 8]")
+    for users in user_counts:
+        _whole(users, "every number of users")
+    _whole(requests_per_level, "requests_per_level")
+    results = []
+    for users in tqdm(list(user_counts), desc="users", disable=not progress):
+        results.append(hammer(make_request, users, max(1, math.ceil(requests_per_level / users))))
+    return results
