@@ -7,6 +7,10 @@ a shared cache (Redis) useful, so lessons need real processes, not threads.
 ``run_workers`` starts one process per argument tuple and returns what each one
 returned. ``serve_pages`` is the worker lessons use: it opens its own Shop and
 its own cache, serves page requests, and reports what it did.
+
+A ``PageWorker`` is one worker process that stays up between batches of requests,
+keeping its Shop and its cache, the way a web server's worker does. Lessons use
+it to change the database *between* requests and see what each worker answers.
 """
 
 from __future__ import annotations
@@ -49,10 +53,15 @@ def serve_pages(
     ``cache`` is ``"none"``, ``"memory"`` (a MemoryCache of this process's own)
     or ``"redis"`` (a RedisCache at ``redis_url``, shared with the other workers).
     """
-    # Imported here so that a spawned worker imports them itself.
-    import os
+    shop, store = _open_shop_and_cache(db_path, cache, redis_url, ttl, prefix)
+    return _serve(shop, store, pages)
 
-    from cachelab import keys
+
+def _open_shop_and_cache(
+    db_path: str, cache: str, redis_url: Optional[str], ttl: Optional[float], prefix: str
+) -> tuple[Any, Any]:
+    """Open a worker's own Shop and its cache (None for ``cache="none"``)."""
+    # Imported here so that a spawned worker imports them itself.
     from cachelab.app import Shop
     from cachelab.cache import MemoryCache, RedisCache
     from cachelab.redis_server import connect
@@ -68,6 +77,14 @@ def serve_pages(
         store = RedisCache(connect(redis_url), prefix=prefix, ttl=ttl)
     else:
         raise ValueError(f"cache must be 'none', 'memory' or 'redis', got {cache!r}")
+    return shop, store
+
+
+def _serve(shop: Any, store: Any, pages: Sequence[tuple[str, int]]) -> dict[str, Any]:
+    """Serve ``pages`` with ``shop`` and ``store``; report queries so far, cache stats and answers."""
+    import os
+
+    from cachelab import keys
 
     answers: dict[str, Any] = {}
     for page, product_id in pages:
@@ -84,3 +101,115 @@ def serve_pages(
         "stats": store.stats.as_dict() if store is not None else None,
         "answers": answers,
     }
+
+
+def _page_worker_loop(connection: Any, db_path: str, cache: str, redis_url: Optional[str],
+                      ttl: Optional[float], prefix: str) -> None:
+    """The body of a ``PageWorker`` process: open once, then answer requests until told to stop."""
+    try:
+        shop, store = _open_shop_and_cache(db_path, cache, redis_url, ttl, prefix)
+    except Exception as error:  # reported to the parent, which raises it
+        connection.send(("error", error))
+        return
+    connection.send(("ready", None))
+    while True:
+        try:
+            request = connection.recv()
+        except EOFError:  # the parent has gone
+            break
+        if request is None:
+            break
+        command, argument = request
+        try:
+            if command == "serve":
+                result = _serve(shop, store, argument)
+            elif command == "delete":
+                result = store.delete(argument) if store is not None else False
+            else:
+                raise ValueError(f"unknown command {command!r}")
+        except Exception as error:
+            connection.send(("error", error))
+        else:
+            connection.send(("ok", result))
+    shop.close()
+
+
+class PageWorker:
+    """One worker process that stays up between requests, with its own Shop and its own cache.
+
+    ``serve(pages)`` sends a batch of page requests to the process and returns the
+    same report as ``serve_pages`` (``db_queries`` counts every query since the
+    worker started). ``delete(key)`` drops one key from this worker's cache only --
+    the other workers never hear of it. Use it in a ``with`` block, or call ``close()``.
+
+    >>> with PageWorker(path, cache="memory") as worker:     # doctest: +SKIP
+    ...     worker.serve([("trending", 0)])["db_queries"]
+    1
+    """
+
+    def __init__(
+        self,
+        db_path: str,
+        cache: str = "memory",
+        redis_url: Optional[str] = None,
+        ttl: Optional[float] = None,
+        prefix: str = "cachelab:workers:",
+    ) -> None:
+        context = _context()
+        self._connection, child = context.Pipe()
+        self._process = context.Process(
+            target=_page_worker_loop, args=(child, str(db_path), cache, redis_url, ttl, prefix), daemon=True
+        )
+        self._process.start()
+        child.close()
+        self.pid = self._process.pid
+        status, error = self._receive()
+        if status == "error":
+            self.close()
+            raise error
+
+    def _receive(self) -> tuple[str, Any]:
+        try:
+            return self._connection.recv()
+        except EOFError:
+            raise RuntimeError(f"worker process {self.pid} stopped unexpectedly") from None
+
+    def _request(self, command: str, argument: Any) -> Any:
+        if self._connection.closed:
+            raise RuntimeError("this PageWorker is closed; start a new one")
+        self._connection.send((command, argument))
+        status, result = self._receive()
+        if status == "error":
+            raise result
+        return result
+
+    def serve(self, pages: Sequence[tuple[str, int]]) -> dict[str, Any]:
+        """Serve ``pages`` (``("trending", 0)`` or ``("product", id)``) in the worker; return its report."""
+        return self._request("serve", list(pages))
+
+    def delete(self, key: str) -> bool:
+        """Delete ``key`` from this worker's cache; return whether it was there."""
+        return self._request("delete", key)
+
+    def close(self) -> None:
+        """Stop the worker process (it finishes the request it is serving first)."""
+        if not self._connection.closed:
+            try:
+                self._connection.send(None)
+            except (BrokenPipeError, OSError):
+                pass
+            self._connection.close()
+        self._process.join(timeout=5)
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join()
+
+    def __enter__(self) -> "PageWorker":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._connection.closed else "running"
+        return f"PageWorker(pid={self.pid}, {state})"
