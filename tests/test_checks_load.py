@@ -1,0 +1,104 @@
+"""The checks of lesson 02 accept the reference solutions and reject plausible wrong answers."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from cachelab import checks
+from cachelab.checks import CheckFailed
+from cachelab.checks.load import check_db_cores_busy, check_percentile
+
+SOLUTIONS = Path(__file__).resolve().parents[1] / "lessons" / "solutions" / "02_repeated_work.py"
+
+
+@pytest.fixture(scope="module")
+def solutions():
+    spec = importlib.util.spec_from_file_location("solutions_02", SOLUTIONS)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# --- exercise 1: percentile -------------------------------------------------
+
+
+def test_check_percentile_accepts_the_reference_solution(solutions):
+    assert "agrees with cachelab.timing.percentile" in check_percentile(solutions.my_percentile)
+
+
+def test_check_percentile_rejects_a_percentile_that_does_not_sort():
+    def unsorted(samples, q):
+        position = (len(samples) - 1) * q / 100
+        return samples[round(position)]
+
+    with pytest.raises(CheckFailed, match="sort the samples first"):
+        check_percentile(unsorted)
+
+
+def test_check_percentile_rejects_nearest_rank_that_overflows_at_q_100():
+    def nearest_rank(samples, q):
+        return sorted(samples)[int(len(samples) * q / 100)]
+
+    with pytest.raises(CheckFailed, match="q=100 gives the largest sample.*IndexError"):
+        check_percentile(nearest_rank)
+
+
+def test_check_percentile_rejects_a_percentile_without_interpolation():
+    def rounded_rank(samples, q):
+        ordered = sorted(samples)
+        return ordered[round((len(ordered) - 1) * q / 100)]
+
+    with pytest.raises(CheckFailed, match="interpolates linearly"):
+        check_percentile(rounded_rank)
+
+
+def test_check_percentile_rejects_sorting_the_callers_list_in_place(solutions):
+    def sorts_in_place(samples, q):
+        samples.sort()
+        return solutions.my_percentile(samples, q)
+
+    with pytest.raises(CheckFailed, match="samples are left as they were"):
+        check_percentile(sorts_in_place)
+
+
+# --- exercise 2: database cores busy -------------------------------------------
+
+
+def test_check_db_cores_busy_accepts_the_reference_solution(solutions):
+    assert "requests/s × query seconds" in check_db_cores_busy(solutions.db_cores_busy)
+
+
+def test_check_db_cores_busy_rejects_forgetting_that_query_ms_is_milliseconds():
+    with pytest.raises(CheckFailed, match="query_ms is in milliseconds.*2300"):
+        check_db_cores_busy(lambda requests_per_s, query_ms: requests_per_s * query_ms)
+
+
+def test_check_db_cores_busy_rejects_dividing_instead_of_multiplying():
+    with pytest.raises(CheckFailed, match="no traffic|milliseconds"):
+        check_db_cores_busy(lambda requests_per_s, query_ms: requests_per_s / max(query_ms, 1e-9) / 1000)
+
+
+def test_check_db_cores_busy_rejects_an_answer_that_accepts_negative_traffic():
+    with pytest.raises(CheckFailed, match="negative input is refused with ValueError"):
+        check_db_cores_busy(lambda requests_per_s, query_ms: requests_per_s * query_ms / 1000)
+
+
+# --- the runner's verdicts for these checks ---------------------------------------
+
+
+def test_a_stub_is_reported_as_not_attempted(capsys):
+    def stub(samples, q):
+        raise NotImplementedError
+
+    assert checks.run(check_percentile, stub, hints=["sort first"]) is False
+    assert "⏳" in capsys.readouterr().out
+
+
+def test_a_wrong_answer_prints_the_property_and_a_hint(capsys):
+    with pytest.raises(CheckFailed):
+        checks.run(check_db_cores_busy, lambda r, q: r * q, hints=["divide by 1000"])
+    out = capsys.readouterr().out
+    assert "❌" in out and "milliseconds" in out and "divide by 1000" in out
