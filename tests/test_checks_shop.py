@@ -1,0 +1,186 @@
+"""Lesson 01's checks accept the reference solutions and reject plausible wrong answers, naming the property."""
+
+from __future__ import annotations
+
+import importlib.util
+import sqlite3
+from pathlib import Path
+
+import pytest
+import sqlite_utils
+
+from cachelab import checks
+from cachelab.checks import CheckFailed
+from cachelab.checks.shop import check_covering_index, check_top_categories, units_by_category
+from cachelab.data import DATA_END, DAY
+
+SOLUTIONS = Path(__file__).resolve().parents[1] / "lessons" / "solutions" / "01_the_app.py"
+
+
+def _load_solutions():
+    spec = importlib.util.spec_from_file_location("solutions_01_the_app", SOLUTIONS)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+solutions = _load_solutions()
+
+
+def _query(db_path, sql: str, params) -> list[dict]:
+    db = sqlite_utils.Database(db_path)
+    try:
+        return list(db.query(sql, params))
+    finally:
+        db.close()
+
+
+def _validated(days) -> None:
+    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+        raise ValueError(f"days must be a whole number >= 1, got {days!r}")
+
+
+# --- exercise 1: top_categories ---------------------------------------------------------------
+
+
+def test_top_categories_reference_passes():
+    assert checks.run(check_top_categories, solutions.top_categories) is True
+
+
+def test_top_categories_reference_matches_the_python_count(tiny_shop_path: Path):
+    got = [(row["category"], row["units_sold"]) for row in solutions.top_categories(tiny_shop_path, 7)]
+    assert got == units_by_category(tiny_shop_path, 7)
+
+
+def test_a_stub_is_reported_as_not_attempted(capsys):
+    def stub(db_path, days):
+        raise NotImplementedError
+
+    assert checks.run(check_top_categories, stub) is False
+    assert "⏳" in capsys.readouterr().out
+
+
+def test_counting_orders_instead_of_units_is_named():
+    def counts_orders(db_path, days):
+        _validated(days)
+        if not Path(db_path).is_file():
+            raise FileNotFoundError(db_path)
+        return _query(db_path, solutions.TOP_CATEGORIES_SQL.replace("SUM(orders.quantity)", "COUNT(*)"),
+                      {"since": DATA_END - days * DAY})
+
+    with pytest.raises(CheckFailed, match="SUM of quantity"):
+        check_top_categories(counts_orders)
+
+
+def test_ignoring_the_period_is_caught():
+    def all_time(db_path, days):
+        _validated(days)
+        if not Path(db_path).is_file():
+            raise FileNotFoundError(db_path)
+        return _query(db_path, solutions.TOP_CATEGORIES_SQL, {"since": 0})
+
+    with pytest.raises(CheckFailed, match="units sold per category in the last 7 days"):
+        check_top_categories(all_time)
+
+
+def test_smallest_first_is_caught():
+    def smallest_first(db_path, days):
+        return list(reversed(solutions.top_categories(db_path, days)))
+
+    with pytest.raises(CheckFailed, match="biggest seller first"):
+        check_top_categories(smallest_first)
+
+
+def test_not_validating_days_is_caught():
+    def unvalidated(db_path, days):
+        if not Path(db_path).is_file():
+            raise FileNotFoundError(db_path)
+        return _query(db_path, solutions.TOP_CATEGORIES_SQL, {"since": DATA_END - days * DAY})
+
+    with pytest.raises(CheckFailed, match=r"top_categories\(db_path, 0\) raises ValueError"):
+        check_top_categories(unvalidated)
+
+
+def test_creating_an_empty_database_for_a_missing_path_is_caught():
+    def creates_file(db_path, days):
+        _validated(days)
+        connection = sqlite3.connect(db_path)  # quietly creates the file if it is missing
+        try:
+            rows = connection.execute(
+                "SELECT products.category, SUM(orders.quantity) FROM orders "
+                "JOIN products ON products.id = orders.product_id WHERE orders.ordered_at >= ? "
+                "GROUP BY products.category ORDER BY 2 DESC, 1",
+                (DATA_END - days * DAY,),
+            ).fetchall()
+        finally:
+            connection.close()
+        return [{"category": category, "units_sold": units} for category, units in rows]
+
+    with pytest.raises(CheckFailed, match="missing database raises FileNotFoundError"):
+        check_top_categories(creates_file)
+
+
+def test_returning_tuples_names_the_expected_shape():
+    def tuples(db_path, days):
+        return [(row["category"], row["units_sold"]) for row in solutions.top_categories(db_path, days)]
+
+    with pytest.raises(CheckFailed, match="is a dict with the keys"):
+        check_top_categories(tuples)
+
+
+# --- exercise 2: add_covering_index -----------------------------------------------------------
+
+
+def test_covering_index_reference_passes():
+    assert checks.run(check_covering_index, solutions.add_covering_index) is True
+
+
+def _index_on(columns: str, if_not_exists: bool = True):
+    def add_index(db_path):
+        connection = sqlite3.connect(db_path)
+        try:
+            guard = "IF NOT EXISTS " if if_not_exists else ""
+            connection.execute(f"CREATE INDEX {guard}orders_test_index ON orders ({columns})")
+        finally:
+            connection.close()
+
+    return add_index
+
+
+def test_an_index_on_time_alone_is_not_covering():
+    with pytest.raises(CheckFailed, match="COVERING INDEX"):
+        check_covering_index(_index_on("ordered_at, product_id"))
+
+
+def test_a_covering_index_that_must_be_scanned_is_caught():
+    with pytest.raises(CheckFailed, match="SEARCHes the covering index"):
+        check_covering_index(_index_on("product_id, ordered_at, quantity"))
+
+
+def test_an_index_that_fails_on_a_second_run_is_caught():
+    with pytest.raises(CheckFailed, match="second time is safe"):
+        check_covering_index(_index_on("ordered_at, product_id, quantity", if_not_exists=False))
+
+
+def test_deleting_orders_to_speed_things_up_is_caught():
+    def deletes_old_orders(db_path):
+        solutions.add_covering_index(db_path)
+        connection = sqlite3.connect(db_path)
+        try:
+            with connection:
+                connection.execute("DELETE FROM orders WHERE ordered_at < ?", (DATA_END - 400 * DAY,))
+                connection.execute("DELETE FROM orders WHERE id = (SELECT MIN(id) FROM orders)")
+        finally:
+            connection.close()
+
+    with pytest.raises(CheckFailed, match="no product or order was added or removed"):
+        check_covering_index(deletes_old_orders)
+
+
+def test_the_index_check_leaves_the_lessons_database_alone():
+    from cachelab.data import build_shop
+
+    path = build_shop(size="tiny")
+    before = _query(path, "SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY name", {})
+    check_covering_index(solutions.add_covering_index)
+    assert _query(path, "SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY name", {}) == before
