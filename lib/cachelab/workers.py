@@ -35,8 +35,10 @@ def run_workers(func: Callable[..., Any], args_per_worker: Sequence[tuple]) -> l
     """
     if not args_per_worker:
         raise ValueError("args_per_worker is empty: give one tuple of arguments per worker")
-    with _context().Pool(processes=len(args_per_worker)) as pool:
-        return pool.starmap(func, args_per_worker)
+    # maxtasksperchild=1 and chunksize=1: each call gets a process of its own. Without them
+    # one quick worker may take every task, and "three workers" would be one process.
+    with _context().Pool(processes=len(args_per_worker), maxtasksperchild=1) as pool:
+        return pool.starmap(func, args_per_worker, chunksize=1)
 
 
 def serve_pages(

@@ -1,0 +1,144 @@
+"""timing: medians, percentiles and ratios -- measured honestly, checked without trusting the clock."""
+
+import time
+
+import pytest
+
+from cachelab import timing
+from cachelab.clock import FakeClock
+from cachelab.timing import Timing, format_seconds, measure, percentile, speedup
+
+
+# --- percentile ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("q, expected", [(0, 1), (25, 2), (50, 3), (75, 4), (100, 5)])
+def test_percentile_of_evenly_spaced_samples_lands_on_a_sample(q, expected):
+    assert percentile([5, 3, 1, 4, 2], q) == expected
+
+
+def test_percentile_interpolates_between_the_nearest_ranks():
+    assert percentile([1.0, 2.0], 50) == 1.5
+    assert percentile([0, 10], 95) == pytest.approx(9.5)
+
+
+def test_percentile_of_one_sample_is_that_sample():
+    assert percentile([7.0], 95) == 7.0
+
+
+def test_percentile_does_not_reorder_the_callers_list():
+    samples = [3, 1, 2]
+    percentile(samples, 50)
+    assert samples == [3, 1, 2]
+
+
+def test_percentile_of_no_samples_is_an_error():
+    with pytest.raises(ValueError, match="no samples"):
+        percentile([], 50)
+
+
+@pytest.mark.parametrize("q", [-1, 100.1, 150])
+def test_percentile_outside_0_to_100_is_an_error(q):
+    with pytest.raises(ValueError, match="between 0 and 100"):
+        percentile([1, 2, 3], q)
+
+
+# --- Timing and speedup -------------------------------------------------------------------------------
+
+
+def test_timing_summaries_come_from_its_samples():
+    t = Timing("query", [0.004, 0.001, 0.002, 0.003, 0.010])
+    assert t.median_s == 0.003
+    assert t.min_s == 0.001 and t.max_s == 0.010
+    assert t.median_ms == pytest.approx(3.0)
+    assert t.median_us == pytest.approx(3000.0)
+    assert t.p95_s == pytest.approx(percentile(t.samples_s, 95))
+
+
+def test_timing_summary_is_one_table_row_in_microseconds():
+    row = Timing("hit", [1e-6, 2e-6, 3e-6]).summary()
+    assert row == {"what": "hit", "samples": 3, "median_us": 2.0, "p95_us": 2.9, "min_us": 1.0}
+
+
+def test_timing_str_names_the_label_median_and_sample_count():
+    text = str(Timing("redis get", [40e-6, 50e-6, 60e-6]))
+    assert text.startswith("redis get: median 50.0 µs") and "3 samples" in text
+
+
+def test_speedup_is_the_ratio_of_the_medians():
+    slow = Timing("db", [0.020, 0.030, 0.040])
+    fast = Timing("cache", [0.001, 0.003, 0.002])
+    assert speedup(slow, fast) == pytest.approx(15.0)
+
+
+@pytest.mark.parametrize(
+    "seconds, text",
+    [(2.5, "2.50 s"), (0.0042, "4.2 ms"), (0.000042, "42.0 µs"), (4.2e-8, "42 ns"), (1e-3, "1.0 ms")],
+)
+def test_format_seconds_picks_the_unit_a_human_would(seconds, text):
+    assert format_seconds(seconds) == text
+
+
+# --- measure ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def ticking(monkeypatch):
+    """Make ``time.perf_counter`` a fake clock that only moves when the measured function moves it."""
+    clock = FakeClock(start=100.0)
+    monkeypatch.setattr(time, "perf_counter", clock)
+    return clock
+
+
+def test_measure_calls_warmup_plus_repeat_times_number(ticking):
+    calls = []
+    measure(lambda: calls.append(1), repeat=5, number=3, warmup=2)
+    assert len(calls) == 2 + 5 * 3
+
+
+def test_measure_returns_one_sample_per_repeat_in_seconds_per_call(ticking):
+    result = measure(lambda: ticking.advance(0.25), repeat=4, number=8, warmup=1)
+    assert len(result.samples_s) == 4
+    assert result.samples_s == pytest.approx([0.25] * 4)
+
+
+def test_measure_does_not_time_the_warmup(ticking):
+    costs = iter([10.0, 10.0] + [0.5] * 3)
+    result = measure(lambda: ticking.advance(next(costs)), repeat=3, warmup=2)
+    assert result.median_s == pytest.approx(0.5)
+
+
+def test_measure_labels_the_timing_with_the_label_or_the_function_name(ticking):
+    def trending_query():
+        pass
+
+    assert measure(trending_query, repeat=1).label == "trending_query"
+    assert measure(trending_query, repeat=1, label="uncached").label == "uncached"
+
+
+@pytest.mark.parametrize("option", [{"repeat": 0}, {"number": 0}, {"warmup": -1}, {"repeat": 2.5}, {"number": True}])
+def test_measure_rejects_counts_that_are_not_whole_numbers_in_range(option):
+    with pytest.raises(ValueError, match="must be a whole number"):
+        measure(lambda: None, **option)
+
+
+def test_measure_with_the_real_clock_tells_cheap_from_expensive_work():
+    cheap = measure(lambda: None, repeat=15, number=100)
+    expensive = measure(lambda: sum(range(20_000)), repeat=15)
+    assert speedup(expensive, cheap) > 10  # a loose ratio: thousands on any machine
+
+
+# --- plot_ladder ------------------------------------------------------------------------------------------
+
+
+def test_plot_ladder_draws_one_bar_per_timing_fastest_first():
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ax = timing.plot_ladder([Timing("database", [5e-3]), Timing("memory", [50e-9]), Timing("redis", [50e-6])])
+    try:
+        assert [label.get_text() for label in ax.get_yticklabels()] == ["memory", "redis", "database"]
+        assert ax.get_xscale() == "log"
+    finally:
+        plt.close(ax.figure)
