@@ -145,7 +145,10 @@ def plot_ladder(timings: Sequence[Timing], ax=None, title: str = "The latency la
     ax.invert_yaxis()
     ax.set_xlabel("microseconds per call (log scale; whisker: p95)")
     ax.set_title(title)
-    for label, value in zip(labels, medians_us):
-        ax.annotate(format_seconds(value / 1e6), (value, label), xytext=(4, 0), textcoords="offset points",
-                    va="center", fontsize=9)
+    for timing, label, value in zip(ordered, labels, medians_us):
+        # beyond the p95 whisker, so the figure and the whisker never overlap
+        ax.annotate(format_seconds(value / 1e6), (max(value, timing.p95_s * 1e6), label), xytext=(6, 0),
+                    textcoords="offset points", va="center", fontsize=9)
+    longest_us = max(max(t.p95_s, t.median_s) * 1e6 for t in ordered)
+    ax.set_xlim(right=longest_us * 30)  # room on the log axis for the last label
     return ax
