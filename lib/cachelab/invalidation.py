@@ -1,0 +1,411 @@
+"""Invalidation: keeping a cache in step with the database when the data changes (lesson 06).
+
+Five ways to serve product pages from a ``Shop`` through a cache. Each works with
+any course cache (``MemoryCache`` or ``RedisCache``) and uses only its ``get``,
+``set`` and ``delete``:
+
+- ``TTLOnly``          writes go to the database only; the cache catches up when the entry expires;
+- ``DeleteOnWrite``    write the database, then delete the key: the next read loads the new row;
+- ``WriteThrough``     write the database, then store the new row in the cache;
+- ``VersionedKeys``    write the database, then bump a generation number that is part of the key;
+- ``LeasedDeleteOnWrite``  delete-on-write whose fills need a *lease* that a delete voids
+  (memcache at Facebook, Nishtala et al., NSDI 2013).
+
+Why steps? Each strategy's read and write are *step generators*: the code does one
+step -- one call to the cache or to the database -- then ``yield``s a sentence saying
+what it did. Run to the end (``read()``, ``set_price()``), a generator is an ordinary
+request. Stepped by hand with ``interleave``, several of them take turns like requests
+on different servers, and the races that leave a cache stale happen deterministically,
+one printed step at a time.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable, Generator, Mapping, Optional, Sequence, TypeVar, Union
+
+from cachelab import keys
+from cachelab.app import Shop
+from cachelab.cache import check_ttl
+from cachelab.staleness import Table, money
+
+T = TypeVar("T")
+Steps = Generator[str, None, T]
+"""A step generator: yields one sentence per step it has just done, returns its result."""
+
+
+def run_steps(steps: Steps[T]) -> T:
+    """Run a step generator to its end and return what it returns (an ordinary, uninterrupted request)."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
+
+
+def _price(row: Optional[Mapping]) -> str:
+    return money(row["price_cents"]) if row else "—"
+
+
+# --------------------------------------------------------------------------- strategies
+
+
+class TTLOnly:
+    """Cache-aside with a TTL; writes go to the database only.
+
+    The cache learns of a write only when the entry expires, so every read in
+    between serves the old row: stale for up to ``ttl`` seconds.
+    """
+
+    name = "TTL only"
+
+    def __init__(self, shop: Shop, cache: Any, ttl: float) -> None:
+        self.shop = shop
+        self.cache = cache
+        self.ttl = check_ttl(ttl)
+        if self.ttl is None:
+            raise ValueError("ttl must be > 0 seconds: every strategy keeps a TTL as a backstop")
+
+    def key(self, product_id: int) -> str:
+        """The cache key a reader uses for this product *now*."""
+        return keys.product(product_id)
+
+    def read_steps(self, product_id: int) -> Steps[dict]:
+        """Look-aside read: a hit is served; a miss loads the row and stores it."""
+        key = self.key(product_id)
+        row = self.cache.get(key)
+        if row is not None:
+            yield f"hit on {key}: serves {_price(row)}"
+            return row
+        yield f"miss on {key}"
+        row = self.shop.product(product_id)
+        yield f"loads {_price(row)} from the database"
+        self.cache.set(key, row, self.ttl)
+        yield f"stores {_price(row)} in {key}"
+        return row
+
+    def write_steps(self, product_id: int, change: Callable[[Shop], dict]) -> Steps[dict]:
+        """Change the database (``change(shop)`` returns the new row), then tell the cache."""
+        row = change(self.shop)
+        yield f"writes {_price(row)} to the database"
+        yield from self.after_write_steps(product_id, row)
+        return row
+
+    def after_write_steps(self, product_id: int, row: dict) -> Steps[None]:
+        """What a write does to the cache once the database has the new row: here, nothing."""
+        return
+        yield  # (makes this a generator)
+
+    def cached(self, product_id: int) -> Optional[dict]:
+        """The row a reader would be served from the cache now, or None (a miss)."""
+        return self.cache.get(self.key(product_id))
+
+    # the ordinary, uninterrupted requests
+    def read(self, product_id: int) -> dict:
+        return run_steps(self.read_steps(product_id))
+
+    def set_price(self, product_id: int, price_cents: int) -> dict:
+        return run_steps(self.write_steps(product_id, lambda shop: shop.set_price(product_id, price_cents)))
+
+    def sell(self, product_id: int, quantity: int) -> dict:
+        return run_steps(self.write_steps(product_id, lambda shop: shop.sell(product_id, quantity)))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(ttl={self.ttl})"
+
+
+class DeleteOnWrite(TTLOnly):
+    """Write the database, then delete the key; the next read loads the new row.
+
+    A delete is idempotent: two writers' deletes, in any order, leave the same
+    empty slot. Its weakness is the *lost invalidation*: a reader that loaded the
+    old row before the write can store it after the delete.
+    """
+
+    name = "delete on write"
+
+    def after_write_steps(self, product_id: int, row: dict) -> Steps[None]:
+        key = self.key(product_id)
+        self.cache.delete(key)
+        yield f"deletes {key}"
+
+
+class WriteThrough(TTLOnly):
+    """Write the database, then store the new row in the cache (no miss after a write).
+
+    Its weakness: two racing writers can store their rows in the opposite order
+    to their database writes, and the older row stays -- and so can a slow reader's fill.
+    """
+
+    name = "write-through"
+
+    def after_write_steps(self, product_id: int, row: dict) -> Steps[None]:
+        key = self.key(product_id)
+        self.cache.set(key, row, self.ttl)
+        yield f"stores {_price(row)} in {key}"
+
+
+class VersionedKeys(TTLOnly):
+    """Keys carry a generation number (``product:42:v3``); a write bumps it.
+
+    Readers look up the current version first, so after a bump no reader ever asks
+    for an older generation again: an old row stored late lands under a key nobody
+    reads, and simply expires. The cost: two cache lookups per read, and old
+    generations use memory until their TTL.
+
+    The counter itself lives in the cache under ``keys.version_counter`` with a long
+    TTL (``version_ttl``): it must outlive every entry it names. Its bump is one step
+    here; on Redis it would be one atomic ``INCR``.
+    """
+
+    name = "versioned keys"
+
+    def __init__(self, shop: Shop, cache: Any, ttl: float, version_ttl: float = 30 * 86_400) -> None:
+        super().__init__(shop, cache, ttl)
+        self.version_ttl = check_ttl(version_ttl, "version_ttl")
+        if self.version_ttl <= self.ttl:
+            raise ValueError(f"version_ttl must be longer than ttl ({self.ttl} s), got {version_ttl!r}")
+
+    def version(self, product_id: int) -> int:
+        """The current generation of this product's page (0 until its first write)."""
+        return int(self.cache.get(keys.version_counter(keys.product(product_id))) or 0)
+
+    def key(self, product_id: int) -> str:
+        return keys.versioned(keys.product(product_id), self.version(product_id))
+
+    def after_write_steps(self, product_id: int, row: dict) -> Steps[None]:
+        version = self.version(product_id) + 1
+        self.cache.set(keys.version_counter(keys.product(product_id)), version, self.version_ttl)
+        yield f"bumps the version to v{version}"
+
+
+# --------------------------------------------------------------------------- leases
+
+
+def lease_key(key: str) -> str:
+    """Key of the lease on ``key``: ``lease:product:42`` (holds a token string)."""
+    return f"lease:{key}"
+
+
+class LeaseCache:
+    """Memcache-style leases over any course cache (Nishtala et al., NSDI 2013, section 3.2.1).
+
+    A reader that misses is handed a *lease*: a token that entitles it to fill that
+    key. A delete voids the lease. A fill is stored only if its token is still the
+    key's current lease -- so a reader that loaded a row before a write cannot store
+    it after the write's delete.
+
+    - ``lease_get(key)`` → ``(value, None)`` on a hit; ``(None, token)`` on a miss
+      with a fresh lease; ``(None, None)`` on a miss while another reader holds
+      the lease (memcache tells that reader to wait a moment and retry).
+    - ``lease_set(key, value, token, ttl)`` → True if stored, False if the lease was voided.
+    - ``delete(key)`` removes the value *and* voids its lease.
+
+    A lease expires after ``lease_ttl`` seconds (memcache hands out at most one per
+    key per 10 s), so a reader that dies does not block fills for long.
+
+    On a real server ``lease_set`` is one atomic check-and-set (memcached does it
+    inside the server; Redis would need a small Lua script). Here every call is one
+    step of the race harness, so nothing can come between its check and its set.
+    """
+
+    def __init__(self, cache: Any, lease_ttl: float = 10.0) -> None:
+        self.cache = cache
+        self.lease_ttl = check_ttl(lease_ttl, "lease_ttl")
+
+    def lease_get(self, key: str) -> tuple[Any, Optional[str]]:
+        value = self.cache.get(key)
+        if value is not None:
+            return value, None
+        if self.cache.get(lease_key(key)) is not None:
+            return None, None  # someone else is filling this key
+        token = uuid.uuid4().hex[:8]
+        self.cache.set(lease_key(key), token, self.lease_ttl)
+        return None, token
+
+    def lease_set(self, key: str, value: Any, token: Optional[str], ttl: Optional[float] = None) -> bool:
+        if token is None or self.cache.get(lease_key(key)) != token:
+            return False  # voided by a delete (or expired, or never held)
+        self.cache.set(key, value, ttl)
+        self.cache.delete(lease_key(key))
+        return True
+
+    def get(self, key: str) -> Any:
+        """The cached value, or None; no lease is handed out."""
+        return self.cache.get(key)
+
+    def delete(self, key: str) -> None:
+        self.cache.delete(key)
+        self.cache.delete(lease_key(key))
+
+    def __repr__(self) -> str:
+        return f"LeaseCache({self.cache!r}, lease_ttl={self.lease_ttl})"
+
+
+class LeasedDeleteOnWrite(DeleteOnWrite):
+    """Delete-on-write whose fills need a lease, which the write's delete voids: no lost invalidation.
+
+    A reader that misses while another holds the lease reads the database without
+    filling (memcache would make it wait and retry; lesson 08 is about that).
+    """
+
+    name = "delete on write + leases"
+
+    def __init__(self, shop: Shop, cache: Any, ttl: float, lease_ttl: float = 10.0) -> None:
+        super().__init__(shop, cache, ttl)
+        self.leases = LeaseCache(cache, lease_ttl)
+
+    def read_steps(self, product_id: int) -> Steps[dict]:
+        key = self.key(product_id)
+        row, token = self.leases.lease_get(key)
+        if row is not None:
+            yield f"hit on {key}: serves {_price(row)}"
+            return row
+        yield f"miss on {key}, " + ("gets a lease" if token else "lease held by another reader")
+        row = self.shop.product(product_id)
+        yield f"loads {_price(row)} from the database"
+        if token is None:
+            return row
+        if self.leases.lease_set(key, row, token, self.ttl):
+            yield f"stores {_price(row)} in {key} (lease valid)"
+        else:
+            yield f"fill of {_price(row)} refused: lease voided"
+        return row
+
+    def after_write_steps(self, product_id: int, row: dict) -> Steps[None]:
+        key = self.key(product_id)
+        self.leases.delete(key)
+        yield f"deletes {key} (voids its lease)"
+
+
+STRATEGIES = (TTLOnly, DeleteOnWrite, WriteThrough, VersionedKeys, LeasedDeleteOnWrite)
+
+
+# --------------------------------------------------------------------------- the race harness
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of an interleaving, and the state it left behind."""
+
+    number: int
+    actor: str
+    did: str
+    cache_serves: str
+    database_holds: str
+
+
+@dataclass
+class RaceResult:
+    """What an interleaving did, step by step, and how it ended."""
+
+    steps: list[Step] = field(default_factory=list)
+    results: dict[str, Any] = field(default_factory=dict)
+    cached: Optional[dict] = None
+    truth: Optional[dict] = None
+
+    @property
+    def stale(self) -> bool:
+        """True if the cache was left serving something other than the database's row."""
+        return self.cached is not None and self.cached != self.truth
+
+    def table(self) -> Table:
+        """The steps as a table; the rows where the cache disagrees with the database are shaded."""
+        rows = [
+            {"step": s.number, "actor": s.actor, "does": s.did, "cache serves": s.cache_serves,
+             "database holds": s.database_holds}
+            for s in self.steps
+        ]
+        return Table(rows, highlight=lambda r: r["cache serves"] not in ("—", r["database holds"]))
+
+
+def interleave(
+    strategy: TTLOnly,
+    product_id: int,
+    actors: Mapping[str, Steps[Any]],
+    order: Union[Sequence[str], random.Random],
+    record: bool = True,
+) -> RaceResult:
+    """Run ``actors`` (name → step generator) one step at a time, in ``order``.
+
+    ``order`` is either a list of actor names (a scripted interleaving; actors left
+    unfinished are then run to the end in the order given) or a ``random.Random``:
+    at every step it picks one of the unfinished actors, uniformly. With
+    ``record=True`` each step is recorded with what the cache would serve and what
+    the database holds right after it.
+    """
+    pending = dict(actors)
+    result = RaceResult()
+
+    def advance(name: str) -> bool:
+        """Do one step of ``name``; False if it had already finished."""
+        try:
+            did = next(pending[name])
+        except StopIteration as done:
+            result.results[name] = done.value
+            del pending[name]
+            return False
+        if record:
+            result.steps.append(
+                Step(len(result.steps) + 1, name, did, _price(strategy.cached(product_id)),
+                     _price(strategy.shop.product(product_id)))
+            )
+        return True
+
+    if isinstance(order, random.Random):
+        while pending:
+            advance(order.choice(sorted(pending)))
+    else:
+        for name in order:
+            if name not in pending:
+                raise ValueError(f"actor {name!r} has already finished (or is unknown); actors: {sorted(actors)}")
+            advance(name)
+        for name in list(actors):
+            while name in pending:
+                advance(name)
+    result.cached = strategy.cached(product_id)
+    result.truth = strategy.shop.product(product_id)
+    return result
+
+
+def random_race(
+    strategy: TTLOnly, product_id: int, rng: random.Random, readers: int = 2, writers: int = 2, record: bool = False
+) -> RaceResult:
+    """One random interleaving of ``readers`` reads and ``writers`` price changes of one product.
+
+    Writer *i* sets the price to the current price + $i, so every write is a new value.
+    """
+    price = strategy.shop.product(product_id)["price_cents"]
+    actors: dict[str, Steps[Any]] = {f"reader {i}": strategy.read_steps(product_id) for i in range(1, readers + 1)}
+    for i in range(1, writers + 1):
+        new_price = price + 100 * i
+        actors[f"writer {i}"] = strategy.write_steps(
+            product_id, lambda shop, p=new_price: shop.set_price(product_id, p)
+        )
+    return interleave(strategy, product_id, actors, rng, record=record)
+
+
+def count_stale_races(
+    make_strategy: Callable[[], TTLOnly], product_id: int, runs: int = 1000, seed: int = 0,
+    readers: int = 2, writers: int = 2, progress: bool = False,
+) -> int:
+    """In how many of ``runs`` seeded random interleavings the cache was left stale.
+
+    ``make_strategy()`` is called once per run and must return a strategy over an
+    empty cache (each run starts cold), all sharing one shop.
+    """
+    rng = random.Random(seed)
+    indices: Any = range(runs)
+    if progress:
+        from tqdm.auto import tqdm
+
+        indices = tqdm(indices, desc=make_strategy().name, leave=False)
+    return sum(random_race(make_strategy(), product_id, rng, readers, writers).stale for _ in indices)
+
+
+__all__ = [
+    "Steps", "run_steps", "TTLOnly", "DeleteOnWrite", "WriteThrough", "VersionedKeys", "LeasedDeleteOnWrite",
+    "LeaseCache", "lease_key", "STRATEGIES", "Step", "RaceResult", "interleave", "random_race", "count_stale_races",
+]

@@ -1,0 +1,365 @@
+"""Stale reads, measured: how often a cache served what the database no longer held, and for how long.
+
+A read is **stale** when the value it served differs from the database's value at
+that moment. Its **staleness age** is how long the served value had already been
+wrong: the time since the write that replaced it. With TTL-only caching the age
+can never reach the TTL -- the entry expires first -- which is what lesson 05 shows.
+
+The measurement drives a real ``Shop`` (on a scratch copy) and a real cache with
+a ``FakeClock``: ``make_schedule`` draws a seeded run of reads and writes,
+``run_workload`` replays it -- reads through the pages being measured, writes
+straight to the database -- and records every read next to the database's truth.
+The same seed gives the same figures, to the last read, on every machine.
+
+>>> stale_fraction([{"served": 1, "truth": 1}, {"served": 1, "truth": 2}])
+0.5
+>>> stale_age(12.0, "old", [(0.0, "old"), (5.0, "new")])
+7.0
+"""
+
+from __future__ import annotations
+
+import html
+import random
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Literal, Mapping, Optional, Protocol, Sequence
+
+from cachelab.app import Shop
+from cachelab.clock import FakeClock
+
+
+# --------------------------------------------------------------------------- the two measures
+
+
+def stale_fraction(reads: Iterable[Any]) -> float:
+    """The fraction of ``reads`` that served something other than the truth; 0.0 for no reads.
+
+    Each read is a ``Read`` or a mapping with ``"served"`` and ``"truth"``. Values are
+    compared by equality: an equal copy of the truth is not stale.
+    """
+    reads = list(reads)
+    if not reads:
+        return 0.0
+    return sum(_served(r) != _truth(r) for r in reads) / len(reads)
+
+
+def stale_age(read_time: float, served: Any, history: Sequence[tuple[float, Any]]) -> float:
+    """How long ``served`` had been wrong at ``read_time``: 0.0 if it is the truth then.
+
+    ``history`` is the truth of one key over time: ``(time, value)`` pairs in time
+    order, the first one being the value at the start. The served value stopped
+    being true at the first write after the last moment it *was* true; the age is
+    measured from that write -- not from the latest write, and not from when the
+    value was cached.
+
+    >>> history = [(0.0, 100), (10.0, 120), (15.0, 130)]
+    >>> stale_age(20.0, 100, history)  # 100 was replaced at t=10
+    10.0
+    >>> stale_age(20.0, 130, history)
+    0.0
+    """
+    known = [(t, value) for t, value in history if t <= read_time]
+    if not known:
+        raise ValueError(f"history starts after the read at t={read_time}; it must begin with the starting value")
+    if served == known[-1][1]:
+        return 0.0
+    for index in range(len(known) - 1, -1, -1):
+        if known[index][1] == served:
+            return float(read_time - known[index + 1][0])
+    raise ValueError(f"served {served!r}, a value the history never held before t={read_time}")
+
+
+def _served(read: Any) -> Any:
+    return read["served"] if isinstance(read, Mapping) else read.served
+
+
+def _truth(read: Any) -> Any:
+    return read["truth"] if isinstance(read, Mapping) else read.truth
+
+
+# --------------------------------------------------------------------------- the run's records
+
+
+@dataclass(frozen=True)
+class Event:
+    """One request of a schedule, ``t`` seconds after the run starts.
+
+    ``kind`` is ``"read"`` (a product page view), ``"price"`` (``amount`` = the new
+    price in cents) or ``"sell"`` (``amount`` = units sold).
+    """
+
+    t: float
+    kind: Literal["read", "price", "sell"]
+    product_id: int
+    amount: int = 0
+
+
+@dataclass(frozen=True)
+class Read:
+    """One page view: what the pages served, what the database held, and whether it cost a load."""
+
+    t: float
+    product_id: int
+    served: dict
+    truth: dict
+    loaded: bool
+    stale_age_s: float
+
+    @property
+    def stale(self) -> bool:
+        return self.served != self.truth
+
+
+@dataclass(frozen=True)
+class Write:
+    """One change to the database: the product's row after it."""
+
+    t: float
+    product_id: int
+    change: str
+    row: dict
+
+
+@dataclass
+class StalenessRun:
+    """Every read and write of one replayed schedule, with the figures lessons quote."""
+
+    reads: list[Read] = field(default_factory=list)
+    writes: list[Write] = field(default_factory=list)
+
+    @property
+    def stale_reads(self) -> int:
+        return sum(r.stale for r in self.reads)
+
+    @property
+    def stale_fraction(self) -> float:
+        return stale_fraction(self.reads)
+
+    @property
+    def db_loads(self) -> int:
+        """Reads that had to ask the database (cache misses)."""
+        return sum(r.loaded for r in self.reads)
+
+    @property
+    def hit_ratio(self) -> float:
+        """Reads served from the cache, as a fraction of all reads."""
+        return 1 - self.db_loads / len(self.reads) if self.reads else 0.0
+
+    @property
+    def max_stale_age_s(self) -> float:
+        return max((r.stale_age_s for r in self.reads), default=0.0)
+
+    @property
+    def mean_stale_age_s(self) -> float:
+        """Mean staleness age over the stale reads only (0.0 if none was stale)."""
+        ages = [r.stale_age_s for r in self.reads if r.stale]
+        return sum(ages) / len(ages) if ages else 0.0
+
+    def summary(self) -> dict[str, Any]:
+        """The figures of the run, rounded for reading (the exact ones are the properties)."""
+        return {
+            "reads": len(self.reads),
+            "writes": len(self.writes),
+            "stale_reads": self.stale_reads,
+            "stale_fraction": round(self.stale_fraction, 4),
+            "hit_ratio": round(self.hit_ratio, 4),
+            "db_loads": self.db_loads,
+            "max_stale_age_s": round(self.max_stale_age_s, 2),
+            "mean_stale_age_s": round(self.mean_stale_age_s, 2),
+        }
+
+
+# --------------------------------------------------------------------------- the workload
+
+
+class Pages(Protocol):
+    """What ``run_workload`` drives: product pages that read through some cache and write the database."""
+
+    def read(self, product_id: int) -> dict: ...
+
+    def set_price(self, product_id: int, price_cents: int) -> dict: ...
+
+    def sell(self, product_id: int, quantity: int) -> dict: ...
+
+
+def make_schedule(
+    product_ids: Sequence[int],
+    duration_s: float,
+    reads_per_s: float,
+    writes_per_s: float,
+    seed: int = 0,
+) -> list[Event]:
+    """A seeded, time-ordered list of reads and writes over ``duration_s`` seconds.
+
+    Reads and writes arrive at random (a Poisson process: exponential gaps) at the
+    given rates, each on a product chosen uniformly from ``product_ids``. Half the
+    writes change the price (to a new price ending in 99), half sell 1 to 3 units.
+    The same arguments always give the same schedule.
+    """
+    if not product_ids:
+        raise ValueError("product_ids must name at least one product")
+    for name, value in (("duration_s", duration_s), ("reads_per_s", reads_per_s), ("writes_per_s", writes_per_s)):
+        if not value >= 0:
+            raise ValueError(f"{name} must be >= 0, got {value!r}")
+    rng = random.Random(seed)
+    events: list[Event] = []
+    for kind, rate in (("read", reads_per_s), ("write", writes_per_s)):
+        t = 0.0
+        while rate > 0:
+            t += rng.expovariate(rate)
+            if t >= duration_s:
+                break
+            product_id = rng.choice(list(product_ids))
+            if kind == "read":
+                events.append(Event(t, "read", product_id))
+            elif rng.random() < 0.5:
+                events.append(Event(t, "price", product_id, rng.randrange(5, 100) * 100 + 99))
+            else:
+                events.append(Event(t, "sell", product_id, rng.randint(1, 3)))
+    return sorted(events, key=lambda e: (e.t, e.kind))
+
+
+def run_workload(shop: Shop, pages: Pages, clock: FakeClock, events: Iterable[Event]) -> StalenessRun:
+    """Replay ``events`` on ``clock`` and record every read beside the database's truth.
+
+    Reads go through ``pages.read``; a read *loaded* when it made ``shop`` run a
+    query (a miss). Writes go through ``pages.set_price`` / ``pages.sell`` and the
+    row they return is the new truth. A sale never sells more than is in stock
+    (a sale of a sold-out product is skipped). ``shop`` must be the Shop that
+    ``pages`` uses, so its query counter sees the loads.
+    """
+    start = clock()
+    events = list(events)
+    truth: dict[int, list[tuple[float, dict]]] = {}
+    for product_id in sorted({e.product_id for e in events}):
+        truth[product_id] = [(start, shop.product(product_id))]
+    run = StalenessRun()
+    for event in events:
+        clock.advance(max(0.0, start + event.t - clock()))
+        now = clock()
+        history = truth[event.product_id]
+        if event.kind == "read":
+            queries_before = shop.queries
+            served = pages.read(event.product_id)
+            loaded = shop.queries > queries_before
+            run.reads.append(
+                Read(now, event.product_id, served, history[-1][1], loaded, stale_age(now, served, history))
+            )
+            continue
+        if event.kind == "price":
+            row = pages.set_price(event.product_id, event.amount)
+            change = f"price → {event.amount}"
+        else:
+            quantity = min(event.amount, history[-1][1]["stock"])
+            if quantity == 0:
+                continue
+            row = pages.sell(event.product_id, quantity)
+            change = f"sold {quantity}"
+        history.append((now, row))
+        run.writes.append(Write(now, event.product_id, change, row))
+    return run
+
+
+# --------------------------------------------------------------------------- showing it
+
+
+def plot_timeline(run: StalenessRun, ttl: Optional[float] = None, title: str = ""):
+    """The run as a picture: one lane per product (top) and the staleness age of each read (bottom).
+
+    Fresh reads are small grey dots, stale reads red, cache misses (database loads)
+    hollow circles, writes black triangles. The bottom panel shows how long each
+    stale read's value had been wrong, with the TTL as a dashed line.
+    Returns the matplotlib figure.
+    """
+    import matplotlib.pyplot as plt
+
+    products = sorted({r.product_id for r in run.reads} | {w.product_id for w in run.writes})
+    lane = {pid: i for i, pid in enumerate(products)}
+    start = min([r.t for r in run.reads] + [w.t for w in run.writes], default=0.0)
+    fig, (top, bottom) = plt.subplots(
+        2, 1, figsize=(9, 4.6), sharex=True, gridspec_kw={"height_ratios": [1.3, 1]}, constrained_layout=True
+    )
+
+    def xs(items):
+        return [item.t - start for item in items]
+
+    def ys(items):
+        return [lane[item.product_id] for item in items]
+
+    fresh = [r for r in run.reads if not r.stale]
+    stale = [r for r in run.reads if r.stale]
+    loads = [r for r in run.reads if r.loaded]
+    top.scatter(xs(fresh), ys(fresh), s=6, color="0.7", label="fresh read", zorder=2)
+    top.scatter(xs(stale), ys(stale), s=10, color="tab:red", label="stale read", zorder=3)
+    top.scatter(xs(loads), ys(loads), s=40, facecolors="none", edgecolors="tab:blue", label="miss → database", zorder=4)
+    top.scatter([w.t - start for w in run.writes], [lane[w.product_id] + 0.3 for w in run.writes],
+                marker="v", s=45, color="black", label="write", zorder=5)
+    top.set_yticks(range(len(products)), [f"product {pid}" for pid in products])
+    top.set_ylim(-0.6, len(products) - 0.2)
+    top.legend(loc="upper center", bbox_to_anchor=(0.5, 1.32), ncol=4, fontsize=8, frameon=False)
+    if title:
+        top.set_title(title, fontsize=10, pad=26)
+
+    bottom.scatter(xs(stale), [r.stale_age_s for r in stale], s=8, color="tab:red")
+    for w in run.writes:
+        bottom.axvline(w.t - start, color="black", linewidth=0.5, alpha=0.3)
+    if ttl is not None:
+        bottom.axhline(ttl, color="tab:blue", linestyle="--", linewidth=1)
+        bottom.text(0, ttl, f" TTL = {ttl:g} s", color="tab:blue", va="bottom", fontsize=8)
+        bottom.set_ylim(0, ttl * 1.25)
+    bottom.set_ylabel("staleness age (s)")
+    bottom.set_xlabel("time (s, fake clock)")
+    return fig
+
+
+class Table:
+    """A small table (a list of dicts) that shows as HTML in a notebook and as text elsewhere."""
+
+    def __init__(self, rows: Iterable[Mapping[str, Any]], highlight: Optional[Any] = None) -> None:
+        self.rows = [dict(row) for row in rows]
+        self.columns = list(dict.fromkeys(name for row in self.rows for name in row))
+        self.highlight = highlight  # a function row -> bool: rows to shade
+
+    def _shaded(self, row: Mapping[str, Any]) -> bool:
+        return bool(self.highlight and self.highlight(row))
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th>{html.escape(str(c))}</th>" for c in self.columns)
+        body = []
+        for row in self.rows:
+            style = ' style="background:#fde2e1"' if self._shaded(row) else ""
+            cells = "".join(f"<td>{html.escape(_format(row.get(c, '')))}</td>" for c in self.columns)
+            body.append(f"<tr{style}>{cells}</tr>")
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+    def __repr__(self) -> str:
+        cells = [[str(c) for c in self.columns]] + [[_format(row.get(c, "")) for c in self.columns] for row in self.rows]
+        widths = [max(len(line[i]) for line in cells) for i in range(len(self.columns))]
+        lines = ["  ".join(text.ljust(width) for text, width in zip(line, widths)).rstrip() for line in cells]
+        lines.insert(1, "  ".join("-" * width for width in widths))
+        return "\n".join(lines)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.3f}".rstrip("0").rstrip(".") if value != int(value) else f"{value:,.0f}"
+    return str(value)
+
+
+def money(price_cents: Optional[int]) -> str:
+    """``1299`` → ``"$12.99"``; ``None`` → ``"—"`` (nothing there)."""
+    return "—" if price_cents is None else f"${price_cents / 100:,.2f}"
+
+
+def availability(stock: int) -> str:
+    """What the product page says about ``stock``: "available (40 in stock)" or "SOLD OUT"."""
+    return f"available ({stock} in stock)" if stock > 0 else "SOLD OUT"
+
+
+__all__ = [
+    "Event", "Read", "Write", "StalenessRun", "Pages", "Table",
+    "stale_fraction", "stale_age", "make_schedule", "run_workload", "plot_timeline", "money", "availability",
+]

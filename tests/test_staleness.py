@@ -1,0 +1,142 @@
+"""cachelab.staleness: stale reads are counted exactly, aged correctly, and replayed deterministically."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pytest
+
+from cachelab import keys
+from cachelab.app import Shop
+from cachelab.cache import MemoryCache
+from cachelab.staleness import (
+    Event,
+    Read,
+    Table,
+    make_schedule,
+    plot_timeline,
+    run_workload,
+    stale_age,
+    stale_fraction,
+)
+
+TTL = 30.0
+
+
+class CacheAsidePages:
+    """Product pages read through a cache with a TTL; writes go to the database only."""
+
+    def __init__(self, shop, cache):
+        self.shop, self.cache = shop, cache
+
+    def read(self, product_id):
+        return self.cache.get_or_load(keys.product(product_id), lambda: self.shop.product(product_id), TTL)
+
+    def set_price(self, product_id, price_cents):
+        return self.shop.set_price(product_id, price_cents)
+
+    def sell(self, product_id, quantity):
+        return self.shop.sell(product_id, quantity)
+
+
+@pytest.fixture
+def clocked_shop(shop, clock):
+    return Shop(shop.path, clock=clock)
+
+
+def replay(shop, clock, seed=3):
+    events = make_schedule([1, 2, 3], duration_s=300, reads_per_s=2, writes_per_s=1 / 15, seed=seed)
+    return run_workload(shop, CacheAsidePages(shop, MemoryCache(clock=clock)), clock, events)
+
+
+def test_stale_fraction_of_no_reads_is_zero():
+    assert stale_fraction([]) == 0.0
+
+
+def test_stale_fraction_counts_reads_whose_served_value_differs():
+    reads = [{"served": 1, "truth": 1}, {"served": 1, "truth": 2}, {"served": 2, "truth": 2}, {"served": 3, "truth": 2}]
+    assert stale_fraction(reads) == 0.5
+
+
+def test_stale_age_runs_from_the_write_that_replaced_the_served_value():
+    history = [(0.0, "a"), (10.0, "b"), (14.0, "c")]
+    assert stale_age(20.0, "a", history) == 10.0
+    assert stale_age(20.0, "b", history) == 6.0
+    assert stale_age(20.0, "c", history) == 0.0
+
+
+def test_stale_age_ignores_writes_after_the_read():
+    assert stale_age(12.0, "b", [(0.0, "a"), (10.0, "b"), (14.0, "c")]) == 0.0
+
+
+def test_stale_age_rejects_a_value_the_database_never_held():
+    with pytest.raises(ValueError, match="never held"):
+        stale_age(5.0, "zzz", [(0.0, "a")])
+
+
+def test_schedule_is_seeded_and_in_time_order():
+    one = make_schedule([1, 2], 100, 3, 0.1, seed=7)
+    assert one == make_schedule([1, 2], 100, 3, 0.1, seed=7)
+    assert one != make_schedule([1, 2], 100, 3, 0.1, seed=8)
+    assert [e.t for e in one] == sorted(e.t for e in one)
+    assert 200 < sum(e.kind == "read" for e in one) < 400
+
+
+def test_schedule_rejects_negative_rates():
+    with pytest.raises(ValueError, match="writes_per_s"):
+        make_schedule([1], 10, 1, -1)
+
+
+def test_ttl_only_pages_serve_stale_reads_that_are_never_older_than_the_ttl(clocked_shop, clock):
+    run = replay(clocked_shop, clock)
+    assert run.stale_reads > 0
+    assert 0 < run.max_stale_age_s < TTL
+    assert all((r.stale_age_s > 0) == r.stale for r in run.reads)
+
+
+def test_a_replay_gives_exactly_the_same_figures(shop, tiny_shop_path, tmp_path):
+    from cachelab.clock import FakeClock
+    import shutil
+
+    figures = []
+    for name in ("a.db", "b.db"):
+        shutil.copyfile(tiny_shop_path, tmp_path / name)
+        clock = FakeClock()
+        figures.append(replay(Shop(tmp_path / name, clock=clock), clock).summary())
+    assert figures[0] == figures[1]
+
+
+def test_the_first_read_of_each_product_loads_from_the_database(clocked_shop, clock):
+    run = replay(clocked_shop, clock)
+    first = {}
+    for read in run.reads:
+        first.setdefault(read.product_id, read)
+    assert all(read.loaded for read in first.values())
+    assert run.db_loads == sum(r.loaded for r in run.reads)
+    assert run.hit_ratio == 1 - run.db_loads / len(run.reads)
+
+
+def test_a_sale_never_sells_more_than_the_stock(clocked_shop, clock):
+    stock = clocked_shop.product(1)["stock"]
+    events = [Event(1.0, "sell", 1, stock + 5), Event(2.0, "sell", 1, 1), Event(3.0, "read", 1)]
+    run = run_workload(clocked_shop, CacheAsidePages(clocked_shop, MemoryCache(clock=clock)), clock, events)
+    assert [w.change for w in run.writes] == [f"sold {stock}"]
+    assert run.reads[0].truth["stock"] == 0
+
+
+def test_table_shows_as_text_and_html():
+    table = Table([{"page": "product 1", "price": "$1.00"}], highlight=lambda row: True)
+    assert "product 1" in repr(table)
+    assert "<td>$1.00</td>" in table._repr_html_() and "background" in table._repr_html_()
+
+
+def test_timeline_plot_has_two_panels(clocked_shop, clock):
+    figure = plot_timeline(replay(clocked_shop, clock), ttl=TTL)
+    assert len(figure.axes) == 2
+
+
+def test_read_is_stale_when_any_field_differs():
+    read = Read(0.0, 1, {"price_cents": 1, "stock": 1}, {"price_cents": 1, "stock": 0}, False, 1.0)
+    assert read.stale
