@@ -108,8 +108,7 @@ def check_get_set_delete(cache: Any) -> str:
         seen_zero, seen_empty = _get(cache, zero, "a cached 0 is a hit"), _get(cache, empty, "a cached [] is a hit")
         expect(seen_zero == 0 and seen_zero is not _ABSENT and seen_empty == [] and seen_empty is not _ABSENT,
                "a cached falsy value (0, []) is a hit, not a miss -- test `is None` or `in`, not truthiness",
-               {"0 came back as": None if seen_zero is _ABSENT else seen_zero,
-                "[] came back as": None if seen_empty is _ABSENT else seen_empty})
+               {"0 came back as": _shown(seen_zero), "[] came back as": _shown(seen_empty)})
 
         _step("delete removes a key", lambda: cache.set(doomed, "soon gone"))
         _step("delete removes a key", lambda: cache.delete(doomed))
