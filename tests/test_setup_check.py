@@ -94,3 +94,15 @@ def test_the_table_escapes_details_and_marks_each_row():
     assert "&lt;ok&gt;" in table and "a &amp; b" in table
     assert table.count("✅") == 1 and table.count("❌") == 1
     assert repr(setup_check.show([CheckRow("x", True, "fine")])) == "✅ x: fine"
+
+
+def test_a_multi_line_detail_keeps_its_line_breaks_in_the_table():
+    table = setup_check.to_html([CheckRow("Redis", False, "cannot reach it\nHow to get a Redis server:")])
+    assert "cannot reach it<br>How to get a Redis server:" in table
+
+
+def test_an_unreachable_redis_url_is_a_failed_row_with_advice(monkeypatch):
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    row = setup_check.check_redis(pings=5)
+    assert not row.ok
+    assert "127.0.0.1:1" in row.detail and "How to get a Redis server" in row.detail

@@ -186,7 +186,7 @@ def to_html(rows: Sequence[CheckRow]) -> str:
     for row in rows:
         lines.append(
             f"<tr><td>{'✅' if row.ok else '❌'}</td><td style='text-align:left'>{html.escape(row.item)}</td>"
-            f"<td style='text-align:left'>{html.escape(row.detail)}</td></tr>"
+            f"<td style='text-align:left'>{html.escape(row.detail).replace(chr(10), '<br>')}</td></tr>"
         )
     lines += ["</tbody>", "</table>"]
     return "\n".join(lines)
