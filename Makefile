@@ -1,0 +1,101 @@
+# Make or Break -- a hands-on caching course.
+#
+#   make lab     set up (.venv, packages, shop database) and open JupyterLab on lessons/
+#   make test    set up, then run every test: library tests, notebooks (nbval), browser widgets
+#
+# `make help` lists every target. Variables you may set on the command line:
+#   PYTHON=python3.11   the interpreter that creates .venv (3.10-3.12; default: first suitable one found)
+#   OFFLINE=1           install from wheelhouse/ only (see `make wheelhouse`), no network
+#   PORT=8888           the port `make lab` asks JupyterLab for
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV       := .venv
+PY         := $(VENV)/bin/python
+STAMP      := $(VENV)/.cachelab-installed
+WHEELHOUSE := wheelhouse
+EXTRAS     := test,bench
+PORT       ?= 8888
+
+# Pick the interpreter: $(PYTHON) if given, else python3 if it is 3.10-3.12, else python3.12/3.11/3.10.
+PYTHON ?= $(shell for p in python3 python3.12 python3.11 python3.10; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(not (3,10) <= sys.version_info[:2] <= (3,12))' 2>/dev/null \
+	&& { echo $$p; break; }; done)
+
+ifeq ($(OFFLINE),1)
+PIP_SOURCE := --no-index --find-links $(WHEELHOUSE)
+else
+PIP_SOURCE :=
+endif
+
+# --allow-root only when we really are root (containers, CI); never otherwise.
+ALLOW_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
+
+.PHONY: help lab test bench reset clean wheelhouse site setup data
+
+help: ## list the targets
+	@echo "Make or Break -- a hands-on caching course. Start with: make lab   (check everything: make test)"
+	@echo
+	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  make %-11s %s\n", $$1, $$2}'
+	@echo
+	@echo "  options: PYTHON=python3.11 (which Python makes .venv), OFFLINE=1 (install from wheelhouse/), PORT=8888"
+
+# --- set-up -------------------------------------------------------------------------------------
+
+$(PY):
+	@if [ -z "$(PYTHON)" ]; then \
+		echo "error: no Python 3.10-3.12 found (tried python3, python3.12, python3.11, python3.10)." >&2; \
+		echo "       Install one (e.g. apt-get install python3.11 python3.11-venv, brew install python@3.11)," >&2; \
+		echo "       or name it: make lab PYTHON=/path/to/python3.11. The conda route is in README.md." >&2; \
+		exit 1; fi
+	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; ok = (3,10) <= v <= (3,12); \
+		print(f"using {sys.executable} (Python {v[0]}.{v[1]})"); \
+		ok or print(f"error: this course needs Python 3.10-3.12, {sys.executable} is {v[0]}.{v[1]}; try make lab PYTHON=python3.11", file=sys.stderr); \
+		sys.exit(0 if ok else 1)'
+	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); \
+		echo "error: could not create $(VENV). On Debian/Ubuntu: apt-get install python3-venv" >&2; exit 1; }
+
+# Reinstall only when pyproject.toml changes (or the venv is new).
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --disable-pip-version-check $(PIP_SOURCE) -e '.[$(EXTRAS)]'
+	@touch $@
+
+setup: $(STAMP) ## create .venv and install the course (only when pyproject.toml changed)
+
+data: setup ## build the default shop database if it is missing (progress bar; quick when it exists)
+	$(PY) -m cachelab.data
+
+# --- the two commands -----------------------------------------------------------------------------
+
+lab: data ## set up, then open JupyterLab on lessons/
+	$(VENV)/bin/jupyter lab lessons/ --port=$(PORT) $(ALLOW_ROOT)
+
+test: data ## set up, then run every test: library, notebooks (nbval), browser widgets
+	$(PY) -m pytest tests lessons --durations=15
+
+# --- for instructors and maintainers ---------------------------------------------------------------
+
+bench: data ## run the benchmarks (honest measurements; never pass/fail)
+	$(PY) benchmarks/run.py
+
+reset: setup ## delete the course's Redis keys (cachelab:* only) and the generated databases
+	$(PY) -m cachelab.reset
+
+wheelhouse: setup ## download every wheel into wheelhouse/ for offline installs (make lab OFFLINE=1)
+	mkdir -p $(WHEELHOUSE)
+	$(PY) -m pip download --disable-pip-version-check -d $(WHEELHOUSE) pip setuptools wheel
+	$(PY) -m pip wheel --disable-pip-version-check -w $(WHEELHOUSE) '.[$(EXTRAS)]'
+	@echo "wheelhouse/ holds $$(ls $(WHEELHOUSE) | wc -l) files. Copy the repository with it, then: make lab OFFLINE=1"
+
+site: data ## execute every lesson and render it as HTML into site/
+	mkdir -p site
+	$(VENV)/bin/jupyter nbconvert --to html --execute --ExecutePreprocessor.timeout=300 \
+		--output-dir site lessons/[0-9][0-9]_*.ipynb
+	@echo "open site/ in a browser (one .html per lesson)"
+
+clean: ## remove .venv, the generated databases, caches and test by-products
+	rm -rf $(VENV) test-results site .pytest_cache lib/*.egg-info build dist
+	rm -f data/*.db data/*.db-journal data/*.db-wal data/*.db-shm data/*.partial
+	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +
+	find . -name .ipynb_checkpoints -type d -prune -not -path './.git/*' -exec rm -rf {} +

@@ -1,0 +1,74 @@
+"""The lessons as stored in git: no outputs, a kernel, the lesson frame, numbered without gaps.
+
+Outputs in a stored notebook are noise in every diff and show the *author's* numbers
+instead of the learner's; a missing kernelspec makes JupyterLab ask which kernel to
+start; the opening cell is the lesson's contract (title, time, prerequisites).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+LESSONS = Path(__file__).resolve().parents[1] / "lessons"
+NOTEBOOKS = sorted(LESSONS.glob("*.ipynb"))
+TITLE = re.compile(r"^# (\d\d) · \S")
+
+
+def _load(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _source(cell: dict) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else source
+
+
+def test_there_are_lessons() -> None:
+    assert NOTEBOOKS, f"no notebooks in {LESSONS}"
+
+
+def test_lesson_files_are_numbered_from_00_without_gaps() -> None:
+    names = [path.name for path in NOTEBOOKS]
+    bad = [name for name in names if not re.fullmatch(r"\d\d_[a-z0-9_]+\.ipynb", name)]
+    assert not bad, f"lesson files are named NN_slug.ipynb (lower case, underscores): {bad}"
+    numbers = [int(name[:2]) for name in names]
+    assert len(numbers) == len(set(numbers)), f"two lessons share a number: {names}"
+    assert numbers == list(range(len(numbers))), f"lesson numbers must run 00, 01, 02, ... without gaps: {names}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
+def test_stored_without_outputs(path: Path) -> None:
+    notebook = _load(path)
+    dirty = [
+        index
+        for index, cell in enumerate(notebook["cells"])
+        if cell["cell_type"] == "code" and (cell.get("outputs") or cell.get("execution_count") is not None)
+    ]
+    assert not dirty, (
+        f"{path.name}: code cells {dirty} were stored with outputs or execution counts; "
+        f"clear them (jupyter nbconvert --clear-output --inplace {path.relative_to(LESSONS.parent)})"
+    )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
+def test_has_a_kernelspec(path: Path) -> None:
+    kernelspec = _load(path).get("metadata", {}).get("kernelspec") or {}
+    assert kernelspec.get("name"), f"{path.name} has no kernelspec (metadata.kernelspec.name, e.g. python3)"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
+def test_opens_with_the_lesson_frame(path: Path) -> None:
+    cells = _load(path)["cells"]
+    assert cells, f"{path.name} has no cells"
+    first = cells[0]
+    assert first["cell_type"] == "markdown", f"{path.name}: the first cell must be markdown (the lesson's frame)"
+    text = _source(first).lstrip()
+    match = TITLE.match(text)
+    assert match, f"{path.name}: the first cell must start with '# {path.name[:2]} · Title', got {text[:60]!r}"
+    assert match.group(1) == path.name[:2], f"{path.name}: the title says lesson {match.group(1)}"
+    for needed in ("Time to learn", "Prerequisites"):
+        assert needed in text, f"{path.name}: the first cell must say **{needed}**"
