@@ -265,7 +265,10 @@ class DashboardPlot:
             [frame.db_load_budget or DB_LOADS_RANGE[0]],
         ])
         loads = loads[loads > 0]
-        ylim = (min(DB_LOADS_RANGE[0], loads.min() / 1.5), max(DB_LOADS_RANGE[1], loads.max() * 1.5))
+        if self.blit:  # a live dashboard keeps one axis for every setting, so the picture never jumps
+            ylim = (min(DB_LOADS_RANGE[0], loads.min() / 1.5), max(DB_LOADS_RANGE[1], loads.max() * 1.5))
+        else:
+            ylim = (loads.min() / 1.5, loads.max() * 1.5)
         budget = frame.stale_budget is not None or frame.db_load_budget is not None
         if (xlim, ylim, budget) != self._limits:
             for ax in self.axes:
