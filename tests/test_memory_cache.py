@@ -333,6 +333,14 @@ def test_the_ttl_error_says_what_was_given():
         check_ttl(-5)
 
 
+def test_a_numpy_number_is_a_fine_ttl(clock):
+    numpy = pytest.importorskip("numpy")
+    cache = MemoryCache(ttl=numpy.int64(10), clock=clock)
+    cache.set("k", 1, ttl=numpy.float64(2.5))
+    clock.advance(2.5)
+    assert cache.get("k") is None
+
+
 def test_check_ttl_accepts_none_and_positive_numbers():
     assert check_ttl(None) is None
     assert check_ttl(0.001) == 0.001

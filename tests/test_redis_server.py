@@ -74,6 +74,16 @@ def test_an_unreachable_redis_url_from_the_environment_says_so(monkeypatch):
         connect()
 
 
+def test_only_an_unreachable_redis_url_suggests_unsetting_it(monkeypatch):
+    with pytest.raises(RedisNotFoundError) as explicit:
+        connect("redis://127.0.0.1:1/0")
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    with pytest.raises(RedisNotFoundError) as from_environment:
+        connect()
+    assert "Unset REDIS_URL" not in str(explicit.value)
+    assert "Unset REDIS_URL" in str(from_environment.value)
+
+
 def test_an_unreachable_url_error_says_how_to_get_a_server():
     with pytest.raises(RedisNotFoundError, match="How to get a Redis server"):
         connect("redis://127.0.0.1:1/0")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import time
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
@@ -60,7 +61,7 @@ def check_ttl(ttl: Optional[float], name: str = "ttl") -> Optional[float]:
     """Return ``ttl`` if it is ``None`` (never expires) or a finite number > 0, else raise."""
     if ttl is None:
         return None
-    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)):
+    if isinstance(ttl, bool) or not isinstance(ttl, numbers.Real):  # Real: numpy's numbers are welcome too
         raise TypeError(f"{name} must be a number of seconds or None, got {type(ttl).__name__} {ttl!r}")
     if not math.isfinite(ttl) or ttl <= 0:
         raise ValueError(f"{name} must be > 0 seconds, got {ttl!r}")

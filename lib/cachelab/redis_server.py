@@ -247,8 +247,10 @@ def connect(url: Optional[str] = None) -> redis.Redis:
         raise RedisNotFoundError(f"Redis at {_safe(url)} (from {source}) refused the password: {error}") from None
     except (redis.ConnectionError, redis.TimeoutError, OSError) as error:
         raise RedisNotFoundError(
-            f"cannot reach Redis at {_safe(url)} (from {source}): {error}.\n"
-            f"Is the server running? Unset REDIS_URL to let the course start a private server.\n" + INSTALL_ADVICE
+            f"cannot reach Redis at {_safe(url)} (from {source}): {str(error).rstrip('.')}.\n"
+            f"Is the server running?"
+            + (" Unset REDIS_URL to let the course start a private server." if source == "REDIS_URL" else "")
+            + "\n" + INSTALL_ADVICE
         ) from None
     return client
 
