@@ -118,19 +118,20 @@ def test_two_caches_on_one_prefix_share_their_entries(redis_client, redis_cache)
 
 def test_a_whole_second_ttl_is_set_with_ex(redis_cache, redis_client):
     redis_cache.set("k", 1, ttl=60)
-    assert 59 <= redis_client.ttl(redis_cache.prefix + "k") <= 60
+    assert 50 < redis_client.ttl(redis_cache.prefix + "k") <= 60  # loose: a busy machine may pause
 
 
 def test_a_fractional_ttl_is_set_with_px_in_milliseconds(redis_cache, redis_client):
-    redis_cache.set("k", 1, ttl=1.5)
-    assert 1000 < redis_client.pttl(redis_cache.prefix + "k") <= 1500
+    redis_cache.set("k", 1, ttl=1.9)
+    # EX would have to round: to 1 s (PTTL <= 1000) or to 2 s (PTTL > 1900)
+    assert 1000 < redis_client.pttl(redis_cache.prefix + "k") <= 1900
 
 
 def test_the_cache_ttl_is_the_default_for_every_set(redis_client, test_prefix):
     cache = RedisCache(redis_client, prefix=test_prefix, ttl=30)
     try:
         cache.set("k", 1)
-        assert 29 <= redis_client.ttl(test_prefix + "k") <= 30
+        assert 20 < redis_client.ttl(test_prefix + "k") <= 30
     finally:
         cache.clear()
 
@@ -139,7 +140,7 @@ def test_a_per_set_ttl_overrides_the_cache_ttl(redis_client, test_prefix):
     cache = RedisCache(redis_client, prefix=test_prefix, ttl=30)
     try:
         cache.set("k", 1, ttl=300)
-        assert 299 <= redis_client.ttl(test_prefix + "k") <= 300
+        assert 290 < redis_client.ttl(test_prefix + "k") <= 300
     finally:
         cache.clear()
 
@@ -152,7 +153,7 @@ def test_without_a_ttl_a_key_never_expires(redis_cache, redis_client):
 
 def test_ttl_of_reports_the_seconds_left(redis_cache):
     redis_cache.set("k", 1, ttl=100)
-    assert 99 < redis_cache.ttl_of("k") <= 100
+    assert 90 < redis_cache.ttl_of("k") <= 100
 
 
 def test_ttl_of_a_missing_key_is_none(redis_cache):
@@ -161,7 +162,7 @@ def test_ttl_of_a_missing_key_is_none(redis_cache):
 
 def test_get_or_load_stores_with_its_own_ttl(redis_cache, redis_client):
     redis_cache.get_or_load("k", lambda: "v", ttl=45)
-    assert 44 <= redis_client.ttl(redis_cache.prefix + "k") <= 45
+    assert 35 < redis_client.ttl(redis_cache.prefix + "k") <= 45
 
 
 @pytest.mark.parametrize("ttl", [0, -5, math.nan, math.inf])
