@@ -375,12 +375,13 @@ def random_race(
 ) -> RaceResult:
     """One random interleaving of ``readers`` reads and ``writers`` price changes of one product.
 
-    Writer *i* sets the price to the current price + $i, so every write is a new value.
+    Writer *i* sets a new price: the current one plus $i, wrapping round below $500, so
+    every write is a new value and prices stay plausible however many runs share the shop.
     """
-    price = strategy.shop.product(product_id)["price_cents"]
+    dollars = strategy.shop.product(product_id)["price_cents"] // 100
     actors: dict[str, Steps[Any]] = {f"reader {i}": strategy.read_steps(product_id) for i in range(1, readers + 1)}
     for i in range(1, writers + 1):
-        new_price = price + 100 * i
+        new_price = 100 * ((dollars + i) % 500) + 99
         actors[f"writer {i}"] = strategy.write_steps(
             product_id, lambda shop, p=new_price: shop.set_price(product_id, p)
         )

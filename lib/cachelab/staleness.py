@@ -277,7 +277,7 @@ def plot_timeline(run: StalenessRun, ttl: Optional[float] = None, title: str = "
     lane = {pid: i for i, pid in enumerate(products)}
     start = min([r.t for r in run.reads] + [w.t for w in run.writes], default=0.0)
     fig, (top, bottom) = plt.subplots(
-        2, 1, figsize=(9, 4.6), sharex=True, gridspec_kw={"height_ratios": [1.3, 1]}, constrained_layout=True
+        2, 1, figsize=(9, 4.8), sharex=True, gridspec_kw={"height_ratios": [1.3, 1]}, constrained_layout=True
     )
 
     def xs(items):
@@ -296,9 +296,9 @@ def plot_timeline(run: StalenessRun, ttl: Optional[float] = None, title: str = "
                 marker="v", s=45, color="black", label="write", zorder=5)
     top.set_yticks(range(len(products)), [f"product {pid}" for pid in products])
     top.set_ylim(-0.6, len(products) - 0.2)
-    top.legend(loc="upper center", bbox_to_anchor=(0.5, 1.32), ncol=4, fontsize=8, frameon=False)
     if title:
-        top.set_title(title, fontsize=10, pad=26)
+        top.set_title(title, fontsize=10)
+    fig.legend(*top.get_legend_handles_labels(), loc="outside lower center", ncol=4, fontsize=8, frameon=False)
 
     bottom.scatter(xs(stale), [r.stale_age_s for r in stale], s=8, color="tab:red")
     for w in run.writes:
