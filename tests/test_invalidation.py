@@ -68,6 +68,21 @@ def test_the_scripted_race_leaves_leases_fresh_on_redis(clocked_shop, redis_cach
     assert not race(LeasedDeleteOnWrite(clocked_shop, redis_cache, ttl=TTL), new_price=3).stale
 
 
+@pytest.mark.parametrize("strategy_class", [DeleteOnWrite, WriteThrough, VersionedKeys, LeasedDeleteOnWrite])
+def test_every_invalidating_strategy_serves_the_new_row_after_a_write_on_redis(clocked_shop, redis_cache, strategy_class):
+    pages = strategy_class(clocked_shop, redis_cache, ttl=TTL)
+    pages.read(PRODUCT)
+    row = pages.set_price(PRODUCT, 777)
+    assert pages.read(PRODUCT) == row == clocked_shop.product(PRODUCT)
+
+
+def test_ttl_only_serves_the_old_row_after_a_write_on_redis(clocked_shop, redis_cache):
+    pages = TTLOnly(clocked_shop, redis_cache, ttl=TTL)
+    old = pages.read(PRODUCT)
+    pages.set_price(PRODUCT, old["price_cents"] + 1)
+    assert pages.read(PRODUCT) == old
+
+
 def test_leases_leave_no_stale_value_over_many_random_interleavings_while_delete_on_write_does(clocked_shop, clock):
     unfixed = count_stale_races(lambda: DeleteOnWrite(clocked_shop, MemoryCache(clock=clock), TTL), PRODUCT, RACES, seed=1)
     fixed = count_stale_races(lambda: LeasedDeleteOnWrite(clocked_shop, MemoryCache(clock=clock), TTL), PRODUCT, RACES, seed=1)

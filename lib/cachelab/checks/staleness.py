@@ -13,7 +13,7 @@ and raises ``CheckFailed`` naming the first property that does not hold.
 from __future__ import annotations
 
 import uuid
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
 from cachelab import keys
 from cachelab.app import Shop
@@ -110,11 +110,12 @@ class _ShopWithAReaderInTheWay(Shop):
         return super().set_price(product_id, price_cents)
 
 
-def _caches(clock: FakeClock) -> list[tuple[str, Any]]:
-    from cachelab.redis_server import connect
+def _caches(clock: FakeClock) -> Iterator[tuple[str, Any]]:
+    """A MemoryCache, then (only once the first passed) a RedisCache under a throw-away prefix."""
+    yield "MemoryCache", MemoryCache(clock=clock)
+    from cachelab.redis_server import connect  # started only when needed
 
-    return [("MemoryCache", MemoryCache(clock=clock)),
-            ("RedisCache", RedisCache(connect(), prefix=f"cachelab:check:{uuid.uuid4().hex[:8]}:"))]
+    yield "RedisCache", RedisCache(connect(), prefix=f"cachelab:check:{uuid.uuid4().hex[:8]}:")
 
 
 def check_update_price(update_price: Callable[[Shop, Any, int, int], Any]) -> str:
