@@ -44,7 +44,7 @@ class LessonWidget(NamedTuple):
 
 LESSON_WIDGETS = [
     LessonWidget("lessons/00_setup_check.ipynb", "cachelab-setup-slider", "cachelab-setup-label"),
-    # LessonWidget("lessons/07_ttl_tuning.ipynb", "cachelab-ttl-slider", "cachelab-summary"),
+    LessonWidget("lessons/07_ttl_tuning.ipynb", "cachelab-ttl-slider", "cachelab-summary"),
 ]
 
 CHROMIUM_ARGS = [
