@@ -86,7 +86,9 @@ def run(quick: bool = False) -> list[dict]:
     rounds = 3
     folder = Path(tempfile.mkdtemp(prefix="cachelab-bench-build-"))
     try:
-        reference = data.build_shop(folder / "reference.db", size=size)  # also warms imports and the catalog
+        # The course's own database (data/shop-<size>.db, which `make bench` builds first) gives the
+        # schema to copy and the rows both sides must reproduce.
+        reference = data.build_shop(size=size)
         schema = schema_of(reference)
         library_s, baseline_s = [], []
         for round_number in range(rounds):
