@@ -190,7 +190,7 @@ def lease_key(key: str) -> str:
 
 
 class LeaseCache:
-    """Memcache-style leases over any course cache (Nishtala et al., NSDI 2013, section 3.2.1).
+    """Memcache-style leases over any course cache (Nishtala et al., "Scaling Memcache at Facebook", NSDI 2013).
 
     A reader that misses is handed a *lease*: a token that entitles it to fill that
     key. A delete voids the lease. A fill is stored only if its token is still the
