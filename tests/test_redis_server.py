@@ -5,9 +5,11 @@ subprocess's private server); the session's shared server is never touched.
 """
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
 from pathlib import Path
 
@@ -221,6 +223,61 @@ def test_the_private_server_starts_lazily_and_is_stopped_at_exit():
     assert started_on_import == "True", "importing the library must not start a server"
     assert not Path(socket_path).parent.exists(), "the server's folder must be removed when Python exits"
     assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+
+
+def _start_owner_process() -> tuple[subprocess.Popen, int, Path]:
+    """A Python process, in a process group of its own, that starts a private server and
+    ignores SIGINT the way a Jupyter kernel does. Returns it, the server's pid and folder."""
+    code = textwrap.dedent(
+        """
+        import signal, time
+        signal.signal(signal.SIGINT, lambda *_: None)
+        from cachelab.redis_server import private_server
+        server = private_server()
+        print(server.process.pid, server.folder, flush=True)
+        time.sleep(60)
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    owner = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True,
+                             start_new_session=True)
+    pid, folder = owner.stdout.readline().split()
+    return owner, int(pid), Path(folder)
+
+
+def _process_exists(pid: int) -> bool:
+    status = Path(f"/proc/{pid}/status")
+    return status.exists() and "zombie" not in status.read_text().lower()
+
+
+def _wait_until(condition, seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+def test_interrupting_the_owner_like_jupyter_does_leaves_the_private_server_running():
+    owner, server_pid, folder = _start_owner_process()
+    try:
+        os.killpg(owner.pid, signal.SIGINT)  # "Interrupt kernel" signals the whole process group
+        time.sleep(0.5)
+        assert owner.poll() is None
+        assert _process_exists(server_pid), "the private server must survive an interrupt of its owner"
+        assert redis.Redis(unix_socket_path=str(folder / "redis.sock")).ping()
+    finally:
+        owner.kill()
+        owner.wait()
+
+
+def test_a_killed_owner_s_private_server_is_stopped_and_its_folder_removed():
+    owner, server_pid, folder = _start_owner_process()
+    owner.kill()  # no atexit runs: the watchdog must clean up
+    owner.wait()
+    assert _wait_until(lambda: not _process_exists(server_pid)), "the watchdog must stop the orphaned server"
+    assert _wait_until(lambda: not folder.exists()), "the watchdog must remove the server's folder"
 
 
 def test_connect_after_stop_private_server_starts_a_new_one():

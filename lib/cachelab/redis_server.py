@@ -6,7 +6,8 @@
    it is set (an instructor's shared server, a Docker container, a cloud Redis);
 2. otherwise to a *private* ``redis-server`` that this module starts for you: on
    a unix socket in a fresh temporary folder, with persistence switched off,
-   shared by everything in this Python process and stopped when it exits.
+   shared by everything in this Python process and stopped when it exits
+   (or, if the process is killed, by ``cachelab.watchdog`` within a second).
 
 The private server's program is looked for on ``PATH``, next to this Python
 (where conda-forge's ``redis-server`` package puts it) and inside the
@@ -97,6 +98,7 @@ class PrivateRedisServer:
             )
         self.folder: Optional[Path] = None
         self.process: Optional[subprocess.Popen] = None
+        self.watchdog: Optional[subprocess.Popen] = None
         self.owner_pid = os.getpid()
 
     @property
@@ -135,8 +137,15 @@ class PrivateRedisServer:
             "--loglevel", "warning",
         ]
         log = open(self.folder / "redis.log", "wb")
-        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        # A session of its own: Jupyter's "Interrupt kernel" signals the kernel's whole
+        # process group, and Redis must survive that. The watchdog stops it if we die.
+        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                        start_new_session=True)
         log.close()
+        self.watchdog = subprocess.Popen(
+            [sys.executable, "-m", "cachelab.watchdog", str(os.getpid()), str(self.process.pid), str(self.folder)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -164,6 +173,10 @@ class PrivateRedisServer:
                 self.process.kill()
                 self.process.wait()
         self.process = None
+        if self.watchdog is not None:
+            self.watchdog.terminate()
+            self.watchdog.wait()
+            self.watchdog = None
         if self.folder is not None:
             shutil.rmtree(self.folder, ignore_errors=True)
             self.folder = None
