@@ -184,11 +184,6 @@ class VersionedKeys(TTLOnly):
 # --------------------------------------------------------------------------- leases
 
 
-def lease_key(key: str) -> str:
-    """Key of the lease on ``key``: ``lease:product:42`` (holds a token string)."""
-    return f"lease:{key}"
-
-
 class LeaseCache:
     """Memcache-style leases over any course cache (Nishtala et al., "Scaling Memcache at Facebook", NSDI 2013).
 
@@ -219,17 +214,17 @@ class LeaseCache:
         value = self.cache.get(key)
         if value is not None:
             return value, None
-        if self.cache.get(lease_key(key)) is not None:
+        if self.cache.get(keys.lease(key)) is not None:
             return None, None  # someone else is filling this key
         token = uuid.uuid4().hex[:8]
-        self.cache.set(lease_key(key), token, self.lease_ttl)
+        self.cache.set(keys.lease(key), token, self.lease_ttl)
         return None, token
 
     def lease_set(self, key: str, value: Any, token: Optional[str], ttl: Optional[float] = None) -> bool:
-        if token is None or self.cache.get(lease_key(key)) != token:
+        if token is None or self.cache.get(keys.lease(key)) != token:
             return False  # voided by a delete (or expired, or never held)
         self.cache.set(key, value, ttl)
-        self.cache.delete(lease_key(key))
+        self.cache.delete(keys.lease(key))
         return True
 
     def get(self, key: str) -> Any:
@@ -238,7 +233,7 @@ class LeaseCache:
 
     def delete(self, key: str) -> None:
         self.cache.delete(key)
-        self.cache.delete(lease_key(key))
+        self.cache.delete(keys.lease(key))
 
     def __repr__(self) -> str:
         return f"LeaseCache({self.cache!r}, lease_ttl={self.lease_ttl})"
@@ -408,5 +403,5 @@ def count_stale_races(
 
 __all__ = [
     "Steps", "run_steps", "TTLOnly", "DeleteOnWrite", "WriteThrough", "VersionedKeys", "LeasedDeleteOnWrite",
-    "LeaseCache", "lease_key", "STRATEGIES", "Step", "RaceResult", "interleave", "random_race", "count_stale_races",
+    "LeaseCache", "STRATEGIES", "Step", "RaceResult", "interleave", "random_race", "count_stale_races",
 ]

@@ -41,6 +41,11 @@ def version_counter(key: str) -> str:
     return f"version:{key}"
 
 
+def lease(key: str) -> str:
+    """Key of the lease on ``key``: ``lease:product:42`` (holds a token string; see ``invalidation.LeaseCache``)."""
+    return f"lease:{key}"
+
+
 def check_prefix(prefix: str) -> str:
     """Return ``prefix`` if it is a valid course prefix, else raise ``ValueError``.
 
