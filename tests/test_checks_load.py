@@ -93,7 +93,7 @@ def test_a_stub_is_reported_as_not_attempted(capsys):
     def stub(samples, q):
         raise NotImplementedError
 
-    assert checks.run(check_percentile, stub, hints=["sort first"]) is False
+    checks.run(check_percentile, stub, hints=["sort first"])
     assert "⏳" in capsys.readouterr().out
 
 

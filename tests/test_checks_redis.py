@@ -51,7 +51,7 @@ def test_a_stub_is_reported_as_not_attempted(capsys):
     def stub(client, key, loader, ttl):
         raise NotImplementedError
 
-    assert checks.run(check_get_or_load_json, stub) is False
+    checks.run(check_get_or_load_json, stub)
     assert "⏳" in capsys.readouterr().out
 
 

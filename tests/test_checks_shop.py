@@ -43,8 +43,9 @@ def _validated(days) -> None:
 # --- exercise 1: top_categories ---------------------------------------------------------------
 
 
-def test_top_categories_reference_passes():
-    assert checks.run(check_top_categories, solutions.top_categories) is True
+def test_top_categories_reference_passes(capsys):
+    checks.run(check_top_categories, solutions.top_categories)
+    assert "✅" in capsys.readouterr().out
 
 
 def test_top_categories_reference_matches_the_python_count(tiny_shop_path: Path):
@@ -56,7 +57,7 @@ def test_a_stub_is_reported_as_not_attempted(capsys):
     def stub(db_path, days):
         raise NotImplementedError
 
-    assert checks.run(check_top_categories, stub) is False
+    checks.run(check_top_categories, stub)
     assert "⏳" in capsys.readouterr().out
 
 
@@ -131,8 +132,9 @@ def test_returning_tuples_names_the_expected_shape():
 # --- exercise 2: add_covering_index -----------------------------------------------------------
 
 
-def test_covering_index_reference_passes():
-    assert checks.run(check_covering_index, solutions.add_covering_index) is True
+def test_covering_index_reference_passes(capsys):
+    checks.run(check_covering_index, solutions.add_covering_index)
+    assert "✅" in capsys.readouterr().out
 
 
 def _index_on(columns: str, if_not_exists: bool = True):

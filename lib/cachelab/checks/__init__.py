@@ -35,18 +35,18 @@ def expect(condition: bool, property_: str, seen: Any = None) -> None:
         raise CheckFailed(f"{property_}{detail}")
 
 
-def run(check: Callable[..., str], *answer: Any, hints: Sequence[str] = ()) -> bool:
+def run(check: Callable[..., str], *answer: Any, hints: Sequence[str] = ()) -> None:
     """Run ``check(*answer)`` and print the verdict; see the module docstring.
 
-    Returns True when the check passed, False when the exercise was not attempted.
-    A failed check prints the first hint (the one not yet shown) and raises ``CheckFailed``.
+    It prints rather than returns, so a check cell shows just the verdict. A failed
+    check prints the next hint (one more each time it fails) and raises ``CheckFailed``.
     """
     name = getattr(check, "__name__", "check").removeprefix("check_").replace("_", " ")
     try:
         verified = check(*answer)
     except NotImplementedError:
         print(f"⏳ {name}: not attempted yet -- replace the `raise NotImplementedError` with your code.")
-        return False
+        return
     except CheckFailed as failure:
         hint = _next_hint(check, hints)
         message = f"❌ {name}: {failure}"
@@ -55,7 +55,6 @@ def run(check: Callable[..., str], *answer: Any, hints: Sequence[str] = ()) -> b
         print(message)
         raise
     print(f"✅ {name}: {verified or 'all properties hold'}")
-    return True
 
 
 _hints_shown: dict[str, int] = {}
