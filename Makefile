@@ -86,6 +86,7 @@ wheelhouse: setup ## download every wheel into wheelhouse/ for offline installs 
 	mkdir -p $(WHEELHOUSE)
 	$(PY) -m pip download --disable-pip-version-check -d $(WHEELHOUSE) pip setuptools wheel
 	$(PY) -m pip wheel --disable-pip-version-check -w $(WHEELHOUSE) '.[$(EXTRAS)]'
+	rm -f $(WHEELHOUSE)/cachelab-*.whl  # the course itself is installed from the repository (-e .)
 	@echo "wheelhouse/ holds $$(ls $(WHEELHOUSE) | wc -l) files. Copy the repository with it, then: make lab OFFLINE=1"
 
 site: data ## execute every lesson and render it as HTML into site/
