@@ -7,6 +7,7 @@
 #   PYTHON=python3.11   the interpreter that creates .venv (3.10-3.12; default: first suitable one found)
 #   OFFLINE=1           install from wheelhouse/ only (see `make wheelhouse`), no network
 #   PORT=8888           the port `make lab` asks JupyterLab for
+#   ARGS=--quick        passed on to benchmarks/run.py by `make bench`
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -76,8 +77,8 @@ test: data ## set up, then run every test: library, notebooks (nbval), browser w
 
 # --- for instructors and maintainers ---------------------------------------------------------------
 
-bench: data ## run the benchmarks (honest measurements; never pass/fail)
-	$(PY) benchmarks/run.py
+bench: data ## run the benchmarks (honest measurements; never pass/fail); e.g. make bench ARGS=--quick
+	$(PY) benchmarks/run.py $(ARGS)
 
 reset: setup ## delete the course's Redis keys (cachelab:* only) and the generated databases
 	$(PY) -m cachelab.reset
