@@ -35,6 +35,8 @@ import time
 import traceback
 from pathlib import Path
 
+from cachelab.timing import format_seconds
+
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "latest.json"
 
@@ -66,22 +68,12 @@ def complete(row: dict, source: str) -> dict:
     return row
 
 
-def human(seconds: float) -> str:
-    if seconds >= 1:
-        return f"{seconds:.2f} s"
-    if seconds >= 1e-3:
-        return f"{seconds * 1e3:.2f} ms"
-    if seconds >= 1e-6:
-        return f"{seconds * 1e6:.2f} µs"
-    return f"{seconds * 1e9:.0f} ns"
-
-
 def target_text(row: dict) -> str:
     """The target as a reader says it: a module's own ``target_text``, an absolute ``budget_s``, or the ratio."""
     if row.get("target_text"):
         return row["target_text"]
     if row.get("budget_s"):
-        return f"median < {human(row['budget_s'])}"
+        return f"median < {format_seconds(row['budget_s'])}"
     target = row["target"]
     return f"≥ {1 / target:.3g}× faster" if target < 1 else f"within {target:.3g}×"
 
@@ -89,7 +81,7 @@ def target_text(row: dict) -> str:
 def print_table(rows: list[dict]) -> None:
     header = ("benchmark", "median", "baseline", "ratio", "target", "")
     lines = [
-        (row["name"], human(row["median"]), human(row["baseline"]), f"{row['ratio']:.3f}",
+        (row["name"], format_seconds(row["median"]), format_seconds(row["baseline"]), f"{row['ratio']:.3f}",
          target_text(row), "PASS" if row["met"] else "MISS")
         for row in rows
     ]

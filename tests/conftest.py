@@ -8,9 +8,11 @@ only that prefix is ever deleted.
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import uuid
 from pathlib import Path
+from types import ModuleType
 from typing import Iterator
 
 import pytest
@@ -21,6 +23,23 @@ from cachelab.cache import RedisCache
 from cachelab.clock import FakeClock
 from cachelab.data import build_shop
 from cachelab.redis_server import PrivateRedisServer, connect
+
+
+SOLUTIONS_DIR = Path(__file__).resolve().parents[1] / "lessons" / "solutions"
+
+
+def load_solutions(lesson: str) -> ModuleType:
+    """The instructor's reference solutions of one lesson: ``load_solutions("03_memory_cache")``.
+
+    The files are named like the lessons (``03_memory_cache.py``), which Python cannot
+    ``import`` by name, so they are loaded from their path. Test files import this
+    helper with ``from conftest import load_solutions``.
+    """
+    path = SOLUTIONS_DIR / f"{lesson}.py"
+    spec = importlib.util.spec_from_file_location(f"solutions_{lesson}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="session")

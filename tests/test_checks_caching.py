@@ -8,10 +8,8 @@ answer would teach nothing. The solutions are lesson 03's reference answers.
 from __future__ import annotations
 
 import functools
-import importlib.util
 import time
 from collections import OrderedDict
-from pathlib import Path
 from typing import Any, Callable
 
 import pytest
@@ -28,17 +26,9 @@ from cachelab.checks.caching import (
 )
 from cachelab.clock import FakeClock
 
-SOLUTIONS = Path(__file__).resolve().parents[1] / "lessons" / "solutions" / "03_memory_cache.py"
+from conftest import load_solutions
 
-
-def _load_solutions():
-    spec = importlib.util.spec_from_file_location("solutions_03_memory_cache", SOLUTIONS)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-solutions = _load_solutions()
+solutions = load_solutions("03_memory_cache")
 _MISSING = object()
 
 

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
 from cachelab import checks
 from cachelab.checks import CheckFailed
 from cachelab.checks.load import check_db_cores_busy, check_percentile
 
-SOLUTIONS = Path(__file__).resolve().parents[1] / "lessons" / "solutions" / "02_repeated_work.py"
-
+from conftest import load_solutions
 
 @pytest.fixture(scope="module")
 def solutions():
-    spec = importlib.util.spec_from_file_location("solutions_02", SOLUTIONS)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_solutions("02_repeated_work")
 
 
 # --- exercise 1: percentile -------------------------------------------------

@@ -6,9 +6,7 @@ a private server of the check's own, which it stops, for exercise 2.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 import redis
@@ -17,17 +15,9 @@ from cachelab import checks
 from cachelab.checks import CheckFailed
 from cachelab.checks.redis import check_get_or_load_json, check_safe_get_or_load
 
-SOLUTIONS = Path(__file__).resolve().parents[1] / "lessons" / "solutions" / "04_redis_cache.py"
+from conftest import load_solutions
 
-
-def _load_solutions():
-    spec = importlib.util.spec_from_file_location("solutions_04_redis_cache", SOLUTIONS)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-solutions = _load_solutions()
+solutions = load_solutions("04_redis_cache")
 
 
 def _check_keys(client: redis.Redis) -> list[str]:

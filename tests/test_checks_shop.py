@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sqlite3
 from pathlib import Path
 
@@ -14,17 +13,9 @@ from cachelab.checks import CheckFailed
 from cachelab.checks.shop import check_covering_index, check_top_categories, units_by_category
 from cachelab.data import DATA_END, DAY
 
-SOLUTIONS = Path(__file__).resolve().parents[1] / "lessons" / "solutions" / "01_the_app.py"
+from conftest import load_solutions
 
-
-def _load_solutions():
-    spec = importlib.util.spec_from_file_location("solutions_01_the_app", SOLUTIONS)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-solutions = _load_solutions()
+solutions = load_solutions("01_the_app")
 
 
 def _query(db_path, sql: str, params) -> list[dict]:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
 from cachelab import keys
@@ -16,18 +13,10 @@ from cachelab.checks.staleness import (
     check_update_price,
 )
 
-SOLUTIONS = Path(__file__).resolve().parents[1] / "lessons" / "solutions"
+from conftest import load_solutions
 
-
-def load_solution(name: str):
-    spec = importlib.util.spec_from_file_location(name.replace(".py", ""), SOLUTIONS / name)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-lesson05 = load_solution("05_stale_reads.py")
-lesson06 = load_solution("06_invalidation.py")
+lesson05 = load_solutions("05_stale_reads")
+lesson06 = load_solutions("06_invalidation")
 
 
 # --------------------------------------------------------------------------- 05 · stale_fraction

@@ -6,9 +6,6 @@ right answer would teach nothing.
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
 from cachelab import checks
@@ -22,17 +19,9 @@ from cachelab.checks.tuning import (
 )
 from cachelab.sim import model
 
-SOLUTIONS = Path(__file__).resolve().parents[1] / "lessons" / "solutions" / "07_ttl_tuning.py"
+from conftest import load_solutions
 
-
-def _load_solutions():
-    spec = importlib.util.spec_from_file_location("solutions_07_ttl_tuning", SOLUTIONS)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-solutions = _load_solutions()
+solutions = load_solutions("07_ttl_tuning")
 
 
 # --- Exercise 1: the longest TTL within a staleness budget ---
