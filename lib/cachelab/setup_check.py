@@ -6,7 +6,7 @@ shows the rows as a ✅/❌ table and then asserts that none failed, so a broken
 environment fails CI with a message that says what to fix.
 
 >>> rows = run_checks()                          # doctest: +SKIP
->>> show(rows)                                   # doctest: +SKIP  (an HTML table in Jupyter)
+>>> show(rows)             # an HTML table in Jupyter   # doctest: +SKIP
 >>> [row.item for row in rows if not row.ok]     # doctest: +SKIP
 []
 """
