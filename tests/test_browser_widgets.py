@@ -249,8 +249,18 @@ def test_moving_the_slider_updates_its_output(lesson: LessonWidget, jupyter_serv
             "() => ![...document.querySelectorAll('.jp-NotebookPanel .jp-InputPrompt')]"
             ".some(p => p.innerText.includes('*'))", timeout=RUN_TIMEOUT_MS)
         indicator.wait_for(state="attached", timeout=RUN_TIMEOUT_MS)
+        # JupyterLab paints only the cells in view: bring the widget there, as a learner would.
+        slider.scroll_into_view_if_needed()
+        # Read the "before" only once the view has painted it: an empty output would make
+        # any later text look like a change, and the test could pass with nothing reacting.
+        page.wait_for_function(
+            "([slider, cls]) => { const r = document.querySelector('.' + slider + ' .widget-readout');"
+            " const e = document.querySelector('.' + cls);"
+            " return r && r.innerText.trim() !== '' && e && e.innerText.trim() !== ''; }",
+            arg=[lesson.slider_class, lesson.output_class], timeout=RUN_TIMEOUT_MS)
         old_value, old_text = _slider_value(slider), output.inner_text()
         assert old_value, f"the slider .{lesson.slider_class} shows no value"
+        assert old_value in old_text, f"before the move, {old_text!r} does not show the slider's value {old_value!r}"
 
         handle = slider.locator(".noUi-handle").first
         handle.focus()
@@ -272,8 +282,8 @@ def test_moving_the_slider_updates_its_output(lesson: LessonWidget, jupyter_serv
             pytest.fail(f"the slider .{lesson.slider_class} moved from {old_value} to {new_value}, but "
                         f".{lesson.output_class} still says {old_text!r} after 20 s", pytrace=False)
         new_text = output.inner_text()
-        if lesson.slider_class == "cachelab-setup-slider":  # lesson 00's label names the slider's value
-            assert new_value in new_text, f"label {new_text!r} does not show the slider's value {new_value!r}"
+        # Both lessons' outputs name the slider's value ("The slider says 6", "TTL 10 s, ...").
+        assert new_value in new_text, f"the output {new_text!r} does not show the slider's new value {new_value!r}"
     except BaseException:
         RESULTS.mkdir(exist_ok=True)
         shot = RESULTS / f"browser-{Path(lesson.notebook).stem}.png"
