@@ -1,0 +1,60 @@
+"""Every lesson runs on a fresh kernel on a machine with no shop yet, and changes no shared data.
+
+nbval (the ``lessons/`` part of ``make test``) executes each lesson once and checks
+its asserts. This file runs each lesson once more, before that, on a fresh kernel
+and with ``CACHELAB_DATA_DIR`` pointing at an empty folder -- as on a learner's
+first day, or when a learner opens lesson 05 without having run 00–04. The lesson
+must build what it needs, and leave the shop it built with exactly the rows
+``build_shop`` makes: lessons that change prices or stock work on ``scratch_shop()``.
+With nbval's run, that is the "twice in a row" the course promises.
+"""
+
+import hashlib
+import sqlite3
+from functools import lru_cache
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from cachelab.data import build_shop
+
+LESSONS = sorted((Path(__file__).resolve().parents[1] / "lessons").glob("[0-9][0-9]_*.ipynb"))
+
+
+def content_digest(path: Path) -> str:
+    """A digest of every row of the shop's tables, in id order: equal digests, equal shops."""
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        digest = hashlib.sha256()
+        for table in ("products", "orders"):
+            for row in connection.execute(f"SELECT * FROM {table} ORDER BY id"):  # table names are ours
+                digest.update(repr(row).encode())
+        return digest.hexdigest()
+    finally:
+        connection.close()
+
+
+@lru_cache(maxsize=None)
+def reference_digest(size: str) -> str:
+    """The digest of a shop as ``build_shop`` makes it (the repository's own copy, built if missing)."""
+    return content_digest(build_shop(size=size))
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=[p.stem for p in LESSONS])
+def test_a_lesson_runs_on_a_fresh_kernel_with_no_shop_yet_and_leaves_its_shop_as_built(
+    lesson: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("CACHELAB_DATA_DIR", str(tmp_path))  # the kernel inherits it: an empty data folder
+    notebook = nbformat.read(lesson, as_version=4)
+    NotebookClient(notebook, timeout=300, kernel_name="python3",
+                   resources={"metadata": {"path": str(lesson.parent)}}).execute()
+    built = sorted(tmp_path.glob("shop-*.db"))
+    for shop in built:
+        size = shop.stem.removeprefix("shop-")
+        assert content_digest(shop) == reference_digest(size), (
+            f"{lesson.name} changed the rows of {shop.name}: lessons must write to scratch_shop()")
+    if any(cell.cell_type == "code" and ("build_shop" in cell.source or "scratch_shop" in cell.source)
+           for cell in notebook.cells):
+        assert built, f"{lesson.name} uses the shop but none was built in the empty data folder"
