@@ -21,17 +21,27 @@ from typing import Any, Callable, Optional, Sequence
 
 
 def _context():
-    """``fork`` on Linux (fast, and works with functions defined in a notebook), ``spawn`` elsewhere."""
+    """How worker processes start: ``forkserver`` on Linux, ``spawn`` on macOS and Windows.
+
+    Not plain ``fork``: a notebook kernel runs several threads, and forking a process
+    with threads can leave the child stuck on a lock some other thread held (Python
+    3.12 warns about it). A fork server is a clean, single-threaded process that forks
+    the workers; it imports the course's modules once, so starting a worker stays fast.
+    Either way, a worker's function must be importable -- defined in a module, like
+    ``serve_pages`` -- not in a notebook cell.
+    """
     if sys.platform.startswith("linux"):
-        return multiprocessing.get_context("fork")
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["cachelab.workers", "cachelab.app", "cachelab.cache", "cachelab.redis_server"])
+        return context
     return multiprocessing.get_context("spawn")
 
 
 def run_workers(func: Callable[..., Any], args_per_worker: Sequence[tuple]) -> list[Any]:
     """Run ``func(*args)`` in a separate process for each ``args``; return the results in order.
 
-    On macOS and Windows the processes are spawned, so ``func`` must be importable
-    (defined in a module, like ``serve_pages``), not defined in a notebook cell.
+    ``func`` must be importable (defined in a module, like ``serve_pages``): the
+    worker processes start fresh and find it by its module and name.
     """
     if not args_per_worker:
         raise ValueError("args_per_worker is empty: give one tuple of arguments per worker")
