@@ -116,7 +116,7 @@ def main(argv: list[str]) -> int:
     print(f"\n{met} of {len(rows)} targets met in {time.perf_counter() - started:.0f} s"
           + (f"; FAILED to run: {', '.join(failures)}" if failures else "")
           + ("  (--quick: figures are rough)" if quick else ""))
-    print("ratio = median / baseline, both measured in this run; the machine was shared, so figures vary")
+    print("ratio = median / baseline, both measured in this run; figures vary with what else the machine is doing, ratios much less")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({
         "when_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
