@@ -268,16 +268,7 @@ class RedisCache:
         Uses SCAN (which never blocks the server for long) and UNLINK in batches.
         Keys outside the prefix are never touched. Redis errors are raised.
         """
-        deleted = 0
-        batch: list[str] = []
-        for redis_key in self.client.scan_iter(match=keys.scan_pattern(self.prefix), count=500):
-            batch.append(redis_key)
-            if len(batch) == 500:
-                deleted += self.client.unlink(*batch)
-                batch.clear()
-        if batch:
-            deleted += self.client.unlink(*batch)
-        return deleted
+        return delete_keys_under(self.client, self.prefix)
 
     def get_or_load(self, key: str, loader: Callable[[], Any], ttl: Optional[float] = None) -> Any:
         """Cache-aside: return the cached value, or call ``loader()`` on a miss and cache its result.
@@ -306,6 +297,28 @@ class RedisCache:
 
     def __repr__(self) -> str:
         return f"RedisCache(prefix={self.prefix!r}, ttl={self.ttl}, fail_open={self.fail_open})"
+
+
+def delete_keys_under(client: redis.Redis, prefix: str, dry_run: bool = False, batch_size: int = 500) -> int:
+    """Delete every key under ``prefix`` with SCAN + UNLINK, in batches; return how many.
+
+    The one place the course deletes keys in bulk (``RedisCache.clear`` and ``make reset``).
+    ``prefix`` must start with ``cachelab:``, so nothing outside the course is reachable.
+    SCAN walks the key space a little at a time instead of blocking the server like
+    ``KEYS`` would; UNLINK frees memory in the background. With ``dry_run=True`` the
+    keys are only counted. Never FLUSHDB or FLUSHALL: the server may hold other data.
+    """
+    keys.check_prefix(prefix)
+    deleted = 0
+    batch: list[str] = []
+    for redis_key in client.scan_iter(match=keys.scan_pattern(prefix), count=batch_size):
+        batch.append(redis_key)
+        if len(batch) == batch_size:
+            deleted += len(batch) if dry_run else client.unlink(*batch)
+            batch = []
+    if batch:
+        deleted += len(batch) if dry_run else client.unlink(*batch)
+    return deleted
 
 
 def to_json(value: Any) -> str:

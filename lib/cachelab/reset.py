@@ -28,28 +28,19 @@ from typing import Optional, Sequence, Union
 import redis
 
 from cachelab import keys
+from cachelab.cache import delete_keys_under
 from cachelab.data import data_dir
 
 BATCH = 500
 
 
 def delete_course_keys(client: redis.Redis, prefix: str = keys.COURSE_PREFIX, dry_run: bool = False) -> int:
-    """Delete every key under ``prefix`` (SCAN + UNLINK in batches) and return how many.
+    """Delete every key under ``prefix`` (default: all of ``cachelab:``) and return how many.
 
-    ``prefix`` must start with ``cachelab:``: keys outside it are never touched.
-    With ``dry_run=True`` the keys are only counted.
+    The work is ``cache.delete_keys_under``'s (SCAN + UNLINK in batches); keys outside
+    the prefix are never touched. With ``dry_run=True`` the keys are only counted.
     """
-    keys.check_prefix(prefix)
-    deleted = 0
-    batch: list = []
-    for key in client.scan_iter(match=keys.scan_pattern(prefix), count=BATCH):
-        batch.append(key)
-        if len(batch) >= BATCH:
-            deleted += len(batch) if dry_run else client.unlink(*batch)
-            batch = []
-    if batch:
-        deleted += len(batch) if dry_run else client.unlink(*batch)
-    return deleted
+    return delete_keys_under(client, prefix, dry_run=dry_run, batch_size=BATCH)
 
 
 def generated_databases(folder: Union[str, Path, None] = None) -> list[Path]:
