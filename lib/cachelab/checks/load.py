@@ -67,25 +67,16 @@ def check_percentile(my_percentile: Callable[[list, float], float]) -> str:
 
 def check_db_cores_busy(db_cores_busy: Callable[[float, float], float]) -> str:
     """``db_cores_busy(requests_per_s, query_ms)`` = requests per second × seconds of work per request."""
-    prop = "no traffic keeps no core busy (0 requests/s × 23 ms → 0)"
-    got = _call(db_cores_busy, prop, 0, 23)
-    expect(_close(got, 0.0), prop, got)
-
-    prop = "query_ms is in milliseconds: 100 requests/s × 23 ms → 2.3 cores busy"
-    got = _call(db_cores_busy, prop, 100, 23)
-    expect(_close(got, 2.3), prop, got)
-
-    prop = "twice the traffic is twice the work (200 requests/s × 23 ms → 4.6)"
-    got = _call(db_cores_busy, prop, 200, 23)
-    expect(_close(got, 4.6), prop, got)
-
-    prop = "a query twice as slow is twice the work (100 requests/s × 46 ms → 4.6)"
-    got = _call(db_cores_busy, prop, 100, 46)
-    expect(_close(got, 4.6), prop, got)
-
-    prop = "fractions work too: 1,000 requests/s × 0.05 ms (a cache hit) → 0.05 cores"
-    got = _call(db_cores_busy, prop, 1000, 0.05)
-    expect(_close(got, 0.05), prop, got)
+    cases = [  # (requests/s, query ms, cores busy, the property it shows)
+        (0, 23, 0.0, "no traffic keeps no core busy (0 requests/s × 23 ms → 0)"),
+        (100, 23, 2.3, "query_ms is in milliseconds: 100 requests/s × 23 ms → 2.3 cores busy"),
+        (200, 23, 4.6, "twice the traffic is twice the work (200 requests/s × 23 ms → 4.6)"),
+        (100, 46, 4.6, "a query twice as slow is twice the work (100 requests/s × 46 ms → 4.6)"),
+        (1000, 0.05, 0.05, "fractions work too: 1,000 requests/s × 0.05 ms (a cache hit) → 0.05 cores"),
+    ]
+    for requests_per_s, query_ms, cores, prop in cases:
+        got = _call(db_cores_busy, prop, requests_per_s, query_ms)
+        expect(_close(got, cores), prop, got)
 
     for args in ((-5, 23), (100, -1)):
         prop = f"a negative input is refused with ValueError (db_cores_busy{args})"
