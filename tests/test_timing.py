@@ -1,5 +1,6 @@
 """timing: medians, percentiles and ratios -- measured honestly, checked without trusting the clock."""
 
+import signal
 import time
 
 import pytest
@@ -142,3 +143,34 @@ def test_plot_ladder_draws_one_bar_per_timing_fastest_first():
         assert ax.get_xscale() == "log"
     finally:
         plt.close(ax.figure)
+
+
+# --- competing_work -----------------------------------------------------------------------------------
+
+
+def test_competing_work_keeps_its_processes_busy_during_the_block_and_terminates_them_after():
+    import psutil
+
+    with timing.competing_work(processes=2, max_seconds=30) as busy:
+        assert len(busy) == 2 and all(process.poll() is None for process in busy)
+        assert all(psutil.Process(process.pid).cpu_percent(interval=0.2) > 20 for process in busy), "busy on the CPU"
+    assert [process.returncode for process in busy] == [-signal.SIGTERM] * 2, "terminated when the block ended"
+
+
+def test_competing_work_terminates_its_processes_when_the_block_raises():
+    with pytest.raises(KeyboardInterrupt):
+        with timing.competing_work(processes=1, max_seconds=30) as busy:
+            raise KeyboardInterrupt
+    assert busy[0].returncode == -signal.SIGTERM
+
+
+def test_a_competing_process_stops_by_itself_after_max_seconds():
+    with timing.competing_work(processes=1, max_seconds=0.3) as busy:
+        assert busy[0].wait(timeout=10) == 0, "it ended by itself, with exit status 0"
+
+
+@pytest.mark.parametrize("processes, max_seconds", [(0, 1), (True, 1), (1.5, 1), (1, 0), (1, 1e6)])
+def test_competing_work_refuses_bad_arguments(processes, max_seconds):
+    with pytest.raises(ValueError):
+        with timing.competing_work(processes, max_seconds):
+            pass

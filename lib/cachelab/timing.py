@@ -9,14 +9,21 @@ better than absolute figures do.
 
 Very fast operations (a dict lookup takes tens of nanoseconds, less than the
 clock's own overhead) are timed in batches of ``number`` calls per sample.
+
+``competing_work`` starts a few CPU-bound processes beside a measurement, so a
+lesson can show where a latency tail comes from: work that lands on top of a
+request, because something else wanted the same cores at the same moment.
 """
 
 from __future__ import annotations
 
+import contextlib
 import statistics
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 from tqdm.auto import tqdm
 
@@ -152,3 +159,57 @@ def plot_ladder(timings: Sequence[Timing], ax=None, title: str = "The latency la
     longest_us = max(max(t.p95_s, t.median_s) * 1e6 for t in ordered)
     ax.set_xlim(right=longest_us * 30)  # room on the log axis for the last label
     return ax
+
+
+# A busy loop that ends by itself after argv[1] seconds, so a kernel that dies mid-lesson
+# leaves nothing spinning for long. It prints one line once it is running.
+_SPIN = """
+import sys, time
+end = time.monotonic() + float(sys.argv[1])
+print("spinning", flush=True)
+while time.monotonic() < end:
+    pass
+"""
+
+MAX_COMPETING_SECONDS = 120.0
+"""The longest a ``competing_work`` process may run: it stops by itself after this, whatever happens."""
+
+
+@contextlib.contextmanager
+def competing_work(processes: int, max_seconds: float = 30.0) -> Iterator[list[subprocess.Popen]]:
+    """Keep ``processes`` other processes busy on the CPU while the ``with`` block runs.
+
+    Each is a plain Python busy loop (no I/O), as another program would be that
+    wants the same cores. They are stopped when the block ends (also on an
+    exception or a kernel interrupt), and each stops by itself after
+    ``max_seconds`` in any case, so nothing is left spinning if the kernel dies.
+    The block receives the busy processes (``subprocess.Popen`` objects).
+
+    >>> with competing_work(processes=1, max_seconds=5) as busy:
+    ...     len(busy), busy[0].poll() is None
+    (1, True)
+    """
+    if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
+        raise ValueError(f"processes must be a whole number >= 1, got {processes!r}")
+    if not 0 < max_seconds <= MAX_COMPETING_SECONDS:
+        raise ValueError(f"max_seconds must be > 0 and <= {MAX_COMPETING_SECONDS:g}, got {max_seconds!r}")
+    spinners: list[subprocess.Popen] = []
+    try:
+        for _ in range(processes):
+            spinners.append(subprocess.Popen(
+                [sys.executable, "-c", _SPIN, str(max_seconds)],
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            ))
+        for spinner in spinners:  # wait until every one is really running
+            spinner.stdout.readline()
+        yield spinners
+    finally:
+        for spinner in spinners:
+            spinner.terminate()
+        for spinner in spinners:
+            try:
+                spinner.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                spinner.kill()
+                spinner.wait()
+            spinner.stdout.close()
