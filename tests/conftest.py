@@ -2,44 +2,37 @@
 
 No fakes of Redis or SQLite here. The Redis is the course's own default: the
 server at ``$REDIS_URL`` if set, else a private ``redis-server`` on a unix socket.
-Each test gets its own key prefix, so tests never see each other's keys, and
-only that prefix is ever deleted.
+Each test gets its own key prefix inside the learner's prefix, so tests never see
+each other's keys (or another learner's), and only that prefix is ever deleted.
+Helpers that test modules import (``load_solutions``) are in ``support.py``.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import uuid
 from pathlib import Path
-from types import ModuleType
 from typing import Iterator
 
 import pytest
 import redis
 
+from cachelab import checks, keys
 from cachelab.app import Shop
 from cachelab.cache import RedisCache
 from cachelab.clock import FakeClock
-from cachelab.data import build_shop
+from cachelab.data import DATA_END, build_shop
 from cachelab.redis_server import PrivateRedisServer, connect
 
 
-SOLUTIONS_DIR = Path(__file__).resolve().parents[1] / "lessons" / "solutions"
-
-
-def load_solutions(lesson: str) -> ModuleType:
-    """The instructor's reference solutions of one lesson: ``load_solutions("03_memory_cache")``.
-
-    The files are named like the lessons (``03_memory_cache.py``), which Python cannot
-    ``import`` by name, so they are loaded from their path. Test files import this
-    helper with ``from conftest import load_solutions``.
+@pytest.fixture(autouse=True)
+def no_hints_carried_over() -> Iterator[None]:
+    """Every test starts with no recorded failure and no hint shown (``checks`` keeps them per
+    process).
     """
-    path = SOLUTIONS_DIR / f"{lesson}.py"
-    spec = importlib.util.spec_from_file_location(f"solutions_{lesson}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    checks.reset_hints()
+    yield
+    checks.reset_hints()
 
 
 @pytest.fixture(scope="session")
@@ -50,8 +43,8 @@ def redis_client() -> redis.Redis:
 
 @pytest.fixture
 def test_prefix() -> str:
-    """A key prefix that belongs to this one test: ``cachelab:test:<random>:``."""
-    return f"cachelab:test:{uuid.uuid4().hex[:12]}:"
+    """A key prefix that belongs to this one test: ``cachelab:<learner>:test:<random>:``."""
+    return f"{keys.learner_prefix()}test:{uuid.uuid4().hex[:12]}:"
 
 
 @pytest.fixture
@@ -90,3 +83,16 @@ def shop(tiny_shop_path: Path, tmp_path: Path) -> Iterator[Shop]:
     shop = Shop(copy)
     yield shop
     shop.close()
+
+
+@pytest.fixture
+def clocked_shop(shop: Shop) -> Iterator[Shop]:
+    """The test's own shop copy on a fake clock that stands at ``DATA_END``
+    (``clocked_shop.clock``).
+
+    Commits do not wait for the disk (``synchronous = OFF``): the copy is thrown away.
+    """
+    clocked = Shop(shop.path, clock=FakeClock(start=DATA_END))
+    clocked.db.execute("PRAGMA synchronous = OFF")
+    yield clocked
+    clocked.close()

@@ -17,16 +17,16 @@ with a message saying how to get one: CI must not pass by skipping it.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
+import secrets
 import shutil
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
-import json
-import secrets
 from pathlib import Path
 from typing import Iterator, NamedTuple
 
@@ -82,9 +82,12 @@ class JupyterServer(NamedTuple):
 
     def api(self, path: str, method: str = "GET", body: object = None):
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(f"{self.url}{path}", method=method, data=data,
-                                         headers={"Authorization": f"token {self.token}",
-                                                  "Content-Type": "application/json"})
+        request = urllib.request.Request(
+            f"{self.url}{path}",
+            method=method,
+            data=data,
+            headers={"Authorization": f"token {self.token}", "Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (local server)
             body = response.read()
         return json.loads(body) if body else None
@@ -127,7 +130,10 @@ def jupyter_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Jupyter
     env.pop("JUPYTER_TOKEN", None)
     port, token = _free_port(), secrets.token_hex(16)
     command = [
-        sys.executable, "-m", "jupyter", "lab",
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
         "--no-browser",
         "--ip=127.0.0.1",
         f"--port={port}",
@@ -141,23 +147,35 @@ def jupyter_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Jupyter
         command.append("--allow-root")
     log = home / "jupyter.log"
     with open(log, "wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   env=env, cwd=REPO)
+        process = subprocess.Popen(
+            command,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=REPO,
+        )
     url = f"http://127.0.0.1:{port}"
     server = JupyterServer(url, token, process, log)
     try:
         deadline = time.monotonic() + SERVER_START_TIMEOUT
         while True:
             if process.poll() is not None:
-                pytest.fail(f"jupyter lab exited with {process.returncode}:\n{log.read_text(errors='replace')[-3000:]}",
-                            pytrace=False)
+                pytest.fail(
+                    "jupyter lab exited with "
+                    f"{process.returncode}:\n{log.read_text(errors='replace')[-3000:]}",
+                    pytrace=False,
+                )
             try:
                 server.api("/api/status")
                 break
             except OSError:
                 if time.monotonic() > deadline:
-                    pytest.fail(f"jupyter lab did not answer within {SERVER_START_TIMEOUT} s:\n"
-                                f"{log.read_text(errors='replace')[-3000:]}", pytrace=False)
+                    pytest.fail(
+                        f"jupyter lab did not answer within {SERVER_START_TIMEOUT} s:\n"
+                        f"{log.read_text(errors='replace')[-3000:]}",
+                        pytrace=False,
+                    )
                 time.sleep(0.25)
         yield server
     finally:
@@ -210,8 +228,12 @@ def _slider_value(slider) -> str:
     return handle.get_attribute("aria-valuetext") or handle.get_attribute("aria-valuenow") or ""
 
 
-@pytest.mark.parametrize("lesson", LESSON_WIDGETS, ids=[Path(w.notebook).stem for w in LESSON_WIDGETS])
-def test_moving_the_slider_updates_its_output(lesson: LessonWidget, jupyter_server: JupyterServer, page) -> None:
+@pytest.mark.parametrize(
+    "lesson", LESSON_WIDGETS, ids=[Path(w.notebook).stem for w in LESSON_WIDGETS]
+)
+def test_moving_the_slider_updates_its_output(
+    lesson: LessonWidget, jupyter_server: JupyterServer, page
+) -> None:
     notebook = REPO / lesson.notebook
     assert notebook.exists(), f"{lesson.notebook} is missing (it is listed in LESSON_WIDGETS)"
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -224,15 +246,23 @@ def test_moving_the_slider_updates_its_output(lesson: LessonWidget, jupyter_serv
         # Open the lesson; JupyterLab starts its kernel. The status indicator says "idle" for a
         # moment before the kernel even exists, so wait for the kernel's websocket to carry a
         # message (kernel_info) first, then for idle.
-        with page.expect_websocket(lambda ws: "/api/kernels/" in ws.url, timeout=60_000) as kernel_socket:
-            page.goto(f"{jupyter_server.url}/lab/tree/{lesson.notebook}?reset&token={jupyter_server.token}")
+        with page.expect_websocket(
+            lambda ws: "/api/kernels/" in ws.url, timeout=60_000
+        ) as kernel_socket:
+            page.goto(
+                f"{jupyter_server.url}/lab/tree/{lesson.notebook}?reset&token={jupyter_server.token}"
+            )
         kernel_socket.value.wait_for_event("framereceived", timeout=60_000)
-        indicator = page.locator(".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status='idle']")
+        indicator = page.locator(
+            ".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status='idle']"
+        )
         indicator.wait_for(state="attached", timeout=60_000)
         # Run -> Run All Cells, from the menu bar, as a learner would.
         page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
         page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
-        dialog = page.locator(".jp-Dialog .jp-mod-accept")  # "Select Kernel", should the kernel be late
+        dialog = page.locator(
+            ".jp-Dialog .jp-mod-accept"
+        )  # "Select Kernel", should the kernel be late
         try:
             dialog.wait_for(state="visible", timeout=1_000)
             dialog.click()
@@ -247,20 +277,27 @@ def test_moving_the_slider_updates_its_output(lesson: LessonWidget, jupyter_serv
         # cannot answer the slider.
         page.wait_for_function(
             "() => ![...document.querySelectorAll('.jp-NotebookPanel .jp-InputPrompt')]"
-            ".some(p => p.innerText.includes('*'))", timeout=RUN_TIMEOUT_MS)
+            ".some(p => p.innerText.includes('*'))",
+            timeout=RUN_TIMEOUT_MS,
+        )
         indicator.wait_for(state="attached", timeout=RUN_TIMEOUT_MS)
         # JupyterLab paints only the cells in view: bring the widget there, as a learner would.
         slider.scroll_into_view_if_needed()
         # Read the "before" only once the view has painted it: an empty output would make
         # any later text look like a change, and the test could pass with nothing reacting.
         page.wait_for_function(
-            "([slider, cls]) => { const r = document.querySelector('.' + slider + ' .widget-readout');"
+            "([slider, cls]) => { const r = document.querySelector('.' + slider + ' "
+            ".widget-readout');"
             " const e = document.querySelector('.' + cls);"
             " return r && r.innerText.trim() !== '' && e && e.innerText.trim() !== ''; }",
-            arg=[lesson.slider_class, lesson.output_class], timeout=RUN_TIMEOUT_MS)
+            arg=[lesson.slider_class, lesson.output_class],
+            timeout=RUN_TIMEOUT_MS,
+        )
         old_value, old_text = _slider_value(slider), output.inner_text()
         assert old_value, f"the slider .{lesson.slider_class} shows no value"
-        assert old_value in old_text, f"before the move, {old_text!r} does not show the slider's value {old_value!r}"
+        assert old_value in old_text, (
+            f"before the move, {old_text!r} does not show the slider's value {old_value!r}"
+        )
 
         handle = slider.locator(".noUi-handle").first
         handle.focus()
@@ -268,22 +305,33 @@ def test_moving_the_slider_updates_its_output(lesson: LessonWidget, jupyter_serv
         handle.press("ArrowLeft" if at_max else "ArrowRight")
 
         page.wait_for_function(
-            "([slider, old]) => { const r = document.querySelector('.' + slider + ' .widget-readout');"
+            "([slider, old]) => { const r = document.querySelector('.' + slider + ' "
+            ".widget-readout');"
             " return r && r.innerText.trim() !== old; }",
-            arg=[lesson.slider_class, old_value], timeout=10_000)
+            arg=[lesson.slider_class, old_value],
+            timeout=10_000,
+        )
         new_value = _slider_value(slider)
         assert new_value != old_value
         # The kernel sees the new value and updates the linked output.
         try:
             page.wait_for_function(
-                "([cls, old]) => { const e = document.querySelector('.' + cls); return e && e.innerText !== old; }",
-                arg=[lesson.output_class, old_text], timeout=20_000)
+                "([cls, old]) => { const e = document.querySelector('.' + cls); return e && "
+                "e.innerText !== old; }",
+                arg=[lesson.output_class, old_text],
+                timeout=20_000,
+            )
         except PlaywrightTimeout:
-            pytest.fail(f"the slider .{lesson.slider_class} moved from {old_value} to {new_value}, but "
-                        f".{lesson.output_class} still says {old_text!r} after 20 s", pytrace=False)
+            pytest.fail(
+                f"the slider .{lesson.slider_class} moved from {old_value} to {new_value}, but "
+                f".{lesson.output_class} still says {old_text!r} after 20 s",
+                pytrace=False,
+            )
         new_text = output.inner_text()
         # Both lessons' outputs name the slider's value ("The slider says 6", "TTL 10 s, ...").
-        assert new_value in new_text, f"the output {new_text!r} does not show the slider's new value {new_value!r}"
+        assert new_value in new_text, (
+            f"the output {new_text!r} does not show the slider's new value {new_value!r}"
+        )
     except BaseException:
         RESULTS.mkdir(exist_ok=True)
         shot = RESULTS / f"browser-{Path(lesson.notebook).stem}.png"
@@ -295,4 +343,6 @@ def test_moving_the_slider_updates_its_output(lesson: LessonWidget, jupyter_serv
         print("browser console (last 30 lines):", *console[-30:], sep="\n  ")
         raise
     finally:
-        assert _digest(notebook) == before, f"the browser test changed {lesson.notebook} (autosave?)"
+        assert _digest(notebook) == before, (
+            f"the browser test changed {lesson.notebook} (autosave?)"
+        )

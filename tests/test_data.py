@@ -24,7 +24,8 @@ def file_identity(path: Path) -> tuple[int, int, int]:
     return status.st_ino, status.st_mtime_ns, status.st_size
 
 
-# --- what is built ------------------------------------------------------------------------------------
+# --- what is built
+# ------------------------------------------------------------------------------------
 
 
 def test_the_tiny_shop_has_100_products_and_10000_orders(tiny_shop_path):
@@ -53,10 +54,12 @@ def test_product_names_are_unique(tiny_shop_path):
 
 def test_orders_name_a_real_product_a_quantity_and_a_time_within_the_period(tiny_shop_path):
     with sqlite3.connect(tiny_shop_path) as connection:
-        orphans, = connection.execute(
-            "SELECT COUNT(*) FROM orders WHERE product_id NOT IN (SELECT id FROM products)").fetchone()
+        (orphans,) = connection.execute(
+            "SELECT COUNT(*) FROM orders WHERE product_id NOT IN (SELECT id FROM products)"
+        ).fetchone()
         low, high, qmin, qmax = connection.execute(
-            "SELECT MIN(ordered_at), MAX(ordered_at), MIN(quantity), MAX(quantity) FROM orders").fetchone()
+            "SELECT MIN(ordered_at), MAX(ordered_at), MIN(quantity), MAX(quantity) FROM orders"
+        ).fetchone()
     assert orphans == 0
     assert DATA_END - SIZES["tiny"].days * DAY <= low <= high < DATA_END
     assert 1 <= qmin <= qmax <= 4
@@ -64,12 +67,20 @@ def test_orders_name_a_real_product_a_quantity_and_a_time_within_the_period(tiny
 
 def test_the_orders_time_index_exists(tiny_shop_path):
     with sqlite3.connect(tiny_shop_path) as connection:
-        indexes = {name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        indexes = {
+            name
+            for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+        }
     assert "orders_by_time" in indexes
 
 
 def test_a_built_shop_describes_itself_as_complete(tiny_shop_path):
-    assert describe(tiny_shop_path) == {"size": "tiny", "seed": 42, "schema_version": 1, "complete": True}
+    assert describe(tiny_shop_path) == {
+        "size": "tiny",
+        "seed": 42,
+        "schema_version": 1,
+        "complete": True,
+    }
 
 
 def test_describe_of_a_missing_file_is_none(tmp_path):
@@ -86,7 +97,8 @@ def test_build_creates_missing_parent_folders(tmp_path):
     assert describe(path) is not None
 
 
-# --- deterministic ---------------------------------------------------------------------------------------
+# --- deterministic
+# ---------------------------------------------------------------------------------------
 
 
 def test_the_same_seed_gives_the_same_rows_in_every_table(tmp_path, tiny_shop_path):
@@ -169,7 +181,8 @@ def test_a_foreign_sqlite_database_is_never_overwritten(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["precious.db"]
 
 
-# --- bad input and paths -------------------------------------------------------------------------------
+# --- bad input and paths
+# -------------------------------------------------------------------------------
 
 
 def test_an_unknown_size_is_a_value_error_listing_the_sizes(tmp_path):

@@ -1,4 +1,4 @@
-"""cachelab.invalidation: the strategies, the lost-invalidation race, and the lease that fixes it."""
+"""cachelab.invalidation: the strategies, the lost-invalidation race, the lease that fixes it."""
 
 from __future__ import annotations
 
@@ -6,8 +6,6 @@ import random
 
 import pytest
 
-from cachelab import keys
-from cachelab.app import Shop
 from cachelab.cache import MemoryCache
 from cachelab.invalidation import (
     DeleteOnWrite,
@@ -28,35 +26,40 @@ RACES = 1000
 LOST_INVALIDATION = ["reader", "reader", "writer", "writer", "reader"]
 
 
-@pytest.fixture
-def clocked_shop(shop, clock):
-    """The test's own shop copy, on the fake clock, without waiting for the disk on commit (a throw-away copy)."""
-    clocked = Shop(shop.path, clock=clock)
-    clocked.db.execute("PRAGMA synchronous = OFF")
-    return clocked
-
-
 def race(strategy, new_price=1):
     return interleave(
-        strategy, PRODUCT,
-        {"reader": strategy.read_steps(PRODUCT),
-         "writer": strategy.write_steps(PRODUCT, lambda shop: shop.set_price(PRODUCT, new_price))},
+        strategy,
+        PRODUCT,
+        {
+            "reader": strategy.read_steps(PRODUCT),
+            "writer": strategy.write_steps(
+                PRODUCT, lambda shop: shop.set_price(PRODUCT, new_price)
+            ),
+        },
         LOST_INVALIDATION,
     )
 
 
-def test_the_scripted_race_leaves_delete_on_write_stale_until_the_ttl(clocked_shop, clock):
+def test_the_scripted_race_leaves_delete_on_write_stale_until_the_ttl(clocked_shop):
+    clock = clocked_shop.clock
     strategy = DeleteOnWrite(clocked_shop, MemoryCache(clock=clock), ttl=TTL)
     result = race(strategy)
     assert result.stale
-    assert [s.did.split()[0] for s in result.steps] == ["miss", "loads", "writes", "deletes", "stores"]
+    assert [s.did.split()[0] for s in result.steps] == [
+        "miss",
+        "loads",
+        "writes",
+        "deletes",
+        "stores",
+    ]
     clock.advance(TTL - 1)
     assert strategy.read(PRODUCT) != clocked_shop.product(PRODUCT)
     clock.advance(1)
     assert strategy.read(PRODUCT) == clocked_shop.product(PRODUCT)
 
 
-def test_the_scripted_race_leaves_leases_fresh(clocked_shop, clock):
+def test_the_scripted_race_leaves_leases_fresh(clocked_shop):
+    clock = clocked_shop.clock
     result = race(LeasedDeleteOnWrite(clocked_shop, MemoryCache(clock=clock), ttl=TTL))
     assert not result.stale
     assert "refused" in result.steps[-1].did
@@ -68,8 +71,12 @@ def test_the_scripted_race_leaves_leases_fresh_on_redis(clocked_shop, redis_cach
     assert not race(LeasedDeleteOnWrite(clocked_shop, redis_cache, ttl=TTL), new_price=3).stale
 
 
-@pytest.mark.parametrize("strategy_class", [DeleteOnWrite, WriteThrough, VersionedKeys, LeasedDeleteOnWrite])
-def test_every_invalidating_strategy_serves_the_new_row_after_a_write_on_redis(clocked_shop, redis_cache, strategy_class):
+@pytest.mark.parametrize(
+    "strategy_class", [DeleteOnWrite, WriteThrough, VersionedKeys, LeasedDeleteOnWrite]
+)
+def test_every_invalidating_strategy_serves_the_new_row_after_a_write_on_redis(
+    clocked_shop, redis_cache, strategy_class
+):
     pages = strategy_class(clocked_shop, redis_cache, ttl=TTL)
     pages.read(PRODUCT)
     row = pages.set_price(PRODUCT, 777)
@@ -83,35 +90,70 @@ def test_ttl_only_serves_the_old_row_after_a_write_on_redis(clocked_shop, redis_
     assert pages.read(PRODUCT) == old
 
 
-def test_leases_leave_no_stale_value_over_many_random_interleavings_while_delete_on_write_does(clocked_shop, clock):
-    unfixed = count_stale_races(lambda: DeleteOnWrite(clocked_shop, MemoryCache(clock=clock), TTL), PRODUCT, RACES, seed=1)
-    fixed = count_stale_races(lambda: LeasedDeleteOnWrite(clocked_shop, MemoryCache(clock=clock), TTL), PRODUCT, RACES, seed=1)
+def test_leases_leave_no_stale_value_over_many_random_interleavings_while_delete_on_write_does(
+    clocked_shop,
+):
+    clock = clocked_shop.clock
+    unfixed = count_stale_races(
+        lambda: DeleteOnWrite(clocked_shop, MemoryCache(clock=clock), TTL), PRODUCT, RACES, seed=1
+    )
+    fixed = count_stale_races(
+        lambda: LeasedDeleteOnWrite(clocked_shop, MemoryCache(clock=clock), TTL),
+        PRODUCT,
+        RACES,
+        seed=1,
+    )
     assert unfixed > 0
     assert fixed == 0
 
 
-def test_versioned_keys_leave_no_stale_value_over_many_random_interleavings(clocked_shop, clock):
-    assert count_stale_races(lambda: VersionedKeys(clocked_shop, MemoryCache(clock=clock), TTL), PRODUCT, RACES, seed=2) == 0
+def test_versioned_keys_leave_no_stale_value_over_many_random_interleavings(clocked_shop):
+    clock = clocked_shop.clock
+    assert (
+        count_stale_races(
+            lambda: VersionedKeys(clocked_shop, MemoryCache(clock=clock), TTL),
+            PRODUCT,
+            RACES,
+            seed=2,
+        )
+        == 0
+    )
 
 
-def test_write_through_races_can_leave_the_older_value(clocked_shop, clock):
-    assert count_stale_races(lambda: WriteThrough(clocked_shop, MemoryCache(clock=clock), TTL), PRODUCT, RACES, seed=3) > 0
+def test_write_through_races_can_leave_the_older_value(clocked_shop):
+    clock = clocked_shop.clock
+    assert (
+        count_stale_races(
+            lambda: WriteThrough(clocked_shop, MemoryCache(clock=clock), TTL),
+            PRODUCT,
+            RACES,
+            seed=3,
+        )
+        > 0
+    )
 
 
-def test_racing_writers_leave_write_through_stale_but_not_delete_on_write(clocked_shop, clock):
+def test_racing_writers_leave_write_through_stale_but_not_delete_on_write(clocked_shop):
+    clock = clocked_shop.clock
     for strategy_class, stale in ((WriteThrough, True), (DeleteOnWrite, False)):
         strategy = strategy_class(clocked_shop, MemoryCache(clock=clock), ttl=TTL)
         actors = {
             "writer 1": strategy.write_steps(PRODUCT, lambda shop: shop.set_price(PRODUCT, 100)),
             "writer 2": strategy.write_steps(PRODUCT, lambda shop: shop.set_price(PRODUCT, 200)),
         }
-        result = interleave(strategy, PRODUCT, actors, ["writer 1", "writer 2", "writer 2", "writer 1"])
+        result = interleave(
+            strategy, PRODUCT, actors, ["writer 1", "writer 2", "writer 2", "writer 1"]
+        )
         assert result.truth["price_cents"] == 200
         assert result.stale is stale
 
 
-def test_versioned_keys_never_serve_an_older_version(clocked_shop, clock):
-    """No read returns a generation older than one whose write (database + bump) had finished when it began."""
+def test_versioned_keys_never_serve_an_older_version(clocked_shop):
+    clock = clocked_shop.clock
+    """No read returns a generation older than one whose write (database + bump) had finished when
+    it
+    began.
+    """
     rng = random.Random(4)
     finished = {"price": clocked_shop.product(PRODUCT)["price_cents"]}
     seen = []
@@ -125,7 +167,9 @@ def test_versioned_keys_never_serve_an_older_version(clocked_shop, clock):
     def writer(strategy):
         for _ in range(2):  # prices only go up, so an older version has a lower price
             price = strategy.shop.product(PRODUCT)["price_cents"] + 100
-            yield from strategy.write_steps(PRODUCT, lambda shop, p=price: shop.set_price(PRODUCT, p))
+            yield from strategy.write_steps(
+                PRODUCT, lambda shop, p=price: shop.set_price(PRODUCT, p)
+            )
             finished["price"] = price
 
     cache = MemoryCache(clock=clock)  # shared by every run: old generations stay in it
@@ -138,8 +182,9 @@ def test_versioned_keys_never_serve_an_older_version(clocked_shop, clock):
     assert all(served >= started_after for started_after, served in seen)
 
 
-def test_strategies_rank_as_expected_on_the_same_workload(clocked_shop, clock):
-    events = make_schedule([1, 2, 3], duration_s=600, reads_per_s=2, writes_per_s=1 / 15, seed=5)
+def test_strategies_rank_as_expected_on_the_same_workload(clocked_shop):
+    clock = clocked_shop.clock
+    events = make_schedule([1, 2, 3], duration=600, read_rate=2, write_rate=1 / 15, seed=5)
     runs = {}
     for strategy_class in (TTLOnly, DeleteOnWrite, WriteThrough, VersionedKeys):
         clock.advance(3600)  # a fresh start: every entry of the previous run has expired
@@ -179,23 +224,27 @@ def test_a_second_reader_gets_no_lease_while_one_is_out(clock):
     assert later and later != first
 
 
-def test_a_finished_actor_cannot_be_stepped(clocked_shop, clock):
+def test_a_finished_actor_cannot_be_stepped(clocked_shop):
+    clock = clocked_shop.clock
     strategy = TTLOnly(clocked_shop, MemoryCache(clock=clock), ttl=TTL)
     with pytest.raises(ValueError, match="already finished"):
         interleave(strategy, PRODUCT, {"reader": strategy.read_steps(PRODUCT)}, ["reader"] * 5)
 
 
-def test_run_steps_returns_what_the_request_returns(clocked_shop, clock):
+def test_run_steps_returns_what_the_request_returns(clocked_shop):
+    clock = clocked_shop.clock
     strategy = WriteThrough(clocked_shop, MemoryCache(clock=clock), ttl=TTL)
     row = run_steps(strategy.write_steps(PRODUCT, lambda shop: shop.set_price(PRODUCT, 4321)))
     assert row["price_cents"] == 4321 == strategy.read(PRODUCT)["price_cents"]
 
 
-def test_every_strategy_needs_a_ttl_backstop(clocked_shop, clock):
+def test_every_strategy_needs_a_ttl_backstop(clocked_shop):
+    clock = clocked_shop.clock
     with pytest.raises(ValueError, match="ttl"):
         DeleteOnWrite(clocked_shop, MemoryCache(clock=clock), ttl=None)
 
 
-def test_the_version_counter_must_outlive_the_entries(clocked_shop, clock):
+def test_the_version_counter_must_outlive_the_entries(clocked_shop):
+    clock = clocked_shop.clock
     with pytest.raises(ValueError, match="version_ttl"):
         VersionedKeys(clocked_shop, MemoryCache(clock=clock), ttl=TTL, version_ttl=TTL)

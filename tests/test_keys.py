@@ -1,4 +1,4 @@
-"""Cache keys: built in one place, always under the course prefix."""
+"""Cache keys: built in one place, under a learner's prefix that can never cover another's."""
 
 import pytest
 
@@ -9,8 +9,21 @@ def test_product_key_names_the_product():
     assert keys.product(42) == "product:42"
 
 
-def test_product_key_is_the_same_for_an_int_and_its_string():
-    assert keys.product("42") == keys.product(42)
+@pytest.mark.parametrize(
+    "product_id, error",
+    [
+        (1.9, TypeError),
+        (True, TypeError),
+        ("42", TypeError),
+        (" 1 ", TypeError),
+        (0, ValueError),
+        (-3, ValueError),
+    ],
+)
+def test_a_product_key_is_only_made_from_a_whole_number_id(product_id, error):
+    """``product(1.9)`` used to be ``product:1``, so a read of 1.9 served product 1."""
+    with pytest.raises(error, match="product_id must be a whole number >= 1"):
+        keys.product(product_id)
 
 
 def test_trending_key_names_its_parameters():
@@ -26,32 +39,102 @@ def test_versioned_key_appends_the_version():
     assert keys.versioned("product:42", 3) == "product:42:v3"
 
 
-def test_version_counter_key_is_distinct_from_the_key_it_counts():
-    assert keys.version_counter("product:42") == "version:product:42"
+def test_lease_lock_and_version_keys_never_collide_with_the_key_they_serve():
+    derived = {
+        keys.version_counter("product:42"),
+        keys.lease("product:42"),
+        keys.lock("product:42"),
+    }
+    assert len(derived) == 3 and "product:42" not in derived
 
 
-def test_course_prefix_is_cachelab():
-    assert keys.COURSE_PREFIX == "cachelab:"
+# --- whose keys
+# ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("prefix", ["cachelab:", "cachelab:mine:", "cachelab:test:abc:"])
-def test_check_prefix_accepts_prefixes_under_the_course_prefix(prefix):
-    assert keys.check_prefix(prefix) == prefix
+def test_the_learner_name_comes_from_cachelab_learner_first(monkeypatch):
+    monkeypatch.setenv("CACHELAB_LEARNER", "ada")
+    monkeypatch.setenv("JUPYTERHUB_USER", "grace")
+    assert keys.learner_name() == "ada"
+    assert keys.learner_prefix() == "cachelab:ada:"
 
 
-@pytest.mark.parametrize("prefix", ["", "mine:", "cachelabX:", "CACHELAB:", "other:cachelab:", None, 42])
-def test_check_prefix_rejects_anything_outside_the_course_prefix(prefix):
-    with pytest.raises(ValueError, match="cachelab:"):
-        keys.check_prefix(prefix)
+def test_then_from_jupyterhub_user_then_the_login_name(monkeypatch):
+    import getpass
+
+    monkeypatch.delenv("CACHELAB_LEARNER", raising=False)
+    monkeypatch.setenv("JUPYTERHUB_USER", "grace")
+    assert keys.learner_name() == "grace"
+    monkeypatch.delenv("JUPYTERHUB_USER")
+    monkeypatch.setattr(getpass, "getuser", lambda: "linus")
+    assert keys.learner_name() == "linus"
+
+
+@pytest.mark.parametrize(
+    "name", ["a*", "b?", "c[d]", "e\\f", "g:h", "", "with space", "-dash-first", "x" * 65, "é"]
+)
+def test_a_learner_name_that_could_widen_a_scan_or_nest_a_prefix_is_refused(monkeypatch, name):
+    monkeypatch.setenv("CACHELAB_LEARNER", name)
+    if name == "":  # an empty variable is not set: the next source is used
+        assert keys.learner_name()
+        return
+    with pytest.raises(ValueError, match="CACHELAB_LEARNER"):
+        keys.learner_name()
+    with pytest.raises(ValueError, match="a learner name is"):
+        keys.learner_prefix(name)
+
+
+@pytest.mark.parametrize("name", ["ada", "Ada.Lovelace", "ada@example.org", "learner-07", "a_b+c"])
+def test_ordinary_names_email_addresses_and_numbers_are_fine(name):
+    assert keys.learner_prefix(name) == f"cachelab:{name}:"
+
+
+def test_no_learner_prefix_is_the_start_of_another_learners(monkeypatch):
+    prefixes = [keys.learner_prefix(name) for name in ("a", "a1", "a10", "ab", "a.b")]
+    for one in prefixes:
+        for other in prefixes:
+            assert one == other or not other.startswith(one)
+
+
+# --- prefixes and Redis keys
+# -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("prefix", ["cachelab:", "cachelab:mine:", "cachelab:ada:test:abc:"])
+def test_validate_prefix_accepts_prefixes_under_the_course_prefix_ending_with_a_colon(prefix):
+    assert keys.validate_prefix(prefix) == prefix
+
+
+@pytest.mark.parametrize(
+    "prefix", ["", "mine:", "cachelabX:", "CACHELAB:", "other:cachelab:", None, 42]
+)
+def test_validate_prefix_rejects_anything_outside_the_course_prefix(prefix):
+    with pytest.raises(ValueError, match="must start with 'cachelab:'"):
+        keys.validate_prefix(prefix)
+
+
+@pytest.mark.parametrize("prefix", ["cachelab:1", "cachelab:ada", "cachelab:ada:test"])
+def test_validate_prefix_rejects_a_prefix_that_could_be_the_start_of_another(prefix):
+    with pytest.raises(ValueError, match="must end with ':'"):
+        keys.validate_prefix(prefix)
 
 
 def test_redis_key_puts_the_logical_key_under_the_prefix():
-    assert keys.redis_key("cachelab:", "product:42") == "cachelab:product:42"
+    assert keys.redis_key("cachelab:ada:", "product:42") == "cachelab:ada:product:42"
 
 
-@pytest.mark.parametrize("key", ["", None, 42, b"product:1"])
-def test_redis_key_rejects_keys_that_are_not_non_empty_strings(key):
-    with pytest.raises(TypeError, match="non-empty strings"):
+@pytest.mark.parametrize(
+    "key, error",
+    [
+        ("", ValueError),
+        (None, TypeError),
+        (42, TypeError),
+        (b"product:1", TypeError),
+        ("line\nbreak", ValueError),
+    ],
+)
+def test_redis_key_rejects_keys_that_are_not_printable_non_empty_strings(key, error):
+    with pytest.raises(error, match="cache keys are"):
         keys.redis_key("cachelab:", key)
 
 

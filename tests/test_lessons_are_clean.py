@@ -37,7 +37,9 @@ def test_lesson_files_are_numbered_from_00_without_gaps() -> None:
     assert not bad, f"lesson files are named NN_slug.ipynb (lower case, underscores): {bad}"
     numbers = [int(name[:2]) for name in names]
     assert len(numbers) == len(set(numbers)), f"two lessons share a number: {names}"
-    assert numbers == list(range(len(numbers))), f"lesson numbers must run 00, 01, 02, ... without gaps: {names}"
+    assert numbers == list(range(len(numbers))), (
+        f"lesson numbers must run 00, 01, 02, ... without gaps: {names}"
+    )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
@@ -46,18 +48,22 @@ def test_stored_without_outputs(path: Path) -> None:
     dirty = [
         index
         for index, cell in enumerate(notebook["cells"])
-        if cell["cell_type"] == "code" and (cell.get("outputs") or cell.get("execution_count") is not None)
+        if cell["cell_type"] == "code"
+        and (cell.get("outputs") or cell.get("execution_count") is not None)
     ]
     assert not dirty, (
         f"{path.name}: code cells {dirty} were stored with outputs or execution counts; "
-        f"clear them (jupyter nbconvert --clear-output --inplace {path.relative_to(LESSONS.parent)})"
+        "clear them (jupyter nbconvert --clear-output --inplace "
+        f"{path.relative_to(LESSONS.parent)})"
     )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
 def test_has_a_kernelspec(path: Path) -> None:
     kernelspec = _load(path).get("metadata", {}).get("kernelspec") or {}
-    assert kernelspec.get("name"), f"{path.name} has no kernelspec (metadata.kernelspec.name, e.g. python3)"
+    assert kernelspec.get("name"), (
+        f"{path.name} has no kernelspec (metadata.kernelspec.name, e.g. python3)"
+    )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
@@ -65,10 +71,15 @@ def test_opens_with_the_lesson_frame(path: Path) -> None:
     cells = _load(path)["cells"]
     assert cells, f"{path.name} has no cells"
     first = cells[0]
-    assert first["cell_type"] == "markdown", f"{path.name}: the first cell must be markdown (the lesson's frame)"
+    assert first["cell_type"] == "markdown", (
+        f"{path.name}: the first cell must be markdown (the lesson's frame)"
+    )
     text = _source(first).lstrip()
     match = TITLE.match(text)
-    assert match, f"{path.name}: the first cell must start with '# {path.name[:2]} · Title', got {text[:60]!r}"
+    assert match, (
+        f"{path.name}: the first cell must start with '# {path.name[:2]} · Title', got "
+        f"{text[:60]!r}"
+    )
     assert match.group(1) == path.name[:2], f"{path.name}: the title says lesson {match.group(1)}"
     for needed in ("Time to learn", "Prerequisites"):
         assert needed in text, f"{path.name}: the first cell must say **{needed}**"

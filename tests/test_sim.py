@@ -12,15 +12,22 @@ import math
 
 import pytest
 
-from cachelab.sim import CacheOutcome, VersionedStore, model, popularity, simulate
+from cachelab.sim import CacheOutcome, VersionedDatabase, model, simulate
+from cachelab.workload import popularity
 
 CYCLES = 40_000
 METRICS = ("hit_ratio", "stale_fraction", "db_loads_per_s")
-GRID = list(itertools.product((0.5, 4.0), (0.2, 1.0), (1.0, 4.0)))  # read rate λ, write rate μ, TTL T
+GRID = list(
+    itertools.product((0.5, 4.0), (0.2, 1.0), (1.0, 4.0))
+)  # read rate λ, write rate μ, TTL T
 
 
-def _duration_for(ttl: float, read_rate: float, write_rate: float, strategy: str, cycles: int = CYCLES) -> float:
-    """Long enough for ``cycles`` cache cycles: an entry lives T (or min(T, next write)), then waits ~1/λ."""
+def _duration_for(
+    ttl: float, read_rate: float, write_rate: float, strategy: str, cycles: int = CYCLES
+) -> float:
+    """Long enough for ``cycles`` cache cycles: an entry lives T (or min(T, next write)), then waits
+    ~1/λ.
+    """
     lifetime = ttl if strategy == "ttl" else -math.expm1(-write_rate * ttl) / write_rate
     return cycles * (lifetime + 1 / read_rate)
 
@@ -31,17 +38,22 @@ def _relative_error(simulated: float, modelled: float) -> float:
 
 @pytest.mark.parametrize("strategy", ["ttl", "delete_on_write"])
 @pytest.mark.parametrize("read_rate,write_rate,ttl", GRID)
-def test_simulation_agrees_with_the_closed_form_within_3_percent(read_rate, write_rate, ttl, strategy):
+def test_simulation_agrees_with_the_closed_form_within_3_percent(
+    read_rate, write_rate, ttl, strategy
+):
     duration = _duration_for(ttl, read_rate, write_rate, strategy)
     simulated = simulate(ttl, read_rate, write_rate, duration, strategy, seed=1)
     modelled = model(ttl, read_rate, write_rate, strategy)
     for metric in METRICS:
         error = _relative_error(getattr(simulated, metric), getattr(modelled, metric))
-        assert error < 0.03, f"{metric}: simulated {getattr(simulated, metric):.4f}, model {getattr(modelled, metric):.4f}"
+        assert error < 0.03, (
+            f"{metric}: simulated {getattr(simulated, metric):.4f}, model "
+            f"{getattr(modelled, metric):.4f}"
+        )
 
 
 def test_many_zipf_keys_agree_with_the_summed_single_key_models():
-    args = dict(ttl=2.0, read_rate=20.0, write_rate=2.0, keys=50, zipf_s=1.0)
+    args = dict(ttl=2.0, read_rate=20.0, write_rate=2.0, key_count=50, zipf_s=1.0)
     simulated = simulate(duration=20_000, seed=3, **args)
     modelled = model(**args)
     for metric in METRICS:
@@ -50,7 +62,7 @@ def test_many_zipf_keys_agree_with_the_summed_single_key_models():
 
 def test_many_keys_hit_less_than_one_key_with_the_same_total_reads():
     one = model(2.0, 20.0, 2.0)
-    many = model(2.0, 20.0, 2.0, keys=50)
+    many = model(2.0, 20.0, 2.0, key_count=50)
     assert many.hit_ratio < one.hit_ratio
     assert many.db_loads_per_s > one.db_loads_per_s
 
@@ -59,7 +71,9 @@ def test_model_formulas_for_one_key():
     lam, mu, T = 2.0, 0.1, 10.0
     m = model(T, lam, mu)
     assert m.hit_ratio == pytest.approx(lam * T / (1 + lam * T))
-    assert m.stale_fraction == pytest.approx(lam * (T - (1 - math.exp(-mu * T)) / mu) / (1 + lam * T))
+    assert m.stale_fraction == pytest.approx(
+        lam * (T - (1 - math.exp(-mu * T)) / mu) / (1 + lam * T)
+    )
     assert m.db_loads_per_s == pytest.approx(lam / (1 + lam * T))
 
 
@@ -121,7 +135,7 @@ def test_outcome_is_frozen():
         (dict(strategy="write_through"), "strategy"),
         (dict(duration=0), "duration"),
         (dict(duration=-10), "duration"),
-        (dict(keys=0), "keys"),
+        (dict(key_count=0), "key_count"),
     ],
 )
 def test_bad_input_is_a_value_error_naming_the_argument(kwargs, argument):
@@ -144,11 +158,11 @@ def test_a_ttl_that_is_not_a_number_is_a_type_error():
         simulate("10", 1, 0.1, duration=100)  # type: ignore[arg-type]
 
 
-def test_versioned_store_counts_loads_not_version_checks():
-    store = VersionedStore(keys=2)
-    store.write(1)
-    assert store.version(1) == 1 and store.loads == 0
-    assert store.load(1) == 1 and store.loads == 1
+def test_the_versioned_database_counts_loads_not_version_checks():
+    database = VersionedDatabase(key_count=2)
+    database.write(1)
+    assert database.version(1) == 1 and database.loads == 0
+    assert database.load(1) == 1 and database.loads == 1
 
 
 def test_zipf_popularity_sums_to_one_and_falls_with_rank():

@@ -1,4 +1,6 @@
-"""cachelab.staleness: stale reads are counted exactly, aged correctly, and replayed deterministically."""
+"""cachelab.staleness: stale reads are counted exactly, aged correctly, and replayed
+deterministically.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +16,6 @@ from cachelab.cache import MemoryCache
 from cachelab.staleness import (
     Event,
     Read,
-    Table,
     make_schedule,
     plot_timeline,
     run_workload,
@@ -32,7 +33,9 @@ class CacheAsidePages:
         self.shop, self.cache = shop, cache
 
     def read(self, product_id):
-        return self.cache.get_or_load(keys.product(product_id), lambda: self.shop.product(product_id), TTL)
+        return self.cache.get_or_load(
+            keys.product(product_id), lambda: self.shop.product(product_id), TTL
+        )
 
     def set_price(self, product_id, price_cents):
         return self.shop.set_price(product_id, price_cents)
@@ -41,14 +44,12 @@ class CacheAsidePages:
         return self.shop.sell(product_id, quantity)
 
 
-@pytest.fixture
-def clocked_shop(shop, clock):
-    return Shop(shop.path, clock=clock)
-
-
-def replay(shop, clock, seed=3):
-    events = make_schedule([1, 2, 3], duration_s=300, reads_per_s=2, writes_per_s=1 / 15, seed=seed)
-    return run_workload(shop, CacheAsidePages(shop, MemoryCache(clock=clock)), clock, events)
+def replay(shop, seed=3):
+    """Replay a seeded schedule on ``shop``, whose clock (a FakeClock) the pages' cache shares."""
+    events = make_schedule([1, 2, 3], duration=300, read_rate=2, write_rate=1 / 15, seed=seed)
+    return run_workload(
+        shop, CacheAsidePages(shop, MemoryCache(clock=shop.clock)), shop.clock, events
+    )
 
 
 def test_stale_fraction_of_no_reads_is_zero():
@@ -56,7 +57,12 @@ def test_stale_fraction_of_no_reads_is_zero():
 
 
 def test_stale_fraction_counts_reads_whose_served_value_differs():
-    reads = [{"served": 1, "truth": 1}, {"served": 1, "truth": 2}, {"served": 2, "truth": 2}, {"served": 3, "truth": 2}]
+    reads = [
+        {"served": 1, "truth": 1},
+        {"served": 1, "truth": 2},
+        {"served": 2, "truth": 2},
+        {"served": 3, "truth": 2},
+    ]
     assert stale_fraction(reads) == 0.5
 
 
@@ -85,31 +91,40 @@ def test_schedule_is_seeded_and_in_time_order():
 
 
 def test_schedule_rejects_negative_rates():
-    with pytest.raises(ValueError, match="writes_per_s"):
+    with pytest.raises(ValueError, match="write_rate"):
         make_schedule([1], 10, 1, -1)
 
 
-def test_ttl_only_pages_serve_stale_reads_that_are_never_older_than_the_ttl(clocked_shop, clock):
-    run = replay(clocked_shop, clock)
+def test_schedule_draws_its_arrivals_from_the_one_workload_generator():
+    from cachelab.workload import is_read, poisson_arrivals
+
+    events = make_schedule([7, 8, 9], duration=200, read_rate=3, write_rate=0.2, seed=4)
+    times, codes = poisson_arrivals(3, 0.2, 200, key_count=3, zipf_s=0.0, seed=4)
+    assert [e.t for e in events] == times
+    assert [e.kind == "read" for e in events] == [is_read(code) for code in codes]
+
+
+def test_ttl_only_pages_serve_stale_reads_that_are_never_older_than_the_ttl(clocked_shop):
+    run = replay(clocked_shop)
     assert run.stale_reads > 0
     assert 0 < run.max_stale_age_s < TTL
     assert all((r.stale_age_s > 0) == r.stale for r in run.reads)
 
 
 def test_a_replay_gives_exactly_the_same_figures(shop, tiny_shop_path, tmp_path):
-    from cachelab.clock import FakeClock
     import shutil
+
+    from cachelab.clock import FakeClock
 
     figures = []
     for name in ("a.db", "b.db"):
         shutil.copyfile(tiny_shop_path, tmp_path / name)
-        clock = FakeClock()
-        figures.append(replay(Shop(tmp_path / name, clock=clock), clock).summary())
+        figures.append(replay(Shop(tmp_path / name, clock=FakeClock())).summary())
     assert figures[0] == figures[1]
 
 
-def test_the_first_read_of_each_product_loads_from_the_database(clocked_shop, clock):
-    run = replay(clocked_shop, clock)
+def test_the_first_read_of_each_product_loads_from_the_database(clocked_shop):
+    run = replay(clocked_shop)
     first = {}
     for read in run.reads:
         first.setdefault(read.product_id, read)
@@ -118,23 +133,32 @@ def test_the_first_read_of_each_product_loads_from_the_database(clocked_shop, cl
     assert run.hit_ratio == 1 - run.db_loads / len(run.reads)
 
 
-def test_a_sale_never_sells_more_than_the_stock(clocked_shop, clock):
+def test_a_sale_never_sells_more_than_the_stock(clocked_shop):
     stock = clocked_shop.product(1)["stock"]
     events = [Event(1.0, "sell", 1, stock + 5), Event(2.0, "sell", 1, 1), Event(3.0, "read", 1)]
-    run = run_workload(clocked_shop, CacheAsidePages(clocked_shop, MemoryCache(clock=clock)), clock, events)
+    clock = clocked_shop.clock
+    run = run_workload(
+        clocked_shop, CacheAsidePages(clocked_shop, MemoryCache(clock=clock)), clock, events
+    )
     assert [w.change for w in run.writes] == [f"sold {stock}"]
     assert run.reads[0].truth["stock"] == 0
 
 
-def test_table_shows_as_text_and_html():
-    table = Table([{"page": "product 1", "price": "$1.00"}], highlight=lambda row: True)
-    assert "product 1" in repr(table)
-    assert "<td>$1.00</td>" in table._repr_html_() and "background" in table._repr_html_()
-
-
-def test_timeline_plot_has_two_panels(clocked_shop, clock):
-    figure = plot_timeline(replay(clocked_shop, clock), ttl=TTL)
-    assert len(figure.axes) == 2
+def test_the_timeline_draws_every_read_and_write_where_it_happened(clocked_shop):
+    run = replay(clocked_shop)
+    figure = plot_timeline(run, ttl=TTL)
+    top, bottom = figure.axes
+    drawn = {points.get_label(): len(points.get_offsets()) for points in top.collections}
+    stale = sum(r.stale for r in run.reads)
+    assert drawn == {
+        "fresh read": len(run.reads) - stale,
+        "stale read": stale,
+        "miss → database": run.db_loads,
+        "write": len(run.writes),
+    }
+    ages = bottom.collections[0].get_offsets()[:, 1]
+    assert sorted(ages.tolist()) == sorted(r.stale_age_s for r in run.reads if r.stale)
+    assert bottom.get_ylim() == (0, TTL * 1.25) and bottom.get_ylabel() == "staleness age (s)"
 
 
 def test_read_is_stale_when_any_field_differs():

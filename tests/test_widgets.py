@@ -80,7 +80,10 @@ def test_a_slider_move_renders_a_png():
 
 def test_blitting_leaves_no_trace_of_the_previous_move():
     plot = DashboardPlot()
-    first, other = compute(Settings(ttl=1)), compute(Settings(ttl=20, read_rate=5, strategy="delete_on_write"))
+    first, other = (
+        compute(Settings(ttl=1)),
+        compute(Settings(ttl=20, read_rate=5, strategy="delete_on_write")),
+    )
     before = plot.render(first)
     plot.render(other)
     assert plot.render(first) == before
@@ -96,7 +99,11 @@ def test_a_budget_appears_in_the_picture_and_goes_again():
 
 def test_the_static_figure_has_three_panels_and_a_title():
     figure = plot_curves(Settings(ttl=10, read_rate=2))
-    assert [ax.get_title() for ax in figure.axes] == ["hit ratio", "stale-read fraction", "database loads per second"]
+    assert [ax.get_title() for ax in figure.axes] == [
+        "hit ratio",
+        "stale-read fraction",
+        "database loads per second",
+    ]
     assert "2 reads/s" in figure.texts[0].get_text()
 
 

@@ -1,4 +1,6 @@
-"""Worker processes: per-process memory caches load once each; a shared Redis cache loads once in all."""
+"""Worker processes: per-process memory caches load once each; a shared Redis cache loads once in
+all.
+"""
 
 import os
 
@@ -27,7 +29,8 @@ def shared_prefix(redis_client, test_prefix):
     RedisCache(redis_client, prefix=test_prefix).clear()
 
 
-# --- run_workers --------------------------------------------------------------------------------------
+# --- run_workers
+# --------------------------------------------------------------------------------------
 
 
 def test_run_workers_returns_each_workers_result_in_order():
@@ -51,7 +54,8 @@ def test_an_error_in_a_worker_is_raised_in_the_caller():
         run_workers(fail, [("worker broke",)])
 
 
-# --- serve_pages in one process ---------------------------------------------------------------------
+# --- serve_pages in one process
+# ---------------------------------------------------------------------
 
 
 def test_without_a_cache_every_page_is_a_query(tiny_shop_path):
@@ -77,8 +81,13 @@ def test_serve_pages_reports_the_answers_by_key(tiny_shop_path):
 def test_cached_and_uncached_answers_agree(tiny_shop_path, redis_client, shared_prefix):
     pages = [("trending", 0), ("product", 3)]
     plain = serve_pages(str(tiny_shop_path), pages)
-    redis_report = serve_pages(str(tiny_shop_path), pages * 2, cache="redis",
-                               redis_url=url_of(redis_client), prefix=shared_prefix)
+    redis_report = serve_pages(
+        str(tiny_shop_path),
+        pages * 2,
+        cache="redis",
+        redis_url=url_of(redis_client),
+        prefix=shared_prefix,
+    )
     assert redis_report["answers"] == plain["answers"]
 
 
@@ -88,7 +97,9 @@ def test_redis_cache_without_a_url_is_an_error(tiny_shop_path):
 
 
 def test_an_unknown_cache_kind_is_an_error(tiny_shop_path):
-    with pytest.raises(ValueError, match="cache must be 'none', 'memory' or 'redis', got 'disk'"):
+    with pytest.raises(
+        ValueError, match="cache must be one of 'none', 'memory', 'redis', got 'disk'"
+    ):
         serve_pages(str(tiny_shop_path), TRENDING_TEN_TIMES, cache="disk")
 
 
@@ -102,7 +113,8 @@ def test_a_missing_database_is_reported_by_the_worker(tmp_path):
         serve_pages(str(tmp_path / "missing.db"), TRENDING_TEN_TIMES)
 
 
-# --- several worker processes ------------------------------------------------------------------------
+# --- several worker processes
+# ------------------------------------------------------------------------
 
 
 def test_memory_caches_load_once_per_worker(tiny_shop_path):
@@ -111,20 +123,37 @@ def test_memory_caches_load_once_per_worker(tiny_shop_path):
     assert len({report["pid"] for report in reports}) == 3
 
 
-def test_a_shared_redis_cache_needs_few_database_queries_across_workers(tiny_shop_path, redis_client, shared_prefix):
-    args = (str(tiny_shop_path), TRENDING_TEN_TIMES, "redis", url_of(redis_client), None, shared_prefix)
+def test_a_shared_redis_cache_needs_few_database_queries_across_workers(
+    tiny_shop_path, redis_client, shared_prefix
+):
+    args = (
+        str(tiny_shop_path),
+        TRENDING_TEN_TIMES,
+        "redis",
+        url_of(redis_client),
+        None,
+        shared_prefix,
+    )
     reports = run_workers(serve_pages, [args] * 3)
     total_queries = sum(report["db_queries"] for report in reports)
-    # 1 when the workers take turns; up to 3 if all of them miss at the same instant (a small stampede)
+    # 1 when the workers take turns; up to 3 if all of them miss at the same instant (a small
+    # stampede)
     assert 1 <= total_queries <= 3
     assert sum(report["stats"]["hits"] for report in reports) == 30 - total_queries
     assert sum(report["stats"]["errors"] for report in reports) == 0
 
 
-def test_a_redis_cache_filled_by_one_worker_serves_the_others(tiny_shop_path, redis_client, shared_prefix):
+def test_a_redis_cache_filled_by_one_worker_serves_the_others(
+    tiny_shop_path, redis_client, shared_prefix
+):
     url = url_of(redis_client)
-    first = run_workers(serve_pages, [(str(tiny_shop_path), TRENDING_TEN_TIMES, "redis", url, None, shared_prefix)])
-    later = run_workers(serve_pages, [(str(tiny_shop_path), TRENDING_TEN_TIMES, "redis", url, None, shared_prefix)] * 2)
+    first = run_workers(
+        serve_pages, [(str(tiny_shop_path), TRENDING_TEN_TIMES, "redis", url, None, shared_prefix)]
+    )
+    later = run_workers(
+        serve_pages,
+        [(str(tiny_shop_path), TRENDING_TEN_TIMES, "redis", url, None, shared_prefix)] * 2,
+    )
     assert first[0]["db_queries"] == 1
     assert [report["db_queries"] for report in later] == [0, 0]
 

@@ -6,7 +6,17 @@ price, a sale that lowers the stock. It counts every SQL statement it runs in
 ``queries``, so a lesson can show exactly how much work the database did.
 
 All SQL is parameterized: values travel as ``?`` parameters, never pasted into
-the SQL text.
+the SQL text. Every argument is checked first (``cachelab.validation``): a product
+id is a whole number, not ``True``, ``1.9`` or ``"1"``.
+
+>>> from cachelab.data import build_shop
+>>> shop = Shop(build_shop(size="tiny"))
+>>> shop.product(1)["id"], len(shop.trending(limit=3)), shop.queries
+(1, 3, 2)
+>>> shop.product("1")
+Traceback (most recent call last):
+...
+TypeError: product_id must be a whole number >= 1, got str '1'
 """
 
 from __future__ import annotations
@@ -14,11 +24,22 @@ from __future__ import annotations
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any, Callable, Optional, Union
+from typing import Callable, Optional, Union
 
 import sqlite_utils
 
 from cachelab.data import DATA_END, DAY, describe
+from cachelab.validation import validate_id, validate_whole_number
+
+__all__ = [
+    "Shop",
+    "TRENDING_SQL",
+    "PRODUCT_SQL",
+    "MAX_DAYS",
+    "MAX_LIMIT",
+    "MAX_PRICE_CENTS",
+    "MAX_QUANTITY",
+]
 
 TRENDING_SQL = """
 SELECT products.id, products.name, products.category, products.price_cents, products.stock,
@@ -38,11 +59,14 @@ PRODUCT_SQL = """
 SELECT id, name, category, price_cents, stock, updated_at FROM products WHERE id = :id
 """
 
-
-def _positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
-    return value
+MAX_DAYS = 3_650
+"""The longest trending period the shop computes: ten years (its data spans 90 days)."""
+MAX_LIMIT = 1_000
+"""The most products one trending list shows."""
+MAX_PRICE_CENTS = 100_000_000
+"""The highest price the shop accepts: $1,000,000.00."""
+MAX_QUANTITY = 10_000
+"""The most units one sale may sell."""
 
 
 class Shop:
@@ -60,11 +84,13 @@ class Shop:
         self.path = Path(path)
         if not self.path.is_file():
             raise FileNotFoundError(
-                f"no shop database at {self.path}; build one with cachelab.data.build_shop({str(self.path)!r})"
+                f"no shop database at {self.path}; build one with "
+                f"cachelab.data.build_shop({str(self.path)!r})"
             )
         if describe(self.path) is None:
             raise ValueError(
-                f"{self.path} is not a complete shop database (corrupt, partial, or not the course's); "
+                f"{self.path} is not a complete shop database (corrupt, partial, or not the "
+                "course's); "
                 f"rebuild it with cachelab.data.build_shop({str(self.path)!r})"
             )
         self.db = sqlite_utils.Database(self.path)
@@ -94,12 +120,13 @@ class Shop:
         This is the expensive query: it reads every order of the period and adds
         them up, product by product.
         """
-        _positive_int(days, "days")
-        _positive_int(limit, "limit")
+        days = validate_whole_number(days, "days", maximum=MAX_DAYS)
+        limit = validate_whole_number(limit, "limit", maximum=MAX_LIMIT)
         return self._rows(TRENDING_SQL, {"since": self.now() - days * DAY, "limit": limit})
 
     def product(self, product_id: int) -> dict:
         """One product's page: a cheap lookup by primary key. Unknown id → ``LookupError``."""
+        validate_id(product_id)
         rows = self._rows(PRODUCT_SQL, {"id": product_id})
         if not rows:
             raise LookupError(f"no product with id {product_id!r} in {self.path.name}")
@@ -107,8 +134,8 @@ class Shop:
 
     def set_price(self, product_id: int, price_cents: int) -> dict:
         """Change a product's price and return the updated product."""
-        if isinstance(price_cents, bool) or not isinstance(price_cents, int) or price_cents < 0:
-            raise ValueError(f"price_cents must be a whole number of cents >= 0, got {price_cents!r}")
+        validate_id(product_id)
+        validate_whole_number(price_cents, "price_cents", minimum=0, maximum=MAX_PRICE_CENTS)
         with self.db.conn:
             cursor = self._execute(
                 "UPDATE products SET price_cents = :price, updated_at = :now WHERE id = :id",
@@ -124,7 +151,8 @@ class Shop:
         Selling more than is in stock raises ``ValueError`` and changes nothing.
         Returns the updated product.
         """
-        _positive_int(quantity, "quantity")
+        validate_id(product_id)
+        validate_whole_number(quantity, "quantity", maximum=MAX_QUANTITY)
         with self.db.conn:  # one transaction: both writes happen, or neither
             cursor = self._execute(
                 "UPDATE products SET stock = stock - :quantity, updated_at = :now "
@@ -138,14 +166,21 @@ class Shop:
                     f"only {product['stock']} in stock"
                 )
             self._execute(
-                "INSERT INTO orders (product_id, quantity, ordered_at) VALUES (:id, :quantity, :now)",
+                "INSERT INTO orders (product_id, quantity, ordered_at) VALUES (:id, :quantity, "
+                ":now)",
                 {"id": product_id, "quantity": quantity, "now": self.now()},
             )
         return self.product(product_id)
 
     def explain(self, days: int = 7, limit: int = 10) -> list[str]:
-        """SQLite's query plan for the trending query, one line per step (not counted in ``queries``)."""
-        rows = self.db.execute("EXPLAIN QUERY PLAN " + TRENDING_SQL, {"since": self.now() - days * DAY, "limit": limit})
+        """SQLite's query plan for the trending query, one line per step (not counted in
+        ``queries``).
+        """
+        days = validate_whole_number(days, "days", maximum=MAX_DAYS)
+        limit = validate_whole_number(limit, "limit", maximum=MAX_LIMIT)
+        rows = self.db.execute(
+            "EXPLAIN QUERY PLAN " + TRENDING_SQL, {"since": self.now() - days * DAY, "limit": limit}
+        )
         return [row[3] for row in rows.fetchall()]
 
     def close(self) -> None:

@@ -1,30 +1,54 @@
 """Two caches with one interface: ``MemoryCache`` (in this process) and ``RedisCache`` (shared).
 
-Both offer the same five operations, so a lesson can swap one for the other:
+The interface is written down as ``Cache``, a ``typing.Protocol``: six operations,
+so a lesson can swap one cache for the other and every strategy in the library
+works over either.
 
 - ``get(key, default=None)``       the cached value, or ``default`` on a miss;
-- ``set(key, value, ttl=None)``    store a value, expiring after ``ttl`` seconds;
-- ``delete(key)``                  invalidate one key;
-- ``clear()``                      drop every key this cache owns;
+- ``set(key, value, ttl=None)``    store a value, expiring after ``ttl`` seconds; True if stored;
+- ``delete(key)``                  invalidate one key; True if it was there;
+- ``clear()``                      drop every key this cache owns; how many there were;
 - ``get_or_load(key, loader, ttl=None)``  cache-aside: return the cached value,
-  or call ``loader()`` on a miss, store its result and return it.
+  or call ``loader()`` on a miss, store its result and return it;
+- ``stats``                        what happened, counted (a ``CacheStats``).
 
-and both count what happens in ``stats`` (a ``CacheStats``).
+Coordination between requests -- a lock so that one process reloads a key while
+the others wait, a lease that a delete voids -- needs operations that check and
+change in one indivisible step. ``AtomicCache`` adds three; both caches have them
+(Redis runs each as one command or one Lua script, ``MemoryCache`` under a lock):
+
+- ``add(key, value, ttl=None)``    store only if the key is absent (Redis ``SET NX``);
+- ``delete_if_equal(key, value)``  delete only if the key still holds ``value``;
+- ``set_and_release(key, value, ttl, lock_key=..., token=...)``  store ``value`` only if
+  ``lock_key`` still holds ``token``, and remove ``lock_key`` in the same step.
+
+Keys are logical keys (``keys.product(42)``); every TTL obeys ``validation.validate_ttl``.
 """
 
 from __future__ import annotations
 
 import json
-import math
-import numbers
+import threading
 import time
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Protocol, runtime_checkable
 
 import redis
 
 from cachelab import keys
+from cachelab.validation import validate_ttl, validate_whole_number
+
+__all__ = [
+    "Cache",
+    "AtomicCache",
+    "CacheStats",
+    "CacheUnavailable",
+    "MemoryCache",
+    "RedisCache",
+    "delete_keys_under",
+    "to_json",
+]
 
 _MISSING = object()  # marks "not in the cache", so that a cached None is still a hit
 
@@ -53,25 +77,58 @@ class CacheStats:
             setattr(self, name, 0)
 
     def as_dict(self) -> dict[str, float]:
-        """The counters and the hit ratio, ready to print or tabulate."""
+        """The counters and the hit ratio, ready to print or show as a table."""
         return {**asdict(self), "hit_ratio": self.hit_ratio}
 
 
-def check_ttl(ttl: Optional[float], name: str = "ttl") -> Optional[float]:
-    """Return ``ttl`` if it is ``None`` (never expires) or a finite number > 0, else raise."""
-    if ttl is None:
-        return None
-    if isinstance(ttl, bool) or not isinstance(ttl, numbers.Real):  # Real: numpy's numbers are welcome too
-        raise TypeError(f"{name} must be a number of seconds or None, got {type(ttl).__name__} {ttl!r}")
-    if not math.isfinite(ttl) or ttl <= 0:
-        raise ValueError(f"{name} must be > 0 seconds, got {ttl!r}")
-    return ttl
+@runtime_checkable
+class Cache(Protocol):
+    """What every course cache offers. ``MemoryCache`` and ``RedisCache`` both are one."""
+
+    stats: CacheStats
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The value cached under ``key``, or ``default`` on a miss."""
+
+    def set(self, key: str, value: Any, ttl: Optional[float] = None) -> bool:
+        """Store ``value`` under ``key`` for ``ttl`` seconds (default: the cache's); True if so."""
+
+    def delete(self, key: str) -> bool:
+        """Remove ``key``; True if it was there."""
+
+    def clear(self) -> int:
+        """Remove every key this cache owns; return how many."""
+
+    def get_or_load(self, key: str, loader: Callable[[], Any], ttl: Optional[float] = None) -> Any:
+        """Cache-aside: the cached value, or ``loader()``'s, stored on the way."""
 
 
-def _check_key(key: str) -> str:
-    if not isinstance(key, str) or not key:
-        raise TypeError(f"cache keys are non-empty strings, got {key!r}")
-    return key
+@runtime_checkable
+class AtomicCache(Cache, Protocol):
+    """A cache with the check-and-change operations that locks and leases are built from."""
+
+    def add(self, key: str, value: Any, ttl: Optional[float] = None) -> bool:
+        """Store ``value`` only if ``key`` holds nothing; True if it was stored."""
+
+    def delete_if_equal(self, key: str, value: Any) -> bool:
+        """Delete ``key`` only if it holds ``value``; True if it was deleted."""
+
+    def set_and_release(
+        self, key: str, value: Any, ttl: Optional[float] = None, *, lock_key: str, token: str
+    ) -> bool:
+        """If ``lock_key`` holds ``token``: store ``value`` under ``key``, delete ``lock_key``."""
+
+
+class CacheUnavailable(redis.RedisError):
+    """The shared cache cannot answer: down, unreachable, too slow, full, or read-only.
+
+    Raised by a ``RedisCache`` with ``fail_open=False`` (and by the atomic operations,
+    which coordinate through the shared cache and cannot pretend to). A cache that
+    fails open never raises it from ``get``, ``set``, ``delete`` or ``get_or_load``.
+    """
+
+
+# --------------------------------------------------------------------------- in this process
 
 
 class MemoryCache:
@@ -81,14 +138,24 @@ class MemoryCache:
     lessons can use a fake one), and the least recently used entry is evicted once
     ``max_entries`` is reached. Every get, set and eviction is counted in ``stats``.
 
+    An expired entry is removed only when it is read (or evicted): without
+    ``max_entries`` a TTL alone does not bound how much memory the cache holds.
+
     Values are stored as they are, not copied: a hit hands back the very object
     that was stored, which is why this cache is so fast -- and why each process
     that has one holds its own, separate copy of the data.
+
+    Threads of one process may share it. Each operation is a few dictionary steps,
+    which Python's GIL keeps from corrupting one another; the three atomic operations
+    (``add``, ``delete_if_equal``, ``set_and_release``) hold a lock, so they are atomic
+    with respect to each other. (Under heavy thread contention a stats counter can miss
+    an increment; in one thread every count is exact.)
 
     >>> from cachelab.clock import FakeClock
     >>> clock = FakeClock()
     >>> cache = MemoryCache(ttl=60, clock=clock)
     >>> cache.set("product:1", {"price_cents": 999})
+    True
     >>> cache.get("product:1")
     {'price_cents': 999}
     >>> _ = clock.advance(60)
@@ -102,49 +169,67 @@ class MemoryCache:
         max_entries: Optional[int] = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.ttl = check_ttl(ttl)
-        if max_entries is not None and (
-            isinstance(max_entries, bool) or not isinstance(max_entries, int) or max_entries < 1
-        ):
-            raise ValueError(f"max_entries must be a whole number >= 1 or None, got {max_entries!r}")
-        self.max_entries = max_entries
+        self.ttl = validate_ttl(ttl)
+        self.max_entries = (
+            None if max_entries is None else validate_whole_number(max_entries, "max_entries")
+        )
         self.clock = clock
         self.stats = CacheStats()
         # key -> (value, expires_at or None); the order is least- to most-recently used.
         self._entries: OrderedDict[str, tuple[Any, Optional[float]]] = OrderedDict()
+        self._lock = threading.RLock()
+
+    def _live_entry(self, key: str) -> Any:
+        """The (value, expires_at) of ``key`` if it is there and fresh, else ``_MISSING`` (dropping
+        it
+        if expired).
+        """
+        entry = self._entries.get(key, _MISSING)
+        if entry is not _MISSING and entry[1] is not None and self.clock() >= entry[1]:
+            if self._entries.pop(key, None) is not None:
+                self.stats.expirations += 1
+            return _MISSING
+        return entry
 
     def get(self, key: str, default: Any = None) -> Any:
         """Return the value cached under ``key``, or ``default`` if it is missing or expired."""
-        entry = self._entries.get(key, _MISSING)
+        entry = self._entries.get(keys.validate_key(key), _MISSING)
+        if entry is not _MISSING and entry[1] is not None and self.clock() >= entry[1]:
+            if self._entries.pop(key, None) is not None:  # expired: drop it now that it was read
+                self.stats.expirations += 1
+            entry = _MISSING
         if entry is _MISSING:
             self.stats.misses += 1
             return default
-        value, expires_at = entry
-        if expires_at is not None and self.clock() >= expires_at:
-            del self._entries[key]
-            self.stats.expirations += 1
-            self.stats.misses += 1
-            return default
-        self._entries.move_to_end(key)  # now the most recently used
+        try:
+            self._entries.move_to_end(key)  # now the most recently used
+        except KeyError:  # another thread removed it a moment ago: still a hit on what we read
+            pass
         self.stats.hits += 1
-        return value
+        return entry[0]
 
-    def set(self, key: str, value: Any, ttl: Optional[float] = None) -> None:
-        """Store ``value`` under ``key`` for ``ttl`` seconds (default: the cache's ``ttl``)."""
-        _check_key(key)
-        ttl = check_ttl(ttl) if ttl is not None else self.ttl
+    def set(self, key: str, value: Any, ttl: Optional[float] = None) -> bool:
+        """Store ``value`` under ``key`` for ``ttl`` seconds (default: the cache's ``ttl``). Always
+        True.
+        """
+        keys.validate_key(key)
+        ttl = validate_ttl(ttl) if ttl is not None else self.ttl
         expires_at = self.clock() + ttl if ttl is not None else None
         self._entries[key] = (value, expires_at)
         self._entries.move_to_end(key)
         self.stats.sets += 1
-        if self.max_entries is not None and len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)  # the least recently used
+        while self.max_entries is not None and len(self._entries) > self.max_entries:
+            try:
+                self._entries.popitem(last=False)  # the least recently used
+            except KeyError:  # emptied by another thread meanwhile
+                break
             self.stats.evictions += 1
+        return True
 
     def delete(self, key: str) -> bool:
         """Remove ``key``; return whether it was there. Counted in ``stats.deletes``."""
         self.stats.deletes += 1
-        return self._entries.pop(key, _MISSING) is not _MISSING
+        return self._entries.pop(keys.validate_key(key), _MISSING) is not _MISSING
 
     def clear(self) -> int:
         """Remove every entry and return how many there were (the stats are kept)."""
@@ -153,16 +238,57 @@ class MemoryCache:
         return removed
 
     def get_or_load(self, key: str, loader: Callable[[], Any], ttl: Optional[float] = None) -> Any:
-        """Cache-aside: return the cached value, or call ``loader()`` on a miss and cache its result."""
+        """Cache-aside: return the cached value, or call ``loader()`` on a miss and cache its
+        result.
+
+        The TTL is checked before anything is loaded. The loader runs outside the lock,
+        so two threads that miss at once both load (lesson 08's stampede).
+        """
+        ttl = validate_ttl(ttl)
         value = self.get(key, _MISSING)
         if value is _MISSING:
             value = loader()
             self.set(key, value, ttl)
         return value
 
+    def add(self, key: str, value: Any, ttl: Optional[float] = None) -> bool:
+        """Store ``value`` only if ``key`` holds nothing live; True if stored."""
+        keys.validate_key(key)
+        with self._lock:
+            if self._live_entry(key) is not _MISSING:
+                return False
+            return self.set(key, value, ttl)
+
+    def delete_if_equal(self, key: str, value: Any) -> bool:
+        """Delete ``key`` only if it holds a value equal to ``value``; True if deleted."""
+        keys.validate_key(key)
+        with self._lock:
+            entry = self._live_entry(key)
+            if entry is _MISSING or entry[0] != value:
+                return False
+            return self.delete(key)
+
+    def set_and_release(
+        self, key: str, value: Any, ttl: Optional[float] = None, *, lock_key: str, token: str
+    ) -> bool:
+        """If ``lock_key`` holds ``token``: store ``value`` under ``key``, delete ``lock_key``; True
+        if
+        so.
+        """
+        keys.validate_key(key)
+        ttl = validate_ttl(ttl)
+        with self._lock:
+            entry = self._live_entry(keys.validate_key(lock_key))
+            if entry is _MISSING or entry[0] != token:
+                return False
+            self.set(key, value, ttl)
+            self.delete(lock_key)
+            return True
+
     def keys(self) -> list[str]:
         """The keys held now, least recently used first (expired ones included until read)."""
-        return list(self._entries)
+        with self._lock:
+            return list(self._entries)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -178,18 +304,44 @@ class MemoryCache:
         return f"MemoryCache(ttl={self.ttl}, max_entries={self.max_entries}, entries={len(self)})"
 
 
+# --------------------------------------------------------------------------- shared, in Redis
+
+# Compare-and-delete: a lock is released only by the process that holds it.
+_DELETE_IF_EQUAL = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+# Store a value only while a lock (or lease) is held, and release it in the same step.
+_SET_AND_RELEASE = """
+if redis.call('GET', KEYS[2]) ~= ARGV[2] then
+    return 0
+end
+if ARGV[3] == '' then
+    redis.call('SET', KEYS[1], ARGV[1])
+else
+    redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+end
+redis.call('DEL', KEYS[2])
+return 1
+"""
+
+
 class RedisCache:
     """A cache shared by every process that talks to one Redis server.
 
     Values travel as JSON (never pickle: unpickling what a shared server hands
     back would run whatever code someone put there). Every key is stored under
-    ``prefix``, which must start with ``"cachelab:"``, and ``clear()`` deletes only
-    keys under that prefix -- with SCAN and UNLINK, never FLUSHDB.
+    ``prefix`` (default: this learner's, ``keys.learner_prefix()``), and ``clear()``
+    deletes only keys under that prefix -- with SCAN and UNLINK, never FLUSHDB.
 
     With ``fail_open=True`` (the default) an unreachable Redis is not an outage:
     ``get`` answers ``default``, ``set`` and ``delete`` do nothing, and
     ``get_or_load`` calls the loader and returns its fresh value. Each such failure
-    is counted in ``stats.errors``. With ``fail_open=False`` the Redis error is raised.
+    is counted in ``stats.errors``. With ``fail_open=False`` a ``CacheUnavailable``
+    is raised instead.
 
     Redis expires and evicts keys on the server, so ``stats.expirations`` and
     ``stats.evictions`` stay at 0 here: an expired key is simply a miss.
@@ -198,12 +350,12 @@ class RedisCache:
     def __init__(
         self,
         client: Optional[redis.Redis] = None,
-        prefix: str = keys.COURSE_PREFIX,
+        prefix: Optional[str] = None,
         ttl: Optional[float] = None,
         fail_open: bool = True,
     ) -> None:
-        self.prefix = keys.check_prefix(prefix)
-        self.ttl = check_ttl(ttl)
+        self.prefix = keys.validate_prefix(prefix if prefix is not None else keys.learner_prefix())
+        self.ttl = validate_ttl(ttl)
         if client is None:
             from cachelab.redis_server import connect  # started lazily, only when needed
 
@@ -211,25 +363,48 @@ class RedisCache:
         self.client = client
         self.fail_open = fail_open
         self.stats = CacheStats()
+        self._delete_if_equal = client.register_script(_DELETE_IF_EQUAL)
+        self._set_and_release = client.register_script(_SET_AND_RELEASE)
 
-    def _redis_error(self, error: redis.RedisError) -> None:
-        """Count a failed call to Redis; re-raise it unless this cache fails open."""
+    # -- talking to Redis
+
+    def _outage(self, error: redis.RedisError, raise_always: bool = False) -> None:
+        """Count a failed call to Redis; raise ``CacheUnavailable`` unless this cache fails open."""
         self.stats.errors += 1
-        if not self.fail_open:
-            raise error
+        if raise_always or not self.fail_open:
+            raise CacheUnavailable(
+                f"Redis could not answer ({type(error).__name__}: {error})"
+            ) from error
+
+    def _ttl_arguments(self, ttl: Optional[float]) -> dict[str, int]:
+        """``SET``'s expiry options for ``ttl``: ``ex`` in whole seconds, else ``px`` in
+        milliseconds.
+        """
+        ttl = validate_ttl(ttl) if ttl is not None else self.ttl
+        if ttl is None:
+            return {}
+        if float(ttl).is_integer():
+            return {"ex": int(ttl)}
+        return {"px": max(1, round(ttl * 1000))}  # Redis's EX takes whole seconds; PX milliseconds
+
+    def _decode(self, raw: str) -> Any:
+        return json.loads(raw)
+
+    # -- the Cache interface
 
     def get(self, key: str, default: Any = None) -> Any:
         """Return the value stored under ``key`` (decoded from JSON), or ``default`` on a miss."""
+        redis_key = keys.redis_key(self.prefix, key)
         try:
-            raw = self.client.get(keys.redis_key(self.prefix, key))
+            raw = self.client.get(redis_key)
         except (redis.ConnectionError, redis.TimeoutError) as error:
-            self._redis_error(error)
+            self._outage(error)
             return default
         if raw is None:
             self.stats.misses += 1
             return default
         self.stats.hits += 1
-        return json.loads(raw)
+        return self._decode(raw)
 
     def set(self, key: str, value: Any, ttl: Optional[float] = None) -> bool:
         """Store ``value`` as JSON under ``key``, expiring after ``ttl`` seconds (``SET … EX``).
@@ -237,29 +412,25 @@ class RedisCache:
         Returns True if Redis stored it. A value JSON cannot encode is a ``TypeError``
         naming its type, whatever ``fail_open`` says: that is a bug, not an outage.
         """
-        ttl = check_ttl(ttl) if ttl is not None else self.ttl
-        payload = to_json(value)
         redis_key = keys.redis_key(self.prefix, key)
+        expiry = self._ttl_arguments(ttl)
+        payload = to_json(value)
         try:
-            if ttl is None:
-                self.client.set(redis_key, payload)
-            elif float(ttl).is_integer():
-                self.client.set(redis_key, payload, ex=int(ttl))
-            else:  # Redis's EX takes whole seconds; PX takes milliseconds
-                self.client.set(redis_key, payload, px=max(1, round(ttl * 1000)))
+            self.client.set(redis_key, payload, **expiry)
         except (redis.ConnectionError, redis.TimeoutError) as error:
-            self._redis_error(error)
+            self._outage(error)
             return False
         self.stats.sets += 1
         return True
 
     def delete(self, key: str) -> bool:
         """Remove ``key`` (with UNLINK); return whether it was there."""
+        redis_key = keys.redis_key(self.prefix, key)
         self.stats.deletes += 1
         try:
-            return bool(self.client.unlink(keys.redis_key(self.prefix, key)))
+            return bool(self.client.unlink(redis_key))
         except (redis.ConnectionError, redis.TimeoutError) as error:
-            self._redis_error(error)
+            self._outage(error)
             return False
 
     def clear(self) -> int:
@@ -271,24 +442,86 @@ class RedisCache:
         return delete_keys_under(self.client, self.prefix)
 
     def get_or_load(self, key: str, loader: Callable[[], Any], ttl: Optional[float] = None) -> Any:
-        """Cache-aside: return the cached value, or call ``loader()`` on a miss and cache its result.
+        """Cache-aside: return the cached value, or call ``loader()`` on a miss and cache its
+        result.
 
-        If Redis is unreachable and the cache fails open, the loader's value is
-        returned without trying to store it.
+        The key and TTL are checked before anything is loaded. If Redis is unreachable
+        and the cache fails open, the loader's value is returned without trying to store it.
         """
         redis_key = keys.redis_key(self.prefix, key)
+        self._ttl_arguments(ttl)  # refuse a bad TTL before the loader runs
         try:
             raw = self.client.get(redis_key)
         except (redis.ConnectionError, redis.TimeoutError) as error:
-            self._redis_error(error)
+            self._outage(error)
             return loader()
         if raw is not None:
             self.stats.hits += 1
-            return json.loads(raw)
+            return self._decode(raw)
         self.stats.misses += 1
         value = loader()
         self.set(key, value, ttl)
         return value
+
+    # -- the atomic operations
+
+    def add(self, key: str, value: Any, ttl: Optional[float] = None) -> bool:
+        """Store ``value`` only if ``key`` is absent (``SET … NX``); True if stored.
+
+        An unreachable Redis raises ``CacheUnavailable`` even when failing open: the
+        caller was coordinating with other processes, and must decide what to do alone.
+        """
+        redis_key = keys.redis_key(self.prefix, key)
+        expiry = self._ttl_arguments(ttl)
+        payload = to_json(value)
+        try:
+            stored = bool(self.client.set(redis_key, payload, nx=True, **expiry))
+        except (redis.ConnectionError, redis.TimeoutError) as error:
+            self._outage(error, raise_always=True)
+        if stored:
+            self.stats.sets += 1
+        return stored
+
+    def delete_if_equal(self, key: str, value: Any) -> bool:
+        """Delete ``key`` only if it holds ``value`` (compare-and-delete, one Lua script); True if
+        deleted.
+        """
+        redis_key = keys.redis_key(self.prefix, key)
+        try:
+            deleted = bool(self._delete_if_equal(keys=[redis_key], args=[to_json(value)]))
+        except (redis.ConnectionError, redis.TimeoutError) as error:
+            self._outage(error, raise_always=True)
+        if deleted:
+            self.stats.deletes += 1
+        return deleted
+
+    def set_and_release(
+        self, key: str, value: Any, ttl: Optional[float] = None, *, lock_key: str, token: str
+    ) -> bool:
+        """If ``lock_key`` holds ``token``: store ``value`` under ``key`` and delete ``lock_key``,
+        atomically.
+
+        One Lua script, so nothing can come between the check and the store: a lease
+        voided (deleted) a microsecond earlier means the value is not stored.
+        """
+        redis_key = keys.redis_key(self.prefix, key)
+        redis_lock_key = keys.redis_key(self.prefix, lock_key)
+        expiry = self._ttl_arguments(ttl)
+        milliseconds = expiry.get("px", expiry.get("ex", 0) * 1000)
+        try:
+            stored = bool(
+                self._set_and_release(
+                    keys=[redis_key, redis_lock_key],
+                    args=[to_json(value), to_json(token), str(milliseconds) if expiry else ""],
+                )
+            )
+        except (redis.ConnectionError, redis.TimeoutError) as error:
+            self._outage(error, raise_always=True)
+        if stored:
+            self.stats.sets += 1
+        return stored
+
+    # -- for lessons
 
     def ttl_of(self, key: str) -> Optional[float]:
         """Seconds until ``key`` expires; ``None`` if it has no TTL or does not exist."""
@@ -299,16 +532,19 @@ class RedisCache:
         return f"RedisCache(prefix={self.prefix!r}, ttl={self.ttl}, fail_open={self.fail_open})"
 
 
-def delete_keys_under(client: redis.Redis, prefix: str, dry_run: bool = False, batch_size: int = 500) -> int:
+def delete_keys_under(
+    client: redis.Redis, prefix: str, dry_run: bool = False, batch_size: int = 500
+) -> int:
     """Delete every key under ``prefix`` with SCAN + UNLINK, in batches; return how many.
 
     The one place the course deletes keys in bulk (``RedisCache.clear`` and ``make reset``).
-    ``prefix`` must start with ``cachelab:``, so nothing outside the course is reachable.
-    SCAN walks the key space a little at a time instead of blocking the server like
-    ``KEYS`` would; UNLINK frees memory in the background. With ``dry_run=True`` the
-    keys are only counted. Never FLUSHDB or FLUSHALL: the server may hold other data.
+    ``prefix`` must be a valid course prefix (``keys.validate_prefix``), so nothing outside
+    the course is reachable. SCAN walks the key space a little at a time instead of
+    blocking the server like ``KEYS`` would; UNLINK frees memory in the background. With
+    ``dry_run=True`` the keys are only counted. Never FLUSHDB or FLUSHALL: the server may
+    hold other data.
     """
-    keys.check_prefix(prefix)
+    keys.validate_prefix(prefix)
     deleted = 0
     batch: list[str] = []
     for redis_key in client.scan_iter(match=keys.scan_pattern(prefix), count=batch_size):
@@ -322,16 +558,23 @@ def delete_keys_under(client: redis.Redis, prefix: str, dry_run: bool = False, b
 
 
 def to_json(value: Any) -> str:
-    """Encode ``value`` as compact JSON, or raise a ``TypeError`` that names what could not be encoded."""
+    """Encode ``value`` as compact JSON, or raise an error that names what could not be encoded.
+
+    NaN and infinity are refused (``ValueError``): Python would write them as ``NaN`` and
+    ``Infinity``, which are not JSON, and another program reading the cache would choke.
+    """
     try:
-        return json.dumps(value, separators=(",", ":"))
+        return json.dumps(value, separators=(",", ":"), allow_nan=False)
     except TypeError as error:
         raise TypeError(
             f"a cached value must be JSON: dicts, lists, strings, numbers, booleans and None. "
-            f"This one holds a {_unencodable_type(value) or type(value).__name__}; convert it first ({error})"
+            f"This one holds a {_unencodable_type(value) or type(value).__name__}; convert it "
+            f"first ({error})"
         ) from None
-    except ValueError as error:  # e.g. a list that contains itself
+    except ValueError as error:  # NaN or infinity, or a list that contains itself
         raise ValueError(f"this value cannot be encoded as JSON: {error}") from None
+    except RecursionError:
+        raise ValueError("this value cannot be encoded as JSON: it is nested too deeply") from None
 
 
 def _unencodable_type(value: Any) -> str:

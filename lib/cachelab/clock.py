@@ -7,6 +7,8 @@ passes the moment you call ``clock.advance(60)`` -- no ``sleep``, no flaky timin
 
 import math
 
+__all__ = ["FakeClock"]
+
 
 class FakeClock:
     """A clock that stands still until you advance it.

@@ -33,6 +33,23 @@ from typing import Iterator, Optional, Union
 import sqlite_utils
 from tqdm.auto import tqdm
 
+__all__ = [
+    "SCHEMA_VERSION",
+    "DATA_END",
+    "DAY",
+    "SIZES",
+    "ShopSize",
+    "data_dir",
+    "default_path",
+    "build_shop",
+    "scratch_shop",
+    "connect_read_only",
+    "describe",
+    "load_catalog",
+    "generate_products",
+    "generate_orders",
+]
+
 SCHEMA_VERSION = 1
 DATA_END = 1782777600  # 2026-06-30 00:00:00 UTC: the shop's "now" when it is built
 DAY = 86_400  # seconds
@@ -57,7 +74,7 @@ SIZES = {
 
 
 def data_dir() -> Path:
-    """Where generated databases go: ``$CACHELAB_DATA_DIR`` if set, else the repository's ``data/``."""
+    """Where generated databases go: ``$CACHELAB_DATA_DIR`` if set, else the repository's data/."""
     return Path(os.environ.get("CACHELAB_DATA_DIR") or REPO_DATA_DIR)
 
 
@@ -73,15 +90,21 @@ def build_shop(path: Union[str, Path, None] = None, size: str = "default", seed:
     when it was completely built with the same ``size`` and ``seed``; otherwise it is
     rebuilt. A file that is an SQLite database of something else is never overwritten.
 
-    >>> path = build_shop(size="tiny")          # doctest: +SKIP
-    >>> Shop(path).product(1)["name"]            # doctest: +SKIP
+    >>> path = build_shop(size="tiny")
+    >>> describe(path)["size"], path.name
+    ('tiny', 'shop-tiny.db')
     """
     if size not in SIZES:
         raise ValueError(f"size must be one of {sorted(SIZES)}, got {size!r}")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TypeError(f"seed must be a whole number, got {seed!r}")
     path = Path(path) if path is not None else default_path(size)
-    if describe(path) == {"size": size, "seed": seed, "schema_version": SCHEMA_VERSION, "complete": True}:
+    if describe(path) == {
+        "size": size,
+        "seed": seed,
+        "schema_version": SCHEMA_VERSION,
+        "complete": True,
+    }:
         return path
     _refuse_foreign_database(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -111,13 +134,26 @@ def scratch_shop(size: str = "default", seed: int = 42) -> Path:
     return copy
 
 
+def connect_read_only(path: Union[str, Path]) -> sqlite3.Connection:
+    """Open the SQLite database at ``path`` read-only: it is never changed, and never created if
+    missing.
+
+    Read-only needs a ``file:`` URI, and in a URI ``#``, ``?`` and ``%`` mean something:
+    the path is percent-encoded (``Path.as_uri``), so ``course #2/shop.db`` opens that file,
+    not a file called ``course `` with the rest taken as a query.
+    """
+    return sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)
+
+
 def describe(path: Union[str, Path]) -> Optional[dict]:
-    """What the course database at ``path`` says of itself, or None if it is missing, partial or corrupt."""
+    """What the course database at ``path`` says of itself, or None if it is missing, partial or
+    corrupt.
+    """
     path = Path(path)
     if not path.is_file():
         return None
     try:
-        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        connection = connect_read_only(path)
         try:
             rows = dict(connection.execute("SELECT key, value FROM cachelab_meta").fetchall())
         finally:
@@ -135,20 +171,28 @@ def describe(path: Union[str, Path]) -> Optional[dict]:
 
 
 def _refuse_foreign_database(path: Path) -> None:
-    """Raise if ``path`` holds an SQLite database that was not made by this module: never overwrite data."""
+    """Raise if ``path`` holds an SQLite database that was not made by this module: never overwrite
+    data.
+    """
     if not path.is_file():
         return
     try:
-        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        connection = connect_read_only(path)
         try:
-            tables = {name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            tables = {
+                name
+                for (name,) in connection.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table'"
+                )
+            }
         finally:
             connection.close()
     except sqlite3.DatabaseError:
         return  # corrupt or not a database at all: safe to rebuild
     if tables and "cachelab_meta" not in tables:
         raise FileExistsError(
-            f"{path} is an SQLite database that the course did not build (tables: {', '.join(sorted(tables))}); "
+            f"{path} is an SQLite database that the course did not build (tables: "
+            f"{', '.join(sorted(tables))}); "
             f"refusing to overwrite it. Pass another path to build_shop()."
         )
 
@@ -157,7 +201,8 @@ def load_catalog() -> dict:
     """The committed inputs: categories with their nouns, adjectives and materials."""
     if not CATALOG_PATH.exists():
         raise FileNotFoundError(
-            f"{CATALOG_PATH} is missing: install the course from its repository with `pip install -e .`"
+            f"{CATALOG_PATH} is missing: install the course from its repository with `pip install "
+            "-e .`"
         )
     return json.loads(CATALOG_PATH.read_text(encoding="utf-8"))
 
@@ -217,7 +262,14 @@ def _build_into(path: Path, size: ShopSize, size_name: str, seed: int) -> None:
     db.execute("PRAGMA synchronous = OFF")
     db["cachelab_meta"].create({"key": str, "value": str}, pk="key")
     db["products"].create(
-        {"id": int, "name": str, "category": str, "price_cents": int, "stock": int, "updated_at": int},
+        {
+            "id": int,
+            "name": str,
+            "category": str,
+            "price_cents": int,
+            "stock": int,
+            "updated_at": int,
+        },
         pk="id",
         not_null={"name", "category", "price_cents", "stock", "updated_at"},
     )
@@ -233,8 +285,13 @@ def _build_into(path: Path, size: ShopSize, size_name: str, seed: int) -> None:
     # for a million rows of three integers made the build about twice as slow.
     orders = generate_orders(size, rng)
     insert_order = "INSERT INTO orders (product_id, quantity, ordered_at) VALUES (?, ?, ?)"
-    with tqdm(total=size.orders, desc=f"building the {size_name} shop", unit=" orders",
-              disable=size.orders < 100_000, mininterval=0.5) as progress:
+    with tqdm(
+        total=size.orders,
+        desc=f"building the {size_name} shop",
+        unit=" orders",
+        disable=size.orders < 100_000,
+        mininterval=0.5,
+    ) as progress:
         while chunk := list(itertools.islice(orders, 50_000)):
             db.conn.executemany(insert_order, chunk)
             progress.update(len(chunk))

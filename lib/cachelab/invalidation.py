@@ -1,8 +1,9 @@
 """Invalidation: keeping a cache in step with the database when the data changes (lesson 06).
 
 Five ways to serve product pages from a ``Shop`` through a cache. Each works with
-any course cache (``MemoryCache`` or ``RedisCache``) and uses only its ``get``,
-``set`` and ``delete``:
+any course cache (a ``cache.Cache``: ``MemoryCache`` or ``RedisCache``) and uses
+only its ``get``, ``set`` and ``delete`` -- except leases, which need the atomic
+operations of a ``cache.AtomicCache``:
 
 - ``TTLOnly``          writes go to the database only; the cache catches up when the entry expires;
 - ``DeleteOnWrite``    write the database, then delete the key: the next read loads the new row;
@@ -17,6 +18,14 @@ what it did. Run to the end (``read()``, ``set_price()``), a generator is an ord
 request. Stepped by hand with ``interleave``, several of them take turns like requests
 on different servers, and the races that leave a cache stale happen deterministically,
 one printed step at a time.
+
+>>> from cachelab.cache import MemoryCache
+>>> from cachelab.data import scratch_shop
+>>> pages = DeleteOnWrite(Shop(scratch_shop("tiny")), MemoryCache(), ttl=60)
+>>> before = pages.read(1)["price_cents"]
+>>> after = pages.set_price(1, before + 100)["price_cents"]
+>>> pages.read(1)["price_cents"] == after  # the write deleted the key: this read loads the new row
+True
 """
 
 from __future__ import annotations
@@ -28,8 +37,26 @@ from typing import Any, Callable, Generator, Mapping, Optional, Sequence, TypeVa
 
 from cachelab import keys
 from cachelab.app import Shop
-from cachelab.cache import check_ttl
-from cachelab.staleness import Table, money
+from cachelab.cache import AtomicCache, Cache
+from cachelab.display import Table, money
+from cachelab.validation import validate_ttl, validate_whole_number
+
+__all__ = [
+    "Steps",
+    "run_steps",
+    "TTLOnly",
+    "DeleteOnWrite",
+    "WriteThrough",
+    "VersionedKeys",
+    "LeasedDeleteOnWrite",
+    "LeaseCache",
+    "ALL_STRATEGIES",
+    "Step",
+    "RaceResult",
+    "interleave",
+    "random_race",
+    "count_stale_races",
+]
 
 T = TypeVar("T")
 Steps = Generator[str, None, T]
@@ -37,7 +64,9 @@ Steps = Generator[str, None, T]
 
 
 def run_steps(steps: Steps[T]) -> T:
-    """Run a step generator to its end and return what it returns (an ordinary, uninterrupted request)."""
+    """Run a step generator to its end and return what it returns (an ordinary, uninterrupted
+    request).
+    """
     while True:
         try:
             next(steps)
@@ -61,12 +90,12 @@ class TTLOnly:
 
     name = "TTL only"
 
-    def __init__(self, shop: Shop, cache: Any, ttl: float) -> None:
+    def __init__(self, shop: Shop, cache: Cache, ttl: float) -> None:
         self.shop = shop
         self.cache = cache
-        self.ttl = check_ttl(ttl)
-        if self.ttl is None:
+        if ttl is None:
             raise ValueError("ttl must be > 0 seconds: every strategy keeps a TTL as a backstop")
+        self.ttl = validate_ttl(ttl)
 
     def key(self, product_id: int) -> str:
         """The cache key a reader uses for this product *now*."""
@@ -107,7 +136,9 @@ class TTLOnly:
         return run_steps(self.read_steps(product_id))
 
     def set_price(self, product_id: int, price_cents: int) -> dict:
-        return run_steps(self.write_steps(product_id, lambda shop: shop.set_price(product_id, price_cents)))
+        return run_steps(
+            self.write_steps(product_id, lambda shop: shop.set_price(product_id, price_cents))
+        )
 
     def sell(self, product_id: int, quantity: int) -> dict:
         return run_steps(self.write_steps(product_id, lambda shop: shop.sell(product_id, quantity)))
@@ -124,7 +155,7 @@ class DeleteOnWrite(TTLOnly):
     old row before the write can store it after the delete.
     """
 
-    name = "delete on write"
+    name = "delete-on-write"
 
     def after_write_steps(self, product_id: int, row: dict) -> Steps[None]:
         key = self.key(product_id)
@@ -162,11 +193,15 @@ class VersionedKeys(TTLOnly):
 
     name = "versioned keys"
 
-    def __init__(self, shop: Shop, cache: Any, ttl: float, version_ttl: float = 30 * 86_400) -> None:
+    def __init__(
+        self, shop: Shop, cache: Cache, ttl: float, version_ttl: float = 30 * 86_400
+    ) -> None:
         super().__init__(shop, cache, ttl)
-        self.version_ttl = check_ttl(version_ttl, "version_ttl")
-        if self.version_ttl <= self.ttl:
-            raise ValueError(f"version_ttl must be longer than ttl ({self.ttl} s), got {version_ttl!r}")
+        if version_ttl is None or validate_ttl(version_ttl, "version_ttl") <= self.ttl:
+            raise ValueError(
+                f"version_ttl must be longer than ttl ({self.ttl} s), got {version_ttl!r}"
+            )
+        self.version_ttl = version_ttl
 
     def version(self, product_id: int) -> int:
         """The current generation of this product's page (0 until its first write)."""
@@ -185,7 +220,8 @@ class VersionedKeys(TTLOnly):
 
 
 class LeaseCache:
-    """Memcache-style leases over any course cache (Nishtala et al., "Scaling Memcache at Facebook", NSDI 2013).
+    """Memcache-style leases over any atomic course cache (Nishtala et al., "Scaling Memcache at
+    Facebook", NSDI 2013).
 
     A reader that misses is handed a *lease*: a token that entitles it to fill that
     key. A delete voids the lease. A fill is stored only if its token is still the
@@ -201,31 +237,37 @@ class LeaseCache:
     A lease expires after ``lease_ttl`` seconds (memcache hands out at most one per
     key per 10 s), so a reader that dies does not block fills for long.
 
-    On a real server ``lease_set`` is one atomic check-and-set (memcached does it
-    inside the server; Redis would need a small Lua script). Here every call is one
-    step of the race harness, so nothing can come between its check and its set.
+    Both halves are atomic on the server. A lease is handed out with ``cache.add``
+    (Redis ``SET lease:key token NX PX``): of two readers that miss at once, exactly
+    one gets it. A fill is ``cache.set_and_release`` (on Redis, one Lua script that
+    checks the token, stores the value and removes the lease): nothing can come
+    between the check and the store. Written with a plain GET and SET instead, a
+    delete landing between them lets the old row in -- the very race leases exist for.
     """
 
-    def __init__(self, cache: Any, lease_ttl: float = 10.0) -> None:
+    def __init__(self, cache: AtomicCache, lease_ttl: float = 10.0) -> None:
         self.cache = cache
-        self.lease_ttl = check_ttl(lease_ttl, "lease_ttl")
+        if lease_ttl is None:
+            raise ValueError(
+                "lease_ttl must be > 0 seconds: a lease that never expires blocks fills forever"
+            )
+        self.lease_ttl = validate_ttl(lease_ttl, "lease_ttl")
 
     def lease_get(self, key: str) -> tuple[Any, Optional[str]]:
         value = self.cache.get(key)
         if value is not None:
             return value, None
-        if self.cache.get(keys.lease(key)) is not None:
-            return None, None  # someone else is filling this key
-        token = uuid.uuid4().hex[:8]
-        self.cache.set(keys.lease(key), token, self.lease_ttl)
-        return None, token
+        token = uuid.uuid4().hex
+        if self.cache.add(keys.lease(key), token, self.lease_ttl):
+            return None, token
+        return None, None  # someone else holds the lease and is filling this key
 
-    def lease_set(self, key: str, value: Any, token: Optional[str], ttl: Optional[float] = None) -> bool:
-        if token is None or self.cache.get(keys.lease(key)) != token:
-            return False  # voided by a delete (or expired, or never held)
-        self.cache.set(key, value, ttl)
-        self.cache.delete(keys.lease(key))
-        return True
+    def lease_set(
+        self, key: str, value: Any, token: Optional[str], ttl: Optional[float] = None
+    ) -> bool:
+        if token is None:
+            return False  # never held a lease
+        return self.cache.set_and_release(key, value, ttl, lock_key=keys.lease(key), token=token)
 
     def get(self, key: str) -> Any:
         """The cached value, or None; no lease is handed out."""
@@ -240,25 +282,45 @@ class LeaseCache:
 
 
 class LeasedDeleteOnWrite(DeleteOnWrite):
-    """Delete-on-write whose fills need a lease, which the write's delete voids: no lost invalidation.
+    """Delete-on-write whose fills need a lease, which the write's delete voids: no lost
+    invalidation.
 
-    A reader that misses while another holds the lease reads the database without
-    filling (memcache would make it wait and retry; lesson 08 is about that).
+    A reader that misses while another holds the lease does what memcache tells it
+    to: it waits a moment and asks again, up to ``lease_retries`` times, and is served
+    the holder's value once it lands -- it does not join a herd at the database. In
+    the step harness a wait is one step (the other requests move meanwhile). If the
+    value never comes (the holder died), the reader loads the row itself, without
+    filling: it holds no lease.
     """
 
-    name = "delete on write + leases"
+    name = "delete-on-write + leases"
 
-    def __init__(self, shop: Shop, cache: Any, ttl: float, lease_ttl: float = 10.0) -> None:
+    def __init__(
+        self,
+        shop: Shop,
+        cache: AtomicCache,
+        ttl: float,
+        lease_ttl: float = 10.0,
+        lease_retries: int = 3,
+    ) -> None:
         super().__init__(shop, cache, ttl)
         self.leases = LeaseCache(cache, lease_ttl)
+        self.lease_retries = validate_whole_number(
+            lease_retries, "lease_retries", minimum=0, maximum=100
+        )
 
     def read_steps(self, product_id: int) -> Steps[dict]:
         key = self.key(product_id)
         row, token = self.leases.lease_get(key)
+        for attempt in range(self.lease_retries):
+            if row is not None or token is not None:
+                break
+            yield f"miss on {key}, lease held by another reader: waits ({attempt + 1})"
+            row, token = self.leases.lease_get(key)
         if row is not None:
             yield f"hit on {key}: serves {_price(row)}"
             return row
-        yield f"miss on {key}, " + ("gets a lease" if token else "lease held by another reader")
+        yield f"miss on {key}, " + ("gets a lease" if token else "still no lease: gives up waiting")
         row = self.shop.product(product_id)
         yield f"loads {_price(row)} from the database"
         if token is None:
@@ -275,7 +337,8 @@ class LeasedDeleteOnWrite(DeleteOnWrite):
         yield f"deletes {key} (voids its lease)"
 
 
-STRATEGIES = (TTLOnly, DeleteOnWrite, WriteThrough, VersionedKeys, LeasedDeleteOnWrite)
+ALL_STRATEGIES = (TTLOnly, DeleteOnWrite, WriteThrough, VersionedKeys, LeasedDeleteOnWrite)
+"""Every strategy class of this module, in the order lesson 06 teaches them."""
 
 
 # --------------------------------------------------------------------------- the race harness
@@ -309,8 +372,13 @@ class RaceResult:
     def table(self) -> Table:
         """The steps as a table; the rows where the cache disagrees with the database are shaded."""
         rows = [
-            {"step": s.number, "actor": s.actor, "does": s.did, "cache serves": s.cache_serves,
-             "database holds": s.database_holds}
+            {
+                "step": s.number,
+                "actor": s.actor,
+                "does": s.did,
+                "cache serves": s.cache_serves,
+                "database holds": s.database_holds,
+            }
             for s in self.steps
         ]
         return Table(rows, highlight=lambda r: r["cache serves"] not in ("—", r["database holds"]))
@@ -344,8 +412,13 @@ def interleave(
             return False
         if record:
             result.steps.append(
-                Step(len(result.steps) + 1, name, did, _price(strategy.cached(product_id)),
-                     _price(strategy.shop.product(product_id)))
+                Step(
+                    len(result.steps) + 1,
+                    name,
+                    did,
+                    _price(strategy.cached(product_id)),
+                    _price(strategy.shop.product(product_id)),
+                )
             )
         return True
 
@@ -355,7 +428,9 @@ def interleave(
     else:
         for name in order:
             if name not in pending:
-                raise ValueError(f"actor {name!r} has already finished (or is unknown); actors: {sorted(actors)}")
+                raise ValueError(
+                    f"actor {name!r} has already finished (or is unknown); actors: {sorted(actors)}"
+                )
             advance(name)
         for name in list(actors):
             while name in pending:
@@ -366,7 +441,12 @@ def interleave(
 
 
 def random_race(
-    strategy: TTLOnly, product_id: int, rng: random.Random, readers: int = 2, writers: int = 2, record: bool = False
+    strategy: TTLOnly,
+    product_id: int,
+    rng: random.Random,
+    readers: int = 2,
+    writers: int = 2,
+    record: bool = False,
 ) -> RaceResult:
     """One random interleaving of ``readers`` reads and ``writers`` price changes of one product.
 
@@ -374,7 +454,9 @@ def random_race(
     every write is a new value and prices stay plausible however many runs share the shop.
     """
     dollars = strategy.shop.product(product_id)["price_cents"] // 100
-    actors: dict[str, Steps[Any]] = {f"reader {i}": strategy.read_steps(product_id) for i in range(1, readers + 1)}
+    actors: dict[str, Steps[Any]] = {
+        f"reader {i}": strategy.read_steps(product_id) for i in range(1, readers + 1)
+    }
     for i in range(1, writers + 1):
         new_price = 100 * ((dollars + i) % 500) + 99
         actors[f"writer {i}"] = strategy.write_steps(
@@ -384,8 +466,13 @@ def random_race(
 
 
 def count_stale_races(
-    make_strategy: Callable[[], TTLOnly], product_id: int, runs: int = 1000, seed: int = 0,
-    readers: int = 2, writers: int = 2, progress: bool = False,
+    make_strategy: Callable[[], TTLOnly],
+    product_id: int,
+    runs: int = 1000,
+    seed: int = 0,
+    readers: int = 2,
+    writers: int = 2,
+    progress: bool = False,
 ) -> int:
     """In how many of ``runs`` seeded random interleavings the cache was left stale.
 
@@ -398,10 +485,6 @@ def count_stale_races(
         from tqdm.auto import tqdm
 
         indices = tqdm(indices, desc=make_strategy().name, leave=False)
-    return sum(random_race(make_strategy(), product_id, rng, readers, writers).stale for _ in indices)
-
-
-__all__ = [
-    "Steps", "run_steps", "TTLOnly", "DeleteOnWrite", "WriteThrough", "VersionedKeys", "LeasedDeleteOnWrite",
-    "LeaseCache", "STRATEGIES", "Step", "RaceResult", "interleave", "random_race", "count_stale_races",
-]
+    return sum(
+        random_race(make_strategy(), product_id, rng, readers, writers).stale for _ in indices
+    )

@@ -4,27 +4,83 @@ Why one module? A cache key is a contract between the code that fills the cache
 and the code that invalidates it. If ``"product:42"`` is spelled in two places,
 one day it will be spelled two ways, and an invalidation will silently miss.
 
-Two layers:
+Three layers:
 
 - *logical keys* such as ``product:42`` or ``trending:days=7:limit=10`` name
   what is cached. Both caches take logical keys.
-- the *Redis key* is the logical key under a prefix, ``cachelab:product:42``.
-  Every prefix must start with ``COURSE_PREFIX``, so the course can only ever
-  delete its own keys, even on a Redis server that holds other data.
+- the *learner prefix*, ``cachelab:<learner>:``, says whose keys they are. A whole
+  room of learners may share one Redis; each one's keys live under their own
+  prefix, and a learner's reset deletes only those. The learner's name comes from
+  ``$CACHELAB_LEARNER``, else ``$JUPYTERHUB_USER``, else the login name.
+- the *Redis key* is the logical key under a prefix: ``cachelab:alice:product:42``.
+  Every prefix starts with ``COURSE_PREFIX`` and ends with ``:``, so the course can
+  only ever delete its own keys, and one prefix can never be the start of another
+  learner's (``cachelab:a1`` would have covered ``cachelab:a10…``).
+
+>>> product(42)
+'product:42'
+>>> learner_prefix("alice")
+'cachelab:alice:'
+>>> redis_key(learner_prefix("alice"), product(42))
+'cachelab:alice:product:42'
 """
+
+from __future__ import annotations
+
+import getpass
+import os
+import re
+from typing import Optional
+
+from cachelab.validation import validate_id, validate_whole_number
+
+__all__ = [
+    "COURSE_PREFIX",
+    "MAX_KEY_LENGTH",
+    "LEARNER_NAME_PATTERN",
+    "product",
+    "trending",
+    "versioned",
+    "version_counter",
+    "lease",
+    "lock",
+    "learner_name",
+    "learner_prefix",
+    "validate_learner_name",
+    "validate_prefix",
+    "validate_key",
+    "redis_key",
+    "scan_pattern",
+]
 
 COURSE_PREFIX = "cachelab:"
 """Every Redis key the course writes starts with this."""
 
+MAX_KEY_LENGTH = 1_000
+"""The longest logical key accepted, in characters. Redis takes keys up to 512 MB; a key of
+kilobytes is a bug (a whole value pasted into the key), and it would be sent on every request."""
+
+LEARNER_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}")
+"""A learner name: letters, digits and ``. _ @ + -``, 1 to 64 characters, starting with a letter
+or digit. No ``:`` (it would nest one learner's prefix inside another's) and no glob characters
+``* ? [ ] \\`` (they would widen a SCAN pattern)."""
+
+_GLOB_CHARACTERS = "*?[]\\"
+
+
+# --------------------------------------------------------------------------- logical keys
+
 
 def product(product_id: int) -> str:
     """Key of one product page: ``product:42`` (holds a product dict)."""
-    return f"product:{int(product_id)}"
+    return f"product:{validate_id(product_id)}"
 
 
 def trending(days: int = 7, limit: int = 10) -> str:
     """Key of the homepage's trending list: ``trending:days=7:limit=10`` (holds a list of dicts)."""
-    return f"trending:days={int(days)}:limit={int(limit)}"
+    days = validate_whole_number(days, "days")
+    limit = validate_whole_number(limit, "limit")
+    return f"trending:days={days}:limit={limit}"
 
 
 def versioned(key: str, version: int) -> str:
@@ -33,45 +89,137 @@ def versioned(key: str, version: int) -> str:
     Bumping the version on a write makes every older entry unreachable --
     invalidation without a delete.
     """
-    return f"{key}:v{int(version)}"
+    return f"{validate_key(key)}:v{validate_whole_number(version, 'version', minimum=0)}"
 
 
 def version_counter(key: str) -> str:
     """Key of the counter that holds the current version of ``key``: ``version:product:42``."""
-    return f"version:{key}"
+    return f"version:{validate_key(key)}"
 
 
 def lease(key: str) -> str:
-    """Key of the lease on ``key``: ``lease:product:42`` (holds a token string; see ``invalidation.LeaseCache``)."""
-    return f"lease:{key}"
+    """Key of the lease on ``key``: ``lease:product:42`` (holds a token; see
+    ``invalidation.LeaseCache``).
+    """
+    return f"lease:{validate_key(key)}"
 
 
-def check_prefix(prefix: str) -> str:
+def lock(key: str) -> str:
+    """Key of the lock that lets one process at a time reload ``key``: ``lock:trending:…`` (holds a
+    token).
+    """
+    return f"lock:{validate_key(key)}"
+
+
+# --------------------------------------------------------------------------- whose keys
+
+
+def validate_learner_name(name: str) -> str:
+    """Return ``name`` if it is a valid learner name (see ``LEARNER_NAME_PATTERN``), else raise
+    ``ValueError``.
+    """
+    if not isinstance(name, str) or not LEARNER_NAME_PATTERN.fullmatch(name):
+        raise ValueError(
+            f"a learner name is 1-64 letters, digits or . _ @ + - (no ':' and no glob characters "
+            f"{_GLOB_CHARACTERS}), got {name!r}; set CACHELAB_LEARNER to a name like 'alice'"
+        )
+    return name
+
+
+def learner_name() -> str:
+    """This learner's name: ``$CACHELAB_LEARNER``, else ``$JUPYTERHUB_USER``, else the login name.
+
+    A name that is set but invalid is an error (it is not quietly replaced), so two
+    learners never end up sharing a prefix by accident.
+    """
+    for variable in ("CACHELAB_LEARNER", "JUPYTERHUB_USER"):
+        value = os.environ.get(variable)
+        if value:
+            try:
+                return validate_learner_name(value)
+            except ValueError as error:
+                raise ValueError(f"${variable}: {error}") from None
+    try:
+        login = getpass.getuser()
+    except (KeyError, OSError):  # no login name (some containers): one shared default
+        login = "learner"
+    try:
+        return validate_learner_name(login)
+    except ValueError as error:
+        raise ValueError(f"the login name cannot be a learner name: {error}") from None
+
+
+def learner_prefix(learner: Optional[str] = None) -> str:
+    """The prefix every key of one learner lives under: ``cachelab:<learner>:`` (default: this
+    learner).
+    """
+    name = validate_learner_name(learner) if learner is not None else learner_name()
+    return f"{COURSE_PREFIX}{name}:"
+
+
+# --------------------------------------------------------------------------- validation and Redis
+# keys
+
+
+def validate_prefix(prefix: str) -> str:
     """Return ``prefix`` if it is a valid course prefix, else raise ``ValueError``.
 
-    A valid prefix is a string that starts with ``COURSE_PREFIX`` ("cachelab:").
-    This is what keeps ``clear()`` from ever touching keys that are not ours.
+    A valid prefix starts with ``COURSE_PREFIX`` ("cachelab:"), ends with ``:``, and holds
+    no glob characters. That is what keeps ``clear()`` from ever touching keys that are
+    not ours, and one prefix from covering another (``cachelab:1`` and ``cachelab:10``).
     """
     if not isinstance(prefix, str) or not prefix.startswith(COURSE_PREFIX):
         raise ValueError(
-            f"prefix must start with {COURSE_PREFIX!r} so the course only ever touches its own keys, "
-            f"got {prefix!r}; try {COURSE_PREFIX + 'mine:'!r}"
+            f"prefix must start with {COURSE_PREFIX!r} so the course only ever touches its own "
+            "keys, "
+            f"got {prefix!r}; try {learner_prefix()!r}"
+        )
+    if not prefix.endswith(":"):
+        raise ValueError(
+            f"prefix must end with ':' so that it cannot be the start of another prefix "
+            f"(cachelab:1 would also cover cachelab:10...), got {prefix!r}; try {prefix + ':'!r}"
+        )
+    if any(ch in prefix for ch in _GLOB_CHARACTERS) or any(ch.isspace() for ch in prefix):
+        raise ValueError(
+            f"prefix must not contain spaces or the glob characters {_GLOB_CHARACTERS}, got "
+            f"{prefix!r}"
         )
     return prefix
 
 
+def validate_key(key: str) -> str:
+    """Return ``key`` if it is a valid logical key, else raise ``TypeError`` / ``ValueError``.
+
+    A key is a non-empty string of at most ``MAX_KEY_LENGTH`` printable characters: no
+    newlines, tabs or other control characters (they make logs and ``redis-cli`` output
+    lie). Spaces, unicode letters and glob characters are fine: a key is never a pattern.
+    """
+    if type(key) is str and 0 < len(key) <= MAX_KEY_LENGTH and key.isprintable():
+        return key  # the common case, checked quickly: caches call this on every operation
+    if not isinstance(key, str):
+        raise TypeError(f"cache keys are non-empty strings, got {type(key).__name__} {key!r}")
+    if not key:
+        raise ValueError("cache keys are non-empty strings, got ''")
+    if len(key) > MAX_KEY_LENGTH:
+        raise ValueError(
+            f"cache keys are at most {MAX_KEY_LENGTH:,} characters, got one of {len(key):,}"
+        )
+    raise ValueError(
+        f"cache keys are printable characters: no newlines, tabs or control characters, got {key!r}"
+    )
+    return key
+
+
 def redis_key(prefix: str, key: str) -> str:
-    """The Redis key that stores logical ``key`` under ``prefix``."""
-    if not isinstance(key, str) or not key:
-        raise TypeError(f"cache keys are non-empty strings, got {key!r}")
-    return prefix + key
+    """The Redis key that stores logical ``key`` under ``prefix`` (both validated)."""
+    return validate_prefix(prefix) + validate_key(key)
 
 
 def scan_pattern(prefix: str) -> str:
     """A ``SCAN MATCH`` pattern that matches exactly the keys under ``prefix``.
 
-    Glob characters in the prefix are escaped, so a prefix such as ``cachelab:[a]:``
-    cannot match more than it says.
+    A valid prefix holds no glob characters; they are escaped here all the same, so
+    that a pattern can never match more than its prefix says.
     """
-    escaped = "".join("\\" + ch if ch in "*?[]\\" else ch for ch in prefix)
+    escaped = "".join("\\" + ch if ch in _GLOB_CHARACTERS else ch for ch in prefix)
     return escaped + "*"

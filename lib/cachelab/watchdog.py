@@ -20,6 +20,8 @@ import signal
 import sys
 import time
 
+__all__ = ["is_alive", "watch"]
+
 
 def is_alive(pid: int) -> bool:
     """Whether a process with this id exists (signal 0 checks without sending anything)."""

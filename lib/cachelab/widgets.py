@@ -35,7 +35,25 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedFormatter, FixedLocator, NullFormatter, NullLocator
 
-from cachelab.sim import STRATEGIES, CacheOutcome, model, simulate
+from cachelab.sim import STRATEGY_LABELS, CacheOutcome, model, simulate
+from cachelab.validation import validate_choice, validate_number, validate_ttl
+from cachelab.workload import MAX_RATE
+
+__all__ = [
+    "TTL_CHOICES_S",
+    "READ_RATE_CHOICES",
+    "WRITE_RATE_CHOICES",
+    "EVENTS_PER_MOVE",
+    "Settings",
+    "Frame",
+    "compute",
+    "summary",
+    "DashboardPlot",
+    "slider_move",
+    "plot_curves",
+    "TTLDashboard",
+    "ttl_dashboard",
+]
 
 TTL_CHOICES_S = (0.1, 0.2, 0.5, 1, 2, 3, 5, 10, 20, 30)
 """The TTLs the slider offers, in seconds (log-spaced: the trade-off lives on a log scale)."""
@@ -44,7 +62,6 @@ READ_RATE_CHOICES = (0.2, 0.5, 1, 2, 5, 10)
 """Reads per second of the cached item."""
 WRITE_RATE_CHOICES = (0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1)
 """Writes (changes in the database) per second of the cached item."""
-STRATEGY_LABELS = {"ttl": "TTL only", "delete_on_write": "delete-on-write"}
 
 CURVE_TTLS_S = (0.1, 0.25, 0.6, 1.5, 4, 10, 30)
 """The TTLs at which every move re-simulates (the dots); the model's lines are drawn everywhere."""
@@ -54,19 +71,34 @@ the same at every setting; at long TTLs or high read rates this buys fewer expir
 so the dots scatter more there."""
 
 DB_LOADS_RANGE = (0.02, 15.0)
-"""The database-load axis (loads/s, log scale) covers every slider setting, so it never has to move."""
+"""The database-load axis (loads/s, log scale) covers every slider setting, so it never has to move.
+"""
 
 COLORS = {"ttl": "#1f77b4", "delete_on_write": "#2ca02c"}
 
 
 @dataclass(frozen=True)
 class Settings:
-    """What the sliders say: a TTL in seconds, rates per second, and a strategy."""
+    """What the sliders say: a TTL in seconds, rates per second, a strategy (checked when made)."""
 
     ttl: float = 5.0
     read_rate: float = 1.0
     write_rate: float = 0.1
     strategy: str = "ttl"
+
+    def __post_init__(self) -> None:
+        if self.ttl is None:
+            raise TypeError(
+                "ttl must be a number of seconds: the dashboard explores caching with a TTL"
+            )
+        validate_ttl(self.ttl)
+        validate_number(
+            self.read_rate, "read_rate", above=0, maximum=MAX_RATE, unit="reads per second"
+        )
+        validate_number(
+            self.write_rate, "write_rate", minimum=0, maximum=MAX_RATE, unit="writes per second"
+        )
+        validate_choice(self.strategy, "strategy", STRATEGY_LABELS)
 
 
 @dataclass
@@ -93,7 +125,8 @@ METRICS = (
 
 
 def _durations(settings: Settings, ttls: Sequence[float], events: int) -> tuple[list[float], float]:
-    """A duration per TTL, long enough for the same number of cache cycles at each, within ``events``.
+    """A duration per TTL, long enough for the same number of cache cycles at each, within
+    ``events``.
 
     One cycle (a miss, then hits until expiry) lasts about ``ttl + 1/read_rate``
     seconds, so equal cycles means durations proportional to that.
@@ -124,7 +157,9 @@ def compute(
     current_model = model(settings.ttl, settings.read_rate, settings.write_rate, settings.strategy)
     durations, cycles = _durations(settings, curve_ttls, events)
     if model_only:
-        sim = [model(t, settings.read_rate, settings.write_rate, settings.strategy) for t in curve_ttls]
+        sim = [
+            model(t, settings.read_rate, settings.write_rate, settings.strategy) for t in curve_ttls
+        ]
         current_sim = current_model
     else:
         sim = [
@@ -133,14 +168,23 @@ def compute(
         ]
         current_duration = cycles * (settings.ttl + 1 / max(settings.read_rate, 1e-9))
         current_sim = simulate(
-            settings.ttl, settings.read_rate, settings.write_rate, current_duration, settings.strategy, seed
+            settings.ttl,
+            settings.read_rate,
+            settings.write_rate,
+            current_duration,
+            settings.strategy,
+            seed,
         )
     low, high = min(min(curve_ttls), settings.ttl), max(max(curve_ttls), settings.ttl)
     model_ttls = np.geomspace(low, high, 120)
     lines: dict[str, dict[str, np.ndarray]] = {}
-    for strategy in STRATEGIES:
-        outcomes = [model(t, settings.read_rate, settings.write_rate, strategy) for t in model_ttls.tolist()]
-        lines[strategy] = {name: np.array([getattr(o, name) for o in outcomes]) for name, _, _ in METRICS}
+    for strategy in STRATEGY_LABELS:
+        outcomes = [
+            model(t, settings.read_rate, settings.write_rate, strategy) for t in model_ttls.tolist()
+        ]
+        lines[strategy] = {
+            name: np.array([getattr(o, name) for o in outcomes]) for name, _, _ in METRICS
+        }
     return Frame(
         settings=settings,
         sim_ttls=list(curve_ttls),
@@ -187,12 +231,19 @@ class DashboardPlot:
     Pass ``blit=False`` for an ordinary figure (``plot_curves`` does, for static use).
     """
 
-    def __init__(self, figsize: tuple[float, float] = (10.5, 3.0), dpi: int = 90, blit: bool = True) -> None:
-        # A fixed layout: "constrained" or "tight" layouts would re-measure every label on every redraw.
+    def __init__(
+        self, figsize: tuple[float, float] = (10.5, 3.0), dpi: int = 90, blit: bool = True
+    ) -> None:
+        # A fixed layout: "constrained" or "tight" layouts would re-measure every label on every
+        # redraw.
         self.figure = Figure(figsize=figsize, dpi=dpi)
         self.canvas = FigureCanvasAgg(self.figure)
         self.axes = self.figure.subplots(
-            1, 3, gridspec_kw=dict(left=0.065, right=0.99, top=0.9 if blit else 0.8, bottom=0.25, wspace=0.3)
+            1,
+            3,
+            gridspec_kw=dict(
+                left=0.065, right=0.99, top=0.9 if blit else 0.8, bottom=0.25, wspace=0.3
+            ),
         )
         self.blit = blit
         self._background = None
@@ -206,12 +257,14 @@ class DashboardPlot:
             ax.set_xlabel("TTL (s, log scale)")
             ax.set_title(title, fontsize=11)
             ax.grid(True, which="major", alpha=0.3)
-            for strategy in STRATEGIES:
+            for strategy in STRATEGY_LABELS:
                 (self.lines[name, strategy],) = ax.plot([], [], color=COLORS[strategy], lw=1.6)
             (self.lines[name, "sim"],) = ax.plot([], [], "o", color="black", ms=4.5)
             self.lines[name, "vline"] = ax.axvline(1.0, color="#d62728", lw=1, ls=":")
             (self.lines[name, "current"],) = ax.plot([], [], "*", color="#d62728", ms=13, zorder=5)
-            self.lines[name, "budget"] = ax.axhline(0.0, color="#ff7f0e", lw=1.2, ls="--", visible=False)
+            self.lines[name, "budget"] = ax.axhline(
+                0.0, color="#ff7f0e", lw=1.2, ls="--", visible=False
+            )
         self.axes[0].set_ylim(0, 1.02)
         self.axes[1].set_ylim(0, 1.02)
         self.axes[2].set_ylim(*DB_LOADS_RANGE)
@@ -231,18 +284,26 @@ class DashboardPlot:
             Line2D([], [], color=COLORS["ttl"], lw=2, label="model, TTL only"),
             Line2D([], [], color=COLORS["delete_on_write"], lw=2, label="model, delete-on-write"),
             Line2D([], [], ls="", marker="o", color="black", ms=4.5, label="simulation"),
-            Line2D([], [], ls="", marker="*", color="#d62728", ms=11, label="current TTL (simulated)"),
+            Line2D(
+                [], [], ls="", marker="*", color="#d62728", ms=11, label="current TTL (simulated)"
+            ),
         ]
         if budget:
             handles.append(Line2D([], [], color="#ff7f0e", lw=1.2, ls="--", label="budget"))
-        self.legend = self.figure.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=9,
-                                         frameon=False, borderaxespad=0.2)
+        self.legend = self.figure.legend(
+            handles=handles,
+            loc="lower center",
+            ncol=len(handles),
+            fontsize=9,
+            frameon=False,
+            borderaxespad=0.2,
+        )
 
     def update(self, frame: Frame) -> Figure:
         """Put ``frame``'s numbers into the figure (without rendering it)."""
         s = frame.settings
         for name, _, _ in METRICS:
-            for strategy in STRATEGIES:
+            for strategy in STRATEGY_LABELS:
                 line = self.lines[name, strategy]
                 line.set_data(frame.model_ttls, frame.model[strategy][name])
                 chosen = strategy == s.strategy
@@ -252,21 +313,33 @@ class DashboardPlot:
             self.lines[name, "sim"].set_data(frame.sim_ttls, [getattr(o, name) for o in frame.sim])
             self.lines[name, "vline"].set_xdata([s.ttl, s.ttl])
             self.lines[name, "current"].set_data([s.ttl], [getattr(frame.current_sim, name)])
-            budget = {"stale_fraction": frame.stale_budget, "db_loads_per_s": frame.db_load_budget}.get(name)
+            budget = {
+                "stale_fraction": frame.stale_budget,
+                "db_loads_per_s": frame.db_load_budget,
+            }.get(name)
             self.lines[name, "budget"].set_visible(budget is not None)
             if budget is not None:
                 self.lines[name, "budget"].set_ydata([budget, budget])
         # Limits change only when the data leave the usual range, so the background stays valid.
         ttls = [*frame.sim_ttls, s.ttl, *TTL_CHOICES_S]
         xlim = (min(ttls) / 1.3, max(ttls) * 1.3)
-        loads = np.concatenate([
-            frame.model["ttl"]["db_loads_per_s"], frame.model["delete_on_write"]["db_loads_per_s"],
-            [o.db_loads_per_s for o in frame.sim], [frame.current_sim.db_loads_per_s],
-            [frame.db_load_budget or DB_LOADS_RANGE[0]],
-        ])
+        loads = np.concatenate(
+            [
+                frame.model["ttl"]["db_loads_per_s"],
+                frame.model["delete_on_write"]["db_loads_per_s"],
+                [o.db_loads_per_s for o in frame.sim],
+                [frame.current_sim.db_loads_per_s],
+                [frame.db_load_budget or DB_LOADS_RANGE[0]],
+            ]
+        )
         loads = loads[loads > 0]
-        if self.blit:  # a live dashboard keeps one axis for every setting, so the picture never jumps
-            ylim = (min(DB_LOADS_RANGE[0], loads.min() / 1.5), max(DB_LOADS_RANGE[1], loads.max() * 1.5))
+        if (
+            self.blit
+        ):  # a live dashboard keeps one axis for every setting, so the picture never jumps
+            ylim = (
+                min(DB_LOADS_RANGE[0], loads.min() / 1.5),
+                max(DB_LOADS_RANGE[1], loads.max() * 1.5),
+            )
         else:
             ylim = (loads.min() / 1.5, loads.max() * 1.5)
         budget = frame.stale_budget is not None or frame.db_load_budget is not None
@@ -280,7 +353,8 @@ class DashboardPlot:
         # Text is the slowest thing to paint; the live dashboard has its summary line instead.
         self.title.set_visible(not self.blit)
         self.title.set_text(
-            f"{s.read_rate:g} reads/s, {s.write_rate:g} writes/s, {STRATEGY_LABELS[s.strategy]}, TTL {s.ttl:g} s"
+            f"{s.read_rate:g} reads/s, {s.write_rate:g} writes/s, {STRATEGY_LABELS[s.strategy]}, "
+            f"TTL {s.ttl:g} s"
         )
         return self.figure
 
@@ -304,20 +378,42 @@ class DashboardPlot:
         self.draw()
         buffer = io.BytesIO()
         # Light compression: the PNG travels from the kernel to the browser, not over the internet.
-        PIL.Image.fromarray(np.asarray(self.canvas.buffer_rgba())).save(buffer, format="png", compress_level=1)
+        PIL.Image.fromarray(np.asarray(self.canvas.buffer_rgba())).save(
+            buffer, format="png", compress_level=1
+        )
         return buffer.getvalue()
 
 
 def slider_move(plot: DashboardPlot, settings: Settings, **compute_options) -> tuple[Frame, bytes]:
-    """Everything one slider move does except talking to the browser: simulate, model, draw a PNG."""
+    """All one slider move does except talking to the browser: simulate, model, draw a PNG."""
     frame = compute(settings, **compute_options)
     return frame, plot.render(frame)
 
 
 def plot_curves(settings: Settings = Settings(), **compute_options) -> Figure:
-    """A static dashboard figure for ``settings``: for reading, printing, or a notebook without widgets."""
+    """A static dashboard figure for ``settings``: for reading, printing, or a notebook without
+    widgets.
+    """
     plot = DashboardPlot(blit=False)
     return plot.update(compute(settings, **compute_options))
+
+
+_CONTROL_STYLE = {"description_width": "90px"}
+_CONTROL_WIDTH = "420px"
+
+
+def _choice_slider(description: str, choices: Sequence[float], value: float, label: str) -> Any:
+    """A slider over ``choices``, shown with ``label`` (e.g. "{:g} s"), set nearest ``value``."""
+    import ipywidgets as widgets
+
+    return widgets.SelectionSlider(
+        options=[(label.format(choice), float(choice)) for choice in choices],
+        value=float(_nearest(choices, value)),
+        description=description,
+        continuous_update=False,
+        style=_CONTROL_STYLE,
+        layout=widgets.Layout(width=_CONTROL_WIDTH),
+    )
 
 
 def _nearest(choices: Sequence[float], value: float) -> float:
@@ -348,45 +444,47 @@ class TTLDashboard:
     ) -> None:
         import ipywidgets as widgets
 
-        if strategy not in STRATEGIES:
-            raise ValueError(f"strategy must be one of {', '.join(map(repr, STRATEGIES))}, got {strategy!r}")
-        self.options = dict(stale_budget=stale_budget, db_load_budget=db_load_budget, events=events, seed=seed)
-        style = {"description_width": "90px"}
-        layout = widgets.Layout(width="420px")
-        self.ttl_slider = widgets.SelectionSlider(
-            options=[(f"{t:g} s", float(t)) for t in TTL_CHOICES_S], value=float(_nearest(TTL_CHOICES_S, ttl)),
-            description="TTL", continuous_update=False, style=style, layout=layout,
+        Settings(ttl, read_rate, write_rate, strategy)  # refuse bad values before building anything
+        self.options = dict(
+            stale_budget=stale_budget, db_load_budget=db_load_budget, events=events, seed=seed
         )
+        self.ttl_slider = _choice_slider("TTL", TTL_CHOICES_S, ttl, "{:g} s")
         self.ttl_slider.add_class("cachelab-ttl-slider")
-        self.read_rate_slider = widgets.SelectionSlider(
-            options=[(f"{r:g}/s", float(r)) for r in READ_RATE_CHOICES],
-            value=float(_nearest(READ_RATE_CHOICES, read_rate)),
-            description="read rate", continuous_update=False, style=style, layout=layout,
-        )
-        self.write_rate_slider = widgets.SelectionSlider(
-            options=[(f"{w:g}/s", float(w)) for w in WRITE_RATE_CHOICES],
-            value=float(_nearest(WRITE_RATE_CHOICES, write_rate)),
-            description="write rate", continuous_update=False, style=style, layout=layout,
+        self.read_rate_slider = _choice_slider("read rate", READ_RATE_CHOICES, read_rate, "{:g}/s")
+        self.write_rate_slider = _choice_slider(
+            "write rate", WRITE_RATE_CHOICES, write_rate, "{:g}/s"
         )
         self.strategy_dropdown = widgets.Dropdown(
-            options=[(label, key) for key, label in STRATEGY_LABELS.items()], value=strategy,
-            description="strategy", style=style, layout=layout,
+            options=[(label, key) for key, label in STRATEGY_LABELS.items()],
+            value=strategy,
+            description="strategy",
+            style=_CONTROL_STYLE,
+            layout=widgets.Layout(width=_CONTROL_WIDTH),
         )
         self.summary = widgets.Label(value="")
         self.summary.add_class("cachelab-summary")
         self.output = widgets.Output()
         self.plot = DashboardPlot()
         self.frame: Optional[Frame] = None
-        for control in (self.ttl_slider, self.read_rate_slider, self.write_rate_slider, self.strategy_dropdown):
+        for control in (
+            self.ttl_slider,
+            self.read_rate_slider,
+            self.write_rate_slider,
+            self.strategy_dropdown,
+        ):
             control.observe(self.update, names="value")
-        self.widget = widgets.VBox([
-            widgets.HBox([
-                widgets.VBox([self.ttl_slider, self.strategy_dropdown]),
-                widgets.VBox([self.read_rate_slider, self.write_rate_slider]),
-            ]),
-            self.summary,
-            self.output,
-        ])
+        self.widget = widgets.VBox(
+            [
+                widgets.HBox(
+                    [
+                        widgets.VBox([self.ttl_slider, self.strategy_dropdown]),
+                        widgets.VBox([self.read_rate_slider, self.write_rate_slider]),
+                    ]
+                ),
+                self.summary,
+                self.output,
+            ]
+        )
         self.update()
 
     @property

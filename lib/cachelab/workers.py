@@ -11,13 +11,27 @@ its own cache, serves page requests, and reports what it did.
 A ``PageWorker`` is one worker process that stays up between batches of requests,
 keeping its Shop and its cache, the way a web server's worker does. Lessons use
 it to change the database *between* requests and see what each worker answers.
+
+>>> from cachelab.data import build_shop
+>>> jobs = [(str(build_shop(size="tiny")), [("trending", 0)] * 5, "memory")] * 2
+>>> [report["db_queries"] for report in run_workers(serve_pages, jobs)]  # one load per cache
+[1, 1]
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import sys
-from typing import Any, Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
+
+if TYPE_CHECKING:
+    from cachelab.app import Shop
+    from cachelab.cache import Cache
+
+__all__ = ["CACHE_KINDS", "run_workers", "serve_pages", "PageWorker"]
+
+CACHE_KINDS = ("none", "memory", "redis")
+"""What a worker caches with: nothing, a ``MemoryCache`` of its own, or a shared ``RedisCache``."""
 
 
 def _context():
@@ -32,7 +46,9 @@ def _context():
     """
     if sys.platform.startswith("linux"):
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["cachelab.workers", "cachelab.app", "cachelab.cache", "cachelab.redis_server"])
+        context.set_forkserver_preload(
+            ["cachelab.workers", "cachelab.app", "cachelab.cache", "cachelab.redis_server"]
+        )
         return context
     return multiprocessing.get_context("spawn")
 
@@ -57,43 +73,52 @@ def serve_pages(
     cache: str = "none",
     redis_url: Optional[str] = None,
     ttl: Optional[float] = None,
-    prefix: str = "cachelab:workers:",
+    prefix: Optional[str] = None,
 ) -> dict[str, Any]:
-    """One worker: serve ``pages`` and report the database queries, the cache's stats and the last answers.
+    """One worker: serve ``pages`` and report the database queries, the cache's stats and the last
+    answers.
 
     ``pages`` is a list of ``("trending", 0)`` or ``("product", product_id)``.
-    ``cache`` is ``"none"``, ``"memory"`` (a MemoryCache of this process's own)
-    or ``"redis"`` (a RedisCache at ``redis_url``, shared with the other workers).
+    ``cache`` is one of ``CACHE_KINDS``: ``"none"``, ``"memory"`` (a MemoryCache of
+    this process's own) or ``"redis"`` (a RedisCache at ``redis_url``, shared with the
+    other workers, under ``prefix``: by default the learner's, plus ``workers:``).
     """
-    shop, store = _open_shop_and_cache(db_path, cache, redis_url, ttl, prefix)
-    return _serve(shop, store, pages)
+    shop, page_cache = _open_shop_and_cache(db_path, cache, redis_url, ttl, prefix)
+    try:
+        return _serve(shop, page_cache, pages)
+    finally:
+        shop.close()
 
 
 def _open_shop_and_cache(
-    db_path: str, cache: str, redis_url: Optional[str], ttl: Optional[float], prefix: str
-) -> tuple[Any, Any]:
+    db_path: str, cache: str, redis_url: Optional[str], ttl: Optional[float], prefix: Optional[str]
+) -> tuple[Shop, Optional[Cache]]:
     """Open a worker's own Shop and its cache (None for ``cache="none"``)."""
     # Imported here so that a spawned worker imports them itself.
+    from cachelab import keys
     from cachelab.app import Shop
     from cachelab.cache import MemoryCache, RedisCache
     from cachelab.redis_server import connect
+    from cachelab.validation import validate_choice
 
+    validate_choice(cache, "cache", CACHE_KINDS)
+    if cache == "redis" and redis_url is None:
+        raise ValueError("cache='redis' needs redis_url: pass redis_server.url_of(client)")
     shop = Shop(db_path)
-    if cache == "none":
-        store = None
-    elif cache == "memory":
-        store = MemoryCache(ttl=ttl)
-    elif cache == "redis":
-        if redis_url is None:
-            raise ValueError("cache='redis' needs redis_url: pass redis_server.url_of(client)")
-        store = RedisCache(connect(redis_url), prefix=prefix, ttl=ttl)
-    else:
-        raise ValueError(f"cache must be 'none', 'memory' or 'redis', got {cache!r}")
-    return shop, store
+    if cache == "memory":
+        return shop, MemoryCache(ttl=ttl)
+    if cache == "redis":
+        prefix = prefix if prefix is not None else keys.learner_prefix() + "workers:"
+        return shop, RedisCache(connect(redis_url), prefix=prefix, ttl=ttl)
+    return shop, None
 
 
-def _serve(shop: Any, store: Any, pages: Sequence[tuple[str, int]]) -> dict[str, Any]:
-    """Serve ``pages`` with ``shop`` and ``store``; report queries so far, cache stats and answers."""
+def _serve(
+    shop: Shop, page_cache: Optional[Cache], pages: Sequence[tuple[str, int]]
+) -> dict[str, Any]:
+    """Serve ``pages`` with ``shop`` and ``page_cache``; report queries so far, cache stats and
+    answers.
+    """
     import os
 
     from cachelab import keys
@@ -106,20 +131,26 @@ def _serve(shop: Any, store: Any, pages: Sequence[tuple[str, int]]) -> dict[str,
             key, load = keys.product(product_id), (lambda pid=product_id: shop.product(pid))
         else:
             raise ValueError(f"page must be 'trending' or 'product', got {page!r}")
-        answers[key] = store.get_or_load(key, load) if store is not None else load()
+        answers[key] = page_cache.get_or_load(key, load) if page_cache is not None else load()
     return {
         "pid": os.getpid(),
         "db_queries": shop.queries,
-        "stats": store.stats.as_dict() if store is not None else None,
+        "stats": page_cache.stats.as_dict() if page_cache is not None else None,
         "answers": answers,
     }
 
 
-def _page_worker_loop(connection: Any, db_path: str, cache: str, redis_url: Optional[str],
-                      ttl: Optional[float], prefix: str) -> None:
+def _page_worker_loop(
+    connection: Any,
+    db_path: str,
+    cache: str,
+    redis_url: Optional[str],
+    ttl: Optional[float],
+    prefix: Optional[str],
+) -> None:
     """The body of a ``PageWorker`` process: open once, then answer requests until told to stop."""
     try:
-        shop, store = _open_shop_and_cache(db_path, cache, redis_url, ttl, prefix)
+        shop, page_cache = _open_shop_and_cache(db_path, cache, redis_url, ttl, prefix)
     except Exception as error:  # reported to the parent, which raises it
         connection.send(("error", error))
         return
@@ -134,9 +165,9 @@ def _page_worker_loop(connection: Any, db_path: str, cache: str, redis_url: Opti
         command, argument = request
         try:
             if command == "serve":
-                result = _serve(shop, store, argument)
+                result = _serve(shop, page_cache, argument)
             elif command == "delete":
-                result = store.delete(argument) if store is not None else False
+                result = page_cache.delete(argument) if page_cache is not None else False
             else:
                 raise ValueError(f"unknown command {command!r}")
         except Exception as error:
@@ -152,11 +183,11 @@ class PageWorker:
     ``serve(pages)`` sends a batch of page requests to the process and returns the
     same report as ``serve_pages`` (``db_queries`` counts every query since the
     worker started). ``delete(key)`` drops one key from this worker's cache only --
-    the other workers never hear of it. Use it in a ``with`` block, or call ``close()``.
+    the other workers never hear of it. Use it in a ``with`` block, or call ``close()``::
 
-    >>> with PageWorker(path, cache="memory") as worker:     # doctest: +SKIP
-    ...     worker.serve([("trending", 0)])["db_queries"]
-    1
+        with PageWorker(build_shop(), cache="memory") as worker:
+            worker.serve([("trending", 0)])["db_queries"]   # 1: the first request misses
+            worker.serve([("trending", 0)])["db_queries"]   # still 1: a hit
     """
 
     def __init__(
@@ -165,12 +196,14 @@ class PageWorker:
         cache: str = "memory",
         redis_url: Optional[str] = None,
         ttl: Optional[float] = None,
-        prefix: str = "cachelab:workers:",
+        prefix: Optional[str] = None,
     ) -> None:
         context = _context()
         self._connection, child = context.Pipe()
         self._process = context.Process(
-            target=_page_worker_loop, args=(child, str(db_path), cache, redis_url, ttl, prefix), daemon=True
+            target=_page_worker_loop,
+            args=(child, str(db_path), cache, redis_url, ttl, prefix),
+            daemon=True,
         )
         self._process.start()
         child.close()
@@ -196,7 +229,9 @@ class PageWorker:
         return result
 
     def serve(self, pages: Sequence[tuple[str, int]]) -> dict[str, Any]:
-        """Serve ``pages`` (``("trending", 0)`` or ``("product", id)``) in the worker; return its report."""
+        """Serve ``pages`` (``("trending", 0)`` or ``("product", id)``) in the worker; return its
+        report.
+        """
         return self._request("serve", list(pages))
 
     def delete(self, key: str) -> bool:

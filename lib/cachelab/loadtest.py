@@ -16,37 +16,51 @@ of requests in flight is always ``users``, so (Little's law) the mean latency is
 about ``users / throughput`` -- once throughput stops growing, every extra user
 adds latency instead.
 
->>> from cachelab.app import Shop
->>> result = hammer(lambda: Shop(path).trending, users=4, requests_per_user=10)  # doctest: +SKIP
->>> result.throughput_per_s, result.median_s, result.p95_s                      # doctest: +SKIP
+>>> import time
+>>> result = hammer(lambda: (lambda: time.sleep(0.001)), users=4, requests_per_user=10)
+>>> result.requests, result.latency.median_s >= 0.001
+(40, True)
+
+(Called as ``hammer(lambda: Shop(path).trending, users=4, requests_per_user=10)`` in
+lesson 02: each user opens its own Shop, so its own SQLite connection.)
 """
 
 from __future__ import annotations
 
 import math
-import statistics
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from tqdm.auto import tqdm
 
-from cachelab.timing import percentile
+from cachelab.timing import Timing
+from cachelab.validation import validate_whole_number
+
+__all__ = ["LoadResult", "hammer", "sweep", "MAX_USERS"]
+
+MAX_USERS = 256
+"""The most concurrent users (threads) one run starts."""
 
 
 @dataclass
 class LoadResult:
-    """What ``users`` concurrent users saw: every request's latency, and the time the whole run took."""
+    """What ``users`` concurrent users saw: every request's latency (a ``Timing``), and how long the
+    run took.
+
+    ``median_s``, ``p95_s`` and ``mean_s`` are the latency's (``latency.median_s``, ...),
+    here so that a row of a sweep reads as one thing.
+    """
 
     users: int
-    latencies_s: list[float] = field(repr=False)
+    latency: Timing
     elapsed_s: float
 
     @property
     def requests(self) -> int:
         """How many requests were served, by all users together."""
-        return len(self.latencies_s)
+        return len(self.latency.samples_s)
 
     @property
     def throughput_per_s(self) -> float:
@@ -55,18 +69,16 @@ class LoadResult:
 
     @property
     def median_s(self) -> float:
-        """The typical request's latency, in seconds."""
-        return statistics.median(self.latencies_s)
+        return self.latency.median_s
 
     @property
     def p95_s(self) -> float:
-        """The latency that 95% of requests beat: the slow requests users notice, in seconds."""
-        return percentile(self.latencies_s, 95)
+        return self.latency.p95_s
 
     @property
     def mean_s(self) -> float:
         """The mean latency, in seconds (the one Little's law talks about)."""
-        return statistics.fmean(self.latencies_s)
+        return self.latency.mean_s
 
     def summary(self) -> dict[str, Any]:
         """One row for a table: users, requests, throughput, and median/p95 latency in ms."""
@@ -79,13 +91,12 @@ class LoadResult:
         }
 
 
-def _whole(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
-    return value
-
-
-def hammer(make_request: Callable[[], Callable[[], Any]], users: int, requests_per_user: int) -> LoadResult:
+def hammer(
+    make_request: Callable[[], Callable[[], Any]],
+    users: int,
+    requests_per_user: int,
+    clock: Callable[[], float] = time.perf_counter,
+) -> LoadResult:
     """Run ``users`` users at once, each making ``requests_per_user`` requests back to back.
 
     ``make_request`` is called once in each user's own thread, before the clock
@@ -94,12 +105,16 @@ def hammer(make_request: Callable[[], Callable[[], Any]], users: int, requests_p
     that opened it): ``hammer(lambda: Shop(path).trending, users=4, requests_per_user=10)``.
 
     All users start together; the elapsed time runs from that start until the last
-    user is done. An exception in any user stops the run and is raised here.
+    user is done. Each request is timed on its own, by ``clock`` (a test passes a
+    fake one). An exception in any user stops the run and is raised here.
     """
     if not callable(make_request):
-        raise TypeError(f"make_request must be a function that returns the request function, got {make_request!r}")
-    _whole(users, "users")
-    _whole(requests_per_user, "requests_per_user")
+        raise TypeError(
+            "make_request must be a function that returns the request function, got "
+            f"{make_request!r}"
+        )
+    validate_whole_number(users, "users", maximum=MAX_USERS)
+    validate_whole_number(requests_per_user, "requests_per_user", maximum=1_000_000)
 
     start_together = threading.Barrier(users + 1)
     latencies: list[list[float]] = [[] for _ in range(users)]
@@ -109,8 +124,10 @@ def hammer(make_request: Callable[[], Callable[[], Any]], users: int, requests_p
         try:
             request = make_request()
             if not callable(request):
-                raise TypeError(f"make_request() must return a function to call per request, got {request!r}")
-        except BaseException as error:  # noqa: BLE001 -- handed to the caller below
+                raise TypeError(
+                    f"make_request() must return a function to call per request, got {request!r}"
+                )
+        except BaseException as error:  # handed to the caller below
             errors.append(error)
             start_together.abort()
             return
@@ -121,28 +138,32 @@ def hammer(make_request: Callable[[], Callable[[], Any]], users: int, requests_p
         own = latencies[index]
         try:
             for _ in range(requests_per_user):
-                started = time.perf_counter()
+                started = clock()
                 request()
-                own.append(time.perf_counter() - started)
+                own.append(clock() - started)
                 if errors:  # another user failed: stop early
                     return
-        except BaseException as error:  # noqa: BLE001
+        except BaseException as error:  # handed to the caller below
             errors.append(error)
 
-    threads = [threading.Thread(target=user, args=(i,), name=f"cachelab-user-{i}", daemon=True) for i in range(users)]
+    threads = [
+        threading.Thread(target=user, args=(i,), name=f"cachelab-user-{i}", daemon=True)
+        for i in range(users)
+    ]
     for thread in threads:
         thread.start()
     try:
         start_together.wait()
     except threading.BrokenBarrierError:
         pass
-    started = time.perf_counter()
+    started = clock()
     for thread in threads:
         thread.join()
-    elapsed = time.perf_counter() - started
+    elapsed = clock() - started
     if errors:
         raise errors[0]
-    return LoadResult(users=users, latencies_s=[s for own in latencies for s in own], elapsed_s=elapsed)
+    samples = [s for own in latencies for s in own]
+    return LoadResult(users=users, latency=Timing(f"{users} users", samples), elapsed_s=elapsed)
 
 
 def sweep(
@@ -151,17 +172,20 @@ def sweep(
     requests_per_level: int,
     progress: bool = True,
 ) -> list[LoadResult]:
-    """``hammer`` once for each number of users in ``user_counts``; one ``LoadResult`` each, in order.
+    """``hammer`` once for each number of users in ``user_counts``; one ``LoadResult`` each, in
+    order.
 
     Every level serves about ``requests_per_level`` requests in all (split evenly
     between its users, at least one each), so each level's percentiles rest on a
     similar number of samples and the sweep's duration stays predictable.
     """
     if not user_counts:
-        raise ValueError("user_counts is empty: give the numbers of users to try, e.g. [1, 2, 4, 8]")
+        raise ValueError(
+            "user_counts is empty: give the numbers of users to try, e.g. [1, 2, 4, 8]"
+        )
     for users in user_counts:
-        _whole(users, "every number of users")
-    _whole(requests_per_level, "requests_per_level")
+        validate_whole_number(users, "every number of users", maximum=MAX_USERS)
+    validate_whole_number(requests_per_level, "requests_per_level", maximum=1_000_000)
     results = []
     for users in tqdm(list(user_counts), desc="users", disable=not progress):
         results.append(hammer(make_request, users, max(1, math.ceil(requests_per_level / users))))

@@ -1,19 +1,18 @@
-"""Lesson 01's checks accept the reference solutions and reject plausible wrong answers, naming the property."""
+"""Lesson 01's checks accept the reference solutions and reject plausible wrong answers, naming the
+property.
+"""
 
 from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
 
-import pytest
 import sqlite_utils
+from support import assert_fails, load_solutions
 
 from cachelab import checks
-from cachelab.checks import CheckFailed
-from cachelab.checks.shop import check_covering_index, check_top_categories, units_by_category
+from cachelab.checks.the_app import check_covering_index, check_top_categories, units_by_category
 from cachelab.data import DATA_END, DAY
-
-from conftest import load_solutions
 
 solutions = load_solutions("01_the_app")
 
@@ -40,7 +39,9 @@ def test_top_categories_reference_passes(capsys):
 
 
 def test_top_categories_reference_matches_the_python_count(tiny_shop_path: Path):
-    got = [(row["category"], row["units_sold"]) for row in solutions.top_categories(tiny_shop_path, 7)]
+    got = [
+        (row["category"], row["units_sold"]) for row in solutions.top_categories(tiny_shop_path, 7)
+    ]
     assert got == units_by_category(tiny_shop_path, 7)
 
 
@@ -57,11 +58,13 @@ def test_counting_orders_instead_of_units_is_named():
         _validated(days)
         if not Path(db_path).is_file():
             raise FileNotFoundError(db_path)
-        return _query(db_path, solutions.TOP_CATEGORIES_SQL.replace("SUM(orders.quantity)", "COUNT(*)"),
-                      {"since": DATA_END - days * DAY})
+        return _query(
+            db_path,
+            solutions.TOP_CATEGORIES_SQL.replace("SUM(orders.quantity)", "COUNT(*)"),
+            {"since": DATA_END - days * DAY},
+        )
 
-    with pytest.raises(CheckFailed, match="SUM of quantity"):
-        check_top_categories(counts_orders)
+    assert_fails(check_top_categories, counts_orders, topic="sum", match="SUM of quantity")
 
 
 def test_ignoring_the_period_is_caught():
@@ -71,16 +74,19 @@ def test_ignoring_the_period_is_caught():
             raise FileNotFoundError(db_path)
         return _query(db_path, solutions.TOP_CATEGORIES_SQL, {"since": 0})
 
-    with pytest.raises(CheckFailed, match="units sold per category in the last 7 days"):
-        check_top_categories(all_time)
+    assert_fails(
+        check_top_categories,
+        all_time,
+        topic="query",
+        match="units sold per category in the last 7 days",
+    )
 
 
 def test_smallest_first_is_caught():
     def smallest_first(db_path, days):
         return list(reversed(solutions.top_categories(db_path, days)))
 
-    with pytest.raises(CheckFailed, match="biggest seller first"):
-        check_top_categories(smallest_first)
+    assert_fails(check_top_categories, smallest_first, topic="order", match="biggest seller first")
 
 
 def test_not_validating_days_is_caught():
@@ -89,8 +95,12 @@ def test_not_validating_days_is_caught():
             raise FileNotFoundError(db_path)
         return _query(db_path, solutions.TOP_CATEGORIES_SQL, {"since": DATA_END - days * DAY})
 
-    with pytest.raises(CheckFailed, match=r"top_categories\(db_path, 0\) raises ValueError"):
-        check_top_categories(unvalidated)
+    assert_fails(
+        check_top_categories,
+        unvalidated,
+        topic="validate",
+        match=r"top_categories\(db_path, 0\) raises ValueError",
+    )
 
 
 def test_creating_an_empty_database_for_a_missing_path_is_caught():
@@ -108,16 +118,21 @@ def test_creating_an_empty_database_for_a_missing_path_is_caught():
             connection.close()
         return [{"category": category, "units_sold": units} for category, units in rows]
 
-    with pytest.raises(CheckFailed, match="missing database raises FileNotFoundError"):
-        check_top_categories(creates_file)
+    assert_fails(
+        check_top_categories,
+        creates_file,
+        topic="missing",
+        match="missing database raises FileNotFoundError",
+    )
 
 
 def test_returning_tuples_names_the_expected_shape():
     def tuples(db_path, days):
-        return [(row["category"], row["units_sold"]) for row in solutions.top_categories(db_path, days)]
+        return [
+            (row["category"], row["units_sold"]) for row in solutions.top_categories(db_path, days)
+        ]
 
-    with pytest.raises(CheckFailed, match="is a dict with the keys"):
-        check_top_categories(tuples)
+    assert_fails(check_top_categories, tuples, topic="query", match="is a dict with the keys")
 
 
 # --- exercise 2: add_covering_index -----------------------------------------------------------
@@ -141,18 +156,30 @@ def _index_on(columns: str, if_not_exists: bool = True):
 
 
 def test_an_index_on_time_alone_is_not_covering():
-    with pytest.raises(CheckFailed, match="COVERING INDEX"):
-        check_covering_index(_index_on("ordered_at, product_id"))
+    assert_fails(
+        check_covering_index,
+        _index_on("ordered_at, product_id"),
+        topic="columns",
+        match="COVERING INDEX",
+    )
 
 
 def test_a_covering_index_that_must_be_scanned_is_caught():
-    with pytest.raises(CheckFailed, match="SEARCHes the covering index"):
-        check_covering_index(_index_on("product_id, ordered_at, quantity"))
+    assert_fails(
+        check_covering_index,
+        _index_on("product_id, ordered_at, quantity"),
+        topic="column-order",
+        match="SEARCHes the covering index",
+    )
 
 
 def test_an_index_that_fails_on_a_second_run_is_caught():
-    with pytest.raises(CheckFailed, match="second time is safe"):
-        check_covering_index(_index_on("ordered_at, product_id, quantity", if_not_exists=False))
+    assert_fails(
+        check_covering_index,
+        _index_on("ordered_at, product_id, quantity", if_not_exists=False),
+        topic="twice",
+        match="second time is safe",
+    )
 
 
 def test_deleting_orders_to_speed_things_up_is_caught():
@@ -161,13 +188,19 @@ def test_deleting_orders_to_speed_things_up_is_caught():
         connection = sqlite3.connect(db_path)
         try:
             with connection:
-                connection.execute("DELETE FROM orders WHERE ordered_at < ?", (DATA_END - 400 * DAY,))
+                connection.execute(
+                    "DELETE FROM orders WHERE ordered_at < ?", (DATA_END - 400 * DAY,)
+                )
                 connection.execute("DELETE FROM orders WHERE id = (SELECT MIN(id) FROM orders)")
         finally:
             connection.close()
 
-    with pytest.raises(CheckFailed, match="no product or order was added or removed"):
-        check_covering_index(deletes_old_orders)
+    assert_fails(
+        check_covering_index,
+        deletes_old_orders,
+        topic="columns",
+        match="no product or order was added or removed",
+    )
 
 
 def test_the_index_check_leaves_the_lessons_database_alone():
@@ -176,4 +209,7 @@ def test_the_index_check_leaves_the_lessons_database_alone():
     path = build_shop(size="tiny")
     before = _query(path, "SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY name", {})
     check_covering_index(solutions.add_covering_index)
-    assert _query(path, "SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY name", {}) == before
+    assert (
+        _query(path, "SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY name", {})
+        == before
+    )

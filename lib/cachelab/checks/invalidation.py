@@ -1,0 +1,360 @@
+"""Checks for lesson 06's exercises (invalidation): an update that leaves no stale page, a
+lease-aware fill.
+
+- ``check_update_price(update_price)``   06.1
+- ``check_lease_fill(fill)``             06.2
+
+Each check runs your function on a real ``Shop`` (a scratch copy of the tiny
+database), real caches (a ``MemoryCache``, then a ``RedisCache`` under your learner
+prefix) and a ``FakeClock``, and plays the other requests itself -- a reader that
+arrives at the worst moment, a writer that deletes the key while you load -- so
+the race happens the same way on every run.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Callable, Iterator, Optional
+
+from cachelab import keys
+from cachelab.app import Shop
+from cachelab.cache import Cache, MemoryCache, RedisCache
+from cachelab.checks import call, expect
+from cachelab.clock import FakeClock
+from cachelab.data import DATA_END, scratch_shop
+from cachelab.display import money
+from cachelab.invalidation import LeaseCache
+
+__all__ = ["EXERCISES", "HINTS", "TTL", "MAX_LEASE_TRIES", "check_update_price", "check_lease_fill"]
+
+TTL = 60.0
+
+MAX_LEASE_TRIES = 20
+"""A fill may ask for a lease at most this many times before the check calls it a busy loop."""
+
+
+class _ShopWithAReaderInTheWay(Shop):
+    """A real Shop in which, just before a price change reaches the database, a reader fills the
+    cache.
+
+    It plays the request from another server that arrives between an early delete and the write.
+    """
+
+    cache: Optional[Cache] = None
+
+    def set_price(self, product_id: int, price_cents: int) -> dict:
+        if self.cache is not None:
+            self.cache.get_or_load(
+                keys.product(product_id), lambda: Shop.product(self, product_id), TTL
+            )
+        return super().set_price(product_id, price_cents)
+
+
+def _caches(clock: FakeClock) -> Iterator[tuple[str, Cache]]:
+    """A MemoryCache, then (only once the first passed) a RedisCache under a throw-away prefix of
+    this
+    learner's.
+    """
+    yield "MemoryCache", MemoryCache(clock=clock)
+    from cachelab.redis_server import connect  # started only when needed
+
+    yield (
+        "RedisCache",
+        RedisCache(connect(), prefix=f"{keys.learner_prefix()}check06:{uuid.uuid4().hex[:8]}:"),
+    )
+
+
+def check_update_price(update_price: Callable[[Shop, Any, int, int], Any]) -> str:
+    """Exercise 06.1, ``update_price(shop, cache, product_id, price_cents)``: change the price,
+    leave
+    no stale page.
+    """
+    path = scratch_shop("tiny")
+    clock = FakeClock(DATA_END)
+    product_id, neighbour = 7, 8
+    for kind, cache in _caches(clock):
+        try:
+            _check_update_price_on(update_price, path, clock, kind, cache, product_id, neighbour)
+        finally:
+            cache.clear()
+    return (
+        "the database changes, no stale read follows, on MemoryCache and RedisCache, neighbours "
+        "kept, "
+        "delete after write"
+    )
+
+
+def _check_update_price_on(update_price, path, clock, kind, cache, product_id, neighbour) -> None:
+    shop = Shop(path, clock=clock)
+    key = keys.product(product_id)
+
+    def page(pid: int) -> dict:
+        return cache.get_or_load(keys.product(pid), lambda: shop.product(pid), TTL)
+
+    old = page(product_id)
+    page(neighbour)
+    new_price = old["price_cents"] + 500
+    clock.advance(1)
+    call(
+        update_price,
+        shop,
+        cache,
+        product_id,
+        new_price,
+        property_=f"update_price works with a {kind}",
+        topic="steps",
+    )
+    truth = Shop(path).product(product_id)
+    expect(
+        truth["price_cents"] == new_price,
+        f"writes the new price to the database ({kind})",
+        money(truth["price_cents"]),
+        topic="steps",
+    )
+    served = page(product_id)
+    expect(
+        served == truth,
+        f"no stale read after the update ({kind}): the next read serves the database's row",
+        f"served {money(served['price_cents'])} (updated_at {served['updated_at']}), "
+        f"database {money(truth['price_cents'])} (updated_at {truth['updated_at']})",
+        topic="steps",
+    )
+    expect(
+        cache.get(keys.product(neighbour)) is not None,
+        f"leaves other products' cached pages alone ({kind}): invalidate one key, don't clear the "
+        "cache",
+        topic="one-key",
+    )
+
+    racing = _ShopWithAReaderInTheWay(path, clock=clock)
+    racing.cache = cache
+    page(product_id)
+    clock.advance(1)
+    call(
+        update_price,
+        racing,
+        cache,
+        product_id,
+        new_price + 500,
+        property_=f"update_price works with a {kind}",
+        topic="steps",
+    )
+    truth = Shop(path).product(product_id)
+    served = page(product_id)
+    expect(
+        served == truth,
+        f"invalidates AFTER the database write ({kind}): a reader that comes between an early "
+        "delete "
+        f"and the write refills the old row",
+        f"served {money(served['price_cents'])}, database {money(truth['price_cents'])}",
+        topic="order",
+    )
+    cache.delete(key)
+
+
+class _ShopWithARacingWriter(Shop):
+    """A real Shop in which a writer changes the price (and deletes the key) just after a product is
+    loaded.
+
+    This is the lost-invalidation race, made to happen inside one call: the reader
+    holds the old row, the write and its delete happen, then the reader fills.
+    """
+
+    leases: Optional[LeaseCache] = None
+
+    def product(self, product_id: int) -> dict:
+        row = super().product(product_id)
+        if self.leases is not None:
+            leases, self.leases = self.leases, None  # fire once
+            super().set_price(product_id, row["price_cents"] + 100)
+            leases.delete(keys.product(product_id))
+        return row
+
+
+class _CountingLeases(LeaseCache):
+    """A real ``LeaseCache`` that counts how often a lease is asked for, and can play another
+    reader.
+
+    With ``filled_by_other`` set, another reader holds the lease and stores that row
+    right after your first ask: a reader that waits and asks again finds it cached.
+    """
+
+    def __init__(self, cache: MemoryCache, filled_by_other: Optional[dict] = None) -> None:
+        super().__init__(cache)
+        self.asked = 0
+        self.filled_by_other = filled_by_other
+
+    def lease_get(self, key: str) -> tuple[Any, Optional[str]]:
+        self.asked += 1
+        if self.asked > MAX_LEASE_TRIES:
+            raise RuntimeError(f"asked for the lease {self.asked} times: stop after a few tries")
+        answer = super().lease_get(key)
+        if self.filled_by_other is not None and self.asked == 1:
+            token = self.cache.get(keys.lease(key))  # the other reader's lease, which it now fills
+            self.lease_set(key, self.filled_by_other, token, TTL)
+        return answer
+
+
+def check_lease_fill(fill: Callable[[LeaseCache, Shop, int], dict]) -> str:
+    """Exercise 06.2, ``fill(leases, shop, product_id)``: a product page read that respects
+    memcache-
+    style leases.
+    """
+    path = scratch_shop("tiny")
+    clock = FakeClock(DATA_END)
+    product_id = 11
+    key = keys.product(product_id)
+    shop = Shop(path, clock=clock)
+
+    def read(leases: LeaseCache, on_shop: Shop, doing: str, topic: str) -> Any:
+        return call(
+            fill, leases, on_shop, product_id, property_=f"fill works on {doing}", topic=topic
+        )
+
+    leases = _CountingLeases(MemoryCache(clock=clock))
+    before = shop.queries
+    row = read(leases, shop, "a miss on an empty cache", "miss")
+    truth = Shop(path).product(product_id)
+    expect(row == truth, "returns the product's row from the database on a miss", row, topic="miss")
+    expect(
+        shop.queries - before == 1,
+        "loads from the database exactly once on a miss",
+        shop.queries - before,
+        topic="miss",
+    )
+    expect(
+        leases.get(key) == truth,
+        "a miss with a lease of its own fills the cache",
+        leases.get(key),
+        topic="miss",
+    )
+
+    before = shop.queries
+    row = read(leases, shop, "a hit", "hit")
+    expect(row == truth, "returns the cached row on a hit", row, topic="hit")
+    expect(
+        shop.queries == before,
+        "a hit does not touch the database",
+        shop.queries - before,
+        topic="hit",
+    )
+
+    leases = _CountingLeases(MemoryCache(clock=clock), filled_by_other=truth)
+    leases.cache.add(
+        keys.lease(key), "another-reader", 10.0
+    )  # another reader got there first and is filling
+    before = shop.queries
+    row = read(leases, shop, "a miss while another reader holds the lease", "wait")
+    expect(row == truth, "returns the row the lease holder stored", row, topic="wait")
+    expect(
+        shop.queries == before,
+        "a reader without the lease waits and asks again, and finds the holder's row: it does not "
+        "go to "
+        "the database (that is the herd leases prevent)",
+        f"{shop.queries - before} database queries",
+        topic="wait",
+    )
+
+    leases = _CountingLeases(MemoryCache(clock=clock))
+    leases.cache.add(
+        keys.lease(key), "a-reader-that-died", 10.0
+    )  # holds the lease and will never fill
+    before = shop.queries
+    row = read(leases, shop, "a miss while the lease holder never fills", "give-up")
+    expect(
+        row == truth,
+        "after a few tries without the lease, returns the database's row",
+        row,
+        topic="give-up",
+    )
+    expect(
+        shop.queries - before == 1,
+        "after a few tries, loads from the database once",
+        shop.queries - before,
+        topic="give-up",
+    )
+    expect(
+        leases.get(key) is None,
+        "does not fill without a lease of its own",
+        leases.get(key),
+        topic="give-up",
+    )
+
+    leases = _CountingLeases(MemoryCache(clock=clock))
+    racing = _ShopWithARacingWriter(path, clock=clock)
+    racing.leases = leases
+    read(leases, racing, "a miss during which a writer deletes the key", "voided")
+    truth = Shop(path).product(product_id)
+    cached = leases.get(key)
+    expect(
+        cached is None or cached == truth,
+        "a fill whose lease was voided by a delete is not stored (use lease_set with your token)",
+        f"cache serves {money(cached['price_cents'])}, database holds {money(truth['price_cents'])}"
+        if cached
+        else None,
+        topic="voided",
+    )
+    return (
+        "miss fills once, hit skips the database, a reader without the lease waits for the "
+        "holder's row, "
+        "gives up after a few tries without filling, and a voided lease is refused"
+    )
+
+
+EXERCISES = {"06.1": check_update_price, "06.2": check_lease_fill}
+
+HINTS = {
+    "06.1": {
+        "steps": (
+            "Two steps: change the database, then tell the cache that this product's page is no "
+            "longer right.",
+            "shop.set_price(product_id, price_cents), then cache.delete(keys.product(product_id)): "
+            "delete works "
+            "the same on both caches.",
+        ),
+        "one-key": (
+            "Invalidate the one page that changed; the other products' pages are still right.",
+            "cache.delete(keys.product(product_id)), not cache.clear().",
+        ),
+        "order": (
+            "Order matters. If you delete first, a reader that arrives before your write misses, "
+            "loads the OLD "
+            "row and stores it again.",
+            "Database first, delete second.",
+        ),
+    },
+    "06.2": {
+        "miss": (
+            "On a miss you get a token with your lease: load the row, then fill with that token.",
+            "row, token = leases.lease_get(key); if row is None and token is not None: row = "
+            "shop.product(...); "
+            "leases.lease_set(key, row, token, 60).",
+        ),
+        "hit": (
+            "lease_get returns (value, None) on a hit: return the value, and leave the database "
+            "alone.",
+            "if row is not None: return row -- before any database call.",
+        ),
+        "wait": (
+            "(None, None) means another reader holds the lease and is loading right now. Going to "
+            "the database "
+            "too is the herd leases exist to stop: wait a moment and ask again.",
+            "Loop a few times: time.sleep(0.01), then lease_get again; return the value as soon as "
+            "it is there.",
+        ),
+        "give-up": (
+            "The lease holder may have died: after a few tries, stop waiting and load the row "
+            "yourself -- but "
+            "you still hold no lease, so do not store it.",
+            "After, say, five tries with no value and no token: return shop.product(product_id) "
+            "without calling "
+            "lease_set or cache.set.",
+        ),
+        "voided": (
+            "A delete during your load voids your lease. Store only through lease_set, which "
+            "checks the token.",
+            "Never write with leases.cache.set directly: that skips the check, and the old row "
+            "lands after the delete.",
+        ),
+    },
+}

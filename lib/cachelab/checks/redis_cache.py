@@ -1,0 +1,388 @@
+"""Checks for lesson 04's exercises: cache-aside on Redis by hand, and failing open.
+
+Both checks run your function against a real Redis server, never a fake:
+
+- ``check_get_or_load_json`` (04.1) uses the course's Redis (``connect()``: ``$REDIS_URL``
+  or this process's private server), under a key prefix of its own inside your learner
+  prefix, which it deletes afterwards (``cachelab:<learner>:check04:<random>:``). To see
+  whether your function refuses a key outside the course prefix, it calls it on a
+  private server of its own, which holds nobody's data: a check never writes outside
+  the course prefix of a server that may be shared;
+- ``check_safe_get_or_load`` (04.2) starts a ``PrivateRedisServer`` of its own, uses it,
+  then *stops* it to see what your function does when Redis is down.
+
+Each raises ``CheckFailed`` naming the first property that does not hold.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from typing import Any, Callable
+
+import redis
+
+from cachelab.cache import CacheStats
+from cachelab.checks import CheckFailed, call, expect
+from cachelab.keys import COURSE_PREFIX, learner_prefix
+from cachelab.redis_server import PrivateRedisServer, connect
+
+__all__ = ["EXERCISES", "HINTS", "check_get_or_load_json", "check_safe_get_or_load"]
+
+# What the loaders in these checks return: a small homepage-like value, as JSON can carry it.
+_PAGE = {
+    "products": [
+        {"id": 7, "name": "Oak stool", "price_cents": 4599, "stock": 12},
+        {"id": 42, "name": "Rustic maple bird feeder", "price_cents": 1099, "stock": 171},
+    ],
+    "count": 2,
+}
+
+
+class _CountingLoader:
+    """A loader that returns a fresh copy of ``_PAGE`` and counts its calls."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self) -> dict:
+        self.calls += 1
+        return copy.deepcopy(_PAGE)
+
+
+def _decode_json(raw: Any, property_: str) -> Any:
+    """``json.loads(raw)``, or ``CheckFailed`` naming ``property_`` when ``raw`` is not JSON."""
+    try:
+        return json.loads(raw)
+    except (TypeError, ValueError):
+        text = raw if isinstance(raw, str) else repr(raw)
+        raise CheckFailed(
+            f"{property_} (json.loads could not read what Redis holds: {text[:80]!r})", "json"
+        ) from None
+
+
+def check_get_or_load_json(get_or_load_json: Callable[..., Any]) -> str:
+    """Exercise 04.1: ``get_or_load_json(client, key, loader, ttl)``.
+
+    Properties, in order: a miss returns the loader's value and calls it once; the
+    value is stored in Redis under ``key`` as JSON; with a TTL of ``ttl`` seconds;
+    a hit returns the decoded value without calling the loader; once the key is
+    gone the loader runs again; a key outside ``cachelab:`` is refused with
+    ``ValueError`` and nothing is written there (tried on a private server).
+    """
+    client = connect()
+    prefix = f"{learner_prefix()}check04:{uuid.uuid4().hex[:10]}:"
+    key = prefix + "homepage"
+    ttl = 120
+    loader = _CountingLoader()
+
+    def answer(
+        on_client: Any, on_key: str, property_: str, topic: str, answer_ttl: int = ttl
+    ) -> Any:
+        return call(
+            get_or_load_json,
+            on_client,
+            on_key,
+            loader,
+            answer_ttl,
+            property_=property_,
+            topic=topic,
+        )
+
+    try:
+        first = answer(client, key, "a miss returns what the loader returned", "miss")
+        expect(
+            loader.calls == 1, "a miss calls the loader exactly once", loader.calls, topic="miss"
+        )
+        expect(first == _PAGE, "a miss returns what the loader returned", first, topic="miss")
+
+        raw = client.get(key)
+        expect(
+            raw is not None,
+            f"a miss stores the value in Redis under the key it was given ({key!r} is empty)",
+            topic="store",
+        )
+        stored = _decode_json(raw, "the value is stored as JSON")
+        expect(
+            stored == _PAGE, "the stored JSON decodes to the loader's value", stored, topic="json"
+        )
+
+        pttl_ms = client.pttl(key)
+        expect(
+            pttl_ms != -1,
+            "the key has a TTL (SET … EX ttl); Redis says it never expires",
+            topic="ttl",
+        )
+        expect(
+            (ttl - 5) * 1000 < pttl_ms <= ttl * 1000,
+            f"the TTL is ttl seconds: asked for {ttl} s (EX takes seconds, PX milliseconds)",
+            f"{pttl_ms / 1000:.3f} s left",
+            topic="ttl",
+        )
+
+        second = answer(client, key, "a hit returns the decoded value", "hit")
+        expect(
+            loader.calls == 1,
+            "a hit does not call the loader",
+            f"{loader.calls} calls after 2 requests",
+            topic="hit",
+        )
+        expect(
+            second == _PAGE,
+            "a hit returns the decoded value (the dict, not the JSON text)",
+            second,
+            topic="hit",
+        )
+
+        client.unlink(key)  # as if the TTL had run out
+        third = answer(
+            client, key, "once the key has expired, the next request calls the loader again", "miss"
+        )
+        expect(
+            loader.calls == 2 and third == _PAGE,
+            "once the key has expired, the next request calls the loader again",
+            f"{loader.calls} loader calls",
+            topic="miss",
+        )
+    finally:
+        for leftover in client.scan_iter(match=prefix + "*"):
+            client.unlink(leftover)
+
+    outside = f"check04-outside-the-course-prefix:{uuid.uuid4().hex[:10]}"
+    sandbox = (
+        PrivateRedisServer().start()
+    )  # nobody's data: the only server a check writes outside cachelab: on
+    try:
+        sandbox_client = sandbox.client()
+        refused = False
+        try:
+            get_or_load_json(sandbox_client, outside, loader, 1)
+        except ValueError:
+            refused = True
+        except NotImplementedError:
+            raise
+        except Exception as error:
+            raise CheckFailed(
+                f"a key that does not start with 'cachelab:' is refused with ValueError "
+                f"(got {type(error).__name__}: {error})",
+                "prefix",
+            ) from None
+        expect(
+            refused,
+            "a key that does not start with 'cachelab:' is refused with ValueError",
+            outside,
+            topic="prefix",
+        )
+        expect(
+            not sandbox_client.exists(outside),
+            "nothing is written outside the course prefix",
+            outside,
+            topic="prefix",
+        )
+    finally:
+        sandbox.stop()
+    return (
+        f"stored as JSON under the key, TTL {ttl} s, the loader ran once per miss, "
+        f"hits decoded, keys outside {COURSE_PREFIX!r} refused"
+    )
+
+
+def check_safe_get_or_load(safe_get_or_load: Callable[..., Any]) -> str:
+    """Exercise 04.2: ``safe_get_or_load(client, key, loader, ttl, stats)``.
+
+    With Redis up it is cache-aside (JSON, a TTL, one miss then hits, counted in
+    ``stats``); an error raised by the loader itself propagates and is not counted;
+    with Redis *stopped* it still returns the loader's value, calls the loader once
+    per request, lets no Redis error escape, and adds one to ``stats.errors`` per
+    request.
+    """
+    server = PrivateRedisServer().start()
+    try:
+        client = server.client()
+        key = f"{learner_prefix()}check04:safe:homepage"
+        ttl = 60
+        loader = _CountingLoader()
+        stats = CacheStats()
+
+        def answer(
+            property_: str, topic: str, on_loader: Callable[[], Any] = loader, on_key: str = key
+        ) -> Any:
+            return call(
+                safe_get_or_load,
+                client,
+                on_key,
+                on_loader,
+                ttl,
+                stats,
+                property_=property_,
+                topic=topic,
+            )
+
+        answers = [answer("with Redis up, it returns the loader's value", "up") for _ in range(3)]
+        expect(
+            answers == [_PAGE] * 3,
+            "with Redis up, it returns the loader's value",
+            answers[-1],
+            topic="up",
+        )
+        expect(
+            loader.calls == 1,
+            "with Redis up, it is cache-aside: the loader runs on the first request only",
+            f"{loader.calls} loader calls for 3 requests",
+            topic="up",
+        )
+        expect(
+            (stats.misses, stats.hits, stats.errors) == (1, 2, 0),
+            "with Redis up, stats count 1 miss, 2 hits and 0 errors for 3 requests",
+            f"misses={stats.misses}, hits={stats.hits}, errors={stats.errors}",
+            topic="stats",
+        )
+        stored = _decode_json(client.get(key), "with Redis up, the value is stored as JSON")
+        expect(
+            stored == _PAGE,
+            "with Redis up, the stored JSON decodes to the loader's value",
+            stored,
+            topic="up",
+        )
+        expect(
+            client.ttl(key) > 0,
+            "with Redis up, the key is stored with a TTL (SET … EX ttl)",
+            client.ttl(key),
+            topic="up",
+        )
+
+        def broken_loader() -> Any:
+            raise LookupError("no product with id 999")
+
+        prop = (
+            "an error raised by the loader itself is not hidden: only Redis errors fail open "
+            "(catch redis.ConnectionError and redis.TimeoutError, not Exception)"
+        )
+        try:
+            safe_get_or_load(
+                client, f"{learner_prefix()}check04:safe:missing", broken_loader, ttl, stats
+            )
+            propagated = False
+        except LookupError:
+            propagated = True
+        except NotImplementedError:
+            raise
+        except Exception as error:
+            raise CheckFailed(
+                f"{prop} (got {type(error).__name__}: {error})", "loader-error"
+            ) from None
+        expect(propagated, prop, topic="loader-error")
+        expect(
+            stats.errors == 0,
+            "a loader's own error is not counted as a Redis error",
+            stats.errors,
+            topic="loader-error",
+        )
+
+        server.stop()
+        loader.calls = 0
+        errors_before = stats.errors
+        answers = []
+        for _ in range(3):
+            try:
+                answers.append(safe_get_or_load(client, key, loader, ttl, stats))
+            except redis.RedisError as error:
+                raise CheckFailed(
+                    f"with Redis down, the page is still served: no Redis error escapes "
+                    f"(got {type(error).__name__}: {error})",
+                    "down",
+                ) from None
+            except NotImplementedError:
+                raise
+        expect(
+            answers == [_PAGE] * 3,
+            "with Redis down, it returns the loader's value",
+            answers[-1],
+            topic="down",
+        )
+        expect(
+            loader.calls == 3,
+            "with Redis down, the loader runs exactly once per request",
+            f"{loader.calls} loader calls for 3 requests",
+            topic="down-once",
+        )
+        expect(
+            stats.errors - errors_before == 3,
+            "with Redis down, stats.errors grows by one per request",
+            f"{stats.errors - errors_before} errors counted for 3 requests",
+            topic="down-once",
+        )
+    finally:
+        server.stop()
+    return (
+        "cache-aside while Redis is up; with Redis stopped, every request served from the loader "
+        "and each failure counted once"
+    )
+
+
+EXERCISES = {"04.1": check_get_or_load_json, "04.2": check_safe_get_or_load}
+
+HINTS = {
+    "04.1": {
+        "miss": (
+            "On a miss (client.get(key) is None), call loader() once, store its value, and return "
+            "it.",
+            "raw = client.get(key); if raw is None: value = loader(); client.set(key, ..., "
+            "ex=ttl); return value.",
+        ),
+        "store": (
+            "The value must end up in Redis under exactly the key you were given.",
+            "client.set(key, json.dumps(value), ex=ttl) -- the same key, not a key of your own "
+            "making.",
+        ),
+        "json": (
+            "Redis stores text. The course stores values as JSON text, never pickle or str().",
+            "Store json.dumps(value); read back with json.loads(raw).",
+        ),
+        "ttl": (
+            "The key must expire by itself: set it with a TTL of ttl seconds.",
+            "client.set(key, payload, ex=ttl): ex is in seconds (px would be milliseconds).",
+        ),
+        "hit": (
+            "On a hit, return the value decoded from JSON, and do not call the loader.",
+            "if raw is not None: return json.loads(raw) -- before the loader is ever reached.",
+        ),
+        "prefix": (
+            "Check the key before you send anything to Redis: a key outside the course prefix is "
+            "refused.",
+            "if not key.startswith('cachelab:'): raise ValueError(f'... {key!r}') -- as the first "
+            "line.",
+        ),
+    },
+    "04.2": {
+        "up": (
+            "With Redis up this is exercise 04.1 again: cache-aside, JSON, SET … EX ttl.",
+            "Start from your get_or_load_json and add the stats and the error handling around it.",
+        ),
+        "stats": (
+            "Count every request once: a hit adds 1 to stats.hits, a miss 1 to stats.misses.",
+            "stats.hits += 1 just before returning the decoded value; stats.misses += 1 before "
+            "calling the loader.",
+        ),
+        "loader-error": (
+            "Only Redis's own errors are an outage. An error from the loader is a bug in the page: "
+            "let it through.",
+            "Catch (redis.ConnectionError, redis.TimeoutError) around the Redis calls only, and "
+            "call loader() "
+            "outside every try block. `except Exception` would hide the loader's LookupError.",
+        ),
+        "down": (
+            "When Redis is down, the page must still be served: from the loader.",
+            "Wrap client.get(...) in try/except (redis.ConnectionError, redis.TimeoutError): and "
+            "return loader() in the except branch.",
+        ),
+        "down-once": (
+            "With Redis down, each request must call the loader exactly once and count exactly one "
+            "error.",
+            "After a failed GET, count one error and return loader() at once: do not go on to the "
+            "miss path "
+            "(which would load again and try a SET that fails too).",
+        ),
+    },
+}

@@ -1,0 +1,163 @@
+"""``checks.run`` and ``checks.hint``: a verdict per property, and hints asked for -- one level at a
+time.
+
+The hints belong to the property that failed, not to how many times the learner
+failed: fixing one property and failing another starts the other's hints from the
+first. These tests drive real checks (lesson 03's) with plausible wrong answers.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from collections import OrderedDict
+
+import pytest
+from support import load_solutions
+
+from cachelab import checks
+from cachelab.checks import ExerciseNotPassed
+from cachelab.checks.memory_cache import HINTS, check_cache_contract, check_lru_eviction
+
+solutions = load_solutions("03_memory_cache")
+
+
+class FirstInFirstOut:
+    """An LRU cache whose get forgets to refresh recency (fails 03.2 on "recency")."""
+
+    def __init__(self, max_entries):
+        self.max_entries, self.entries = max_entries, OrderedDict()
+
+    def get(self, key, default=None):
+        return self.entries.get(key, default)
+
+    def set(self, key, value):
+        self.entries[key] = value
+        self.entries.move_to_end(key)
+        while len(self.entries) > self.max_entries:
+            self.entries.popitem(last=False)
+
+    def delete(self, key):
+        self.entries.pop(key, None)
+
+
+class HoldsOneTooMany(FirstInFirstOut):
+    """Right recency, wrong bound (fails 03.2 on "bound")."""
+
+    def get(self, key, default=None):
+        if key in self.entries:
+            self.entries.move_to_end(key)
+        return self.entries.get(key, default)
+
+    def set(self, key, value):
+        self.entries[key] = value
+        self.entries.move_to_end(key)
+        while len(self.entries) > self.max_entries + 1:
+            self.entries.popitem(last=False)
+
+
+def fail(check, answer, capsys) -> str:
+    with pytest.raises(ExerciseNotPassed):
+        checks.run(check, answer)
+    return capsys.readouterr().out
+
+
+def ask(exercise: str, capsys) -> str:
+    checks.hint(exercise)
+    return capsys.readouterr().out
+
+
+def test_a_failed_check_prints_the_property_and_how_to_ask_for_a_hint_but_no_hint(capsys):
+    out = fail(check_lru_eviction, FirstInFirstOut, capsys)
+    assert out.startswith("❌ 03.2 · lru eviction: a get makes an entry the most recently used")
+    assert 'checks.hint("03.2")' in out or "checks.hint('03.2')" in out
+    assert not any(text in out for text in HINTS["03.2"]["recency"]), (
+        "no hint is shown before it is asked for"
+    )
+
+
+def test_hints_come_one_level_at_a_time_and_stay_at_the_last(capsys):
+    fail(check_lru_eviction, FirstInFirstOut, capsys)
+    levels = HINTS["03.2"]["recency"]
+    shown = [ask("03.2", capsys) for _ in range(len(levels) + 2)]
+    for number, (out, text) in enumerate(zip(shown, levels), start=1):
+        assert text in out and f"hint {number} of {len(levels)}" in out
+    assert levels[-1] in shown[-1] and levels[-1] in shown[-2], (
+        "asking past the last level repeats the last"
+    )
+    assert "lessons/solutions/03_" in shown[-1]
+
+
+def test_a_hint_is_about_the_property_that_failed_not_the_number_of_failures(capsys):
+    fail(check_lru_eviction, FirstInFirstOut, capsys)
+    assert HINTS["03.2"]["recency"][0] in ask("03.2", capsys)
+    fail(check_lru_eviction, HoldsOneTooMany, capsys)  # recency fixed, now the bound is wrong
+    out = ask("03.2", capsys)
+    assert HINTS["03.2"]["bound"][0] in out and "hint 1 of" in out, (
+        "another property starts at its first hint"
+    )
+
+
+def test_failing_the_same_property_again_continues_where_its_hints_were(capsys):
+    fail(check_lru_eviction, FirstInFirstOut, capsys)
+    ask("03.2", capsys)
+    fail(check_lru_eviction, FirstInFirstOut, capsys)
+    assert HINTS["03.2"]["recency"][1] in ask("03.2", capsys)
+
+
+def test_hints_of_one_exercise_do_not_move_another_exercises_hints(capsys):
+    fail(check_lru_eviction, FirstInFirstOut, capsys)
+    fail(
+        check_cache_contract, lambda ttl, clock: FirstInFirstOut(3), capsys
+    )  # a cache with no TTL at all
+    ask("03.1", capsys)
+    assert HINTS["03.2"]["recency"][0] in ask("03.2", capsys)
+
+
+def test_asking_before_running_the_check_says_to_run_it(capsys):
+    out = ask("03.2", capsys)
+    assert "run its check cell first" in out
+    assert not any(text in out for levels in HINTS["03.2"].values() for text in levels)
+
+
+def test_after_a_pass_there_is_no_hint_to_give(capsys):
+    fail(check_lru_eviction, FirstInFirstOut, capsys)
+    checks.run(check_lru_eviction, solutions.LRUCache)
+    assert capsys.readouterr().out.startswith("✅ 03.2")
+    assert "passes" in ask("03.2", capsys)
+
+
+@pytest.mark.parametrize("exercise", ["03.9", "42.1", "three"])
+def test_asking_for_an_unknown_exercise_is_a_clear_error(exercise):
+    with pytest.raises(ValueError, match="exercise"):
+        checks.hint(exercise)
+
+
+def test_an_unattempted_stub_reads_as_not_attempted_and_does_not_stop_run_all(capsys):
+    class Stub:
+        def __init__(self, ttl, clock=time.monotonic):
+            raise NotImplementedError
+
+    checks.run(check_cache_contract, Stub)
+    assert capsys.readouterr().out.startswith("⏳ 03.1")
+
+
+def test_a_failure_stops_run_all_with_one_short_line_instead_of_a_traceback(capsys):
+    with pytest.raises(ExerciseNotPassed) as stopped:
+        checks.run(check_lru_eviction, FirstInFirstOut)
+    lines = stopped.value._render_traceback_()
+    assert lines == ["⛔ exercise 03.2 does not pass yet (see the ❌ above)"]
+    assert stopped.value.__cause__ is None and stopped.value.__suppress_context__, (
+        "no chained traceback"
+    )
+
+
+def test_every_exercise_of_every_lesson_has_hints_of_one_or_more_levels():
+    for lesson, name in checks.LESSON_MODULES.items():
+        module = importlib.import_module(f"cachelab.checks.{name}")
+        assert set(module.EXERCISES) == set(module.HINTS), name
+        for exercise, topics in module.HINTS.items():
+            assert exercise.startswith(lesson + "."), exercise
+            assert topics and all(len(levels) >= 1 and all(levels) for levels in topics.values()), (
+                exercise
+            )
