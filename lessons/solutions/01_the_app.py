@@ -1,7 +1,7 @@
 """Reference solutions for lesson 01 · The app (for instructors; the tests check them).
 
 Each function is one exercise of ``lessons/01_the_app.ipynb``; the checks that
-grade them are in ``cachelab.checks.shop``.
+grade them are in ``cachelab.checks.the_app``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ ORDER BY units_sold DESC, category
 
 
 def top_categories(db_path: Union[str, Path], days: int) -> list[dict]:
-    """Exercise 1: units sold per category over the last ``days`` days, biggest first (ties by name)."""
+    """Exercise 1: units sold per category over the last ``days`` days, biggest first (ties by
+    name).
+    """
     if isinstance(days, bool) or not isinstance(days, int) or days < 1:
         raise ValueError(f"days must be a whole number >= 1, got {days!r}")
     path = Path(db_path)
@@ -46,7 +48,9 @@ def add_covering_index(db_path: Union[str, Path]) -> None:
     db = sqlite_utils.Database(db_path)
     try:
         db["orders"].create_index(
-            ["ordered_at", "product_id", "quantity"], index_name="orders_by_time_covering", if_not_exists=True
+            ["ordered_at", "product_id", "quantity"],
+            index_name="orders_by_time_covering",
+            if_not_exists=True,
         )
     finally:
         db.close()

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 
 def my_percentile(samples: list[float], q: float) -> float:
-    """Exercise 1: the q-th percentile (0–100) of ``samples``, interpolated between the nearest ranks.
+    """Exercise 1: the q-th percentile (0–100) of ``samples``, interpolated between the nearest
+    ranks.
 
     Sort a copy (never the caller's list), find the fractional position
     ``(n - 1) * q / 100`` and go that fraction of the way from the sample
@@ -30,6 +31,7 @@ def db_cores_busy(requests_per_s: float, query_ms: float) -> float:
     """
     if requests_per_s < 0 or query_ms < 0:
         raise ValueError(
-            f"requests_per_s and query_ms must be >= 0, got requests_per_s={requests_per_s!r}, query_ms={query_ms!r}"
+            f"requests_per_s and query_ms must be >= 0, got requests_per_s={requests_per_s!r}, "
+            f"query_ms={query_ms!r}"
         )
     return requests_per_s * query_ms / 1000

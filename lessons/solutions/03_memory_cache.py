@@ -1,7 +1,7 @@
 """Reference solutions for lesson 03 · An in-memory cache (for instructors).
 
-One answer per exercise; ``tests/test_checks_caching.py`` runs each through its
-check. Learners: try the exercise first -- the hints in the notebook come in order.
+One answer per exercise; ``tests/test_checks_memory_cache.py`` runs each through its
+check. Learners: try the exercise first, and ask for hints (``checks.hint("03.1")``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ _MISSING = object()
 
 
 class TTLCache:
-    """Exercise 1: a cache whose entries expire ``ttl`` seconds after they were set, by ``clock``."""
+    """Exercise 1: a cache whose entries expire ``ttl`` seconds after their set, by ``clock``."""
 
     def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
         if ttl <= 0:
@@ -66,8 +66,12 @@ class LRUCache:
         self._entries.pop(key, None)
 
 
-def cached(ttl: float, clock: Callable[[], float] = time.monotonic) -> Callable[[Callable], Callable]:
-    """Exercise 3: a decorator that runs the function at most once per arguments per ``ttl`` seconds."""
+def cached(
+    ttl: float, clock: Callable[[], float] = time.monotonic
+) -> Callable[[Callable], Callable]:
+    """Exercise 3: a decorator that runs the function at most once per arguments per ``ttl``
+    seconds.
+    """
 
     def decorator(func: Callable) -> Callable:
         results: dict[tuple, tuple[Any, float]] = {}  # args -> (result, expires_at)

@@ -1,6 +1,6 @@
 """Reference solutions for lesson 04 · Redis: one cache for every worker.
 
-One function per exercise. tests/test_checks_redis.py runs each lesson check
+One function per exercise. tests/test_checks_redis_cache.py runs each lesson check
 against these (they must pass) and against plausible wrong answers (they must not).
 """
 
@@ -17,7 +17,7 @@ COURSE_PREFIX = "cachelab:"
 
 
 def get_or_load_json(client: redis.Redis, key: str, loader: Callable[[], Any], ttl: int) -> Any:
-    """Exercise 1: cache-aside on Redis by hand -- GET, and on a miss load, then SET … EX as JSON."""
+    """Exercise 1: cache-aside on Redis by hand: GET; on a miss load, then SET … EX as JSON."""
     if not key.startswith(COURSE_PREFIX):
         raise ValueError(f"cache keys must start with {COURSE_PREFIX!r}, got {key!r}")
     raw = client.get(key)

@@ -1,12 +1,12 @@
 """Reference solutions for lesson 07 · Tuning TTLs (for instructors).
 
-One answer per exercise; ``tests/test_checks_tuning.py`` runs each through its
-check. Learners: try the exercise first -- the hints in the notebook come in order.
+One answer per exercise; ``tests/test_checks_ttl_tuning.py`` runs each through its
+check. Learners: try the exercise first, and ask for hints (``checks.hint("07.1")``).
 """
 
 from __future__ import annotations
 
-from cachelab.checks.tuning import WORKLOADS
+from cachelab.checks.ttl_tuning import WORKLOADS
 from cachelab.sim import model
 
 
@@ -29,8 +29,12 @@ def longest_ttl_within(stale_budget: float, read_rate: float, write_rate: float)
 def pick_ttls() -> dict[str, float]:
     """Exercise 2: one TTL per data type within every budget.
 
-    Give each data type the longest TTL its staleness budget allows: that is
-    also the TTL that loads the database least, so if this misses the load
-    budget, nothing does.
+    Give each data type the longest TTL its staleness budgets allow -- the
+    longest within its stale fraction, capped at its maximum age (with a TTL
+    alone, no stale value outlives its entry). That is also the TTL that loads
+    the database least, so if this misses the load budget, nothing does.
     """
-    return {name: longest_ttl_within(w.stale_budget, w.read_rate, w.write_rate) for name, w in WORKLOADS.items()}
+    return {
+        name: min(longest_ttl_within(w.stale_budget, w.read_rate, w.write_rate), w.max_stale_age_s)
+        for name, w in WORKLOADS.items()
+    }
