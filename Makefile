@@ -33,7 +33,7 @@ endif
 # --allow-root only when we really are root (containers, CI); never otherwise.
 ALLOW_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: help lab test bench reset clean wheelhouse site setup data
+.PHONY: help lab test lint bench reset clean wheelhouse site setup data
 
 help: ## list the targets
 	@echo "Make or Break -- a hands-on caching course. Start with: make lab   (check everything: make test)"
@@ -72,8 +72,14 @@ data: setup ## build the default shop database if it is missing (progress bar; q
 lab: data ## set up, then open JupyterLab on lessons/
 	$(VENV)/bin/jupyter lab lessons/ --port=$(PORT) $(ALLOW_ROOT)
 
-test: data ## set up, then run every test: library, notebooks (nbval), browser widgets
+test: data lint ## set up, then run every test: lint, library, notebooks (nbval), browser widgets
 	$(PY) -m pytest tests lessons --durations=15
+
+LINTED := lib tests benchmarks lessons/solutions
+
+lint: setup ## check the code's style with ruff (configured in pyproject.toml)
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
 
 # --- for instructors and maintainers ---------------------------------------------------------------
 

@@ -49,15 +49,23 @@ def baseline_build(path: Path, schema: list[str], size: str = "default", seed: i
     connection.execute("ANALYZE")
     connection.executemany(
         "INSERT INTO cachelab_meta (key, value) VALUES (?, ?)",
-        [("schema_version", str(data.SCHEMA_VERSION)), ("size", size), ("seed", str(seed)),
-         ("data_end", str(data.DATA_END)), ("complete", "1")],
+        [
+            ("schema_version", str(data.SCHEMA_VERSION)),
+            ("size", size),
+            ("seed", str(seed)),
+            ("data_end", str(data.DATA_END)),
+            ("complete", "1"),
+        ],
     )
     connection.commit()
     connection.close()
 
 
 def schema_of(path: Path) -> list[str]:
-    """The CREATE TABLE / CREATE INDEX statements of the database at ``path`` (SQLite's own tables left out)."""
+    """The CREATE TABLE / CREATE INDEX statements of the database at ``path`` (SQLite's own tables
+    left
+    out).
+    """
     with sqlite3.connect(path) as connection:
         rows = connection.execute(
             "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' "
@@ -68,15 +76,22 @@ def schema_of(path: Path) -> list[str]:
 
 
 def same_rows(first: Path, second: Path) -> bool:
-    """Whether both databases hold the same products and orders (checked by a digest, not row by row)."""
+    """Whether both databases hold the same products and orders (checked by a digest, not row by
+    row).
+    """
     digests = []
     for path in (first, second):
         with sqlite3.connect(path) as connection:
-            digests.append(connection.execute(
-                "SELECT COUNT(*), SUM(id * 7 + product_id * 13 + quantity * 17 + ordered_at % 1000003) FROM orders"
-            ).fetchone() + connection.execute(
-                "SELECT COUNT(*), SUM(id + price_cents + stock), GROUP_CONCAT(name) FROM products"
-            ).fetchone())
+            digests.append(
+                connection.execute(
+                    "SELECT COUNT(*), SUM(id * 7 + product_id * 13 + quantity * 17 + ordered_at % "
+                    "1000003) FROM orders"
+                ).fetchone()
+                + connection.execute(
+                    "SELECT COUNT(*), SUM(id + price_cents + stock), GROUP_CONCAT(name) FROM "
+                    "products"
+                ).fetchone()
+            )
         connection.close()
     return digests[0] == digests[1]
 
@@ -100,23 +115,29 @@ def run(quick: bool = False) -> list[dict]:
                     data.build_shop(path, size=size)
                 else:
                     baseline_build(path, schema, size=size)
-                (library_s if side == "library" else baseline_s).append(time.perf_counter() - started)
+                (library_s if side == "library" else baseline_s).append(
+                    time.perf_counter() - started
+                )
                 if not same_rows(reference, path):
                     raise AssertionError(f"the {side} build made different rows from build_shop's")
                 path.unlink()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     shape = data.SIZES[size]
-    return [{
-        "name": f"build_shop({size!r}) vs sqlite3.executemany of the same rows",
-        "median": statistics.median(library_s),
-        "baseline": statistics.median(baseline_s),
-        "target": 2.0,
-        "note": f"{rounds} alternating builds each of {shape.products:,} products + {shape.orders:,} orders; "
-                f"both sides generate their rows with the same generators and seed, create the same indexes "
-                f"and ANALYZE; library builds {', '.join(f'{s:.2f}' for s in library_s)} s, "
-                f"baseline {', '.join(f'{s:.2f}' for s in baseline_s)} s",
-    }]
+    return [
+        {
+            "name": f"build_shop({size!r}) vs sqlite3.executemany of the same rows",
+            "median": statistics.median(library_s),
+            "baseline": statistics.median(baseline_s),
+            "target": 2.0,
+            "note": f"{rounds} alternating builds each of {shape.products:,} products + "
+            f"{shape.orders:,} orders; "
+            "both sides generate their rows with the same generators and seed, create the same "
+            "indexes "
+            f"and ANALYZE; library builds {', '.join(f'{s:.2f}' for s in library_s)} s, "
+            f"baseline {', '.join(f'{s:.2f}' for s in baseline_s)} s",
+        }
+    ]
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ and walk the TTL slider end to end and back, nudge both rates and flip the strat
 Rows:
 
 - slider move vs a model-only redraw of the same settings (no simulation), timed
-  alternately. The issue's target is absolute, 150 ms median; ``met`` says
+  alternately. The course's target is absolute, 150 ms median; ``met`` says
   whether the median is under it (``target`` is that budget as a ratio to this
   run's baseline, so run.py's table agrees).
 - the repaint alone: blitting the moving parts onto the kept background vs
@@ -41,23 +41,40 @@ BUDGET_S = 0.150
 
 
 def moves() -> list[Settings]:
-    """30 slider moves from the default settings: TTL end to end and back, rate nudges, strategy flips."""
+    """30 slider moves from the default settings: TTL end to end and back, rate nudges, strategy
+    flips.
+    """
     default = Settings()
     ttls = list(TTL_CHOICES_S) + list(reversed(TTL_CHOICES_S))[1:]  # 19 TTL positions
-    result = [Settings(float(t), default.read_rate, default.write_rate, default.strategy) for t in ttls]
+    result = [
+        Settings(float(t), default.read_rate, default.write_rate, default.strategy) for t in ttls
+    ]
     r = READ_RATE_CHOICES.index(default.read_rate)
     w = WRITE_RATE_CHOICES.index(default.write_rate)
-    for read_rate in (READ_RATE_CHOICES[r + 1], READ_RATE_CHOICES[r], READ_RATE_CHOICES[r - 1], READ_RATE_CHOICES[r]):
+    for read_rate in (
+        READ_RATE_CHOICES[r + 1],
+        READ_RATE_CHOICES[r],
+        READ_RATE_CHOICES[r - 1],
+        READ_RATE_CHOICES[r],
+    ):
         result.append(Settings(default.ttl, float(read_rate), default.write_rate, default.strategy))
-    for write_rate in (WRITE_RATE_CHOICES[w + 1], WRITE_RATE_CHOICES[w], WRITE_RATE_CHOICES[w - 1], WRITE_RATE_CHOICES[w]):
+    for write_rate in (
+        WRITE_RATE_CHOICES[w + 1],
+        WRITE_RATE_CHOICES[w],
+        WRITE_RATE_CHOICES[w - 1],
+        WRITE_RATE_CHOICES[w],
+    ):
         result.append(Settings(default.ttl, default.read_rate, float(write_rate), default.strategy))
     for strategy in ("delete_on_write", "ttl", "delete_on_write"):
         result.append(Settings(default.ttl, default.read_rate, default.write_rate, strategy))
     return result
 
 
-def _alternate(subject: Callable[[Settings], object], baseline: Callable[[Settings], object],
-               settings: list[Settings]) -> tuple[Timing, Timing]:
+def _alternate(
+    subject: Callable[[Settings], object],
+    baseline: Callable[[Settings], object],
+    settings: list[Settings],
+) -> tuple[Timing, Timing]:
     """Time each setting once with each function, alternating which goes first."""
     samples: dict[str, list[float]] = {"subject": [], "baseline": []}
     for i, s in enumerate(settings):
@@ -88,10 +105,12 @@ def slider_move_vs_model_only(quick: bool) -> dict:
         "met": subject.median_s < BUDGET_S,
         "budget_s": BUDGET_S,
         "p95": subject.p95_s,
-        "note": f"{len(settings)} moves from the default settings {Settings()}, {EVENTS_PER_MOVE:,} simulated "
-                f"events per move; median {subject.median_ms:.0f} ms (p95 {subject.p95_s * 1e3:.0f} ms) against "
-                f"the issue's absolute budget of {BUDGET_S * 1e3:.0f} ms; model-only redraw "
-                f"{baseline.median_ms:.1f} ms",
+        "note": f"{len(settings)} moves from the default settings {Settings()}, "
+        f"{EVENTS_PER_MOVE:,} simulated "
+        f"events per move; median {subject.median_ms:.0f} ms (p95 {subject.p95_s * 1e3:.0f} ms) "
+        "against "
+        f"the course's absolute budget of {BUDGET_S * 1e3:.0f} ms; model-only redraw "
+        f"{baseline.median_ms:.1f} ms",
     }
 
 
@@ -102,7 +121,9 @@ def blit_vs_full_redraw(quick: bool) -> dict:
     for s in settings[:3]:
         blitting.render(frames[s])
         full.render(frames[s])
-    subject, baseline = _alternate(lambda s: blitting.render(frames[s]), lambda s: full.render(frames[s]), settings)
+    subject, baseline = _alternate(
+        lambda s: blitting.render(frames[s]), lambda s: full.render(frames[s]), settings
+    )
     return {
         "name": "dashboard repaint: blit onto kept background vs full figure draw",
         "median": subject.median_s,
@@ -119,6 +140,9 @@ def run(quick: bool = False) -> list[dict]:
 if __name__ == "__main__":
     for row in run():
         met = row.get("met", row["median"] / row["baseline"] <= row["target"])
-        print(f"{row['name']}: median {row['median'] * 1e3:.1f} ms vs baseline {row['baseline'] * 1e3:.1f} ms "
-              f"({'met' if met else 'MISSED'})")
+        print(
+            f"{row['name']}: median {row['median'] * 1e3:.1f} ms vs baseline "
+            f"{row['baseline'] * 1e3:.1f} ms "
+            f"({'met' if met else 'MISSED'})"
+        )
         print(f"  {row['note']}")

@@ -42,10 +42,14 @@ RESULTS = HERE / "results" / "latest.json"
 
 
 def discover(only: list[str]) -> list[Path]:
-    """The ``bench_*.py`` files next to this script, in name order (only those named in ``only``, if any)."""
+    """The ``bench_*.py`` files next to this script, in name order (only those named in ``only``, if
+    any).
+    """
     found = sorted(HERE.glob("bench_*.py"))
     if only:
-        found = [path for path in found if path.stem.removeprefix("bench_") in only or path.stem in only]
+        found = [
+            path for path in found if path.stem.removeprefix("bench_") in only or path.stem in only
+        ]
     return found
 
 
@@ -69,7 +73,10 @@ def complete(row: dict, source: str) -> dict:
 
 
 def target_text(row: dict) -> str:
-    """The target as a reader says it: a module's own ``target_text``, an absolute ``budget_s``, or the ratio."""
+    """The target as a reader says it: a module's own ``target_text``, an absolute ``budget_s``, or
+    the
+    ratio.
+    """
     if row.get("target_text"):
         return row["target_text"]
     if row.get("budget_s"):
@@ -81,8 +88,14 @@ def target_text(row: dict) -> str:
 def print_table(rows: list[dict]) -> None:
     header = ("benchmark", "median", "baseline", "ratio", "target", "")
     lines = [
-        (row["name"], format_seconds(row["median"]), format_seconds(row["baseline"]), f"{row['ratio']:.3f}",
-         target_text(row), "PASS" if row["met"] else "MISS")
+        (
+            row["name"],
+            format_seconds(row["median"]),
+            format_seconds(row["baseline"]),
+            f"{row['ratio']:.3f}",
+            target_text(row),
+            "PASS" if row["met"] else "MISS",
+        )
         for row in rows
     ]
     widths = [max(len(str(cell)) for cell in column) for column in zip(header, *lines)]
@@ -113,20 +126,36 @@ def main(argv: list[str]) -> int:
     print()
     print_table(rows)
     met = sum(row["met"] for row in rows)
-    print(f"\n{met} of {len(rows)} targets met in {time.perf_counter() - started:.0f} s"
-          + (f"; FAILED to run: {', '.join(failures)}" if failures else "")
-          + ("  (--quick: figures are rough)" if quick else ""))
-    print("ratio = median / baseline, both measured in this run; figures vary with what else the machine is doing, ratios much less")
+    print(
+        f"\n{met} of {len(rows)} targets met in {time.perf_counter() - started:.0f} s"
+        + (f"; FAILED to run: {', '.join(failures)}" if failures else "")
+        + ("  (--quick: figures are rough)" if quick else "")
+    )
+    print(
+        "ratio = median / baseline, both measured in this run; figures vary with what else the "
+        "machine is doing, ratios much less"
+    )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({
-        "when_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "command": " ".join([Path(sys.executable).name, "benchmarks/run.py", *argv]),
-        "quick": quick,
-        "machine": {"python": platform.python_version(), "platform": platform.platform(),
-                    "cpus": os.cpu_count(), "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None},
-        "rows": rows,
-        "failed_to_run": failures,
-    }, indent=2) + "\n", encoding="utf-8")
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "when_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "command": " ".join([Path(sys.executable).name, "benchmarks/run.py", *argv]),
+                "quick": quick,
+                "machine": {
+                    "python": platform.python_version(),
+                    "platform": platform.platform(),
+                    "cpus": os.cpu_count(),
+                    "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
+                },
+                "rows": rows,
+                "failed_to_run": failures,
+            },
+            indent=2,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     print(f"written to {RESULTS.relative_to(HERE.parent)}")
     return 0  # benchmarks inform; they do not gate
 
