@@ -184,6 +184,8 @@ def test_stats_count_every_operation(clock):
         "expirations": 1,
         "evictions": 1,
         "errors": 0,
+        "short_circuits": 0,
+        "circuit": "closed",
         "hit_ratio": 1 / 3,
     }
 

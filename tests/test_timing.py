@@ -172,9 +172,12 @@ def test_competing_work_keeps_its_processes_busy_during_the_block_and_terminates
 
     with timing.competing_work(processes=2, max_seconds=30) as busy:
         assert len(busy) == 2 and all(process.poll() is None for process in busy)
-        assert all(
-            psutil.Process(process.pid).cpu_percent(interval=0.2) > 20 for process in busy
-        ), "busy on the CPU"
+        started = [psutil.Process(process.pid).cpu_times().user for process in busy]
+        time.sleep(0.5)
+        spent = [psutil.Process(p.pid).cpu_times().user - t for p, t in zip(busy, started)]
+        assert all(seconds > 0 for seconds in spent), (
+            f"they spin on the CPU (user seconds: {spent})"
+        )
     assert [process.returncode for process in busy] == [-signal.SIGTERM] * 2, (
         "terminated when the block ended"
     )

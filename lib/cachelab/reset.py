@@ -21,8 +21,8 @@ Options: ``--redis-only``, ``--databases-only``, ``--url URL`` (instead of
 list, delete nothing).
 
 >>> import tempfile
->>> generated_databases(tempfile.mkdtemp())   # an empty folder: nothing of the course's to remove
-[]
+>>> generated_databases(tempfile.mkdtemp())  # an empty folder: nothing of the course's
+DatabaseSweep(removed=[], skipped=[])
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import argparse
 import os
 import sys
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
@@ -38,13 +39,14 @@ import redis
 
 from cachelab import keys
 from cachelab.cache import delete_keys_under
-from cachelab.data import data_dir
+from cachelab.data import data_dir, is_course_file
 from cachelab.redis_server import redact_url
 
 __all__ = [
     "BATCH",
     "delete_course_keys",
     "keys_per_learner",
+    "DatabaseSweep",
     "generated_databases",
     "remove_databases",
     "main",
@@ -78,33 +80,52 @@ def keys_per_learner(client: redis.Redis) -> Counter:
     return counts
 
 
-def generated_databases(folder: Union[str, Path, None] = None) -> list[Path]:
-    """The generated shop databases in ``folder`` (default: ``data_dir()``), with their side files.
+SIDE_FILE_SUFFIXES = ("-journal", "-wal", "-shm")
+"""Files SQLite keeps beside a database while it works on it."""
 
-    Only files the course makes are listed: ``shop-<size>.db`` and its ``-journal``,
-    ``-wal``, ``-shm`` and unfinished ``.partial`` files. Anything else is left alone.
+
+@dataclass
+class DatabaseSweep:
+    """What ``remove_databases`` found: the course's own files, and look-alikes it left alone."""
+
+    removed: list[Path] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)
+
+
+def generated_databases(folder: Union[str, Path, None] = None) -> DatabaseSweep:
+    """Sort the ``shop-*`` files in ``folder`` (default: ``data_dir()``): the course's, and others.
+
+    A database (``shop-*.db``) or an unfinished build (``shop-*.db.*.partial``) is the
+    course's only if it carries the course's marker (``data.is_course_file``); SQLite's
+    side files (``-journal``, ``-wal``, ``-shm``) go with their database. Everything
+    else with such a name -- someone's ``shop-accounts.db``, a text file -- is skipped.
     """
     folder = Path(folder) if folder is not None else data_dir()
+    sweep = DatabaseSweep()
     if not folder.is_dir():
-        return []
-    patterns = (
-        "shop-*.db",
-        "shop-*.db-journal",
-        "shop-*.db-wal",
-        "shop-*.db-shm",
-        "shop-*.db.*.partial",
+        return sweep
+    candidates = sorted(
+        {p for pattern in ("shop-*.db", "shop-*.db.*.partial") for p in folder.glob(pattern)}
     )
-    found = {path for pattern in patterns for path in folder.glob(pattern) if path.is_file()}
-    return sorted(found)
+    for path in candidates:
+        ours = path.is_file() and is_course_file(path)
+        (sweep.removed if ours else sweep.skipped).append(path)
+        for suffix in SIDE_FILE_SUFFIXES:
+            side = path.with_name(path.name + suffix)
+            if side.exists():
+                (sweep.removed if ours else sweep.skipped).append(side)
+    orphans = [p for suffix in SIDE_FILE_SUFFIXES for p in folder.glob(f"shop-*.db{suffix}")]
+    sweep.skipped += sorted(p for p in orphans if p not in sweep.removed and p not in sweep.skipped)
+    return sweep
 
 
-def remove_databases(folder: Union[str, Path, None] = None, dry_run: bool = False) -> list[Path]:
-    """Remove the generated shop databases (see ``generated_databases``) and return their paths."""
-    paths = generated_databases(folder)
+def remove_databases(folder: Union[str, Path, None] = None, dry_run: bool = False) -> DatabaseSweep:
+    """Remove the course's generated databases (see ``generated_databases``); report the rest."""
+    sweep = generated_databases(folder)
     if not dry_run:
-        for path in paths:
+        for path in sweep.removed:
             path.unlink(missing_ok=True)
-    return paths
+    return sweep
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -167,16 +188,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     if not args.redis_only:
         folder = data_dir()
-        paths = remove_databases(folder, dry_run=args.dry_run)
-        if paths:
-            for path in paths:
-                print(f"databases: {verb} {path}")
+        sweep = remove_databases(folder, dry_run=args.dry_run)
+        for path in sweep.removed:
+            print(f"databases: {verb} {path}")
+        if sweep.removed:
             print(
                 "databases: they are rebuilt from the seed by `make lab`, `make test` or "
                 "build_shop()"
             )
         else:
             print(f"databases: none to delete in {folder}")
+        for path in sweep.skipped:
+            print(f"databases: skipped {path}: not a file the course made")
 
     return status
 
