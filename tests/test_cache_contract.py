@@ -45,8 +45,7 @@ def test_both_caches_are_atomic_caches(make_cache):
     assert isinstance(cache, Cache) and isinstance(cache, AtomicCache)
 
 
-# --- get, set, delete, clear
-# --------------------------------------------------------------------------
+# --- get, set, delete, clear ----------------------------------------------------------------------
 
 
 def test_a_missing_key_returns_the_default_and_counts_a_miss(make_cache):
@@ -131,8 +130,7 @@ def test_stats_count_every_operation_and_clear_keeps_them(make_cache):
     assert cache.stats.circuit == "closed"
 
 
-# --- get_or_load
-# -------------------------------------------------------------------------------------
+# --- get_or_load ----------------------------------------------------------------------------------
 
 
 def test_get_or_load_calls_the_loader_once_for_repeated_gets(make_cache):
@@ -176,8 +174,7 @@ def test_get_or_load_refuses_a_bad_ttl_before_running_the_loader(make_cache, ttl
     assert calls == [], "the loader must not run for a request that is refused anyway"
 
 
-# --- bad input, the same answer from both
-# ----------------------------------------------------------------
+# --- bad input, the same answer from both ---------------------------------------------------------
 
 
 @pytest.mark.parametrize("ttl", [0, -5, math.nan, math.inf, 10**400, 1e20, "60", True])
@@ -220,8 +217,7 @@ def test_unusual_but_printable_keys_work(make_cache, key):
     assert cache.get(key) == "v"
 
 
-# --- the atomic operations
-# -----------------------------------------------------------------------------
+# --- the atomic operations ------------------------------------------------------------------------
 
 
 def test_add_stores_only_when_the_key_is_absent(make_cache):

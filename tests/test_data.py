@@ -30,8 +30,7 @@ def file_identity(path: Path) -> tuple[int, int, int]:
     return status.st_ino, status.st_mtime_ns, status.st_size
 
 
-# --- what is built
-# ------------------------------------------------------------------------------------
+# --- what is built --------------------------------------------------------------------------------
 
 
 def test_the_tiny_shop_has_100_products_and_10000_orders(tiny_shop_path):
@@ -103,8 +102,7 @@ def test_build_creates_missing_parent_folders(tmp_path):
     assert describe(path) is not None
 
 
-# --- deterministic
-# ---------------------------------------------------------------------------------------
+# --- deterministic --------------------------------------------------------------------------------
 
 
 def test_the_same_seed_gives_the_same_rows_in_every_table(tmp_path, tiny_shop_path):
@@ -239,8 +237,7 @@ def test_a_foreign_sqlite_database_is_never_overwritten(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["precious.db"]
 
 
-# --- bad input and paths
-# -------------------------------------------------------------------------------
+# --- bad input and paths --------------------------------------------------------------------------
 
 
 def test_an_unknown_size_is_a_value_error_listing_the_sizes(tmp_path):
@@ -277,8 +274,7 @@ def test_a_scratch_shop_is_a_separate_copy(monkeypatch, tmp_path):
     assert source.read_bytes() == before
 
 
-# --- scratch copies
-# ---------------------------------------------------------------------------------
+# --- scratch copies -------------------------------------------------------------------------------
 
 
 def test_scratch_copies_of_one_process_share_one_folder_named_after_it(monkeypatch, tmp_path):

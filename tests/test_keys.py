@@ -48,8 +48,7 @@ def test_lease_lock_and_version_keys_never_collide_with_the_key_they_serve():
     assert len(derived) == 3 and "product:42" not in derived
 
 
-# --- whose keys
-# ---------------------------------------------------------------------------------------
+# --- whose keys -----------------------------------------------------------------------------------
 
 
 def test_the_learner_name_comes_from_cachelab_learner_first(monkeypatch):
@@ -96,8 +95,7 @@ def test_no_learner_prefix_is_the_start_of_another_learners(monkeypatch):
             assert one == other or not other.startswith(one)
 
 
-# --- prefixes and Redis keys
-# -----------------------------------------------------------------------------
+# --- prefixes and Redis keys ----------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("prefix", ["cachelab:", "cachelab:mine:", "cachelab:ada:test:abc:"])

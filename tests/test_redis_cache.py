@@ -19,8 +19,7 @@ from cachelab.cache import CacheKeyError, CacheUnavailable, RedisCache
 from cachelab.clock import FakeClock
 from cachelab.outages import CircuitBreaker
 
-# --- JSON round trips
-# ----------------------------------------------------------------------------------
+# --- JSON round trips -----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -81,8 +80,7 @@ def test_two_caches_on_one_prefix_share_their_entries(redis_client, redis_cache)
     assert other.get("trending") == [1, 2, 3]
 
 
-# --- TTLs: SET EX and PX
-# ------------------------------------------------------------------------------
+# --- TTLs: SET EX and PX --------------------------------------------------------------------------
 
 
 def test_a_whole_second_ttl_is_set_with_ex(redis_cache, redis_client):
@@ -134,8 +132,7 @@ def test_get_or_load_stores_with_its_own_ttl(redis_cache, redis_client):
     assert 35 < redis_client.ttl(redis_cache.prefix + "k") <= 45
 
 
-# --- get_or_load
-# ------------------------------------------------------------------------------------
+# --- get_or_load ----------------------------------------------------------------------------------
 
 
 def test_a_second_cache_on_the_same_prefix_does_not_call_its_loader(redis_client, redis_cache):

