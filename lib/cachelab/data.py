@@ -111,7 +111,7 @@ def build_shop(path: Union[str, Path, None] = None, size: str = "default", seed:
         raise TypeError(f"seed must be a whole number, got {type(seed).__name__} {seed!r}")
     path = Path(path) if path is not None else default_path(size)
     wanted = {"size": size, "seed": seed, "schema_version": SCHEMA_VERSION, "complete": True}
-    if describe(path) == wanted:
+    if describe(path) == wanted and _rows_as_built(path):
         return path
     _refuse_to_overwrite(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -267,9 +267,9 @@ def describe(path: Union[str, Path]) -> Optional[dict]:
     """What the course database at ``path`` says of itself, or None unless it is whole.
 
     Whole means, checked cheaply (a few milliseconds, so every lesson can ask): the
-    file is as long as its SQLite header says (a truncated copy is not), the build
-    finished (``complete`` is written last), and the tables hold as many rows as the
-    build wrote. ``verify_shop`` reads every page, for when that is worth a second.
+    file is as long as its SQLite header says (a truncated copy is not), and the build
+    finished (``complete`` is written last). ``verify_shop`` reads every page, for when
+    that is worth a second; ``build_shop`` also checks the row counts before reuse.
     """
     path = Path(path)
     if not path.is_file() or not _length_matches_header(path):
@@ -278,17 +278,11 @@ def describe(path: Union[str, Path]) -> Optional[dict]:
         connection = connect_read_only(path)
         try:
             rows = dict(connection.execute("SELECT key, value FROM cachelab_meta").fetchall())
-            if rows.get("complete") != "1":
-                return None
-            for table in ("products", "orders"):  # our own table names, never user input
-                expected = rows.get(f"{table}_rows")
-                if expected is not None:
-                    (count,) = connection.execute(f"SELECT COUNT(*) FROM {table}").fetchone()
-                    if count != int(expected):
-                        return None
         finally:
             connection.close()
-    except (sqlite3.DatabaseError, ValueError):  # not a database, a damaged one, or no meta table
+    except sqlite3.DatabaseError:  # not a database, a damaged one, or no meta table
+        return None
+    if rows.get("complete") != "1":
         return None
     return {
         "size": rows.get("size"),
@@ -296,6 +290,25 @@ def describe(path: Union[str, Path]) -> Optional[dict]:
         "schema_version": int(rows.get("schema_version", -1)),
         "complete": True,
     }
+
+
+def _rows_as_built(path: Path) -> bool:
+    """Whether the tables hold as many rows as the build wrote (a shop written to does not)."""
+    try:
+        connection = connect_read_only(path)
+        try:
+            meta = dict(connection.execute("SELECT key, value FROM cachelab_meta").fetchall())
+            for table in ("products", "orders"):  # our own table names, never user input
+                expected = meta.get(f"{table}_rows")
+                if expected is not None:
+                    (count,) = connection.execute(f"SELECT COUNT(*) FROM {table}").fetchone()
+                    if count != int(expected):
+                        return False
+        finally:
+            connection.close()
+    except (sqlite3.DatabaseError, ValueError):
+        return False
+    return True
 
 
 def _length_matches_header(path: Path) -> bool:
