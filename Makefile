@@ -54,7 +54,8 @@ $(PY):
 		print(f"using {sys.executable} (Python {v[0]}.{v[1]})"); \
 		ok or print(f"error: this course needs Python 3.10-3.12, {sys.executable} is {v[0]}.{v[1]}; try make lab PYTHON=python3.11", file=sys.stderr); \
 		sys.exit(0 if ok else 1)'
-	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); \
+	@echo "$(PYTHON) -m venv $(VENV)"
+	@$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); \
 		echo "error: could not create $(VENV). On Debian/Ubuntu: apt-get install python3-venv" >&2; exit 1; }
 
 # Reinstall only when pyproject.toml changes (or the venv is new).
@@ -94,6 +95,7 @@ wheelhouse: setup ## download every wheel into wheelhouse/ for offline installs 
 	$(PY) -m pip download --disable-pip-version-check -d $(WHEELHOUSE) pip setuptools wheel
 	$(PY) -m pip wheel --disable-pip-version-check -w $(WHEELHOUSE) '.[$(EXTRAS)]'
 	rm -f $(WHEELHOUSE)/cachelab-*.whl  # the course itself is installed from the repository (-e .)
+	rm -rf build  # what building the course's own wheel left behind
 	@echo "wheelhouse/ holds $$(ls $(WHEELHOUSE) | wc -l) files. Copy the repository with it, then: make lab OFFLINE=1"
 
 site: data ## execute every lesson and render it as HTML into site/

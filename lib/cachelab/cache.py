@@ -53,6 +53,9 @@ __all__ = [
     "MemoryCache",
     "RedisCache",
     "delete_keys_under",
+    "DELETE_IF_EQUAL_SCRIPT",
+    "SET_AND_RELEASE_SCRIPT",
+    "INCREMENT_SCRIPT",
     "to_json",
 ]
 
@@ -339,7 +342,7 @@ class MemoryCache:
 # --------------------------------------------------------------------------- shared, in Redis
 
 # Compare-and-delete: a lock is released only by the process that holds it.
-_DELETE_IF_EQUAL = """
+DELETE_IF_EQUAL_SCRIPT = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
     return redis.call('DEL', KEYS[1])
 end
@@ -347,7 +350,7 @@ return 0
 """
 
 # Add one to a counter (setting its TTL), in one step: two writers never bump to the same version.
-_INCREMENT = """
+INCREMENT_SCRIPT = """
 local value = redis.call('INCR', KEYS[1])
 if ARGV[1] ~= '' then
     redis.call('PEXPIRE', KEYS[1], ARGV[1])
@@ -356,7 +359,7 @@ return value
 """
 
 # Store a value only while a lock (or lease) is held, and release it in the same step.
-_SET_AND_RELEASE = """
+SET_AND_RELEASE_SCRIPT = """
 if redis.call('GET', KEYS[2]) ~= ARGV[2] then
     return 0
 end
@@ -412,9 +415,9 @@ class RedisCache:
         self.fail_open = fail_open
         self.breaker = breaker if breaker is not None else CircuitBreaker()
         self.stats = CacheStats()
-        self._delete_if_equal = client.register_script(_DELETE_IF_EQUAL)
-        self._set_and_release = client.register_script(_SET_AND_RELEASE)
-        self._increment = client.register_script(_INCREMENT)
+        self._delete_if_equal = client.register_script(DELETE_IF_EQUAL_SCRIPT)
+        self._set_and_release = client.register_script(SET_AND_RELEASE_SCRIPT)
+        self._increment = client.register_script(INCREMENT_SCRIPT)
 
     # -- talking to Redis
 
