@@ -76,7 +76,7 @@ lab: data ## set up, then open JupyterLab on lessons/
 test: data lint ## set up, then run every test: lint, library, notebooks (nbval), browser widgets
 	$(PY) -m pytest tests lessons --durations=15
 
-LINTED := lib tests benchmarks lessons/solutions lessons/conftest.py
+LINTED := lib tests benchmarks scripts lessons/solutions lessons/conftest.py
 
 lint: setup ## check the code's style with ruff (configured in pyproject.toml)
 	$(VENV)/bin/ruff check $(LINTED)
