@@ -76,7 +76,7 @@ def main() -> int:
 
     cores = os.cpu_count()
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"\n{cores} cores; load average now {load}; loaded runs beside {args.busy} busy processes")
+    print(f"\n{cores} cores; load average now {load}; loaded runs beside {args.busy} busy ones")
     print(f"| lesson | quiet | with {args.busy} busy processes |")
     print("|---|---|---|")
     for name, quiet_s, quiet, busy_s, busy in rows:
