@@ -73,9 +73,12 @@ lab: data ## set up, then open JupyterLab on lessons/
 	$(VENV)/bin/jupyter lab lessons/ --port=$(PORT) $(ALLOW_ROOT)
 
 test: data lint ## set up, then run every test: lint, library, notebooks (nbval), browser widgets
+	@# A browser for the browser tests: found, or (as root with apt-get) Debian's chromium installed.
+	@# None: those tests are skipped, and the summary says how to get one (under CI=true they fail).
+	@$(PY) scripts/browser.py --install || true
 	$(PY) -m pytest tests lessons --durations=15
 
-LINTED := lib tests benchmarks lessons/solutions
+LINTED := lib tests benchmarks scripts lessons/solutions
 
 lint: setup ## check the code's style with ruff (configured in pyproject.toml)
 	$(VENV)/bin/ruff check $(LINTED)
