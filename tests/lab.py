@@ -83,18 +83,23 @@ class LabFailed(RuntimeError):
 
 
 @contextmanager
-def jupyterlab(home: Path, root_dir: Path = REPO) -> Iterator[JupyterServer]:
+def jupyterlab(
+    home: Path, root_dir: Path = REPO, render_every_cell: bool = True
+) -> Iterator[JupyterServer]:
     """JupyterLab on a free port with a random token, serving ``root_dir``; stopped afterwards.
 
     Its settings live under ``home`` (the user's own are ignored): autosave off, so running
-    a lesson in the browser never writes outputs into ``lessons/``; no news; every cell
-    rendered (no windowing), so every widget is on the page.
+    a lesson in the browser never writes outputs into ``lessons/``; no news; and, with
+    ``render_every_cell``, no windowing, so every widget is on the page (a learner's
+    JupyterLab paints only the cells near the view: pass False to measure what they see).
     """
-    for plugin, values in {
+    plugins: dict[str, dict] = {
         "docmanager-extension/plugin": {"autosave": False},
         "apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
-        "notebook-extension/tracker": {"windowingMode": "none"},
-    }.items():
+    }
+    if render_every_cell:
+        plugins["notebook-extension/tracker"] = {"windowingMode": "none"}
+    for plugin, values in plugins.items():
         settings = home / "settings" / "@jupyterlab" / f"{plugin}.jupyterlab-settings"
         settings.parent.mkdir(parents=True, exist_ok=True)
         settings.write_text(json.dumps(values))
