@@ -89,7 +89,7 @@ lint: setup ## check the code's style with ruff (configured in pyproject.toml)
 bench: data ## run the benchmarks (honest measurements; never pass/fail); e.g. make bench ARGS=--quick
 	$(PY) benchmarks/run.py $(ARGS)
 
-reset: setup ## delete the course's Redis keys (cachelab:* only) and the generated databases
+reset: setup ## delete this learner's Redis keys (cachelab:<learner>:* only) and the generated databases
 	$(PY) -m cachelab.reset
 
 wheelhouse: setup ## download every wheel into wheelhouse/ for offline installs (make lab OFFLINE=1)

@@ -264,3 +264,25 @@ def test_the_dashboards_png_decodes_to_exactly_the_pixels_drawn():
     drawn = np.asarray(plot.canvas.buffer_rgba())[..., :3]
     assert (np.asarray(PIL.Image.open(io.BytesIO(png)).convert("RGB")) == drawn).all()
     assert len(png) < drawn.nbytes / 5  # compressed: it travels to the browser on every move
+
+
+def test_a_ttl_move_draws_only_the_ttl_layer_and_looks_like_a_fresh_drawing(monkeypatch):
+    plot = DashboardPlot()
+    plot.render(compute(Settings(ttl=1, read_rate=2)))
+    drawn = []
+    for ax in plot.axes:
+        monkeypatch.setattr(
+            ax,
+            "draw_artist",
+            lambda artist, draw=ax.draw_artist: drawn.append(artist) or draw(artist),
+        )
+    frame = compute(Settings(ttl=10, read_rate=2))
+    png = plot.render(frame)
+    ttl_layer = {
+        plot.lines[name, part] for name, _, _ in widgets.METRICS for part in ("vline", "current")
+    }
+    assert set(drawn) == ttl_layer  # the model lines and dots came from the kept layer
+    assert png == DashboardPlot().render(frame)  # ... and the picture is the same as drawn afresh
+    drawn.clear()
+    plot.render(compute(Settings(ttl=10, read_rate=5)))  # new rates: the rate layer is redrawn
+    assert plot.lines["hit_ratio", "sim"] in drawn

@@ -340,6 +340,10 @@ def encode_png(pixels: np.ndarray, compress_level: int = 3) -> bytes:
     )
 
 
+_RATE_LAYER = ("model", "sim", "budget")  # changes with the rates, the strategy and the budgets
+_TTL_LAYER = ("vline", "current")  # changes with every move
+
+
 def _line_style(chosen: bool) -> dict:
     """How a strategy's model line is drawn, in the plot and in its legend alike: the chosen
     strategy solid and thick, the other dashed and faint."""
@@ -376,6 +380,9 @@ class DashboardPlot:
         self.blit = blit
         self._background = None
         self._limits: tuple = ()
+        self._middle = None  # the background with the rate layer drawn on it (see ``draw``)
+        self._middle_key: tuple = ()
+        self._pending_middle_key: tuple = ()
         self.lines: dict[tuple[str, str], Any] = {}
         for ax, (name, title, _) in zip(self.axes, METRICS):
             ax.set_xscale("log")
@@ -486,6 +493,18 @@ class DashboardPlot:
             self._show_legend(budget, s.strategy)
             self._limits = (xlim, ylim, budget, s.strategy)
             self._background = None
+        # What the rate layer shows: when this stays the same, a move redraws only the TTL layer.
+        self._pending_middle_key = (
+            s.read_rate,
+            s.write_rate,
+            s.strategy,
+            float(frame.model_ttls[0]),
+            float(frame.model_ttls[-1]),
+            tuple(frame.sim_ttls),
+            tuple((o.hit_ratio, o.stale_fraction, o.db_loads_per_s) for o in frame.sim),
+            frame.stale_budget,
+            frame.db_load_budget,
+        )
         # Text is the slowest thing to paint; the live dashboard has its summary line instead.
         self.title.set_visible(not self.blit)
         self.title.set_text(
@@ -502,11 +521,30 @@ class DashboardPlot:
         if self._background is None:
             self.canvas.draw()  # everything except the animated artists
             self._background = self.canvas.copy_from_bbox(self.figure.bbox)
-        self.canvas.restore_region(self._background)
-        for ax in self.axes:
-            for line in ax.lines:
-                if line.get_visible():
-                    ax.draw_artist(line)
+            self._middle = None
+        # Two layers on the background: what changes with the rates and the strategy (the model's
+        # lines, the simulated dots, the budgets), kept as a second bitmap while those stay the
+        # same, and what every TTL move changes (the current TTL's line and star).
+        if self._middle is None or self._middle_key != self._pending_middle_key:
+            self.canvas.restore_region(self._background)
+            self._draw_lines(_RATE_LAYER)
+            self._middle = self.canvas.copy_from_bbox(self.figure.bbox)
+            self._middle_key = self._pending_middle_key
+        else:
+            self.canvas.restore_region(self._middle)
+        self._draw_lines(_TTL_LAYER)
+
+    def _draw_lines(self, layer: tuple[str, ...]) -> None:
+        for ax, (name, _, _) in zip(self.axes, METRICS):
+            for part in layer:
+                for line in self._layer_lines(name, part):
+                    if line.get_visible():
+                        ax.draw_artist(line)
+
+    def _layer_lines(self, name: str, part: str) -> list:
+        if part == "model":
+            return [self.lines[name, strategy] for strategy in STRATEGY_LABELS]
+        return [self.lines[name, part]]
 
     def png(self) -> bytes:
         """The canvas as it was last drawn, as PNG bytes.
