@@ -32,12 +32,12 @@ import os
 import re
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 import redis
+from support import KeyWrites, foreign_keys, plant_foreign_keys, snapshot
 
 from cachelab import keys, reset
 from cachelab.redis_server import PrivateRedisServer
@@ -55,48 +55,6 @@ ROOM_TIMEOUT_S = 600  # all learners' lessons, concurrently, on a busy 2-core ma
 # A lesson that uses these writes to (or reads from) the course's Redis.
 REDIS_MARKERS = re.compile(r"\bconnect\(|\bRedisCache\(|\bredis_row\(|\burl_of\(")
 
-FOREIGN_TTL_S = 3_600
-
-
-def _plant_foreign_keys(client: redis.Redis) -> None:
-    """Other people's data, of every type, some of it looking like the course's."""
-    client.set("session:42", "someone's session")
-    client.set("cachelab", "a key named like the course, but not under 'cachelab:'")
-    client.set("cachelabX:ada:product:1", "a look-alike prefix")
-    client.set("Cachelab:ada:product:1", "another look-alike (Redis keys are case-sensitive)")
-    client.set("CACHELAB:ada:x", "upper case")
-    client.set("xcachelab:ada:1", "the course's name inside another prefix")
-    client.set("user:cachelab:ada:1", "the course's name deeper in a key")
-    client.set("cachelab_ada:1", "an underscore, not a colon")
-    client.hset("app:user:7", mapping={"name": "Ada", "plan": "pro"})
-    client.rpush("app:queue", "job-1", "job-2", "job-3")
-    client.sadd("app:tags", "red", "green", "blue")
-    client.zadd("app:leaderboard", {"ada": 3.0, "grace": 2.0, "linus": 1.0})
-    client.set("app:expiring", "with a TTL", ex=FOREIGN_TTL_S)
-    client.hset("cachelabX:hash", mapping={"f": "v"})
-    client.expire("cachelabX:hash", FOREIGN_TTL_S)
-
-
-def _snapshot(client: redis.Redis, names: list[str]) -> dict[str, tuple]:
-    """Each key's type and value, and whether it has a TTL (a TTL only goes down)."""
-    readers = {
-        "string": client.get,
-        "hash": client.hgetall,
-        "list": lambda k: client.lrange(k, 0, -1),
-        "set": lambda k: sorted(client.smembers(k)),
-        "zset": lambda k: client.zrange(k, 0, -1, withscores=True),
-    }
-    out = {}
-    for name in names:
-        kind = client.type(name)
-        ttl = client.ttl(name)
-        out[name] = (kind, readers[kind](name) if kind in readers else None, ttl > 0)
-    return out
-
-
-def _foreign_keys(client: redis.Redis) -> list[str]:
-    return sorted(k for k in client.keys("*") if not k.startswith(keys.COURSE_PREFIX))
-
 
 def _plant_learners_keys(client: redis.Redis) -> dict[str, dict[str, str]]:
     """Keys each learner kept from earlier work (as an exercise or a lesson might leave them)."""
@@ -110,33 +68,6 @@ def _plant_learners_keys(client: redis.Redis) -> dict[str, dict[str, str]]:
         for name, value in planted[learner].items():
             client.set(name, value)
     return planted
-
-
-class KeyWrites:
-    """Every key a command changed while listening, from Redis's keyspace notifications."""
-
-    def __init__(self, client: redis.Redis) -> None:
-        self.client = client  # kept: a client that is garbage-collected closes its connections
-        client.config_set("notify-keyspace-events", "EA")  # key-event channels, every command
-        self.pubsub = client.pubsub(ignore_subscribe_messages=True)
-        self.pubsub.psubscribe("__keyevent@*__:*")
-        self.events: list[tuple[str, str]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._listen, daemon=True)
-        self._thread.start()
-
-    def _listen(self) -> None:
-        while not self._stop.is_set():
-            message = self.pubsub.get_message(timeout=0.2)
-            if message and message["type"] == "pmessage":
-                self.events.append((message["channel"].rsplit(":", 1)[-1], message["data"]))
-
-    def stop(self) -> list[tuple[str, str]]:
-        time.sleep(0.5)  # the last notifications are on their way
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self.pubsub.close()
-        return self.events
 
 
 # One learner: their lessons, one after the other, each on a fresh kernel, as they would run them.
@@ -222,9 +153,9 @@ def test_four_learners_share_one_redis_without_touching_each_other_or_anyone_els
     server = PrivateRedisServer().start()
     try:
         client = server.client()
-        _plant_foreign_keys(client)
-        foreign = _foreign_keys(client)
-        foreign_before = _snapshot(client, foreign)
+        plant_foreign_keys(client)
+        foreign = foreign_keys(client)
+        foreign_before = snapshot(client, foreign)
         planted = _plant_learners_keys(client)
         # A client of its own, with no socket timeout: a subscriber waits for minutes in silence.
         writes = KeyWrites(redis.Redis.from_url(server.url, decode_responses=True))
@@ -267,8 +198,8 @@ def test_four_learners_share_one_redis_without_touching_each_other_or_anyone_els
         # Each learner's earlier keys, and every foreign key, are intact.
         for learner, names in planted.items():
             assert {name: client.get(name) for name in names} == names, learner
-        assert _foreign_keys(client) == foreign
-        assert _snapshot(client, foreign) == foreign_before
+        assert foreign_keys(client) == foreign
+        assert snapshot(client, foreign) == foreign_before
 
         # A learner's reset deletes that learner's keys only ("ada" is the start of "ada2").
         out = _reset(server.url, "ada")
@@ -276,7 +207,7 @@ def test_four_learners_share_one_redis_without_touching_each_other_or_anyone_els
         assert client.exists(*planted["ada"]) == 0
         for learner in LEARNERS[1:]:
             assert client.exists(*planted[learner]) == len(planted[learner]), learner
-        assert _snapshot(client, foreign) == foreign_before
+        assert snapshot(client, foreign) == foreign_before
 
         # The instructor's reset deletes every learner's keys and says how many each had.
         remaining = reset.keys_per_learner(client)
@@ -285,7 +216,7 @@ def test_four_learners_share_one_redis_without_touching_each_other_or_anyone_els
         for learner in LEARNERS[1:]:
             assert f"{learner}: {remaining[learner]} key(s)" in out, out
         assert client.keys("cachelab:*") == []
-        assert _foreign_keys(client) == foreign
-        assert _snapshot(client, foreign) == foreign_before
+        assert foreign_keys(client) == foreign
+        assert snapshot(client, foreign) == foreign_before
     finally:
         server.stop()
