@@ -100,10 +100,10 @@ hub: data $(HUB_PROXY) ## JupyterHub for a room on 127.0.0.1:8000 (HUB_PORT=...)
 
 hub-proxy: $(HUB_PROXY) ## install JupyterHub's proxy (configurable-http-proxy) into hub/node_modules
 
-$(HUB_PROXY): hub/package.json hub/package-lock.json
+$(HUB_PROXY): hub/package.json
 	@command -v npm >/dev/null || { echo "error: JupyterHub's proxy comes from npm: install Node.js" \
 		"and npm (Debian/Ubuntu: apt-get install npm; macOS: brew install node)" >&2; exit 1; }
-	npm ci --prefix hub --no-audit --no-fund
+	npm install --prefix hub --no-audit --no-fund --no-package-lock
 	@touch $@
 
 reset: setup ## delete this learner's Redis keys (cachelab:<learner>:* only) and the generated databases
