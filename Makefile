@@ -82,7 +82,8 @@ test: data lint ## set up, then run every test: lint, library, notebooks (nbval)
 	@# JupyterHub's proxy for the hub test, from npm into hub/node_modules (skipped without npm).
 	@if command -v npm >/dev/null; then $(MAKE) --no-print-directory hub-proxy; \
 	else echo "note: no npm here, so the JupyterHub test will be skipped (failed under CI=true)"; fi
-	$(PY) -m pytest tests lessons --durations=15
+	@# The room's tests beside the library's, then the lessons alone (scripts/test_all.py says why).
+	$(PY) scripts/test_all.py
 
 LINTED := lib tests benchmarks scripts lessons/solutions
 

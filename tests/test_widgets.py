@@ -193,6 +193,15 @@ def test_neighbours_are_one_slider_step_either_way_or_the_other_strategy():
     ]
 
 
+def test_the_slider_that_just_moved_comes_first_one_more_step_the_same_way():
+    here = Settings(ttl=5, read_rate=1, write_rate=0.1)
+    down = widgets.neighbours(here, previous=Settings(ttl=5, read_rate=2, write_rate=0.1))
+    assert down[:2] == [Settings(5, 0.5, 0.1), Settings(5, 2, 0.1)]
+    up = widgets.neighbours(here, previous=Settings(ttl=5, read_rate=1, write_rate=0.05))
+    assert up[:2] == [Settings(5, 1, 0.2), Settings(5, 1, 0.05)]
+    assert sorted(map(repr, down)) == sorted(map(repr, widgets.neighbours(here)))  # same set
+
+
 def test_the_prefetcher_has_the_next_rate_steps_curve_ready_and_it_is_the_same_curve():
     widgets._forget_simulations()
     dashboard = ttl_dashboard(ttl=5, read_rate=1, write_rate=0.1, prefetch=True)

@@ -578,28 +578,47 @@ def plot_curves(settings: Settings = Settings(), **compute_options) -> Figure:
     return plot.update(compute(settings, **compute_options))
 
 
-def neighbours(settings: Settings) -> list[Settings]:
+def neighbours(settings: Settings, previous: Optional[Settings] = None) -> list[Settings]:
     """The settings one slider step (or the other strategy) away from ``settings``: one TTL step
     either way, one read-rate step either way, one write-rate step either way, the other
-    strategy -- the learner's likely next moves, most likely first."""
+    strategy -- the learner's likely next moves, most likely first.
+
+    Given the ``previous`` settings, the slider that just moved comes first, one more step
+    in the same direction first: a learner sweeping a slider keeps going.
+    """
     out = []
-    sliders = (
+    sliders = [
         (TTL_CHOICES_S, "ttl"),
         (READ_RATE_CHOICES, "read_rate"),
         (WRITE_RATE_CHOICES, "write_rate"),
-    )
+    ]
+    moved = None
+    if previous is not None:
+        changed = [
+            name for _, name in sliders if getattr(previous, name) != getattr(settings, name)
+        ]
+        if len(changed) == 1:
+            moved = changed[0]
+            sliders.sort(key=lambda slider: slider[1] != moved)  # stable: the others keep order
     for choices, field_name in sliders:
         values = [float(c) for c in choices]
         here = getattr(settings, field_name)
         if here in values:
             i = values.index(here)
-            for j in (i + 1, i - 1):
+            steps = (i + 1, i - 1)
+            if field_name == moved and getattr(previous, field_name) > here:
+                steps = (i - 1, i + 1)  # it was moving down: one more step down first
+            for j in steps:
                 if 0 <= j < len(values):
                     out.append(dataclasses.replace(settings, **{field_name: values[j]}))
     for strategy in STRATEGY_LABELS:
         if strategy != settings.strategy:
             out.append(dataclasses.replace(settings, strategy=strategy))
     return out
+
+
+PREFETCH_DELAY_S = 0.04
+"""How long after a move the prefetcher waits before simulating: the move's picture goes first."""
 
 
 class Prefetcher:
@@ -622,14 +641,16 @@ class Prefetcher:
         self._lock = threading.Lock()
         self._wanted: list[Settings] = []
         self._thread: Optional[threading.Thread] = None
+        self._finished_at = 0.0
         self.simulated_points = 0
 
     def move_started(self) -> None:
         self.idle.clear()
 
-    def move_finished(self, settings: Settings) -> None:
+    def move_finished(self, settings: Settings, previous: Optional[Settings] = None) -> None:
+        self._finished_at = time.monotonic()
         with self._lock:
-            self._wanted = neighbours(settings)
+            self._wanted = neighbours(settings, previous)
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="cachelab-dashboard-prefetch", daemon=True
@@ -657,6 +678,10 @@ class Prefetcher:
             points.append(_current_point(settings, self.curve_ttls, self.events))
             for ttl, duration in points:
                 self.idle.wait()  # a move is being drawn: let it have the processor
+                # ... and the picture it sent be on its way (the kernel's sending thread needs
+                # the interpreter too): start a little after the last move, not at once.
+                time.sleep(max(0.0, self._finished_at + PREFETCH_DELAY_S - time.monotonic()))
+                self.idle.wait()
                 _, new = _simulated_point(
                     ttl,
                     settings.read_rate,
@@ -793,13 +818,14 @@ class TTLDashboard:
         the kernel's share of a move from the browser's.
         """
         started = time.perf_counter()
+        previous = self.frame.settings if self.frame is not None else None
         if self.prefetcher is not None:
             self.prefetcher.move_started()
         try:
             return self._redraw(started)
         finally:
             if self.prefetcher is not None:
-                self.prefetcher.move_finished(self.settings)
+                self.prefetcher.move_finished(self.settings, previous)
 
     def _redraw(self, started: float) -> Frame:
         self.frame = compute(self.settings, **self.options)
