@@ -168,6 +168,7 @@ def _shown(page, lesson: LessonWidget) -> str:
     return page.evaluate(_CELL_OUTPUT_JS, lesson.slider_class) or ""
 
 
+@pytest.mark.browser
 @pytest.mark.parametrize("lesson", LESSON_WIDGETS, ids=lambda w: Path(w.notebook).stem)
 def test_the_lesson_runs_in_the_browser_and_its_slider_updates_the_output(
     lesson: LessonWidget, chromium: str, jupyter_server: JupyterServer, page
