@@ -59,6 +59,7 @@ LESSON_MODULES = {
     "06": "invalidation",
     "07": "ttl_tuning",
     "08": "stampedes",
+    "09": "capstone",
 }
 """Lesson number → the module of ``cachelab.checks`` that holds its exercises."""
 
