@@ -20,7 +20,13 @@ from cachelab.burst import (
 
 def test_single_flight_loads_each_list_once_per_expiry(tiny_shop_path):
     result = run_burst(
-        tiny_shop_path, "single_flight", read_rate=150, duration=0.4, ttl=0.2, key_count=2
+        tiny_shop_path,
+        "single_flight",
+        read_rate=150,
+        duration=0.4,
+        ttl=0.2,
+        key_count=2,
+        progress=True,
     )
     assert result.load_count == 2 and result.loads_per_expiry == 1
     assert result.errors == 0 and len(result.requests) > 30

@@ -152,3 +152,10 @@ def test_the_report_table_marks_each_budget():
     assert len(table) == len(report.results)
     assert {row["met"] for row in table.rows} == {"✅", "❌"}
     assert keys.trending() == "trending:days=7:limit=10"  # the key the grader's truth follows
+
+
+def test_grade_refuses_what_is_not_a_design_or_a_workload():
+    with pytest.raises(TypeError, match="make_pages must be a class or function"):
+        grade("MyPages")
+    with pytest.raises(TypeError, match="workload must be a capstone.Workload"):
+        grade(NoCache, {"duration_s": 10})

@@ -51,6 +51,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence
 
+from tqdm.auto import tqdm
+
 from cachelab import keys
 from cachelab.timing import percentile
 from cachelab.validation import validate_choice, validate_number, validate_whole_number
@@ -297,8 +299,12 @@ def _burst_worker(
     arrivals: Sequence[tuple[float, int]],
     worker_index: int,
     workers: int,
+    on_done: Optional[Callable[[], Any]] = None,
 ) -> dict:
-    """One process's share of a burst: its arrivals, as threads, against the shared cache."""
+    """One process's share of a burst: its arrivals, as threads, against the shared cache.
+
+    ``on_done()`` is called as each request finishes (a progress bar, in this process only).
+    """
     from cachelab.cache import RedisCache
     from cachelab.redis_server import connect
 
@@ -337,6 +343,8 @@ def _burst_worker(
             error = f"{type(failure).__name__}: {failure}"
         latency = time.perf_counter() - offset[0] - arrived_s
         records[index] = BurstRequest(arrived_s, key_index, latency, stale_s, error)
+        if on_done is not None:
+            on_done()
 
     threads = [
         threading.Thread(target=request, args=(i, t, k), daemon=True)
@@ -385,6 +393,7 @@ def run_burst(
     seed: int = 0,
     cache_down: bool = False,
     redis_url: Optional[str] = None,
+    progress: bool = False,
 ) -> BurstResult:
     """Play one burst on the shop at ``db_path`` through ``strategy``; see the module docstring.
 
@@ -396,7 +405,8 @@ def run_burst(
     ``cache_down=True`` the cache is a fail-open ``RedisCache`` whose server has just
     stopped (lesson 04): every request goes to the database. The run coordinates its
     processes through the course's Redis (``redis_url``, default ``connect()``'s), under
-    a prefix of its own inside the learner's, deleted afterwards.
+    a prefix of its own inside the learner's, deleted afterwards. ``progress=True`` shows
+    a progress bar of the requests (in one process; with several, the caller shows one).
     """
     from cachelab.app import Shop
     from cachelab.cache import RedisCache
@@ -455,7 +465,23 @@ def run_burst(
         for i in range(processes)
     ]
     try:
-        reports = [_burst_worker(*jobs[0])] if processes == 1 else run_workers(_burst_worker, jobs)
+        if processes == 1:
+            with tqdm(
+                total=len(arrivals),
+                desc=STRATEGIES[strategy],
+                unit=" requests",
+                disable=not progress,
+                leave=False,
+            ) as bar:
+                lock = threading.Lock()
+
+                def done() -> None:
+                    with lock:
+                        bar.update()
+
+                reports = [_burst_worker(*jobs[0], on_done=done)]
+        else:
+            reports = run_workers(_burst_worker, jobs)
     finally:
         RedisCache(client, prefix=prefix).clear()
     requests = sorted(

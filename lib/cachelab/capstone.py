@@ -528,6 +528,10 @@ def grade(make_pages: Callable[[Env], Any], workload: Workload = WORKLOAD) -> Re
     Raises ``PageError`` when a page breaks a rule (it raised, showed the wrong product,
     or called a product that exists "not found"); otherwise returns the ``Report``.
     """
+    if not callable(make_pages):
+        raise TypeError(f"make_pages must be a class or function taking env, got {make_pages!r}")
+    if not isinstance(workload, Workload):
+        raise TypeError(f"workload must be a capstone.Workload, got {type(workload).__name__}")
     path = prepare_shop(workload.users)
     start = float(DATA_END)
     clock = FakeClock(start)
