@@ -58,6 +58,8 @@ class LessonWidget(NamedTuple):
 LESSON_WIDGETS = [
     LessonWidget("lessons/00_setup_check.ipynb", "cachelab-setup-slider", "cachelab-setup-label"),
     LessonWidget("lessons/07_ttl_tuning.ipynb", "cachelab-ttl-slider", "cachelab-summary"),
+    LessonWidget("lessons/08_stampedes.ipynb", "cachelab-beta-slider", "cachelab-beta-summary"),
+    LessonWidget("lessons/09_capstone.ipynb", "cachelab-ttl-slider", "cachelab-summary"),
 ]
 
 # What marks a lesson as showing a widget (an ipywidgets import, the course's dashboards).

@@ -40,10 +40,14 @@ __all__ = [
     "LEARNER_NAME_PATTERN",
     "product",
     "trending",
+    "notifications",
     "versioned",
     "version_counter",
     "lease",
     "lock",
+    "refresh_lock",
+    "early_refresh",
+    "stale_while_revalidate",
     "learner_name",
     "learner_prefix",
     "learner_of",
@@ -84,6 +88,11 @@ def trending(days: int = 7, limit: int = 10) -> str:
     return f"trending:days={days}:limit={limit}"
 
 
+def notifications(user_id: int) -> str:
+    """Key of one signed-in user's notifications: ``notifications:user=3`` (a list of dicts)."""
+    return f"notifications:user={validate_id(user_id, 'user_id')}"
+
+
 def versioned(key: str, version: int) -> str:
     """The same key at one *version* (generation): ``product:42:v3``.
 
@@ -110,6 +119,28 @@ def lock(key: str) -> str:
     token).
     """
     return f"lock:{validate_key(key)}"
+
+
+def refresh_lock(key: str) -> str:
+    """Key of the marker held while one process refreshes ``key`` in the background:
+    ``refresh:product:42`` (holds a token; see ``stampede.StaleWhileRevalidate``).
+    """
+    return f"refresh:{validate_key(key)}"
+
+
+def early_refresh(key: str) -> str:
+    """Key of ``key``'s value kept for early refresh, with its recompute time and expiry:
+    ``xfetch:trending:…`` (holds ``{"value", "delta_s", "expires_at"}``; see
+    ``stampede.EarlyRefresh``).
+    """
+    return f"xfetch:{validate_key(key)}"
+
+
+def stale_while_revalidate(key: str) -> str:
+    """Key of ``key``'s value kept with the moment it was loaded, so it can be served stale:
+    ``swr:trending:…`` (holds ``{"value", "loaded_at"}``; see ``stampede.StaleWhileRevalidate``).
+    """
+    return f"swr:{validate_key(key)}"
 
 
 # --------------------------------------------------------------------------- whose keys
