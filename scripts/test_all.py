@@ -13,8 +13,8 @@ which execute every lesson once each, with nothing else beside them, so the whol
 peak load stays near the two cores. A lesson's asserts must hold on a busy machine too
 (``scripts/time_lessons.py`` runs each beside busy processes): the room test runs the
 lessons that use Redis for four learners at once, and the browser tests run the lessons
-that show widgets (``LESSON_WIDGETS``), both in phase 1, on purpose. (A new test file that executes lessons belongs
-in ``LESSON_TESTS`` below.)
+that show widgets (``LESSON_WIDGETS``), both in phase 1, on purpose. (A new test file
+that executes lessons belongs in ``LESSON_TESTS`` below.)
 
 The last line adds the three runs up, as pytest would: ``total: N passed, N failed,
 N skipped``; the exit status is non-zero when any run failed.
