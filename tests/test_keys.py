@@ -31,6 +31,12 @@ def test_trending_key_names_its_parameters():
     assert keys.trending(days=30, limit=5) == "trending:days=30:limit=5"
 
 
+def test_a_users_notifications_key_names_the_user_and_refuses_a_bad_id():
+    assert keys.notifications(3) == "notifications:user=3"
+    with pytest.raises(TypeError, match="user_id must be a whole number"):
+        keys.notifications("3")
+
+
 def test_different_trending_parameters_give_different_keys():
     assert keys.trending(7, 10) != keys.trending(7, 5)
 
@@ -44,8 +50,19 @@ def test_lease_lock_and_version_keys_never_collide_with_the_key_they_serve():
         keys.version_counter("product:42"),
         keys.lease("product:42"),
         keys.lock("product:42"),
+        keys.refresh_lock("product:42"),
+        keys.early_refresh("product:42"),
+        keys.stale_while_revalidate("product:42"),
     }
-    assert len(derived) == 3 and "product:42" not in derived
+    assert len(derived) == 6 and "product:42" not in derived
+
+
+def test_the_stampede_guards_keys_name_the_key_they_guard():
+    assert keys.refresh_lock("product:42") == "refresh:product:42"
+    assert keys.early_refresh(keys.trending()) == "xfetch:trending:days=7:limit=10"
+    assert keys.stale_while_revalidate("product:42") == "swr:product:42"
+    with pytest.raises(ValueError, match="cache keys are"):
+        keys.early_refresh("")
 
 
 # --- whose keys -----------------------------------------------------------------------------------
@@ -142,3 +159,27 @@ def test_scan_pattern_of_a_plain_prefix_is_the_prefix_and_a_star():
 
 def test_scan_pattern_escapes_glob_characters():
     assert keys.scan_pattern("cachelab:[a]*?:") == "cachelab:\\[a\\]\\*\\?:*"
+
+
+@pytest.mark.parametrize("name", [42, b"ada", ["ada"]])
+def test_a_learner_name_that_is_not_a_string_is_a_type_error(name):
+    with pytest.raises(TypeError, match="a learner name is a string"):
+        keys.learner_prefix(name)
+
+
+@pytest.mark.parametrize(
+    "redis_key, learner",
+    [
+        ("cachelab:ada:product:42", "ada"),
+        ("cachelab:ada2:x", "ada2"),
+        ("cachelab:ada:", "ada"),
+        ("cachelab:ada", None),  # under the course prefix, but nobody's
+        ("cachelab::x", None),
+        ("cachelab", None),
+        ("cachelabX:ada:1", None),
+        ("Cachelab:ada:1", None),
+        ("user:cachelab:ada:1", None),
+    ],
+)
+def test_learner_of_names_whose_key_it_is(redis_key, learner):
+    assert keys.learner_of(redis_key) == learner

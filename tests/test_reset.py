@@ -223,3 +223,23 @@ def test_unreachable_redis_is_reported_and_fails(
     assert reset.main(["--redis-only", "--url", url]) == 1
     err = capsys.readouterr().err
     assert "could not reset" in err and url in err
+
+
+def test_every_learners_keys_are_deleted_and_counted_per_learner_as_deleted(
+    stoppable_redis,
+) -> None:
+    client = stoppable_redis.client()
+    room = _a_room(client)
+    for i in range(reset.BATCH + 7):  # more than one batch for one learner
+        client.set(f"cachelab:linus:bulk:{i}", "v")
+    client.rpush("cachelab:grace:a-list", "x")  # any type under the prefix goes
+    assert reset.delete_every_learners_keys(client, dry_run=True) == {
+        "ada": 3,
+        "grace": 4,
+        "linus": 3 + reset.BATCH + 7,
+        reset.NO_LEARNER: 1,
+    }
+    assert client.exists("cachelab:ada:product:0") == 1  # the dry run deleted nothing
+    deleted = reset.delete_every_learners_keys(client)
+    assert deleted == {"ada": 3, "grace": 4, "linus": 3 + reset.BATCH + 7, reset.NO_LEARNER: 1}
+    assert sorted(client.keys("*")) == sorted(room["theirs"])

@@ -40,12 +40,17 @@ __all__ = [
     "LEARNER_NAME_PATTERN",
     "product",
     "trending",
+    "notifications",
     "versioned",
     "version_counter",
     "lease",
     "lock",
+    "refresh_lock",
+    "early_refresh",
+    "stale_while_revalidate",
     "learner_name",
     "learner_prefix",
+    "learner_of",
     "validate_learner_name",
     "validate_prefix",
     "validate_key",
@@ -83,6 +88,11 @@ def trending(days: int = 7, limit: int = 10) -> str:
     return f"trending:days={days}:limit={limit}"
 
 
+def notifications(user_id: int) -> str:
+    """Key of one signed-in user's notifications: ``notifications:user=3`` (a list of dicts)."""
+    return f"notifications:user={validate_id(user_id, 'user_id')}"
+
+
 def versioned(key: str, version: int) -> str:
     """The same key at one *version* (generation): ``product:42:v3``.
 
@@ -111,6 +121,28 @@ def lock(key: str) -> str:
     return f"lock:{validate_key(key)}"
 
 
+def refresh_lock(key: str) -> str:
+    """Key of the marker held while one process refreshes ``key`` in the background:
+    ``refresh:product:42`` (holds a token; see ``stampede.StaleWhileRevalidate``).
+    """
+    return f"refresh:{validate_key(key)}"
+
+
+def early_refresh(key: str) -> str:
+    """Key of ``key``'s value kept for early refresh, with its recompute time and expiry:
+    ``xfetch:trending:…`` (holds ``{"value", "delta_s", "expires_at"}``; see
+    ``stampede.EarlyRefresh``).
+    """
+    return f"xfetch:{validate_key(key)}"
+
+
+def stale_while_revalidate(key: str) -> str:
+    """Key of ``key``'s value kept with the moment it was loaded, so it can be served stale:
+    ``swr:trending:…`` (holds ``{"value", "loaded_at"}``; see ``stampede.StaleWhileRevalidate``).
+    """
+    return f"swr:{validate_key(key)}"
+
+
 # --------------------------------------------------------------------------- whose keys
 
 
@@ -118,7 +150,9 @@ def validate_learner_name(name: str) -> str:
     """Return ``name`` if it is a valid learner name (see ``LEARNER_NAME_PATTERN``), else raise
     ``ValueError``.
     """
-    if not isinstance(name, str) or not LEARNER_NAME_PATTERN.fullmatch(name):
+    if not isinstance(name, str):
+        raise TypeError(f"a learner name is a string, got {type(name).__name__} {name!r}")
+    if not LEARNER_NAME_PATTERN.fullmatch(name):
         raise ValueError(
             f"a learner name is 1-64 letters, digits or . _ @ + - (no ':' and no glob characters "
             f"{_GLOB_CHARACTERS}), got {name!r}; set CACHELAB_LEARNER to a name like 'alice'"
@@ -155,6 +189,21 @@ def learner_prefix(learner: Optional[str] = None) -> str:
     """
     name = validate_learner_name(learner) if learner is not None else learner_name()
     return f"{COURSE_PREFIX}{name}:"
+
+
+def learner_of(redis_key: str) -> Optional[str]:
+    """Whose key ``redis_key`` is: the learner named after ``cachelab:``, or None.
+
+    None for a key outside the course prefix, and for a key under it with no
+    learner part (``cachelab:x``, with no second ``:``).
+
+    >>> learner_of("cachelab:ada:product:42"), learner_of("cachelab:x"), learner_of("session:1")
+    ('ada', None, None)
+    """
+    if not isinstance(redis_key, str) or not redis_key.startswith(COURSE_PREFIX):
+        return None
+    learner, colon, _ = redis_key[len(COURSE_PREFIX) :].partition(":")
+    return learner if colon and learner else None
 
 
 # --------------------------------------------------------------------------- validation and Redis

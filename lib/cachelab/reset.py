@@ -44,7 +44,9 @@ from cachelab.redis_server import redact_url
 
 __all__ = [
     "BATCH",
+    "NO_LEARNER",
     "delete_course_keys",
+    "delete_every_learners_keys",
     "keys_per_learner",
     "DatabaseSweep",
     "generated_databases",
@@ -53,6 +55,8 @@ __all__ = [
 ]
 
 BATCH = 500
+NO_LEARNER = "(none)"
+"""How keys under ``cachelab:`` with no learner part (``cachelab:x``) are counted."""
 
 
 def delete_course_keys(
@@ -75,9 +79,35 @@ def keys_per_learner(client: redis.Redis) -> Counter:
     """
     counts: Counter = Counter()
     for redis_key in client.scan_iter(match=keys.scan_pattern(keys.COURSE_PREFIX), count=BATCH):
-        rest = redis_key[len(keys.COURSE_PREFIX) :]
-        counts[rest.split(":", 1)[0] if ":" in rest else "(none)"] += 1
+        counts[keys.learner_of(redis_key) or NO_LEARNER] += 1
     return counts
+
+
+def delete_every_learners_keys(client: redis.Redis, dry_run: bool = False) -> Counter:
+    """For the instructor: delete every key under ``cachelab:``, and return how many each learner
+    had *deleted* (keys with no learner part are counted under ``NO_LEARNER``).
+
+    One SCAN over the course prefix, UNLINK in batches grouped by learner, so each
+    count is what Redis says it deleted -- not a count taken before, which a room still
+    at work would have made wrong. Keys outside ``cachelab:`` are never touched.
+    """
+    deleted: Counter = Counter()
+    batch: dict[str, list[str]] = {}
+
+    def flush() -> None:
+        for learner, names in batch.items():
+            deleted[learner] += len(names) if dry_run else client.unlink(*names)
+        batch.clear()
+
+    pending = 0
+    for redis_key in client.scan_iter(match=keys.scan_pattern(keys.COURSE_PREFIX), count=BATCH):
+        batch.setdefault(keys.learner_of(redis_key) or NO_LEARNER, []).append(redis_key)
+        pending += 1
+        if pending == BATCH:
+            flush()
+            pending = 0
+    flush()
+    return +deleted  # a learner whose keys vanished meanwhile (0 deleted) is not listed
 
 
 SIDE_FILE_SUFFIXES = ("-journal", "-wal", "-shm")
@@ -210,8 +240,12 @@ def _reset_redis(url: str, prefix: str, all_learners: bool, dry_run: bool, verb:
 
     try:
         client = connect(url)
-        per_learner = keys_per_learner(client) if all_learners else None
-        count = delete_course_keys(client, prefix, dry_run=dry_run)
+        if all_learners:
+            per_learner = delete_every_learners_keys(client, dry_run=dry_run)
+            count = sum(per_learner.values())
+        else:
+            per_learner = None
+            count = delete_course_keys(client, prefix, dry_run=dry_run)
     except (RedisNotFoundError, ValueError, redis.RedisError) as error:
         print(f"Redis: could not reset {redact_url(url)}: {error}", file=sys.stderr)
         return 1
@@ -219,8 +253,11 @@ def _reset_redis(url: str, prefix: str, all_learners: bool, dry_run: bool, verb:
         f"Redis: {verb} {count} key(s) under {prefix!r} at {redact_url(url)}"
         " (SCAN + UNLINK; no other key was touched)"
     )
-    for learner, learner_keys in sorted((per_learner or {}).items()):
-        print(f"       {learner}: {learner_keys} key(s)")
+    if per_learner is not None:
+        learners = sum(1 for learner in per_learner if learner != NO_LEARNER)
+        print(f"       {learners} learner(s):" if per_learner else "       no learner had keys")
+        for learner, learner_keys in sorted(per_learner.items()):
+            print(f"       {learner}: {learner_keys} key(s)")
     return 0
 
 
