@@ -8,6 +8,7 @@
 #   OFFLINE=1           install from wheelhouse/ only (see `make wheelhouse`), no network
 #   PORT=8888           the port `make lab` asks JupyterLab for
 #   HUB_PORT=8000       the port `make hub` serves the room's JupyterHub on
+#   DASHBOARD_PORT=8866 the port `make dashboard` serves the dashboards on (127.0.0.1 only)
 #   ARGS=--quick        passed on to benchmarks/run.py by `make bench`
 
 SHELL := /bin/bash
@@ -17,10 +18,11 @@ VENV       := .venv
 PY         := $(VENV)/bin/python
 STAMP      := $(VENV)/.cachelab-installed
 WHEELHOUSE := wheelhouse
-EXTRAS     := test,bench,hub
+EXTRAS     := test,bench,hub,site
 HUB_PROXY  := hub/node_modules/.bin/configurable-http-proxy
 PORT       ?= 8888
 HUB_PORT   ?= 8000
+DASHBOARD_PORT ?= 8866
 
 # Pick the interpreter: $(PYTHON) if given, else python3 if it is 3.10-3.12, else python3.12/3.11/3.10.
 PYTHON ?= $(shell for p in python3 python3.12 python3.11 python3.10; do \
@@ -36,7 +38,7 @@ endif
 # --allow-root only when we really are root (containers, CI); never otherwise.
 ALLOW_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: help lab test lint bench reset clean wheelhouse site setup data hub hub-proxy
+.PHONY: help lab test lint bench reset clean wheelhouse site setup data hub hub-proxy dashboard type-along
 
 help: ## list the targets
 	@echo "Make or Break -- a hands-on caching course. Start with: make lab   (check everything: make test)"
@@ -86,7 +88,7 @@ test: data lint ## set up, then run every test: lint, library, notebooks (nbval)
 	@# The room's tests beside the library's, then the lessons alone (scripts/test_all.py says why).
 	$(PY) scripts/test_all.py
 
-LINTED := lib tests benchmarks scripts lessons/solutions lessons/conftest.py
+LINTED := lib tests benchmarks scripts lessons/solutions lessons/conftest.py book dashboards/serve.py
 
 lint: setup ## check the code's style with ruff (configured in pyproject.toml)
 	$(VENV)/bin/ruff check $(LINTED)
@@ -119,14 +121,17 @@ wheelhouse: setup ## download every wheel into wheelhouse/ for offline installs 
 	rm -rf build  # what building the course's own wheel left behind
 	@echo "wheelhouse/ holds $$(ls $(WHEELHOUSE) | wc -l) files. Copy the repository with it, then: make lab OFFLINE=1"
 
-site: data ## execute every lesson and render it as HTML into site/
-	mkdir -p site
-	$(VENV)/bin/jupyter nbconvert --to html --execute --ExecutePreprocessor.timeout=300 \
-		--output-dir site lessons/[0-9][0-9]_*.ipynb
-	@echo "open site/ in a browser (one .html per lesson)"
+site: data ## the course as a web site in book/_build/html/ (lessons executed; outputs never go into lessons/)
+	$(PY) book/build.py
+
+dashboard: data ## lesson 07's TTL explorer and 08's XFetch view as pages to project (Voila, 127.0.0.1:8866)
+	$(PY) dashboards/serve.py --port $(DASHBOARD_PORT)
+
+type-along: setup ## each lesson with the cells an instructor types live emptied, into type-along/
+	$(PY) scripts/type_along.py
 
 clean: ## remove .venv, the generated databases, caches and test by-products
-	rm -rf $(VENV) test-results site .pytest_cache lib/*.egg-info build dist hub/node_modules
+	rm -rf $(VENV) test-results site book/_build type-along .pytest_cache lib/*.egg-info build dist hub/node_modules
 	rm -f data/*.db data/*.db-journal data/*.db-wal data/*.db-shm data/*.partial
 	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +
 	find . -name .ipynb_checkpoints -type d -prune -not -path './.git/*' -exec rm -rf {} +
