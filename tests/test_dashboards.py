@@ -1,0 +1,94 @@
+"""The dashboards an instructor projects (``make dashboard``), as stored: no browser needed.
+
+``tests/test_browser_dashboard.py`` serves them with Voila and moves their sliders in Chromium;
+these tests check what that one cannot: the notebooks are stored clean, lesson 08's view is the
+lesson's own cell, and Voila is asked to hide the code, listen on 127.0.0.1 only and use the
+template that fetches nothing from the network.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DASHBOARDS = sorted((REPO / "dashboards").glob("[0-9][0-9]_*.ipynb"))
+TEMPLATE = REPO / "dashboards" / "jupyter" / "voila" / "templates" / "course"
+
+
+def _load_serve():
+    spec = importlib.util.spec_from_file_location("serve", REPO / "dashboards" / "serve.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+serve = _load_serve()
+
+
+def _cells(path: Path) -> list[dict]:
+    return json.loads(path.read_text(encoding="utf-8"))["cells"]
+
+
+def _source(cell: dict) -> str:
+    source = cell["source"]
+    return "".join(source) if isinstance(source, list) else source
+
+
+def test_there_is_a_dashboard_for_lessons_07_and_08():
+    assert [path.name for path in DASHBOARDS] == ["07_ttl_explorer.ipynb", "08_early_refresh.ipynb"]
+    assert serve.PAGES == [path.name for path in DASHBOARDS]
+
+
+@pytest.mark.parametrize("path", DASHBOARDS, ids=[p.stem for p in DASHBOARDS])
+def test_a_dashboard_is_stored_without_outputs_with_a_kernel_and_a_title(path: Path):
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    assert notebook["metadata"]["kernelspec"]["name"] == "python3"
+    cells = notebook["cells"]
+    assert cells[0]["cell_type"] == "markdown" and _source(cells[0]).startswith("# ")
+    dirty = [
+        i
+        for i, cell in enumerate(cells)
+        if cell["cell_type"] == "code" and (cell["outputs"] or cell["execution_count"] is not None)
+    ]
+    assert not dirty, f"{path.name}: cells {dirty} were stored with outputs"
+
+
+def test_the_ttl_explorer_is_lesson_07s_dashboard():
+    code = "\n".join(_source(c) for c in _cells(DASHBOARDS[0]) if c["cell_type"] == "code")
+    assert "from cachelab.widgets import ttl_dashboard" in code and "ttl_dashboard(" in code
+
+
+def test_the_early_refresh_view_is_lesson_08s_own_cell_unchanged():
+    lesson = REPO / "lessons" / "08_stampedes.ipynb"
+    theirs = [_source(c) for c in _cells(lesson) if "def xfetch_figure" in _source(c)]
+    ours = [_source(c) for c in _cells(DASHBOARDS[1]) if "def xfetch_figure" in _source(c)]
+    assert len(theirs) == len(ours) == 1
+    assert ours[0] == theirs[0], (
+        "dashboards/08_early_refresh.ipynb must show lesson 08's beta view exactly: copy the "
+        "lesson's cell (the one defining xfetch_figure) into the dashboard again"
+    )
+
+
+def test_voila_hides_the_code_listens_on_loopback_and_uses_the_course_template():
+    argv, env = serve.command(8866)
+    assert "--Voila.ip=127.0.0.1" in argv and "--port=8866" in argv
+    assert "--strip_sources=True" in argv and "--template=course" in argv
+    assert "--no-browser" in argv and "--Voila.port_retries=0" in argv
+    assert str(REPO / "dashboards" / "jupyter") in env["JUPYTER_PATH"].split(":")
+    assert serve.page_url("http://127.0.0.1:8866/", "07_ttl_explorer.ipynb") == (
+        "http://127.0.0.1:8866/voila/render/07_ttl_explorer.ipynb"
+    )
+
+
+def test_the_course_template_extends_voilas_and_links_nothing_outside_the_server():
+    assert json.loads((TEMPLATE / "conf.json").read_text())["base_template"] == "lab"
+    template = (TEMPLATE / "index.html.j2").read_text(encoding="utf-8")
+    assert "extends 'lab/index.html.j2'" in template
+    assert not re.search(r"""(?:href|src)\s*=\s*["']https?://""", template)
