@@ -8,6 +8,9 @@
 - **Widgets without a kernel.** A lesson page whose outputs hold widgets (sliders, the
   dashboard) says, at the top, that they show the state saved when the site was built and do
   not react here, and links to running the lesson (JupyterLab, Binder).
+- **Nothing from other servers.** An image on another server (the README's Binder badge)
+  becomes its alternative text, still inside its link: a page of the site loads nothing from
+  the network.
 """
 
 from __future__ import annotations
@@ -95,8 +98,18 @@ def widget_notice(app: Sphinx, doctree: nodes.document) -> None:
     title.parent.insert(title.parent.index(title) + 1, note)
 
 
+def remote_images_as_text(app: Sphinx, doctree: nodes.document) -> None:
+    """Replace every image on another server by its alternative text (the link around stays)."""
+    for image in list(doctree.findall(nodes.image)):
+        uri = image.get("uri", "")
+        if "://" in uri or uri.startswith("//"):
+            text = image.get("alt") or uri
+            image.replace_self(nodes.inline(text, text, classes=["course-remote-image"]))
+
+
 def setup(app: Sphinx) -> dict:
     app.add_config_value("course_repository_url", "", "env", types=[str])
     app.add_post_transform(RepositoryLinks)
     app.connect("doctree-read", widget_notice)
+    app.connect("doctree-read", remote_images_as_text)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -9,7 +9,8 @@ Phase 1 runs two independent suites side by side:
 - the **library** tests (everything else under ``tests/`` except the lessons), live.
 
 Phase 2 runs the **lessons** alone: nbval on ``lessons/`` and ``test_lessons_run_twice.py``,
-which execute every lesson once each, with nothing else beside them, so the whole suite's
+which execute every lesson once each (the site test, ``test_site.py``, renders the site from
+the run-twice test's runs, between the two), with nothing else beside them, so the whole suite's
 peak load stays near the two cores. A lesson's asserts must hold on a busy machine too
 (``scripts/time_lessons.py`` runs each beside busy processes): the room test runs the
 lessons that use Redis for four learners at once, and the browser tests run the lessons
@@ -33,7 +34,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "test-results"
-LESSON_TESTS = ["tests/test_lessons_run_twice.py", "lessons"]
+LESSON_TESTS = ["tests/test_lessons_run_twice.py", "tests/test_site.py", "lessons"]
+# test_site.py renders the course site from the runs test_lessons_run_twice.py keeps, so it
+# comes after it (and executes the lessons itself, minutes, when run alone).
 BESIDE = "room or browser"  # run in the background in phase 1 (see the module's docstring)
 
 
