@@ -1,17 +1,23 @@
-"""Stop a private Redis server once the Python process that started it is gone.
+"""Stop a server process once the Python process that started it is gone.
 
-Why this exists: the private server runs in a session of its own, so that
-pressing "Interrupt kernel" in Jupyter (which signals the kernel's whole process
-group) does not kill Redis along with the cell. The price is that a kernel that
-is *killed* -- not shut down cleanly -- can no longer take its server with it.
-This tiny watcher, started beside the server, closes that gap: it checks once a
-second whether the owner is still alive, and when it is not, it terminates the
-server and removes its temporary folder.
+Why this exists: the course's servers (the private Redis of ``redis_server``, the
+web service of ``cachelab.web``) run in a session of their own, so that pressing
+"Interrupt kernel" in Jupyter (which signals the kernel's whole process group)
+does not kill them along with the cell. The price is that a kernel that is
+*killed* -- not shut down cleanly -- can no longer take its servers with it. This
+tiny watcher, started beside a server, closes that gap: it checks once a second
+whether the owner is still alive, and when it is not, it terminates the server
+and removes its temporary folder.
+
+With ``--group`` it signals the server's whole process group instead of the one
+process: a web server with worker processes is a group (the server leads it, its
+workers belong to it), and the workers must go too -- also when the server
+itself died first and left them behind.
 
 It imports nothing but the standard library, so it starts in a few milliseconds.
-Usage (by ``redis_server.PrivateRedisServer``, not by hand)::
+Usage (by ``redis_server.PrivateRedisServer`` and ``web.WebService``, not by hand)::
 
-    python -m cachelab.watchdog OWNER_PID SERVER_PID FOLDER
+    python -m cachelab.watchdog OWNER_PID SERVER_PID FOLDER [--group]
 """
 
 import os
@@ -19,8 +25,9 @@ import shutil
 import signal
 import sys
 import time
+from typing import Any, Callable, Optional
 
-__all__ = ["is_alive", "watch"]
+__all__ = ["is_alive", "group_is_alive", "stop", "watch"]
 
 
 def is_alive(pid: int) -> bool:
@@ -34,18 +41,77 @@ def is_alive(pid: int) -> bool:
     return True
 
 
-def watch(owner_pid: int, server_pid: int, folder: str, every_s: float = 1.0) -> None:
-    """Wait until the owner or the server is gone; then stop the server and remove its folder."""
+def group_is_alive(group_id: int) -> bool:
+    """Whether any process of the process group ``group_id`` is still running.
+
+    A process that has exited but not yet been reaped by its parent (a zombie) does
+    not count: it holds no socket and runs nothing. On Linux the process table is
+    read from ``/proc``; elsewhere a zombie counts as alive.
+    """
+    if os.path.isdir("/proc/self"):
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as file:
+                    # "pid (name) state ppid pgrp ...": the name may hold spaces and ")"
+                    fields = file.read().rsplit(b")", 1)[1].split()
+            except OSError:  # it ended while we looked
+                continue
+            if int(fields[2]) == group_id and fields[0] != b"Z":
+                return True
+        return False
+    try:
+        os.killpg(group_id, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stop(
+    pid: int, group: bool = False, grace_s: float = 5.0, reap: Optional[Callable[[], Any]] = None
+) -> None:
+    """Send SIGTERM to ``pid`` (its whole process group if ``group``); SIGKILL after ``grace_s``.
+
+    A process group is named by the id of the process that leads it: a server
+    started with ``start_new_session=True`` leads its own, and its workers join it.
+    The parent of ``pid`` passes ``reap`` (e.g. ``popen.poll``), called while waiting:
+    a process that has exited stays in the process table until its parent reaps it.
+    """
+    send = os.killpg if group else os.kill
+    alive = group_is_alive if group else is_alive
+    try:
+        send(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        if reap is not None:
+            reap()
+        if not alive(pid):
+            return
+        time.sleep(0.05)
+    try:
+        send(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def watch(
+    owner_pid: int, server_pid: int, folder: str, every_s: float = 1.0, group: bool = False
+) -> None:
+    """Wait until the owner or the server is gone; then stop the server and remove its folder.
+
+    With ``group``, the server's whole process group is stopped, whichever went first.
+    """
     while is_alive(owner_pid) and is_alive(server_pid):
         time.sleep(every_s)
-    if is_alive(server_pid):
-        os.kill(server_pid, signal.SIGTERM)
-        for _ in range(50):  # give it up to 5 s to exit cleanly
-            if not is_alive(server_pid):
-                break
-            time.sleep(0.1)
+    if group or is_alive(server_pid):
+        stop(server_pid, group=group)
     shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    watch(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3])
+    watch(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], group="--group" in sys.argv[4:])
