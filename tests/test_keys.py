@@ -44,8 +44,19 @@ def test_lease_lock_and_version_keys_never_collide_with_the_key_they_serve():
         keys.version_counter("product:42"),
         keys.lease("product:42"),
         keys.lock("product:42"),
+        keys.refresh_lock("product:42"),
+        keys.early_refresh("product:42"),
+        keys.stale_while_revalidate("product:42"),
     }
-    assert len(derived) == 3 and "product:42" not in derived
+    assert len(derived) == 6 and "product:42" not in derived
+
+
+def test_the_stampede_guards_keys_name_the_key_they_guard():
+    assert keys.refresh_lock("product:42") == "refresh:product:42"
+    assert keys.early_refresh(keys.trending()) == "xfetch:trending:days=7:limit=10"
+    assert keys.stale_while_revalidate("product:42") == "swr:product:42"
+    with pytest.raises(ValueError, match="cache keys are"):
+        keys.early_refresh("")
 
 
 # --- whose keys

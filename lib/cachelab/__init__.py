@@ -19,6 +19,7 @@ Each module holds one idea of the course:
 - ``staleness``     measuring stale reads: how often, how old;
 - ``invalidation``  delete-on-write, write-through, versioned keys, leases, and the race;
 - ``sim``           a seeded simulation of TTL caching, and its closed-form model;
+- ``stampede``      single-flight locks, early refresh (XFetch), TTL jitter, stale-while-revalidate;
 - ``widgets``       the slider dashboard for tuning TTLs;
 - ``display``       tables, money and stock, as lessons show them;
 - ``checks``        the exercises' self-checks and their hints, one module per lesson;

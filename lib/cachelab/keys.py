@@ -44,6 +44,9 @@ __all__ = [
     "version_counter",
     "lease",
     "lock",
+    "refresh_lock",
+    "early_refresh",
+    "stale_while_revalidate",
     "learner_name",
     "learner_prefix",
     "validate_learner_name",
@@ -109,6 +112,28 @@ def lock(key: str) -> str:
     token).
     """
     return f"lock:{validate_key(key)}"
+
+
+def refresh_lock(key: str) -> str:
+    """Key of the marker held while one process refreshes ``key`` in the background:
+    ``refresh:product:42`` (holds a token; see ``stampede.StaleWhileRevalidate``).
+    """
+    return f"refresh:{validate_key(key)}"
+
+
+def early_refresh(key: str) -> str:
+    """Key of ``key``'s value kept for early refresh, with its recompute time and expiry:
+    ``xfetch:trending:…`` (holds ``{"value", "delta_s", "expires_at"}``; see
+    ``stampede.EarlyRefresh``).
+    """
+    return f"xfetch:{validate_key(key)}"
+
+
+def stale_while_revalidate(key: str) -> str:
+    """Key of ``key``'s value kept with the moment it was loaded, so it can be served stale:
+    ``swr:trending:…`` (holds ``{"value", "loaded_at"}``; see ``stampede.StaleWhileRevalidate``).
+    """
+    return f"swr:{validate_key(key)}"
 
 
 # --------------------------------------------------------------------------- whose keys

@@ -1,0 +1,675 @@
+"""Stampedes: what happens when a hot key expires under load, and four ways to prevent it.
+
+A key that many requests want (the homepage's trending list) expires. Every request
+that arrives before someone has reloaded it misses, and with plain cache-aside
+every miss asks the database: about ``1 + λD`` loads for one expiry, at read rate
+λ and load time D -- a *stampede*, or thundering herd (lesson 08). This module holds
+the building blocks that prevent it, each over any course cache:
+
+- ``SingleFlight``           one load per key at a time: a lock in the cache (``SET NX``
+  with a TTL, released only by its holder); the others wait for the value;
+- ``EarlyRefresh``           probabilistic early recomputation (XFetch: Vattani,
+  Chierichetti and Lowenstein, VLDB 2015): a reader refreshes a little before expiry,
+  with a probability that rises as expiry nears;
+- ``jittered_ttl``           spreads the TTLs of keys written together, so that they do
+  not all expire together;
+- ``StaleWhileRevalidate``   a soft and a hard TTL (as RFC 5861's ``stale-while-revalidate``
+  and ``stale-if-error``): past the soft one, readers are served the old value at once
+  while one background refresh runs; a failing loader is answered with the old value.
+
+The locks are built from the three atomic operations of ``cache.AtomicCache``:
+``add`` (Redis ``SET key token NX PX``: of two processes, exactly one gets the lock),
+``delete_if_equal`` (compare-and-delete, one Lua script: only the holder's token
+releases it) and ``set_and_release`` (store the value and release the lock in one
+step, only while the lock is still ours). On a ``MemoryCache`` they coordinate the
+threads of one process; on a ``RedisCache`` every process that shares the server.
+Every lock and every stored record is a key from ``cachelab.keys``.
+
+Times that are *stored* (an expiry, the moment a value was loaded) are read from
+``clock``, by default ``time.time`` -- wall-clock seconds, which every process sharing
+a Redis reads alike. Tests and lessons pass a ``FakeClock`` instead.
+
+>>> from cachelab.cache import MemoryCache
+>>> flight = SingleFlight(MemoryCache(), lock_ttl=5, wait_timeout=10)
+>>> flight.get_or_load("trending:days=7:limit=10", lambda: ["kettle", "mug"], ttl=60)
+['kettle', 'mug']
+>>> flight.get_or_load("trending:days=7:limit=10", lambda: ["never", "called"], ttl=60)
+['kettle', 'mug']
+>>> flight.stats.loads, flight.stats.hits
+(1, 1)
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field, fields
+from typing import Any, Callable, Optional
+
+from cachelab import keys
+from cachelab.cache import AtomicCache, Cache, CacheUnavailable
+from cachelab.validation import MAX_TTL_S, validate_number, validate_ttl
+
+__all__ = [
+    "WaitTimeout",
+    "StampedeStats",
+    "SingleFlight",
+    "EarlyRefresh",
+    "xfetch_probability",
+    "jittered_ttl",
+    "MAX_SPREAD",
+    "StaleWhileRevalidate",
+]
+
+_MISSING = object()  # "not in the cache", so that a cached None is still a hit
+
+MAX_SPREAD = 0.5
+"""The widest jitter ``jittered_ttl`` accepts: ±50 %. Jitter is a small spread around a TTL
+you chose; at ±50 % one key may already live three times as long as another."""
+
+
+class WaitTimeout(TimeoutError):
+    """A ``SingleFlight`` waiter waited ``wait_timeout`` seconds and the value did not come.
+
+    Another process holds the key's lock and has not stored a value yet (its load is
+    slow, or it died and the lock's TTL has not run out). The caller decides what to
+    show instead: an error page, a ``503`` with ``Retry-After``, a fallback.
+    """
+
+
+@dataclass
+class StampedeStats:
+    """What one stampede guard has done, counted (each class uses the counters it needs).
+
+    ``hits``                served from the cache, fresh, without waiting;
+    ``loads``               calls of the loader by this object (each is one database load);
+    ``waits``               requests that waited for another's load (``SingleFlight``);
+    ``timeouts``            waits that ran out (``WaitTimeout`` raised);
+    ``late_fills``          loads whose lock had expired by the time they finished: not stored;
+    ``uncoordinated``       loads done without a lock because the cache was unavailable;
+    ``early_refreshes``     loads made before expiry, by the XFetch rule (``EarlyRefresh``);
+    ``stale_served``        requests served a value past its soft TTL (``StaleWhileRevalidate``);
+    ``refreshes``           background refreshes started;
+    ``refresh_errors``      background refreshes whose loader raised;
+    ``stale_if_error``      requests whose own load raised, answered with the stale value.
+    """
+
+    hits: int = 0
+    loads: int = 0
+    waits: int = 0
+    timeouts: int = 0
+    late_fills: int = 0
+    uncoordinated: int = 0
+    early_refreshes: int = 0
+    stale_served: int = 0
+    refreshes: int = 0
+    refresh_errors: int = 0
+    stale_if_error: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def count(self, name: str, amount: int = 1) -> None:
+        """Add ``amount`` to counter ``name`` (threads may count at once: a lock keeps it exact)."""
+        with self._lock:
+            setattr(self, name, getattr(self, name) + amount)
+
+    def as_dict(self) -> dict[str, int]:
+        """The counters, ready to print or show as a table."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
+
+    def reset(self) -> None:
+        """Set every counter back to zero."""
+        with self._lock:
+            for name in self.as_dict():
+                setattr(self, name, 0)
+
+
+def _validate_cache(cache: Any, needs_atomic: bool) -> Any:
+    kind = AtomicCache if needs_atomic else Cache
+    if not isinstance(cache, kind):
+        raise TypeError(
+            f"cache must be a course cache ({kind.__name__}: a MemoryCache or a RedisCache), "
+            f"got {type(cache).__name__} {cache!r}"
+        )
+    return cache
+
+
+def _validate_loader(loader: Any) -> Callable[[], Any]:
+    if not callable(loader):
+        raise TypeError(
+            f"loader must be a function that takes no arguments and returns the value, "
+            f"got {type(loader).__name__} {loader!r}"
+        )
+    return loader
+
+
+def _validate_clock(clock: Any, name: str = "clock") -> Callable[[], float]:
+    if not callable(clock):
+        raise TypeError(
+            f"{name} must be a function (such as time.time, or a FakeClock), got {clock!r}"
+        )
+    return clock
+
+
+def _validate_rng(rng: Any) -> Any:
+    if rng is None:
+        return random.Random()
+    if not callable(getattr(rng, "random", None)):
+        raise TypeError(
+            f"rng must be a random.Random (anything with a .random() method), got {rng!r}"
+        )
+    return rng
+
+
+def _new_token() -> str:
+    return uuid.uuid4().hex
+
+
+def _quietly_release(cache: AtomicCache, lock_key: str, token: str) -> None:
+    """Release a lock we hold; if the cache cannot answer, its TTL releases it instead."""
+    try:
+        cache.delete_if_equal(lock_key, token)
+    except CacheUnavailable:
+        pass
+
+
+# --------------------------------------------------------------------------- single-flight
+
+
+class SingleFlight:
+    """Cache-aside in which only one request per key loads; the others wait for its value.
+
+    On a miss, a request tries to take the key's lock, ``keys.lock(key)``, with
+    ``cache.add(lock, token, lock_ttl)`` -- on Redis ``SET lock token NX PX``, so of all
+    the processes that miss at once exactly one gets it. The holder loads, then stores
+    the value *and* releases the lock in one step (``cache.set_and_release``), but only
+    if the lock still holds its own token. Everyone else polls the cache every
+    ``poll_interval`` seconds for the value, and does **not** go to the database.
+
+    The lock expires after ``lock_ttl`` seconds, so a holder that crashes mid-load
+    blocks the others for at most that long: the lock disappears, one waiter takes it
+    and loads. Choose ``lock_ttl`` longer than the slowest load you expect; a holder
+    whose load outlives its lock still returns its value, but does not store it
+    (another process may hold the lock by then: ``stats.late_fills``), and cannot
+    release someone else's lock (compare-and-delete, one Lua script on Redis).
+
+    **A waiter that waits longer than** ``wait_timeout`` **gets a** ``WaitTimeout``.
+    Not a load of its own: the waits that run out are those where the load is slow,
+    which is when the database is busiest, and letting every waiter load then would
+    rebuild the herd at the worst moment. Not a stale value either: this class keeps
+    none (``StaleWhileRevalidate`` is the one that serves stale on purpose). An error
+    is bounded (a waiter returns within ``wait_timeout`` plus one poll), visible, and
+    leaves the choice of fallback to the caller. Give ``wait_timeout`` more than
+    ``lock_ttl`` plus one load, so that a waiter outlives a crashed holder's lock and
+    is served by the waiter that takes over.
+
+    If the shared cache is down (``CacheUnavailable`` from the lock), nothing can be
+    coordinated: the request loads by itself, as lesson 04's fail-open does, and it
+    is counted in ``stats.uncoordinated``. A loader that raises releases the lock at
+    once, so the next request tries again; its error reaches its own caller.
+
+    ``clock`` and ``sleep`` measure and spend the waiting time (``time.monotonic`` and
+    ``time.sleep``; a test passes a ``FakeClock`` and its ``advance``). The lock's TTL
+    is kept by the cache itself (by Redis, or by a ``MemoryCache``'s own clock).
+
+    >>> from cachelab.cache import MemoryCache
+    >>> from cachelab.clock import FakeClock
+    >>> clock = FakeClock()
+    >>> cache = MemoryCache(clock=clock)
+    >>> flight = SingleFlight(cache, lock_ttl=5, wait_timeout=1, clock=clock, sleep=clock.advance)
+    >>> cache.add(keys.lock("k"), "another process's token", 5)  # someone else is loading "k"
+    True
+    >>> flight.get_or_load("k", lambda: "value")
+    Traceback (most recent call last):
+    ...
+    cachelab.stampede.WaitTimeout: waited 1 s for another request's load of 'k' ...
+    """
+
+    def __init__(
+        self,
+        cache: AtomicCache,
+        lock_ttl: float = 5.0,
+        wait_timeout: float = 10.0,
+        *,
+        poll_interval: float = 0.005,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Any] = time.sleep,
+    ) -> None:
+        self.cache = _validate_cache(cache, needs_atomic=True)
+        if lock_ttl is None:
+            raise TypeError(
+                "lock_ttl must be a number of seconds: a lock that never expires blocks every "
+                "waiter forever once its holder dies"
+            )
+        self.lock_ttl = validate_ttl(lock_ttl, "lock_ttl")
+        self.wait_timeout = validate_number(
+            wait_timeout, "wait_timeout", above=0, maximum=MAX_TTL_S, unit="seconds"
+        )
+        self.poll_interval = validate_number(
+            poll_interval, "poll_interval", above=0, maximum=60, unit="seconds"
+        )
+        self.clock = _validate_clock(clock)
+        self.sleep = _validate_clock(sleep, "sleep")
+        self.stats = StampedeStats()
+
+    def acquire(self, key: str) -> Optional[str]:
+        """Try to take the lock on ``key``; return the token that proves it, or None if taken.
+
+        Raises ``CacheUnavailable`` when the cache cannot answer.
+        """
+        token = _new_token()
+        return token if self.cache.add(keys.lock(key), token, self.lock_ttl) else None
+
+    def release(self, key: str, token: str) -> bool:
+        """Release the lock on ``key`` if ``token`` still holds it; True if released.
+
+        Anyone else's token -- or ours after the lock expired and another request took
+        it -- releases nothing.
+        """
+        return self.cache.delete_if_equal(keys.lock(keys.validate_key(key)), token)
+
+    def get_or_load(self, key: str, loader: Callable[[], Any], ttl: Optional[float] = None) -> Any:
+        """The cached value of ``key``; on a miss, ``loader()``'s -- loaded by one request only.
+
+        ``ttl`` is the value's TTL (None: the cache's default). Raises ``WaitTimeout``
+        when another request's load does not land within ``wait_timeout`` seconds.
+        """
+        keys.validate_key(key)
+        _validate_loader(loader)
+        validate_ttl(ttl)
+        value = self.cache.get(key, _MISSING)
+        if value is not _MISSING:
+            self.stats.count("hits")
+            return value
+        deadline = self.clock() + self.wait_timeout
+        waiting = False
+        while True:
+            try:
+                token = self.acquire(key)
+            except CacheUnavailable:
+                self.stats.count("uncoordinated")
+                self.stats.count("loads")
+                return loader()
+            if token is not None:
+                return self._load_holding_the_lock(key, loader, ttl, token)
+            if not waiting:
+                waiting = True
+                self.stats.count("waits")
+            remaining = deadline - self.clock()
+            if remaining <= 0:
+                self.stats.count("timeouts")
+                raise WaitTimeout(
+                    f"waited {self.wait_timeout:g} s for another request's load of {key!r} "
+                    f"(its lock {keys.lock(key)!r} is still held); the load is slow or its "
+                    f"holder died and the lock lives {self.lock_ttl:g} s"
+                )
+            self.sleep(min(self.poll_interval, remaining))
+            value = self.cache.get(key, _MISSING)
+            if value is not _MISSING:
+                return value
+
+    def _load_holding_the_lock(
+        self, key: str, loader: Callable[[], Any], ttl: Optional[float], token: str
+    ) -> Any:
+        lock_key = keys.lock(key)
+        # The holder before us may have stored the value and released the lock between our
+        # miss and our add: then the value is there, and loading again would be a second load.
+        value = self.cache.get(key, _MISSING)
+        if value is not _MISSING:
+            _quietly_release(self.cache, lock_key, token)
+            return value
+        try:
+            value = loader()
+        except BaseException:
+            _quietly_release(self.cache, lock_key, token)  # let the next request try at once
+            raise
+        self.stats.count("loads")
+        try:
+            stored = self.cache.set_and_release(key, value, ttl, lock_key=lock_key, token=token)
+        except CacheUnavailable:
+            stored = True  # nothing to coordinate with any more; the value is still good
+        if not stored:
+            self.stats.count("late_fills")
+        return value
+
+    def __repr__(self) -> str:
+        return (
+            f"SingleFlight({self.cache!r}, lock_ttl={self.lock_ttl:g}, "
+            f"wait_timeout={self.wait_timeout:g})"
+        )
+
+
+# --------------------------------------------------------------------------- early refresh
+
+
+def xfetch_probability(gap_s: float, delta_s: float, beta: float = 1.0) -> float:
+    """The chance that one read ``gap_s`` seconds before expiry refreshes early, by XFetch's rule.
+
+    A read refreshes when ``now − Δ·β·ln(u) ≥ expiry`` for ``u`` uniform in (0, 1]; with
+    ``gap = expiry − now`` that is ``u ≤ exp(−gap / (Δ·β))``, so the probability is
+    ``exp(−gap / (Δ·β))``: 1 at expiry, ``1/e`` one ``Δ·β`` earlier. A read at or past
+    expiry always reloads.
+
+    >>> xfetch_probability(0.0, delta_s=0.05), round(xfetch_probability(0.05, 0.05), 3)
+    (1.0, 0.368)
+    """
+    gap_s = validate_number(gap_s, "gap_s", unit="seconds")
+    delta_s = validate_number(delta_s, "delta_s", minimum=0, unit="seconds")
+    beta = validate_number(beta, "beta", above=0, maximum=100)
+    if gap_s <= 0:
+        return 1.0
+    if delta_s == 0:
+        return 0.0
+    return math.exp(-gap_s / (delta_s * beta))
+
+
+class EarlyRefresh:
+    """Cache-aside that refreshes a value a little *before* it expires, at random (XFetch).
+
+    Vattani, Chierichetti and Lowenstein (VLDB 2015) give the rule: keep, with the
+    value, the time ``Δ`` its last recomputation took and its expiry time; a reader
+    recomputes early when ``now − Δ·β·ln(rand()) ≥ expiry``. Since ``−ln(rand())`` is
+    a random positive number (exponentially distributed, mean 1), each read draws a
+    random "look-ahead" of mean ``Δ·β`` and refreshes if that reaches past expiry. Far
+    from expiry that almost never happens; close to it, it almost surely does
+    (``xfetch_probability``). So one reader -- usually the first to draw a long
+    look-ahead -- reloads while every other reader is still served the valid value,
+    and the key need never expire under load. ``β`` above 1 refreshes earlier, below 1
+    later; a slow recomputation (large ``Δ``) starts earlier, as it should.
+
+    The value is kept under ``keys.early_refresh(key)`` as ``{"value", "delta_s",
+    "expires_at"}``, with the cache's own TTL as a backstop. ``Δ`` and the expiry are
+    measured by ``clock`` (``time.time`` by default: every process reads the same
+    expiry from a shared Redis). ``rng`` draws the random numbers: pass a seeded
+    ``random.Random`` to make a run repeatable.
+
+    XFetch coordinates nothing: two readers that both decide to refresh both load.
+    Near expiry that can happen, and it is rare when ``λ·Δ`` -- reads per recomputation
+    time -- is large; combine it with ``SingleFlight`` if it is not.
+
+    >>> from cachelab.cache import MemoryCache
+    >>> from cachelab.clock import FakeClock
+    >>> clock = FakeClock()
+    >>> def slow_loader():                  # a recomputation that takes 2 s of (fake) time
+    ...     clock.advance(2)
+    ...     return "page"
+    >>> early = EarlyRefresh(MemoryCache(clock=clock), beta=1.0, rng=random.Random(1), clock=clock)
+    >>> early.get_or_load("home", slow_loader, ttl=60)
+    'page'
+    >>> early.entry("home")
+    {'value': 'page', 'delta_s': 2.0, 'expires_at': 62.0}
+    """
+
+    def __init__(
+        self,
+        cache: Cache,
+        beta: float = 1.0,
+        rng: Optional[random.Random] = None,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.cache = _validate_cache(cache, needs_atomic=False)
+        self.beta = validate_number(beta, "beta", above=0, maximum=100)
+        self.rng = _validate_rng(rng)
+        self.clock = _validate_clock(clock)
+        self.stats = StampedeStats()
+
+    def entry(self, key: str) -> Optional[dict]:
+        """The stored ``{"value", "delta_s", "expires_at"}`` of ``key``, or None."""
+        return self.cache.get(keys.early_refresh(key))
+
+    def should_refresh(self, delta_s: float, expires_at: float) -> bool:
+        """XFetch's rule, with one fresh random number: ``now − Δ·β·ln(rand()) ≥ expiry``."""
+        u = 1.0 - self.rng.random()  # in (0, 1]: ln(0) would be minus infinity
+        return self.clock() - delta_s * self.beta * math.log(u) >= expires_at
+
+    def get_or_load(self, key: str, loader: Callable[[], Any], ttl: Optional[float] = None) -> Any:
+        """The cached value of ``key``, reloaded early by XFetch's rule; ``loader()``'s on a miss.
+
+        ``ttl`` is the value's TTL (None: the cache's default ``ttl``, which must be set:
+        a value that never expires has nothing to refresh early).
+        """
+        stored_key = keys.early_refresh(key)
+        _validate_loader(loader)
+        validate_ttl(ttl)
+        if ttl is None:
+            ttl = getattr(self.cache, "ttl", None)
+            if ttl is None:
+                raise ValueError(
+                    "EarlyRefresh needs a ttl: pass ttl= or give the cache a default ttl"
+                )
+        entry = self.cache.get(stored_key)
+        if _is_early_entry(entry):
+            if not self.should_refresh(entry["delta_s"], entry["expires_at"]):
+                self.stats.count("hits")
+                return entry["value"]
+            if self.clock() < entry["expires_at"]:
+                self.stats.count("early_refreshes")
+        started = self.clock()
+        value = loader()
+        delta_s = max(0.0, self.clock() - started)
+        self.stats.count("loads")
+        self.cache.set(
+            stored_key,
+            {"value": value, "delta_s": delta_s, "expires_at": self.clock() + ttl},
+            ttl,
+        )
+        return value
+
+    def __repr__(self) -> str:
+        return f"EarlyRefresh({self.cache!r}, beta={self.beta:g})"
+
+
+def _is_early_entry(entry: Any) -> bool:
+    return isinstance(entry, dict) and {"value", "delta_s", "expires_at"} <= entry.keys()
+
+
+# --------------------------------------------------------------------------- jitter
+
+
+def jittered_ttl(ttl: float, spread: float = 0.1, rng: Optional[random.Random] = None) -> float:
+    """``ttl`` spread at random by up to ±``spread`` (0.1: ±10 %), uniformly.
+
+    Keys written together -- a cache warm-up, a deploy, a batch job -- expire together
+    if they share one TTL, and reload together: a spike of database loads every TTL.
+    Giving each its own TTL in ``[ttl·(1 − spread), ttl·(1 + spread)]`` spreads those
+    expiries over ``2·spread·ttl`` seconds. The result never exceeds the longest TTL
+    the caches accept (``validation.MAX_TTL_S``).
+
+    >>> ttls = [jittered_ttl(60, spread=0.1, rng=random.Random(seed)) for seed in range(1000)]
+    >>> 54 <= min(ttls) < max(ttls) <= 66
+    True
+    """
+    if ttl is None:
+        raise TypeError("ttl must be a number of seconds to spread, got None (never expires)")
+    validate_ttl(ttl)
+    spread = validate_number(spread, "spread", minimum=0, maximum=MAX_SPREAD)
+    rng = _validate_rng(rng)
+    factor = 1.0 + spread * (2.0 * rng.random() - 1.0)
+    return min(ttl * factor, float(MAX_TTL_S))
+
+
+# --------------------------------------------------------------------------- stale-while-revalidate
+
+
+def _start_daemon_thread(job: Callable[[], None]) -> threading.Thread:
+    thread = threading.Thread(target=job, name="cachelab-refresh", daemon=True)
+    thread.start()
+    return thread
+
+
+class StaleWhileRevalidate:
+    """Serve a value past its soft TTL at once, and refresh it in the background (RFC 5861).
+
+    A value loaded ``age`` seconds ago is
+
+    - **fresh** while ``age < fresh_ttl``: served, nothing else happens;
+    - **stale** while ``fresh_ttl ≤ age < stale_ttl``: served at once, and one
+      background refresh starts -- one per key at a time, across every process sharing
+      the cache: it needs the marker ``keys.refresh_lock(key)``, taken with ``cache.add``
+      for ``lock_ttl`` seconds and released by the fill (``cache.set_and_release``);
+    - **too old** once ``age ≥ stale_ttl``: never served as a normal answer; the reader
+      loads it itself and waits, as plain cache-aside does.
+
+    That is RFC 5861's ``Cache-Control: max-age=<fresh_ttl>,
+    stale-while-revalidate=<stale_ttl − fresh_ttl>``, with ages counted from the load.
+
+    **Stale-if-error.** When a loader raises -- the database is down -- a stale value is
+    served instead of the error for as long as it is younger than ``error_ttl``
+    (default ``stale_ttl``; RFC 5861's ``stale-if-error=<error_ttl − fresh_ttl>``),
+    and never longer: an older value is gone from the cache, and the error is
+    raised. A failed background refresh keeps its marker until ``lock_ttl`` runs out,
+    so a failing database is retried at most once per ``lock_ttl`` per key, not on
+    every request. Errors are counted in ``stats`` (``refresh_errors``,
+    ``stale_if_error``) so that monitoring sees them.
+
+    The value is kept under ``keys.stale_while_revalidate(key)`` as ``{"value",
+    "loaded_at"}``, with a cache TTL of ``error_ttl`` so that the cache drops it once
+    nothing may serve it. ``clock`` (``time.time`` by default) stamps ``loaded_at``.
+    ``spawn`` runs a refresh in the background (a daemon thread by default; a test
+    passes ``lambda job: job()`` to run it at once).
+
+    >>> from cachelab.cache import MemoryCache
+    >>> from cachelab.clock import FakeClock
+    >>> clock = FakeClock()
+    >>> swr = StaleWhileRevalidate(MemoryCache(clock=clock), fresh_ttl=10, stale_ttl=60,
+    ...                            clock=clock, spawn=lambda job: job())
+    >>> swr.get_or_load("home", lambda: "v1")
+    'v1'
+    >>> _ = clock.advance(15)                          # past the soft TTL, inside the window
+    >>> swr.get_or_load("home", lambda: "v2")          # served stale at once; v2 loads behind it
+    'v1'
+    >>> swr.get_or_load("home", lambda: "v3")          # the refresh landed: fresh again
+    'v2'
+    """
+
+    def __init__(
+        self,
+        cache: AtomicCache,
+        fresh_ttl: float,
+        stale_ttl: float,
+        *,
+        error_ttl: Optional[float] = None,
+        lock_ttl: float = 10.0,
+        clock: Callable[[], float] = time.time,
+        spawn: Callable[[Callable[[], None]], Any] = _start_daemon_thread,
+    ) -> None:
+        self.cache = _validate_cache(cache, needs_atomic=True)
+        for name, value in (("fresh_ttl", fresh_ttl), ("stale_ttl", stale_ttl)):
+            if value is None:
+                raise TypeError(f"{name} must be a number of seconds, got None")
+            validate_ttl(value, name)
+        if not stale_ttl > fresh_ttl:
+            raise ValueError(
+                f"stale_ttl must be longer than fresh_ttl ({fresh_ttl!r} s): it is the age past "
+                f"which a value is never served, got {stale_ttl!r}"
+            )
+        if error_ttl is None:
+            error_ttl = stale_ttl
+        validate_ttl(error_ttl, "error_ttl")
+        if error_ttl < stale_ttl:
+            raise ValueError(
+                f"error_ttl must be at least stale_ttl ({stale_ttl!r} s): a value kept for "
+                f"errors has to outlive the stale window, got {error_ttl!r}"
+            )
+        if lock_ttl is None:
+            raise TypeError("lock_ttl must be a number of seconds, got None")
+        self.fresh_ttl, self.stale_ttl, self.error_ttl = fresh_ttl, stale_ttl, error_ttl
+        self.lock_ttl = validate_ttl(lock_ttl, "lock_ttl")
+        self.clock = _validate_clock(clock)
+        if not callable(spawn):
+            raise TypeError(f"spawn must be a function that runs a job, got {spawn!r}")
+        self.spawn = spawn
+        self.stats = StampedeStats()
+        self._background: list[Any] = []
+
+    def entry(self, key: str) -> Optional[dict]:
+        """The stored ``{"value", "loaded_at"}`` of ``key``, or None."""
+        return self.cache.get(keys.stale_while_revalidate(key))
+
+    def get_or_load(self, key: str, loader: Callable[[], Any]) -> Any:
+        """The value of ``key``: fresh, or stale while one refresh runs, or loaded now."""
+        stored_key = keys.stale_while_revalidate(key)
+        _validate_loader(loader)
+        entry = self.cache.get(stored_key)
+        if not _is_swr_entry(entry):
+            return self._load_now(key, loader, stale=None)
+        age = self.clock() - entry["loaded_at"]
+        if age < self.fresh_ttl:
+            self.stats.count("hits")
+            return entry["value"]
+        if age < self.stale_ttl:
+            self.stats.count("stale_served")
+            self._refresh_in_background(key, loader)
+            return entry["value"]
+        return self._load_now(key, loader, stale=entry if age < self.error_ttl else None)
+
+    def _load_now(self, key: str, loader: Callable[[], Any], stale: Optional[dict]) -> Any:
+        try:
+            value = loader()
+        except Exception:
+            if stale is None:
+                raise
+            self.stats.count("stale_if_error")
+            return stale["value"]
+        self.stats.count("loads")
+        self.cache.set(
+            keys.stale_while_revalidate(key),
+            {"value": value, "loaded_at": self.clock()},
+            self.error_ttl,
+        )
+        return value
+
+    def _refresh_in_background(self, key: str, loader: Callable[[], Any]) -> None:
+        token = _new_token()
+        try:
+            if not self.cache.add(keys.refresh_lock(key), token, self.lock_ttl):
+                return  # a refresh of this key is running (or failed lately): serve stale
+        except CacheUnavailable:
+            return  # nothing to coordinate with: keep serving stale until the value ages out
+        self.stats.count("refreshes")
+
+        def refresh() -> None:
+            try:
+                value = loader()
+            except Exception:
+                # Keep the marker until lock_ttl: a failing database is retried once per
+                # lock_ttl per key, not on every request.
+                self.stats.count("refresh_errors")
+                return
+            self.stats.count("loads")
+            try:
+                self.cache.set_and_release(
+                    keys.stale_while_revalidate(key),
+                    {"value": value, "loaded_at": self.clock()},
+                    self.error_ttl,
+                    lock_key=keys.refresh_lock(key),
+                    token=token,
+                )
+            except CacheUnavailable:
+                pass
+
+        handle = self.spawn(refresh)
+        if isinstance(handle, threading.Thread):
+            self._background = [t for t in self._background if t.is_alive()] + [handle]
+
+    def wait_for_refreshes(self, timeout: float = 10.0) -> bool:
+        """Wait for this object's background refreshes to finish; True if none is left running."""
+        timeout = validate_number(timeout, "timeout", minimum=0, maximum=MAX_TTL_S, unit="seconds")
+        deadline = time.monotonic() + timeout
+        for thread in list(self._background):
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self._background = [t for t in self._background if t.is_alive()]
+        return not self._background
+
+    def __repr__(self) -> str:
+        return (
+            f"StaleWhileRevalidate({self.cache!r}, fresh_ttl={self.fresh_ttl:g}, "
+            f"stale_ttl={self.stale_ttl:g}, error_ttl={self.error_ttl:g})"
+        )
+
+
+def _is_swr_entry(entry: Any) -> bool:
+    return isinstance(entry, dict) and {"value", "loaded_at"} <= entry.keys()
