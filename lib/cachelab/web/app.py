@@ -13,8 +13,10 @@ Endpoints (JSON in, JSON out):
 Errors are JSON too, ``{"error": "..."}``, with the status that says what went wrong:
 400 for a body that is not a JSON object, 422 for a value that is (a price of
 ``-5``, a quantity of ``2.5``, an id of ``abc``), 404 for an unknown product or page,
-409 for selling more than is in stock. Every value is checked before anything is
-read or written, and a sale is one transaction, so a refused request changes nothing.
+409 for selling more than is in stock, 503 (with ``Retry-After``) when the shared
+cache cannot answer a lock or a single-flight waiter's wait runs out. Every value is
+checked before anything is read or written, and a sale is one transaction, so a
+refused request changes nothing.
 
 How a worker serves: the handlers are ``async``, but the shop and the caches are
 ordinary blocking code (SQLite, a Redis client), so each request's work runs on a
@@ -64,6 +66,7 @@ from cachelab import keys
 from cachelab.app import MAX_PRICE_CENTS, MAX_QUANTITY, Shop
 from cachelab.cache import CacheUnavailable, MemoryCache, RedisCache
 from cachelab.data import DATA_END
+from cachelab.stampede import SingleFlight, WaitTimeout
 from cachelab.validation import validate_id, validate_whole_number
 from cachelab.web import stats
 from cachelab.web.config import ENVIRONMENT_VARIABLE, ServiceConfig
@@ -108,12 +111,18 @@ class ShopPages:
     worker's own, or the shared ``RedisCache``). Writes go to the database; in the
     ``memory`` and ``redis-delete-on-write`` modes they then delete the keys they made
     stale (the product's page and the homepage, which shows prices and stock) --
-    in ``memory`` mode from this worker's cache only, the one it can reach.
+    in ``memory`` mode from this worker's cache only, the one it can reach. In
+    ``redis-single-flight`` mode a miss goes through lesson 08's ``SingleFlight``.
     """
 
     def __init__(self, config: ServiceConfig) -> None:
         self.config = config
         self.cache = _open_cache(config)
+        self.single_flight = (
+            SingleFlight(self.cache, lock_ttl=config.lock_ttl, wait_timeout=config.wait_timeout)
+            if config.cache == "redis-single-flight"
+            else None
+        )
         self.deletes_on_write = config.cache in ("memory", "redis-delete-on-write")
         self._local = threading.local()
         self._shops: list[Shop] = []
@@ -165,6 +174,8 @@ class ShopPages:
         """Cache-aside: (the page, "hit" or "miss"); (the page, None) with no cache."""
         if self.cache is None:
             return load(), None
+        if self.single_flight is not None:
+            return self._single_flight(key, load)
         value = self.cache.get(key, _MISSING)
         if value is not _MISSING:
             with self._lock:
@@ -175,6 +186,26 @@ class ShopPages:
         value = load()
         self.cache.set(key, value, self.config.ttl)
         return value, "miss"
+
+    def _single_flight(self, key: str, load: Callable[[], Any]) -> tuple[Any, str]:
+        """Lesson 08's ``SingleFlight``: of the requests that miss at once, one loads and the
+        others wait for its value (a "hit": it came from the cache). ``WaitTimeout`` if it
+        does not come within ``wait_timeout``.
+        """
+        loaded = []
+
+        def load_and_note() -> Any:
+            loaded.append(True)
+            return load()
+
+        value = self.single_flight.get_or_load(key, load_and_note, self.config.ttl)
+        outcome = "miss" if loaded else "hit"
+        with self._lock:
+            if loaded:
+                self.cache_misses += 1
+            else:
+                self.cache_hits += 1
+        return value, outcome
 
     def homepage(self) -> tuple[dict, Optional[str]]:
         """The trending products, as ``{"trending": [...]}``, and how the cache answered."""
@@ -309,6 +340,10 @@ async def _answer(pages: ShopPages, work: Callable[[], Any], respond: Callable) 
             return error_response(404, str(error.args[0]) if error.args else "not found")
         except CacheUnavailable as error:
             return error_response(503, f"the shared cache is unavailable: {error}")
+        except WaitTimeout as error:  # single-flight: another worker's load did not land in time
+            response = error_response(503, str(error))
+            response.headers["Retry-After"] = "1"
+            return response
 
 
 async def homepage(request: Request) -> Response:

@@ -14,7 +14,8 @@ True
 >>> ServiceConfig(db_path="shop.db", cache="redis-ish", state_dir="/tmp/x")
 Traceback (most recent call last):
 ...
-ValueError: cache must be one of 'none', 'memory', 'redis', 'redis-delete-on-write', got 'redis-ish'
+ValueError: cache must be one of 'none', 'memory', 'redis', 'redis-delete-on-write', \
+'redis-single-flight', got 'redis-ish'
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ __all__ = [
     "needs_redis",
 ]
 
-CACHE_MODES = ("none", "memory", "redis", "redis-delete-on-write")
+CACHE_MODES = ("none", "memory", "redis", "redis-delete-on-write", "redis-single-flight")
 """The cache modes the service can start in (``--cache``)."""
 
 MODE_DESCRIPTIONS = {
@@ -43,6 +44,8 @@ MODE_DESCRIPTIONS = {
     "memory": "a MemoryCache in each worker; a write deletes the key in that worker's cache only",
     "redis": "one RedisCache shared by every worker; writes leave it alone (TTL only)",
     "redis-delete-on-write": "the shared RedisCache; a write deletes the keys it made stale",
+    "redis-single-flight": "the shared RedisCache, TTL only; on a miss, one load per key at a "
+    "time (lesson 08's SingleFlight)",
 }
 """One line per cache mode, as ``--help`` and the lesson tell them."""
 
