@@ -20,11 +20,13 @@ refused request changes nothing.
 
 How a worker serves: the handlers are ``async``, but the shop and the caches are
 ordinary blocking code (SQLite, a Redis client), so each request's work runs on a
-thread of Starlette's thread pool (``run_in_threadpool``), with a ``Shop`` per
-thread (an SQLite connection belongs to the thread that opened it). A worker
-therefore serves many requests at once, like a threaded server: when a cached page
-expires under load, every request that misses meanwhile really does run the
-query -- the stampede of lesson 08, over HTTP.
+thread of Starlette's thread pool (``run_in_threadpool``, ``threads`` of them per
+worker), with a ``Shop`` per thread (an SQLite connection belongs to the thread that
+opened it). A worker therefore serves several requests at once, like a threaded
+server (gunicorn's ``--threads``): SQLite runs a query without holding Python's GIL,
+so the queries of one worker use every core, and when a cached page expires under
+load, every request that misses meanwhile really does run the query -- the stampede
+of lesson 08, over HTTP.
 
 HTTP caching: a page the service caches for ``ttl`` seconds is sent with
 ``Cache-Control: public, max-age=<ttl>``, so a browser or a CDN in front may keep it
@@ -55,6 +57,7 @@ import os
 import threading
 from typing import Any, Callable, Iterator, Optional
 
+import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -431,6 +434,9 @@ def create_app(config: ServiceConfig) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
+        # The thread pool that runs the shop's blocking work: at most config.threads requests
+        # of this worker are being served at once; the others wait their turn on the loop.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = config.threads
         pages = ShopPages(config)
         pages.counters = stats.WorkerCounters(config.state_dir)
         app.state.pages = pages

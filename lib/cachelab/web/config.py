@@ -25,13 +25,19 @@ from dataclasses import asdict, dataclass
 from typing import Optional
 
 from cachelab import keys
-from cachelab.validation import validate_choice, validate_number, validate_ttl
+from cachelab.validation import (
+    validate_choice,
+    validate_number,
+    validate_ttl,
+    validate_whole_number,
+)
 
 __all__ = [
     "CACHE_MODES",
     "MODE_DESCRIPTIONS",
     "APPS",
     "ENVIRONMENT_VARIABLE",
+    "MAX_THREADS",
     "ServiceConfig",
     "needs_redis",
 ]
@@ -55,6 +61,9 @@ what uvicorn and Starlette can serve on this machine when the page costs nothing
 
 ENVIRONMENT_VARIABLE = "CACHELAB_WEB_CONFIG"
 
+MAX_THREADS = 256
+"""The most threads one worker's pool may have."""
+
 
 def needs_redis(cache: str) -> bool:
     """Whether cache mode ``cache`` uses the shared Redis."""
@@ -71,7 +80,8 @@ class ServiceConfig:
     - ``state_dir``: a folder for the workers' counters (``/stats``);
     - ``app``: ``"shop"``, or ``"ceiling"`` (a constant page, to measure the stack alone);
     - ``lock_ttl`` and ``wait_timeout``: the single-flight lock's TTL and how long a waiter
-      waits for another worker's load, in seconds.
+      waits for another worker's load, in seconds;
+    - ``threads``: how many requests one worker serves at once (its thread pool).
     """
 
     db_path: str
@@ -82,6 +92,7 @@ class ServiceConfig:
     app: str = "shop"
     lock_ttl: float = 5.0
     wait_timeout: float = 5.0
+    threads: int = 8
 
     def __post_init__(self) -> None:
         validate_choice(self.cache, "cache", CACHE_MODES)
@@ -90,6 +101,7 @@ class ServiceConfig:
             raise ValueError("ttl must be a number of seconds > 0: every cached page expires")
         validate_number(self.lock_ttl, "lock_ttl", above=0, maximum=3600, unit="seconds")
         validate_number(self.wait_timeout, "wait_timeout", above=0, maximum=3600, unit="seconds")
+        validate_whole_number(self.threads, "threads", maximum=MAX_THREADS)
         if self.prefix is None:
             object.__setattr__(self, "prefix", keys.learner_prefix() + "web:")
         keys.validate_prefix(self.prefix)

@@ -427,34 +427,31 @@ def sweep(
 ) -> list[LoadRun]:
     """``run_load`` at each arrival rate in ``rates`` (in order), about ``seconds_per_rate`` each.
 
-    Each rate gets a budget of ``max(min_requests, rate × seconds_per_rate)`` requests
-    and at most ``max_seconds`` (default: twice ``seconds_per_rate``, plus the timeout).
-    Between runs it waits until the service has no request in flight, so one overloaded
-    run does not spill into the next. With ``p95_budget_s``, the sweep stops after the
-    first run whose p95 is more than 4 times that budget: the service is past its knee,
-    and faster rates would only queue longer.
+    Each rate gets a budget of ``max(min_requests, rate × seconds_per_rate)`` requests,
+    and as long as its schedule needs plus ``timeout_s`` (or ``max_seconds``, if given)
+    before the rest is cut off. Between runs it waits until the service has no request
+    in flight, so one overloaded run does not spill into the next. With
+    ``p95_budget_s``, the sweep stops after the first run whose p95 is more than 4 times
+    that budget: the service is past its knee, and faster rates would only queue longer.
     """
     if not rates:
         raise ValueError("rates is empty: give the arrival rates to try, e.g. [50, 100, 200]")
     seconds_per_rate = validate_number(
         seconds_per_rate, "seconds_per_rate", above=0, maximum=MAX_SECONDS, unit="seconds"
     )
-    limit_s = (
-        max_seconds
-        if max_seconds is not None
-        else min(MAX_SECONDS, 2 * seconds_per_rate + timeout_s)
-    )
+    min_requests = validate_whole_number(min_requests, "min_requests", maximum=MAX_REQUESTS)
     runs = []
     for index, rate in enumerate(
         tqdm(list(rates), desc=desc or "arrival rates", disable=not progress)
     ):
         budget = max(min_requests, math.ceil(rate * seconds_per_rate))
+        limit_s = max_seconds if max_seconds is not None else budget / rate + timeout_s
         run = run_load(
             url,
             rate,
             budget,
             paths=paths,
-            max_seconds=limit_s,
+            max_seconds=min(MAX_SECONDS, limit_s),
             timeout_s=timeout_s,
             seed=seed + index,
             progress=progress,

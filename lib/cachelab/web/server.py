@@ -40,6 +40,7 @@ from cachelab.web.config import (
     APPS,
     CACHE_MODES,
     ENVIRONMENT_VARIABLE,
+    MAX_THREADS,
     MODE_DESCRIPTIONS,
     ServiceConfig,
     needs_redis,
@@ -81,6 +82,13 @@ def _loopback(host: str) -> str:
 def _workers(text: str) -> int:
     try:
         return validate_whole_number(int(text), "--workers", maximum=MAX_WORKERS)
+    except (TypeError, ValueError) as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _threads(text: str) -> int:
+    try:
+        return validate_whole_number(int(text), "--threads", maximum=MAX_THREADS)
     except (TypeError, ValueError) as error:
         raise argparse.ArgumentTypeError(str(error)) from None
 
@@ -165,6 +173,12 @@ Example: python -m cachelab.web --port 8000 --workers 2 --cache redis
         default="shop",
         help="shop, or ceiling: the homepage's bytes as a constant, to measure the stack alone",
     )
+    parser.add_argument(
+        "--threads",
+        type=_threads,
+        default=8,
+        help="requests each worker serves at once: its thread pool (default 8)",
+    )
     parser.add_argument("--lock-ttl", type=_seconds, default=5.0, help=argparse.SUPPRESS)
     parser.add_argument("--wait-timeout", type=_seconds, default=5.0, help=argparse.SUPPRESS)
     parser.add_argument(
@@ -200,6 +214,7 @@ def serve(arguments: argparse.Namespace) -> int:
             app=arguments.app,
             lock_ttl=arguments.lock_ttl,
             wait_timeout=arguments.wait_timeout,
+            threads=arguments.threads,
         )
         from cachelab.app import Shop
 
@@ -228,7 +243,7 @@ def serve(arguments: argparse.Namespace) -> int:
         port = socket.getsockname()[1]
         print(
             f"{READY_LINE} the shop ({config.app}, cache={config.cache}, ttl={config.ttl:g} s, "
-            f"{arguments.workers} worker(s)) on http://{arguments.host}:{port}",
+            f"{arguments.workers} worker(s) x {arguments.threads} threads) on http://{arguments.host}:{port}",
             flush=True,
         )
         if arguments.workers > 1 and hasattr(os, "fork"):

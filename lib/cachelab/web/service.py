@@ -42,7 +42,7 @@ from typing import Any, Optional, Union
 
 from cachelab import keys, watchdog
 from cachelab.validation import validate_choice, validate_number, validate_whole_number
-from cachelab.web.config import APPS, CACHE_MODES, needs_redis
+from cachelab.web.config import APPS, CACHE_MODES, MAX_THREADS, needs_redis
 from cachelab.web.server import MAX_WORKERS, READY_LINE
 
 __all__ = ["Reply", "WebService", "ServiceNotReady", "stop_all"]
@@ -79,7 +79,8 @@ atexit.register(stop_all)
 
 
 class WebService:
-    """The shop served by ``workers`` uvicorn worker processes in ``cache`` mode, on 127.0.0.1.
+    """The shop served by ``workers`` uvicorn worker processes in ``cache`` mode, on 127.0.0.1,
+    each serving up to ``threads`` requests at once.
 
     ``db_path`` defaults to the course's shop (``data.build_shop()``); a lesson that
     writes passes ``data.scratch_shop()``. ``prefix`` defaults to a fresh one under
@@ -106,6 +107,7 @@ class WebService:
         app: str = "shop",
         lock_ttl: float = 5.0,
         wait_timeout: float = 5.0,
+        threads: int = 8,
         start_timeout_s: float = 60.0,
     ) -> None:
         self.cache_mode = validate_choice(cache, "cache", CACHE_MODES)
@@ -116,6 +118,7 @@ class WebService:
         self.wait_timeout = validate_number(
             wait_timeout, "wait_timeout", above=0, maximum=3600, unit="seconds"
         )
+        self.threads = validate_whole_number(threads, "threads", maximum=MAX_THREADS)
         self.start_timeout_s = validate_number(
             start_timeout_s, "start_timeout_s", above=0, maximum=600, unit="seconds"
         )
@@ -176,6 +179,7 @@ class WebService:
             "--app", self.app,
             "--lock-ttl", repr(float(self.lock_ttl)),
             "--wait-timeout", repr(float(self.wait_timeout)),
+            "--threads", str(self.threads),
             "--state-dir", str(self.folder / "state"),
         ]  # fmt: skip
         log = open(self.folder / "service.log", "wb")
