@@ -58,6 +58,7 @@ LESSON_MODULES = {
     "05": "stale_reads",
     "06": "invalidation",
     "07": "ttl_tuning",
+    "10": "under_load",
 }
 """Lesson number → the module of ``cachelab.checks`` that holds its exercises."""
 

@@ -74,7 +74,8 @@ class LoadRun:
     """What one open-loop run offered and got back.
 
     ``latencies_s`` holds the latency of every successful (2xx) answer, from the
-    moment its request was due. Requests that got another status, failed to connect,
+    moment its request was due; ``due_s`` when that was, in seconds from the start of
+    the run (in the same order). Requests that got another status, failed to connect,
     timed out, or were still unanswered when the run was cut off are ``errors``.
     ``db_queries`` and ``cache_hits``/``cache_misses`` are read from the service's
     ``/stats`` before and after the run (None if it has none).
@@ -91,8 +92,7 @@ class LoadRun:
     db_queries: Optional[int] = None
     cache_hits: Optional[int] = None
     cache_misses: Optional[int] = None
-    sent_at_s: list[float] = field(default_factory=list, repr=False)
-    answered_at_s: list[float] = field(default_factory=list, repr=False)
+    due_s: list[float] = field(default_factory=list, repr=False)
 
     @property
     def ok(self) -> int:
@@ -255,7 +255,6 @@ async def _drive(
 
         async def one(path: str, due: float) -> None:
             run.late_s.append(max(0.0, loop.time() - due))
-            run.sent_at_s.append(due - start)
             try:
                 async with session.get(url + path) as response:
                     await response.read()
@@ -268,7 +267,7 @@ async def _drive(
                 run.statuses[status] += 1
                 if 200 <= status < 300:
                     run.latencies_s.append(loop.time() - due)
-                    run.answered_at_s.append(due - start)
+                    run.due_s.append(due - start)
             finally:
                 done[0] += 1
 
