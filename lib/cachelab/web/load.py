@@ -366,6 +366,8 @@ def run_load(
         _drive(url, due_s, chosen, max_seconds, timeout_s, connections, run, done)
     )
 
+    finished = threading.Event()
+
     def drive() -> None:
         try:
             loop.run_until_complete(main)
@@ -373,6 +375,7 @@ def run_load(
             failure.append(error)
         finally:
             loop.close()
+            finished.set()
 
     thread = threading.Thread(target=drive, name="cachelab-load", daemon=True)
     label = desc or f"{rate_per_s:,.0f} requests/s"
@@ -384,7 +387,7 @@ def run_load(
                 bar.update(done[0] - bar.n)
         except KeyboardInterrupt:  # stop sending, close the connections, then stop
             loop.call_soon_threadsafe(main.cancel)
-            thread.join(timeout=10)
+            finished.wait(timeout=10)
             raise
         bar.update(done[0] - bar.n)
     if failure and not isinstance(failure[0], asyncio.CancelledError):
