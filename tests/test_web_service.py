@@ -200,3 +200,16 @@ def test_from_a_shell_with_no_redis_url_all_workers_share_one_private_redis(tiny
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=20)
     assert wait_until(lambda: not any(running(server.pid) for server in servers))
+
+
+def test_services_started_without_waiting_come_up_side_by_side(tiny_shop_path):
+    started = [WebService(mode, workers=1, db_path=tiny_shop_path).start(wait=False)
+               for mode in ("none", "memory")]  # fmt: skip
+    try:
+        for service in started:
+            assert service.wait() is service
+            assert service.get("/").status == 200
+    finally:
+        for service in started:
+            service.stop()
+    assert not any(service.is_running() for service in started)

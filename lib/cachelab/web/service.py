@@ -133,6 +133,7 @@ class WebService:
         self.watchdog: Optional[subprocess.Popen] = None
         self.owner_pid = os.getpid()
         self._redis_client = None
+        self._started_at = 0.0
 
     # -- where it is
 
@@ -153,10 +154,16 @@ class WebService:
 
     # -- start and stop
 
-    def start(self) -> "WebService":
-        """Start the service and wait until every worker answers; return ``self``."""
+    def start(self, wait: bool = True) -> "WebService":
+        """Start the service and wait until every worker answers; return ``self``.
+
+        With ``wait=False`` it returns at once, and ``wait()`` waits: several services
+        then start side by side, which is quicker than one after another.
+        """
         if self.is_running():
             return self
+        self.port = None
+        self._started_at = time.monotonic()
         from cachelab.data import build_shop
 
         db_path = self.db_path if self.db_path is not None else build_shop()
@@ -206,6 +213,16 @@ class WebService:
             start_new_session=True,
         )  # fmt: skip
         _running.add(self)
+        return self.wait() if wait else self
+
+    def wait(self) -> "WebService":
+        """Wait until the service started by ``start(wait=False)`` answers on every worker.
+
+        If it stops, or does not answer within ``start_timeout_s`` of its start, it is
+        stopped and ``ServiceNotReady`` says why, with its log.
+        """
+        if self.process is None:
+            raise RuntimeError("the service has not been started: call start() first")
         try:
             self._wait_until_ready()
         except ServiceNotReady as error:
@@ -218,7 +235,7 @@ class WebService:
         return self
 
     def _wait_until_ready(self) -> None:
-        deadline = time.monotonic() + self.start_timeout_s
+        deadline = self._started_at + self.start_timeout_s
         pattern = re.compile(re.escape(READY_LINE) + r".* on http://127\.0\.0\.1:(\d+)")
         while self.port is None:
             found = pattern.search(self.log())
