@@ -45,6 +45,7 @@ class LessonWidget(NamedTuple):
 LESSON_WIDGETS = [
     LessonWidget("lessons/00_setup_check.ipynb", "cachelab-setup-slider", "cachelab-setup-label"),
     LessonWidget("lessons/07_ttl_tuning.ipynb", "cachelab-ttl-slider", "cachelab-summary"),
+    LessonWidget("lessons/08_stampedes.ipynb", "cachelab-beta-slider", "cachelab-beta-summary"),
 ]
 
 CHROMIUM_ARGS = [
@@ -328,7 +329,7 @@ def test_moving_the_slider_updates_its_output(
                 pytrace=False,
             )
         new_text = output.inner_text()
-        # Both lessons' outputs name the slider's value ("The slider says 6", "TTL 10 s, ...").
+        # Every lesson's output names the slider's value ("The slider says 6", "β = 1.25: ...").
         assert new_value in new_text, (
             f"the output {new_text!r} does not show the slider's new value {new_value!r}"
         )

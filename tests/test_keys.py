@@ -31,6 +31,12 @@ def test_trending_key_names_its_parameters():
     assert keys.trending(days=30, limit=5) == "trending:days=30:limit=5"
 
 
+def test_a_users_notifications_key_names_the_user_and_refuses_a_bad_id():
+    assert keys.notifications(3) == "notifications:user=3"
+    with pytest.raises(TypeError, match="user_id must be a whole number"):
+        keys.notifications("3")
+
+
 def test_different_trending_parameters_give_different_keys():
     assert keys.trending(7, 10) != keys.trending(7, 5)
 

@@ -431,9 +431,64 @@ def test_with_threads_on_redis_a_hot_key_is_refreshed_before_it_ever_expires(red
     )
 
 
+def test_with_a_lock_ttl_only_one_early_refresh_runs_at_a_time(clock):
+    cache = MemoryCache(clock=clock)
+    early = EarlyRefresh(cache, rng=random.Random(0), lock_ttl=5, clock=clock)
+    plain = EarlyRefresh(cache, rng=random.Random(0), clock=clock)
+    early.store(HOT, "v1", delta_s=1.0, ttl=10)
+    clock.advance(9.99)  # so close to expiry that every reader decides to refresh
+    refreshes = Counter()
+
+    def refresh_while_others_read() -> str:
+        refreshes()
+        served.extend(early.get_or_load(HOT, lambda: refreshes("v2"), ttl=10) for _ in range(5))
+        return "v2"
+
+    served: list[str] = []
+    assert early.get_or_load(HOT, refresh_while_others_read, ttl=10) == "v2"
+    assert served == ["v1"] * 5 and refreshes.calls == 1, "the others kept the valid value"
+    assert cache.get(keys.refresh_lock(HOT)) is None, "the marker was released with the fill"
+    assert early.get_or_load(HOT, lambda: pytest.fail("fresh"), ttl=10) == "v2"
+
+    early.store(HOT, "v1", delta_s=1.0, ttl=10)
+    clock.advance(9.99)
+    served.clear()
+    refreshes.calls = 0
+
+    def uncoordinated() -> str:
+        refreshes()
+        served.extend(plain.get_or_load(HOT, lambda: refreshes("v2"), ttl=10) for _ in range(5))
+        return "v2"
+
+    plain.get_or_load(HOT, uncoordinated, ttl=10)
+    assert refreshes.calls > 1, "without the marker, readers near expiry refresh side by side"
+
+
+def test_an_early_refresh_whose_loader_raises_releases_its_marker(clock):
+    cache = MemoryCache(clock=clock)
+    early = EarlyRefresh(cache, rng=random.Random(0), lock_ttl=5, clock=clock)
+    early.store(HOT, "v1", delta_s=1.0, ttl=10)
+    clock.advance(9.99)
+
+    def broken() -> None:
+        raise ConnectionError("database is down")
+
+    with pytest.raises(ConnectionError):
+        early.get_or_load(HOT, broken, ttl=10)
+    assert cache.get(keys.refresh_lock(HOT)) is None
+
+
+def test_an_early_refresh_marker_needs_an_atomic_cache():
+    from cachelab.sim import VersionedDatabase  # any object that is not a cache
+
+    with pytest.raises(TypeError, match="AtomicCache"):
+        EarlyRefresh(VersionedDatabase(), lock_ttl=5)
+
+
 @pytest.mark.parametrize(
     "arguments, error, match",
     [
+        (dict(lock_ttl=0), ValueError, "lock_ttl must be"),
         (dict(beta=0), ValueError, "beta must be a finite number > 0"),
         (dict(beta=-1), ValueError, "beta must be"),
         (dict(beta=float("inf")), ValueError, "beta must be"),
@@ -591,6 +646,40 @@ def test_at_most_one_refresh_per_key_runs_at_a_time_across_threads_and_caches(
     caches[0].clear()
 
 
+class RefreshedJustBeforeTheMarker(MemoryCache):
+    """A cache on which another request's refresh lands between our stale read and our marker."""
+
+    landed: dict = {}
+
+    def add(self, key, value, ttl=None):
+        if key == keys.refresh_lock(HOT) and self.landed:
+            self.set(*self.landed.popitem())
+        return super().add(key, value, ttl)
+
+
+def test_a_refresh_that_landed_between_the_read_and_the_marker_is_not_run_again(clock):
+    cache = RefreshedJustBeforeTheMarker(clock=clock)
+    swr = StaleWhileRevalidate(cache, 10, 60, clock=clock, spawn=lambda job: job())
+    swr.get_or_load(HOT, lambda: "v1")
+    clock.advance(20)
+    cache.landed = {keys.stale_while_revalidate(HOT): {"value": "v2", "loaded_at": clock()}}
+    assert swr.get_or_load(HOT, lambda: pytest.fail("v2 had just landed")) == "v1"
+    assert swr.stats.refreshes == 0 and cache.get(keys.refresh_lock(HOT)) is None
+    assert swr.get_or_load(HOT, lambda: pytest.fail("fresh")) == "v2"
+
+
+def test_an_early_refresh_that_landed_between_the_read_and_the_marker_is_not_run_again(clock):
+    cache = RefreshedJustBeforeTheMarker(clock=clock)
+    early = EarlyRefresh(cache, rng=random.Random(0), lock_ttl=5, clock=clock)
+    early.store(HOT, "v1", delta_s=1.0, ttl=10)
+    clock.advance(9.99)
+    cache.landed = {
+        keys.early_refresh(HOT): {"value": "v2", "delta_s": 1.0, "expires_at": clock() + 10}
+    }
+    assert early.get_or_load(HOT, lambda: pytest.fail("v2 had just landed"), ttl=10) == "v2"
+    assert early.stats.loads == 0 and cache.get(keys.refresh_lock(HOT)) is None
+
+
 def test_a_failing_refresh_keeps_serving_the_stale_value(clock):
     swr = StaleWhileRevalidate(
         MemoryCache(clock=clock), 10, 60, lock_ttl=5, clock=clock, spawn=lambda job: job()
@@ -684,6 +773,20 @@ def test_stale_while_revalidate_needs_an_atomic_cache_and_a_loader():
         StaleWhileRevalidate(object(), 10, 60)
     with pytest.raises(TypeError, match="loader must be a function"):
         StaleWhileRevalidate(MemoryCache(), 10, 60).get_or_load(HOT, None)
+
+
+def test_a_warm_up_stores_values_as_the_guards_would(clock):
+    cache = MemoryCache(clock=clock)
+    early = EarlyRefresh(cache, rng=random.Random(0), clock=clock)
+    swr = StaleWhileRevalidate(cache, 10, 60, clock=clock, spawn=Jobs())
+    clock.advance(5)
+    early.store(HOT, "warm", delta_s=0.2, ttl=30)
+    swr.store(HOT, "warm")
+    assert early.entry(HOT) == {"value": "warm", "delta_s": 0.2, "expires_at": 35.0}
+    assert early.get_or_load(HOT, lambda: pytest.fail("warm"), ttl=30) == "warm"
+    assert swr.get_or_load(HOT, lambda: pytest.fail("warm")) == "warm"
+    with pytest.raises(ValueError, match="delta_s must be"):
+        early.store(HOT, "warm", delta_s=-1, ttl=30)
 
 
 def test_the_guards_store_under_keys_of_their_own(redis_cache, clock):

@@ -20,6 +20,8 @@ Each module holds one idea of the course:
 - ``invalidation``  delete-on-write, write-through, versioned keys, leases, and the race;
 - ``sim``           a seeded simulation of TTL caching, and its closed-form model;
 - ``stampede``      single-flight locks, early refresh (XFetch), TTL jitter, stale-while-revalidate;
+- ``burst``         a hot key expiring under load, measured: the herd, and the fixes on one burst;
+- ``capstone``      lesson 09's mixed page, its budgets, and the seeded replay that grades a design;
 - ``widgets``       the slider dashboard for tuning TTLs;
 - ``display``       tables, money and stock, as lessons show them;
 - ``checks``        the exercises' self-checks and their hints, one module per lesson;

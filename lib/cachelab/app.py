@@ -24,7 +24,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from pathlib import Path
-from typing import Callable, Optional, Union
+from typing import Callable, Optional, TypeVar, Union
 
 import sqlite_utils
 
@@ -35,6 +35,7 @@ __all__ = [
     "Shop",
     "TRENDING_SQL",
     "PRODUCT_SQL",
+    "NOTIFICATIONS_SQL",
     "MAX_DAYS",
     "MAX_LIMIT",
     "MAX_PRICE_CENTS",
@@ -59,6 +60,16 @@ PRODUCT_SQL = """
 SELECT id, name, category, price_cents, stock, updated_at FROM products WHERE id = :id
 """
 
+NOTIFICATIONS_SQL = """
+SELECT notifications.id, notifications.message, notifications.created_at
+FROM users LEFT JOIN notifications ON notifications.user_id = users.id
+WHERE users.id = :user_id
+ORDER BY notifications.id DESC
+LIMIT :limit
+"""
+
+T = TypeVar("T")
+
 MAX_DAYS = 3_650
 """The longest trending period the shop computes: ten years (its data spans 90 days)."""
 MAX_LIMIT = 1_000
@@ -67,6 +78,10 @@ MAX_PRICE_CENTS = 100_000_000
 """The highest price the shop accepts: $1,000,000.00."""
 MAX_QUANTITY = 10_000
 """The most units one sale may sell."""
+MAX_NOTIFICATIONS = 100
+"""The most notifications one call returns."""
+MAX_MESSAGE_LENGTH = 500
+"""The longest notification message, in characters."""
 
 
 class Shop:
@@ -171,6 +186,58 @@ class Shop:
                 {"id": product_id, "quantity": quantity, "now": self.now()},
             )
         return self.product(product_id)
+
+    def max_product_id(self) -> int:
+        """The highest product id in the shop (0 if it has none): ids above it do not exist."""
+        return self._execute("SELECT COALESCE(MAX(id), 0) FROM products").fetchone()[0]
+
+    # -- signed-in users (lesson 09; the tables come from data.add_users)
+
+    def _users_table(self, operation: Callable[[], T]) -> T:
+        try:
+            return operation()
+        except sqlite3.OperationalError as error:
+            if "no such table" not in str(error):
+                raise
+            raise LookupError(
+                f"{self.path.name} has no users yet: add them with "
+                f"cachelab.data.add_users({str(self.path)!r})"
+            ) from None
+
+    def notifications(self, user_id: int, limit: int = 5) -> list[dict]:
+        """A signed-in user's latest ``limit`` notifications, newest first; unknown user →
+        ``LookupError``.
+        """
+        validate_id(user_id, "user_id")
+        limit = validate_whole_number(limit, "limit", maximum=MAX_NOTIFICATIONS)
+        rows = self._users_table(
+            lambda: self._rows(NOTIFICATIONS_SQL, {"user_id": user_id, "limit": limit})
+        )
+        if not rows:
+            raise LookupError(f"no user with id {user_id!r} in {self.path.name}")
+        return [row for row in rows if row["id"] is not None]
+
+    def notify(self, user_id: int, message: str) -> dict:
+        """Send a user a notification (one INSERT); return it. Unknown user → ``LookupError``."""
+        validate_id(user_id, "user_id")
+        if not isinstance(message, str) or not 0 < len(message) <= MAX_MESSAGE_LENGTH:
+            raise ValueError(
+                f"message must be a string of 1 to {MAX_MESSAGE_LENGTH} characters, got {message!r}"
+            )
+        now = self.now()
+
+        def insert() -> sqlite3.Cursor:
+            with self.db.conn:
+                return self._execute(
+                    "INSERT INTO notifications (user_id, message, created_at) "
+                    "SELECT id, :message, :now FROM users WHERE id = :user_id",
+                    {"message": message, "now": now, "user_id": user_id},
+                )
+
+        cursor = self._users_table(insert)
+        if cursor.rowcount == 0:
+            raise LookupError(f"no user with id {user_id!r} in {self.path.name}")
+        return {"id": cursor.lastrowid, "message": message, "created_at": now}
 
     def explain(self, days: int = 7, limit: int = 10) -> list[str]:
         """SQLite's query plan for the trending query, one line per step (not counted in

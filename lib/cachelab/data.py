@@ -48,6 +48,8 @@ __all__ = [
     "load_catalog",
     "generate_products",
     "generate_orders",
+    "add_users",
+    "generate_users",
 ]
 
 SCHEMA_VERSION = 1
@@ -309,6 +311,110 @@ def _build_into(path: Path, size: ShopSize, size_name: str, seed: int) -> None:
     )
     db.conn.commit()
     db.close()
+
+
+# --------------------------------------------------------------------------- users (lesson 09)
+
+_FIRST_NAMES = (
+    "Ada",
+    "Grace",
+    "Linus",
+    "Barbara",
+    "Ken",
+    "Margaret",
+    "Dennis",
+    "Frances",
+    "Alan",
+    "Radia",
+    "Edsger",
+    "Katherine",
+    "Donald",
+    "Hedy",
+    "Tim",
+    "Sophie",
+    "Guido",
+    "Shafi",
+    "John",
+    "Lynn",
+)
+_NOTICES = (
+    "Your order of {product} has shipped",
+    "Price drop: {product} is on sale",
+    "{product} is back in stock",
+    "Someone answered your question about {product}",
+    "Your review of {product} was published",
+)
+
+
+def generate_users(count: int, product_names: list[str], rng: random.Random) -> tuple[list, list]:
+    """``count`` users, and a few notifications each (0 to 8, from the 30 days before the data
+    ends), naming products from ``product_names``. Returns (users, notifications) as rows."""
+    users = [
+        {"id": user_id, "name": f"{rng.choice(_FIRST_NAMES)} {user_id}"}
+        for user_id in range(1, count + 1)
+    ]
+    notifications = []
+    for user in users:
+        for _ in range(rng.randint(0, 8)):
+            notifications.append(
+                {
+                    "user_id": user["id"],
+                    "message": rng.choice(_NOTICES).format(product=rng.choice(product_names)),
+                    "created_at": DATA_END - rng.randrange(30 * DAY),
+                }
+            )
+    notifications.sort(key=lambda row: row["created_at"])
+    return users, notifications
+
+
+def add_users(path: Union[str, Path], users: int = 200, seed: int = 42) -> Path:
+    """Give the shop at ``path`` signed-in users and their notifications (lesson 09), once.
+
+    Adds two tables, ``users (id, name)`` and ``notifications (id, user_id, message,
+    created_at)``, with rows drawn from ``seed`` -- the same rows every time. The
+    ``products`` and ``orders`` tables are not touched: their rows stay exactly as
+    ``build_shop`` made them, and the schema every other lesson reads is unchanged (so
+    ``SCHEMA_VERSION`` did not move). A shop that already has users is left as it is.
+    Call it on a ``scratch_shop()`` copy: lesson 09 writes notifications.
+
+    >>> path = add_users(scratch_shop("tiny"), users=20)
+    >>> import sqlite3
+    >>> sqlite3.connect(path).execute("SELECT COUNT(*) FROM users").fetchone()
+    (20,)
+    """
+    path = Path(path)
+    if isinstance(users, bool) or not isinstance(users, int) or not 1 <= users <= 1_000_000:
+        raise ValueError(f"users must be a whole number between 1 and 1,000,000, got {users!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be a whole number, got {seed!r}")
+    if describe(path) is None:
+        raise FileNotFoundError(
+            f"no complete shop database at {path}; build one first with build_shop() or "
+            "scratch_shop()"
+        )
+    db = sqlite_utils.Database(path)
+    try:
+        if "users" in db.table_names():
+            return path
+        names = [row["name"] for row in db.query("SELECT name FROM products ORDER BY id")]
+        user_rows, notification_rows = generate_users(users, names, random.Random(seed))
+        with db.conn:
+            db["users"].create({"id": int, "name": str}, pk="id", not_null={"name"})
+            db["notifications"].create(
+                {"id": int, "user_id": int, "message": str, "created_at": int},
+                pk="id",
+                foreign_keys=[("user_id", "users", "id")],
+                not_null={"user_id", "message", "created_at"},
+            )
+            db["users"].insert_all(user_rows)
+            db["notifications"].insert_all(notification_rows)
+            db["notifications"].create_index(["user_id"], index_name="notifications_by_user")
+            db["cachelab_meta"].insert_all(
+                [{"key": "users", "value": str(users)}, {"key": "users_seed", "value": str(seed)}]
+            )
+    finally:
+        db.close()
+    return path
 
 
 if __name__ == "__main__":  # python -m cachelab.data [size]

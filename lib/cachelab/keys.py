@@ -40,6 +40,7 @@ __all__ = [
     "LEARNER_NAME_PATTERN",
     "product",
     "trending",
+    "notifications",
     "versioned",
     "version_counter",
     "lease",
@@ -84,6 +85,11 @@ def trending(days: int = 7, limit: int = 10) -> str:
     days = validate_whole_number(days, "days")
     limit = validate_whole_number(limit, "limit")
     return f"trending:days={days}:limit={limit}"
+
+
+def notifications(user_id: int) -> str:
+    """Key of one signed-in user's notifications: ``notifications:user=3`` (a list of dicts)."""
+    return f"notifications:user={validate_id(user_id, 'user_id')}"
 
 
 def versioned(key: str, version: int) -> str:

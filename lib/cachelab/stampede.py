@@ -374,10 +374,9 @@ class EarlyRefresh:
     a random positive number (exponentially distributed, mean 1), each read draws a
     random "look-ahead" of mean ``Δ·β`` and refreshes if that reaches past expiry. Far
     from expiry that almost never happens; close to it, it almost surely does
-    (``xfetch_probability``). So one reader -- usually the first to draw a long
-    look-ahead -- reloads while every other reader is still served the valid value,
-    and the key need never expire under load. ``β`` above 1 refreshes earlier, below 1
-    later; a slow recomputation (large ``Δ``) starts earlier, as it should.
+    (``xfetch_probability``). So a value read often is usually reloaded shortly before
+    it expires, while the other readers are still served the valid one. ``β`` above 1
+    refreshes earlier, below 1 later; a slow recomputation (large ``Δ``) starts earlier.
 
     The value is kept under ``keys.early_refresh(key)`` as ``{"value", "delta_s",
     "expires_at"}``, with the cache's own TTL as a backstop. ``Δ`` and the expiry are
@@ -385,9 +384,14 @@ class EarlyRefresh:
     expiry from a shared Redis). ``rng`` draws the random numbers: pass a seeded
     ``random.Random`` to make a run repeatable.
 
-    XFetch coordinates nothing: two readers that both decide to refresh both load.
-    Near expiry that can happen, and it is rare when ``λ·Δ`` -- reads per recomputation
-    time -- is large; combine it with ``SingleFlight`` if it is not.
+    The rule coordinates nothing: two readers that both decide to refresh both load.
+    That is common when reads are frequent next to the recomputation time (``λ·Δ``
+    well above 1): the readers that arrive while the first refresh runs are closer
+    still to expiry, and each draws again. Pass ``lock_ttl`` to let one early refresh
+    run at a time (it must take the marker ``keys.refresh_lock(key)`` with
+    ``cache.add``, so the cache must be an ``AtomicCache``); the others go on serving
+    the valid value. Neither form protects a value that expires before anyone
+    refreshed it: that miss is plain cache-aside again.
 
     >>> from cachelab.cache import MemoryCache
     >>> from cachelab.clock import FakeClock
@@ -408,11 +412,13 @@ class EarlyRefresh:
         beta: float = 1.0,
         rng: Optional[random.Random] = None,
         *,
+        lock_ttl: Optional[float] = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.cache = _validate_cache(cache, needs_atomic=False)
+        self.cache = _validate_cache(cache, needs_atomic=lock_ttl is not None)
         self.beta = validate_number(beta, "beta", above=0, maximum=100)
         self.rng = _validate_rng(rng)
+        self.lock_ttl = validate_ttl(lock_ttl, "lock_ttl")
         self.clock = _validate_clock(clock)
         self.stats = StampedeStats()
 
@@ -441,25 +447,62 @@ class EarlyRefresh:
                     "EarlyRefresh needs a ttl: pass ttl= or give the cache a default ttl"
                 )
         entry = self.cache.get(stored_key)
+        token = None
         if _is_early_entry(entry):
             if not self.should_refresh(entry["delta_s"], entry["expires_at"]):
                 self.stats.count("hits")
                 return entry["value"]
-            if self.clock() < entry["expires_at"]:
+            if self.clock() < entry["expires_at"]:  # early: the value is still valid
+                if self.lock_ttl is not None:
+                    token = _new_token()
+                    if not self.cache.add(keys.refresh_lock(key), token, self.lock_ttl):
+                        self.stats.count("hits")  # another early refresh is running
+                        return entry["value"]
+                    # One may have landed, and released the marker, since we read the entry.
+                    current = self.cache.get(stored_key)
+                    if _is_early_entry(current) and current["expires_at"] != entry["expires_at"]:
+                        _quietly_release(self.cache, keys.refresh_lock(key), token)
+                        self.stats.count("hits")
+                        return current["value"]
                 self.stats.count("early_refreshes")
         started = self.clock()
-        value = loader()
-        delta_s = max(0.0, self.clock() - started)
+        try:
+            value = loader()
+        except BaseException:
+            if token is not None:
+                _quietly_release(self.cache, keys.refresh_lock(key), token)
+            raise
         self.stats.count("loads")
-        self.cache.set(
-            stored_key,
-            {"value": value, "delta_s": delta_s, "expires_at": self.clock() + ttl},
-            ttl,
-        )
+        delta_s = max(0.0, self.clock() - started)
+        if token is None:
+            self.store(key, value, delta_s=delta_s, ttl=ttl)
+        else:
+            self.cache.set_and_release(
+                stored_key,
+                self._entry(value, delta_s, ttl),
+                ttl,
+                lock_key=keys.refresh_lock(key),
+                token=token,
+            )
         return value
 
+    def _entry(self, value: Any, delta_s: float, ttl: float) -> dict:
+        return {"value": value, "delta_s": delta_s, "expires_at": self.clock() + ttl}
+
+    def store(self, key: str, value: Any, delta_s: float, ttl: float) -> bool:
+        """Store ``value`` as a load that took ``delta_s`` seconds would: a warm-up, say.
+
+        It expires ``ttl`` seconds from now, by ``clock``.
+        """
+        delta_s = validate_number(delta_s, "delta_s", minimum=0, unit="seconds")
+        if ttl is None:
+            raise TypeError("ttl must be a number of seconds, got None")
+        validate_ttl(ttl)
+        return self.cache.set(keys.early_refresh(key), self._entry(value, delta_s, ttl), ttl)
+
     def __repr__(self) -> str:
-        return f"EarlyRefresh({self.cache!r}, beta={self.beta:g})"
+        lock = f", lock_ttl={self.lock_ttl:g}" if self.lock_ttl is not None else ""
+        return f"EarlyRefresh({self.cache!r}, beta={self.beta:g}{lock})"
 
 
 def _is_early_entry(entry: Any) -> bool:
@@ -615,12 +658,16 @@ class StaleWhileRevalidate:
             self.stats.count("stale_if_error")
             return stale["value"]
         self.stats.count("loads")
-        self.cache.set(
+        self.store(key, value)
+        return value
+
+    def store(self, key: str, value: Any) -> bool:
+        """Store ``value`` as loaded now (fresh for ``fresh_ttl``): a warm-up, a write-through."""
+        return self.cache.set(
             keys.stale_while_revalidate(key),
             {"value": value, "loaded_at": self.clock()},
             self.error_ttl,
         )
-        return value
 
     def _refresh_in_background(self, key: str, loader: Callable[[], Any]) -> None:
         token = _new_token()
@@ -629,6 +676,11 @@ class StaleWhileRevalidate:
                 return  # a refresh of this key is running (or failed lately): serve stale
         except CacheUnavailable:
             return  # nothing to coordinate with: keep serving stale until the value ages out
+        # A refresh may have landed, and released the marker, between our read and our add.
+        current = self.cache.get(keys.stale_while_revalidate(key))
+        if _is_swr_entry(current) and self.clock() - current["loaded_at"] < self.fresh_ttl:
+            _quietly_release(self.cache, keys.refresh_lock(key), token)
+            return
         self.stats.count("refreshes")
 
         def refresh() -> None:

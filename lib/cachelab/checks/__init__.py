@@ -58,6 +58,8 @@ LESSON_MODULES = {
     "05": "stale_reads",
     "06": "invalidation",
     "07": "ttl_tuning",
+    "08": "stampedes",
+    "09": "capstone",
     "10": "under_load",
 }
 """Lesson number → the module of ``cachelab.checks`` that holds its exercises."""

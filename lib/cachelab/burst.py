@@ -1,0 +1,769 @@
+"""A hot key expiring under load, measured: the burst of lesson 08, and the fixes run on it.
+
+``run_burst`` plays one *burst*: the trending lists (``key_count`` of them, the homepage's
+top 10, the "see more" top 20, ...) are written to the shared Redis cache together, as
+by a deploy or a cache warm-up, with one TTL; then requests arrive at random
+(``workload.poisson_arrivals``, ``read_rate`` per second over every list) for
+``duration`` seconds, through the window in which the lists expire. Every request is a
+thread of its own, started at its arrival time whatever the others are doing (an
+*open* loop, as independent users are), and with ``processes=2`` the requests are
+shared between two worker processes (``workers.run_workers``) that talk to the same
+Redis and the same shop database. A load is the real trending query on the real shop.
+
+Each request goes through one ``strategy`` (``STRATEGIES``): plain cache-aside, or one
+of ``cachelab.stampede``'s guards. The run reports every request (when it arrived, how
+long it took, how stale its value was) and every database load (when it started and
+ended), so a lesson can count the loads of one expiry, read p95 latencies, and draw
+the herd. Values reloaded during the burst keep for ``REFILL_TTL_FACTOR`` TTLs, so each
+list expires exactly once in a run, and ``loads_per_expiry`` is loads divided by lists.
+(Under stale-while-revalidate a reloaded value is fresh for one ``ttl`` again, so a
+burst is one expiry per list only while ``duration`` is under two ``ttl``.)
+
+**Stale seconds.** A value carries the wall-clock moment it was loaded and the TTL it
+was meant to have (the nominal ``ttl`` for the warm-up's values, ``REFILL_TTL_FACTOR``
+times that for values reloaded during the burst, the soft TTL under
+stale-while-revalidate); a request's ``stale_s`` is how far past that TTL its value's
+age was when the request asked for it (0 for a younger value; measured when the
+request starts, so that a request descheduled on a busy machine after its answer came
+is not counted stale). Plain cache-aside never serves a value past its TTL -- Redis
+removed it -- while stale-while-revalidate does so on purpose, and a jittered TTL
+longer than the nominal one does so by the jitter.
+
+The burst is compressed in time: TTLs of a fraction of a second, so a run takes about
+a second. What makes a herd is the read rate λ and the load time D, not the TTL.
+
+>>> from cachelab.data import build_shop
+>>> result = run_burst(build_shop(size="tiny"), "single_flight", read_rate=100, duration=0.4,
+...                    ttl=0.2, seed=1)
+>>> result.loads_per_expiry, result.errors
+(1.0, 0)
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import statistics
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional, Sequence
+
+from tqdm.auto import tqdm
+
+from cachelab import keys
+from cachelab.timing import percentile
+from cachelab.validation import validate_choice, validate_number, validate_whole_number
+
+__all__ = [
+    "STRATEGIES",
+    "TRENDING_LIMITS",
+    "REFILL_TTL_FACTOR",
+    "SWR_STALE_FACTOR",
+    "MAX_REQUESTS",
+    "BurstRequest",
+    "BurstLoad",
+    "BurstResult",
+    "run_burst",
+    "plot_burst",
+    "WarmUpRun",
+    "simulate_warm_up",
+    "EarlyRefreshRun",
+    "simulate_early_refresh",
+    "refreshed_at_least_formula",
+]
+
+STRATEGIES = {
+    "none": "no protection",
+    "single_flight": "single-flight lock",
+    "early_refresh": "early refresh (XFetch)",
+    "early_refresh_marker": "early refresh + marker",
+    "jitter": "TTL jitter",
+    "stale_while_revalidate": "stale-while-revalidate",
+}
+"""What a burst's requests go through, with the label lessons show."""
+
+TRENDING_LIMITS = (10, 20, 50, 5, 30, 40, 15, 25)
+"""The trending lists a burst caches, in order: ``keys.trending(7, limit)`` for each."""
+
+REFILL_TTL_FACTOR = 10
+"""Values reloaded during a burst live this many TTLs, so each list expires once per run."""
+
+SWR_STALE_FACTOR = 4
+"""Under stale-while-revalidate, values are fresh for ``ttl`` and may be served stale until
+``SWR_STALE_FACTOR × ttl``: a window longer than a burst, so that one background refresh per
+list is enough even when a busy machine makes it slow."""
+
+MAX_REQUESTS = 2_000
+"""The most requests one burst starts (one thread each)."""
+
+
+@dataclass(frozen=True)
+class BurstRequest:
+    """One request: arrival (s after the start), the list it asked for, latency, staleness."""
+
+    arrived_s: float
+    key_index: int
+    latency_s: float
+    stale_s: float
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class BurstLoad:
+    """One database load: which list, and when it started and ended (s after the start)."""
+
+    key_index: int
+    started_s: float
+    ended_s: float
+
+    @property
+    def duration_s(self) -> float:
+        return self.ended_s - self.started_s
+
+
+@dataclass
+class BurstResult:
+    """Everything one burst did, with the figures lesson 08 compares."""
+
+    strategy: str
+    read_rate: float
+    duration: float
+    ttl: float
+    key_count: int
+    processes: int
+    expiries_s: list[float]
+    requests: list[BurstRequest] = field(repr=False)
+    loads: list[BurstLoad] = field(repr=False)
+    pids: list[int] = field(default_factory=list, repr=False)
+    cache_down: bool = False
+
+    @property
+    def label(self) -> str:
+        return STRATEGIES[self.strategy] + (", cache down" if self.cache_down else "")
+
+    @property
+    def load_count(self) -> int:
+        """Database loads during the burst (the warm-up's are not counted)."""
+        return len(self.loads)
+
+    @property
+    def loads_per_expiry(self) -> float:
+        """Database loads per list (each list expires once per run)."""
+        return self.load_count / self.key_count
+
+    @property
+    def errors(self) -> int:
+        """Requests that got an error instead of a page."""
+        return sum(1 for r in self.requests if r.error)
+
+    @property
+    def latencies_s(self) -> list[float]:
+        return [r.latency_s for r in self.requests if not r.error]
+
+    @property
+    def p95_s(self) -> float:
+        return percentile(self.latencies_s, 95)
+
+    @property
+    def median_s(self) -> float:
+        return statistics.median(self.latencies_s)
+
+    @property
+    def stale_reads(self) -> int:
+        """Requests served a value older than the nominal TTL."""
+        return sum(1 for r in self.requests if r.stale_s > 0)
+
+    @property
+    def max_stale_s(self) -> float:
+        """The furthest past the nominal TTL that any served value was, in seconds."""
+        return max((r.stale_s for r in self.requests), default=0.0)
+
+    @property
+    def first_load_s(self) -> float:
+        """How long the first load of each list took, on average: D as the burst saw it."""
+        firsts: dict[int, BurstLoad] = {}
+        for load in sorted(self.loads, key=lambda item: item.started_s):
+            firsts.setdefault(load.key_index, load)
+        return statistics.fmean(load.duration_s for load in firsts.values()) if firsts else 0.0
+
+    def summary(self) -> dict[str, Any]:
+        """One row of lesson 08's table."""
+        return {
+            "strategy": self.label,
+            "requests": len(self.requests),
+            "loads per expiry": round(self.loads_per_expiry, 2),
+            "p95 (ms)": round(self.p95_s * 1e3, 1),
+            "median (ms)": round(self.median_s * 1e3, 1),
+            "stale reads": self.stale_reads,
+            "most stale (s)": round(self.max_stale_s, 3),
+            "errors": self.errors,
+        }
+
+
+# --------------------------------------------------------------------------- one process's share
+
+
+class _Loads:
+    """The database side of one process: each load opens its own shop, and is recorded.
+
+    An SQLite connection belongs to the thread that opened it, and every request is a
+    thread of its own, so a load opens a connection, runs the query and closes it
+    (about a millisecond on top of the query; it is counted in the load's duration).
+    """
+
+    def __init__(self, db_path: str, start: Callable[[], float], fresh_for_s: float) -> None:
+        self._db_path = db_path
+        self._start = start
+        self._fresh_for_s = fresh_for_s
+        self.records: list[BurstLoad] = []
+        self._lock = threading.Lock()
+
+    def loader(self, key_index: int) -> Callable[[], dict]:
+        """The loader of trending list ``key_index``: the real query, timed and recorded."""
+        from cachelab.app import Shop
+
+        limit = TRENDING_LIMITS[key_index]
+
+        def load() -> dict:
+            started = self._start()
+            shop = Shop(self._db_path)
+            try:
+                rows = shop.trending(days=7, limit=limit)
+            finally:
+                shop.close()
+            ended = self._start()
+            with self._lock:
+                self.records.append(BurstLoad(key_index, started, ended))
+            return {"rows": rows, "loaded_at": time.time(), "fresh_for_s": self._fresh_for_s}
+
+        return load
+
+
+def _page(strategy: str, cache: Any, ttl: float, spread: float, beta: float, seed: int):
+    """The request handler of ``strategy``: ``page(key, loader) -> value``."""
+    from cachelab.stampede import EarlyRefresh, SingleFlight, StaleWhileRevalidate, jittered_ttl
+
+    refill_ttl = ttl * REFILL_TTL_FACTOR
+    if strategy == "none":
+        return lambda key, load: cache.get_or_load(key, load, refill_ttl)
+    if strategy == "single_flight":
+        flight = SingleFlight(cache, lock_ttl=5.0, wait_timeout=10.0)
+        return lambda key, load: flight.get_or_load(key, load, refill_ttl)
+    if strategy == "jitter":
+        rng = random.Random(seed)
+        return lambda key, load: cache.get_or_load(key, load, jittered_ttl(refill_ttl, spread, rng))
+    if strategy in ("early_refresh", "early_refresh_marker"):
+        lock_ttl = 5.0 if strategy == "early_refresh_marker" else None
+        early = EarlyRefresh(cache, beta=beta, rng=random.Random(seed), lock_ttl=lock_ttl)
+        return lambda key, load: early.get_or_load(key, load, refill_ttl)
+    swr = StaleWhileRevalidate(cache, fresh_ttl=ttl, stale_ttl=SWR_STALE_FACTOR * ttl)
+
+    def page(key: str, load: Callable[[], Any]) -> Any:
+        return swr.get_or_load(key, load)
+
+    page.guard = swr  # type: ignore[attr-defined]  (so the run can wait for its refreshes)
+    return page
+
+
+def _warm_up(strategy: str, cache: Any, names: list[str], values: list[dict], plan: dict) -> None:
+    """Write every list at once, as a deploy would, each with its TTL."""
+    from cachelab.stampede import EarlyRefresh, StaleWhileRevalidate
+
+    ttl = plan["ttl"]
+    now = time.time()
+    for value in values:
+        value["loaded_at"] = now
+        value["fresh_for_s"] = ttl
+    if strategy in ("early_refresh", "early_refresh_marker"):
+        early = EarlyRefresh(cache, beta=plan["beta"])
+        for name, value in zip(names, values):
+            early.store(name, value, delta_s=plan["delta_s"], ttl=ttl)
+    elif strategy == "stale_while_revalidate":
+        swr = StaleWhileRevalidate(cache, fresh_ttl=ttl, stale_ttl=SWR_STALE_FACTOR * ttl)
+        for name, value in zip(names, values):
+            swr.store(name, value)
+    else:
+        for name, value, expiry in zip(names, values, plan["expiries_s"]):
+            cache.set(name, value, expiry)
+
+
+def _burst_worker(
+    db_path: str,
+    redis_url: str,
+    prefix: str,
+    strategy: str,
+    plan: dict,
+    arrivals: Sequence[tuple[float, int]],
+    worker_index: int,
+    workers: int,
+    on_done: Optional[Callable[[], Any]] = None,
+) -> dict:
+    """One process's share of a burst: its arrivals, as threads, against the shared cache.
+
+    ``on_done()`` is called as each request finishes (a progress bar, in this process only).
+    """
+    from cachelab.cache import RedisCache
+    from cachelab.redis_server import connect
+
+    client = connect(redis_url)
+    cache = RedisCache(client, prefix=prefix)
+    if plan["cache_down"]:  # a cache whose server has just died: it fails open, every time
+        from cachelab.redis_server import PrivateRedisServer
+
+        dead = PrivateRedisServer().start()
+        dead_client = connect(dead.url)
+        dead.stop()
+        cache = RedisCache(dead_client, prefix=prefix, fail_open=True)
+    offset = [0.0]  # perf_counter at the shared start, once it is known
+    refill_fresh_s = plan["ttl"] * (
+        1 if strategy == "stale_while_revalidate" else REFILL_TTL_FACTOR
+    )
+    loads = _Loads(db_path, lambda: time.perf_counter() - offset[0], refill_fresh_s)
+    names = [keys.trending(7, TRENDING_LIMITS[i]) for i in range(plan["key_count"])]
+    page = _page(strategy, cache, plan["ttl"], plan["spread"], plan["beta"], plan["seed"] + 1)
+    records: list[Optional[BurstRequest]] = [None] * len(arrivals)
+    ready = threading.Barrier(len(arrivals) + 1)
+
+    def request(index: int, arrived_s: float, key_index: int) -> None:
+        load = loads.loader(key_index)
+        ready.wait()
+        delay = offset[0] + arrived_s - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        error = ""
+        stale_s = 0.0
+        asked_at = time.time()
+        try:
+            value = page(names[key_index], load)
+            stale_s = max(0.0, asked_at - value["loaded_at"] - value["fresh_for_s"])
+        except Exception as failure:  # recorded: a burst counts its errors
+            error = f"{type(failure).__name__}: {failure}"
+        latency = time.perf_counter() - offset[0] - arrived_s
+        records[index] = BurstRequest(arrived_s, key_index, latency, stale_s, error)
+        if on_done is not None:
+            on_done()
+
+    threads = [
+        threading.Thread(target=request, args=(i, t, k), daemon=True)
+        for i, (t, k) in enumerate(arrivals)
+    ]
+    for thread in threads:
+        thread.start()
+    # Meet the other processes, then agree on a start time a moment ahead.
+    ready_key = keys.redis_key(prefix, "burst:ready")
+    start_key = keys.redis_key(prefix, "burst:start")
+    if client.incr(ready_key) == workers:
+        client.set(start_key, repr(time.time() + 0.05), ex=60)
+    while (start := client.get(start_key)) is None:
+        time.sleep(0.001)
+    start_wall = float(start)
+    if worker_index == 0:  # the deploy: every list written at once, just before the start
+        while time.time() < start_wall - 0.01:
+            time.sleep(0.001)
+        _warm_up(strategy, cache, names, [dict(v) for v in plan["values"]], plan)
+    offset[0] = time.perf_counter() + (start_wall - time.time())
+    ready.wait()
+    for thread in threads:
+        thread.join()
+    guard = getattr(page, "guard", None)
+    if guard is not None:
+        guard.wait_for_refreshes(timeout=30)
+    return {
+        "pid": os.getpid(),
+        "requests": [r for r in records if r is not None],
+        "loads": loads.records,
+    }
+
+
+def run_burst(
+    db_path: Any,
+    strategy: str = "none",
+    *,
+    read_rate: float = 100.0,
+    duration: float = 0.9,
+    ttl: float = 0.5,
+    key_count: int = 1,
+    processes: int = 1,
+    spread: float = 0.2,
+    beta: float = 1.0,
+    delta_s: Optional[float] = None,
+    seed: int = 0,
+    cache_down: bool = False,
+    redis_url: Optional[str] = None,
+    progress: bool = False,
+) -> BurstResult:
+    """Play one burst on the shop at ``db_path`` through ``strategy``; see the module docstring.
+
+    ``read_rate`` requests per second arrive over ``duration`` seconds, spread evenly
+    over ``key_count`` trending lists written together with ``ttl`` (under
+    ``"jitter"``, with ``jittered_ttl(ttl, spread)`` each). ``processes`` worker
+    processes share the requests. ``beta`` is early refresh's β, and ``delta_s`` the
+    recompute time its warm-up records (default: the warm-up's own load time). With
+    ``cache_down=True`` the cache is a fail-open ``RedisCache`` whose server has just
+    stopped (lesson 04): every request goes to the database. The run coordinates its
+    processes through the course's Redis (``redis_url``, default ``connect()``'s), under
+    a prefix of its own inside the learner's, deleted afterwards. ``progress=True`` shows
+    a progress bar of the requests (in one process; with several, the caller shows one).
+    """
+    from cachelab.app import Shop
+    from cachelab.cache import RedisCache
+    from cachelab.redis_server import connect, url_of
+    from cachelab.stampede import jittered_ttl
+    from cachelab.workers import run_workers
+    from cachelab.workload import key_of, poisson_arrivals
+
+    validate_choice(strategy, "strategy", STRATEGIES)
+    read_rate = validate_number(read_rate, "read_rate", above=0, maximum=1_000, unit="per second")
+    duration = validate_number(duration, "duration", above=0, maximum=10, unit="seconds")
+    ttl = validate_number(ttl, "ttl", above=0, maximum=10, unit="seconds")
+    validate_whole_number(key_count, "key_count", maximum=len(TRENDING_LIMITS))
+    validate_whole_number(processes, "processes", maximum=8)
+    if read_rate * duration > MAX_REQUESTS:
+        raise ValueError(
+            f"read_rate × duration must be at most {MAX_REQUESTS:,} requests (one thread each), "
+            f"got {read_rate * duration:,.0f}"
+        )
+    if delta_s is not None:
+        validate_number(delta_s, "delta_s", minimum=0, maximum=60, unit="seconds")
+    times, codes = poisson_arrivals(
+        read_rate, 0, duration, key_count=key_count, zipf_s=0.0, seed=seed
+    )
+    arrivals = [(t, key_of(code)) for t, code in zip(times, codes)]
+    client = connect(redis_url)
+    url = redis_url or url_of(client)
+    prefix = f"{keys.learner_prefix()}burst:{uuid.uuid4().hex[:10]}:"
+
+    shop = Shop(db_path)  # the warm-up's values, loaded before the burst, and how long one took
+    try:
+        started = time.perf_counter()
+        values = [
+            {"rows": shop.trending(days=7, limit=TRENDING_LIMITS[i])} for i in range(key_count)
+        ]
+        measured_delta_s = (time.perf_counter() - started) / key_count
+    finally:
+        shop.close()
+    rng = random.Random(seed)
+    expiries = [
+        jittered_ttl(ttl, spread, rng) if strategy == "jitter" else ttl for _ in range(key_count)
+    ]
+    plan = {
+        "key_count": key_count,
+        "ttl": ttl,
+        "spread": spread,
+        "beta": beta,
+        "seed": seed,
+        "delta_s": measured_delta_s if delta_s is None else delta_s,
+        "expiries_s": expiries,
+        "values": values,
+        "cache_down": bool(cache_down),
+    }
+    jobs = [
+        (str(db_path), url, prefix, strategy, plan, arrivals[i::processes], i, processes)
+        for i in range(processes)
+    ]
+    try:
+        if processes == 1:
+            with tqdm(
+                total=len(arrivals),
+                desc=STRATEGIES[strategy],
+                unit=" requests",
+                disable=not progress,
+                leave=False,
+            ) as bar:
+                lock = threading.Lock()
+
+                def done() -> None:
+                    with lock:
+                        bar.update()
+
+                reports = [_burst_worker(*jobs[0], on_done=done)]
+        else:
+            reports = run_workers(_burst_worker, jobs)
+    finally:
+        RedisCache(client, prefix=prefix).clear()
+    requests = sorted(
+        (r for report in reports for r in report["requests"]), key=lambda r: r.arrived_s
+    )
+    loads = sorted((x for report in reports for x in report["loads"]), key=lambda x: x.started_s)
+    return BurstResult(
+        cache_down=bool(cache_down),
+        strategy=strategy,
+        read_rate=read_rate,
+        duration=duration,
+        ttl=ttl,
+        key_count=key_count,
+        processes=processes,
+        expiries_s=expiries,
+        requests=requests,
+        loads=loads,
+        pids=[report["pid"] for report in reports],
+    )
+
+
+def plot_burst(result: BurstResult, ax=None, title: Optional[str] = None):
+    """A burst as a picture: each request's latency at its arrival, each load as a bar below.
+
+    The dotted lines mark the moments the lists were written to expire. Returns the Axes.
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 3.2))
+    arrived = [r.arrived_s for r in result.requests if not r.error]
+    ax.scatter(
+        arrived,
+        [r.latency_s * 1e3 for r in result.requests if not r.error],
+        s=10,
+        color="tab:blue",
+        label="a request (its latency)",
+        zorder=3,
+    )
+    top = max([r.latency_s * 1e3 for r in result.requests if not r.error] + [1.0])
+    height = top * 0.04
+    for i, load in enumerate(result.loads):
+        ax.broken_barh(
+            [(load.started_s, load.duration_s)],
+            (-height * (i % 12 + 1.5), height * 0.8),
+            color="tab:red",
+            label="a database load" if i == 0 else None,
+        )
+    for i, expiry in enumerate(sorted(set(result.expiries_s))):
+        ax.axvline(
+            expiry, color="black", ls=":", lw=1, label="written to expire" if i == 0 else None
+        )
+    ax.set_ylim(bottom=-height * 13.5)
+    ax.set_yticks([tick for tick in ax.get_yticks() if 0 <= tick <= top * 1.05])
+    ax.set_xlim(0, result.duration)
+    ax.set_xlabel("time since the lists were written (s)")
+    ax.set_ylabel("latency (ms)")
+    ax.set_title(title or f"{result.label}: {result.load_count} database loads")
+    ax.legend(fontsize=8, loc="upper right")
+    return ax
+
+
+# --------------------------------------------------------------------------- many keys, simulated
+
+
+@dataclass
+class WarmUpRun:
+    """A simulated warm-up: when each key's first value expired, and when every load happened."""
+
+    ttl: float
+    spread: float
+    key_count: int
+    duration: float
+    first_expiries_s: list[float] = field(repr=False)
+    load_times_s: list[float] = field(repr=False)
+
+    def loads_per_second(self) -> list[int]:
+        """Database loads in each second of the run (index = the second)."""
+        counts = [0] * int(math.ceil(self.duration))
+        for t in self.load_times_s:
+            counts[min(int(t), len(counts) - 1)] += 1
+        return counts
+
+    @property
+    def peak_loads_per_s(self) -> int:
+        """The busiest second's loads."""
+        return max(self.loads_per_second())
+
+
+def simulate_warm_up(
+    key_count: int = 500,
+    read_rate: float = 500.0,
+    ttl: float = 60.0,
+    spread: float = 0.0,
+    duration: float = 300.0,
+    seed: int = 0,
+) -> WarmUpRun:
+    """``key_count`` keys written together at t = 0, then read at random for ``duration`` s.
+
+    The real ``MemoryCache`` on a ``FakeClock``: every key is written at once with
+    ``jittered_ttl(ttl, spread)`` (``spread=0``: one TTL for all), then reads arrive
+    (``workload.poisson_arrivals``, ``read_rate`` per second spread evenly over the keys);
+    a miss is a database load, stored again with a freshly jittered TTL. A load is
+    instant here -- this counts loads per second, it does not time them (``run_burst``
+    does). Seeded: the same arguments give the same run.
+
+    >>> together = simulate_warm_up(key_count=50, read_rate=100, ttl=10, duration=30)
+    >>> spread = simulate_warm_up(key_count=50, read_rate=100, ttl=10, spread=0.2, duration=30)
+    >>> together.peak_loads_per_s > 2 * spread.peak_loads_per_s
+    True
+    """
+    from cachelab.cache import MemoryCache
+    from cachelab.clock import FakeClock
+    from cachelab.stampede import MAX_SPREAD, jittered_ttl
+    from cachelab.workload import poisson_arrivals
+
+    validate_whole_number(key_count, "key_count", maximum=100_000)
+    read_rate = validate_number(read_rate, "read_rate", above=0, maximum=100_000, unit="per second")
+    ttl = validate_number(ttl, "ttl", above=0, maximum=86_400, unit="seconds")
+    spread = validate_number(spread, "spread", minimum=0, maximum=MAX_SPREAD)
+    duration = validate_number(duration, "duration", above=0, maximum=86_400, unit="seconds")
+    if read_rate * duration > 5_000_000:
+        raise ValueError(
+            f"read_rate × duration must be at most 5,000,000 reads, got {read_rate * duration:,.0f}"
+        )
+    clock = FakeClock()
+    cache = MemoryCache(clock=clock)
+    rng = random.Random(seed)
+    names = [keys.product(i + 1) for i in range(key_count)]
+    first_expiries = []
+    for name in names:
+        key_ttl = jittered_ttl(ttl, spread, rng)
+        cache.set(name, 0, key_ttl)
+        first_expiries.append(key_ttl)
+    times, codes = poisson_arrivals(
+        read_rate, 0, duration, key_count=key_count, zipf_s=0.0, seed=seed
+    )
+    loads: list[float] = []
+    missing = object()
+    for t, code in zip(times, codes):
+        clock.now = t
+        if cache.get(names[code], missing) is missing:
+            loads.append(t)
+            cache.set(names[code], 0, jittered_ttl(ttl, spread, rng))
+    return WarmUpRun(ttl, spread, key_count, duration, first_expiries, loads)
+
+
+# ---------------------------------------------------------------------- early refresh, simulated
+
+
+@dataclass
+class EarlyRefreshRun:
+    """Many TTL cycles of one key read through ``EarlyRefresh``: which reads refreshed, and when.
+
+    ``read_gaps_s`` and ``read_refreshed`` hold every read that was decided (a cycle ends
+    at its first refresh); ``refresh_gaps_s`` holds, per cycle, how long before expiry
+    the refresh came -- or None when the value expired before any read refreshed it.
+    """
+
+    beta: float
+    delta_s: float
+    read_rate: float
+    ttl: float
+    read_gaps_s: list[float] = field(repr=False)
+    read_refreshed: list[bool] = field(repr=False)
+    refresh_gaps_s: list[Optional[float]] = field(repr=False)
+
+    @property
+    def cycles(self) -> int:
+        return len(self.refresh_gaps_s)
+
+    @property
+    def expired_fraction(self) -> float:
+        """The share of cycles in which nobody refreshed before expiry (a plain miss follows)."""
+        return sum(gap is None for gap in self.refresh_gaps_s) / self.cycles
+
+    @property
+    def median_refresh_gap_s(self) -> float:
+        """How long before expiry the median early refresh came."""
+        gaps = [gap for gap in self.refresh_gaps_s if gap is not None]
+        return statistics.median(gaps) if gaps else 0.0
+
+    def refreshed_by_gap(
+        self, edges_s: Sequence[float]
+    ) -> tuple[list[float], list[float], list[int]]:
+        """Per gap bin ``[edges[i], edges[i+1])``: its middle, the share of reads that refreshed,
+        and how many reads fell in it."""
+        middles, shares, counts = [], [], []
+        for low, high in zip(edges_s, edges_s[1:]):
+            inside = [r for g, r in zip(self.read_gaps_s, self.read_refreshed) if low <= g < high]
+            middles.append((low + high) / 2)
+            counts.append(len(inside))
+            shares.append(sum(inside) / len(inside) if inside else float("nan"))
+        return middles, shares, counts
+
+    def refreshed_at_least(self, gap_s: float) -> float:
+        """The share of cycles refreshed at least ``gap_s`` seconds before expiry."""
+        return sum(g is not None and g >= gap_s for g in self.refresh_gaps_s) / self.cycles
+
+
+def refreshed_at_least_formula(
+    gap_s: float, delta_s: float, beta: float, read_rate: float, ttl: float
+) -> float:
+    """The chance that XFetch refreshes a value at least ``gap_s`` before it expires.
+
+    Reads arrive at ``read_rate`` (Poisson) over a value's ``ttl``; each refreshes with
+    probability ``exp(−gap/(Δβ))`` at its own gap, so refreshes come at rate
+    ``λ·exp(−g/(Δβ))``, and the chance that none came between gaps ``ttl`` and
+    ``gap_s`` is ``exp(−λΔβ·(exp(−gap_s/(Δβ)) − exp(−ttl/(Δβ))))``. One minus that.
+
+    >>> round(refreshed_at_least_formula(0.0, 0.05, 1.0, 80, 1.0), 3)   # before expiry at all
+    0.982
+    """
+    scale = delta_s * beta
+    if scale <= 0:
+        return 0.0
+    gap_s = min(max(gap_s, 0.0), ttl)
+    return 1.0 - math.exp(-read_rate * scale * (math.exp(-gap_s / scale) - math.exp(-ttl / scale)))
+
+
+def simulate_early_refresh(
+    beta: float = 1.0,
+    delta_s: float = 0.05,
+    read_rate: float = 80.0,
+    ttl: float = 1.0,
+    cycles: int = 300,
+    seed: int = 0,
+) -> EarlyRefreshRun:
+    """``cycles`` lives of one value, read at ``read_rate`` through the real ``EarlyRefresh``.
+
+    Each cycle stores the value with recompute time ``delta_s`` and ``ttl`` on a
+    ``FakeClock``, then replays that cycle's reads (``workload.poisson_arrivals``) until
+    one refreshes or the value expires. A refresh is taken as instant here, so a cycle
+    ends at its first refresh: this measures *when* XFetch decides, not the overlap of
+    refreshes that a slow recomputation allows (``run_burst`` measures that). Seeded.
+
+    >>> run = simulate_early_refresh(beta=1.0, delta_s=0.05, read_rate=80, ttl=1.0, cycles=200)
+    >>> run.expired_fraction < 0.05 < run.median_refresh_gap_s < 0.2
+    True
+    """
+    from cachelab.cache import MemoryCache
+    from cachelab.clock import FakeClock
+    from cachelab.stampede import EarlyRefresh
+    from cachelab.workload import poisson_arrivals
+
+    beta = validate_number(beta, "beta", above=0, maximum=100)
+    delta_s = validate_number(delta_s, "delta_s", above=0, maximum=60, unit="seconds")
+    read_rate = validate_number(read_rate, "read_rate", above=0, maximum=10_000, unit="per second")
+    ttl = validate_number(ttl, "ttl", above=0, maximum=3_600, unit="seconds")
+    validate_whole_number(cycles, "cycles", maximum=100_000)
+    if read_rate * ttl * cycles > 2_000_000:
+        raise ValueError("read_rate × ttl × cycles must be at most 2,000,000 reads")
+    clock = FakeClock()
+    early = EarlyRefresh(MemoryCache(clock=clock), beta=beta, rng=random.Random(seed), clock=clock)
+    key = keys.trending()
+    times, _ = poisson_arrivals(read_rate, 0, ttl * cycles, seed=seed)
+    read_gaps: list[float] = []
+    refreshed_flags: list[bool] = []
+    refresh_gaps: list[Optional[float]] = [None] * cycles
+    refreshed = [False]
+
+    def refresh() -> str:
+        refreshed[0] = True
+        return "new"
+
+    current = -1
+    for t in times:
+        cycle = min(int(t // ttl), cycles - 1)
+        if cycle != current:  # a new life of the value: stored afresh at the cycle's start
+            current = cycle
+            clock.now = 2 * ttl * cycle
+            early.store(key, "old", delta_s=delta_s, ttl=ttl)
+            done = False
+        if done:
+            continue
+        clock.now = 2 * ttl * cycle + (t - ttl * cycle)
+        gap = ttl - (t - ttl * cycle)
+        refreshed[0] = False
+        early.get_or_load(key, refresh, ttl)
+        read_gaps.append(gap)
+        refreshed_flags.append(refreshed[0])
+        if refreshed[0]:
+            refresh_gaps[cycle] = gap
+            done = True
+    return EarlyRefreshRun(beta, delta_s, read_rate, ttl, read_gaps, refreshed_flags, refresh_gaps)

@@ -1,0 +1,365 @@
+"""Checks for lesson 09's exercises (the capstone): a bounded trending key space, negative
+caching, and the whole page graded against its budgets.
+
+- ``check_normalize_trending(normalize_trending)``   09.1
+- ``check_find_product(find_product)``               09.2
+- ``check_capstone(make_pages)``                     09.3
+
+09.3 replays the capstone's seeded workload (``cachelab.capstone.grade``) through your
+design and names the first budget it misses -- the kind of data, the budget, and by
+how much -- with hints for that budget and that cause.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any, Callable
+
+from cachelab import capstone
+from cachelab.app import PRODUCT_SQL, Shop
+from cachelab.cache import MemoryCache
+from cachelab.checks import CheckFailed, call, expect
+from cachelab.clock import FakeClock
+from cachelab.data import DATA_END
+
+__all__ = [
+    "EXERCISES",
+    "HINTS",
+    "ALLOWED_DAYS",
+    "ALLOWED_LIMITS",
+    "check_normalize_trending",
+    "check_find_product",
+    "check_capstone",
+]
+
+ALLOWED_DAYS = (1, 7, 30)
+ALLOWED_LIMITS = (10, 20, 50)
+
+# --------------------------------------------------------------------------- 09.1
+
+
+_JUNK = ("7", "", None, -7, 0, 7.0, 2.5, True, False, [7], {"days": 7}, float("nan"))
+
+
+def check_normalize_trending(normalize_trending: Callable[[Any, Any], Any]) -> str:
+    """Exercise 09.1: ``normalize_trending(days, limit)`` maps any request onto nine lists."""
+    cases = [
+        ((7, 10), (7, 10), "a request for the default list keeps it", "valid"),
+        ((30, 50), (30, 50), "an allowed list is kept as asked", "valid"),
+        ((1, 20), (1, 20), "an allowed list is kept as asked", "valid"),
+        ((2, 10), (7, 10), "days between allowed values round UP to the next (2 → 7)", "round"),
+        ((8, 10), (30, 10), "days between allowed values round UP to the next (8 → 30)", "round"),
+        ((7, 11), (7, 20), "a limit between allowed values rounds UP (11 → 20)", "round"),
+        ((365, 10), (30, 10), "days above the largest allowed are capped (365 → 30)", "cap"),
+        ((7, 1_000), (7, 50), "a limit above the largest allowed is capped (1000 → 50)", "cap"),
+    ]
+    for (days, limit), expected, prop, topic in cases:
+        where = f"normalize_trending({days!r}, {limit!r})"
+        got = call(normalize_trending, days, limit, property_=f"{prop} [{where}]", topic=topic)
+        expect(got == expected, f"{prop} [{where}]", got, topic=topic)
+        expect(
+            all(type(part) is int for part in got),
+            f"returns two ints (not bools or floats) [{where}]",
+            got,
+            topic="valid",
+        )
+    for days in _JUNK:
+        for limit in (10, days):
+            where = f"normalize_trending({days!r}, {limit!r})"
+            prop = "anything that is not a whole number >= 1 gives the default (7, 10)"
+            got = call(normalize_trending, days, limit, property_=f"{prop} [{where}]", topic="junk")
+            expect(got == (7, 10), f"{prop} [{where}]", got, topic="junk")
+    rng = random.Random(9)
+    seen = set()
+    for _ in range(5_000):
+        days, limit = rng.randint(-10, 5_000), rng.randint(-10, 5_000)
+        got = call(
+            normalize_trending,
+            days,
+            limit,
+            property_="never raises, whatever arrives",
+            topic="junk",
+        )
+        seen.add(tuple(got) if isinstance(got, (tuple, list)) else got)
+    allowed = {(d, n) for d in ALLOWED_DAYS for n in ALLOWED_LIMITS}
+    prop = "5,000 random requests give only the nine allowed lists (a bounded key space)"
+    expect(seen <= allowed, prop, sorted(seen - allowed)[:5], topic="cap")
+    return (
+        f"{len(cases)} requests, {len(_JUNK) * 2} junk ones, and 5,000 random ones, which gave "
+        f"{len(seen)} of the nine lists"
+    )
+
+
+# --------------------------------------------------------------------------- 09.2
+
+
+class _CountingShop(Shop):
+    """A real Shop that counts its product lookups (the queries negative caching should save)."""
+
+    lookups = 0
+
+    def _execute(self, sql: str, params: Any = ()):  # type: ignore[override]
+        if sql == PRODUCT_SQL:
+            self.lookups += 1
+        return super()._execute(sql, params)
+
+
+def check_find_product(find_product: Callable[[Shop, Any, Any], Any]) -> str:
+    """Exercise 09.2: ``find_product(shop, cache, product_id)``: the row or None, negatively
+    cached."""
+    path = capstone.prepare_shop()
+    clock = FakeClock(DATA_END)
+    shop = _CountingShop(path, clock=clock)
+    cache = MemoryCache(clock=clock)
+    try:
+        prop = "an existing product's row comes back"
+        row = call(find_product, shop, cache, 42, property_=prop, topic="found")
+        expect(isinstance(row, dict) and row.get("id") == 42, prop, row, topic="found")
+        before = shop.lookups
+        row = call(find_product, shop, cache, 42, property_=prop, topic="found")
+        prop = "a second read of an existing product is a cache hit (no lookup)"
+        expect(shop.lookups == before, prop, f"{shop.lookups - before} lookups", topic="found")
+
+        missing = capstone.DISCONTINUED[5]
+        prop = f"a product that does not exist ({missing}, discontinued) gives None, no error"
+        got = call(find_product, shop, cache, missing, property_=prop, topic="negative")
+        expect(got is None, prop, got, topic="negative")
+        before = shop.lookups
+        for _ in range(20):
+            got = call(find_product, shop, cache, missing, property_=prop, topic="negative")
+            expect(got is None, prop, got, topic="negative")
+        prop = "asking again for a missing product is answered from the cache (negative caching)"
+        expect(shop.lookups == before, prop, f"{shop.lookups - before} lookups", topic="negative")
+
+        prop = "junk ids (strings, negatives, 0, floats, True, None) give None without an error"
+        before = shop.lookups
+        for junk in ("42 OR 1=1", "42", "", -1, 0, 4.2, True, None, [42]):
+            got = call(
+                find_product, shop, cache, junk, property_=f"{prop} [{junk!r}]", topic="junk"
+            )
+            expect(got is None, f"{prop} [{junk!r}]", got, topic="junk")
+        expect(
+            shop.lookups == before,
+            "junk ids never reach the database",
+            shop.lookups - before,
+            topic="junk",
+        )
+
+        keys_before, before = len(cache), shop.lookups
+        rng = random.Random(3)
+        for _ in range(500):
+            product_id = rng.randrange(10**6, 10**12)
+            got = call(
+                find_product,
+                shop,
+                cache,
+                product_id,
+                property_="guessed ids give None",
+                topic="bound",
+            )
+            expect(got is None, "guessed ids give None", got, topic="bound")
+        prop = (
+            "500 guessed ids far above the catalogue cost at most 2 lookups and at most 2 new "
+            "cache keys (answer them without the database or a key each)"
+        )
+        spent = (shop.lookups - before, len(cache) - keys_before)
+        expect(
+            spent[0] <= 2 and spent[1] <= 2,
+            prop,
+            f"{spent[0]} lookups, {spent[1]} keys",
+            topic="bound",
+        )
+
+        prop = (
+            "a 'not found' is cached for a bounded time: a day later the missing id is looked "
+            "up again (the product may exist by then)"
+        )
+        clock.advance(86_400)
+        before = shop.lookups
+        call(find_product, shop, cache, missing, property_=prop, topic="ttl")
+        expect(shop.lookups == before + 1, prop, f"{shop.lookups - before} lookups", topic="ttl")
+    finally:
+        shop.close()
+    return (
+        "rows for existing products, cached; None for missing ones, cached for a while; "
+        "junk and guessed ids answered without the database or a key each"
+    )
+
+
+# --------------------------------------------------------------------------- 09.3
+
+_CAUSES = {
+    "not-found": "pages for products that do not exist (bots)",
+    "trending": "the trending list",
+    "product": "product pages (price and stock)",
+    "notifications": "users' notifications",
+    "max-product-id": "looking up the highest product id",
+    "other": "other queries",
+    "swr": "stale-while-revalidate entries",
+    "xfetch": "early-refresh entries",
+}
+
+
+def check_capstone(make_pages: Callable[[capstone.Env], Any]) -> str:
+    """Exercise 09.3: the capstone's page, graded on the seeded workload against every budget."""
+    try:
+        report = capstone.grade(
+            lambda env: call(
+                make_pages, env, property_="your design can be built from env", topic="shape"
+            )
+        )
+    except capstone.PageError as error:
+        raise CheckFailed(str(error), error.topic) from None
+    except (CheckFailed, NotImplementedError):
+        raise
+    except Exception as error:  # a write handler raised, say
+        raise CheckFailed(
+            f"the workload ran through your design (it raised {type(error).__name__}: {error})",
+            "shape",
+        ) from error
+    for result in report.missed:
+        name = result.name.split(":")[0]
+        if name in capstone.DATA_TYPES:
+            raise CheckFailed(f"{result.describe()}", name)
+        if result.name.startswith("cache keys"):
+            biggest = next(iter(report.keys_by_kind), "other")
+            raise CheckFailed(
+                f"{result.describe()}; most live keys are {_CAUSES.get(biggest, biggest)}",
+                "keys",
+            )
+        if result.name == "database load":
+            biggest, rate = next(iter(report.queries_per_s().items()), ("other", 0.0))
+            raise CheckFailed(
+                f"{result.describe()}; {_CAUSES.get(biggest, biggest)} cause most "
+                f"({rate:.2f} queries/s)",
+                f"db-{biggest}" if f"db-{biggest}" in HINTS["09.3"] else "db-product",
+            )
+        raise CheckFailed(result.describe(), "latency")
+    return "every budget met: " + "; ".join(
+        f"{r.name} {r._format(r.measured)} (≤ {r._format(r.budget)})" for r in report.results
+    )
+
+
+EXERCISES = {
+    "09.1": check_normalize_trending,
+    "09.2": check_find_product,
+    "09.3": check_capstone,
+}
+
+HINTS = {
+    "09.1": {
+        "valid": (
+            "A request that already names an allowed list must come back unchanged, as ints.",
+            "return days, limit -- as a tuple of two ints -- when days in ALLOWED_DAYS and limit "
+            "in ALLOWED_LIMITS.",
+        ),
+        "round": (
+            "Between two allowed values, take the next one up: a visitor asking for 8 days gets "
+            "the 30-day list, which contains them.",
+            "next(d for d in ALLOWED_DAYS if d >= days)",
+        ),
+        "cap": (
+            "Above the largest allowed value there is no next one up: take the largest.",
+            "next((d for d in ALLOWED_DAYS if d >= days), ALLOWED_DAYS[-1])",
+        ),
+        "junk": (
+            "Anything may arrive in a query string. Check the type first: a whole number >= 1, "
+            "and not a bool (True is an int in Python).",
+            "if not (isinstance(days, int) and not isinstance(days, bool) and days >= 1 and the "
+            "same for limit): return 7, 10",
+        ),
+    },
+    "09.2": {
+        "found": (
+            "Cache-aside for the rows that exist: look in the cache, load on a miss, store.",
+            "row = cache.get(keys.product(product_id)); on a miss row = shop.product(product_id) "
+            "and cache.set(key, row, ttl).",
+        ),
+        "negative": (
+            "shop.product raises LookupError for an id it does not have. Catch it, return None, "
+            "and remember the answer: store a marker meaning 'not found' under the same key.",
+            "NOT_FOUND = {'not_found': True}; cache.set(key, NOT_FOUND, not_found_ttl); on a hit, "
+            "return None if row == NOT_FOUND else row.",
+        ),
+        "junk": (
+            "Check the id before building a key or asking the shop: keys.product and "
+            "shop.product raise on anything that is not a whole number >= 1.",
+            "if not isinstance(product_id, int) or isinstance(product_id, bool) or product_id "
+            "< 1: return None",
+        ),
+        "bound": (
+            "Negative caching saves nothing for ids that are each asked once: every guess would "
+            "cost a lookup and a key. What do all the guesses have in common?",
+            "They are above the highest id the shop has: shop.max_product_id(), cached for a "
+            "while (cache.get_or_load), answers them with no lookup and no key.",
+        ),
+        "ttl": (
+            "A 'not found' may stop being true (a product is added). Cache it for a while, not "
+            "for ever.",
+            "Store the NOT_FOUND marker with a TTL -- a minute or a few, not None.",
+        ),
+    },
+    "09.3": {
+        "shape": (
+            "Build your class from env (env.shop, env.cache, env.clock, env.spawn); page() "
+            "returns a dict with exactly 'trending', 'product' and 'notifications'; the writes "
+            "go to env.shop.",
+            "def set_price(self, product_id, price_cents): self.shop.set_price(product_id, "
+            "price_cents), then tell the cache.",
+        ),
+        "not-found": (
+            "Every page must answer: a product that exists shows its row, one that does not (or "
+            "junk) shows None, and nothing may raise.",
+            "Use your find_product from exercise 2, and normalize_trending from exercise 1.",
+        ),
+        "price": (
+            "A price must be right within seconds. A TTL short enough for that reloads every "
+            "product all the time: the price needs invalidation.",
+            "Delete the product's key in set_price, after the database write (delete-on-write, "
+            "lesson 06).",
+        ),
+        "stock": (
+            "Stock changes on every sale. Does sell() tell the cache?",
+            "Delete the product's key in sell() too, after shop.sell.",
+        ),
+        "trending": (
+            "The trending list changes every few tens of seconds in this shop: a long TTL serves "
+            "an old ranking most of the time.",
+            "Try a TTL of 15-20 s (the trending query is rare anyway), or stale-while-revalidate "
+            "with a short fresh_ttl and clock=env.clock, spawn=env.spawn.",
+        ),
+        "notifications": (
+            "A user who was just notified must see it within seconds.",
+            "Delete keys.notifications(user_id) in notify(), after shop.notify.",
+        ),
+        "keys": (
+            "Something fills the cache with keys that are never read twice.",
+            "'not found' entries for guessed ids: answer ids above shop.max_product_id() without "
+            "a key (exercise 2), or cache them briefly.",
+        ),
+        "db-not-found": (
+            "Bots ask for products that do not exist, again and again: each one is a lookup.",
+            "Negative caching (exercise 2): cache 'not found' under the product's key for a "
+            "while, and answer guessed ids above shop.max_product_id() without a lookup.",
+        ),
+        "db-trending": (
+            "Bots ask for trending lists with every days and limit there is: each new pair is a "
+            "new key, so a miss, so an expensive query.",
+            "Bound the parameters first: normalize_trending (exercise 1), then cache by the "
+            "normalized key.",
+        ),
+        "db-product": (
+            "Product pages reload too often: is their TTL short? Invalidation lets it be long.",
+            "Delete on write (set_price, sell) and give the product key a TTL of several minutes.",
+        ),
+        "db-notifications": (
+            "Notifications reload too often: with delete-on-write their TTL can be long.",
+            "Delete keys.notifications(user_id) in notify() and cache them for ten minutes.",
+        ),
+        "latency": (
+            "Some pages pay for the expensive trending query themselves. Which ones miss it?",
+            "Bound the trending parameters (normalize_trending) so that bots hit the nine "
+            "cached lists; stale-while-revalidate keeps even the refresh off the page.",
+        ),
+    },
+}

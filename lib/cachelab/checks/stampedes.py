@@ -1,0 +1,490 @@
+"""Checks for lesson 08's exercises (stampedes): single-flight by hand, XFetch's rule, and the
+windows of stale-while-revalidate.
+
+- ``check_load_once(load_once)``          08.1
+- ``check_xfetch_rule(should_refresh)``   08.2
+- ``check_swr_action(swr_action)``        08.3
+
+08.1 runs your function on a real ``MemoryCache`` with real threads, and plays the
+other requests itself: a holder that never finishes, a lock that expires mid-load and
+is taken by someone else. 08.2 and 08.3 are pure functions, checked on known cases
+at and around every boundary.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from typing import Any, Callable
+
+from cachelab import keys
+from cachelab.cache import MemoryCache
+from cachelab.checks import CheckFailed, call, expect
+from cachelab.clock import FakeClock
+
+__all__ = [
+    "EXERCISES",
+    "HINTS",
+    "SWR_ACTIONS",
+    "check_load_once",
+    "check_xfetch_rule",
+    "check_swr_action",
+]
+
+KEY = keys.trending()
+LOCK = keys.lock(KEY)
+
+
+# --------------------------------------------------------------------------- 08.1 single-flight
+
+
+def _threads(count: int, target: Callable[[int], Any], within_s: float = 30.0) -> list:
+    """``target(i)`` in ``count`` threads started together; their results or exceptions."""
+    results: list = [None] * count
+    start = threading.Barrier(count)
+
+    def body(i: int) -> None:
+        start.wait()
+        try:
+            results[i] = target(i)
+        except BaseException as error:  # handed back to the check
+            results[i] = error
+
+    threads = [threading.Thread(target=body, args=(i,), daemon=True) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=within_s)
+    if any(thread.is_alive() for thread in threads):
+        raise CheckFailed(
+            f"every caller returns within {within_s:g} s (a thread is still waiting: does a "
+            "waiter ever see the value, or give up after wait_timeout?)",
+            "timeout",
+        )
+    return results
+
+
+def check_load_once(load_once: Callable[..., Any]) -> str:
+    """Exercise 08.1: ``load_once(cache, key, loader, ttl, lock_ttl, wait_timeout)``."""
+    # A hit: no lock, no load.
+    cache = MemoryCache()
+    cache.set(KEY, ["cached page"], 60)
+    prop = "a hit returns the cached value without calling the loader"
+    value = call(load_once, cache, KEY, lambda: ["loaded"], 60, 5, 2, property_=prop, topic="hit")
+    expect(value == ["cached page"], prop, value, topic="hit")
+
+    # A miss on its own: one load, stored, lock released.
+    cache = MemoryCache()
+    prop = "a miss calls the loader once, stores its value and returns it"
+    loads = []
+    value = call(
+        load_once,
+        cache,
+        KEY,
+        lambda: loads.append(1) or ["page"],
+        60,
+        5,
+        2,
+        property_=prop,
+        topic="fill",
+    )
+    expect(value == ["page"] and loads == [1], prop, value, topic="fill")
+    expect(
+        cache.get(KEY) == ["page"],
+        prop + " (in the cache, under key)",
+        cache.get(KEY),
+        topic="fill",
+    )
+    prop = "the lock is released once the value is stored (keys.lock(key) is gone)"
+    expect(cache.get(LOCK) is None, prop, cache.get(LOCK), topic="fill")
+
+    # Twenty concurrent misses: one load, everyone served.
+    cache = MemoryCache()
+    counter = []
+    counter_lock = threading.Lock()
+
+    def slow_loader() -> list:
+        with counter_lock:
+            counter.append(1)
+        time.sleep(0.2)
+        return ["the one page"]
+
+    prop = "20 concurrent misses cause exactly one load, and every caller gets its value"
+    values = _threads(20, lambda i: load_once(cache, KEY, slow_loader, 60, 5, 5))
+    errors = [v for v in values if isinstance(v, BaseException)]
+    if errors:
+        raise CheckFailed(
+            f"{prop} (a caller raised {type(errors[0]).__name__}: {errors[0]})", "one-load"
+        )
+    expect(len(counter) == 1, prop, f"{len(counter)} loads", topic="one-load")
+    expect(all(v == ["the one page"] for v in values), prop, values, topic="one-load")
+
+    # The lock has a TTL: on a fake clock, the load outlives it.
+    clock = FakeClock()
+    cache = MemoryCache(clock=clock)
+    seen: dict = {}
+
+    def outlives_its_lock() -> list:
+        seen["during"] = cache.get(LOCK)
+        clock.advance(6)  # longer than lock_ttl = 5
+        seen["after"] = cache.get(LOCK)
+        return ["slow page"]
+
+    prop = "the lock is taken with a TTL (lock_ttl), so a holder that dies cannot block forever"
+    value = call(
+        load_once, cache, KEY, outlives_its_lock, 60, 5, 2, property_=prop, topic="lock-ttl"
+    )
+    expect(
+        seen.get("during") is not None,
+        "the loader runs while the lock is held "
+        "(take it with cache.add(keys.lock(key), token, lock_ttl) first)",
+        None,
+        topic="lock-ttl",
+    )
+    expect(seen.get("after") is None, prop, "the lock was still there 6 s later", topic="lock-ttl")
+    prop = "a load that outlived its lock still returns its value to its caller"
+    expect(value == ["slow page"], prop, value, topic="lock-ttl")
+
+    # Only the holder releases: the lock expires mid-load and someone else takes it.
+    cache = MemoryCache()
+
+    def lock_taken_over() -> list:
+        cache.delete(LOCK)  # as if it expired...
+        cache.add(LOCK, "another request's token", 30)  # ...and another request took it
+        return ["late page"]
+
+    prop = (
+        "a holder whose lock expired mid-load neither releases the new holder's lock nor "
+        "stores its value over theirs (compare the token: set_and_release)"
+    )
+    call(load_once, cache, KEY, lock_taken_over, 60, 5, 2, property_=prop, topic="token")
+    expect(cache.get(LOCK) == "another request's token", prop, cache.get(LOCK), topic="token")
+    expect(cache.get(KEY) is None, prop, cache.get(KEY), topic="token")
+
+    # A loader that raises: the lock is released, the error reaches the caller.
+    cache = MemoryCache()
+
+    def broken() -> None:
+        raise LookupError("the database said no")
+
+    prop = "a loader that raises releases the lock and its error reaches the caller"
+    try:
+        load_once(cache, KEY, broken, 60, 5, 2)
+    except LookupError:
+        pass
+    except Exception as error:
+        raise CheckFailed(f"{prop} (got {type(error).__name__}: {error})", "error") from error
+    else:
+        raise CheckFailed(f"{prop} (nothing was raised)", "error")
+    expect(cache.get(LOCK) is None, prop, "the lock was left behind", topic="error")
+
+    # A waiter whose wait runs out.
+    cache = MemoryCache()
+    cache.add(LOCK, "a holder that never finishes", 30)
+    loads = []
+    prop = (
+        "a waiter that waits wait_timeout seconds raises TimeoutError, without loading, "
+        "soon after wait_timeout"
+    )
+    started = time.monotonic()
+    (outcome,) = _threads(
+        1, lambda i: load_once(cache, KEY, lambda: loads.append(1) or ["page"], 60, 5, 0.3), 10
+    )
+    waited = time.monotonic() - started
+    if not isinstance(outcome, BaseException):
+        raise CheckFailed(f"{prop} (it returned {outcome!r} instead)", "timeout")
+    if not isinstance(outcome, TimeoutError):
+        raise CheckFailed(f"{prop} (got {type(outcome).__name__}: {outcome})", "timeout")
+    expect(not loads, prop, "the waiter loaded", topic="timeout")
+    expect(0.3 <= waited < 3, prop, f"gave up after {waited:.2f} s", topic="timeout")
+    return (
+        "a hit does not load; 20 concurrent misses load once and all get the value; the lock "
+        "has a TTL, is released by its holder only, and after a failed load; a waiter gives up "
+        "with TimeoutError after wait_timeout"
+    )
+
+
+# --------------------------------------------------------------------------- 08.2 XFetch
+
+
+def check_xfetch_rule(should_refresh: Callable[[float, float, float, float, float], Any]) -> str:
+    """Exercise 08.2: ``should_refresh(now, delta_s, beta, expires_at, u)`` is XFetch's rule."""
+    cases = [
+        # (now, delta_s, beta, expires_at, u, expected, property, topic)
+        (
+            0.0,
+            1.0,
+            1.0,
+            100.0,
+            0.01,
+            False,
+            "far from expiry (100 Δ away) it does not refresh, even for a small u",
+            "far",
+        ),
+        (
+            0.0,
+            1.0,
+            1.0,
+            1.0,
+            1.0,
+            False,
+            "with u = 1 (ln u = 0) it refreshes only once expired",
+            "sign",
+        ),
+        (
+            99.0,
+            1.0,
+            1.0,
+            100.0,
+            0.01,
+            True,
+            "1 Δ before expiry, u = 0.01 (−ln u ≈ 4.6) refreshes: now − Δ·β·ln(u) ≥ expiry",
+            "sign",
+        ),
+        (
+            0.0,
+            1.0,
+            1.0,
+            1.0,
+            0.3,
+            True,
+            "−ln(0.3) = 1.20 ≥ 1 Δ: it refreshes (the natural log, math.log)",
+            "log",
+        ),
+        (0.0, 1.0, 1.0, 1.3, 0.3, False, "−ln(0.3) = 1.20 < 1.3 Δ: it does not refresh yet", "log"),
+        (0.0, 1.0, 2.0, 2.0, 0.3, True, "β = 2 doubles the look-ahead: 2 × 1.20 ≥ 2", "beta"),
+        (0.0, 1.0, 0.5, 1.0, 0.3, False, "β = 0.5 halves it: 0.5 × 1.20 < 1", "beta"),
+        (
+            0.0,
+            2.0,
+            1.0,
+            2.0,
+            0.3,
+            True,
+            "a slower recomputation (Δ = 2) looks further ahead: 2 × 1.20 ≥ 2",
+            "beta",
+        ),
+        (
+            100.0,
+            1.0,
+            1.0,
+            100.0,
+            1.0,
+            True,
+            "at expiry it always reloads, even with u = 1 (use >=)",
+            "expired",
+        ),
+        (150.0, 1.0, 1.0, 100.0, 1.0, True, "past expiry it always reloads, whatever u", "expired"),
+        (
+            99.0,
+            0.0,
+            1.0,
+            100.0,
+            0.001,
+            False,
+            "a recomputation that took no time (Δ = 0) is never refreshed early",
+            "far",
+        ),
+    ]
+    for now, delta_s, beta, expires_at, u, expected, prop, topic in cases:
+        where = f"now={now:g}, Δ={delta_s:g}, β={beta:g}, expiry={expires_at:g}, u={u:g}"
+        got = call(
+            should_refresh,
+            now,
+            delta_s,
+            beta,
+            expires_at,
+            u,
+            property_=f"{prop} [{where}]",
+            topic=topic,
+        )
+        expect(
+            isinstance(got, bool) or got in (0, 1),
+            f"returns True or False [{where}]",
+            got,
+            topic="sign",
+        )
+        expect(bool(got) == expected, f"{prop} [{where}]", got, topic=topic)
+    # Over many u, the share that refreshes is the formula's exp(−gap/(Δβ)).
+    gap, delta_s, beta, n = 0.5, 0.5, 1.0, 2_000
+    refreshed = sum(
+        bool(should_refresh(10.0 - gap, delta_s, beta, 10.0, (i + 0.5) / n)) for i in range(n)
+    )
+    expected = math.exp(-gap / (delta_s * beta))
+    prop = f"over u spread evenly in (0, 1], a share exp(−gap/(Δβ)) = {expected:.3f} refreshes"
+    expect(abs(refreshed / n - expected) < 0.01, prop, round(refreshed / n, 3), topic="log")
+    return f"{len(cases)} cases at and around every boundary, and the refresh probability"
+
+
+# --------------------------------------------------------------------------- 08.3 SWR windows
+
+SWR_ACTIONS = ("serve", "serve stale and refresh", "load", "serve stale (error)", "error")
+"""What a stale-while-revalidate cache does with a read, by the age of its value."""
+
+
+def check_swr_action(swr_action: Callable[..., Any]) -> str:
+    """Exercise 08.3: ``swr_action(age_s, fresh_ttl, stale_ttl, error_ttl, database_up)``."""
+    fresh, stale, error = 10.0, 60.0, 300.0
+    cases = [
+        (0.0, True, "serve", "a value younger than fresh_ttl is served", "fresh"),
+        (9.99, False, "serve", "a fresh value is served even with the database down", "fresh"),
+        (
+            30.0,
+            True,
+            "serve stale and refresh",
+            "inside the window: served at once while a refresh runs",
+            "window",
+        ),
+        (
+            30.0,
+            False,
+            "serve stale and refresh",
+            "inside the window the read never waits, database up or down (the refresh will fail "
+            "behind it)",
+            "window",
+        ),
+        (
+            10.0,
+            True,
+            "serve stale and refresh",
+            "at fresh_ttl the value is stale: served at once, one refresh behind it",
+            "fresh",
+        ),
+        (
+            60.0,
+            True,
+            "load",
+            "at stale_ttl a value is too old: the reader waits for a load",
+            "hard",
+        ),
+        (120.0, True, "load", "past stale_ttl, with the database up: load", "hard"),
+        (
+            120.0,
+            False,
+            "serve stale (error)",
+            "past stale_ttl with the database down: stale-if-error, up to error_ttl",
+            "error",
+        ),
+        (
+            299.9,
+            False,
+            "serve stale (error)",
+            "just inside error_ttl, the stale value still answers an error",
+            "error",
+        ),
+        (300.0, False, "error", "at error_ttl not even an error may be answered with it", "error"),
+        (None, True, "load", "nothing cached (age None): load", "hard"),
+        (None, False, "error", "nothing cached and the database down: the error", "error"),
+    ]
+    for age, up, expected, prop, topic in cases:
+        where = (
+            f"age={age}, fresh_ttl={fresh:g}, stale_ttl={stale:g}, error_ttl={error:g}, "
+            f"database_up={up}"
+        )
+        got = call(
+            swr_action, age, fresh, stale, error, up, property_=f"{prop} [{where}]", topic=topic
+        )
+        expect(got in SWR_ACTIONS, f"returns one of {SWR_ACTIONS} [{where}]", got, topic="fresh")
+        expect(got == expected, f"{prop} [{where}]", got, topic=topic)
+    return f"{len(cases)} reads, at and around each window's edge, with the database up and down"
+
+
+EXERCISES = {"08.1": check_load_once, "08.2": check_xfetch_rule, "08.3": check_swr_action}
+
+HINTS = {
+    "08.1": {
+        "hit": (
+            "Look in the cache first: cache.get(key, MISSING) with a sentinel MISSING = object(), "
+            "so that a cached None is a hit too.",
+            "value = cache.get(key, MISSING); if value is not MISSING: return value -- before "
+            "anything else.",
+        ),
+        "fill": (
+            "The one that holds the lock loads, then stores the value and releases the lock.",
+            "cache.set_and_release(key, value, ttl, lock_key=keys.lock(key), token=token) does "
+            "both in one step, then return value.",
+        ),
+        "one-load": (
+            "Only one caller may load: the one that gets the lock. Everyone else waits for the "
+            "value to appear in the cache.",
+            "token = uuid.uuid4().hex; if cache.add(keys.lock(key), token, lock_ttl): load. Else "
+            "loop: time.sleep(0.005); value = cache.get(key, MISSING); return it once it is there.",
+            "Between your miss and your add, the holder may have stored the value and released "
+            "the lock: after a successful add, look in the cache once more before loading.",
+        ),
+        "lock-ttl": (
+            "A holder can crash mid-load. What frees its lock then?",
+            "Pass lock_ttl to cache.add(keys.lock(key), token, lock_ttl): the cache removes the "
+            "lock after that long. Whatever happens, return the value you loaded.",
+        ),
+        "token": (
+            "Your lock may have expired while you loaded, and another request may hold it now. "
+            "A plain delete or set would undo their work.",
+            "Release and store with the token: cache.set_and_release(..., lock_key=..., "
+            "token=token) does nothing if the lock holds another token (and delete_if_equal "
+            "releases only your own).",
+        ),
+        "error": (
+            "If the loader raises, nobody will ever store a value under this lock; the others "
+            "would wait until its TTL runs out.",
+            "try: value = loader() except BaseException: cache.delete_if_equal(keys.lock(key), "
+            "token); raise",
+        ),
+        "timeout": (
+            "A waiter must not wait forever, and must not go to the database either.",
+            "deadline = time.monotonic() + wait_timeout; in the loop, once time.monotonic() >= "
+            "deadline: raise TimeoutError(...).",
+            "If the lock disappears while you wait (its holder failed), try cache.add again: you "
+            "may be the one to load now.",
+        ),
+    },
+    "08.2": {
+        "far": (
+            "Far from expiry the look-ahead −Δ·β·ln(u) almost never reaches the expiry.",
+            "return now - delta_s * beta * math.log(u) >= expires_at",
+        ),
+        "sign": (
+            "ln(u) is negative for u < 1, so −Δ·β·ln(u) is a positive look-ahead added to now.",
+            "return now - delta_s * beta * math.log(u) >= expires_at (minus a negative number "
+            "moves now forward).",
+        ),
+        "log": (
+            "XFetch uses the natural logarithm: −ln(u) for u uniform in (0, 1] is exponentially "
+            "distributed with mean 1.",
+            "math.log(u), not math.log10(u) or math.log2(u).",
+        ),
+        "beta": (
+            "The look-ahead is Δ·β·(−ln u): both Δ and β scale it.",
+            "now - delta_s * beta * math.log(u) >= expires_at",
+        ),
+        "expired": (
+            "At or past expiry the value must be reloaded whatever u says.",
+            "−ln(u) ≥ 0, so with >= (not >) the rule is already true at now == expires_at.",
+        ),
+    },
+    "08.3": {
+        "fresh": (
+            "Ages are counted from the load: below fresh_ttl the value is fresh, from fresh_ttl "
+            "on it is stale (fresh_ttl itself is stale).",
+            "if age_s < fresh_ttl: return 'serve' -- and return exactly one of SWR_ACTIONS.",
+        ),
+        "window": (
+            "Inside the window (fresh_ttl ≤ age < stale_ttl) a reader never waits: it gets the "
+            "stale value at once, and one refresh runs in the background.",
+            "if age_s < stale_ttl: return 'serve stale and refresh' -- whether the database is up "
+            "or not.",
+        ),
+        "hard": (
+            "From stale_ttl on (and when nothing is cached) the value may not be served as a "
+            "normal answer: the reader loads, and waits.",
+            "age None or age_s >= stale_ttl, database up: return 'load'.",
+        ),
+        "error": (
+            "stale-if-error: when the load fails, a stale value younger than error_ttl may answer "
+            "instead of the error; older than that, the error it is.",
+            "database down and age_s is not None and age_s < error_ttl: 'serve stale (error)'; "
+            "otherwise 'error'.",
+        ),
+    },
+}

@@ -1,0 +1,133 @@
+"""The burst harness of lesson 08: real threads and processes, the real Redis and a real (tiny)
+shop; and its two simulations on a fake clock."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from cachelab import keys
+from cachelab.burst import (
+    STRATEGIES,
+    TRENDING_LIMITS,
+    refreshed_at_least_formula,
+    run_burst,
+    simulate_early_refresh,
+    simulate_warm_up,
+)
+
+
+def test_single_flight_loads_each_list_once_per_expiry(tiny_shop_path):
+    result = run_burst(
+        tiny_shop_path,
+        "single_flight",
+        read_rate=150,
+        duration=0.4,
+        ttl=0.2,
+        key_count=2,
+        progress=True,
+    )
+    assert result.load_count == 2 and result.loads_per_expiry == 1
+    assert result.errors == 0 and len(result.requests) > 30
+    assert {load.key_index for load in result.loads} == {0, 1}
+
+
+def test_a_burst_is_shared_by_worker_processes(tiny_shop_path):
+    result = run_burst(
+        tiny_shop_path, "single_flight", read_rate=100, duration=0.4, ttl=0.2, processes=2
+    )
+    assert len(set(result.pids)) == 2
+    assert result.load_count == 1, "one load per expiry across both processes"
+
+
+def test_every_request_is_recorded_once_in_arrival_order(tiny_shop_path):
+    result = run_burst(tiny_shop_path, "none", read_rate=100, duration=0.3, ttl=0.2, seed=4)
+    arrivals = [r.arrived_s for r in result.requests]
+    assert arrivals == sorted(arrivals) and len(set(arrivals)) == len(arrivals)
+    assert all(0 <= t < 0.3 for t in arrivals)
+    assert all(r.latency_s > 0 for r in result.requests)
+
+
+def test_a_dead_cache_sends_every_request_to_the_database(tiny_shop_path):
+    result = run_burst(tiny_shop_path, "none", read_rate=60, duration=0.3, ttl=0.2, cache_down=True)
+    assert result.load_count == len(result.requests) and result.errors == 0
+    assert "cache down" in result.label
+
+
+def test_stale_while_revalidate_serves_stale_inside_its_window(tiny_shop_path):
+    result = run_burst(  # shorter than two soft TTLs: one refresh per list
+        tiny_shop_path, "stale_while_revalidate", read_rate=150, duration=0.38, ttl=0.2, seed=1
+    )
+    assert result.loads_per_expiry == 1
+    assert result.stale_reads > 0 and 0 < result.max_stale_s < 3 * 0.2
+
+
+def test_plain_cache_aside_never_serves_a_value_past_its_ttl(tiny_shop_path):
+    result = run_burst(tiny_shop_path, "none", read_rate=150, duration=0.5, ttl=0.2, seed=1)
+    assert result.max_stale_s == 0
+
+
+@pytest.mark.parametrize("strategy", list(STRATEGIES))
+def test_every_strategy_serves_every_request_and_leaves_no_keys(
+    strategy, tiny_shop_path, redis_client
+):
+    result = run_burst(tiny_shop_path, strategy, read_rate=80, duration=0.3, ttl=0.15, key_count=2)
+    assert result.errors == 0 and result.load_count >= 1
+    assert result.summary()["strategy"] == STRATEGIES[strategy]
+    left = list(redis_client.scan_iter(match=f"{keys.learner_prefix()}burst:*"))
+    assert left == [], "a burst deletes its own keys"
+
+
+@pytest.mark.parametrize(
+    "arguments, error, match",
+    [
+        (dict(strategy="lru"), ValueError, "strategy must be one of"),
+        (dict(read_rate=0), ValueError, "read_rate must be"),
+        (dict(read_rate=1_000, duration=5), ValueError, "at most 2,000 requests"),
+        (dict(key_count=len(TRENDING_LIMITS) + 1), ValueError, "key_count must be"),
+        (dict(processes=0), ValueError, "processes must be"),
+        (dict(ttl=-1), ValueError, "ttl must be"),
+        (dict(delta_s=-1), ValueError, "delta_s must be"),
+    ],
+)
+def test_run_burst_refuses_bad_arguments(tiny_shop_path, arguments, error, match):
+    with pytest.raises(error, match=match):
+        run_burst(tiny_shop_path, **arguments)
+
+
+# --- the simulations --------------------------------------------------------------------------
+
+
+def test_a_warm_up_with_one_ttl_reloads_in_one_spike_and_jitter_spreads_it():
+    together = simulate_warm_up(key_count=200, read_rate=400, ttl=30, duration=100)
+    spread = simulate_warm_up(key_count=200, read_rate=400, ttl=30, spread=0.1, duration=100)
+    assert set(together.first_expiries_s) == {30}
+    assert 27 <= min(spread.first_expiries_s) < max(spread.first_expiries_s) <= 33
+    assert together.peak_loads_per_s > 3 * spread.peak_loads_per_s
+    assert sum(together.loads_per_second()) == len(together.load_times_s)
+
+
+def test_the_warm_up_simulation_is_seeded():
+    first = simulate_warm_up(key_count=50, read_rate=100, ttl=10, spread=0.2, duration=40, seed=3)
+    again = simulate_warm_up(key_count=50, read_rate=100, ttl=10, spread=0.2, duration=40, seed=3)
+    assert first.load_times_s == again.load_times_s
+
+
+@pytest.mark.parametrize("beta", [0.5, 1.0, 2.0])
+def test_early_refresh_simulation_agrees_with_its_formula(beta):
+    """Over 600 cycles a share's standard deviation is at most 0.02: tolerance 0.08."""
+    delta_s, rate, ttl = 0.05, 80.0, 1.0
+    run = simulate_early_refresh(beta, delta_s, rate, ttl, cycles=600, seed=2)
+    for gap in (0.0, 0.02, 0.05, 0.1, 0.2):
+        predicted = refreshed_at_least_formula(gap, delta_s, beta, rate, ttl)
+        assert abs(run.refreshed_at_least(gap) - predicted) < 0.08, (gap, predicted)
+    middles, shares, counts = run.refreshed_by_gap([i * 0.01 for i in range(21)])
+    for middle, share, count in zip(middles, shares, counts):
+        if count >= 200:
+            assert abs(share - math.exp(-middle / (delta_s * beta))) < 0.1
+
+
+def test_a_larger_beta_refreshes_earlier_in_the_simulation():
+    gaps = [simulate_early_refresh(b, cycles=200).median_refresh_gap_s for b in (0.5, 1, 2, 4)]
+    assert gaps == sorted(gaps)
