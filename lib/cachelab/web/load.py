@@ -434,7 +434,8 @@ def sweep(
     before the rest is cut off. Between runs it waits until the service has no request
     in flight, so one overloaded run does not spill into the next. With
     ``p95_budget_s``, the sweep stops after the first run whose p95 is more than 4 times
-    that budget: the service is past its knee, and faster rates would only queue longer.
+    that budget, or that lost more than a tenth of its requests: the service is past its
+    knee, and faster rates would only queue longer.
     """
     if not rates:
         raise ValueError("rates is empty: give the arrival rates to try, e.g. [50, 100, 200]")
@@ -460,7 +461,7 @@ def sweep(
         )
         runs.append(run)
         wait_until_idle(url)
-        if p95_budget_s is not None and run.p95_s > 4 * p95_budget_s:
+        if p95_budget_s is not None and (run.p95_s > 4 * p95_budget_s or run.error_fraction > 0.1):
             break
     return runs
 
