@@ -7,6 +7,7 @@
 #   PYTHON=python3.11   the interpreter that creates .venv (3.10-3.12; default: first suitable one found)
 #   OFFLINE=1           install from wheelhouse/ only (see `make wheelhouse`), no network
 #   PORT=8888           the port `make lab` asks JupyterLab for
+#   HUB_PORT=8000       the port `make hub` serves the room's JupyterHub on
 #   ARGS=--quick        passed on to benchmarks/run.py by `make bench`
 
 SHELL := /bin/bash
@@ -16,8 +17,10 @@ VENV       := .venv
 PY         := $(VENV)/bin/python
 STAMP      := $(VENV)/.cachelab-installed
 WHEELHOUSE := wheelhouse
-EXTRAS     := test,bench
+EXTRAS     := test,bench,hub
+HUB_PROXY  := hub/node_modules/.bin/configurable-http-proxy
 PORT       ?= 8888
+HUB_PORT   ?= 8000
 
 # Pick the interpreter: $(PYTHON) if given, else python3 if it is 3.10-3.12, else python3.12/3.11/3.10.
 PYTHON ?= $(shell for p in python3 python3.12 python3.11 python3.10; do \
@@ -33,7 +36,7 @@ endif
 # --allow-root only when we really are root (containers, CI); never otherwise.
 ALLOW_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: help lab test lint bench reset clean wheelhouse site setup data
+.PHONY: help lab test lint bench reset clean wheelhouse site setup data hub hub-proxy
 
 help: ## list the targets
 	@echo "Make or Break -- a hands-on caching course. Start with: make lab   (check everything: make test)"
@@ -54,7 +57,8 @@ $(PY):
 		print(f"using {sys.executable} (Python {v[0]}.{v[1]})"); \
 		ok or print(f"error: this course needs Python 3.10-3.12, {sys.executable} is {v[0]}.{v[1]}; try make lab PYTHON=python3.11", file=sys.stderr); \
 		sys.exit(0 if ok else 1)'
-	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); \
+	@echo "$(PYTHON) -m venv $(VENV)"
+	@$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); \
 		echo "error: could not create $(VENV). On Debian/Ubuntu: apt-get install python3-venv" >&2; exit 1; }
 
 # Reinstall only when pyproject.toml changes (or the venv is new).
@@ -73,9 +77,16 @@ lab: data ## set up, then open JupyterLab on lessons/
 	$(VENV)/bin/jupyter lab lessons/ --port=$(PORT) $(ALLOW_ROOT)
 
 test: data lint ## set up, then run every test: lint, library, notebooks (nbval), browser widgets
-	$(PY) -m pytest tests lessons --durations=15
+	@# A browser for the browser tests: found, or (as root with apt-get) Debian's chromium installed.
+	@# None: those tests are skipped, and the summary says how to get one (under CI=true they fail).
+	@$(PY) scripts/browser.py --install || true
+	@# JupyterHub's proxy for the hub test, from npm into hub/node_modules (skipped without npm).
+	@if command -v npm >/dev/null; then $(MAKE) --no-print-directory hub-proxy; \
+	else echo "note: no npm here, so the JupyterHub test will be skipped (failed under CI=true)"; fi
+	@# The room's tests beside the library's, then the lessons alone (scripts/test_all.py says why).
+	$(PY) scripts/test_all.py
 
-LINTED := lib tests benchmarks lessons/solutions
+LINTED := lib tests benchmarks scripts lessons/solutions lessons/conftest.py
 
 lint: setup ## check the code's style with ruff (configured in pyproject.toml)
 	$(VENV)/bin/ruff check $(LINTED)
@@ -86,7 +97,18 @@ lint: setup ## check the code's style with ruff (configured in pyproject.toml)
 bench: data ## run the benchmarks (honest measurements; never pass/fail); e.g. make bench ARGS=--quick
 	$(PY) benchmarks/run.py $(ARGS)
 
-reset: setup ## delete the course's Redis keys (cachelab:* only) and the generated databases
+hub: data $(HUB_PROXY) ## JupyterHub for a room on 127.0.0.1:8000 (HUB_PORT=...): one password, one Redis; Ctrl-C stops it
+	$(PY) hub/run.py --port $(HUB_PORT)
+
+hub-proxy: $(HUB_PROXY) ## install JupyterHub's proxy (configurable-http-proxy) into hub/node_modules
+
+$(HUB_PROXY): hub/package.json
+	@command -v npm >/dev/null || { echo "error: JupyterHub's proxy comes from npm: install Node.js" \
+		"and npm (Debian/Ubuntu: apt-get install npm; macOS: brew install node)" >&2; exit 1; }
+	npm install --prefix hub --no-audit --no-fund --no-package-lock
+	@touch $@
+
+reset: setup ## delete this learner's Redis keys (cachelab:<learner>:* only) and the generated databases
 	$(PY) -m cachelab.reset
 
 wheelhouse: setup ## download every wheel into wheelhouse/ for offline installs (make lab OFFLINE=1)
@@ -94,6 +116,7 @@ wheelhouse: setup ## download every wheel into wheelhouse/ for offline installs 
 	$(PY) -m pip download --disable-pip-version-check -d $(WHEELHOUSE) pip setuptools wheel
 	$(PY) -m pip wheel --disable-pip-version-check -w $(WHEELHOUSE) '.[$(EXTRAS)]'
 	rm -f $(WHEELHOUSE)/cachelab-*.whl  # the course itself is installed from the repository (-e .)
+	rm -rf build  # what building the course's own wheel left behind
 	@echo "wheelhouse/ holds $$(ls $(WHEELHOUSE) | wc -l) files. Copy the repository with it, then: make lab OFFLINE=1"
 
 site: data ## execute every lesson and render it as HTML into site/
@@ -103,7 +126,7 @@ site: data ## execute every lesson and render it as HTML into site/
 	@echo "open site/ in a browser (one .html per lesson)"
 
 clean: ## remove .venv, the generated databases, caches and test by-products
-	rm -rf $(VENV) test-results site .pytest_cache lib/*.egg-info build dist
+	rm -rf $(VENV) test-results site .pytest_cache lib/*.egg-info build dist hub/node_modules
 	rm -f data/*.db data/*.db-journal data/*.db-wal data/*.db-shm data/*.partial
 	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +
 	find . -name .ipynb_checkpoints -type d -prune -not -path './.git/*' -exec rm -rf {} +

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import importlib.util
+import threading
+import time
 from pathlib import Path
 from types import ModuleType
+
+import redis
+
+from cachelab import keys
 
 SOLUTIONS_DIR = Path(__file__).resolve().parents[1] / "lessons" / "solutions"
 
@@ -44,3 +50,75 @@ def assert_fails(check, answer, *, topic: str, match: str) -> None:
     assert failure.topic == topic, (
         f"the hint topic is {failure.topic!r}, not {topic!r}, for: {failure}"
     )
+
+
+# --- a Redis shared by a room (test_room.py, test_hub.py): other people's data, and who wrote what
+
+FOREIGN_TTL_S = 3_600
+
+
+def plant_foreign_keys(client: redis.Redis) -> None:
+    """Other people's data, of every type, some of it looking like the course's."""
+    client.set("session:42", "someone's session")
+    client.set("cachelab", "a key named like the course, but not under 'cachelab:'")
+    client.set("cachelabX:ada:product:1", "a look-alike prefix")
+    client.set("Cachelab:ada:product:1", "another look-alike (Redis keys are case-sensitive)")
+    client.set("CACHELAB:ada:x", "upper case")
+    client.set("xcachelab:ada:1", "the course's name inside another prefix")
+    client.set("user:cachelab:ada:1", "the course's name deeper in a key")
+    client.set("cachelab_ada:1", "an underscore, not a colon")
+    client.hset("app:user:7", mapping={"name": "Ada", "plan": "pro"})
+    client.rpush("app:queue", "job-1", "job-2", "job-3")
+    client.sadd("app:tags", "red", "green", "blue")
+    client.zadd("app:leaderboard", {"ada": 3.0, "grace": 2.0, "linus": 1.0})
+    client.set("app:expiring", "with a TTL", ex=FOREIGN_TTL_S)
+    client.hset("cachelabX:hash", mapping={"f": "v"})
+    client.expire("cachelabX:hash", FOREIGN_TTL_S)
+
+
+def snapshot(client: redis.Redis, names: list[str]) -> dict[str, tuple]:
+    """Each key's type and value, and whether it has a TTL (a TTL only goes down)."""
+    readers = {
+        "string": client.get,
+        "hash": client.hgetall,
+        "list": lambda k: client.lrange(k, 0, -1),
+        "set": lambda k: sorted(client.smembers(k)),
+        "zset": lambda k: client.zrange(k, 0, -1, withscores=True),
+    }
+    out = {}
+    for name in names:
+        kind = client.type(name)
+        ttl = client.ttl(name)
+        out[name] = (kind, readers[kind](name) if kind in readers else None, ttl > 0)
+    return out
+
+
+def foreign_keys(client: redis.Redis) -> list[str]:
+    return sorted(k for k in client.keys("*") if not k.startswith(keys.COURSE_PREFIX))
+
+
+class KeyWrites:
+    """Every key a command changed while listening, from Redis's keyspace notifications."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client  # kept: a client that is garbage-collected closes its connections
+        client.config_set("notify-keyspace-events", "EA")  # key-event channels, every command
+        self.pubsub = client.pubsub(ignore_subscribe_messages=True)
+        self.pubsub.psubscribe("__keyevent@*__:*")
+        self.events: list[tuple[str, str]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._listen, daemon=True)
+        self._thread.start()
+
+    def _listen(self) -> None:
+        while not self._stop.is_set():
+            message = self.pubsub.get_message(timeout=0.2)
+            if message and message["type"] == "pmessage":
+                self.events.append((message["channel"].rsplit(":", 1)[-1], message["data"]))
+
+    def stop(self) -> list[tuple[str, str]]:
+        time.sleep(0.5)  # the last notifications are on their way
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.pubsub.close()
+        return self.events

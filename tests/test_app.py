@@ -25,8 +25,7 @@ def independent_trending(path, since: int, limit: int) -> list[tuple[int, int]]:
     return ranked[:limit]
 
 
-# --- opening a shop
-# --------------------------------------------------------------------------------------
+# --- opening a shop -------------------------------------------------------------------------------
 
 
 def test_a_missing_database_is_a_file_not_found_error_naming_the_path(tmp_path):
@@ -56,8 +55,7 @@ def test_an_injected_clock_sets_the_shops_time(clocked_shop):
     assert clocked_shop.now() == DATA_END + 90
 
 
-# --- trending
-# ---------------------------------------------------------------------------------------------
+# --- trending -------------------------------------------------------------------------------------
 
 
 def test_trending_returns_limit_rows(clocked_shop):
@@ -128,8 +126,7 @@ def test_explain_shows_the_plan_of_the_trending_query_without_counting_it(clocke
     assert clocked_shop.queries == 0
 
 
-# --- product
-# ----------------------------------------------------------------------------------------------
+# --- product --------------------------------------------------------------------------------------
 
 
 def test_product_returns_one_products_fields(clocked_shop):
@@ -176,8 +173,7 @@ def test_an_id_that_is_not_a_whole_number_from_one_is_refused_everywhere(
     assert clocked_shop.product(1) == before
 
 
-# --- set_price
-# ---------------------------------------------------------------------------------------------
+# --- set_price ------------------------------------------------------------------------------------
 
 
 def test_set_price_changes_the_price_and_updated_at(clocked_shop):
@@ -217,8 +213,7 @@ def test_a_bad_price_is_refused_and_changes_nothing(clocked_shop, price, error):
     assert clocked_shop.product(5) == before
 
 
-# --- sell
-# ------------------------------------------------------------------------------------------------
+# --- sell -----------------------------------------------------------------------------------------
 
 
 def test_sell_lowers_the_stock_and_records_an_order(clocked_shop):

@@ -1,13 +1,19 @@
 """build_shop: deterministic, idempotent, safe with files it did not make; the tiny size only."""
 
 import os
+import shutil
 import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
 from pathlib import Path
 
 import pytest
 
 from cachelab import data
-from cachelab.data import DATA_END, DAY, SIZES, build_shop, describe
+from cachelab.app import Shop
+from cachelab.data import DATA_END, DAY, SIZES, build_shop, describe, is_course_file, verify_shop
 
 
 def all_rows(path: Path) -> dict[str, list[tuple]]:
@@ -24,8 +30,7 @@ def file_identity(path: Path) -> tuple[int, int, int]:
     return status.st_ino, status.st_mtime_ns, status.st_size
 
 
-# --- what is built
-# ------------------------------------------------------------------------------------
+# --- what is built --------------------------------------------------------------------------------
 
 
 def test_the_tiny_shop_has_100_products_and_10000_orders(tiny_shop_path):
@@ -97,8 +102,7 @@ def test_build_creates_missing_parent_folders(tmp_path):
     assert describe(path) is not None
 
 
-# --- deterministic
-# ---------------------------------------------------------------------------------------
+# --- deterministic --------------------------------------------------------------------------------
 
 
 def test_the_same_seed_gives_the_same_rows_in_every_table(tmp_path, tiny_shop_path):
@@ -134,18 +138,72 @@ def test_a_database_of_another_seed_is_rebuilt(tmp_path):
     assert describe(path)["seed"] == 2
 
 
-def test_a_corrupt_file_is_rebuilt(tmp_path, tiny_shop_path):
+def test_a_damaged_shop_of_the_course_is_rebuilt(tmp_path, tiny_shop_path):
     path = tmp_path / "shop.db"
-    path.write_bytes(os.urandom(8192))
+    path.write_bytes(
+        tiny_shop_path.read_bytes()[:100] + os.urandom(8192)
+    )  # our header, then garbage
     build_shop(path, size="tiny")
     assert all_rows(path) == all_rows(tiny_shop_path)
 
 
-def test_a_truncated_database_is_rebuilt(tmp_path, tiny_shop_path):
+@pytest.mark.parametrize("kept", [0.99, 0.5, 0.01])
+def test_a_truncated_shop_is_not_reused_but_rebuilt(tmp_path, tiny_shop_path, kept):
+    """With 1 % cut off, SQLite still opens the file; the header's page count says it is short."""
     path = tmp_path / "shop.db"
-    path.write_bytes(tiny_shop_path.read_bytes()[:50_000])
+    whole = tiny_shop_path.read_bytes()
+    path.write_bytes(whole[: int(len(whole) * kept)])
+    assert describe(path) is None
     build_shop(path, size="tiny")
     assert all_rows(path) == all_rows(tiny_shop_path)
+    assert verify_shop(path) == ["ok"]
+
+
+def test_a_shop_missing_rows_is_rebuilt_not_reused(tmp_path, tiny_shop_path):
+    path = tmp_path / "shop.db"
+    shutil.copyfile(tiny_shop_path, path)
+    with sqlite3.connect(path) as connection:
+        connection.execute("DELETE FROM orders WHERE id > 9990")
+    assert describe(path) is not None, "a shop written to is still whole (a scratch copy)"
+    build_shop(path, size="tiny")
+    assert all_rows(path) == all_rows(tiny_shop_path), "but build_shop gives back the shop as built"
+
+
+@pytest.mark.parametrize(
+    "content", [b"my notes, not a database\n", os.urandom(4096), b"SQLite format 3\x00"]
+)
+def test_a_file_the_course_did_not_make_is_never_overwritten(tmp_path, content):
+    """``build_shop("notes.txt")`` used to overwrite the notes with a database."""
+    path = tmp_path / "notes.txt"
+    path.write_bytes(content)
+    with pytest.raises(FileExistsError, match="not a file the course made"):
+        build_shop(path, size="tiny")
+    assert path.read_bytes() == content
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"], (
+        "no partial file left behind"
+    )
+
+
+def test_a_folder_in_the_way_is_a_clear_error(tmp_path):
+    (tmp_path / "shop.db").mkdir()
+    with pytest.raises(IsADirectoryError, match="not a shop database"):
+        build_shop(tmp_path / "shop.db", size="tiny")
+
+
+@pytest.mark.parametrize(
+    "folder", ["course #2", "what?", "100% done", "with space", "ünïcode ✓", "a#b?c%d"]
+)
+def test_a_shop_in_a_folder_with_uri_characters_is_found_and_reused(tmp_path, folder):
+    """Unquoted, ``file:{path}?mode=ro`` read ``course #2/`` as ``course `` and made that file."""
+    path = build_shop(tmp_path / folder / "shop-tiny.db", size="tiny")
+    built = path.stat().st_mtime_ns
+    assert describe(path) is not None and is_course_file(path)
+    assert build_shop(path, size="tiny") == path and path.stat().st_mtime_ns == built, (
+        "reused, not rebuilt"
+    )
+    assert sorted(p.name for p in path.parent.iterdir()) == ["shop-tiny.db"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [folder], "no stray file beside the folder"
+    assert Shop(path).product(1)["id"] == 1
 
 
 def test_an_empty_file_is_rebuilt(tmp_path):
@@ -181,12 +239,11 @@ def test_a_foreign_sqlite_database_is_never_overwritten(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["precious.db"]
 
 
-# --- bad input and paths
-# -------------------------------------------------------------------------------
+# --- bad input and paths --------------------------------------------------------------------------
 
 
 def test_an_unknown_size_is_a_value_error_listing_the_sizes(tmp_path):
-    with pytest.raises(ValueError, match=r"size must be one of \['default', 'tiny'\], got 'huge'"):
+    with pytest.raises(ValueError, match=r"size must be one of 'tiny', 'default', got 'huge'"):
         build_shop(tmp_path / "shop.db", size="huge")
 
 
@@ -217,3 +274,51 @@ def test_a_scratch_shop_is_a_separate_copy(monkeypatch, tmp_path):
         connection.execute("UPDATE products SET stock = 0")
     connection.close()
     assert source.read_bytes() == before
+
+
+# --- scratch copies -------------------------------------------------------------------------------
+
+
+def test_scratch_copies_of_one_process_share_one_folder_named_after_it(monkeypatch, tmp_path):
+    monkeypatch.setenv("CACHELAB_DATA_DIR", str(tmp_path))
+    first, second = data.scratch_shop("tiny"), data.scratch_shop("tiny")
+    assert first != second and first.parent == second.parent
+    assert first.parent.name.startswith(f"{data.SCRATCH_PREFIX}{os.getpid()}-")
+
+
+def test_a_sweep_removes_the_scratch_folders_of_dead_processes_only(tmp_path):
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    dead_pid = int(dead.stdout)
+    gone = tmp_path / f"{data.SCRATCH_PREFIX}{dead_pid}-abc"
+    mine = tmp_path / f"{data.SCRATCH_PREFIX}{os.getpid()}-def"
+    unrelated = tmp_path / "cachelab-shop-12345"  # not a name the sweep owns
+    for folder in (gone, mine, unrelated):
+        folder.mkdir()
+        (folder / "shop-default.db").write_bytes(b"x")
+    assert data.sweep_scratch_folders(tmp_path) == [gone]
+    assert not gone.exists() and mine.exists() and unrelated.exists()
+
+
+def test_a_killed_process_leaves_no_scratch_copy_behind(tmp_path):
+    """The watchdog removes a killed kernel's scratch folder, as it stops its Redis."""
+    script = textwrap.dedent(f"""
+        import os, sys, time
+        os.environ["CACHELAB_DATA_DIR"] = {str(tmp_path)!r}
+        from cachelab import data
+        print(data.scratch_shop("tiny").parent, flush=True)
+        time.sleep(60)
+    """)
+    owner = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    folder = Path(owner.stdout.readline().strip())
+    assert folder.is_dir()
+    owner.kill()
+    owner.wait()
+    deadline = time.monotonic() + 10
+    while folder.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not folder.exists(), "the watchdog should have removed the folder within a second or two"

@@ -65,8 +65,7 @@ def test_the_stampede_guards_keys_name_the_key_they_guard():
         keys.early_refresh("")
 
 
-# --- whose keys
-# ---------------------------------------------------------------------------------------
+# --- whose keys -----------------------------------------------------------------------------------
 
 
 def test_the_learner_name_comes_from_cachelab_learner_first(monkeypatch):
@@ -113,8 +112,7 @@ def test_no_learner_prefix_is_the_start_of_another_learners(monkeypatch):
             assert one == other or not other.startswith(one)
 
 
-# --- prefixes and Redis keys
-# -----------------------------------------------------------------------------
+# --- prefixes and Redis keys ----------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("prefix", ["cachelab:", "cachelab:mine:", "cachelab:ada:test:abc:"])
@@ -161,3 +159,27 @@ def test_scan_pattern_of_a_plain_prefix_is_the_prefix_and_a_star():
 
 def test_scan_pattern_escapes_glob_characters():
     assert keys.scan_pattern("cachelab:[a]*?:") == "cachelab:\\[a\\]\\*\\?:*"
+
+
+@pytest.mark.parametrize("name", [42, b"ada", ["ada"]])
+def test_a_learner_name_that_is_not_a_string_is_a_type_error(name):
+    with pytest.raises(TypeError, match="a learner name is a string"):
+        keys.learner_prefix(name)
+
+
+@pytest.mark.parametrize(
+    "redis_key, learner",
+    [
+        ("cachelab:ada:product:42", "ada"),
+        ("cachelab:ada2:x", "ada2"),
+        ("cachelab:ada:", "ada"),
+        ("cachelab:ada", None),  # under the course prefix, but nobody's
+        ("cachelab::x", None),
+        ("cachelab", None),
+        ("cachelabX:ada:1", None),
+        ("Cachelab:ada:1", None),
+        ("user:cachelab:ada:1", None),
+    ],
+)
+def test_learner_of_names_whose_key_it_is(redis_key, learner):
+    assert keys.learner_of(redis_key) == learner

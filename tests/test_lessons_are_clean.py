@@ -83,3 +83,23 @@ def test_opens_with_the_lesson_frame(path: Path) -> None:
     assert match.group(1) == path.name[:2], f"{path.name}: the title says lesson {match.group(1)}"
     for needed in ("Time to learn", "Prerequisites"):
         assert needed in text, f"{path.name}: the first cell must say **{needed}**"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
+def test_ends_with_key_points_whats_next_and_references(path: Path) -> None:
+    cells = _load(path)["cells"]
+    text = "\n".join(_source(cell) for cell in cells if cell["cell_type"] == "markdown")
+    for heading in ("## Key points", "## What's next", "## References"):
+        assert heading in text, f"{path.name} has no '{heading}' section"
+    last = _source(cells[-1]).lstrip()
+    assert last.startswith("## References"), f"{path.name} must end with its References"
+    assert last.count("\n- ") >= 1, f"{path.name}'s References list no source"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
+def test_hints_are_asked_for_never_shown_in_advance(path: Path) -> None:
+    """Hints live with the checks (``checks.hint("03.1")``), not in the notebook's source."""
+    for index, cell in enumerate(_load(path)["cells"]):
+        source = _source(cell)
+        assert "hints=" not in source, f"{path.name} cell {index} passes hint texts to a check"
+        assert "<details>" not in source, f"{path.name} cell {index} has a hidden hint block"

@@ -10,7 +10,8 @@ With nbval's run, that is the "twice in a row" the course promises.
 """
 
 import hashlib
-import sqlite3
+import tempfile
+import time
 from functools import lru_cache
 from pathlib import Path
 
@@ -18,14 +19,14 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from cachelab.data import build_shop
+from cachelab.data import SCRATCH_PREFIX, build_shop, connect_read_only
 
 LESSONS = sorted((Path(__file__).resolve().parents[1] / "lessons").glob("[0-9][0-9]_*.ipynb"))
 
 
 def content_digest(path: Path) -> str:
     """A digest of every row of the shop's tables, in id order: equal digests, equal shops."""
-    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    connection = connect_read_only(path)
     try:
         digest = hashlib.sha256()
         for table in ("products", "orders"):
@@ -50,9 +51,11 @@ def reference_digest(size: str) -> str:
 def test_a_lesson_runs_on_a_fresh_kernel_with_no_shop_yet_and_leaves_its_shop_as_built(
     lesson: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    monkeypatch.setenv(
-        "CACHELAB_DATA_DIR", str(tmp_path)
-    )  # the kernel inherits it: an empty data folder
+    monkeypatch.setenv("CACHELAB_DATA_DIR", str(tmp_path))  # the kernel inherits it: no shop yet
+    monkeypatch.delenv(
+        "REDIS_URL", raising=False
+    )  # each kernel starts a private server, as make lab does
+    scratch_before = set(Path(tempfile.gettempdir()).glob(SCRATCH_PREFIX + "*"))
     notebook = nbformat.read(lesson, as_version=4)
     NotebookClient(
         notebook,
@@ -66,6 +69,13 @@ def test_a_lesson_runs_on_a_fresh_kernel_with_no_shop_yet_and_leaves_its_shop_as
         assert content_digest(shop) == reference_digest(size), (
             f"{lesson.name} changed the rows of {shop.name}: lessons must write to scratch_shop()"
         )
+    left = set(Path(tempfile.gettempdir()).glob(SCRATCH_PREFIX + "*")) - scratch_before
+    deadline = (
+        time.monotonic() + 5
+    )  # the kernel is gone: its atexit handler, or its watchdog, cleans up
+    while any(folder.exists() for folder in left) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(folder.exists() for folder in left), f"{lesson.name} left scratch copies: {left}"
     if any(
         cell.cell_type == "code" and ("build_shop" in cell.source or "scratch_shop" in cell.source)
         for cell in notebook.cells

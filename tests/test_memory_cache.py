@@ -11,8 +11,7 @@ import pytest
 
 from cachelab.cache import CacheStats, MemoryCache, to_json
 
-# --- get and set
-# ------------------------------------------------------------------------------------
+# --- get and set ----------------------------------------------------------------------------------
 
 
 def test_a_hit_returns_the_very_object_that_was_stored(clock):
@@ -106,8 +105,7 @@ def test_a_hit_does_not_extend_the_ttl(clock):
     assert cache.get("k") is None
 
 
-# --- LRU eviction
-# -------------------------------------------------------------------------------------
+# --- LRU eviction ---------------------------------------------------------------------------------
 
 
 def test_the_least_recently_set_entry_is_evicted_at_max_entries(clock):
@@ -162,8 +160,7 @@ def test_a_cache_of_one_entry_keeps_only_the_last(clock):
     assert cache.keys() == ["b"]
 
 
-# --- stats
-# ----------------------------------------------------------------------------------------------
+# --- stats ----------------------------------------------------------------------------------------
 
 
 def test_stats_count_every_operation(clock):
@@ -184,6 +181,8 @@ def test_stats_count_every_operation(clock):
         "expirations": 1,
         "evictions": 1,
         "errors": 0,
+        "short_circuits": 0,
+        "circuit": "closed",
         "hit_ratio": 1 / 3,
     }
 
@@ -201,8 +200,7 @@ def test_hit_ratio_is_zero_before_any_lookup():
     assert CacheStats().hit_ratio == 0.0
 
 
-# --- get_or_load
-# ------------------------------------------------------------------------------------
+# --- get_or_load ----------------------------------------------------------------------------------
 
 
 def test_get_or_load_calls_the_loader_again_after_expiry(clock):
@@ -222,8 +220,7 @@ def test_get_or_load_uses_its_own_ttl(clock):
     assert cache.get("k") is None
 
 
-# --- bad input
-# ---------------------------------------------------------------------------------------
+# --- bad input ------------------------------------------------------------------------------------
 
 
 def test_a_numpy_number_is_a_fine_ttl(clock):
@@ -269,8 +266,7 @@ def test_threads_that_race_for_one_lock_get_it_exactly_once(clock):
     assert len(winners) == 1 and cache.get("lock:k") == winners[0]
 
 
-# --- to_json (used by RedisCache, taught alongside)
-# -------------------------------------------------
+# --- to_json (used by RedisCache, taught alongside) -----------------------------------------------
 
 
 def test_to_json_is_compact():

@@ -8,13 +8,18 @@ promise is tested once, for both, in ``test_cache_contract.py``.
 """
 
 import json
+import os
+import signal
+import time
 
 import pytest
+import redis
 
-from cachelab.cache import CacheUnavailable, RedisCache
+from cachelab.cache import CacheKeyError, CacheUnavailable, RedisCache
+from cachelab.clock import FakeClock
+from cachelab.outages import CircuitBreaker
 
-# --- JSON round trips
-# ----------------------------------------------------------------------------------
+# --- JSON round trips -----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -62,7 +67,7 @@ def test_a_nested_value_json_cannot_encode_names_the_nested_type(redis_cache):
 
 def test_a_non_json_value_is_an_error_even_when_failing_open(redis_cache):
     assert redis_cache.fail_open
-    with pytest.raises(TypeError, match=r"holds a object"):
+    with pytest.raises(TypeError, match=r"holds an object"):
         redis_cache.set("k", object())
 
 
@@ -75,8 +80,7 @@ def test_two_caches_on_one_prefix_share_their_entries(redis_client, redis_cache)
     assert other.get("trending") == [1, 2, 3]
 
 
-# --- TTLs: SET EX and PX
-# ------------------------------------------------------------------------------
+# --- TTLs: SET EX and PX --------------------------------------------------------------------------
 
 
 def test_a_whole_second_ttl_is_set_with_ex(redis_cache, redis_client):
@@ -128,8 +132,7 @@ def test_get_or_load_stores_with_its_own_ttl(redis_cache, redis_client):
     assert 35 < redis_client.ttl(redis_cache.prefix + "k") <= 45
 
 
-# --- get_or_load
-# ------------------------------------------------------------------------------------
+# --- get_or_load ----------------------------------------------------------------------------------
 
 
 def test_a_second_cache_on_the_same_prefix_does_not_call_its_loader(redis_client, redis_cache):
@@ -220,8 +223,10 @@ def test_clear_deletes_more_keys_than_one_batch(redis_cache, redis_client):
 
 @pytest.fixture
 def stopped_cache(stoppable_redis, test_prefix):
-    """A fail-open RedisCache whose server was working, and then stopped."""
-    cache = RedisCache(stoppable_redis.client(), prefix=test_prefix)
+    """A fail-open RedisCache whose server worked, then stopped (its breaker never opens)."""
+    cache = RedisCache(
+        stoppable_redis.client(), prefix=test_prefix, breaker=CircuitBreaker(failures_to_open=1_000)
+    )
     cache.set("k", "cached before the outage")
     cache.stats.reset()
     stoppable_redis.stop()
@@ -270,7 +275,12 @@ def test_each_failed_operation_counts_one_error(stopped_cache):
 def test_without_fail_open_an_unreachable_redis_raises_cache_unavailable(
     stoppable_redis, test_prefix
 ):
-    cache = RedisCache(stoppable_redis.client(), prefix=test_prefix, fail_open=False)
+    cache = RedisCache(
+        stoppable_redis.client(),
+        prefix=test_prefix,
+        fail_open=False,
+        breaker=CircuitBreaker(failures_to_open=1_000),
+    )
     stoppable_redis.stop()
     for operation in (
         lambda: cache.get("k"),
@@ -301,3 +311,147 @@ def test_the_repr_shows_prefix_and_ttl(redis_client, test_prefix):
     assert repr(RedisCache(redis_client, prefix=test_prefix, ttl=5)) == (
         f"RedisCache(prefix={test_prefix!r}, ttl=5, fail_open=True)"
     )
+
+
+# --- a full, read-only or misused Redis ---------------------------------------------------------
+
+
+@pytest.fixture
+def full_redis(stoppable_redis):
+    """A private server holding 2 MB, then limited to 1 MB with noeviction: every write fails."""
+    client = stoppable_redis.client()
+    with client.pipeline(transaction=False) as pipe:
+        for i in range(200):
+            pipe.set(f"cachelab:ada:filler:{i}", "x" * 10_000)
+        pipe.execute()
+    client.config_set("maxmemory-policy", "noeviction")
+    client.config_set("maxmemory", "1mb")
+    with pytest.raises(redis.exceptions.OutOfMemoryError):
+        client.set("cachelab:ada:probe", "x")
+    return stoppable_redis
+
+
+def test_a_full_redis_does_not_break_a_failing_open_page(full_redis):
+    """``get_or_load`` used to read the database and then raise OutOfMemoryError, errors still 0."""
+    cache = RedisCache(full_redis.client(), prefix="cachelab:ada:page:")
+    calls = []
+    assert cache.get_or_load("trending", lambda: calls.append(1) or ["row"] * 100) == ["row"] * 100
+    assert (
+        calls == [1]
+        and cache.stats.misses == 1
+        and cache.stats.errors == 1
+        and cache.stats.sets == 0
+    )
+    assert cache.set("k", "v") is False and cache.stats.errors == 2
+
+
+def test_a_full_redis_is_a_clear_exception_when_not_failing_open(full_redis):
+    cache = RedisCache(full_redis.client(), prefix="cachelab:ada:page:", fail_open=False)
+    with pytest.raises(CacheUnavailable, match="OutOfMemoryError|OOM"):
+        cache.set("k", "v")
+
+
+def test_a_key_that_holds_a_hash_is_a_clear_error_naming_the_key_even_when_failing_open(
+    stoppable_redis,
+):
+    client = stoppable_redis.client()
+    client.hset("cachelab:ada:product:1", mapping={"price": "1"})
+    cache = RedisCache(client, prefix="cachelab:ada:")
+    with pytest.raises(CacheKeyError, match=r"'cachelab:ada:product:1' holds a hash"):
+        cache.get("product:1")
+    assert cache.stats.errors == 0, "a bug is not an outage"
+
+
+def test_a_key_that_holds_text_that_is_not_json_is_a_clear_error(stoppable_redis):
+    client = stoppable_redis.client()
+    client.set("cachelab:ada:product:1", "not json {")
+    with pytest.raises(CacheKeyError, match="holds text that is not JSON"):
+        RedisCache(client, prefix="cachelab:ada:").get("product:1")
+
+
+def test_a_read_only_replica_is_an_outage():
+    from cachelab.outages import is_outage
+
+    assert is_outage(redis.exceptions.ReadOnlyError("You can't write against a read only replica."))
+    assert is_outage(redis.ResponseError("BUSY Redis is busy running a script."))
+    assert is_outage(redis.exceptions.BusyLoadingError("Redis is loading the dataset in memory"))
+    assert not is_outage(redis.ResponseError("ERR syntax error"))
+
+
+# --- a paused Redis: short timeouts and the circuit breaker ------------------------------------
+
+
+def test_a_paused_redis_costs_a_bounded_time_and_the_breaker_stops_the_stall(
+    stoppable_redis, test_prefix
+):
+    """100 requests in a 3 s pause (SIGSTOP): 3 wait for the timeout, the rest skip Redis."""
+    from cachelab.redis_server import COMMAND_TIMEOUT_S
+
+    cache = RedisCache(
+        stoppable_redis.client(), prefix=test_prefix, breaker=CircuitBreaker(3, open_s=5.0)
+    )
+    cache.set("page", "cached")
+    os.kill(stoppable_redis.process.pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        waits = []
+        for _ in range(100):
+            before = time.monotonic()
+            assert cache.get_or_load("page", lambda: "from the database") == "from the database"
+            waits.append(time.monotonic() - before)
+        spent = time.monotonic() - started
+    finally:
+        os.kill(stoppable_redis.process.pid, signal.SIGCONT)
+    assert (
+        cache.stats.errors == 3
+        and cache.stats.short_circuits == 97
+        and cache.stats.circuit == "open"
+    )
+    assert max(waits) < COMMAND_TIMEOUT_S + 0.25, "no single request waits much past the timeout"
+    assert spent < 3 * COMMAND_TIMEOUT_S + 0.5, f"the burst spent {spent:.2f} s in the stall"
+
+
+def test_after_the_pause_one_probe_closes_the_breaker_and_the_same_client_works_again(
+    stoppable_redis, test_prefix
+):
+    clock = FakeClock()
+    cache = RedisCache(
+        stoppable_redis.client(), prefix=test_prefix, breaker=CircuitBreaker(2, 10, clock)
+    )
+    cache.set("page", "cached")
+    os.kill(stoppable_redis.process.pid, signal.SIGSTOP)
+    try:
+        cache.get("page"), cache.get("page")
+        assert cache.stats.circuit == "open"
+        assert cache.get("page", "skipped") == "skipped" and cache.stats.short_circuits == 1
+    finally:
+        os.kill(stoppable_redis.process.pid, signal.SIGCONT)
+    clock.advance(10)
+    assert cache.get("page") == "cached", "the probe went through and found the value"
+    assert cache.stats.circuit == "closed"
+
+
+def test_a_failed_probe_opens_the_breaker_again():
+    clock = FakeClock()
+    breaker = CircuitBreaker(failures_to_open=1, open_s=5, clock=clock)
+    breaker.record_failure()
+    clock.advance(5)
+    assert breaker.allow() and not breaker.allow(), "one probe at a time"
+    breaker.record_failure()
+    assert breaker.state == "open" and not breaker.allow()
+
+
+def test_a_server_restarted_on_the_same_address_is_used_again_by_the_same_client(
+    stoppable_redis, test_prefix
+):
+    """redis-py reconnects by itself to an unchanged address: no new client is needed."""
+    cache = RedisCache(stoppable_redis.client(), prefix=test_prefix, breaker=CircuitBreaker(1_000))
+    cache.set("k", 1)
+    folder = stoppable_redis.folder
+    stoppable_redis.process.terminate()
+    stoppable_redis.process.wait()
+    assert cache.get("k", "down") == "down"
+    stoppable_redis.restart()
+    assert stoppable_redis.folder == folder
+    assert cache.get("k", "miss") == "miss", "a restarted server without persistence is empty"
+    assert cache.set("k", 2) and cache.get("k") == 2

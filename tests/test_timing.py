@@ -9,8 +9,7 @@ from cachelab import timing
 from cachelab.clock import FakeClock
 from cachelab.timing import Timing, format_seconds, measure, percentile, speedup
 
-# --- percentile
-# ---------------------------------------------------------------------------------------
+# --- percentile -----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("q, expected", [(0, 1), (25, 2), (50, 3), (75, 4), (100, 5)])
@@ -44,8 +43,7 @@ def test_percentile_outside_0_to_100_is_an_error(q):
         percentile([1, 2, 3], q)
 
 
-# --- Timing and speedup
-# -------------------------------------------------------------------------------
+# --- Timing and speedup ---------------------------------------------------------------------------
 
 
 def test_timing_summaries_come_from_its_samples():
@@ -87,8 +85,7 @@ def test_format_seconds_picks_the_unit_a_human_would(seconds, text):
     assert format_seconds(seconds) == text
 
 
-# --- measure
-# ---------------------------------------------------------------------------------------------
+# --- measure --------------------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -139,8 +136,7 @@ def test_measure_with_the_real_clock_tells_cheap_from_expensive_work():
     assert speedup(expensive, cheap) > 10  # a loose ratio: thousands on any machine
 
 
-# --- plot_ladder
-# ------------------------------------------------------------------------------------------
+# --- plot_ladder ----------------------------------------------------------------------------------
 
 
 def test_plot_ladder_draws_one_bar_per_timing_fastest_first():
@@ -163,8 +159,7 @@ def test_plot_ladder_draws_one_bar_per_timing_fastest_first():
         plt.close(ax.figure)
 
 
-# --- competing_work
-# -----------------------------------------------------------------------------------
+# --- competing_work -------------------------------------------------------------------------------
 
 
 def test_competing_work_keeps_its_processes_busy_during_the_block_and_terminates_them_after():
@@ -172,9 +167,12 @@ def test_competing_work_keeps_its_processes_busy_during_the_block_and_terminates
 
     with timing.competing_work(processes=2, max_seconds=30) as busy:
         assert len(busy) == 2 and all(process.poll() is None for process in busy)
-        assert all(
-            psutil.Process(process.pid).cpu_percent(interval=0.2) > 20 for process in busy
-        ), "busy on the CPU"
+        started = [psutil.Process(process.pid).cpu_times().user for process in busy]
+        time.sleep(0.5)
+        spent = [psutil.Process(p.pid).cpu_times().user - t for p, t in zip(busy, started)]
+        assert all(seconds > 0 for seconds in spent), (
+            f"they spin on the CPU (user seconds: {spent})"
+        )
     assert [process.returncode for process in busy] == [-signal.SIGTERM] * 2, (
         "terminated when the block ended"
     )

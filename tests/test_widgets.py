@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 import PIL.Image
 import pytest
 
-from cachelab.sim import model
+from cachelab import widgets
+from cachelab.sim import STRATEGY_LABELS, model, simulate
 from cachelab.widgets import (
     CURVE_TTLS_S,
     DashboardPlot,
@@ -111,6 +113,133 @@ def test_the_dashboard_carries_the_browser_tests_css_classes():
     dashboard = ttl_dashboard()
     assert "cachelab-ttl-slider" in dashboard.ttl_slider._dom_classes
     assert "cachelab-summary" in dashboard.summary._dom_classes
+    assert "cachelab-read-rate-slider" in dashboard.read_rate_slider._dom_classes
+    assert "cachelab-write-rate-slider" in dashboard.write_rate_slider._dom_classes
+    assert "cachelab-dashboard-plot" in dashboard.image._dom_classes
+
+
+def _legend_styles(plot: DashboardPlot) -> dict[str, tuple]:
+    return {
+        handle.get_label(): (handle.get_linestyle(), handle.get_linewidth(), handle.get_alpha())
+        for handle in plot.legend.legend_handles
+    }
+
+
+@pytest.mark.parametrize("chosen", list(STRATEGY_LABELS))
+def test_the_legend_draws_each_strategy_as_its_lines_are_drawn(chosen):
+    plot = DashboardPlot()
+    plot.update(compute(Settings(strategy=chosen), model_only=True))
+    legend = _legend_styles(plot)
+    for strategy, label in STRATEGY_LABELS.items():
+        for metric in ("hit_ratio", "stale_fraction", "db_loads_per_s"):
+            line = plot.lines[metric, strategy]
+            drawn = (line.get_linestyle(), line.get_linewidth(), line.get_alpha())
+            assert legend[f"model, {label}"] == drawn, (strategy, metric)
+    assert legend[f"model, {STRATEGY_LABELS[chosen]}"][0] == "-"  # the chosen one is solid
+
+
+def test_switching_the_strategy_redraws_the_legend_in_the_picture():
+    """A plot switched to delete-on-write looks exactly like one that started there: the legend,
+    which is part of the kept background, is redrawn with the strategy."""
+    switched, fresh = DashboardPlot(), DashboardPlot()
+    switched.render(compute(Settings(strategy="ttl"), model_only=True))
+    after = compute(Settings(strategy="delete_on_write"), model_only=True)
+    assert switched.render(after) == fresh.render(after)
+
+
+def test_moving_only_the_ttl_simulates_only_the_current_ttl(monkeypatch):
+    """The curve's dots depend on the rates and the strategy, not on the TTL slider: a TTL move
+    runs one simulation (the current TTL), and its dots are those a fresh simulation gives."""
+    widgets._forget_simulations()
+    calls = []
+    monkeypatch.setattr(widgets, "simulate", lambda *a, **k: calls.append(a) or simulate(*a, **k))
+    first = compute(Settings(ttl=2, read_rate=2, write_rate=0.05))
+    assert len(calls) == len(CURVE_TTLS_S) + 1 and first.curve_simulated
+    calls.clear()
+    second = compute(Settings(ttl=20, read_rate=2, write_rate=0.05))
+    assert [a[0] for a in calls] == [20] and not second.curve_simulated
+    assert second.sim == first.sim
+    calls.clear()
+    compute(Settings(ttl=20, read_rate=5, write_rate=0.05))
+    assert len(calls) == len(CURVE_TTLS_S) + 1  # new rates: a new curve
+
+
+def test_the_kept_curve_is_the_curve_a_fresh_simulation_gives():
+    widgets._forget_simulations()
+    frame = compute(Settings(ttl=3, read_rate=5, write_rate=0.2, strategy="delete_on_write"))
+    again = compute(Settings(ttl=3, read_rate=5, write_rate=0.2, strategy="delete_on_write"))
+    assert frame.curve_simulated and not again.curve_simulated
+    assert again.sim == frame.sim
+    durations, _ = widgets._durations(frame.settings, CURVE_TTLS_S, widgets.EVENTS_PER_MOVE)
+    assert frame.sim[2] == simulate(CURVE_TTLS_S[2], 5, 0.2, durations[2], "delete_on_write", 0)
+
+
+def test_neighbours_are_one_slider_step_either_way_or_the_other_strategy():
+    assert widgets.neighbours(Settings(ttl=5, read_rate=1, write_rate=0.1)) == [
+        Settings(10, 1, 0.1),
+        Settings(3, 1, 0.1),
+        Settings(5, 2, 0.1),
+        Settings(5, 0.5, 0.1),
+        Settings(5, 1, 0.2),
+        Settings(5, 1, 0.05),
+        Settings(5, 1, 0.1, "delete_on_write"),
+    ]
+    ends = widgets.neighbours(Settings(ttl=30, read_rate=10, write_rate=0))
+    assert [(n.ttl, n.read_rate, n.write_rate) for n in ends] == [
+        (20, 10, 0),
+        (30, 5, 0),
+        (30, 10, 0.01),
+        (30, 10, 0),  # the other strategy
+    ]
+
+
+def test_the_slider_that_just_moved_comes_first_one_more_step_the_same_way():
+    here = Settings(ttl=5, read_rate=1, write_rate=0.1)
+    down = widgets.neighbours(here, previous=Settings(ttl=5, read_rate=2, write_rate=0.1))
+    assert down[:2] == [Settings(5, 0.5, 0.1), Settings(5, 2, 0.1)]
+    up = widgets.neighbours(here, previous=Settings(ttl=5, read_rate=1, write_rate=0.05))
+    assert up[:2] == [Settings(5, 1, 0.2), Settings(5, 1, 0.05)]
+    assert sorted(map(repr, down)) == sorted(map(repr, widgets.neighbours(here)))  # same set
+
+
+def test_the_prefetcher_has_the_next_rate_steps_curve_ready_and_it_is_the_same_curve():
+    widgets._forget_simulations()
+    dashboard = ttl_dashboard(ttl=5, read_rate=1, write_rate=0.1, prefetch=True)
+    assert dashboard.prefetcher.wait(timeout=120)
+    # Every neighbour's curve points and current point are kept (a TTL step shares this curve).
+    for near in widgets.neighbours(dashboard.settings):
+        points = widgets._curve_points(near, CURVE_TTLS_S, widgets.EVENTS_PER_MOVE)
+        points.append(widgets._current_point(near, CURVE_TTLS_S, widgets.EVENTS_PER_MOVE))
+        for ttl, duration in points:
+            key = (ttl, near.read_rate, near.write_rate, duration, near.strategy, 0)
+            assert key in widgets._kept, near
+    assert dashboard.prefetcher.simulated_points > 4 * len(CURVE_TTLS_S)
+    step = Settings(5, 2, 0.1)
+    ttl, duration = widgets._current_point(step, CURVE_TTLS_S, widgets.EVENTS_PER_MOVE)
+    assert (ttl, 2, 0.1, duration, "ttl", 0) in widgets._kept  # its current point too
+    dashboard.read_rate_slider.value = 2.0
+    assert dashboard.settings == step and not dashboard.frame.curve_simulated
+    assert dashboard.prefetcher.wait(timeout=120)
+    widgets._forget_simulations()
+    assert compute(dashboard.settings).sim == dashboard.frame.sim  # what a fresh move computes
+
+
+def test_outside_a_notebook_kernel_the_dashboard_does_not_prefetch():
+    assert ttl_dashboard().prefetcher is None
+
+
+def test_a_move_shows_a_new_png_and_records_what_it_cost():
+    widgets._forget_simulations()
+    dashboard = ttl_dashboard(ttl=5)
+    before = bytes(dashboard.image.value)
+    assert before.startswith(b"\x89PNG")
+    dashboard.read_rate_slider.value = 5.0
+    after = bytes(dashboard.image.value)
+    assert after.startswith(b"\x89PNG") and after != before
+    last = dashboard.move_timings[-1]
+    assert last["png_bytes"] == len(after)
+    assert last["total_s"] >= last["compute_s"] + last["draw_s"] + last["encode_s"] > 0
+    assert last["curve_simulated"] == 1.0
 
 
 def test_moving_the_ttl_slider_updates_the_frame_and_the_summary():
@@ -136,3 +265,33 @@ def test_rates_snap_to_the_nearest_slider_position():
 def test_an_unknown_strategy_is_refused():
     with pytest.raises(ValueError, match="strategy"):
         ttl_dashboard(strategy="write_through")
+
+
+def test_the_dashboards_png_decodes_to_exactly_the_pixels_drawn():
+    plot = DashboardPlot()
+    png = plot.render(compute(Settings(ttl=2), model_only=True))
+    drawn = np.asarray(plot.canvas.buffer_rgba())[..., :3]
+    assert (np.asarray(PIL.Image.open(io.BytesIO(png)).convert("RGB")) == drawn).all()
+    assert len(png) < drawn.nbytes / 5  # compressed: it travels to the browser on every move
+
+
+def test_a_ttl_move_draws_only_the_ttl_layer_and_looks_like_a_fresh_drawing(monkeypatch):
+    plot = DashboardPlot()
+    plot.render(compute(Settings(ttl=1, read_rate=2)))
+    drawn = []
+    for ax in plot.axes:
+        monkeypatch.setattr(
+            ax,
+            "draw_artist",
+            lambda artist, draw=ax.draw_artist: drawn.append(artist) or draw(artist),
+        )
+    frame = compute(Settings(ttl=10, read_rate=2))
+    png = plot.render(frame)
+    ttl_layer = {
+        plot.lines[name, part] for name, _, _ in widgets.METRICS for part in ("vline", "current")
+    }
+    assert set(drawn) == ttl_layer  # the model lines and dots came from the kept layer
+    assert png == DashboardPlot().render(frame)  # ... and the picture is the same as drawn afresh
+    drawn.clear()
+    plot.render(compute(Settings(ttl=10, read_rate=5)))  # new rates: the rate layer is redrawn
+    assert plot.lines["hit_ratio", "sim"] in drawn

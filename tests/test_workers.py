@@ -29,8 +29,7 @@ def shared_prefix(redis_client, test_prefix):
     RedisCache(redis_client, prefix=test_prefix).clear()
 
 
-# --- run_workers
-# --------------------------------------------------------------------------------------
+# --- run_workers ----------------------------------------------------------------------------------
 
 
 def test_run_workers_returns_each_workers_result_in_order():
@@ -54,8 +53,7 @@ def test_an_error_in_a_worker_is_raised_in_the_caller():
         run_workers(fail, [("worker broke",)])
 
 
-# --- serve_pages in one process
-# ---------------------------------------------------------------------
+# --- serve_pages in one process -------------------------------------------------------------------
 
 
 def test_without_a_cache_every_page_is_a_query(tiny_shop_path):
@@ -113,8 +111,7 @@ def test_a_missing_database_is_reported_by_the_worker(tmp_path):
         serve_pages(str(tmp_path / "missing.db"), TRENDING_TEN_TIMES)
 
 
-# --- several worker processes
-# ------------------------------------------------------------------------
+# --- several worker processes ---------------------------------------------------------------------
 
 
 def test_memory_caches_load_once_per_worker(tiny_shop_path):

@@ -21,10 +21,11 @@ TypeError: product_id must be a whole number >= 1, got str '1'
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
 from pathlib import Path
-from typing import Callable, Optional, TypeVar, Union
+from typing import Callable, Iterator, Optional, TypeVar, Union
 
 import sqlite_utils
 
@@ -33,6 +34,7 @@ from cachelab.validation import validate_id, validate_whole_number
 
 __all__ = [
     "Shop",
+    "OutOfStock",
     "TRENDING_SQL",
     "PRODUCT_SQL",
     "NOTIFICATIONS_SQL",
@@ -82,6 +84,10 @@ MAX_NOTIFICATIONS = 100
 """The most notifications one call returns."""
 MAX_MESSAGE_LENGTH = 500
 """The longest notification message, in characters."""
+
+
+class OutOfStock(ValueError):
+    """A sale asked for more units than the product has in stock; nothing was changed."""
 
 
 class Shop:
@@ -151,7 +157,7 @@ class Shop:
         """Change a product's price and return the updated product."""
         validate_id(product_id)
         validate_whole_number(price_cents, "price_cents", minimum=0, maximum=MAX_PRICE_CENTS)
-        with self.db.conn:
+        with self._transaction():
             cursor = self._execute(
                 "UPDATE products SET price_cents = :price, updated_at = :now WHERE id = :id",
                 {"price": price_cents, "now": self.now(), "id": product_id},
@@ -163,12 +169,12 @@ class Shop:
     def sell(self, product_id: int, quantity: int = 1) -> dict:
         """Sell ``quantity`` units: record an order and lower the stock, in one transaction.
 
-        Selling more than is in stock raises ``ValueError`` and changes nothing.
+        Selling more than is in stock raises ``OutOfStock`` (a ``ValueError``) and changes nothing.
         Returns the updated product.
         """
         validate_id(product_id)
         validate_whole_number(quantity, "quantity", maximum=MAX_QUANTITY)
-        with self.db.conn:  # one transaction: both writes happen, or neither
+        with self._transaction():  # both writes happen, or neither
             cursor = self._execute(
                 "UPDATE products SET stock = stock - :quantity, updated_at = :now "
                 "WHERE id = :id AND stock >= :quantity",
@@ -176,7 +182,7 @@ class Shop:
             )
             if cursor.rowcount == 0:
                 product = self.product(product_id)  # raises LookupError for an unknown id
-                raise ValueError(
+                raise OutOfStock(
                     f"cannot sell {quantity} of product {product_id} ({product['name']}): "
                     f"only {product['stock']} in stock"
                 )
@@ -249,6 +255,25 @@ class Shop:
             "EXPLAIN QUERY PLAN " + TRENDING_SQL, {"since": self.now() - days * DAY, "limit": limit}
         )
         return [row[3] for row in rows.fetchall()]
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One transaction: committed if the block ends, rolled back if it raises.
+
+        A database file that cannot be written (read-only, on a read-only disk) is a
+        ``PermissionError`` that says so, instead of SQLite's bare OperationalError.
+        """
+        try:
+            with self.db.conn:
+                yield
+        except sqlite3.OperationalError as error:
+            if "readonly" in str(error) or "read-only" in str(error):
+                raise PermissionError(
+                    f"{self.path} cannot be written ({error}); lessons that change the shop work "
+                    "on "
+                    f"a copy: cachelab.data.scratch_shop()"
+                ) from None
+            raise
 
     def close(self) -> None:
         self.db.close()

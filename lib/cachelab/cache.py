@@ -13,14 +13,16 @@ works over either.
 - ``stats``                        what happened, counted (a ``CacheStats``).
 
 Coordination between requests -- a lock so that one process reloads a key while
-the others wait, a lease that a delete voids -- needs operations that check and
-change in one indivisible step. ``AtomicCache`` adds three; both caches have them
-(Redis runs each as one command or one Lua script, ``MemoryCache`` under a lock):
+the others wait, a lease that a delete voids, a version two writers cannot both
+bump to the same number -- needs operations that check and change in one
+indivisible step. ``AtomicCache`` adds four; both caches have them (Redis runs each
+as one command or one Lua script, ``MemoryCache`` under a lock):
 
 - ``add(key, value, ttl=None)``    store only if the key is absent (Redis ``SET NX``);
 - ``delete_if_equal(key, value)``  delete only if the key still holds ``value``;
 - ``set_and_release(key, value, ttl, lock_key=..., token=...)``  store ``value`` only if
-  ``lock_key`` still holds ``token``, and remove ``lock_key`` in the same step.
+  ``lock_key`` still holds ``token``, and remove ``lock_key`` in the same step;
+- ``increment(key, ttl=None)``     add one to a counter and return it (Redis ``INCR``).
 
 Keys are logical keys (``keys.product(42)``); every TTL obeys ``validation.validate_ttl``.
 """
@@ -32,21 +34,28 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Optional, Protocol, runtime_checkable
+from typing import Any, Callable, Optional, Protocol, TypeVar, runtime_checkable
 
 import redis
 
 from cachelab import keys
+from cachelab.outages import CircuitBreaker, is_outage
 from cachelab.validation import validate_ttl, validate_whole_number
+
+T = TypeVar("T")
 
 __all__ = [
     "Cache",
     "AtomicCache",
     "CacheStats",
     "CacheUnavailable",
+    "CacheKeyError",
     "MemoryCache",
     "RedisCache",
     "delete_keys_under",
+    "DELETE_IF_EQUAL_SCRIPT",
+    "SET_AND_RELEASE_SCRIPT",
+    "INCREMENT_SCRIPT",
     "to_json",
 ]
 
@@ -64,6 +73,8 @@ class CacheStats:
     expirations: int = 0
     evictions: int = 0
     errors: int = 0
+    short_circuits: int = 0
+    circuit: str = "closed"  # the breaker's state, for a RedisCache; a MemoryCache has none to open
 
     @property
     def hit_ratio(self) -> float:
@@ -72,11 +83,12 @@ class CacheStats:
         return self.hits / lookups if lookups else 0.0
 
     def reset(self) -> None:
-        """Set every counter back to zero."""
-        for name in asdict(self):
-            setattr(self, name, 0)
+        """Set every counter back to zero (the circuit's state is not a count: it stays)."""
+        for name, value in asdict(self).items():
+            if isinstance(value, int):
+                setattr(self, name, 0)
 
-    def as_dict(self) -> dict[str, float]:
+    def as_dict(self) -> dict[str, Any]:
         """The counters and the hit ratio, ready to print or show as a table."""
         return {**asdict(self), "hit_ratio": self.hit_ratio}
 
@@ -118,6 +130,18 @@ class AtomicCache(Cache, Protocol):
     ) -> bool:
         """If ``lock_key`` holds ``token``: store ``value`` under ``key``, delete ``lock_key``."""
 
+    def increment(self, key: str, ttl: Optional[float] = None) -> int:
+        """Add one to the whole number under ``key`` (0 if absent) and return the new number."""
+
+
+class CacheKeyError(ValueError):
+    """A key under the course prefix holds something the course did not store there.
+
+    Not an outage: Redis answered, and the answer means a bug (another program, or
+    an earlier version of a lesson, wrote a hash or plain text under the prefix).
+    Raised whatever ``fail_open`` says, naming the key and what it holds.
+    """
+
 
 class CacheUnavailable(redis.RedisError):
     """The shared cache cannot answer: down, unreachable, too slow, full, or read-only.
@@ -146,9 +170,10 @@ class MemoryCache:
     that has one holds its own, separate copy of the data.
 
     Threads of one process may share it. Each operation is a few dictionary steps,
-    which Python's GIL keeps from corrupting one another; the three atomic operations
-    (``add``, ``delete_if_equal``, ``set_and_release``) hold a lock, so they are atomic
-    with respect to each other. (Under heavy thread contention a stats counter can miss
+    which Python's GIL keeps from corrupting one another; the four atomic operations
+    (``add``, ``delete_if_equal``, ``set_and_release``, ``increment``) hold a lock, so
+    they are atomic with respect to each other. (Under heavy thread contention a stats counter can
+    miss
     an increment; in one thread every count is exact.)
 
     >>> from cachelab.clock import FakeClock
@@ -285,6 +310,16 @@ class MemoryCache:
             self.delete(lock_key)
             return True
 
+    def increment(self, key: str, ttl: Optional[float] = None) -> int:
+        """Add one to the whole number under ``key`` (0 if absent or expired) and return it."""
+        keys.validate_key(key)
+        ttl = validate_ttl(ttl)
+        with self._lock:
+            entry = self._live_entry(key)
+            value = (0 if entry is _MISSING else int(entry[0])) + 1
+            self.set(key, value, ttl)
+            return value
+
     def keys(self) -> list[str]:
         """The keys held now, least recently used first (expired ones included until read)."""
         with self._lock:
@@ -307,15 +342,24 @@ class MemoryCache:
 # --------------------------------------------------------------------------- shared, in Redis
 
 # Compare-and-delete: a lock is released only by the process that holds it.
-_DELETE_IF_EQUAL = """
+DELETE_IF_EQUAL_SCRIPT = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
     return redis.call('DEL', KEYS[1])
 end
 return 0
 """
 
+# Add one to a counter (setting its TTL), in one step: two writers never bump to the same version.
+INCREMENT_SCRIPT = """
+local value = redis.call('INCR', KEYS[1])
+if ARGV[1] ~= '' then
+    redis.call('PEXPIRE', KEYS[1], ARGV[1])
+end
+return value
+"""
+
 # Store a value only while a lock (or lease) is held, and release it in the same step.
-_SET_AND_RELEASE = """
+SET_AND_RELEASE_SCRIPT = """
 if redis.call('GET', KEYS[2]) ~= ARGV[2] then
     return 0
 end
@@ -337,11 +381,17 @@ class RedisCache:
     ``prefix`` (default: this learner's, ``keys.learner_prefix()``), and ``clear()``
     deletes only keys under that prefix -- with SCAN and UNLINK, never FLUSHDB.
 
-    With ``fail_open=True`` (the default) an unreachable Redis is not an outage:
-    ``get`` answers ``default``, ``set`` and ``delete`` do nothing, and
-    ``get_or_load`` calls the loader and returns its fresh value. Each such failure
-    is counted in ``stats.errors``. With ``fail_open=False`` a ``CacheUnavailable``
-    is raised instead.
+    With ``fail_open=True`` (the default) a Redis that cannot answer -- down, too slow,
+    full, read-only; ``outages.is_outage`` decides -- is not an outage of the page:
+    ``get`` answers ``default``, ``set`` and ``delete`` do nothing and return False,
+    and ``get_or_load`` returns the loader's fresh value. Each failed call is counted
+    in ``stats.errors``. With ``fail_open=False`` a ``CacheUnavailable`` is raised
+    instead. An error that is a bug, not an outage (a key under the prefix holding a
+    hash, say), is raised either way, naming the key and what is there.
+
+    A ``CircuitBreaker`` (``breaker``) keeps a stalled server from stalling every
+    request: after a few outages in a row, calls skip Redis for a while (counted in
+    ``stats.short_circuits``; ``stats.circuit`` shows the breaker's state).
 
     Redis expires and evicts keys on the server, so ``stats.expirations`` and
     ``stats.evictions`` stay at 0 here: an expired key is simply a miss.
@@ -353,6 +403,7 @@ class RedisCache:
         prefix: Optional[str] = None,
         ttl: Optional[float] = None,
         fail_open: bool = True,
+        breaker: Optional[CircuitBreaker] = None,
     ) -> None:
         self.prefix = keys.validate_prefix(prefix if prefix is not None else keys.learner_prefix())
         self.ttl = validate_ttl(ttl)
@@ -362,24 +413,63 @@ class RedisCache:
             client = connect()
         self.client = client
         self.fail_open = fail_open
+        self.breaker = breaker if breaker is not None else CircuitBreaker()
         self.stats = CacheStats()
-        self._delete_if_equal = client.register_script(_DELETE_IF_EQUAL)
-        self._set_and_release = client.register_script(_SET_AND_RELEASE)
+        self._delete_if_equal = client.register_script(DELETE_IF_EQUAL_SCRIPT)
+        self._set_and_release = client.register_script(SET_AND_RELEASE_SCRIPT)
+        self._increment = client.register_script(INCREMENT_SCRIPT)
 
     # -- talking to Redis
 
-    def _outage(self, error: redis.RedisError, raise_always: bool = False) -> None:
-        """Count a failed call to Redis; raise ``CacheUnavailable`` unless this cache fails open."""
-        self.stats.errors += 1
-        if raise_always or not self.fail_open:
+    def _run(self, command: Callable[[], T], redis_key: str) -> T:
+        """Run one Redis command through the breaker; an outage becomes a counted
+        ``CacheUnavailable``.
+
+        An error that is not an outage (``WRONGTYPE``, ...) is a bug: it is raised as
+        ``CacheKeyError``, naming the key and the type of what is stored there.
+        """
+        if not self.breaker.allow():
+            self.stats.short_circuits += 1
+            self.stats.circuit = self.breaker.state
+            raise CacheUnavailable(
+                f"Redis is not being called for a moment: {self.breaker.failures} outage(s) in a "
+                "row "
+                f"opened the circuit breaker ({self.breaker.open_s:g} s)"
+            )
+        try:
+            result = command()
+        except redis.RedisError as error:
+            if not is_outage(error):
+                self.breaker.record_success()  # Redis answered: the trouble is ours
+                self.stats.circuit = self.breaker.state
+                raise self._key_error(error, redis_key) from None
+            self.breaker.record_failure()
+            self.stats.errors += 1
+            self.stats.circuit = self.breaker.state
             raise CacheUnavailable(
                 f"Redis could not answer ({type(error).__name__}: {error})"
             ) from error
+        self.breaker.record_success()
+        self.stats.circuit = self.breaker.state
+        return result
+
+    def _key_error(self, error: redis.RedisError, redis_key: str) -> Exception:
+        """A clear error for a Redis reply that means a mistake, not an outage."""
+        try:
+            held = self.client.type(redis_key)
+        except redis.RedisError:
+            held = "something"
+        if str(error).startswith("WRONGTYPE"):
+            return CacheKeyError(
+                f"the Redis key {redis_key!r} holds a {held}, not a value the course stored (a "
+                "JSON "
+                f"string): something else wrote under the course prefix. Delete that key, or use "
+                f"another prefix"
+            )
+        return CacheKeyError(f"Redis refused a command on {redis_key!r}: {error}")
 
     def _ttl_arguments(self, ttl: Optional[float]) -> dict[str, int]:
-        """``SET``'s expiry options for ``ttl``: ``ex`` in whole seconds, else ``px`` in
-        milliseconds.
-        """
+        """``SET``'s expiry options for ``ttl``: ``ex`` in whole seconds, else ``px`` in ms."""
         ttl = validate_ttl(ttl) if ttl is not None else self.ttl
         if ttl is None:
             return {}
@@ -387,8 +477,15 @@ class RedisCache:
             return {"ex": int(ttl)}
         return {"px": max(1, round(ttl * 1000))}  # Redis's EX takes whole seconds; PX milliseconds
 
-    def _decode(self, raw: str) -> Any:
-        return json.loads(raw)
+    def _decode(self, raw: str, redis_key: str) -> Any:
+        try:
+            return json.loads(raw)
+        except ValueError:
+            raise CacheKeyError(
+                f"the Redis key {redis_key!r} holds text that is not JSON ({raw[:40]!r}...): "
+                "something "
+                f"else wrote under the course prefix. Delete that key, or use another prefix"
+            ) from None
 
     # -- the Cache interface
 
@@ -396,41 +493,49 @@ class RedisCache:
         """Return the value stored under ``key`` (decoded from JSON), or ``default`` on a miss."""
         redis_key = keys.redis_key(self.prefix, key)
         try:
-            raw = self.client.get(redis_key)
-        except (redis.ConnectionError, redis.TimeoutError) as error:
-            self._outage(error)
+            raw = self._run(lambda: self.client.get(redis_key), redis_key)
+        except CacheUnavailable:
+            if not self.fail_open:
+                raise
             return default
         if raw is None:
             self.stats.misses += 1
             return default
         self.stats.hits += 1
-        return self._decode(raw)
+        return self._decode(raw, redis_key)
 
     def set(self, key: str, value: Any, ttl: Optional[float] = None) -> bool:
         """Store ``value`` as JSON under ``key``, expiring after ``ttl`` seconds (``SET … EX``).
 
-        Returns True if Redis stored it. A value JSON cannot encode is a ``TypeError``
-        naming its type, whatever ``fail_open`` says: that is a bug, not an outage.
+        Returns True if Redis stored it; False when it could not (and the cache fails
+        open): a full Redis refusing the write, say. A value JSON cannot encode is a
+        ``TypeError`` naming its type, whatever ``fail_open`` says: a bug, not an outage.
         """
         redis_key = keys.redis_key(self.prefix, key)
         expiry = self._ttl_arguments(ttl)
         payload = to_json(value)
         try:
-            self.client.set(redis_key, payload, **expiry)
-        except (redis.ConnectionError, redis.TimeoutError) as error:
-            self._outage(error)
+            self._run(lambda: self.client.set(redis_key, payload, **expiry), redis_key)
+        except CacheUnavailable:
+            if not self.fail_open:
+                raise
             return False
         self.stats.sets += 1
         return True
 
     def delete(self, key: str) -> bool:
-        """Remove ``key`` (with UNLINK); return whether it was there."""
+        """Remove ``key`` (with UNLINK); return whether it was there.
+
+        A delete that fails during an outage is lost: once Redis is back, the old value
+        is served until its TTL ends. That is why every strategy keeps a TTL (lesson 06).
+        """
         redis_key = keys.redis_key(self.prefix, key)
         self.stats.deletes += 1
         try:
-            return bool(self.client.unlink(redis_key))
-        except (redis.ConnectionError, redis.TimeoutError) as error:
-            self._outage(error)
+            return bool(self._run(lambda: self.client.unlink(redis_key), redis_key))
+        except CacheUnavailable:
+            if not self.fail_open:
+                raise
             return False
 
     def clear(self) -> int:
@@ -445,19 +550,21 @@ class RedisCache:
         """Cache-aside: return the cached value, or call ``loader()`` on a miss and cache its
         result.
 
-        The key and TTL are checked before anything is loaded. If Redis is unreachable
-        and the cache fails open, the loader's value is returned without trying to store it.
+        The key and TTL are checked before anything is loaded. If Redis cannot answer
+        and the cache fails open, the loader's value is returned: after a failed read
+        without trying to store it, after a refused write (a full Redis) as it is.
         """
         redis_key = keys.redis_key(self.prefix, key)
         self._ttl_arguments(ttl)  # refuse a bad TTL before the loader runs
         try:
-            raw = self.client.get(redis_key)
-        except (redis.ConnectionError, redis.TimeoutError) as error:
-            self._outage(error)
+            raw = self._run(lambda: self.client.get(redis_key), redis_key)
+        except CacheUnavailable:
+            if not self.fail_open:
+                raise
             return loader()
         if raw is not None:
             self.stats.hits += 1
-            return self._decode(raw)
+            return self._decode(raw, redis_key)
         self.stats.misses += 1
         value = loader()
         self.set(key, value, ttl)
@@ -474,23 +581,20 @@ class RedisCache:
         redis_key = keys.redis_key(self.prefix, key)
         expiry = self._ttl_arguments(ttl)
         payload = to_json(value)
-        try:
-            stored = bool(self.client.set(redis_key, payload, nx=True, **expiry))
-        except (redis.ConnectionError, redis.TimeoutError) as error:
-            self._outage(error, raise_always=True)
+        stored = bool(
+            self._run(lambda: self.client.set(redis_key, payload, nx=True, **expiry), redis_key)
+        )
         if stored:
             self.stats.sets += 1
         return stored
 
     def delete_if_equal(self, key: str, value: Any) -> bool:
-        """Delete ``key`` only if it holds ``value`` (compare-and-delete, one Lua script); True if
-        deleted.
-        """
+        """Delete ``key`` only if it holds ``value`` (compare-and-delete, one Lua script)."""
         redis_key = keys.redis_key(self.prefix, key)
-        try:
-            deleted = bool(self._delete_if_equal(keys=[redis_key], args=[to_json(value)]))
-        except (redis.ConnectionError, redis.TimeoutError) as error:
-            self._outage(error, raise_always=True)
+        payload = to_json(value)
+        deleted = bool(
+            self._run(lambda: self._delete_if_equal(keys=[redis_key], args=[payload]), redis_key)
+        )
         if deleted:
             self.stats.deletes += 1
         return deleted
@@ -498,8 +602,7 @@ class RedisCache:
     def set_and_release(
         self, key: str, value: Any, ttl: Optional[float] = None, *, lock_key: str, token: str
     ) -> bool:
-        """If ``lock_key`` holds ``token``: store ``value`` under ``key`` and delete ``lock_key``,
-        atomically.
+        """If ``lock_key`` holds ``token``: store ``value`` under ``key`` and delete ``lock_key``.
 
         One Lua script, so nothing can come between the check and the store: a lease
         voided (deleted) a microsecond earlier means the value is not stored.
@@ -508,18 +611,31 @@ class RedisCache:
         redis_lock_key = keys.redis_key(self.prefix, lock_key)
         expiry = self._ttl_arguments(ttl)
         milliseconds = expiry.get("px", expiry.get("ex", 0) * 1000)
-        try:
-            stored = bool(
-                self._set_and_release(
-                    keys=[redis_key, redis_lock_key],
-                    args=[to_json(value), to_json(token), str(milliseconds) if expiry else ""],
-                )
+        arguments = [to_json(value), to_json(token), str(milliseconds) if expiry else ""]
+        stored = bool(
+            self._run(
+                lambda: self._set_and_release(keys=[redis_key, redis_lock_key], args=arguments),
+                redis_key,
             )
-        except (redis.ConnectionError, redis.TimeoutError) as error:
-            self._outage(error, raise_always=True)
+        )
         if stored:
             self.stats.sets += 1
         return stored
+
+    def increment(self, key: str, ttl: Optional[float] = None) -> int:
+        """Add one to the whole number under ``key`` (0 if absent) and return it (``INCR``, atomic).
+
+        ``ttl`` (if given) is set on the key each time, in the same script.
+        """
+        redis_key = keys.redis_key(self.prefix, key)
+        expiry = self._ttl_arguments(ttl)
+        milliseconds = expiry.get("px", expiry.get("ex", 0) * 1000)
+        argument = str(milliseconds) if expiry else ""
+        value = int(
+            self._run(lambda: self._increment(keys=[redis_key], args=[argument]), redis_key)
+        )
+        self.stats.sets += 1
+        return value
 
     # -- for lessons
 
@@ -568,13 +684,18 @@ def to_json(value: Any) -> str:
     except TypeError as error:
         raise TypeError(
             f"a cached value must be JSON: dicts, lists, strings, numbers, booleans and None. "
-            f"This one holds a {_unencodable_type(value) or type(value).__name__}; convert it "
+            f"This one holds {_a(_unencodable_type(value) or type(value).__name__)}; convert it "
             f"first ({error})"
         ) from None
     except ValueError as error:  # NaN or infinity, or a list that contains itself
         raise ValueError(f"this value cannot be encoded as JSON: {error}") from None
     except RecursionError:
         raise ValueError("this value cannot be encoded as JSON: it is nested too deeply") from None
+
+
+def _a(noun: str) -> str:
+    """``"set"`` → ``"a set"``, ``"object"`` → ``"an object"``."""
+    return ("an " if noun[:1].lower() in "aeiou" else "a ") + noun
 
 
 def _unencodable_type(value: Any) -> str:

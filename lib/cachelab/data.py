@@ -33,8 +33,15 @@ from typing import Iterator, Optional, Union
 import sqlite_utils
 from tqdm.auto import tqdm
 
+from cachelab.validation import validate_choice
+from cachelab.watchdog import is_alive, start_watchdog
+
 __all__ = [
     "SCHEMA_VERSION",
+    "APPLICATION_ID",
+    "is_course_file",
+    "sweep_scratch_folders",
+    "verify_shop",
     "DATA_END",
     "DAY",
     "SIZES",
@@ -53,6 +60,9 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
+APPLICATION_ID = 0x434C4142
+"""The course's marker in SQLite's header (``PRAGMA application_id``): "CLAB" in ASCII."""
+SQLITE_MAGIC = b"SQLite format 3\x00"
 DATA_END = 1782777600  # 2026-06-30 00:00:00 UTC: the shop's "now" when it is built
 DAY = 86_400  # seconds
 
@@ -89,26 +99,23 @@ def build_shop(path: Union[str, Path, None] = None, size: str = "default", seed:
     """Return the path of a complete shop database, building it only if needed.
 
     ``path`` defaults to ``data/shop-<size>.db``. A database already there is reused
-    when it was completely built with the same ``size`` and ``seed``; otherwise it is
-    rebuilt. A file that is an SQLite database of something else is never overwritten.
+    when it is whole (see ``describe``) and was built with the same ``size`` and
+    ``seed``; otherwise it is rebuilt -- but only over a file the course made itself
+    (``is_course_file``) or an empty one. Anything else at ``path`` (someone's notes,
+    another program's database) is never overwritten: ``FileExistsError`` names it.
 
     >>> path = build_shop(size="tiny")
     >>> describe(path)["size"], path.name
     ('tiny', 'shop-tiny.db')
     """
-    if size not in SIZES:
-        raise ValueError(f"size must be one of {sorted(SIZES)}, got {size!r}")
+    validate_choice(size, "size", SIZES)
     if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be a whole number, got {seed!r}")
+        raise TypeError(f"seed must be a whole number, got {type(seed).__name__} {seed!r}")
     path = Path(path) if path is not None else default_path(size)
-    if describe(path) == {
-        "size": size,
-        "seed": seed,
-        "schema_version": SCHEMA_VERSION,
-        "complete": True,
-    }:
+    wanted = {"size": size, "seed": seed, "schema_version": SCHEMA_VERSION, "complete": True}
+    if describe(path) == wanted and _rows_as_built(path):
         return path
-    _refuse_foreign_database(path)
+    _refuse_to_overwrite(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, partial = tempfile.mkstemp(prefix=path.name + ".", suffix=".partial", dir=path.parent)
     os.close(handle)
@@ -122,18 +129,129 @@ def build_shop(path: Union[str, Path, None] = None, size: str = "default", seed:
     return path
 
 
+def _refuse_to_overwrite(path: Path) -> None:
+    """Raise unless ``path`` is missing, empty, or a file the course made: never overwrite data."""
+    if not os.path.lexists(path):
+        return
+    if path.is_dir() or not path.is_file():
+        raise IsADirectoryError(
+            f"{path} is a folder or a special file, not a shop database; pass another path"
+        )
+    if path.stat().st_size == 0 or is_course_file(path):
+        return  # nothing to lose: an empty file, or a shop the course built (partial, old, damaged)
+    raise FileExistsError(
+        f"{path} is not a file the course made ({_what_is_there(path)}); refusing to overwrite it. "
+        f"Pass another path to build_shop()."
+    )
+
+
+def _what_is_there(path: Path) -> str:
+    """A few words on a file that is not ours, for an error message."""
+    with open(path, "rb") as file:
+        head = file.read(len(SQLITE_MAGIC))
+    if head != SQLITE_MAGIC:
+        return "it is not an SQLite database"
+    try:
+        connection = connect_read_only(path)
+        try:
+            tables = [
+                name
+                for (name,) in connection.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table'"
+                )
+            ]
+        finally:
+            connection.close()
+    except sqlite3.DatabaseError:
+        return "an SQLite database that cannot be read"
+    return (
+        f"an SQLite database of something else, with tables: {', '.join(sorted(tables)) or 'none'}"
+    )
+
+
+def is_course_file(path: Union[str, Path]) -> bool:
+    """Whether ``path`` is a database the course made: it carries the course's marker.
+
+    The marker is SQLite's ``application_id`` header field (``APPLICATION_ID``), written
+    before anything else when a shop is built, so even a partial or truncated build is
+    recognised; a shop built before the marker existed is recognised by its
+    ``cachelab_meta`` table. Reading the header touches nothing.
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as file:
+            header = file.read(100)
+    except OSError:
+        return False
+    if len(header) < 100 or not header.startswith(SQLITE_MAGIC):
+        return False
+    if int.from_bytes(header[68:72], "big") == APPLICATION_ID:
+        return True
+    try:  # an older course shop: no marker yet, but the course's own table
+        connection = connect_read_only(path)
+        try:
+            found = connection.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cachelab_meta'"
+            ).fetchone()
+        finally:
+            connection.close()
+    except sqlite3.DatabaseError:
+        return False
+    return found is not None
+
+
+SCRATCH_PREFIX = "cachelab-scratch-"
+"""Scratch folders are named ``cachelab-scratch-<pid>-<random>``: the pid says whose they are."""
+
+_scratch_root: Optional[Path] = None
+
+
 def scratch_shop(size: str = "default", seed: int = 42) -> Path:
     """A private copy of the shop in a temporary folder, for lessons that change prices and stock.
 
     The shared database stays exactly as built, so every lesson can be run again
-    (and in any order) and sees the same shop. The copy is removed when Python exits.
+    (and in any order) and sees the same shop. Every copy a process makes lives in
+    one folder of its own, removed when Python exits -- or, if the process is killed,
+    by a ``cachelab.watchdog`` within a second. Folders left by processes that died
+    before the watchdog existed are swept away the next time any process makes one.
     """
     source = build_shop(size=size, seed=seed)
-    folder = Path(tempfile.mkdtemp(prefix="cachelab-shop-"))
-    atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    copy = folder / source.name
-    shutil.copyfile(source, copy)
-    return copy
+    handle, name = tempfile.mkstemp(prefix=source.stem + "-", suffix=".db", dir=_scratch_folder())
+    os.close(handle)
+    shutil.copyfile(source, name)
+    return Path(name)
+
+
+def _scratch_folder() -> Path:
+    """This process's scratch folder, made on first use with its watchdog, after a sweep."""
+    global _scratch_root
+    if (
+        _scratch_root is not None
+        and _scratch_root.is_dir()
+        and _scratch_root.name.startswith(f"{SCRATCH_PREFIX}{os.getpid()}-")
+    ):
+        return _scratch_root
+    sweep_scratch_folders()
+    _scratch_root = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
+    atexit.register(shutil.rmtree, _scratch_root, ignore_errors=True)
+    start_watchdog(os.getpid(), None, _scratch_root)
+    return _scratch_root
+
+
+def sweep_scratch_folders(folder: Union[str, Path, None] = None) -> list[Path]:
+    """Remove the scratch folders of processes that are gone; return what was removed.
+
+    Only folders named ``cachelab-scratch-<pid>-…`` are looked at, and only those whose
+    pid is no longer a running process are removed.
+    """
+    folder = Path(folder) if folder is not None else Path(tempfile.gettempdir())
+    removed = []
+    for candidate in folder.glob(SCRATCH_PREFIX + "*"):
+        pid_text = candidate.name[len(SCRATCH_PREFIX) :].split("-", 1)[0]
+        if candidate.is_dir() and pid_text.isdigit() and not is_alive(int(pid_text)):
+            shutil.rmtree(candidate, ignore_errors=True)
+            removed.append(candidate)
+    return removed
 
 
 def connect_read_only(path: Union[str, Path]) -> sqlite3.Connection:
@@ -148,11 +266,15 @@ def connect_read_only(path: Union[str, Path]) -> sqlite3.Connection:
 
 
 def describe(path: Union[str, Path]) -> Optional[dict]:
-    """What the course database at ``path`` says of itself, or None if it is missing, partial or
-    corrupt.
+    """What the course database at ``path`` says of itself, or None unless it is whole.
+
+    Whole means, checked cheaply (a few milliseconds, so every lesson can ask): the
+    file is as long as its SQLite header says (a truncated copy is not), and the build
+    finished (``complete`` is written last). ``verify_shop`` reads every page, for when
+    that is worth a second; ``build_shop`` also checks the row counts before reuse.
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.is_file() or not _length_matches_header(path):
         return None
     try:
         connection = connect_read_only(path)
@@ -160,7 +282,7 @@ def describe(path: Union[str, Path]) -> Optional[dict]:
             rows = dict(connection.execute("SELECT key, value FROM cachelab_meta").fetchall())
         finally:
             connection.close()
-    except sqlite3.DatabaseError:  # not a database, a truncated one, or no meta table
+    except sqlite3.DatabaseError:  # not a database, a damaged one, or no meta table
         return None
     if rows.get("complete") != "1":
         return None
@@ -172,31 +294,47 @@ def describe(path: Union[str, Path]) -> Optional[dict]:
     }
 
 
-def _refuse_foreign_database(path: Path) -> None:
-    """Raise if ``path`` holds an SQLite database that was not made by this module: never overwrite
-    data.
-    """
-    if not path.is_file():
-        return
+def _rows_as_built(path: Path) -> bool:
+    """Whether the tables hold as many rows as the build wrote (a shop written to does not)."""
     try:
         connection = connect_read_only(path)
         try:
-            tables = {
-                name
-                for (name,) in connection.execute(
-                    "SELECT name FROM sqlite_master WHERE type = 'table'"
-                )
-            }
+            meta = dict(connection.execute("SELECT key, value FROM cachelab_meta").fetchall())
+            for table in ("products", "orders"):  # our own table names, never user input
+                expected = meta.get(f"{table}_rows")
+                if expected is not None:
+                    (count,) = connection.execute(f"SELECT COUNT(*) FROM {table}").fetchone()
+                    if count != int(expected):
+                        return False
         finally:
             connection.close()
-    except sqlite3.DatabaseError:
-        return  # corrupt or not a database at all: safe to rebuild
-    if tables and "cachelab_meta" not in tables:
-        raise FileExistsError(
-            f"{path} is an SQLite database that the course did not build (tables: "
-            f"{', '.join(sorted(tables))}); "
-            f"refusing to overwrite it. Pass another path to build_shop()."
-        )
+    except (sqlite3.DatabaseError, ValueError):
+        return False
+    return True
+
+
+def _length_matches_header(path: Path) -> bool:
+    """Whether the file is exactly as long as its SQLite header says (page size × page count)."""
+    with open(path, "rb") as file:
+        header = file.read(100)
+    if len(header) < 100 or not header.startswith(SQLITE_MAGIC):
+        return False
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65_536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    change_counter, valid_for = header[24:28], header[92:96]
+    if pages == 0 or change_counter != valid_for:
+        return True  # the header's size is not kept up to date: nothing to compare with
+    return path.stat().st_size == page_size * pages
+
+
+def verify_shop(path: Union[str, Path]) -> list[str]:
+    """SQLite's full ``integrity_check`` of the database at ``path``: ``["ok"]`` when sound."""
+    connection = connect_read_only(path)
+    try:
+        return [row[0] for row in connection.execute("PRAGMA integrity_check").fetchall()]
+    finally:
+        connection.close()
 
 
 def load_catalog() -> dict:
@@ -260,6 +398,7 @@ def _build_into(path: Path, size: ShopSize, size_name: str, seed: int) -> None:
     """Create the tables, insert the rows, add indexes and, last, mark the database complete."""
     rng = random.Random(seed)
     db = sqlite_utils.Database(path)
+    db.execute(f"PRAGMA application_id = {APPLICATION_ID}")  # first: even a partial build is ours
     db.execute("PRAGMA journal_mode = OFF")  # a fresh file: nothing to roll back to
     db.execute("PRAGMA synchronous = OFF")
     db["cachelab_meta"].create({"key": str, "value": str}, pk="key")
@@ -306,6 +445,8 @@ def _build_into(path: Path, size: ShopSize, size_name: str, seed: int) -> None:
             {"key": "size", "value": size_name},
             {"key": "seed", "value": str(seed)},
             {"key": "data_end", "value": str(DATA_END)},
+            {"key": "products_rows", "value": str(size.products)},
+            {"key": "orders_rows", "value": str(size.orders)},
             {"key": "complete", "value": "1"},  # written last: its presence means "whole"
         ]
     )

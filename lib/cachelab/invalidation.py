@@ -2,8 +2,8 @@
 
 Five ways to serve product pages from a ``Shop`` through a cache. Each works with
 any course cache (a ``cache.Cache``: ``MemoryCache`` or ``RedisCache``) and uses
-only its ``get``, ``set`` and ``delete`` -- except leases, which need the atomic
-operations of a ``cache.AtomicCache``:
+only its ``get``, ``set`` and ``delete`` -- except versioned keys and leases, which
+need the atomic operations of a ``cache.AtomicCache`` (both caches have them):
 
 - ``TTLOnly``          writes go to the database only; the cache catches up when the entry expires;
 - ``DeleteOnWrite``    write the database, then delete the key: the next read loads the new row;
@@ -187,14 +187,17 @@ class VersionedKeys(TTLOnly):
     generations use memory until their TTL.
 
     The counter itself lives in the cache under ``keys.version_counter`` with a long
-    TTL (``version_ttl``): it must outlive every entry it names. Its bump is one step
-    here; on Redis it would be one atomic ``INCR``.
+    TTL (``version_ttl``): it must outlive every entry it names. Its bump is the cache's
+    atomic ``increment`` (Redis ``INCR``): two writers that bump at once get two
+    different versions. Written as a read, then a write of the read value plus one,
+    both could store the same version -- and a reader that loaded between their
+    database writes would fill the "new" generation with an old row.
     """
 
     name = "versioned keys"
 
     def __init__(
-        self, shop: Shop, cache: Cache, ttl: float, version_ttl: float = 30 * 86_400
+        self, shop: Shop, cache: AtomicCache, ttl: float, version_ttl: float = 30 * 86_400
     ) -> None:
         super().__init__(shop, cache, ttl)
         if version_ttl is None or validate_ttl(version_ttl, "version_ttl") <= self.ttl:
@@ -211,8 +214,9 @@ class VersionedKeys(TTLOnly):
         return keys.versioned(keys.product(product_id), self.version(product_id))
 
     def after_write_steps(self, product_id: int, row: dict) -> Steps[None]:
-        version = self.version(product_id) + 1
-        self.cache.set(keys.version_counter(keys.product(product_id)), version, self.version_ttl)
+        version = self.cache.increment(
+            keys.version_counter(keys.product(product_id)), self.version_ttl
+        )
         yield f"bumps the version to v{version}"
 
 
@@ -274,8 +278,15 @@ class LeaseCache:
         return self.cache.get(key)
 
     def delete(self, key: str) -> None:
-        self.cache.delete(key)
+        """Void the lease on ``key``, then remove its value -- in that order.
+
+        The other order has a gap: between the two deletes a reader whose lease is still
+        valid can fill the old row, and the second delete then removes only the lease.
+        Voiding the lease first closes it: a fill after that is refused, and a fill
+        before it is removed by the delete of the value.
+        """
         self.cache.delete(keys.lease(key))
+        self.cache.delete(key)
 
     def __repr__(self) -> str:
         return f"LeaseCache({self.cache!r}, lease_ttl={self.lease_ttl})"

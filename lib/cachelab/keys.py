@@ -50,6 +50,7 @@ __all__ = [
     "stale_while_revalidate",
     "learner_name",
     "learner_prefix",
+    "learner_of",
     "validate_learner_name",
     "validate_prefix",
     "validate_key",
@@ -149,7 +150,9 @@ def validate_learner_name(name: str) -> str:
     """Return ``name`` if it is a valid learner name (see ``LEARNER_NAME_PATTERN``), else raise
     ``ValueError``.
     """
-    if not isinstance(name, str) or not LEARNER_NAME_PATTERN.fullmatch(name):
+    if not isinstance(name, str):
+        raise TypeError(f"a learner name is a string, got {type(name).__name__} {name!r}")
+    if not LEARNER_NAME_PATTERN.fullmatch(name):
         raise ValueError(
             f"a learner name is 1-64 letters, digits or . _ @ + - (no ':' and no glob characters "
             f"{_GLOB_CHARACTERS}), got {name!r}; set CACHELAB_LEARNER to a name like 'alice'"
@@ -186,6 +189,21 @@ def learner_prefix(learner: Optional[str] = None) -> str:
     """
     name = validate_learner_name(learner) if learner is not None else learner_name()
     return f"{COURSE_PREFIX}{name}:"
+
+
+def learner_of(redis_key: str) -> Optional[str]:
+    """Whose key ``redis_key`` is: the learner named after ``cachelab:``, or None.
+
+    None for a key outside the course prefix, and for a key under it with no
+    learner part (``cachelab:x``, with no second ``:``).
+
+    >>> learner_of("cachelab:ada:product:42"), learner_of("cachelab:x"), learner_of("session:1")
+    ('ada', None, None)
+    """
+    if not isinstance(redis_key, str) or not redis_key.startswith(COURSE_PREFIX):
+        return None
+    learner, colon, _ = redis_key[len(COURSE_PREFIX) :].partition(":")
+    return learner if colon and learner else None
 
 
 # --------------------------------------------------------------------------- validation and Redis

@@ -29,14 +29,19 @@ import threading
 import time
 from pathlib import Path
 from typing import Optional
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from cachelab.validation import validate_number
+from cachelab.watchdog import start_watchdog
+
 __all__ = [
     "RedisNotFoundError",
+    "COMMAND_TIMEOUT_S",
+    "CONNECT_TIMEOUT_S",
     "INSTALL_ADVICE",
     "PrivateRedisServer",
     "find_redis_server",
@@ -64,18 +69,50 @@ How to get a Redis server:
 Or point the course at a server you already have: export REDIS_URL=redis://host:6379/0"""
 
 
-def _client_options() -> dict:
-    """Options for every client: decoded strings, quick timeouts, one quick retry.
+COMMAND_TIMEOUT_S = 0.25
+"""How long a command may wait for Redis's answer before it counts as an outage, in seconds.
+
+A cache lookup normally takes well under a millisecond here, and a page that waits
+for its cache should not wait long: a quarter of a second rides out a hiccup, yet
+bounds what a paused or overloaded server costs each request (and the circuit
+breaker in ``cachelab.outages`` stops sending requests into a stall after a few).
+Set ``$CACHELAB_REDIS_TIMEOUT`` (seconds) or pass ``timeout_s`` to ``connect`` to change it."""
+
+CONNECT_TIMEOUT_S = 0.5
+"""How long opening a connection may take, in seconds (a TLS handshake included)."""
+
+
+def _timeout_s(timeout_s: Optional[float]) -> float:
+    """The command timeout: ``timeout_s``, else ``$CACHELAB_REDIS_TIMEOUT``, else the default."""
+    if timeout_s is None:
+        setting = os.environ.get("CACHELAB_REDIS_TIMEOUT")
+        if not setting:
+            return COMMAND_TIMEOUT_S
+        try:
+            timeout_s = float(setting)
+        except ValueError:
+            raise ValueError(
+                f"$CACHELAB_REDIS_TIMEOUT must be a number of seconds, got {setting!r}"
+            ) from None
+    return validate_number(timeout_s, "timeout_s", above=0, maximum=60, unit="seconds")
+
+
+def _client_options(timeout_s: Optional[float] = None) -> dict:
+    """Options for every client: decoded strings, short timeouts, one retry after a dropped
+    connection.
 
     redis-py retries a failed command several times with growing back-off by
     default; when Redis is down that turns one failed request into seconds of
-    waiting. The course wants a dead server to be noticed at once.
+    waiting. The course retries once, at once, and only when the connection broke
+    (a restarted server: the pooled connection is stale, a new one works) -- never
+    after a timeout, which would only double the wait.
     """
+    timeout = _timeout_s(timeout_s)
     return {
         "decode_responses": True,
-        "socket_connect_timeout": 2.0,
-        "socket_timeout": 5.0,
-        "retry": Retry(NoBackoff(), 1),
+        "socket_connect_timeout": max(timeout, CONNECT_TIMEOUT_S),
+        "socket_timeout": timeout,
+        "retry": Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
     }
 
 
@@ -138,31 +175,41 @@ class PrivateRedisServer:
         return self.process.poll() is None
 
     def start(self, timeout: float = 10.0) -> "PrivateRedisServer":
-        """Start the server and wait until it answers PING."""
+        """Start the server in a fresh temporary folder and wait until it answers PING."""
         if self.is_running():
             return self
         self.folder = Path(tempfile.mkdtemp(prefix="cachelab-redis-"))
         self.owner_pid = os.getpid()
+        self._launch(timeout)
+        return self
+
+    def restart(self, timeout: float = 10.0) -> "PrivateRedisServer":
+        """Stop the server (if it still runs) and start a new one on the same socket path.
+
+        A restarted server keeps nothing (no persistence), but its address is the same,
+        so clients made before reconnect to it by themselves on their next command.
+        """
+        if self.folder is None:
+            raise RuntimeError("the private Redis server has not been started")
+        self.terminate()
+        self.socket_path.unlink(missing_ok=True)
+        self._launch(timeout)
+        return self
+
+    def _launch(self, timeout: float) -> None:
+        """Start redis-server on this server's socket, and a watchdog for it; wait for PING."""
         command = [
             self.executable,
-            "--port",
-            "0",  # no TCP port: only the unix socket
-            "--unixsocket",
-            str(self.socket_path),
-            "--unixsocketperm",
-            "700",
-            "--dir",
-            str(self.folder),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--daemonize",
-            "no",
-            "--loglevel",
-            "warning",
-        ]
-        log = open(self.folder / "redis.log", "wb")
+            "--port", "0",  # no TCP port: only the unix socket
+            "--unixsocket", str(self.socket_path),
+            "--unixsocketperm", "700",
+            "--dir", str(self.folder),
+            "--save", "",
+            "--appendonly", "no",
+            "--daemonize", "no",
+            "--loglevel", "warning",
+        ]  # fmt: skip
+        log = open(self.folder / "redis.log", "ab")
         # A session of its own: Jupyter's "Interrupt kernel" signals the kernel's whole
         # process group, and Redis must survive that. The watchdog stops it if we die.
         self.process = subprocess.Popen(
@@ -173,20 +220,10 @@ class PrivateRedisServer:
             start_new_session=True,
         )
         log.close()
-        self.watchdog = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "cachelab.watchdog",
-                str(os.getpid()),
-                str(self.process.pid),
-                str(self.folder),
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        if self.watchdog is not None:
+            self.watchdog.terminate()
+            self.watchdog.wait()
+        self.watchdog = start_watchdog(os.getpid(), self.process.pid, self.folder)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -194,7 +231,7 @@ class PrivateRedisServer:
             if self.socket_path.exists():
                 try:
                     redis.Redis(unix_socket_path=str(self.socket_path), socket_timeout=1).ping()
-                    return self
+                    return
                 except redis.ConnectionError:
                     pass
             time.sleep(0.01)
@@ -204,10 +241,12 @@ class PrivateRedisServer:
             f"{self.executable} did not start within {timeout} s. Its log said:\n{output}"
         )
 
-    def stop(self) -> None:
-        """Terminate the server process and remove its folder. Safe to call twice."""
-        if os.getpid() != self.owner_pid:
-            return  # only the process that started the server may stop it
+    def terminate(self) -> None:
+        """Stop the server process (TERM, then KILL after 5 s) but keep its folder and address.
+
+        As a crash would: ``restart()`` brings a new, empty server back on the same socket.
+        ``stop()`` also removes the folder.
+        """
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -215,6 +254,12 @@ class PrivateRedisServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+    def stop(self) -> None:
+        """Terminate the server process and remove its folder. Safe to call twice."""
+        if os.getpid() != self.owner_pid:
+            return  # only the process that started the server may stop it
+        self.terminate()
         self.process = None
         if self.watchdog is not None:
             self.watchdog.terminate()
@@ -224,9 +269,9 @@ class PrivateRedisServer:
             shutil.rmtree(self.folder, ignore_errors=True)
             self.folder = None
 
-    def client(self) -> redis.Redis:
-        """A new client connected to this server."""
-        return redis.Redis(unix_socket_path=str(self.socket_path), **_client_options())
+    def client(self, timeout_s: Optional[float] = None) -> redis.Redis:
+        """A new client connected to this server (commands time out after ``timeout_s``)."""
+        return redis.Redis(unix_socket_path=str(self.socket_path), **_client_options(timeout_s))
 
     def __repr__(self) -> str:
         state = "running at " + self.url if self.is_running() else "stopped"
@@ -291,6 +336,15 @@ def validate_url(url: str) -> str:
             f"the Redis URL {redact_url(url)!r} names no socket path (for example "
             "unix:///tmp/redis.sock)"
         )
+    database = parts.path.strip("/") if parts.scheme != "unix" else ""
+    for name, value in parse_qsl(parts.query):
+        if name == "db":
+            database = value
+    if database and not database.isdigit():
+        raise ValueError(
+            f"the database in the Redis URL {redact_url(url)!r} must be a whole number >= 0 "
+            f"(for example redis://localhost:6379/0), got {database!r}"
+        )
     return url
 
 
@@ -306,24 +360,31 @@ def redact_url(url: str) -> str:
     return url
 
 
-def connect(url: Optional[str] = None) -> redis.Redis:
+def connect(url: Optional[str] = None, timeout_s: Optional[float] = None) -> redis.Redis:
     """A client for the course's Redis: ``url``, else ``$REDIS_URL``, else a private server.
 
-    The client answers with ``str`` (``decode_responses=True``). It has been PINGed:
-    an unreachable server raises ``RedisNotFoundError`` naming the URL and what to do.
+    The client answers with ``str`` (``decode_responses=True``) and gives up on a
+    command after ``timeout_s`` (default ``COMMAND_TIMEOUT_S``). It has been PINGed:
+    an unreachable, silent or unwilling server raises ``RedisNotFoundError`` naming
+    the URL and what to do, within about that timeout.
     """
     url = url if url is not None else os.environ.get("REDIS_URL") or None
     if url is None:
         server = private_server()
-        return server.client()
+        return server.client(timeout_s)
     validate_url(url)
     source = "REDIS_URL" if url == os.environ.get("REDIS_URL") else "url"
-    client = redis.Redis.from_url(url, **_client_options())
+    client = redis.Redis.from_url(url, **_client_options(timeout_s))
     try:
         client.ping()
     except redis.AuthenticationError as error:
         raise RedisNotFoundError(
             f"Redis at {redact_url(url)} (from {source}) refused the password: {error}"
+        ) from None
+    except redis.ResponseError as error:
+        raise RedisNotFoundError(
+            f"Redis at {redact_url(url)} (from {source}) refused the connection: {error} (a server "
+            f"has 16 databases, 0-15, unless its `databases` setting says otherwise)"
         ) from None
     except (redis.ConnectionError, redis.TimeoutError, OSError) as error:
         raise RedisNotFoundError(

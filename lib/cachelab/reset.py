@@ -21,8 +21,8 @@ Options: ``--redis-only``, ``--databases-only``, ``--url URL`` (instead of
 list, delete nothing).
 
 >>> import tempfile
->>> generated_databases(tempfile.mkdtemp())   # an empty folder: nothing of the course's to remove
-[]
+>>> generated_databases(tempfile.mkdtemp())  # an empty folder: nothing of the course's
+DatabaseSweep(removed=[], skipped=[])
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import argparse
 import os
 import sys
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
@@ -38,19 +39,24 @@ import redis
 
 from cachelab import keys
 from cachelab.cache import delete_keys_under
-from cachelab.data import data_dir
+from cachelab.data import data_dir, is_course_file
 from cachelab.redis_server import redact_url
 
 __all__ = [
     "BATCH",
+    "NO_LEARNER",
     "delete_course_keys",
+    "delete_every_learners_keys",
     "keys_per_learner",
+    "DatabaseSweep",
     "generated_databases",
     "remove_databases",
     "main",
 ]
 
 BATCH = 500
+NO_LEARNER = "(none)"
+"""How keys under ``cachelab:`` with no learner part (``cachelab:x``) are counted."""
 
 
 def delete_course_keys(
@@ -73,38 +79,83 @@ def keys_per_learner(client: redis.Redis) -> Counter:
     """
     counts: Counter = Counter()
     for redis_key in client.scan_iter(match=keys.scan_pattern(keys.COURSE_PREFIX), count=BATCH):
-        rest = redis_key[len(keys.COURSE_PREFIX) :]
-        counts[rest.split(":", 1)[0] if ":" in rest else "(none)"] += 1
+        counts[keys.learner_of(redis_key) or NO_LEARNER] += 1
     return counts
 
 
-def generated_databases(folder: Union[str, Path, None] = None) -> list[Path]:
-    """The generated shop databases in ``folder`` (default: ``data_dir()``), with their side files.
+def delete_every_learners_keys(client: redis.Redis, dry_run: bool = False) -> Counter:
+    """For the instructor: delete every key under ``cachelab:``, and return how many each learner
+    had *deleted* (keys with no learner part are counted under ``NO_LEARNER``).
 
-    Only files the course makes are listed: ``shop-<size>.db`` and its ``-journal``,
-    ``-wal``, ``-shm`` and unfinished ``.partial`` files. Anything else is left alone.
+    One SCAN over the course prefix, UNLINK in batches grouped by learner, so each
+    count is what Redis says it deleted -- not a count taken before, which a room still
+    at work would have made wrong. Keys outside ``cachelab:`` are never touched.
+    """
+    deleted: Counter = Counter()
+    batch: dict[str, list[str]] = {}
+
+    def flush() -> None:
+        for learner, names in batch.items():
+            deleted[learner] += len(names) if dry_run else client.unlink(*names)
+        batch.clear()
+
+    pending = 0
+    for redis_key in client.scan_iter(match=keys.scan_pattern(keys.COURSE_PREFIX), count=BATCH):
+        batch.setdefault(keys.learner_of(redis_key) or NO_LEARNER, []).append(redis_key)
+        pending += 1
+        if pending == BATCH:
+            flush()
+            pending = 0
+    flush()
+    return +deleted  # a learner whose keys vanished meanwhile (0 deleted) is not listed
+
+
+SIDE_FILE_SUFFIXES = ("-journal", "-wal", "-shm")
+"""Files SQLite keeps beside a database while it works on it."""
+
+
+@dataclass
+class DatabaseSweep:
+    """What ``remove_databases`` found: the course's own files, and look-alikes it left alone."""
+
+    removed: list[Path] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)
+
+
+def generated_databases(folder: Union[str, Path, None] = None) -> DatabaseSweep:
+    """Sort the ``shop-*`` files in ``folder`` (default: ``data_dir()``): the course's, and others.
+
+    A database (``shop-*.db``) or an unfinished build (``shop-*.db.*.partial``) is the
+    course's only if it carries the course's marker (``data.is_course_file``); SQLite's
+    side files (``-journal``, ``-wal``, ``-shm``) go with their database. Everything
+    else with such a name -- someone's ``shop-accounts.db``, a text file -- is skipped.
     """
     folder = Path(folder) if folder is not None else data_dir()
+    sweep = DatabaseSweep()
     if not folder.is_dir():
-        return []
-    patterns = (
-        "shop-*.db",
-        "shop-*.db-journal",
-        "shop-*.db-wal",
-        "shop-*.db-shm",
-        "shop-*.db.*.partial",
+        return sweep
+    candidates = sorted(
+        {p for pattern in ("shop-*.db", "shop-*.db.*.partial") for p in folder.glob(pattern)}
     )
-    found = {path for pattern in patterns for path in folder.glob(pattern) if path.is_file()}
-    return sorted(found)
+    for path in candidates:
+        ours = path.is_file() and is_course_file(path)
+        (sweep.removed if ours else sweep.skipped).append(path)
+        for suffix in SIDE_FILE_SUFFIXES:
+            side = path.with_name(path.name + suffix)
+            if side.exists():
+                (sweep.removed if ours else sweep.skipped).append(side)
+    orphans = [p for suffix in SIDE_FILE_SUFFIXES for p in folder.glob(f"shop-*.db{suffix}")]
+    sweep.skipped += sorted(p for p in orphans if p not in sweep.removed and p not in sweep.skipped)
+    return sweep
 
 
-def remove_databases(folder: Union[str, Path, None] = None, dry_run: bool = False) -> list[Path]:
-    """Remove the generated shop databases (see ``generated_databases``) and return their paths."""
-    paths = generated_databases(folder)
+def remove_databases(folder: Union[str, Path, None] = None, dry_run: bool = False) -> DatabaseSweep:
+    """Remove the course's generated databases (see ``generated_databases``); report the rest."""
+    sweep = generated_databases(folder)
     if not dry_run:
-        for path in paths:
+        for path in sweep.removed:
             path.unlink(missing_ok=True)
-    return paths
+    return sweep
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -167,16 +218,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     if not args.redis_only:
         folder = data_dir()
-        paths = remove_databases(folder, dry_run=args.dry_run)
-        if paths:
-            for path in paths:
-                print(f"databases: {verb} {path}")
+        sweep = remove_databases(folder, dry_run=args.dry_run)
+        for path in sweep.removed:
+            print(f"databases: {verb} {path}")
+        if sweep.removed:
             print(
                 "databases: they are rebuilt from the seed by `make lab`, `make test` or "
                 "build_shop()"
             )
         else:
             print(f"databases: none to delete in {folder}")
+        for path in sweep.skipped:
+            print(f"databases: skipped {path}: not a file the course made")
 
     return status
 
@@ -187,8 +240,12 @@ def _reset_redis(url: str, prefix: str, all_learners: bool, dry_run: bool, verb:
 
     try:
         client = connect(url)
-        per_learner = keys_per_learner(client) if all_learners else None
-        count = delete_course_keys(client, prefix, dry_run=dry_run)
+        if all_learners:
+            per_learner = delete_every_learners_keys(client, dry_run=dry_run)
+            count = sum(per_learner.values())
+        else:
+            per_learner = None
+            count = delete_course_keys(client, prefix, dry_run=dry_run)
     except (RedisNotFoundError, ValueError, redis.RedisError) as error:
         print(f"Redis: could not reset {redact_url(url)}: {error}", file=sys.stderr)
         return 1
@@ -196,8 +253,11 @@ def _reset_redis(url: str, prefix: str, all_learners: bool, dry_run: bool, verb:
         f"Redis: {verb} {count} key(s) under {prefix!r} at {redact_url(url)}"
         " (SCAN + UNLINK; no other key was touched)"
     )
-    for learner, learner_keys in sorted((per_learner or {}).items()):
-        print(f"       {learner}: {learner_keys} key(s)")
+    if per_learner is not None:
+        learners = sum(1 for learner in per_learner if learner != NO_LEARNER)
+        print(f"       {learners} learner(s):" if per_learner else "       no learner had keys")
+        for learner, learner_keys in sorted(per_learner.items()):
+            print(f"       {learner}: {learner_keys} key(s)")
     return 0
 
 

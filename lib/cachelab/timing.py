@@ -209,9 +209,10 @@ while time.monotonic() < end:
     pass
 """
 
-MAX_COMPETING_SECONDS = 120.0
-"""The longest a ``competing_work`` process may run: it stops by itself after this, whatever
-happens.
+MAX_COMPETING_SECONDS = 1800.0
+"""The longest a ``competing_work`` process may be asked to run (half an hour: long enough to
+load a whole lesson's run, as ``scripts/time_lessons.py`` does). Each stops by itself after its
+``max_seconds``, whatever happens.
 """
 
 

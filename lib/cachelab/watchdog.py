@@ -1,37 +1,46 @@
-"""Stop a server process once the Python process that started it is gone.
+"""Clean up after a Python process once it is gone: stop its servers, remove its folder.
 
 Why this exists: the course's servers (the private Redis of ``redis_server``, the
 web service of ``cachelab.web``) run in a session of their own, so that pressing
 "Interrupt kernel" in Jupyter (which signals the kernel's whole process group)
 does not kill them along with the cell. The price is that a kernel that is
-*killed* -- not shut down cleanly -- can no longer take its servers with it. This
-tiny watcher, started beside a server, closes that gap: it checks once a second
-whether the owner is still alive, and when it is not, it terminates the server
-and removes its temporary folder.
+*killed* -- not shut down cleanly -- can no longer take its servers with it, nor
+remove the scratch copies of the shop it made (30 MB each). This tiny watcher,
+started beside them, closes that gap: it checks once a second whether the owner is
+still alive, and when it is not, it terminates the server (if it was given one)
+and removes the folder.
 
 With ``--group`` it signals the server's whole process group instead of the one
 process: a web server with worker processes is a group (the server leads it, its
-workers belong to it), and the workers must go too -- also when the server
-itself died first and left them behind.
+workers belong to it), and the workers must go too -- also when the server itself
+died first and left them behind, so in that mode the watcher also acts as soon as
+the server is gone.
 
 It imports nothing but the standard library, so it starts in a few milliseconds.
-Usage (by ``redis_server.PrivateRedisServer`` and ``web.WebService``, not by hand)::
+Usage (by ``redis_server.PrivateRedisServer``, ``data.scratch_shop`` and
+``web.WebService``, not by hand)::
 
-    python -m cachelab.watchdog OWNER_PID SERVER_PID FOLDER [--group]
+    python -m cachelab.watchdog OWNER_PID SERVER_PID FOLDER [--group]   # SERVER_PID "-" for none
 """
 
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import time
-from typing import Any, Callable, Optional
+from pathlib import Path
+from typing import Any, Callable, Optional, Union
 
-__all__ = ["is_alive", "group_is_alive", "stop", "watch"]
+__all__ = ["is_alive", "group_is_alive", "stop", "watch", "start_watchdog"]
 
 
 def is_alive(pid: int) -> bool:
-    """Whether a process with this id exists (signal 0 checks without sending anything)."""
+    """Whether a process with this id exists (signal 0 checks without sending anything).
+
+    >>> is_alive(os.getpid())
+    True
+    """
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -100,18 +109,54 @@ def stop(
 
 
 def watch(
-    owner_pid: int, server_pid: int, folder: str, every_s: float = 1.0, group: bool = False
+    owner_pid: int,
+    server_pid: Optional[int],
+    folder: str,
+    every_s: float = 1.0,
+    group: bool = False,
 ) -> None:
-    """Wait until the owner or the server is gone; then stop the server and remove its folder.
+    """Wait until the owner is gone; then stop the server (if it still runs) and remove the folder.
 
-    With ``group``, the server's whole process group is stopped, whichever went first.
+    A server that stops by itself leaves its folder alone: the owner may restart it there.
+    With ``group``, the server's whole process group is stopped, and the watcher acts as
+    soon as either the owner or the group's leader is gone (workers must not outlive it).
     """
-    while is_alive(owner_pid) and is_alive(server_pid):
+
+    def leader_gone() -> bool:
+        return group and server_pid is not None and not is_alive(server_pid)
+
+    while is_alive(owner_pid) and not leader_gone():
         time.sleep(every_s)
-    if group or is_alive(server_pid):
+    if server_pid is not None and (group or is_alive(server_pid)):
         stop(server_pid, group=group)
     shutil.rmtree(folder, ignore_errors=True)
 
 
+def start_watchdog(
+    owner_pid: int, server_pid: Optional[int], folder: Union[str, Path], group: bool = False
+) -> subprocess.Popen:
+    """Start a watchdog for ``owner_pid``, in a session of its own so that interrupts spare it."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cachelab.watchdog",
+            str(owner_pid),
+            "-" if server_pid is None else str(server_pid),
+            str(folder),
+            *(["--group"] if group else []),
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
 if __name__ == "__main__":
-    watch(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], group="--group" in sys.argv[4:])
+    watch(
+        int(sys.argv[1]),
+        None if sys.argv[2] == "-" else int(sys.argv[2]),
+        sys.argv[3],
+        group="--group" in sys.argv[4:],
+    )

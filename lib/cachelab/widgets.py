@@ -17,19 +17,26 @@ without a browser::
     'TTL 5 s, TTL only: hit ratio ...'
 
 In a notebook, ``ttl_dashboard()`` builds the sliders and shows the plot in an
-``ipywidgets.Output``. The TTL slider carries the CSS class ``cachelab-ttl-slider``
-and the summary ``cachelab-summary`` (the browser test moves one and reads the other).
+``ipywidgets.Image``. The TTL slider carries the CSS class ``cachelab-ttl-slider``
+and the summary ``cachelab-summary`` (the browser test moves one and reads the other);
+the rate sliders ``cachelab-read-rate-slider`` and ``cachelab-write-rate-slider``, the
+picture ``cachelab-dashboard-plot`` (``make bench`` times a key press to a new one).
 """
 
 from __future__ import annotations
 
-import io
+import dataclasses
+import functools
 import math
+import struct
+import threading
+import time
+import zlib
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
 import numpy as np
-import PIL.Image
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -49,6 +56,7 @@ __all__ = [
     "compute",
     "summary",
     "DashboardPlot",
+    "encode_png",
     "slider_move",
     "plot_curves",
     "TTLDashboard",
@@ -75,6 +83,10 @@ DB_LOADS_RANGE = (0.02, 15.0)
 """
 
 COLORS = {"ttl": "#1f77b4", "delete_on_write": "#2ca02c"}
+MAX_MOVE_TIMINGS = 1_000
+"""How many moves' timings a dashboard keeps (``TTLDashboard.move_timings``)."""
+MODEL_POINTS = 120
+"""How many TTLs the model's lines are drawn through."""
 
 
 @dataclass(frozen=True)
@@ -115,6 +127,7 @@ class Frame:
     stale_budget: Optional[float] = None
     db_load_budget: Optional[float] = None
     cycles_per_point: float = field(default=0.0)
+    curve_simulated: bool = False  # False: the curve's dots were kept from an earlier frame
 
 
 METRICS = (
@@ -155,6 +168,8 @@ def compute(
     simulation (the dots then sit on the model): the benchmark's baseline.
     """
     current_model = model(settings.ttl, settings.read_rate, settings.write_rate, settings.strategy)
+    curve_ttls = tuple(float(t) for t in curve_ttls)
+    curve_simulated = False
     durations, cycles = _durations(settings, curve_ttls, events)
     if model_only:
         sim = [
@@ -162,29 +177,14 @@ def compute(
         ]
         current_sim = current_model
     else:
-        sim = [
-            simulate(t, settings.read_rate, settings.write_rate, d, settings.strategy, seed)
-            for t, d in zip(curve_ttls, durations)
-        ]
-        current_duration = cycles * (settings.ttl + 1 / max(settings.read_rate, 1e-9))
-        current_sim = simulate(
-            settings.ttl,
-            settings.read_rate,
-            settings.write_rate,
-            current_duration,
-            settings.strategy,
-            seed,
+        sim, curve_simulated = _curve(settings, curve_ttls, events, seed)
+        sim = list(sim)
+        ttl, duration = _current_point(settings, curve_ttls, events)
+        current_sim, _ = _simulated_point(
+            ttl, settings.read_rate, settings.write_rate, duration, settings.strategy, seed
         )
     low, high = min(min(curve_ttls), settings.ttl), max(max(curve_ttls), settings.ttl)
-    model_ttls = np.geomspace(low, high, 120)
-    lines: dict[str, dict[str, np.ndarray]] = {}
-    for strategy in STRATEGY_LABELS:
-        outcomes = [
-            model(t, settings.read_rate, settings.write_rate, strategy) for t in model_ttls.tolist()
-        ]
-        lines[strategy] = {
-            name: np.array([getattr(o, name) for o in outcomes]) for name, _, _ in METRICS
-        }
+    model_ttls, lines = _model_lines(settings.read_rate, settings.write_rate, low, high)
     return Frame(
         settings=settings,
         sim_ttls=list(curve_ttls),
@@ -196,7 +196,89 @@ def compute(
         stale_budget=stale_budget,
         db_load_budget=db_load_budget,
         cycles_per_point=cycles,
+        curve_simulated=curve_simulated,
     )
+
+
+# The dots of the curve do not depend on the TTL slider: the curve's TTLs are fixed, and so are
+# their durations for given rates. Moving the TTL slider therefore re-simulates only the current
+# TTL; each curve point is simulated once per (rates, strategy) and kept (the same seed gives the
+# same result to the last digit, so keeping it changes nothing but the time). Bounded, and shared
+# by the kernel's thread and the dashboard's prefetcher (hence the lock).
+MAX_KEPT_POINTS = 4_096
+"""How many simulated curve points are kept (about 500 slider positions' worth)."""
+_kept: OrderedDict[tuple, CacheOutcome] = OrderedDict()
+_kept_lock = threading.Lock()
+
+
+def _simulated_point(
+    ttl: float, read_rate: float, write_rate: float, duration: float, strategy: str, seed: int
+) -> tuple[CacheOutcome, bool]:
+    """``simulate(...)``, kept: the outcome, and whether it had to be simulated now."""
+    key = (ttl, read_rate, write_rate, duration, strategy, seed)
+    with _kept_lock:
+        if key in _kept:
+            _kept.move_to_end(key)
+            return _kept[key], False
+    outcome = simulate(ttl, read_rate, write_rate, duration, strategy, seed)
+    with _kept_lock:
+        _kept[key] = outcome
+        while len(_kept) > MAX_KEPT_POINTS:
+            _kept.popitem(last=False)
+    return outcome, True
+
+
+def _forget_simulations() -> None:
+    """Drop every kept simulation (tests start from nothing with it)."""
+    with _kept_lock:
+        _kept.clear()
+
+
+def _curve_points(
+    settings: Settings, curve_ttls: tuple[float, ...], events: int
+) -> list[tuple[float, float]]:
+    """(TTL, duration) of each point of the curve for ``settings``' rates."""
+    durations, _ = _durations(settings, curve_ttls, events)
+    return list(zip(curve_ttls, durations))
+
+
+def _current_point(
+    settings: Settings, curve_ttls: tuple[float, ...], events: int
+) -> tuple[float, float]:
+    """(TTL, duration) of the current TTL's simulation: as many cycles as each curve point."""
+    _, cycles = _durations(settings, curve_ttls, events)
+    return settings.ttl, cycles * (settings.ttl + 1 / max(settings.read_rate, 1e-9))
+
+
+def _curve(
+    settings: Settings, curve_ttls: tuple[float, ...], events: int, seed: int
+) -> tuple[tuple[CacheOutcome, ...], bool]:
+    """The curve's simulated dots for ``settings``' rates and strategy, and whether any of them
+    had to be simulated now (rather than kept)."""
+    results = [
+        _simulated_point(t, settings.read_rate, settings.write_rate, d, settings.strategy, seed)
+        for t, d in _curve_points(settings, curve_ttls, events)
+    ]
+    return tuple(outcome for outcome, _ in results), any(new for _, new in results)
+
+
+@functools.lru_cache(maxsize=256)
+def _model_lines(
+    read_rate: float, write_rate: float, low: float, high: float
+) -> tuple[np.ndarray, dict[str, dict[str, np.ndarray]]]:
+    """The model's lines for both strategies over ``MODEL_POINTS`` TTLs from ``low`` to ``high``
+    (kept, read-only: every frame with the same rates shares them)."""
+    model_ttls = np.geomspace(low, high, MODEL_POINTS)
+    model_ttls.setflags(write=False)
+    lines: dict[str, dict[str, np.ndarray]] = {}
+    for strategy in STRATEGY_LABELS:
+        outcomes = [model(t, read_rate, write_rate, strategy) for t in model_ttls.tolist()]
+        lines[strategy] = {}
+        for name, _, _ in METRICS:
+            values = np.array([getattr(o, name) for o in outcomes])
+            values.setflags(write=False)
+            lines[strategy][name] = values
+    return model_ttls, lines
 
 
 def summary(frame: Frame) -> str:
@@ -216,6 +298,56 @@ def summary(frame: Frame) -> str:
         ok = mod.db_loads_per_s <= frame.db_load_budget
         verdicts.append(f"{'✅' if ok else '❌'} loads ≤ {frame.db_load_budget:g}/s")
     return line + (" · " + ", ".join(verdicts) if verdicts else "")
+
+
+def encode_png(pixels: np.ndarray, compress_level: int = 3) -> bytes:
+    """An RGB image (``height x width x 3`` bytes) as PNG, quickly: every row "Up"-filtered.
+
+    PNG compresses better when each row is stored as its difference from the row above
+    (the "Up" filter of the PNG specification, RFC 2083 section 6): a plot is mostly
+    rows that repeat, whose differences are runs of zeros. Pillow tries every filter on
+    every row to pick the best, which costs about three times as long for this figure
+    and makes it barely smaller; numpy computes the Up filter for the whole image at once,
+    and zlib at level 3 does the rest.
+
+    >>> import io, PIL.Image
+    >>> pixels = np.zeros((2, 3, 3), dtype=np.uint8); pixels[1, 2] = (255, 0, 0)
+    >>> bool((np.asarray(PIL.Image.open(io.BytesIO(encode_png(pixels)))) == pixels).all())
+    True
+    """
+    if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != 3:
+        raise ValueError(
+            f"pixels must be height x width x 3 bytes, got {pixels.dtype} {pixels.shape}"
+        )
+    height, width, _ = pixels.shape
+    rows = np.empty((height, 1 + width * 3), dtype=np.uint8)
+    rows[:, 0] = 2  # filter type 2, "Up"
+    flat = pixels.reshape(height, width * 3)
+    rows[0, 1:] = flat[0]
+    np.subtract(flat[1:], flat[:-1], out=rows[1:, 1:])  # modulo 256, as the filter defines it
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8 bits, RGB, no interlace
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows.tobytes(), compress_level))
+        + chunk(b"IEND", b"")
+    )
+
+
+_RATE_LAYER = ("model", "sim", "budget")  # changes with the rates, the strategy and the budgets
+_TTL_LAYER = ("vline", "current")  # changes with every move
+
+
+def _line_style(chosen: bool) -> dict:
+    """How a strategy's model line is drawn, in the plot and in its legend alike: the chosen
+    strategy solid and thick, the other dashed and faint."""
+    return {"lw": 2.4, "alpha": 1.0, "ls": "-"} if chosen else {"lw": 1.1, "alpha": 0.5, "ls": "--"}
 
 
 class DashboardPlot:
@@ -248,6 +380,9 @@ class DashboardPlot:
         self.blit = blit
         self._background = None
         self._limits: tuple = ()
+        self._middle = None  # the background with the rate layer drawn on it (see ``draw``)
+        self._middle_key: tuple = ()
+        self._pending_middle_key: tuple = ()
         self.lines: dict[tuple[str, str], Any] = {}
         for ax, (name, title, _) in zip(self.axes, METRICS):
             ax.set_xscale("log")
@@ -274,15 +409,21 @@ class DashboardPlot:
         for artist in [*self.lines.values(), self.title]:
             artist.set_animated(blit)
         self.legend = None
-        self._show_legend(budget=False)
+        self._show_legend(budget=False, strategy="ttl")
 
-    def _show_legend(self, budget: bool) -> None:
-        """One legend below the panels; the budget appears in it only when a budget is drawn."""
+    def _show_legend(self, budget: bool, strategy: str) -> None:
+        """One legend below the panels, drawn as the lines are: the chosen strategy's model line
+        solid and thick, the other dashed and faint (``_line_style``); the budget appears in it
+        only when a budget is drawn."""
         if self.legend is not None:
             self.legend.remove()
         handles = [
-            Line2D([], [], color=COLORS["ttl"], lw=2, label="model, TTL only"),
-            Line2D([], [], color=COLORS["delete_on_write"], lw=2, label="model, delete-on-write"),
+            Line2D(
+                [], [], color=COLORS[key], label=f"model, {label}", **_line_style(key == strategy)
+            )
+            for key, label in STRATEGY_LABELS.items()
+        ]
+        handles += [
             Line2D([], [], ls="", marker="o", color="black", ms=4.5, label="simulation"),
             Line2D(
                 [], [], ls="", marker="*", color="#d62728", ms=11, label="current TTL (simulated)"
@@ -306,10 +447,10 @@ class DashboardPlot:
             for strategy in STRATEGY_LABELS:
                 line = self.lines[name, strategy]
                 line.set_data(frame.model_ttls, frame.model[strategy][name])
-                chosen = strategy == s.strategy
-                line.set_linewidth(2.4 if chosen else 1.1)
-                line.set_alpha(1.0 if chosen else 0.5)
-                line.set_linestyle("-" if chosen else "--")
+                style = _line_style(strategy == s.strategy)
+                line.set_linewidth(style["lw"])
+                line.set_alpha(style["alpha"])
+                line.set_linestyle(style["ls"])
             self.lines[name, "sim"].set_data(frame.sim_ttls, [getattr(o, name) for o in frame.sim])
             self.lines[name, "vline"].set_xdata([s.ttl, s.ttl])
             self.lines[name, "current"].set_data([s.ttl], [getattr(frame.current_sim, name)])
@@ -343,13 +484,27 @@ class DashboardPlot:
         else:
             ylim = (loads.min() / 1.5, loads.max() * 1.5)
         budget = frame.stale_budget is not None or frame.db_load_budget is not None
-        if (xlim, ylim, budget) != self._limits:
+        # The legend is part of the background: it is redrawn when the strategy (whose line it
+        # draws solid) or the budget changes, like the axes when their limits do.
+        if (xlim, ylim, budget, s.strategy) != self._limits:
             for ax in self.axes:
                 ax.set_xlim(*xlim)
             self.axes[2].set_ylim(*ylim)
-            self._show_legend(budget)
-            self._limits = (xlim, ylim, budget)
+            self._show_legend(budget, s.strategy)
+            self._limits = (xlim, ylim, budget, s.strategy)
             self._background = None
+        # What the rate layer shows: when this stays the same, a move redraws only the TTL layer.
+        self._pending_middle_key = (
+            s.read_rate,
+            s.write_rate,
+            s.strategy,
+            float(frame.model_ttls[0]),
+            float(frame.model_ttls[-1]),
+            tuple(frame.sim_ttls),
+            tuple((o.hit_ratio, o.stale_fraction, o.db_loads_per_s) for o in frame.sim),
+            frame.stale_budget,
+            frame.db_load_budget,
+        )
         # Text is the slowest thing to paint; the live dashboard has its summary line instead.
         self.title.set_visible(not self.blit)
         self.title.set_text(
@@ -366,22 +521,47 @@ class DashboardPlot:
         if self._background is None:
             self.canvas.draw()  # everything except the animated artists
             self._background = self.canvas.copy_from_bbox(self.figure.bbox)
-        self.canvas.restore_region(self._background)
-        for ax in self.axes:
-            for line in ax.lines:
-                if line.get_visible():
-                    ax.draw_artist(line)
+            self._middle = None
+        # Two layers on the background: what changes with the rates and the strategy (the model's
+        # lines, the simulated dots, the budgets), kept as a second bitmap while those stay the
+        # same, and what every TTL move changes (the current TTL's line and star).
+        if self._middle is None or self._middle_key != self._pending_middle_key:
+            self.canvas.restore_region(self._background)
+            self._draw_lines(_RATE_LAYER)
+            self._middle = self.canvas.copy_from_bbox(self.figure.bbox)
+            self._middle_key = self._pending_middle_key
+        else:
+            self.canvas.restore_region(self._middle)
+        self._draw_lines(_TTL_LAYER)
+
+    def _draw_lines(self, layer: tuple[str, ...]) -> None:
+        for ax, (name, _, _) in zip(self.axes, METRICS):
+            for part in layer:
+                for line in self._layer_lines(name, part):
+                    if line.get_visible():
+                        ax.draw_artist(line)
+
+    def _layer_lines(self, name: str, part: str) -> list:
+        if part == "model":
+            return [self.lines[name, strategy] for strategy in STRATEGY_LABELS]
+        return [self.lines[name, part]]
+
+    def png(self) -> bytes:
+        """The canvas as it was last drawn, as PNG bytes.
+
+        Opaque RGB (the figure has a white background, so the alpha channel would only add
+        a quarter to what is compressed and sent), written by ``encode_png``: about 47 kB,
+        a few milliseconds to encode. The picture travels to the browser on every move, perhaps
+        over a room's Wi-Fi to a JupyterHub, so it is compressed rather than sent raw
+        (a raw bitmap would be about 770 kB).
+        """
+        return encode_png(np.asarray(self.canvas.buffer_rgba())[..., :3])
 
     def render(self, frame: Frame) -> bytes:
         """Update the figure for ``frame`` and draw it as PNG bytes (what the notebook shows)."""
         self.update(frame)
         self.draw()
-        buffer = io.BytesIO()
-        # Light compression: the PNG travels from the kernel to the browser, not over the internet.
-        PIL.Image.fromarray(np.asarray(self.canvas.buffer_rgba())).save(
-            buffer, format="png", compress_level=1
-        )
-        return buffer.getvalue()
+        return self.png()
 
 
 def slider_move(plot: DashboardPlot, settings: Settings, **compute_options) -> tuple[Frame, bytes]:
@@ -396,6 +576,121 @@ def plot_curves(settings: Settings = Settings(), **compute_options) -> Figure:
     """
     plot = DashboardPlot(blit=False)
     return plot.update(compute(settings, **compute_options))
+
+
+def neighbours(settings: Settings, previous: Optional[Settings] = None) -> list[Settings]:
+    """The settings one slider step (or the other strategy) away from ``settings``: one TTL step
+    either way, one read-rate step either way, one write-rate step either way, the other
+    strategy -- the learner's likely next moves, most likely first.
+
+    Given the ``previous`` settings, the slider that just moved comes first, one more step
+    in the same direction first: a learner sweeping a slider keeps going.
+    """
+    out = []
+    sliders = [
+        (TTL_CHOICES_S, "ttl"),
+        (READ_RATE_CHOICES, "read_rate"),
+        (WRITE_RATE_CHOICES, "write_rate"),
+    ]
+    moved = None
+    if previous is not None:
+        changed = [
+            name for _, name in sliders if getattr(previous, name) != getattr(settings, name)
+        ]
+        if len(changed) == 1:
+            moved = changed[0]
+            sliders.sort(key=lambda slider: slider[1] != moved)  # stable: the others keep order
+    for choices, field_name in sliders:
+        values = [float(c) for c in choices]
+        here = getattr(settings, field_name)
+        if here in values:
+            i = values.index(here)
+            steps = (i + 1, i - 1)
+            if field_name == moved and getattr(previous, field_name) > here:
+                steps = (i - 1, i + 1)  # it was moving down: one more step down first
+            for j in steps:
+                if 0 <= j < len(values):
+                    out.append(dataclasses.replace(settings, **{field_name: values[j]}))
+    for strategy in STRATEGY_LABELS:
+        if strategy != settings.strategy:
+            out.append(dataclasses.replace(settings, strategy=strategy))
+    return out
+
+
+PREFETCH_DELAY_S = 0.04
+"""How long after a move the prefetcher waits before simulating: the move's picture goes first."""
+
+
+class Prefetcher:
+    """Simulates, in a background thread, the curves a learner's next move is likely to need.
+
+    After each move the dashboard names the neighbouring settings (``neighbours``); this
+    thread simulates their curve points and current point one at a time (a point already
+    kept costs nothing), and pauses whenever a move is
+    being drawn, so it never competes with the move for more than one point (a few
+    milliseconds). The results are the ones the move would compute (same seed), kept
+    where ``compute`` finds them. The thread stops when it has nothing left to do.
+    """
+
+    def __init__(self, curve_ttls: Sequence[float], events: int, seed: int) -> None:
+        self.curve_ttls = tuple(float(t) for t in curve_ttls)
+        self.events = events
+        self.seed = seed
+        self.idle = threading.Event()
+        self.idle.set()
+        self._lock = threading.Lock()
+        self._wanted: list[Settings] = []
+        self._thread: Optional[threading.Thread] = None
+        self._finished_at = 0.0
+        self.simulated_points = 0
+
+    def move_started(self) -> None:
+        self.idle.clear()
+
+    def move_finished(self, settings: Settings, previous: Optional[Settings] = None) -> None:
+        self._finished_at = time.monotonic()
+        with self._lock:
+            self._wanted = neighbours(settings, previous)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="cachelab-dashboard-prefetch", daemon=True
+                )
+                self._thread.start()
+        self.idle.set()
+
+    def wait(self, timeout: float = 60.0) -> bool:
+        """Wait until the thread has nothing left to do; True if it finished."""
+        with self._lock:
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+            return not thread.is_alive()
+        return True
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                if not self._wanted:
+                    self._thread = None
+                    return
+                settings = self._wanted.pop(0)
+            points = _curve_points(settings, self.curve_ttls, self.events)
+            points.append(_current_point(settings, self.curve_ttls, self.events))
+            for ttl, duration in points:
+                self.idle.wait()  # a move is being drawn: let it have the processor
+                # ... and the picture it sent be on its way (the kernel's sending thread needs
+                # the interpreter too): start a little after the last move, not at once.
+                time.sleep(max(0.0, self._finished_at + PREFETCH_DELAY_S - time.monotonic()))
+                self.idle.wait()
+                _, new = _simulated_point(
+                    ttl,
+                    settings.read_rate,
+                    settings.write_rate,
+                    duration,
+                    settings.strategy,
+                    self.seed,
+                )
+                self.simulated_points += new
 
 
 _CONTROL_STYLE = {"description_width": "90px"}
@@ -441,10 +736,16 @@ class TTLDashboard:
         db_load_budget: Optional[float] = None,
         events: int = EVENTS_PER_MOVE,
         seed: int = 0,
+        prefetch: Optional[bool] = None,
     ) -> None:
         import ipywidgets as widgets
 
         Settings(ttl, read_rate, write_rate, strategy)  # refuse bad values before building anything
+        if prefetch is None:  # in a notebook kernel, where a learner moves the sliders
+            from IPython import get_ipython
+
+            prefetch = get_ipython() is not None
+        self.prefetcher = Prefetcher(CURVE_TTLS_S, events, seed) if prefetch else None
         self.options = dict(
             stale_budget=stale_budget, db_load_budget=db_load_budget, events=events, seed=seed
         )
@@ -461,11 +762,20 @@ class TTLDashboard:
             style=_CONTROL_STYLE,
             layout=widgets.Layout(width=_CONTROL_WIDTH),
         )
+        self.read_rate_slider.add_class("cachelab-read-rate-slider")
+        self.write_rate_slider.add_class("cachelab-write-rate-slider")
+        self.strategy_dropdown.add_class("cachelab-strategy")
         self.summary = widgets.Label(value="")
         self.summary.add_class("cachelab-summary")
-        self.output = widgets.Output()
+        # The picture is an Image widget whose value is replaced on every move: one message
+        # carrying the PNG as a binary buffer. (Displaying it into an Output widget instead took
+        # four messages per move -- capture on, clear, the picture as base64 text, capture off --
+        # and the browser tore the old picture's element down and built a new one each time.)
+        self.image = widgets.Image(format="png")
+        self.image.add_class("cachelab-dashboard-plot")
         self.plot = DashboardPlot()
         self.frame: Optional[Frame] = None
+        self.move_timings: list[dict[str, float]] = []
         for control in (
             self.ttl_slider,
             self.read_rate_slider,
@@ -482,9 +792,10 @@ class TTLDashboard:
                     ]
                 ),
                 self.summary,
-                self.output,
+                self.image,
             ]
         )
+        self.widget.add_class("cachelab-dashboard")
         self.update()
 
     @property
@@ -498,16 +809,47 @@ class TTLDashboard:
         )
 
     def update(self, change: object = None) -> Frame:
-        """Re-simulate and redraw for the controls' current settings (called on every move)."""
-        from IPython import get_ipython
-        from IPython.display import Image, display
+        """Re-simulate and redraw for the controls' current settings (called on every move).
 
-        self.frame, png = slider_move(self.plot, self.settings, **self.options)
+        What each move cost in this process is appended to ``move_timings`` (seconds spent
+        computing, drawing, encoding the PNG and handing it to the widgets, the PNG's size,
+        and whether the curve's dots had to be simulated or were kept from an earlier visit
+        of the same rates; the last ``MAX_MOVE_TIMINGS`` moves), so ``make bench`` can tell
+        the kernel's share of a move from the browser's.
+        """
+        started = time.perf_counter()
+        previous = self.frame.settings if self.frame is not None else None
+        if self.prefetcher is not None:
+            self.prefetcher.move_started()
+        try:
+            return self._redraw(started)
+        finally:
+            if self.prefetcher is not None:
+                self.prefetcher.move_finished(self.settings, previous)
+
+    def _redraw(self, started: float) -> Frame:
+        self.frame = compute(self.settings, **self.options)
+        computed = time.perf_counter()
+        self.plot.update(self.frame)
+        self.plot.draw()
+        drawn = time.perf_counter()
+        png = self.plot.png()
+        encoded = time.perf_counter()
+        self.image.value = png
         self.summary.value = summary(self.frame)
-        if get_ipython() is not None:  # outside a notebook there is nowhere to show the picture
-            with self.output:
-                self.output.clear_output(wait=True)
-                display(Image(data=png, format="png"))
+        sent = time.perf_counter()
+        self.move_timings.append(
+            {
+                "compute_s": computed - started,
+                "draw_s": drawn - computed,
+                "encode_s": encoded - drawn,
+                "send_s": sent - encoded,
+                "total_s": sent - started,
+                "png_bytes": float(len(png)),
+                "curve_simulated": float(self.frame.curve_simulated),
+            }
+        )
+        del self.move_timings[:-MAX_MOVE_TIMINGS]
         return self.frame
 
     def _ipython_display_(self) -> None:

@@ -202,16 +202,9 @@ class WebService:
             start_new_session=True,
         )
         log.close()
-        self.watchdog = subprocess.Popen(
-            [
-                sys.executable, "-m", "cachelab.watchdog",
-                str(os.getpid()), str(self.process.pid), str(self.folder), "--group",
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )  # fmt: skip
+        self.watchdog = watchdog.start_watchdog(
+            os.getpid(), self.process.pid, self.folder, group=True
+        )
         _running.add(self)
         return self.wait() if wait else self
 
