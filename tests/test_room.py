@@ -18,7 +18,8 @@ keys with a TTL, and look-alikes such as ``cachelab``, ``cachelabX:…``,
   foreign keys as they were.
 
 Which lessons: ``ROOM_LESSONS``, every lesson that talks to Redis (00 only PINGs it,
-and is in for the setup check a room starts with; 04, 05, 08 and 09 write to it).
+and is in for the setup check a room starts with; 03 reads its memory settings; 04, 05,
+08 and 09 write to it).
 A guard test keeps the list
 complete as lessons are added. The Redis is a private one of this test's own: it holds
 foreign keys on purpose, which must never be written to a server that may be shared.
@@ -45,6 +46,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 ROOM_LESSONS = [
     "lessons/00_setup_check.ipynb",
+    "lessons/03_memory_cache.ipynb",
     "lessons/04_redis_cache.ipynb",
     "lessons/05_stale_reads.ipynb",
     "lessons/08_stampedes.ipynb",

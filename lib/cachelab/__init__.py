@@ -13,6 +13,8 @@ Each module holds one idea of the course:
 - ``timing``        medians, percentiles, the latency-ladder chart, and competing work;
 - ``loadtest``      many concurrent users hammering a page (threads);
 - ``workers``       the shop served by several worker processes;
+- ``web``           the shop as a real HTTP service (uvicorn workers) and an open-loop load
+                    generator (lesson 10);
 - ``workload``      seeded random traffic: the one generator of reads and writes;
 - ``staleness``     measuring stale reads: how often, how old;
 - ``invalidation``  delete-on-write, write-through, versioned keys, leases, and the race;

@@ -1,18 +1,26 @@
-"""Clean up after a Python process once it is gone: stop its private server, remove its folder.
+"""Clean up after a Python process once it is gone: stop its servers, remove its folder.
 
-Why this exists: the private Redis server runs in a session of its own, so that
-pressing "Interrupt kernel" in Jupyter (which signals the kernel's whole process
-group) does not kill Redis along with the cell. The price is that a kernel that
-is *killed* -- not shut down cleanly -- can no longer take its server with it, nor
+Why this exists: the course's servers (the private Redis of ``redis_server``, the
+web service of ``cachelab.web``) run in a session of their own, so that pressing
+"Interrupt kernel" in Jupyter (which signals the kernel's whole process group)
+does not kill them along with the cell. The price is that a kernel that is
+*killed* -- not shut down cleanly -- can no longer take its servers with it, nor
 remove the scratch copies of the shop it made (30 MB each). This tiny watcher,
 started beside them, closes that gap: it checks once a second whether the owner is
 still alive, and when it is not, it terminates the server (if it was given one)
 and removes the folder.
 
-It imports nothing but the standard library, so it starts in a few milliseconds.
-Usage (by ``redis_server.PrivateRedisServer`` and ``data.scratch_shop``, not by hand)::
+With ``--group`` it signals the server's whole process group instead of the one
+process: a web server with worker processes is a group (the server leads it, its
+workers belong to it), and the workers must go too -- also when the server itself
+died first and left them behind, so in that mode the watcher also acts as soon as
+the server is gone.
 
-    python -m cachelab.watchdog OWNER_PID SERVER_PID FOLDER     # SERVER_PID "-" for none
+It imports nothing but the standard library, so it starts in a few milliseconds.
+Usage (by ``redis_server.PrivateRedisServer``, ``data.scratch_shop`` and
+``web.WebService``, not by hand)::
+
+    python -m cachelab.watchdog OWNER_PID SERVER_PID FOLDER [--group]   # SERVER_PID "-" for none
 """
 
 import os
@@ -22,9 +30,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Optional, Union
+from typing import Any, Callable, Optional, Union
 
-__all__ = ["is_alive", "watch", "start_watchdog"]
+__all__ = ["is_alive", "group_is_alive", "stop", "watch", "start_watchdog"]
 
 
 def is_alive(pid: int) -> bool:
@@ -42,24 +50,90 @@ def is_alive(pid: int) -> bool:
     return True
 
 
-def watch(owner_pid: int, server_pid: Optional[int], folder: str, every_s: float = 1.0) -> None:
+def group_is_alive(group_id: int) -> bool:
+    """Whether any process of the process group ``group_id`` is still running.
+
+    A process that has exited but not yet been reaped by its parent (a zombie) does
+    not count: it holds no socket and runs nothing. On Linux the process table is
+    read from ``/proc``; elsewhere a zombie counts as alive.
+    """
+    if os.path.isdir("/proc/self"):
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as file:
+                    # "pid (name) state ppid pgrp ...": the name may hold spaces and ")"
+                    fields = file.read().rsplit(b")", 1)[1].split()
+            except OSError:  # it ended while we looked
+                continue
+            if int(fields[2]) == group_id and fields[0] != b"Z":
+                return True
+        return False
+    try:
+        os.killpg(group_id, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stop(
+    pid: int, group: bool = False, grace_s: float = 5.0, reap: Optional[Callable[[], Any]] = None
+) -> None:
+    """Send SIGTERM to ``pid`` (its whole process group if ``group``); SIGKILL after ``grace_s``.
+
+    A process group is named by the id of the process that leads it: a server
+    started with ``start_new_session=True`` leads its own, and its workers join it.
+    The parent of ``pid`` passes ``reap`` (e.g. ``popen.poll``), called while waiting:
+    a process that has exited stays in the process table until its parent reaps it.
+    """
+    send = os.killpg if group else os.kill
+    alive = group_is_alive if group else is_alive
+    try:
+        send(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        if reap is not None:
+            reap()
+        if not alive(pid):
+            return
+        time.sleep(0.05)
+    try:
+        send(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def watch(
+    owner_pid: int,
+    server_pid: Optional[int],
+    folder: str,
+    every_s: float = 1.0,
+    group: bool = False,
+) -> None:
     """Wait until the owner is gone; then stop the server (if it still runs) and remove the folder.
 
     A server that stops by itself leaves its folder alone: the owner may restart it there.
+    With ``group``, the server's whole process group is stopped, and the watcher acts as
+    soon as either the owner or the group's leader is gone (workers must not outlive it).
     """
-    while is_alive(owner_pid):
+
+    def leader_gone() -> bool:
+        return group and server_pid is not None and not is_alive(server_pid)
+
+    while is_alive(owner_pid) and not leader_gone():
         time.sleep(every_s)
-    if server_pid is not None and is_alive(server_pid):
-        os.kill(server_pid, signal.SIGTERM)
-        for _ in range(50):  # give it up to 5 s to exit cleanly
-            if not is_alive(server_pid):
-                break
-            time.sleep(0.1)
+    if server_pid is not None and (group or is_alive(server_pid)):
+        stop(server_pid, group=group)
     shutil.rmtree(folder, ignore_errors=True)
 
 
 def start_watchdog(
-    owner_pid: int, server_pid: Optional[int], folder: Union[str, Path]
+    owner_pid: int, server_pid: Optional[int], folder: Union[str, Path], group: bool = False
 ) -> subprocess.Popen:
     """Start a watchdog for ``owner_pid``, in a session of its own so that interrupts spare it."""
     return subprocess.Popen(
@@ -70,6 +144,7 @@ def start_watchdog(
             str(owner_pid),
             "-" if server_pid is None else str(server_pid),
             str(folder),
+            *(["--group"] if group else []),
         ],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
@@ -79,4 +154,9 @@ def start_watchdog(
 
 
 if __name__ == "__main__":
-    watch(int(sys.argv[1]), None if sys.argv[2] == "-" else int(sys.argv[2]), sys.argv[3])
+    watch(
+        int(sys.argv[1]),
+        None if sys.argv[2] == "-" else int(sys.argv[2]),
+        sys.argv[3],
+        group="--group" in sys.argv[4:],
+    )

@@ -60,6 +60,7 @@ LESSON_MODULES = {
     "07": "ttl_tuning",
     "08": "stampedes",
     "09": "capstone",
+    "10": "under_load",
 }
 """Lesson number → the module of ``cachelab.checks`` that holds its exercises."""
 

@@ -1,0 +1,119 @@
+"""What the web service is told when it starts: which shop, which cache mode, which TTL.
+
+One ``ServiceConfig`` is made by whoever starts the service (the command line, or
+``WebService`` from a notebook) and handed to every worker process through one
+environment variable, ``CACHELAB_WEB_CONFIG`` (JSON): uvicorn starts the workers
+itself and calls the app factory with no arguments, so the environment is the one
+channel there is. The Redis server travels as everywhere in the course, in
+``REDIS_URL``.
+
+>>> config = ServiceConfig(db_path="shop.db", cache="redis", ttl=30, prefix="cachelab:alice:web:",
+...                        state_dir="/tmp/x")
+>>> ServiceConfig.from_json(config.to_json()) == config
+True
+>>> ServiceConfig(db_path="shop.db", cache="redis-ish", state_dir="/tmp/x")
+Traceback (most recent call last):
+...
+ValueError: cache must be one of 'none', 'memory', 'redis', 'redis-delete-on-write', \
+'redis-single-flight', got 'redis-ish'
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Optional
+
+from cachelab import keys
+from cachelab.validation import (
+    validate_choice,
+    validate_number,
+    validate_ttl,
+    validate_whole_number,
+)
+
+__all__ = [
+    "CACHE_MODES",
+    "MODE_DESCRIPTIONS",
+    "APPS",
+    "ENVIRONMENT_VARIABLE",
+    "MAX_THREADS",
+    "ServiceConfig",
+    "needs_redis",
+]
+
+CACHE_MODES = ("none", "memory", "redis", "redis-delete-on-write", "redis-single-flight")
+"""The cache modes the service can start in (``--cache``)."""
+
+MODE_DESCRIPTIONS = {
+    "none": "no cache: every page runs its query",
+    "memory": "a MemoryCache in each worker; a write deletes the key in that worker's cache only",
+    "redis": "one RedisCache shared by every worker; writes leave it alone (TTL only)",
+    "redis-delete-on-write": "the shared RedisCache; a write deletes the keys it made stale",
+    "redis-single-flight": "the shared RedisCache, TTL only; on a miss, one load per key at a "
+    "time (lesson 08's SingleFlight)",
+}
+"""One line per cache mode, as ``--help`` and the lesson tell them."""
+
+APPS = ("shop", "ceiling")
+"""What the service serves: the shop, or (``ceiling``) the homepage's bytes as a constant --
+what uvicorn and Starlette can serve on this machine when the page costs nothing."""
+
+ENVIRONMENT_VARIABLE = "CACHELAB_WEB_CONFIG"
+
+MAX_THREADS = 256
+"""The most threads one worker's pool may have."""
+
+
+def needs_redis(cache: str) -> bool:
+    """Whether cache mode ``cache`` uses the shared Redis."""
+    return validate_choice(cache, "cache", CACHE_MODES).startswith("redis")
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """How one web service runs; every worker gets the same.
+
+    - ``db_path``: the shop's SQLite file (``data.build_shop()`` by default on the command line);
+    - ``cache``: one of ``CACHE_MODES``; ``ttl``: seconds every page stays cached;
+    - ``prefix``: the Redis keys' prefix (under the learner's: ``cachelab:<learner>:web:``);
+    - ``state_dir``: a folder for the workers' counters (``/stats``);
+    - ``app``: ``"shop"``, or ``"ceiling"`` (a constant page, to measure the stack alone);
+    - ``lock_ttl`` and ``wait_timeout``: the single-flight lock's TTL and how long a waiter
+      waits for another worker's load, in seconds;
+    - ``threads``: how many requests one worker serves at once (its thread pool).
+    """
+
+    db_path: str
+    state_dir: str
+    cache: str = "none"
+    ttl: float = 30.0
+    prefix: Optional[str] = None
+    app: str = "shop"
+    lock_ttl: float = 5.0
+    wait_timeout: float = 5.0
+    threads: int = 8
+
+    def __post_init__(self) -> None:
+        validate_choice(self.cache, "cache", CACHE_MODES)
+        validate_choice(self.app, "app", APPS)
+        if validate_ttl(self.ttl) is None:
+            raise ValueError("ttl must be a number of seconds > 0: every cached page expires")
+        validate_number(self.lock_ttl, "lock_ttl", above=0, maximum=3600, unit="seconds")
+        validate_number(self.wait_timeout, "wait_timeout", above=0, maximum=3600, unit="seconds")
+        validate_whole_number(self.threads, "threads", maximum=MAX_THREADS)
+        if self.prefix is None:
+            object.__setattr__(self, "prefix", keys.learner_prefix() + "web:")
+        keys.validate_prefix(self.prefix)
+        for name in ("db_path", "state_dir"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name):
+                raise TypeError(
+                    f"{name} must be a path (a non-empty str), got {getattr(self, name)!r}"
+                )
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> "ServiceConfig":
+        return cls(**json.loads(text))
