@@ -30,7 +30,6 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 LESSONS = sorted((REPO / "lessons").glob("[0-9][0-9]_*.ipynb"))
 DOCUMENTS = [REPO / "README.md", REPO / "INSTRUCTORS.md"]
-LINKS_PENDING = {"08_stampedes", "09_capstone", "10_under_load"}
 
 
 def _load_script():
@@ -169,15 +168,6 @@ def test_a_link_to_an_anchor_the_glossary_lacks_is_found():
 # --- the lessons -------------------------------------------------------------------------------
 
 
-def _linked_lessons():
-    return [
-        pytest.param(path, marks=pytest.mark.xfail(strict=True, reason="links not added yet"))
-        if path.stem in LINKS_PENDING
-        else path
-        for path in LESSONS
-    ]
-
-
 @pytest.mark.parametrize("path", LESSONS + DOCUMENTS, ids=[p.name for p in LESSONS + DOCUMENTS])
 def test_every_glossary_link_points_at_a_term_of_the_glossary(path: Path):
     if path.suffix == ".ipynb":
@@ -189,7 +179,7 @@ def test_every_glossary_link_points_at_a_term_of_the_glossary(path: Path):
     assert not wrong, f"{path.name} links glossary anchors that do not exist: {wrong}"
 
 
-@pytest.mark.parametrize("path", _linked_lessons(), ids=[p.stem for p in LESSONS])
+@pytest.mark.parametrize("path", LESSONS, ids=[p.stem for p in LESSONS])
 def test_every_term_a_lesson_uses_is_linked_to_the_glossary_at_its_first_use(path: Path):
     cells = _notebook(path)["cells"]
     missing = glossary.unlinked_first_uses(cells)
