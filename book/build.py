@@ -170,10 +170,15 @@ def lesson_table() -> str:
 # --- 1. assets --------------------------------------------------------------------------------
 
 
+def have_assets() -> bool:
+    """Whether ``book/_build/assets`` holds the pinned npm packages (then no npm is needed)."""
+    stamp = ASSETS / "packages.json"
+    return stamp.exists() and json.loads(stamp.read_text()) == NPM_PACKAGES
+
+
 def ensure_assets() -> Path:
     """Fetch the pinned npm packages into ``book/_build/assets`` once; return that folder."""
-    stamp = ASSETS / "packages.json"
-    if stamp.exists() and json.loads(stamp.read_text()) == NPM_PACKAGES:
+    if have_assets():
         return ASSETS
     npm = shutil.which("npm")
     if npm is None:
@@ -210,7 +215,7 @@ def ensure_assets() -> Path:
                     shutil.copytree(source, destination)
                 else:
                     shutil.copy2(source, destination)
-    stamp.write_text(json.dumps(NPM_PACKAGES, indent=1))
+    (ASSETS / "packages.json").write_text(json.dumps(NPM_PACKAGES, indent=1))
     return ASSETS
 
 
