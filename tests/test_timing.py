@@ -1,5 +1,6 @@
 """timing: medians, percentiles and ratios, measured honestly, tested without trusting the clock."""
 
+import os
 import signal
 import time
 
@@ -195,3 +196,39 @@ def test_competing_work_refuses_bad_arguments(processes, max_seconds):
     with pytest.raises((TypeError, ValueError), match="processes|max_seconds"):
         with timing.competing_work(processes, max_seconds):
             pass
+
+
+def _affinity() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+@pytest.mark.parametrize(
+    "files, quota_cores",
+    [
+        ({"cpu.max": "200000 100000\n"}, 2),  # cgroup v2, 2 CPUs
+        ({"cpu.max": "150000 100000\n"}, 2),  # 1.5 CPUs: two requests can run at once
+        ({"cpu.max": "50000 100000\n"}, 1),  # half a CPU is still one
+        ({"cpu/cpu.cfs_quota_us": "100000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 1),  # v1
+    ],
+)
+def test_usable_cores_is_capped_by_a_cgroup_cpu_quota(tmp_path, files, quota_cores):
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert timing.usable_cores(tmp_path) == min(_affinity(), quota_cores)
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        {},  # no cgroup files at all (macOS, an old kernel)
+        {"cpu.max": "max 100000\n"},  # v2 without a quota
+        {"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"},  # v1 without one
+        {"cpu.max": "garbage\n"},
+    ],
+)
+def test_usable_cores_without_a_quota_is_every_cpu_this_process_may_run_on(tmp_path, files):
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert timing.usable_cores(tmp_path) == _affinity()

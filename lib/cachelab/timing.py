@@ -18,11 +18,14 @@ request, because something else wanted the same cores at the same moment.
 from __future__ import annotations
 
 import contextlib
+import math
+import os
 import statistics
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Iterator, Optional, Sequence
 
 from tqdm.auto import tqdm
@@ -38,6 +41,7 @@ __all__ = [
     "plot_ladder",
     "competing_work",
     "MAX_COMPETING_SECONDS",
+    "usable_cores",
 ]
 
 
@@ -259,3 +263,37 @@ def competing_work(processes: int, max_seconds: float = 30.0) -> Iterator[list[s
                 spinner.kill()
                 spinner.wait()
             spinner.stdout.close()
+
+
+def usable_cores(cgroup_root: str | Path = "/sys/fs/cgroup") -> int:
+    """How many CPUs this process can keep busy: the CPUs it may run on, capped by a CPU quota.
+
+    Why not ``os.cpu_count()``: Binder, JupyterHub on Kubernetes and most containers limit CPU
+    with a cgroup *quota* (cgroup v2's ``cpu.max``, v1's ``cpu.cfs_quota_us`` over
+    ``cpu.cfs_period_us``), while the CPU count and ``os.sched_getaffinity`` still list every CPU
+    of the host. A capacity prediction made from the host's count would be many times too high.
+    A quota of 1.5 CPUs counts as 2 (two requests can run at once, each a little slower).
+    """
+    if hasattr(os, "sched_getaffinity"):
+        cores = len(os.sched_getaffinity(0))
+    else:  # macOS, Windows
+        cores = os.cpu_count() or 1
+    quota = _cgroup_cpu_quota(Path(cgroup_root))
+    if quota is not None:
+        cores = min(cores, max(1, math.ceil(quota)))
+    return cores
+
+
+def _cgroup_cpu_quota(root: Path) -> Optional[float]:
+    """The CPUs' worth of time per second a cgroup quota allows, or None where there is none."""
+    try:  # cgroup v2: "max 100000" (no quota) or "200000 100000" (2 CPUs)
+        quota, period = (root / "cpu.max").read_text().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    try:  # cgroup v1: a quota of -1 means none
+        quota_us = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
+        period_us = int((root / "cpu" / "cpu.cfs_period_us").read_text())
+    except (OSError, ValueError):
+        return None
+    return quota_us / period_us if quota_us > 0 and period_us > 0 else None
