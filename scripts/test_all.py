@@ -1,23 +1,25 @@
 """``make test``: every test, in two phases, so the whole run fits in minutes on two cores.
 
-Phase 1 runs two independent suites side by side:
+Each phase runs two independent suites side by side, one in the background (its output kept
+in ``test-results/<name>.log`` and printed when it ends) and one live:
 
-- the **room** and **browser** tests (``-m "room or browser"``: ``tests/test_room.py``'s
-  four learners, ``tests/test_hub.py``'s JupyterHub, the widgets in Chromium), which
-  mostly wait on the kernels, servers and browsers they start, with their output kept
-  in ``test-results/room.log`` and printed when they end;
-- the **library** tests (everything else under ``tests/`` except the lessons), live.
+- **Phase 1.** In the background, the **room** and **browser** tests (``-m "room or browser"``:
+  ``tests/test_room.py``'s four learners, ``tests/test_hub.py``'s JupyterHub, the widgets and
+  dashboards in Chromium), which mostly wait on the kernels, servers and browsers they start;
+  live, the **library** tests (everything else under ``tests/`` except the lessons).
+- **Phase 2.** The **lessons**, each executed twice on fresh kernels: in the background, nbval
+  on ``lessons/``; live, ``test_lessons_run_twice.py`` (each lesson with no shop yet) and then
+  ``test_site.py``, which renders the course site from the run-twice test's runs. So each
+  lesson runs beside at most one other lesson's kernel, and the whole suite's peak load stays
+  near the two cores.
 
-Phase 2 runs the **lessons** alone: nbval on ``lessons/`` and ``test_lessons_run_twice.py``,
-which execute every lesson once each (the site test, ``test_site.py``, renders the site from
-the run-twice test's runs, between the two), with nothing else beside them, so the whole suite's
-peak load stays near the two cores. A lesson's asserts must hold on a busy machine too
-(``scripts/time_lessons.py`` runs each beside busy processes): the room test runs the
-lessons that use Redis for four learners at once, and the browser tests run the lessons
-that show widgets (``LESSON_WIDGETS``), both in phase 1, on purpose. (A new test file
-that executes lessons belongs in ``LESSON_TESTS`` below.)
+A lesson's asserts must hold on a busy machine (``scripts/time_lessons.py`` runs each beside
+two busy processes, a heavier load than phase 2's): the room test runs the lessons that use
+Redis for four learners at once, and the browser tests run the lessons that show widgets
+(``LESSON_WIDGETS``), both in phase 1, on purpose. (A new test file that executes lessons
+belongs in ``LESSON_TESTS`` below.)
 
-The last line adds the three runs up, as pytest would: ``total: N passed, N failed,
+The last line adds the four runs up, as pytest would: ``total: N passed, N failed,
 N skipped``; the exit status is non-zero when any run failed.
 
     python scripts/test_all.py            # what make test runs
@@ -34,9 +36,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "test-results"
-LESSON_TESTS = ["tests/test_lessons_run_twice.py", "tests/test_site.py", "lessons"]
+LESSON_TESTS = ["tests/test_lessons_run_twice.py", "tests/test_site.py"]
 # test_site.py renders the course site from the runs test_lessons_run_twice.py keeps, so it
-# comes after it (and executes the lessons itself, minutes, when run alone).
+# comes after it in the same run (and executes the lessons itself, minutes, when run alone).
+NOTEBOOKS = "lessons"  # nbval's run, beside them
 BESIDE = "room or browser"  # run in the background in phase 1 (see the module's docstring)
 
 
@@ -67,50 +70,59 @@ def counts(name: str) -> dict[str, int]:
     }
 
 
-def main(argv: list[str]) -> int:
-    RESULTS.mkdir(exist_ok=True)
-    started = time.monotonic()
-    ignore_lessons = [f"--ignore={path}" for path in LESSON_TESTS if path.startswith("tests/")]
+def side_by_side(
+    background: str, background_args: list[str], live: str, live_args: list[str]
+) -> dict[str, int]:
+    """Run two pytest suites at once, one into ``test-results/<background>.log``, one live.
 
-    print("== phase 1: the room tests (in the background) beside the library tests", flush=True)
-    room_log = RESULTS / "room.log"
-    with open(room_log, "w") as log:
-        room = subprocess.Popen(
-            pytest("room", "tests", "-m", BESIDE, *ignore_lessons, *argv),
+    The background run's log is printed once both have ended; an interrupt stops it by its id.
+    """
+    log_path = RESULTS / f"{background}.log"
+    with open(log_path, "w") as log:
+        behind = subprocess.Popen(
+            pytest(background, *background_args),
             cwd=REPO,
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
         try:
-            library = subprocess.run(
-                pytest(
-                    "library",
-                    "tests",
-                    "-m",
-                    f"not ({BESIDE})",  # each test runs in exactly one of the two
-                    *ignore_lessons,
-                    "--durations=10",
-                    *argv,
-                ),
-                cwd=REPO,
-            ).returncode
-            room_status = room.wait()
+            live_status = subprocess.run(pytest(live, *live_args), cwd=REPO).returncode
+            behind_status = behind.wait()
         finally:
-            if room.poll() is None:  # interrupted: stop what was started, by its id
-                room.terminate()
-                room.wait()
-    print(f"\n== the room tests (also in {room_log.relative_to(REPO)}):", flush=True)
-    print(room_log.read_text(errors="replace"), flush=True)
+            if behind.poll() is None:  # interrupted: stop what was started, by its id
+                behind.terminate()
+                behind.wait()
+    print(f"\n== the {background} run (also in {log_path.relative_to(REPO)}):", flush=True)
+    print(log_path.read_text(errors="replace"), flush=True)
+    return {live: live_status, background: behind_status}
 
-    print("== phase 2: the lessons, alone (they assert timing ratios)", flush=True)
-    lessons = subprocess.run(pytest("lessons", *LESSON_TESTS, "--durations=10", *argv), cwd=REPO)
+
+def main(argv: list[str]) -> int:
+    RESULTS.mkdir(exist_ok=True)
+    started = time.monotonic()
+    ignore_lessons = [f"--ignore={path}" for path in LESSON_TESTS]
+
+    print("== phase 1: the room tests (in the background) beside the library tests", flush=True)
+    statuses = side_by_side(
+        "room",
+        ["tests", "-m", BESIDE, *ignore_lessons, *argv],
+        "library",
+        # each test runs in exactly one of the two
+        ["tests", "-m", f"not ({BESIDE})", *ignore_lessons, "--durations=10", *argv],
+    )
+    print("== phase 2: the lessons: nbval (in the background) beside the run-twice and site tests")
+    statuses |= side_by_side(
+        "nbval",
+        [NOTEBOOKS, "--durations=10", *argv],
+        "lessons",
+        [*LESSON_TESTS, "--durations=10", *argv],
+    )
 
     total = {"passed": 0, "failed": 0, "skipped": 0}
-    for name in ("library", "room", "lessons"):
+    for name in statuses:
         for key, value in counts(name).items():
             total[key] += value
-    statuses = {"library": library, "room": room_status, "lessons": lessons.returncode}
     failed_runs = [name for name, status in statuses.items() if status != 0]
     print(
         f"\nmake test: {time.monotonic() - started:.0f} s"

@@ -28,7 +28,7 @@ from lab import REPO, Console, browser, chromium_page, find_chromium, free_port
 
 RESULTS = REPO / "test-results"
 START_TIMEOUT_S = 90  # Voila starts in a few seconds, slower on a busy 2-core machine
-RENDER_TIMEOUT_MS = 150_000  # Voila runs the whole notebook before it sends the page
+RENDER_TIMEOUT_MS = 300_000  # Voila runs the notebook first, in make test beside busy suites
 MOVE_TIMEOUT_MS = 30_000  # a slider's round trip to the kernel and the redraw
 
 

@@ -11,6 +11,7 @@ With nbval's run, that is the "twice in a row" the course promises.
 
 import hashlib
 import importlib.util
+import shutil
 import tempfile
 import time
 from functools import lru_cache
@@ -65,7 +66,10 @@ def test_a_lesson_runs_on_a_fresh_kernel_with_no_shop_yet_and_leaves_its_shop_as
     monkeypatch.delenv(
         "REDIS_URL", raising=False
     )  # each kernel starts a private server, as make lab does
-    scratch_before = set(Path(tempfile.gettempdir()).glob(SCRATCH_PREFIX + "*"))
+    # The kernel's temporary files in a folder of its own (short: Redis's unix socket lives
+    # there), so that what it leaves is told apart from what lessons running beside it make.
+    kernel_tmp = Path(tempfile.mkdtemp(prefix="cachelab-twice-"))
+    monkeypatch.setenv("TMPDIR", str(kernel_tmp))
     notebook = nbformat.read(lesson, as_version=4)
     started = time.perf_counter()
     NotebookClient(
@@ -80,13 +84,14 @@ def test_a_lesson_runs_on_a_fresh_kernel_with_no_shop_yet_and_leaves_its_shop_as
         assert content_digest(shop) == reference_digest(size), (
             f"{lesson.name} changed the rows of {shop.name}: lessons must write to scratch_shop()"
         )
-    left = set(Path(tempfile.gettempdir()).glob(SCRATCH_PREFIX + "*")) - scratch_before
+    left = set(kernel_tmp.glob(SCRATCH_PREFIX + "*"))
     deadline = (
         time.monotonic() + 5
     )  # the kernel is gone: its atexit handler, or its watchdog, cleans up
     while any(folder.exists() for folder in left) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(folder.exists() for folder in left), f"{lesson.name} left scratch copies: {left}"
+    shutil.rmtree(kernel_tmp, ignore_errors=True)
     if any(
         cell.cell_type == "code" and ("build_shop" in cell.source or "scratch_shop" in cell.source)
         for cell in notebook.cells
