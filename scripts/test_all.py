@@ -1,12 +1,13 @@
 """``make test``: every test, in two phases, so the whole run fits in minutes on two cores.
 
-Each phase runs two independent suites side by side, one in the background (its output kept
-in ``test-results/<name>.log`` and printed when it ends) and one live:
+Each phase runs independent suites side by side, in the background (their output kept in
+``test-results/<name>.log`` and printed when they end) and one live:
 
 - **Phase 1.** In the background, the **room** and **browser** tests (``-m "room or browser"``:
   ``tests/test_room.py``'s four learners, ``tests/test_hub.py``'s JupyterHub, the widgets and
-  dashboards in Chromium), which mostly wait on the kernels, servers and browsers they start;
-  live, the **library** tests (everything else under ``tests/`` except the lessons).
+  dashboards in Chromium), one after the other (beside each other and the library they load
+  the two cores so much that the room's lessons miss their timing bounds); live, the
+  **library** tests (everything else under ``tests/`` but the lessons).
 - **Phase 2.** The **lessons**, each executed twice on fresh kernels: in the background, nbval
   on ``lessons/``; live, ``test_lessons_run_twice.py`` (each lesson with no shop yet) and then
   ``test_site.py``, which renders the course site from the run-twice test's runs. So each
@@ -71,31 +72,37 @@ def counts(name: str) -> dict[str, int]:
 
 
 def side_by_side(
-    background: str, background_args: list[str], live: str, live_args: list[str]
+    background: dict[str, list[str]], live: str, live_args: list[str]
 ) -> dict[str, int]:
-    """Run two pytest suites at once, one into ``test-results/<background>.log``, one live.
+    """Run pytest suites at once: each of ``background`` into ``test-results/<name>.log``, one live.
 
-    The background run's log is printed once both have ended; an interrupt stops it by its id.
+    The background runs' logs are printed once all have ended; an interrupt stops them by id.
     """
-    log_path = RESULTS / f"{background}.log"
-    with open(log_path, "w") as log:
-        behind = subprocess.Popen(
-            pytest(background, *background_args),
-            cwd=REPO,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-        try:
-            live_status = subprocess.run(pytest(live, *live_args), cwd=REPO).returncode
-            behind_status = behind.wait()
-        finally:
-            if behind.poll() is None:  # interrupted: stop what was started, by its id
-                behind.terminate()
-                behind.wait()
-    print(f"\n== the {background} run (also in {log_path.relative_to(REPO)}):", flush=True)
-    print(log_path.read_text(errors="replace"), flush=True)
-    return {live: live_status, background: behind_status}
+    behind: dict[str, subprocess.Popen] = {}
+    statuses: dict[str, int] = {}
+    try:
+        for name, args in background.items():
+            with open(RESULTS / f"{name}.log", "w") as log:
+                behind[name] = subprocess.Popen(
+                    pytest(name, *args),
+                    cwd=REPO,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                )
+        statuses[live] = subprocess.run(pytest(live, *live_args), cwd=REPO).returncode
+        for name, process in behind.items():
+            statuses[name] = process.wait()
+    finally:
+        for process in behind.values():
+            if process.poll() is None:  # interrupted: stop what was started, by its id
+                process.terminate()
+                process.wait()
+    for name in background:
+        log_path = RESULTS / f"{name}.log"
+        print(f"\n== the {name} run (also in {log_path.relative_to(REPO)}):", flush=True)
+        print(log_path.read_text(errors="replace"), flush=True)
+    return statuses
 
 
 def main(argv: list[str]) -> int:
@@ -105,16 +112,14 @@ def main(argv: list[str]) -> int:
 
     print("== phase 1: the room tests (in the background) beside the library tests", flush=True)
     statuses = side_by_side(
-        "room",
-        ["tests", "-m", BESIDE, *ignore_lessons, *argv],
+        {"room": ["tests", "-m", BESIDE, *ignore_lessons, *argv]},
         "library",
         # each test runs in exactly one of the two
         ["tests", "-m", f"not ({BESIDE})", *ignore_lessons, "--durations=10", *argv],
     )
-    print("== phase 2: the lessons: nbval (in the background) beside the run-twice and site tests")
+    print("== phase 2: nbval (in the background) beside the run-twice and site tests", flush=True)
     statuses |= side_by_side(
-        "nbval",
-        [NOTEBOOKS, "--durations=10", *argv],
+        {"nbval": [NOTEBOOKS, "--durations=10", *argv]},
         "lessons",
         [*LESSON_TESTS, "--durations=10", *argv],
     )
