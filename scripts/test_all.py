@@ -3,22 +3,21 @@
 Each phase runs independent suites side by side, in the background (their output kept in
 ``test-results/<name>.log`` and printed when they end) and one live:
 
-- **Phase 1.** In the background, the **room** and **browser** tests (``-m "room or browser"``:
-  ``tests/test_room.py``'s four learners, ``tests/test_hub.py``'s JupyterHub, the widgets and
-  dashboards in Chromium), one after the other (beside each other and the library they load
-  the two cores so much that the room's lessons miss their timing bounds); live, the
-  **library** tests (everything else under ``tests/`` but the lessons).
-- **Phase 2.** The **lessons**, each executed twice on fresh kernels: in the background, nbval
-  on ``lessons/``; live, ``test_lessons_run_twice.py`` (each lesson with no shop yet) and then
-  ``test_site.py``, which renders the course site from the run-twice test's runs. So each
-  lesson runs beside at most one other lesson's kernel, and the whole suite's peak load stays
-  near the two cores.
+- **Phase 1.** In the background, the **room** tests (``-m room``: ``tests/test_room.py``'s
+  four learners, ``tests/test_hub.py``'s JupyterHub); live, the **library** tests (everything
+  else under ``tests/`` but the lessons and the browser tests).
+- **Phase 2.** The **lessons**: in the background, the **browser** tests (``-m browser``: the
+  dashboards in Voila and the lessons that show widgets, in JupyterLab, in Chromium), then
+  nbval on ``lessons/``; live, ``test_lessons_run_twice.py`` (each lesson on a fresh kernel with
+  no shop yet) and then ``test_site.py``, which renders the course site from the run-twice
+  test's runs. So each lesson runs beside at most one other lesson's kernel, and the two phases
+  take about as long as each other. (With a third suite beside the room and the library, the
+  room's lessons missed their timing bounds.)
 
 A lesson's asserts must hold on a busy machine (``scripts/time_lessons.py`` runs each beside
 two busy processes, a heavier load than phase 2's): the room test runs the lessons that use
-Redis for four learners at once, and the browser tests run the lessons that show widgets
-(``LESSON_WIDGETS``), both in phase 1, on purpose. (A new test file that executes lessons
-belongs in ``LESSON_TESTS`` below.)
+Redis for four learners at once beside the library tests, on purpose. (A new test file that
+executes lessons belongs in ``LESSON_TESTS`` below.)
 
 The last line adds the four runs up, as pytest would: ``total: N passed, N failed,
 N skipped``; the exit status is non-zero when any run failed.
@@ -41,7 +40,12 @@ LESSON_TESTS = ["tests/test_lessons_run_twice.py", "tests/test_site.py"]
 # test_site.py renders the course site from the runs test_lessons_run_twice.py keeps, so it
 # comes after it in the same run (and executes the lessons itself, minutes, when run alone).
 NOTEBOOKS = "lessons"  # nbval's run, beside them
-BESIDE = "room or browser"  # run in the background in phase 1 (see the module's docstring)
+BESIDE = "room or browser"  # the tests the library run leaves to the others
+# The browser tests (-m browser): in phase 2, before nbval, which balances the two phases.
+BROWSER_TESTS = [
+    "tests/test_browser_dashboard.py::test_moving_a_dashboards_slider_redraws_its_summary_and_its_picture",
+    "tests/test_browser_widgets.py::test_the_lesson_runs_in_the_browser_and_its_slider_updates_the_output",
+]
 
 
 def pytest(name: str, *args: str) -> list[str]:
@@ -112,14 +116,14 @@ def main(argv: list[str]) -> int:
 
     print("== phase 1: the room tests (in the background) beside the library tests", flush=True)
     statuses = side_by_side(
-        {"room": ["tests", "-m", BESIDE, *ignore_lessons, *argv]},
+        {"room": ["tests", "-m", "room", *ignore_lessons, *argv]},
         "library",
-        # each test runs in exactly one of the two
+        # each test runs in exactly one run: room, library, or browser + nbval in phase 2
         ["tests", "-m", f"not ({BESIDE})", *ignore_lessons, "--durations=10", *argv],
     )
-    print("== phase 2: nbval (in the background) beside the run-twice and site tests", flush=True)
+    print("== phase 2: browser and nbval (in the background) beside run-twice and site", flush=True)
     statuses |= side_by_side(
-        {"nbval": [NOTEBOOKS, "--durations=10", *argv]},
+        {"nbval": [*BROWSER_TESTS, NOTEBOOKS, "--durations=10", *argv]},
         "lessons",
         [*LESSON_TESTS, "--durations=10", *argv],
     )
