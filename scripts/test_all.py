@@ -3,16 +3,19 @@
 Each phase runs independent suites side by side, in the background (their output kept in
 ``test-results/<name>.log`` and printed when they end) and one live:
 
-- **Phase 1.** In the background, the **room** tests (``-m room``: ``tests/test_room.py``'s
-  four learners, ``tests/test_hub.py``'s JupyterHub); live, the **library** tests (everything
-  else under ``tests/`` but the lessons and the browser tests).
-- **Phase 2.** The **lessons**: in the background, the **browser** tests (``-m browser``: the
-  dashboards in Voila and the lessons that show widgets, in JupyterLab, in Chromium), then
-  nbval on ``lessons/``; live, ``test_lessons_run_twice.py`` (each lesson on a fresh kernel with
-  no shop yet) and then ``test_site.py``, which renders the course site from the run-twice
-  test's runs. So each lesson runs beside at most one other lesson's kernel, and the two phases
-  take about as long as each other. (With a third suite beside the room and the library, the
-  room's lessons missed their timing bounds.)
+- **Phase 1.** In the background, the lessons that show widgets in JupyterLab in Chromium
+  (``tests/test_browser_widgets.py``), then the **room** tests (``-m room``:
+  ``tests/test_room.py``'s four learners, ``tests/test_hub.py``'s JupyterHub), one after the
+  other; live, the **library** tests (everything else under ``tests/`` but the lessons and the
+  dashboards). The room's many kernels thus start once the library's busiest minutes are over:
+  with the room beside all of the library, or a third suite beside both, the room's lessons
+  missed their timing bounds.
+- **Phase 2.** The **lessons**: in the background, the dashboards in Voila in Chromium
+  (``tests/test_browser_dashboard.py``; beside the library's first minutes the XFetch page's
+  kernel stalled at times, cause unknown), then nbval on ``lessons/``; live,
+  ``test_lessons_run_twice.py`` (each lesson on a fresh kernel with no shop yet) and then
+  ``test_site.py``, which renders the course site from the run-twice test's runs. So each
+  lesson runs beside at most one other lesson's kernel.
 
 A lesson's asserts must hold on a busy machine (``scripts/time_lessons.py`` runs each beside
 two busy processes, a heavier load than phase 2's): the room test runs the lessons that use
@@ -41,11 +44,14 @@ LESSON_TESTS = ["tests/test_lessons_run_twice.py", "tests/test_site.py"]
 # comes after it in the same run (and executes the lessons itself, minutes, when run alone).
 NOTEBOOKS = "lessons"  # nbval's run, beside them
 BESIDE = "room or browser"  # the tests the library run leaves to the others
-# The browser tests (-m browser): in phase 2, before nbval, which balances the two phases.
-BROWSER_TESTS = [
-    "tests/test_browser_dashboard.py::test_moving_a_dashboards_slider_redraws_its_summary_and_its_picture",
-    "tests/test_browser_widgets.py::test_the_lesson_runs_in_the_browser_and_its_slider_updates_the_output",
-]
+# The lessons in JupyterLab in Chromium run first in phase 1's background run, so that the
+# room's many kernels start once the library's busiest first minutes are over.
+WIDGETS = (
+    "tests/test_browser_widgets.py"
+    "::test_the_lesson_runs_in_the_browser_and_its_slider_updates_the_output"
+)
+# The dashboards in Voila run in phase 2, before nbval (see the module's docstring).
+DASHBOARDS = "tests/test_browser_dashboard.py"
 
 
 def pytest(name: str, *args: str) -> list[str]:
@@ -116,14 +122,24 @@ def main(argv: list[str]) -> int:
 
     print("== phase 1: the room tests (in the background) beside the library tests", flush=True)
     statuses = side_by_side(
-        {"room": ["tests", "-m", "room", *ignore_lessons, *argv]},
+        {
+            "room": [
+                WIDGETS,
+                "tests",
+                "-m",
+                "room or browser",
+                *ignore_lessons,
+                f"--deselect={DASHBOARDS}",
+                *argv,
+            ]
+        },
         "library",
-        # each test runs in exactly one run: room, library, or browser + nbval in phase 2
+        # each test runs in exactly one run: room, library, or dashboards + nbval in phase 2
         ["tests", "-m", f"not ({BESIDE})", *ignore_lessons, "--durations=10", *argv],
     )
-    print("== phase 2: browser and nbval (in the background) beside run-twice and site", flush=True)
+    print("== phase 2: dashboards, nbval (in the background) beside run-twice, site", flush=True)
     statuses |= side_by_side(
-        {"nbval": [*BROWSER_TESTS, NOTEBOOKS, "--durations=10", *argv]},
+        {"nbval": [DASHBOARDS, NOTEBOOKS, "--durations=10", *argv]},
         "lessons",
         [*LESSON_TESTS, "--durations=10", *argv],
     )
