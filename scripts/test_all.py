@@ -3,24 +3,22 @@
 Each phase runs independent suites side by side, in the background (their output kept in
 ``test-results/<name>.log`` and printed when they end) and one live:
 
-- **Phase 1.** In the background, the lessons that show widgets in JupyterLab in Chromium
-  (``tests/test_browser_widgets.py``), then the **room** tests (``-m room``:
-  ``tests/test_room.py``'s four learners, ``tests/test_hub.py``'s JupyterHub), one after the
-  other; live, the **library** tests (everything else under ``tests/`` but the lessons and the
-  dashboards). The room's many kernels thus start once the library's busiest minutes are over:
-  with the room beside all of the library, or a third suite beside both, the room's lessons
-  missed their timing bounds.
-- **Phase 2.** The **lessons**: in the background, the dashboards in Voila in Chromium
-  (``tests/test_browser_dashboard.py``; beside the library's first minutes the XFetch page's
-  kernel stalled at times, cause unknown), then nbval on ``lessons/``; live,
-  ``test_lessons_run_twice.py`` (each lesson on a fresh kernel with no shop yet) and then
+- **Phase 1.** In the background, the **room** and **browser** tests (``-m "room or browser"``:
+  ``tests/test_room.py``'s four learners, ``tests/test_hub.py``'s JupyterHub, the widgets and
+  dashboards in Chromium), one after the other (beside each other and the library they load
+  the two cores so much that the room's lessons miss their timing bounds); live, the
+  **library** tests (everything else under ``tests/`` but the lessons).
+- **Phase 2.** The **lessons**, each executed twice on fresh kernels: in the background, nbval
+  on ``lessons/``; live, ``test_lessons_run_twice.py`` (each lesson with no shop yet) and then
   ``test_site.py``, which renders the course site from the run-twice test's runs. So each
-  lesson runs beside at most one other lesson's kernel.
+  lesson runs beside at most one other lesson's kernel, and the whole suite's peak load stays
+  near the two cores.
 
 A lesson's asserts must hold on a busy machine (``scripts/time_lessons.py`` runs each beside
 two busy processes, a heavier load than phase 2's): the room test runs the lessons that use
-Redis for four learners at once beside the library tests, on purpose. (A new test file that
-executes lessons belongs in ``LESSON_TESTS`` below.)
+Redis for four learners at once, and the browser tests run the lessons that show widgets
+(``LESSON_WIDGETS``), both in phase 1, on purpose. (A new test file that executes lessons
+belongs in ``LESSON_TESTS`` below.)
 
 The last line adds the four runs up, as pytest would: ``total: N passed, N failed,
 N skipped``; the exit status is non-zero when any run failed.
@@ -43,15 +41,7 @@ LESSON_TESTS = ["tests/test_lessons_run_twice.py", "tests/test_site.py"]
 # test_site.py renders the course site from the runs test_lessons_run_twice.py keeps, so it
 # comes after it in the same run (and executes the lessons itself, minutes, when run alone).
 NOTEBOOKS = "lessons"  # nbval's run, beside them
-BESIDE = "room or browser"  # the tests the library run leaves to the others
-# The lessons in JupyterLab in Chromium run first in phase 1's background run, so that the
-# room's many kernels start once the library's busiest first minutes are over.
-WIDGETS = (
-    "tests/test_browser_widgets.py"
-    "::test_the_lesson_runs_in_the_browser_and_its_slider_updates_the_output"
-)
-# The dashboards in Voila run in phase 2, before nbval (see the module's docstring).
-DASHBOARDS = "tests/test_browser_dashboard.py"
+BESIDE = "room or browser"  # run in the background in phase 1 (see the module's docstring)
 
 
 def pytest(name: str, *args: str) -> list[str]:
@@ -122,24 +112,14 @@ def main(argv: list[str]) -> int:
 
     print("== phase 1: the room tests (in the background) beside the library tests", flush=True)
     statuses = side_by_side(
-        {
-            "room": [
-                WIDGETS,
-                "tests",
-                "-m",
-                "room or browser",
-                *ignore_lessons,
-                f"--deselect={DASHBOARDS}",
-                *argv,
-            ]
-        },
+        {"room": ["tests", "-m", BESIDE, *ignore_lessons, *argv]},
         "library",
-        # each test runs in exactly one run: room, library, or dashboards + nbval in phase 2
+        # each test runs in exactly one of the two
         ["tests", "-m", f"not ({BESIDE})", *ignore_lessons, "--durations=10", *argv],
     )
-    print("== phase 2: dashboards, nbval (in the background) beside run-twice, site", flush=True)
+    print("== phase 2: nbval (in the background) beside the run-twice and site tests", flush=True)
     statuses |= side_by_side(
-        {"nbval": [DASHBOARDS, NOTEBOOKS, "--durations=10", *argv]},
+        {"nbval": [NOTEBOOKS, "--durations=10", *argv]},
         "lessons",
         [*LESSON_TESTS, "--durations=10", *argv],
     )
