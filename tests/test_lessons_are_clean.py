@@ -103,3 +103,15 @@ def test_hints_are_asked_for_never_shown_in_advance(path: Path) -> None:
         source = _source(cell)
         assert "hints=" not in source, f"{path.name} cell {index} passes hint texts to a check"
         assert "<details>" not in source, f"{path.name} cell {index} has a hidden hint block"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
+def test_valid_against_nbformat_s_schema(path: Path) -> None:
+    """JupyterLab logs ``Notebook JSON is invalid`` for a notebook that is not (e.g. cell ids in
+    nbformat 4.4, which has none: ids came with 4.5)."""
+    import nbformat
+
+    try:
+        nbformat.validate(_load(path))
+    except nbformat.ValidationError as error:
+        pytest.fail(f"{path.name} is not a valid notebook: {error.message}")
