@@ -1,11 +1,17 @@
 """Build the course's shop database: products and orders in SQLite, made with sqlite-utils.
 
 The same ``seed`` always gives the same rows, so every learner's shop is the same
-shop and every figure in a lesson can be checked. Two sizes:
+shop and every figure in a lesson can be checked. Three sizes:
 
 - ``"tiny"``: 100 products and 10,000 orders -- built in well under a second, for tests;
+- ``"small"``: the same 2,000 products with a tenth of the orders (100,000), so the
+  trending query is about ten times faster -- for slow laptops, quick runs, and for
+  ``make test`` to stand in for a machine ten times faster than this one;
 - ``"default"``: 2,000 products and 1,000,000 orders over 90 days -- big enough that
   the homepage's trending query costs tens of milliseconds, which is the whole point.
+
+``build_shop()`` with no size builds the size named by ``$CACHELAB_SHOP_SIZE``
+(``small`` or ``default``; ``default`` when unset): see ``shop_size``.
 
 ``build_shop()`` is idempotent: a complete database already at the path is reused;
 a missing, partial or corrupt one is (re)built into a temporary file and moved into
@@ -13,7 +19,7 @@ place only when it is complete, so an interrupted build never leaves half a shop
 
 Lessons that change prices or stock work on ``scratch_shop()``, a throw-away copy.
 
-Run ``python -m cachelab.data`` to build the default shop with a progress bar.
+Run ``python -m cachelab.data [size]`` to build a shop with a progress bar.
 """
 
 from __future__ import annotations
@@ -46,6 +52,8 @@ __all__ = [
     "DAY",
     "SIZES",
     "ShopSize",
+    "SHOP_SIZE_VARIABLE",
+    "shop_size",
     "data_dir",
     "default_path",
     "build_shop",
@@ -81,8 +89,29 @@ class ShopSize:
 
 SIZES = {
     "tiny": ShopSize(products=100, orders=10_000, days=90),
+    "small": ShopSize(products=2_000, orders=100_000, days=90),
     "default": ShopSize(products=2_000, orders=1_000_000, days=90),
 }
+SHOP_SIZE_VARIABLE = "CACHELAB_SHOP_SIZE"
+
+
+def shop_size() -> str:
+    """The shop size the lessons use: ``$CACHELAB_SHOP_SIZE`` if set, else ``"default"``.
+
+    Set ``CACHELAB_SHOP_SIZE=small`` on a slow laptop (the trending query gets about ten
+    times faster) or for a quick run of every lesson; every figure a lesson states is
+    computed on the shop it was given, so the lessons read correctly on either size.
+
+    >>> shop_size() in SIZES
+    True
+    """
+    chosen = os.environ.get(SHOP_SIZE_VARIABLE) or "default"
+    if chosen not in SIZES:
+        raise ValueError(
+            f"{SHOP_SIZE_VARIABLE} must be one of {', '.join(map(repr, SIZES))}, got {chosen!r}; "
+            f"unset it for the default shop"
+        )
+    return chosen
 
 
 def data_dir() -> Path:
@@ -90,14 +119,18 @@ def data_dir() -> Path:
     return Path(os.environ.get("CACHELAB_DATA_DIR") or REPO_DATA_DIR)
 
 
-def default_path(size: str = "default") -> Path:
-    """The database file used when ``build_shop`` is given no path: ``data/shop-<size>.db``."""
-    return data_dir() / f"shop-{size}.db"
+def default_path(size: Optional[str] = None) -> Path:
+    """The database file used when ``build_shop`` is given no path: ``data/shop-<size>.db``
+    (``size`` defaults to ``shop_size()``)."""
+    return data_dir() / f"shop-{size or shop_size()}.db"
 
 
-def build_shop(path: Union[str, Path, None] = None, size: str = "default", seed: int = 42) -> Path:
+def build_shop(
+    path: Union[str, Path, None] = None, size: Optional[str] = None, seed: int = 42
+) -> Path:
     """Return the path of a complete shop database, building it only if needed.
 
+    ``size`` defaults to ``shop_size()`` (``$CACHELAB_SHOP_SIZE``, else ``"default"``);
     ``path`` defaults to ``data/shop-<size>.db``. A database already there is reused
     when it is whole (see ``describe``) and was built with the same ``size`` and
     ``seed``; otherwise it is rebuilt -- but only over a file the course made itself
@@ -108,6 +141,7 @@ def build_shop(path: Union[str, Path, None] = None, size: str = "default", seed:
     >>> describe(path)["size"], path.name
     ('tiny', 'shop-tiny.db')
     """
+    size = shop_size() if size is None else size
     validate_choice(size, "size", SIZES)
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TypeError(f"seed must be a whole number, got {type(seed).__name__} {seed!r}")
@@ -206,7 +240,7 @@ SCRATCH_PREFIX = "cachelab-scratch-"
 _scratch_root: Optional[Path] = None
 
 
-def scratch_shop(size: str = "default", seed: int = 42) -> Path:
+def scratch_shop(size: Optional[str] = None, seed: int = 42) -> Path:
     """A private copy of the shop in a temporary folder, for lessons that change prices and stock.
 
     The shared database stays exactly as built, so every lesson can be run again
@@ -561,5 +595,5 @@ def add_users(path: Union[str, Path], users: int = 200, seed: int = 42) -> Path:
 if __name__ == "__main__":  # python -m cachelab.data [size]
     import sys
 
-    chosen = sys.argv[1] if len(sys.argv) > 1 else "default"
+    chosen = sys.argv[1] if len(sys.argv) > 1 else shop_size()
     print(build_shop(size=chosen))

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from cachelab import keys
+from cachelab.data import SIZES
 from cachelab.validation import validate_whole_number
 from cachelab.web.config import (
     APPS,
@@ -160,9 +161,9 @@ Example: python -m cachelab.web --port 8000 --workers 2 --cache redis
     )
     parser.add_argument(
         "--size",
-        choices=("tiny", "default"),
-        default="default",
-        help="which shop to build when --db is not given (default: default)",
+        choices=tuple(SIZES),
+        default=None,
+        help="which shop to build when --db is not given (default: $CACHELAB_SHOP_SIZE, else default)",
     )
     parser.add_argument(
         "--prefix", default=None, help="the Redis key prefix (default cachelab:<learner>:web:)"
