@@ -1,7 +1,7 @@
 # Make or Break -- a hands-on caching course.
 #
 #   make lab     set up (.venv, packages, shop database) and open JupyterLab on lessons/
-#   make test    set up, then run every test: library tests, notebooks (nbval), browser widgets
+#   make test    set up, then run every test: library, every lesson on three machines, browser, room
 #
 # `make help` lists every target. Variables you may set on the command line:
 #   PYTHON=python3.11   the interpreter that creates .venv (3.10-3.12; default: first suitable one found)
@@ -38,7 +38,7 @@ endif
 # --allow-root only when we really are root (containers, CI); never otherwise.
 ALLOW_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: help lab test lint bench reset clean wheelhouse site setup data hub hub-proxy dashboard type-along
+.PHONY: help lab test test-fast browser-and-proxy lint bench reset clean wheelhouse site setup data hub hub-proxy dashboard type-along
 
 help: ## list the targets
 	@echo "Make or Break -- a hands-on caching course. Start with: make lab   (check everything: make test)"
@@ -78,15 +78,30 @@ data: setup ## build the default shop database if it is missing (progress bar; q
 lab: data ## set up, then open JupyterLab on lessons/
 	$(VENV)/bin/jupyter lab lessons/ --port=$(PORT) $(ALLOW_ROOT)
 
-test: data lint ## set up, then run every test: lint, library, notebooks (nbval), browser widgets
+# make test is three pytest runs, each on two workers (pytest-xdist), one after the other:
+#   1. the library: every test that executes no lesson and starts no browser (make test-fast);
+#   2. every lesson on three machines: nbval on the default shop with every core (lessons/), and
+#      tests/test_lessons.py on the small shop (a fast machine) and on one CPU (a slow one);
+#   3. a room of learners on one Redis, a JupyterHub, the widgets and dashboards in Chromium,
+#      and the course site rendered from run 2's lessons.
+PYTEST := $(PY) -m pytest -n 2
+LIBRARY_TESTS := -m "not (lesson or room or browser or site)"
+
+test: data lint browser-and-proxy ## set up, then run every test: lint, library, lessons on three machines, room, browser, site
+	$(PYTEST) $(LIBRARY_TESTS) tests
+	$(PYTEST) --dist loadgroup -m lesson lessons tests/test_lessons.py
+	$(PYTEST) -m "room or browser or site" tests
+
+test-fast: setup ## the library's tests alone (no lessons, browser, room or hub): about a minute
+	$(PYTEST) $(LIBRARY_TESTS) tests
+
+browser-and-proxy: setup
 	@# A browser for the browser tests: found, or (as root with apt-get) Debian's chromium installed.
 	@# None: those tests are skipped, and the summary says how to get one (under CI=true they fail).
 	@$(PY) scripts/browser.py --install || true
 	@# JupyterHub's proxy for the hub test, from npm into hub/node_modules (skipped without npm).
 	@if command -v npm >/dev/null; then $(MAKE) --no-print-directory hub-proxy; \
 	else echo "note: no npm here, so the JupyterHub test will be skipped (failed under CI=true)"; fi
-	@# The room's tests beside the library's, then the lessons alone (scripts/test_all.py says why).
-	$(PY) scripts/test_all.py
 
 LINTED := lib tests benchmarks scripts lessons/solutions lessons/conftest.py book dashboards/serve.py
 

@@ -13,8 +13,8 @@ the network. Four steps:
    nothing is ever written into ``lessons/``. The executed notebook, outputs and widget state
    included, goes into a jupyter-cache under ``book/_build/jupyter-cache/<library digest>/``.
    A lesson whose code cells have not changed, run by this same library (``lib/cachelab``)
-   and data generator (``data/``), is not run again. ``tests/test_lessons_run_twice.py``
-   stores its own runs there too (``store_executed``), so the site test re-uses them.
+   and data generator (``data/``), is not run again. ``tests/test_site.py`` stores the runs
+   ``tests/test_lessons.py`` kept there too (``store_executed``), so it only renders.
 3. **Sources** (``stage``): the pages are copied into ``book/_build/src/`` in the layout of
    the repository -- ``index.md`` (``book/index.md`` with the table of lessons made from each
    lesson's first cell), ``lessons/NN_*.ipynb``, ``GLOSSARY.md``, ``INSTRUCTORS.md``,

@@ -8,8 +8,9 @@ and ``REDIS_URL`` points every lesson's kernel at it -- as on a learner's own se
 or a room's shared one. After the last lesson a final test item resets the room
 (``python -m cachelab.reset --all-learners``) and checks that every one of those keys
 is still there, unchanged, TTLs included, and that nothing was written outside the
-course prefix. (``tests/test_lessons_run_twice.py`` runs every lesson once more,
-each with a private server of its own, the way ``make lab`` does without REDIS_URL.)
+course prefix. (``tests/test_lessons.py`` runs every lesson twice more, on the small shop
+and on one CPU, each with a private server of its own, the way ``make lab`` does without
+REDIS_URL.)
 """
 
 from __future__ import annotations
@@ -75,10 +76,16 @@ class ForeignDataSurvived(pytest.Item):
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config, items: list) -> None:
-    if any(_is_lesson_cell(item) for item in items):
-        items.append(
-            ForeignDataSurvived.from_parent(session, name="lessons: foreign keys survived")
-        )
+    """Mark every lesson cell ``lesson``, add the final check, and keep them together under
+    pytest-xdist (``--dist loadgroup``): one worker runs the lessons in order, then the check,
+    against the one planted server it started."""
+    if not any(_is_lesson_cell(item) for item in items):
+        return
+    items.append(ForeignDataSurvived.from_parent(session, name="lessons: foreign keys survived"))
+    for item in items:
+        if _is_lesson_cell(item) or isinstance(item, ForeignDataSurvived):
+            item.add_marker(pytest.mark.lesson)
+            item.add_marker(pytest.mark.xdist_group("nbval"))
 
 
 def pytest_sessionfinish(session, exitstatus) -> None:

@@ -243,7 +243,8 @@ def test_a_foreign_sqlite_database_is_never_overwritten(tmp_path):
 
 
 def test_an_unknown_size_is_a_value_error_listing_the_sizes(tmp_path):
-    with pytest.raises(ValueError, match=r"size must be one of 'tiny', 'small', 'default', got 'huge'"):
+    expected = r"size must be one of 'tiny', 'small', 'default', got 'huge'"
+    with pytest.raises(ValueError, match=expected):
         build_shop(tmp_path / "shop.db", size="huge")
 
 

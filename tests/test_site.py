@@ -3,9 +3,10 @@
 The site is built once for this module (``python book/build.py``, in a subprocess): every lesson
 executed on a fresh kernel into the build folder, then rendered by Sphinx. Executing the lessons
 is most of the cost, so a lesson already run by this very library is not run again: in
-``make test`` the run-twice test (``tests/test_lessons_run_twice.py``, which runs just before this
-one) stores each of its runs for the site, and this module only renders (seconds). Run alone,
-it executes every lesson itself (minutes).
+``make test`` the lessons' one-CPU runs (``tests/test_lessons.py``, in the run before this one)
+leave each executed lesson in ``test-results/executed/``, this module hands them to the site's
+cache, and the build only renders (seconds). Run alone, it executes every lesson itself
+(minutes).
 
 Then it reads the HTML as a browser would need it, and checks what a learner would trip over:
 every lesson, the glossary and the notes are pages; the landing page lists every lesson with its
@@ -38,6 +39,9 @@ from lab import browser
 
 REPO = Path(__file__).resolve().parents[1]
 LESSONS = sorted((REPO / "lessons").glob("[0-9][0-9]_*.ipynb"))
+EXECUTED = REPO / "test-results" / "executed"  # tests/test_lessons.py's one-CPU runs
+
+pytestmark = pytest.mark.site
 BUILD_TIMEOUT_S = 3600  # executing every lesson on a slow, busy 2-core machine
 
 
@@ -129,6 +133,26 @@ def _lesson_digests() -> dict[str, str]:
     }
 
 
+def _reuse_executed_lessons() -> int:
+    """Give the site's cache every lesson ``tests/test_lessons.py`` executed and kept (those
+    whose code is the lesson's as stored now); return how many."""
+    import nbformat
+
+    reused = 0
+    for lesson in LESSONS:
+        executed = EXECUTED / lesson.name
+        if not executed.exists():
+            continue
+        notebook = nbformat.read(executed, as_version=4)
+        seconds = notebook.metadata.get("cachelab", {}).get("execution_seconds")
+        try:
+            build.store_executed(notebook, lesson, seconds=seconds)
+        except ValueError:  # a run of an older version of the lesson: the build runs it again
+            continue
+        reused += 1
+    return reused
+
+
 @pytest.fixture(scope="module")
 def site() -> dict:
     """Build the site once: {"html": folder, "pages": {relative path: Page}, "seconds": ...}."""
@@ -141,6 +165,7 @@ def site() -> dict:
             pytest.fail(f"{missing} (CI=true: the site test may not be skipped)", pytrace=False)
         pytest.skip(missing)
     lessons_before = _lesson_digests()
+    reused = _reuse_executed_lessons()
     started = time.perf_counter()
     try:
         result = subprocess.run(
@@ -160,7 +185,10 @@ def site() -> dict:
             f"{result.stderr[-4000:]}",
             pytrace=False,
         )
-    print(f"\nthe site built in {seconds:.0f} s; {result.stdout.strip().splitlines()[-1]}")
+    print(
+        f"\nthe site built in {seconds:.0f} s ({reused} lessons ran before, in test_lessons.py); "
+        f"{result.stdout.strip().splitlines()[-1]}"
+    )
     html = build.HTML
     pages = {
         path.relative_to(html).as_posix(): Page(path, path.read_text(encoding="utf-8"))

@@ -163,7 +163,7 @@ Example: python -m cachelab.web --port 8000 --workers 2 --cache redis
         "--size",
         choices=tuple(SIZES),
         default=None,
-        help="which shop to build when --db is not given (default: $CACHELAB_SHOP_SIZE, else default)",
+        help="the shop to build without --db (default: $CACHELAB_SHOP_SIZE, else default)",
     )
     parser.add_argument(
         "--prefix", default=None, help="the Redis key prefix (default cachelab:<learner>:web:)"
