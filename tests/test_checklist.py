@@ -67,6 +67,7 @@ def test_shop_row_counts_products_and_orders(tiny_shop_path: Path):
     row = checklist.shop_row(tiny_shop_path)
     assert row.ok, row.detail
     assert "100 products" in row.detail and "10,000 orders" in row.detail
+    assert "the tiny shop" in row.detail, "the row names the shop's size"
 
 
 def test_shop_row_without_building_reports_a_missing_database(tmp_path: Path):

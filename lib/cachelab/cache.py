@@ -206,8 +206,7 @@ class MemoryCache:
 
     def _live_entry(self, key: str) -> Any:
         """The (value, expires_at) of ``key`` if it is there and fresh, else ``_MISSING`` (dropping
-        it
-        if expired).
+        it if expired).
         """
         entry = self._entries.get(key, _MISSING)
         if entry is not _MISSING and entry[1] is not None and self.clock() >= entry[1]:

@@ -145,20 +145,20 @@ def package_rows(required: Optional[dict[str, Optional[str]]] = None) -> list[Ro
 
 
 def shop_row(path: Union[str, Path, None] = None, build: bool = True) -> Row:
-    """The shop database at ``path`` (default: the lessons' one): readable, with its rows counted.
+    """The shop database at ``path`` (default: the lessons' one): readable, its size named
+    (``default`` or ``small``, see ``cachelab.data.shop_size``) and its rows counted.
 
     When ``build`` is true, a missing, partial or corrupt database is built first
-    (the default size); a complete shop of any size is used as it is.
+    (the size ``$CACHELAB_SHOP_SIZE`` names); a complete shop of any size is used as it is.
     """
     try:
         from cachelab.app import Shop
         from cachelab.data import build_shop, default_path, describe
 
         where = Path(path) if path is not None else default_path()
-        if (
-            build and describe(where) is None
-        ):  # missing, partial or corrupt: (re)build the default shop
+        if build and describe(where) is None:  # missing, partial or corrupt: (re)build it
             where = build_shop(where)
+        size = (describe(where) or {}).get("size") or "unknown"
         shop = Shop(where)
         try:
             products = shop.db["products"].count
@@ -174,7 +174,11 @@ def shop_row(path: Union[str, Path, None] = None, build: bool = True) -> Row:
             f"{where} holds {products} products and {orders} orders; "
             f"delete it and run `python -m cachelab.data` to rebuild it",
         )
-    return Row("shop database", True, f"{products:,} products, {orders:,} orders in {where}")
+    return Row(
+        "shop database",
+        True,
+        f"the {size} shop: {products:,} products, {orders:,} orders in {where}",
+    )
 
 
 def redis_source(client=None) -> str:
