@@ -111,7 +111,15 @@ def test_valid_against_nbformat_s_schema(path: Path) -> None:
     nbformat 4.4, which has none: ids came with 4.5)."""
     import nbformat
 
+    notebook = _load(path)
     try:
-        nbformat.validate(_load(path))
+        nbformat.validate(notebook)
     except nbformat.ValidationError as error:
         pytest.fail(f"{path.name} is not a valid notebook: {error.message}")
+    # nbformat only warns (MissingIDFieldWarning) about a 4.5 cell without an id, and makes one
+    # up on every read, so the ids, and every diff that shows them, would change each time.
+    ids = [cell.get("id") for cell in notebook["cells"]]
+    assert None not in ids, (
+        f"{path.name}: cells {[i for i, x in enumerate(ids) if x is None]} have no id"
+    )
+    assert len(ids) == len(set(ids)), f"{path.name}: two cells share an id"
