@@ -159,3 +159,28 @@ def test_sweep_gives_every_user_at_least_one_request():
 def test_sweep_rejects_an_empty_list_of_levels():
     with pytest.raises(ValueError, match="user_counts is empty"):
         sweep(lambda: lambda: None, [], requests_per_level=2)
+
+
+def test_elapsed_runs_from_the_first_request_to_the_last_even_when_the_caller_is_late():
+    """The thread that starts the users may get a core long after they do (a busy machine): the
+    elapsed time must still cover every request, or Little's law (mean latency <= users /
+    throughput) breaks.
+    """
+    fake = FakeClock()
+    users_done = threading.Event()
+    calls = {"n": 0}
+
+    def clock() -> float:
+        if threading.current_thread() is threading.main_thread():
+            users_done.wait(timeout=5)  # the caller gets no core until the users are done
+        return fake()
+
+    def request() -> None:
+        fake.advance(1.0)
+        calls["n"] += 1
+        if calls["n"] == 3:
+            users_done.set()
+
+    result = hammer(lambda: request, users=1, requests_per_user=3, clock=clock)
+    assert result.elapsed_s == 3.0
+    assert sum(result.latency.samples_s) <= result.elapsed_s * result.users

@@ -104,9 +104,12 @@ def hammer(
     user can open its own connection (an SQLite connection belongs to the thread
     that opened it): ``hammer(lambda: Shop(path).trending, users=4, requests_per_user=10)``.
 
-    All users start together; the elapsed time runs from that start until the last
-    user is done. Each request is timed on its own, by ``clock`` (a test passes a
-    fake one). An exception in any user stops the run and is raised here.
+    All users start together. Each request is timed on its own, by ``clock`` (a test
+    passes a fake one), and the elapsed time runs from the first request's start to
+    the last one's end, on the same clock the users read: no user's requests can add
+    up to more than it, so Little's law (mean latency <= users / throughput) holds
+    even when the thread that started the users was itself kept waiting for a core.
+    An exception in any user stops the run and is raised here.
     """
     if not callable(make_request):
         raise TypeError(
@@ -118,6 +121,7 @@ def hammer(
 
     start_together = threading.Barrier(users + 1)
     latencies: list[list[float]] = [[] for _ in range(users)]
+    spans: list[tuple[float, float]] = []  # each user's first start and last end
     errors: list[BaseException] = []
 
     def user(index: int) -> None:
@@ -136,15 +140,19 @@ def hammer(
         except threading.BrokenBarrierError:
             return
         own = latencies[index]
+        first_started = clock()
         try:
             for _ in range(requests_per_user):
                 started = clock()
                 request()
-                own.append(clock() - started)
+                ended = clock()
+                own.append(ended - started)
                 if errors:  # another user failed: stop early
                     return
         except BaseException as error:  # handed to the caller below
             errors.append(error)
+            return
+        spans.append((first_started, ended))  # list.append is atomic: threads may share it
 
     threads = [
         threading.Thread(target=user, args=(i,), name=f"cachelab-user-{i}", daemon=True)
@@ -156,12 +164,11 @@ def hammer(
         start_together.wait()
     except threading.BrokenBarrierError:
         pass
-    started = clock()
     for thread in threads:
         thread.join()
-    elapsed = clock() - started
     if errors:
         raise errors[0]
+    elapsed = max(end for _, end in spans) - min(start for start, _ in spans)
     samples = [s for own in latencies for s in own]
     return LoadResult(users=users, latency=Timing(f"{users} users", samples), elapsed_s=elapsed)
 
