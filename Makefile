@@ -112,14 +112,15 @@ lab: data ## set up, then open JupyterLab on lessons/
 #   2. every lesson on three machines: nbval on the default shop with every core (lessons/), and
 #      tests/test_lessons.py on the small shop (a fast machine) and on one CPU (a slow one);
 #   3. a room of learners on one Redis, a JupyterHub, the widgets and dashboards in Chromium,
-#      and the course site rendered from run 2's lessons.
+#      the course site rendered from run 2's lessons, and the learner's packages resolved from
+#      wheels for a Mac (test_platforms.py: needs the package index, skipped without it).
 PYTEST := $(PY) -m pytest -n 2
-LIBRARY_TESTS := -m "not (lesson or room or browser or site)"
+LIBRARY_TESTS := -m "not (lesson or room or browser or site or platforms)"
 
 test: data $(ALL_EXTRAS_STAMP) lint browser-and-proxy ## set up, then run every test: lint, library, lessons on three machines, room, browser, site
 	$(PYTEST) $(LIBRARY_TESTS) tests
 	$(PYTEST) --dist loadgroup -m lesson lessons tests/test_lessons.py
-	$(PYTEST) -m "room or browser or site" tests
+	$(PYTEST) -m "room or browser or site or platforms" tests
 
 test-fast: $(TEST_EXTRAS) ## the library's tests alone (no lessons, browser, room or hub): about a minute
 	$(PYTEST) $(LIBRARY_TESTS) tests
