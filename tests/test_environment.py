@@ -11,6 +11,7 @@ Binder badge must point at the repository ``pyproject.toml`` names.
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 from typing import NamedTuple, Optional
 
@@ -119,10 +120,6 @@ def disagreements(pyproject: str, environment: str) -> list[str]:
 
 
 def _toml(text: str) -> dict:
-    try:
-        import tomllib
-    except ImportError:  # Python 3.10: the TOML reader pip itself carries
-        from pip._vendor import tomli as tomllib  # type: ignore[no-redef]
     return tomllib.loads(text)
 
 

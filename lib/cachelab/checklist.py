@@ -48,7 +48,7 @@ PYTHON_SUPPORTED = ((3, 11), (3, 14))
 """The oldest and newest Python (major, minor) the course supports, both included."""
 
 INSTALL_HINT = (
-    "run `make lab` (or `pip install -e '.[test]'` in the course folder), then restart the kernel"
+    "run `make lab` (or `pip install -e .` in the course folder), then restart the kernel"
 )
 
 
