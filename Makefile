@@ -1,11 +1,16 @@
 # Make or Break -- a hands-on caching course.
 #
-#   make lab     set up (.venv, packages, shop database) and open JupyterLab on lessons/
-#   make test    set up, then run every test: library, every lesson on three machines, browser, room
+#   make lab     set up (.venv, the course and what the lessons need, shop database) and open
+#                JupyterLab on lessons/
+#   make test    set up (plus the test, bench, hub and site extras), then run every test: library,
+#                every lesson on three machines, browser, room
 #
 # `make help` lists every target. Variables you may set on the command line:
-#   PYTHON=python3.11   the interpreter that creates .venv (3.10-3.12; default: first suitable one found)
+#   PYTHON=python3.13   the interpreter that creates .venv (3.11-3.14; default: first suitable one found)
+#   VENV=.venv313       the virtual environment to use (default .venv): a second Python beside the
+#                       first, e.g. make test-fast VENV=.venv313 PYTHON=python3.13
 #   OFFLINE=1           install from wheelhouse/ only (see `make wheelhouse`), no network
+#   FULL=1              make wheelhouse: every extra's wheels too (the default is the learner's set)
 #   PORT=8888           the port `make lab` asks JupyterLab for
 #   HUB_PORT=8000       the port `make hub` serves the room's JupyterHub on
 #   DASHBOARD_PORT=8866 the port `make dashboard` serves the dashboards on (127.0.0.1 only)
@@ -14,20 +19,32 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-VENV       := .venv
+VENV       ?= .venv
 PY         := $(VENV)/bin/python
 STAMP      := $(VENV)/.cachelab-installed
 WHEELHOUSE := wheelhouse
-EXTRAS     := test,bench,hub,site
+# A learner's `make lab` installs the course and what the lessons need (pyproject's dependencies),
+# nothing else. The maintainers' targets add the extra they need the first time they run, each
+# recorded by a stamp of its own ($(VENV)/.cachelab-with-<extra>): test (make test-fast, lint),
+# hub, site (make site, make dashboard), bench; make test takes them all.
+ALL_EXTRAS := test+bench+hub+site
+comma      := ,
 HUB_PROXY  := hub/node_modules/.bin/configurable-http-proxy
 PORT       ?= 8888
 HUB_PORT   ?= 8000
 DASHBOARD_PORT ?= 8866
 
-# Pick the interpreter: $(PYTHON) if given, else python3 if it is 3.10-3.12, else python3.12/3.11/3.10.
-PYTHON ?= $(shell for p in python3 python3.12 python3.11 python3.10; do \
-	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(not (3,10) <= sys.version_info[:2] <= (3,12))' 2>/dev/null \
+# Pick the interpreter: $(PYTHON) if given, else python3 if it is 3.11-3.14, else the newest of
+# python3.14/3.13/3.12/3.11 found.
+PYTHON ?= $(shell for p in python3 python3.14 python3.13 python3.12 python3.11; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(not (3,11) <= sys.version_info[:2] <= (3,14))' 2>/dev/null \
 	&& { echo $$p; break; }; done)
+
+ifeq ($(FULL),1)
+WHEELHOUSE_SET := .[$(subst +,$(comma),$(ALL_EXTRAS))]
+else
+WHEELHOUSE_SET := .
+endif
 
 ifeq ($(OFFLINE),1)
 PIP_SOURCE := --no-index --find-links $(WHEELHOUSE)
@@ -45,30 +62,42 @@ help: ## list the targets
 	@echo
 	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  make %-11s %s\n", $$1, $$2}'
 	@echo
-	@echo "  options: PYTHON=python3.11 (which Python makes .venv), OFFLINE=1 (install from wheelhouse/), PORT=8888"
+	@echo "  options: PYTHON=python3.13 (which Python makes .venv), VENV=.venv313, OFFLINE=1 (install from wheelhouse/), PORT=8888"
 
 # --- set-up -------------------------------------------------------------------------------------
 
 $(PY):
 	@if [ -z "$(PYTHON)" ]; then \
-		echo "error: no Python 3.10-3.12 found (tried python3, python3.12, python3.11, python3.10)." >&2; \
-		echo "       Install one (e.g. apt-get install python3.11 python3.11-venv, brew install python@3.11)," >&2; \
-		echo "       or name it: make lab PYTHON=/path/to/python3.11. The conda route is in README.md." >&2; \
+		echo "error: no Python 3.11-3.14 found (tried python3, python3.14, python3.13, python3.12, python3.11)." >&2; \
+		echo "       Install one (Debian/Ubuntu: apt-get install python3 python3-venv; Fedora: dnf install python3;" >&2; \
+		echo "       macOS: the installer from python.org or brew install python@3.13)," >&2; \
+		echo "       or name it: make lab PYTHON=/path/to/python3.13. Every system's steps: docs/setup.md." >&2; \
 		exit 1; fi
-	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; ok = (3,10) <= v <= (3,12); \
+	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; ok = (3,11) <= v <= (3,14); \
 		print(f"using {sys.executable} (Python {v[0]}.{v[1]})"); \
-		ok or print(f"error: this course needs Python 3.10-3.12, {sys.executable} is {v[0]}.{v[1]}; try make lab PYTHON=python3.11", file=sys.stderr); \
+		ok or print(f"error: this course needs Python 3.11-3.14, {sys.executable} is {v[0]}.{v[1]}; try make lab PYTHON=python3.13 (docs/setup.md)", file=sys.stderr); \
 		sys.exit(0 if ok else 1)'
 	@echo "$(PYTHON) -m venv $(VENV)"
 	@$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); \
 		echo "error: could not create $(VENV). On Debian/Ubuntu: apt-get install python3-venv" >&2; exit 1; }
 
-# Reinstall only when pyproject.toml changes (or the venv is new).
+# The learner's install: the course and what the lessons need. Again only when pyproject.toml
+# changes (or the venv is new); a new install also makes every extra's stamp out of date.
 $(STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install --disable-pip-version-check $(PIP_SOURCE) -e '.[$(EXTRAS)]'
+	$(PY) -m pip install --disable-pip-version-check $(PIP_SOURCE) -e .
 	@touch $@
 
-setup: $(STAMP) ## create .venv and install the course (only when pyproject.toml changed)
+# Extras, installed the first time a target needs them: $(VENV)/.cachelab-with-test+hub installs
+# .[test,hub] in one pip run and stamps each extra it installed (and the set) as done.
+$(VENV)/.cachelab-with-%: $(STAMP)
+	$(PY) -m pip install --disable-pip-version-check $(PIP_SOURCE) -e '.[$(subst +,$(comma),$*)]'
+	@for extra in $(subst +, ,$*); do touch $(VENV)/.cachelab-with-$$extra; done
+	@touch $@
+
+TEST_EXTRAS := $(VENV)/.cachelab-with-test
+ALL_EXTRAS_STAMP := $(VENV)/.cachelab-with-$(ALL_EXTRAS)
+
+setup: $(STAMP) ## create .venv and install the course for a learner (only when pyproject.toml changed)
 
 data: setup ## build the default shop database if it is missing (progress bar; quick when it exists)
 	$(PY) -m cachelab.data
@@ -83,19 +112,20 @@ lab: data ## set up, then open JupyterLab on lessons/
 #   2. every lesson on three machines: nbval on the default shop with every core (lessons/), and
 #      tests/test_lessons.py on the small shop (a fast machine) and on one CPU (a slow one);
 #   3. a room of learners on one Redis, a JupyterHub, the widgets and dashboards in Chromium,
-#      and the course site rendered from run 2's lessons.
+#      the course site rendered from run 2's lessons, and the learner's packages resolved from
+#      wheels for a Mac (test_platforms.py: needs the package index, skipped without it).
 PYTEST := $(PY) -m pytest -n 2
-LIBRARY_TESTS := -m "not (lesson or room or browser or site)"
+LIBRARY_TESTS := -m "not (lesson or room or browser or site or platforms)"
 
-test: data lint browser-and-proxy ## set up, then run every test: lint, library, lessons on three machines, room, browser, site
+test: data $(ALL_EXTRAS_STAMP) lint browser-and-proxy ## set up, then run every test: lint, library, lessons on three machines, room, browser, site
 	$(PYTEST) $(LIBRARY_TESTS) tests
 	$(PYTEST) --dist loadgroup -m lesson lessons tests/test_lessons.py
-	$(PYTEST) -m "room or browser or site" tests
+	$(PYTEST) -m "room or browser or site or platforms" tests
 
-test-fast: setup ## the library's tests alone (no lessons, browser, room or hub): about a minute
+test-fast: $(TEST_EXTRAS) ## the library's tests alone (no lessons, browser, room or hub): about a minute
 	$(PYTEST) $(LIBRARY_TESTS) tests
 
-browser-and-proxy: setup
+browser-and-proxy: $(TEST_EXTRAS)
 	@# A browser for the browser tests: found, or (as root with apt-get) Debian's chromium installed.
 	@# None: those tests are skipped, and the summary says how to get one (under CI=true they fail).
 	@$(PY) scripts/browser.py --install || true
@@ -105,16 +135,16 @@ browser-and-proxy: setup
 
 LINTED := lib tests benchmarks scripts lessons/solutions lessons/conftest.py book dashboards/serve.py
 
-lint: setup ## check the code's style with ruff (configured in pyproject.toml)
+lint: $(TEST_EXTRAS) ## check the code's style with ruff (configured in pyproject.toml)
 	$(VENV)/bin/ruff check $(LINTED)
 	$(VENV)/bin/ruff format --check $(LINTED)
 
 # --- for instructors and maintainers ---------------------------------------------------------------
 
-bench: data ## run the benchmarks (honest measurements; never pass/fail); e.g. make bench ARGS=--quick
+bench: data $(VENV)/.cachelab-with-bench ## run the benchmarks (honest measurements; never pass/fail); e.g. make bench ARGS=--quick
 	$(PY) benchmarks/run.py $(ARGS)
 
-hub: data $(HUB_PROXY) ## JupyterHub for a room on 127.0.0.1:8000 (HUB_PORT=...): one password, one Redis; Ctrl-C stops it
+hub: data $(VENV)/.cachelab-with-hub $(HUB_PROXY) ## JupyterHub for a room on 127.0.0.1:8000 (HUB_PORT=...): one password, one Redis; Ctrl-C stops it
 	$(PY) hub/run.py --port $(HUB_PORT)
 
 hub-proxy: $(HUB_PROXY) ## install JupyterHub's proxy (configurable-http-proxy) into hub/node_modules
@@ -128,25 +158,26 @@ $(HUB_PROXY): hub/package.json
 reset: setup ## delete this learner's Redis keys (cachelab:<learner>:* only) and the generated databases
 	$(PY) -m cachelab.reset
 
-wheelhouse: setup ## download every wheel into wheelhouse/ for offline installs (make lab OFFLINE=1)
+wheelhouse: setup ## the learner's wheels into wheelhouse/ for offline installs (make lab OFFLINE=1); FULL=1: every extra's too
 	mkdir -p $(WHEELHOUSE)
 	$(PY) -m pip download --disable-pip-version-check -d $(WHEELHOUSE) pip setuptools wheel
-	$(PY) -m pip wheel --disable-pip-version-check -w $(WHEELHOUSE) '.[$(EXTRAS)]'
+	$(PY) -m pip wheel --disable-pip-version-check -w $(WHEELHOUSE) '$(WHEELHOUSE_SET)'
 	rm -f $(WHEELHOUSE)/cachelab-*.whl  # the course itself is installed from the repository (-e .)
 	rm -rf build  # what building the course's own wheel left behind
-	@echo "wheelhouse/ holds $$(ls $(WHEELHOUSE) | wc -l) files. Copy the repository with it, then: make lab OFFLINE=1"
+	@echo "wheelhouse/ holds $$(ls $(WHEELHOUSE) | wc -l) files for $(if $(filter 1,$(FULL)),every target (FULL=1),a learner's make lab)." \
+		"Copy the repository with it, then: make lab OFFLINE=1$(if $(filter 1,$(FULL)),, (make test OFFLINE=1 needs make wheelhouse FULL=1))"
 
-site: data ## the course as a web site in book/_build/html/ (lessons executed; outputs never go into lessons/)
+site: data $(VENV)/.cachelab-with-site ## the course as a web site in book/_build/html/ (lessons executed; outputs never go into lessons/)
 	$(PY) book/build.py
 
-dashboard: data ## lesson 07's TTL explorer and 08's XFetch view as pages to project (Voila, 127.0.0.1:8866)
+dashboard: data $(VENV)/.cachelab-with-site ## lesson 07's TTL explorer and 08's XFetch view as pages to project (Voila, 127.0.0.1:8866)
 	$(PY) dashboards/serve.py --port $(DASHBOARD_PORT)
 
 type-along: setup ## each lesson with the cells an instructor types live emptied, into type-along/
 	$(PY) scripts/type_along.py
 
 clean: ## remove .venv, the generated databases, caches and test by-products
-	rm -rf $(VENV) test-results site book/_build type-along .pytest_cache lib/*.egg-info build dist hub/node_modules
+	rm -rf $(VENV) .venv313 test-results site book/_build type-along .pytest_cache lib/*.egg-info build dist hub/node_modules
 	rm -f data/*.db data/*.db-journal data/*.db-wal data/*.db-shm data/*.partial
 	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +
 	find . -name .ipynb_checkpoints -type d -prune -not -path './.git/*' -exec rm -rf {} +

@@ -17,10 +17,15 @@ def test_python_row_accepts_this_python():
 
 
 def test_python_row_rejects_versions_outside_the_supported_range():
-    for version in [(3, 9, 18), (3, 13, 0), (2, 7, 18)]:
+    for version in [(3, 10, 14), (3, 15, 0), (2, 7, 18)]:
         row = checklist.python_row(version)
         assert not row.ok
-        assert "3.10–3.12" in row.detail
+        assert "3.11–3.14" in row.detail
+
+
+def test_python_row_accepts_every_supported_version():
+    for version in [(3, 11, 0), (3, 12, 8), (3, 13, 0), (3, 14, 0)]:
+        assert checklist.python_row(version).ok, version
 
 
 def test_the_required_packages_are_the_course_dependencies_without_the_test_tools():
@@ -92,6 +97,17 @@ def test_redis_row_reports_the_ping_latency(redis_client: redis.Redis):
     row = checklist.redis_row(redis_client, pings=20)
     assert row.ok, row.detail
     assert "µs over 20 PINGs" in row.detail
+
+
+def test_redis_row_names_valkey_as_valkey(stoppable_redis):
+    """Valkey's INFO says redis_version:7.2.4; the row names what runs, and its Redis level."""
+    client = stoppable_redis.client()
+    row = checklist.redis_row(client, pings=5)
+    info = client.info("server")
+    if "valkey_version" in info:
+        assert f"Valkey {info['valkey_version']} (Redis-compatible: 7.2.4)" in row.detail
+    else:
+        assert f"Redis {info['redis_version']}" in row.detail
 
 
 def test_redis_row_fails_with_the_reason_when_the_server_is_gone(stoppable_redis):

