@@ -29,7 +29,6 @@ from lab import REPO, Console, browser, chromium_page, find_chromium, free_port
 RESULTS = REPO / "test-results"
 START_TIMEOUT_S = 90  # Voila starts in a few seconds, slower on a busy 2-core machine
 RENDER_TIMEOUT_MS = 150_000  # Voila runs the whole notebook first, in make test beside others
-STALL_TIMEOUT_MS = 90_000  # a first render slower than this is taken as a stalled kernel
 MOVE_TIMEOUT_MS = 30_000  # a slider's round trip to the kernel and the redraw
 
 
@@ -164,14 +163,7 @@ def test_moving_a_dashboards_slider_redraws_its_summary_and_its_picture(
     )
     console = Console(page)
     try:
-        try:
-            page.goto(serve.page_url(voila, dashboard.notebook), timeout=STALL_TIMEOUT_MS)
-        except PlaywrightTimeout:
-            # A page's kernel has at times stalled while executing (seen only in make test, on
-            # a busy machine; cause unknown). INSTRUCTORS.md tells an instructor to reload, and
-            # so does the test, once: Voila starts a fresh kernel for the reloaded page.
-            print(f"{dashboard.notebook} did not render in {STALL_TIMEOUT_MS // 1000} s: reloading")
-            page.goto(serve.page_url(voila, dashboard.notebook), timeout=RENDER_TIMEOUT_MS)
+        page.goto(serve.page_url(voila, dashboard.notebook), timeout=RENDER_TIMEOUT_MS)
         slider = page.locator(f".{dashboard.slider_class}").first
         summary = page.locator(f".{dashboard.summary_class}").first
         slider.wait_for(state="visible", timeout=RENDER_TIMEOUT_MS)
