@@ -122,7 +122,7 @@ LIBRARY_TESTS := -m "not (lesson or room or browser or site or platforms)"
 
 test: data $(ALL_EXTRAS_STAMP) lint browser-and-proxy ## set up, then run every test: lint, library, lessons on three machines, room, browser, site
 	$(PYTEST) $(LIBRARY_TESTS) tests
-	$(PYTEST) --dist loadgroup -m lesson lessons tests/test_lessons.py
+	$(PYTEST) --dist loadgroup -m lesson --durations=25 lessons tests/test_lessons.py
 	$(PYTEST) -m "room or site or platforms" tests
 	$(PY) -m pytest -m browser tests
 
