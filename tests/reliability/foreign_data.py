@@ -67,15 +67,33 @@ def plant(client: redis.Redis, count: int = COUNT) -> Planted:
 
 
 def snapshot(client: redis.Redis) -> Planted:
-    """Every key on the server now, dumped, with its expiry time."""
+    """Every key on the server now, dumped, with its expiry time (absolute, server clock, ms)."""
     raw = _raw(client)
     names = sorted(raw.scan_iter(count=1_000))
+    try:
+        raw.execute_command("PEXPIRETIME", "no-such-key")
+    except redis.ResponseError:  # Redis 6.2 has no PEXPIRETIME (7.0 and Valkey have)
+        return _snapshot_by_ttl(raw, names)
+    with raw.pipeline(transaction=False) as pipe:
+        for name in names:
+            pipe.dump(name)
+            pipe.execute_command("PEXPIRETIME", name)  # -1: no TTL
+        replies = pipe.execute()
+    values = {name: replies[2 * i] for i, name in enumerate(names)}
+    expires = {name: replies[2 * i + 1] for i, name in enumerate(names) if replies[2 * i + 1] > 0}
+    return Planted(values, expires)
+
+
+def _snapshot_by_ttl(raw: redis.Redis, names: list[bytes]) -> Planted:
+    """``snapshot`` on a server without PEXPIRETIME: the time left (PTTL) plus the server's clock
+    read before the pipeline. Each key's PTTL is read a little later than that clock, up to the
+    pipeline's whole duration later; ``_same_expiry``'s slack has to cover it."""
     seconds, microseconds = raw.time()
     now_ms = seconds * 1_000 + microseconds // 1_000
     with raw.pipeline(transaction=False) as pipe:
         for name in names:
             pipe.dump(name)
-            pipe.pttl(name)  # (Redis 6.2 has no PEXPIRETIME: time left, from the server's clock)
+            pipe.pttl(name)
         replies = pipe.execute()
     values = {name: replies[2 * i] for i, name in enumerate(names)}
     expires = {
