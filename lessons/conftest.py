@@ -75,17 +75,28 @@ class ForeignDataSurvived(pytest.Item):
         return self.path, None, "foreign keys untouched by every lesson and by the room's reset"
 
 
+def _keep_with_the_lessons(item: pytest.Item) -> None:
+    """Mark ``item`` a lesson's, and keep it on the worker that runs every lesson cell under
+    pytest-xdist (``--dist loadgroup``): the cells of a notebook share one kernel, in order, and
+    the final check needs the planted server that worker started."""
+    item.add_marker(pytest.mark.lesson)
+    item.add_marker(pytest.mark.xdist_group("nbval"))
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    # Marked as each cell is collected: xdist reads the marks in its own collection hook.
+    if _is_lesson_cell(item):
+        _keep_with_the_lessons(item)
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session: pytest.Session, config, items: list) -> None:
-    """Mark every lesson cell ``lesson``, add the final check, and keep them together under
-    pytest-xdist (``--dist loadgroup``): one worker runs the lessons in order, then the check,
-    against the one planted server it started."""
+    """After the last lesson cell, the check that every foreign key survived."""
     if not any(_is_lesson_cell(item) for item in items):
         return
-    items.append(ForeignDataSurvived.from_parent(session, name="lessons: foreign keys survived"))
-    for item in items:
-        if _is_lesson_cell(item) or isinstance(item, ForeignDataSurvived):
-            item.add_marker(pytest.mark.lesson)
-            item.add_marker(pytest.mark.xdist_group("nbval"))
+    survived = ForeignDataSurvived.from_parent(session, name="lessons: foreign keys survived")
+    _keep_with_the_lessons(survived)
+    items.append(survived)
 
 
 def pytest_sessionfinish(session, exitstatus) -> None:

@@ -128,7 +128,10 @@ def test_an_interrupted_owner_stops_its_service_on_the_way_out(tiny_shop_path):
     owner, pids = start_owner(tiny_shop_path)
     try:
         os.killpg(owner.pid, signal.SIGINT)  # what Jupyter's "Interrupt kernel" sends
-        owner.wait(timeout=20)
+        # The claim is that it stops them, not how fast: stop() gives the service grace_s (10 s)
+        # to end before SIGKILL, and a busy machine spends seconds more on the interpreter's exit
+        # (20 s here was missed once beside the lesson runs, and passed alone).
+        owner.wait(timeout=60)
         assert not any(running(pid) for pid in pids)
     finally:
         if owner.poll() is None:
