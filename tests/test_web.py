@@ -161,6 +161,7 @@ def test_stats_reports_every_worker_and_their_totals(services, mode):
     after = service.stats()
     assert after["total"]["requests"] == before["total"]["requests"] + 1
     assert after["total"]["in_flight"] == 0
+    assert after["total"]["cpu_us"] > before["total"]["cpu_us"] > 0, "the CPU time it used"
     assert sorted(row["pid"] for row in after["workers"]) == sorted(service.worker_pids())
     assert service.get("/stats").headers["cache-control"] == "no-store"
 

@@ -14,6 +14,7 @@ from typing import Iterator
 import pytest
 
 from cachelab.web.load import (
+    MAX_RATE,
     MAX_REQUESTS,
     LoadRun,
     run_load,
@@ -45,6 +46,7 @@ def test_a_run_sends_its_whole_budget_and_counts_every_answer(uncached):
     assert (run.sent, run.ok, run.errors) == (60, 60, 0)
     assert run.statuses == {200: 60}
     assert run.db_queries == 60, "uncached: one trending query per homepage, read from /stats"
+    assert run.cpu_s > 0 and run.cpu_per_answer_s == run.cpu_s / 60, "CPU time, read from /stats"
     assert 0 < run.p50_s <= run.p95_s <= run.p99_s
 
 
@@ -76,12 +78,20 @@ def test_a_request_that_times_out_is_an_error(silent_url):
     assert run.failures["timeout"] == 5 and run.ok == 0
 
 
-def test_a_sweep_stops_past_the_knee(silent_url):
+def test_a_sweep_stops_two_runs_past_the_knee(silent_url):
     runs = sweep(
         silent_url, [50, 100, 200], seconds_per_rate=0.3, p95_budget_s=0.05, timeout_s=0.2,
         progress=False,
     )  # fmt: skip
-    assert len(runs) == 1, "nothing answered at the first rate: faster ones would only queue"
+    assert len(runs) == 2, "nothing answered at two rates in a row: faster ones would only queue"
+
+
+def test_a_sweep_offers_rates_past_the_generators_limit_at_that_limit_once(silent_url):
+    runs = sweep(
+        silent_url, [2 * MAX_RATE, 4 * MAX_RATE], seconds_per_rate=0.001, timeout_s=0.2,
+        progress=False,
+    )  # fmt: skip
+    assert [run.rate_per_s for run in runs] == [MAX_RATE]
 
 
 @pytest.mark.parametrize(

@@ -77,8 +77,9 @@ class LoadRun:
     moment its request was due; ``due_s`` when that was, in seconds from the start of
     the run (in the same order). Requests that got another status, failed to connect,
     timed out, or were still unanswered when the run was cut off are ``errors``.
-    ``db_queries`` and ``cache_hits``/``cache_misses`` are read from the service's
-    ``/stats`` before and after the run (None if it has none).
+    ``db_queries``, ``cache_hits``/``cache_misses`` and ``cpu_s`` (the CPU seconds the
+    service's workers used) are read from the service's ``/stats`` before and after the
+    run (None if it has none).
     """
 
     rate_per_s: float
@@ -93,6 +94,7 @@ class LoadRun:
     cache_hits: Optional[int] = None
     cache_misses: Optional[int] = None
     due_s: list[float] = field(default_factory=list, repr=False)
+    cpu_s: Optional[float] = None
 
     @property
     def ok(self) -> int:
@@ -141,19 +143,29 @@ class LoadRun:
         return self.db_queries / self.elapsed_s
 
     @property
+    def cpu_per_answer_s(self) -> Optional[float]:
+        """The service's CPU seconds per successful answer: what one answer costs it (None
+        without ``/stats`` or answers). A ceiling of ``cores / cpu_per_answer_s`` follows.
+        """
+        if self.cpu_s is None or not self.ok:
+            return None
+        return self.cpu_s / self.ok
+
+    @property
     def p99_late_s(self) -> float:
         """How late the generator sent its requests (p99): near 0 when it kept up."""
         return percentile(self.late_s, 99) if self.late_s else 0.0
 
     def summary(self) -> dict[str, Any]:
         """One row for a table: offered rate, answers, errors, throughput, p50/p95/p99 in ms,
-        queries/s.
+        queries/s, and the service's CPU milliseconds per answer.
         """
 
         def ms(seconds: float) -> Optional[float]:
             return round(seconds * 1e3, 1) if math.isfinite(seconds) else None
 
         queries = self.db_queries_per_s
+        cpu = self.cpu_per_answer_s
         return {
             "rate_per_s": round(self.rate_per_s, 1),
             "sent": self.sent,
@@ -164,6 +176,7 @@ class LoadRun:
             "p95_ms": ms(self.p95_s),
             "p99_ms": ms(self.p99_s),
             "db_queries_per_s": round(queries, 1) if queries is not None else None,
+            "cpu_ms_per_answer": round(cpu * 1e3, 2) if cpu is not None else None,
         }
 
 
@@ -392,20 +405,24 @@ def run_load(
         bar.update(done[0] - bar.n)
     if failure and not isinstance(failure[0], asyncio.CancelledError):
         raise failure[0]
-    after = _stats_or_none(url) if before is not None else None
+    # A service that answered /stats before the run has one: give it time to answer after an
+    # overloaded run too (its workers may still be busy with what the run left queued).
+    after = _stats_or_none(url, timeout_s=max(10.0, timeout_s)) if before is not None else None
     if before is not None and after is not None:
         run.db_queries = after["total"]["db_queries"] - before["total"]["db_queries"]
         run.cache_hits = after["total"].get("cache_hits", 0) - before["total"].get("cache_hits", 0)
         run.cache_misses = after["total"].get("cache_misses", 0) - before["total"].get(
             "cache_misses", 0
         )
+        if "cpu_us" in after["total"] and "cpu_us" in before["total"]:
+            run.cpu_s = (after["total"]["cpu_us"] - before["total"]["cpu_us"]) / 1e6
     return run
 
 
-def _stats_or_none(url: str) -> Optional[dict]:
-    """``/stats``, or None from a server that has none (or does not answer within a second)."""
+def _stats_or_none(url: str, timeout_s: float = 1.0) -> Optional[dict]:
+    """``/stats``, or None from a server that has none (or does not answer within ``timeout_s``)."""
     try:
-        return fetch_stats(url, timeout_s=1.0)
+        return fetch_stats(url, timeout_s=timeout_s)
     except (OSError, RuntimeError, ValueError, http.client.HTTPException):
         return None
 
@@ -429,13 +446,18 @@ def sweep(
 ) -> list[LoadRun]:
     """``run_load`` at each arrival rate in ``rates`` (in order), about ``seconds_per_rate`` each.
 
-    Each rate gets a budget of ``max(min_requests, rate × seconds_per_rate)`` requests,
+    Rates are usually multiples of a measured capacity, so on a fast machine they can
+    exceed ``MAX_RATE``: such a rate is offered at ``MAX_RATE`` instead (once, however many
+    rates were above it). Each rate gets a budget of ``max(min_requests, rate ×
+    seconds_per_rate)`` requests,
     and as long as its schedule needs plus ``timeout_s`` (or ``max_seconds``, if given)
     before the rest is cut off. Between runs it waits until the service has no request
     in flight, so one overloaded run does not spill into the next. With
-    ``p95_budget_s``, the sweep stops after the first run whose p95 is more than 4 times
-    that budget, or that lost more than a tenth of its requests: the service is past its
-    knee, and faster rates would only queue longer.
+    ``p95_budget_s``, the sweep stops after two runs in a row whose *median* latency is
+    more than 4 times that budget, or that lost more than a tenth of their requests: the
+    service is past its knee, and faster rates would only queue longer. (The median, not
+    the p95, and two runs, not one: a short run's p95 is one of its slowest few answers,
+    and one stall of a busy machine can slow a whole run, at any rate.)
     """
     if not rates:
         raise ValueError("rates is empty: give the arrival rates to try, e.g. [50, 100, 200]")
@@ -443,10 +465,14 @@ def sweep(
         seconds_per_rate, "seconds_per_rate", above=0, maximum=MAX_SECONDS, unit="seconds"
     )
     min_requests = validate_whole_number(min_requests, "min_requests", maximum=MAX_REQUESTS)
-    runs = []
-    for index, rate in enumerate(
-        tqdm(list(rates), desc=desc or "arrival rates", disable=not progress)
-    ):
+    offered: list[float] = []
+    for rate in rates:
+        rate = min(validate_number(rate, "rate", above=0, unit="requests per second"), MAX_RATE)
+        if not offered or rate != offered[-1]:
+            offered.append(rate)
+    runs: list[LoadRun] = []
+    previous_past = False
+    for index, rate in enumerate(tqdm(offered, desc=desc or "arrival rates", disable=not progress)):
         budget = max(min_requests, math.ceil(rate * seconds_per_rate))
         limit_s = max_seconds if max_seconds is not None else budget / rate + timeout_s
         run = run_load(
@@ -461,8 +487,12 @@ def sweep(
         )
         runs.append(run)
         wait_until_idle(url)
-        if p95_budget_s is not None and (run.p95_s > 4 * p95_budget_s or run.error_fraction > 0.1):
+        if p95_budget_s is None:
+            continue
+        past_the_knee = run.p50_s > 4 * p95_budget_s or run.error_fraction > 0.1
+        if past_the_knee and previous_past:
             break
+        previous_past = past_the_knee
     return runs
 
 

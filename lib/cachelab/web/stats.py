@@ -6,13 +6,17 @@ worker keeps its counters in a small file of its own in a folder the service sha
 memory, not a system call, and the operating system makes the change visible to any
 process that reads the file. The worker that answers ``/stats`` reads every file.
 
-Each file holds six signed 64-bit integers, in this order::
+Each file holds seven signed 64-bit integers, in this order::
 
-    pid, requests, in_flight, db_queries, cache_hits, cache_misses
+    pid, requests, in_flight, db_queries, cache_hits, cache_misses, cpu_us
 
 ``requests`` counts the requests a worker has answered (``/stats`` itself excepted),
 ``in_flight`` those it is serving right now, ``db_queries`` every SQL statement its
-shops ran, and ``cache_hits`` / ``cache_misses`` its page-cache lookups.
+shops ran, ``cache_hits`` / ``cache_misses`` its page-cache lookups, and ``cpu_us``
+the CPU time the worker process has used so far (all its threads, in microseconds,
+``time.process_time()`` when it last published). CPU time is what an answer *costs*:
+unlike its latency, it does not grow while the process waits for a core, so it reads
+the same on a busy machine as on a quiet one.
 
 >>> import tempfile
 >>> folder = tempfile.mkdtemp()
@@ -30,12 +34,13 @@ from __future__ import annotations
 import mmap
 import os
 import struct
+import time
 from pathlib import Path
 from typing import Union
 
 __all__ = ["FIELDS", "WorkerCounters", "read_workers", "totals"]
 
-FIELDS = ("pid", "requests", "in_flight", "db_queries", "cache_hits", "cache_misses")
+FIELDS = ("pid", "requests", "in_flight", "db_queries", "cache_hits", "cache_misses", "cpu_us")
 """The counters of one worker, in the order they are stored."""
 
 _LAYOUT = struct.Struct("<" + "q" * len(FIELDS))
@@ -63,9 +68,20 @@ class WorkerCounters:
         cache_hits: int = 0,
         cache_misses: int = 0,
     ) -> None:
-        """Store the current values (totals since the worker started, not increments)."""
+        """Store the current values (totals since the worker started, not increments), and the
+        CPU time this process has used so far.
+        """
+        cpu_us = int(time.process_time() * 1e6)
         _LAYOUT.pack_into(
-            self._memory, 0, self.pid, requests, in_flight, db_queries, cache_hits, cache_misses
+            self._memory,
+            0,
+            self.pid,
+            requests,
+            in_flight,
+            db_queries,
+            cache_hits,
+            cache_misses,
+            cpu_us,
         )
 
     def close(self) -> None:
