@@ -9,8 +9,12 @@ import pytest
 
 from cachelab import keys
 from cachelab.burst import (
+    MAX_READ_RATE,
     STRATEGIES,
     TRENDING_LIMITS,
+    BurstLoad,
+    BurstRequest,
+    BurstResult,
     refreshed_at_least_formula,
     run_burst,
     simulate_early_refresh,
@@ -56,11 +60,33 @@ def test_a_dead_cache_sends_every_request_to_the_database(tiny_shop_path):
 
 
 def test_stale_while_revalidate_serves_stale_inside_its_window(tiny_shop_path):
-    result = run_burst(  # shorter than two soft TTLs: one refresh per list
+    result = run_burst(
         tiny_shop_path, "stale_while_revalidate", read_rate=150, duration=0.38, ttl=0.2, seed=1
     )
     assert result.loads_per_expiry == 1
     assert result.stale_reads > 0 and 0 < result.max_stale_s < 3 * 0.2
+
+
+def test_stale_while_revalidate_serves_stale_only_until_the_refresh_is_stored(tiny_shop_path):
+    result = run_burst(  # a burst far longer than its TTL: still one refresh per list
+        tiny_shop_path, "stale_while_revalidate", read_rate=200, duration=0.5, ttl=0.05, seed=2
+    )
+    assert result.loads_per_expiry == 1 and result.refilled_s() < 0.5
+    stale = [r for r in result.requests if r.stale_s > 0]
+    assert stale and all(r.started_s < result.refilled_s() for r in stale)
+    assert not any(r.loaded for r in result.requests), "the refresh ran in the background"
+
+
+def test_a_list_expires_ttl_seconds_into_the_burst_and_loads_start_before_its_refill(
+    tiny_shop_path,
+):
+    ttl = 0.05
+    result = run_burst(tiny_shop_path, "none", read_rate=400, duration=0.15, ttl=ttl, seed=3)
+    loaders = [r for r in result.requests if r.loaded]
+    assert len(loaders) == result.load_count >= 1
+    assert min(r.started_s for r in loaders) > ttl - 0.003, "the TTL counts from the start"
+    assert all(r.started_s < result.refilled_s() for r in loaders)
+    assert result.most_loads_at_once >= 1
 
 
 def test_plain_cache_aside_never_serves_a_value_past_its_ttl(tiny_shop_path):
@@ -85,15 +111,43 @@ def test_every_strategy_serves_every_request_and_leaves_no_keys(
         (dict(strategy="lru"), ValueError, "strategy must be one of"),
         (dict(read_rate=0), ValueError, "read_rate must be"),
         (dict(read_rate=1_000, duration=5), ValueError, "at most 2,000 requests"),
+        (dict(read_rate=MAX_READ_RATE * 2, duration=0.001), ValueError, "read_rate must be"),
         (dict(key_count=len(TRENDING_LIMITS) + 1), ValueError, "key_count must be"),
         (dict(processes=0), ValueError, "processes must be"),
         (dict(ttl=-1), ValueError, "ttl must be"),
         (dict(delta_s=-1), ValueError, "delta_s must be"),
+        (dict(db_connections=0), ValueError, "db_connections must be"),
     ],
 )
 def test_run_burst_refuses_bad_arguments(tiny_shop_path, arguments, error, match):
     with pytest.raises(error, match=match):
         run_burst(tiny_shop_path, **arguments)
+
+
+def test_a_pool_of_one_database_connection_runs_a_herds_loads_one_at_a_time(tiny_shop_path):
+    result = run_burst(
+        tiny_shop_path, "none", read_rate=400, duration=0.1, ttl=0.03, seed=3, db_connections=1
+    )
+    assert result.load_count >= 1 and result.most_loads_at_once == 1
+
+
+def _result(requests, loads=()):
+    return BurstResult("none", 100.0, 1.0, 0.5, 1, 1, [0.5], list(requests), list(loads))
+
+
+def test_latency_quartiles_are_the_medians_of_the_first_and_last_quarter_by_arrival():
+    latencies = [0.01, 0.02, 0.01, 0.02, 0.5, 0.6, 0.4, 0.9]
+    result = _result(BurstRequest(i * 0.1, 0, latency, 0.0) for i, latency in enumerate(latencies))
+    assert result.latency_quartiles() == (0.015, 0.65)
+    with pytest.raises(ValueError, match="at least 4"):
+        _result([BurstRequest(0.0, 0, 0.1, 0.0)]).latency_quartiles()
+
+
+def test_most_loads_at_once_counts_overlaps_not_loads_that_only_touch():
+    loads = [BurstLoad(0, 0.0, 1.0), BurstLoad(0, 0.5, 1.5), BurstLoad(0, 1.5, 2.0)]
+    assert _result([], loads).most_loads_at_once == 2
+    assert _result([], [BurstLoad(0, 0.0, 1.0), BurstLoad(0, 1.0, 2.0)]).most_loads_at_once == 1
+    assert _result([]).refilled_s() == math.inf
 
 
 # --- the simulations --------------------------------------------------------------------------

@@ -14,23 +14,28 @@ Each request goes through one ``strategy`` (``STRATEGIES``): plain cache-aside, 
 of ``cachelab.stampede``'s guards. The run reports every request (when it arrived, how
 long it took, how stale its value was) and every database load (when it started and
 ended), so a lesson can count the loads of one expiry, read p95 latencies, and draw
-the herd. Values reloaded during the burst keep for ``REFILL_TTL_FACTOR`` TTLs, so each
-list expires exactly once in a run, and ``loads_per_expiry`` is loads divided by lists.
-(Under stale-while-revalidate a reloaded value is fresh for one ``ttl`` again, so a
-burst is one expiry per list only while ``duration`` is under two ``ttl``.)
+the herd. Values reloaded during the burst keep for ``REFILL_TTL_S`` (under
+stale-while-revalidate: are fresh for that long), far past the burst's end however late a
+busy machine runs its requests, so each list expires exactly once in a run, and
+``loads_per_expiry`` is loads divided by lists.
 
 **Stale seconds.** A value carries the wall-clock moment it was loaded and the TTL it
-was meant to have (the nominal ``ttl`` for the warm-up's values, ``REFILL_TTL_FACTOR``
-times that for values reloaded during the burst, the soft TTL under
-stale-while-revalidate); a request's ``stale_s`` is how far past that TTL its value's
-age was when the request asked for it (0 for a younger value; measured when the
-request starts, so that a request descheduled on a busy machine after its answer came
-is not counted stale). Plain cache-aside never serves a value past its TTL -- Redis
-removed it -- while stale-while-revalidate does so on purpose, and a jittered TTL
-longer than the nominal one does so by the jitter.
+was meant to have (the nominal ``ttl`` -- the soft TTL under stale-while-revalidate --
+for the warm-up's values, ``REFILL_TTL_S`` for values reloaded during the burst); a
+request's ``stale_s`` is how far past that TTL its value's age was when the request
+asked for it (0 for a younger value; measured when the request starts, so that a
+request descheduled on a busy machine after its answer came is not counted stale).
+Plain cache-aside never serves a value past its TTL -- Redis removed it -- while
+stale-while-revalidate does so on purpose, and a jittered TTL longer than the nominal
+one does so by the jitter.
 
-The burst is compressed in time: TTLs of a fraction of a second, so a run takes about
-a second. What makes a herd is the read rate λ and the load time D, not the TTL.
+The burst is compressed in time: TTLs of a few load times, so a run takes about a
+second or less. What makes a herd is the read rate λ and the load time D, not the TTL:
+lesson 08 sets λ and the TTL from the D it measured, so that a burst holds the same
+number of requests, and the same λD, on any machine. Time runs from the burst's start,
+which every process agrees on; the warm-up writes the lists a moment before it, with
+TTLs that count from the start, so a list written to expire at ``ttl`` expires ``ttl``
+seconds into the burst however short ``ttl`` is.
 
 >>> from cachelab.data import build_shop
 >>> result = run_burst(build_shop(size="tiny"), "single_flight", read_rate=100, duration=0.4,
@@ -60,9 +65,11 @@ from cachelab.validation import validate_choice, validate_number, validate_whole
 __all__ = [
     "STRATEGIES",
     "TRENDING_LIMITS",
-    "REFILL_TTL_FACTOR",
-    "SWR_STALE_FACTOR",
+    "REFILL_TTL_S",
+    "SWR_STALE_S",
     "MAX_REQUESTS",
+    "MAX_READ_RATE",
+    "REDIS_TIMEOUT_S",
     "BurstRequest",
     "BurstLoad",
     "BurstResult",
@@ -88,27 +95,48 @@ STRATEGIES = {
 TRENDING_LIMITS = (10, 20, 50, 5, 30, 40, 15, 25)
 """The trending lists a burst caches, in order: ``keys.trending(7, limit)`` for each."""
 
-REFILL_TTL_FACTOR = 10
-"""Values reloaded during a burst live this many TTLs, so each list expires once per run."""
+REFILL_TTL_S = 60.0
+"""Values reloaded during a burst live this many seconds, so each list expires once per run."""
 
-SWR_STALE_FACTOR = 4
-"""Under stale-while-revalidate, values are fresh for ``ttl`` and may be served stale until
-``SWR_STALE_FACTOR × ttl``: a window longer than a burst, so that one background refresh per
-list is enough even when a busy machine makes it slow."""
+SWR_STALE_S = 60.0
+"""Under stale-while-revalidate, a value past its soft TTL may be served stale for this many
+seconds more: longer than any burst, so that one background refresh per list is enough even
+when a busy machine makes it slow."""
+
+START_LEAD_S = 0.05
+"""How far ahead of its start a burst writes its lists (and tells its processes the start)."""
 
 MAX_REQUESTS = 2_000
 """The most requests one burst starts (one thread each)."""
 
+REDIS_TIMEOUT_S = 10.0
+"""How long a burst's requests wait for Redis. The course's usual quarter of a second would
+turn a busy machine's late answer into an outage (and the cache, failing open, into a miss):
+a burst measures herds, not outages."""
+
+MAX_READ_RATE = 100_000.0
+"""The fastest arrivals a burst accepts, per second. Lessons set the rate from the measured
+load time (λD fixed), so a fast machine asks for thousands per second; the bound that keeps a
+burst small is ``MAX_REQUESTS``."""
+
 
 @dataclass(frozen=True)
 class BurstRequest:
-    """One request: arrival (s after the start), the list it asked for, latency, staleness."""
+    """One request: arrival (s after the start), the list it asked for, latency, staleness.
+
+    ``started_s`` is when it really began: its arrival, or later when a busy machine woke
+    its thread late (its latency counts from the arrival, as a visitor's would).
+    ``loaded`` says that it ran the query itself and waited for it (a background refresh
+    it started does not count).
+    """
 
     arrived_s: float
     key_index: int
     latency_s: float
     stale_s: float
     error: str = ""
+    started_s: float = 0.0
+    loaded: bool = False
 
 
 @dataclass(frozen=True)
@@ -139,6 +167,7 @@ class BurstResult:
     loads: list[BurstLoad] = field(repr=False)
     pids: list[int] = field(default_factory=list, repr=False)
     cache_down: bool = False
+    stored_s: dict[int, float] = field(default_factory=dict, repr=False)
 
     @property
     def label(self) -> str:
@@ -181,6 +210,40 @@ class BurstResult:
         """The furthest past the nominal TTL that any served value was, in seconds."""
         return max((r.stale_s for r in self.requests), default=0.0)
 
+    def latency_quartiles(self) -> tuple[float, float]:
+        """The median latency of the first quarter of requests, by arrival, and of the last.
+
+        A system past its capacity queues: the last requests wait for every one before
+        them, so the late figure grows with the burst while the early one does not.
+        """
+        served = [r.latency_s for r in self.requests if not r.error]  # in arrival order
+        if len(served) < 4:
+            raise ValueError(f"quartiles need at least 4 served requests, got {len(served)}")
+        quarter = len(served) // 4
+        return statistics.median(served[:quarter]), statistics.median(served[-quarter:])
+
+    @property
+    def most_loads_at_once(self) -> int:
+        """The most database loads that were running at the same moment."""
+        events = sorted(
+            [(load.started_s, 1) for load in self.loads]
+            + [(load.ended_s, -1) for load in self.loads]
+        )  # at a tie, an end (-1) sorts before a start: loads that only touch do not overlap
+        running = most = 0
+        for _, change in events:
+            running += change
+            most = max(most, running)
+        return most
+
+    def refilled_s(self, key_index: int = 0) -> float:
+        """When list ``key_index`` was first stored again during the burst (s after the start).
+
+        Noted as the store returned, so every read that still missed the list -- and every
+        request that loaded it because of that -- began before this moment. ``inf`` if the
+        list was never stored again.
+        """
+        return self.stored_s.get(key_index, math.inf)
+
     @property
     def first_load_s(self) -> float:
         """How long the first load of each list took, on average: D as the burst saw it."""
@@ -197,6 +260,7 @@ class BurstResult:
             "loads per expiry": round(self.loads_per_expiry, 2),
             "p95 (ms)": round(self.p95_s * 1e3, 1),
             "median (ms)": round(self.median_s * 1e3, 1),
+            "ran the query": sum(r.loaded for r in self.requests),
             "stale reads": self.stale_reads,
             "most stale (s)": round(self.max_stale_s, 3),
             "errors": self.errors,
@@ -212,14 +276,24 @@ class _Loads:
     An SQLite connection belongs to the thread that opened it, and every request is a
     thread of its own, so a load opens a connection, runs the query and closes it
     (about a millisecond on top of the query; it is counted in the load's duration).
+    With ``db_connections`` set, at most that many loads run at once, as through a web
+    app's pool of database connections; the others wait in line for one (a load's
+    ``started_s`` is when it got one).
     """
 
-    def __init__(self, db_path: str, start: Callable[[], float], fresh_for_s: float) -> None:
+    def __init__(
+        self,
+        db_path: str,
+        start: Callable[[], float],
+        fresh_for_s: float,
+        db_connections: Optional[int] = None,
+    ) -> None:
         self._db_path = db_path
         self._start = start
         self._fresh_for_s = fresh_for_s
         self.records: list[BurstLoad] = []
         self._lock = threading.Lock()
+        self._pool = threading.Semaphore(db_connections) if db_connections else None
 
     def loader(self, key_index: int) -> Callable[[], dict]:
         """The loader of trending list ``key_index``: the real query, timed and recorded."""
@@ -228,13 +302,19 @@ class _Loads:
         limit = TRENDING_LIMITS[key_index]
 
         def load() -> dict:
-            started = self._start()
-            shop = Shop(self._db_path)
+            if self._pool is not None:
+                self._pool.acquire()
             try:
-                rows = shop.trending(days=7, limit=limit)
+                started = self._start()
+                shop = Shop(self._db_path)
+                try:
+                    rows = shop.trending(days=7, limit=limit)
+                finally:
+                    shop.close()
+                ended = self._start()
             finally:
-                shop.close()
-            ended = self._start()
+                if self._pool is not None:
+                    self._pool.release()
             with self._lock:
                 self.records.append(BurstLoad(key_index, started, ended))
             return {"rows": rows, "loaded_at": time.time(), "fresh_for_s": self._fresh_for_s}
@@ -244,9 +324,9 @@ class _Loads:
 
 def _page(strategy: str, cache: Any, ttl: float, spread: float, beta: float, seed: int):
     """The request handler of ``strategy``: ``page(key, loader) -> value``."""
-    from cachelab.stampede import EarlyRefresh, SingleFlight, StaleWhileRevalidate, jittered_ttl
+    from cachelab.stampede import EarlyRefresh, SingleFlight, jittered_ttl
 
-    refill_ttl = ttl * REFILL_TTL_FACTOR
+    refill_ttl = REFILL_TTL_S
     if strategy == "none":
         return lambda key, load: cache.get_or_load(key, load, refill_ttl)
     if strategy == "single_flight":
@@ -259,7 +339,7 @@ def _page(strategy: str, cache: Any, ttl: float, spread: float, beta: float, see
         lock_ttl = 5.0 if strategy == "early_refresh_marker" else None
         early = EarlyRefresh(cache, beta=beta, rng=random.Random(seed), lock_ttl=lock_ttl)
         return lambda key, load: early.get_or_load(key, load, refill_ttl)
-    swr = StaleWhileRevalidate(cache, fresh_ttl=ttl, stale_ttl=SWR_STALE_FACTOR * ttl)
+    swr = _swr(cache, ttl)
 
     def page(key: str, load: Callable[[], Any]) -> Any:
         return swr.get_or_load(key, load)
@@ -268,26 +348,86 @@ def _page(strategy: str, cache: Any, ttl: float, spread: float, beta: float, see
     return page
 
 
-def _warm_up(strategy: str, cache: Any, names: list[str], values: list[dict], plan: dict) -> None:
-    """Write every list at once, as a deploy would, each with its TTL."""
-    from cachelab.stampede import EarlyRefresh, StaleWhileRevalidate
+def _cache_that_notes_stores(
+    client: Any, prefix: str, names: list[str], note: Callable[[int], None]
+) -> Any:
+    """A ``RedisCache`` that calls ``note(list index)`` after each store of a list's value
+    (plain, early-refresh or stale-while-revalidate entry) that Redis accepted."""
+    from cachelab.cache import RedisCache
+
+    index = {}
+    for i, name in enumerate(names):
+        for key in (name, keys.early_refresh(name), keys.stale_while_revalidate(name)):
+            index[key] = i
+
+    class NotingCache(RedisCache):
+        def set(self, key: str, value: Any, ttl: Optional[float] = None) -> bool:
+            stored = super().set(key, value, ttl)
+            if stored and key in index:
+                note(index[key])
+            return stored
+
+        def set_and_release(
+            self, key: str, value: Any, ttl: Optional[float] = None, *, lock_key: str, token: str
+        ) -> bool:
+            stored = super().set_and_release(key, value, ttl, lock_key=lock_key, token=token)
+            if stored and key in index:
+                note(index[key])
+            return stored
+
+    return NotingCache(client, prefix=prefix)
+
+
+def _swr(cache: Any, ttl: float, clock: Callable[[], float] = time.time) -> Any:
+    """The burst's stale-while-revalidate: a refreshed value is fresh for ``REFILL_TTL_S``,
+    and may be served stale for ``SWR_STALE_S`` after that.
+
+    The warm-up stamps its values as loaded ``REFILL_TTL_S − ttl`` before the start, so
+    they turn stale at ``ttl`` (and too old to serve at ``ttl + SWR_STALE_S``).
+    """
+    from cachelab.stampede import StaleWhileRevalidate
+
+    return StaleWhileRevalidate(
+        cache,
+        fresh_ttl=REFILL_TTL_S,
+        stale_ttl=REFILL_TTL_S + SWR_STALE_S,
+        clock=clock,
+    )
+
+
+def _warm_up(
+    strategy: str,
+    cache: Any,
+    names: list[str],
+    values: list[dict],
+    plan: dict,
+    start_wall: float,
+) -> None:
+    """Write every list at once, as a deploy would, each with its TTL counted from
+    ``start_wall`` (the burst's start, a few milliseconds ahead: the TTLs are lengthened
+    by that lead, and the values stamped as loaded at the start)."""
+    from cachelab.stampede import EarlyRefresh
 
     ttl = plan["ttl"]
-    now = time.time()
     for value in values:
-        value["loaded_at"] = now
+        value["loaded_at"] = start_wall
         value["fresh_for_s"] = ttl
+    lead = max(0.0, start_wall - time.time())
+
+    def from_start(expiry: float) -> float:  # whole ms, a ms early: Redis may keep a key 1 ms on
+        return max(0.001, math.floor((expiry + lead) * 1000) / 1000 - 0.001)
+
     if strategy in ("early_refresh", "early_refresh_marker"):
         early = EarlyRefresh(cache, beta=plan["beta"])
         for name, value in zip(names, values):
-            early.store(name, value, delta_s=plan["delta_s"], ttl=ttl)
+            early.store(name, value, delta_s=plan["delta_s"], ttl=from_start(ttl))
     elif strategy == "stale_while_revalidate":
-        swr = StaleWhileRevalidate(cache, fresh_ttl=ttl, stale_ttl=SWR_STALE_FACTOR * ttl)
+        swr = _swr(cache, ttl, clock=lambda: start_wall - (REFILL_TTL_S - ttl))
         for name, value in zip(names, values):
             swr.store(name, value)
     else:
         for name, value, expiry in zip(names, values, plan["expiries_s"]):
-            cache.set(name, value, expiry)
+            cache.set(name, value, from_start(expiry))
 
 
 def _burst_worker(
@@ -308,8 +448,18 @@ def _burst_worker(
     from cachelab.cache import RedisCache
     from cachelab.redis_server import connect
 
-    client = connect(redis_url)
-    cache = RedisCache(client, prefix=prefix)
+    client = connect(redis_url, timeout_s=REDIS_TIMEOUT_S)
+    offset = [0.0]  # perf_counter at the shared start, once it is known
+    names = [keys.trending(7, TRENDING_LIMITS[i]) for i in range(plan["key_count"])]
+    stored: dict[int, float] = {}  # list -> first store after the start (the warm-up's are not)
+    stores_lock = threading.Lock()
+
+    def note_store(key_index: int) -> None:
+        if offset[0]:
+            with stores_lock:
+                stored.setdefault(key_index, time.perf_counter() - offset[0])
+
+    cache = _cache_that_notes_stores(client, prefix, names, note_store)
     if plan["cache_down"]:  # a cache whose server has just died: it fails open, every time
         from cachelab.redis_server import PrivateRedisServer
 
@@ -317,24 +467,29 @@ def _burst_worker(
         dead_client = connect(dead.url)
         dead.stop()
         cache = RedisCache(dead_client, prefix=prefix, fail_open=True)
-    offset = [0.0]  # perf_counter at the shared start, once it is known
-    refill_fresh_s = plan["ttl"] * (
-        1 if strategy == "stale_while_revalidate" else REFILL_TTL_FACTOR
+    loads = _Loads(
+        db_path, lambda: time.perf_counter() - offset[0], REFILL_TTL_S, plan["db_connections"]
     )
-    loads = _Loads(db_path, lambda: time.perf_counter() - offset[0], refill_fresh_s)
-    names = [keys.trending(7, TRENDING_LIMITS[i]) for i in range(plan["key_count"])]
     page = _page(strategy, cache, plan["ttl"], plan["spread"], plan["beta"], plan["seed"] + 1)
     records: list[Optional[BurstRequest]] = [None] * len(arrivals)
     ready = threading.Barrier(len(arrivals) + 1)
 
     def request(index: int, arrived_s: float, key_index: int) -> None:
-        load = loads.loader(key_index)
+        query = loads.loader(key_index)
+        me = threading.get_ident()
+        waited_for_query = [False]
+
+        def load() -> dict:  # the query, noting whether it ran in this request's own thread
+            waited_for_query[0] = waited_for_query[0] or threading.get_ident() == me
+            return query()
+
         ready.wait()
         delay = offset[0] + arrived_s - time.perf_counter()
         if delay > 0:
             time.sleep(delay)
         error = ""
         stale_s = 0.0
+        started_s = time.perf_counter() - offset[0]
         asked_at = time.time()
         try:
             value = page(names[key_index], load)
@@ -342,7 +497,9 @@ def _burst_worker(
         except Exception as failure:  # recorded: a burst counts its errors
             error = f"{type(failure).__name__}: {failure}"
         latency = time.perf_counter() - offset[0] - arrived_s
-        records[index] = BurstRequest(arrived_s, key_index, latency, stale_s, error)
+        records[index] = BurstRequest(
+            arrived_s, key_index, latency, stale_s, error, started_s, waited_for_query[0]
+        )
         if on_done is not None:
             on_done()
 
@@ -352,18 +509,25 @@ def _burst_worker(
     ]
     for thread in threads:
         thread.start()
-    # Meet the other processes, then agree on a start time a moment ahead.
+    # Meet the other processes. The first writes every list at once (the deploy), for a start
+    # a moment ahead, and only then tells the others when that start is: a process that a busy
+    # machine pauses before its writes plans a new start, rather than shift every expiry.
     ready_key = keys.redis_key(prefix, "burst:ready")
     start_key = keys.redis_key(prefix, "burst:start")
-    if client.incr(ready_key) == workers:
-        client.set(start_key, repr(time.time() + 0.05), ex=60)
-    while (start := client.get(start_key)) is None:
-        time.sleep(0.001)
-    start_wall = float(start)
-    if worker_index == 0:  # the deploy: every list written at once, just before the start
-        while time.time() < start_wall - 0.01:
+    client.incr(ready_key)
+    if worker_index == 0:
+        while int(client.get(ready_key) or 0) < workers:
             time.sleep(0.001)
-        _warm_up(strategy, cache, names, [dict(v) for v in plan["values"]], plan)
+        while True:
+            start_wall = time.time() + START_LEAD_S
+            _warm_up(strategy, cache, names, [dict(v) for v in plan["values"]], plan, start_wall)
+            if time.time() < start_wall - START_LEAD_S / 2:
+                break
+        client.set(start_key, repr(start_wall), ex=60)
+    else:
+        while (start := client.get(start_key)) is None:
+            time.sleep(0.001)
+        start_wall = float(start)
     offset[0] = time.perf_counter() + (start_wall - time.time())
     ready.wait()
     for thread in threads:
@@ -375,6 +539,7 @@ def _burst_worker(
         "pid": os.getpid(),
         "requests": [r for r in records if r is not None],
         "loads": loads.records,
+        "stored": stored,
     }
 
 
@@ -392,6 +557,7 @@ def run_burst(
     delta_s: Optional[float] = None,
     seed: int = 0,
     cache_down: bool = False,
+    db_connections: Optional[int] = None,
     redis_url: Optional[str] = None,
     progress: bool = False,
 ) -> BurstResult:
@@ -403,7 +569,9 @@ def run_burst(
     processes share the requests. ``beta`` is early refresh's β, and ``delta_s`` the
     recompute time its warm-up records (default: the warm-up's own load time). With
     ``cache_down=True`` the cache is a fail-open ``RedisCache`` whose server has just
-    stopped (lesson 04): every request goes to the database. The run coordinates its
+    stopped (lesson 04): every request goes to the database. ``db_connections`` (default
+    none) makes each process's loads share a pool of that many database connections, as a
+    web app's do: past them, loads wait in line. The run coordinates its
     processes through the course's Redis (``redis_url``, default ``connect()``'s), under
     a prefix of its own inside the learner's, deleted afterwards. ``progress=True`` shows
     a progress bar of the requests (in one process; with several, the caller shows one).
@@ -416,11 +584,15 @@ def run_burst(
     from cachelab.workload import key_of, poisson_arrivals
 
     validate_choice(strategy, "strategy", STRATEGIES)
-    read_rate = validate_number(read_rate, "read_rate", above=0, maximum=1_000, unit="per second")
-    duration = validate_number(duration, "duration", above=0, maximum=10, unit="seconds")
-    ttl = validate_number(ttl, "ttl", above=0, maximum=10, unit="seconds")
+    read_rate = validate_number(
+        read_rate, "read_rate", above=0, maximum=MAX_READ_RATE, unit="per second"
+    )
+    duration = validate_number(duration, "duration", above=0, maximum=60, unit="seconds")
+    ttl = validate_number(ttl, "ttl", above=0, maximum=60, unit="seconds")
     validate_whole_number(key_count, "key_count", maximum=len(TRENDING_LIMITS))
     validate_whole_number(processes, "processes", maximum=8)
+    if db_connections is not None:
+        validate_whole_number(db_connections, "db_connections", maximum=256)
     if read_rate * duration > MAX_REQUESTS:
         raise ValueError(
             f"read_rate × duration must be at most {MAX_REQUESTS:,} requests (one thread each), "
@@ -459,6 +631,7 @@ def run_burst(
         "expiries_s": expiries,
         "values": values,
         "cache_down": bool(cache_down),
+        "db_connections": db_connections,
     }
     jobs = [
         (str(db_path), url, prefix, strategy, plan, arrivals[i::processes], i, processes)
@@ -488,6 +661,10 @@ def run_burst(
         (r for report in reports for r in report["requests"]), key=lambda r: r.arrived_s
     )
     loads = sorted((x for report in reports for x in report["loads"]), key=lambda x: x.started_s)
+    stored: dict[int, float] = {}
+    for report in reports:
+        for key_index, at in report["stored"].items():
+            stored[key_index] = min(at, stored.get(key_index, math.inf))
     return BurstResult(
         cache_down=bool(cache_down),
         strategy=strategy,
@@ -500,6 +677,7 @@ def run_burst(
         requests=requests,
         loads=loads,
         pids=[report["pid"] for report in reports],
+        stored_s=stored,
     )
 
 
