@@ -114,9 +114,8 @@ lab: data ## set up, then open JupyterLab on lessons/
 #   3. a room of learners on one Redis, a JupyterHub, the course site rendered from run 2's
 #      lessons, and the learner's packages resolved from wheels for a Mac (test_platforms.py:
 #      needs the package index, skipped without it);
-#   4. the widget lessons and the dashboards in Chromium, one at a time, on a quieter machine: on
-#      a very busy one a kernel's execute_reply is at times lost on its way to the page's client,
-#      which then waits for it for good (README, "For maintainers", says what was measured).
+#   4. the widget lessons and the dashboards in Chromium, one at a time, on a quieter machine
+#      (README, "For maintainers": why a page once stayed on "Executing 3 of 4").
 PYTEST := $(PY) -m pytest -n 2
 LIBRARY_TESTS := -m "not (lesson or room or browser or site or platforms)"
 
