@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import threading
 import time
@@ -11,8 +12,22 @@ from types import ModuleType
 import redis
 
 from cachelab import keys
+from cachelab.data import connect_read_only
 
 SOLUTIONS_DIR = Path(__file__).resolve().parents[1] / "lessons" / "solutions"
+
+
+def shop_digest(path: Path) -> str:
+    """A digest of every row of the shop's tables, in id order: equal digests, equal shops."""
+    connection = connect_read_only(path)
+    try:
+        digest = hashlib.sha256()
+        for table in ("products", "orders"):
+            for row in connection.execute(f"SELECT * FROM {table} ORDER BY id"):  # our names
+                digest.update(repr(row).encode())
+        return digest.hexdigest()
+    finally:
+        connection.close()
 
 
 def load_solutions(lesson: str) -> ModuleType:

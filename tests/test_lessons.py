@@ -21,7 +21,6 @@ runs are kept in ``test-results/executed/`` (the course site renders them: ``tes
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
@@ -33,8 +32,9 @@ from typing import Iterator, Optional
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from support import shop_digest
 
-from cachelab.data import SCRATCH_PREFIX, build_shop, connect_read_only, data_dir
+from cachelab.data import SCRATCH_PREFIX, build_shop, data_dir
 
 REPO = Path(__file__).resolve().parents[1]
 LESSONS = sorted((REPO / "lessons").glob("[0-9][0-9]_*.ipynb"))
@@ -45,25 +45,12 @@ MACHINES = ["small-shop", "one-cpu"]
 pytestmark = pytest.mark.lesson
 
 
-def content_digest(path: Path) -> str:
-    """A digest of every row of the shop's tables, in id order: equal digests, equal shops."""
-    connection = connect_read_only(path)
-    try:
-        digest = hashlib.sha256()
-        for table in ("products", "orders"):
-            for row in connection.execute(f"SELECT * FROM {table} ORDER BY id"):  # our names
-                digest.update(repr(row).encode())
-        return digest.hexdigest()
-    finally:
-        connection.close()
-
-
 @lru_cache(maxsize=None)
 def reference_digest(size: str) -> str:
     """The digest of a shop as ``build_shop`` makes it (in a folder of its own, built afresh)."""
     folder = Path(tempfile.mkdtemp(prefix="cachelab-reference-"))
     try:
-        return content_digest(build_shop(folder / f"shop-{size}.db", size=size))
+        return shop_digest(build_shop(folder / f"shop-{size}.db", size=size))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -130,7 +117,7 @@ def test_a_lesson_runs_top_to_bottom_and_leaves_its_shop_as_built(
         if machine == "one-cpu" and shops_before.get(shop) == shop.stat().st_mtime_ns:
             continue  # untouched since before the lesson: nothing to check, nothing to rebuild
         size = shop.stem.removeprefix("shop-")
-        assert content_digest(shop) == reference_digest(size), (
+        assert shop_digest(shop) == reference_digest(size), (
             f"{lesson.name} changed the rows of {shop.name}: lessons must write to scratch_shop()"
         )
     left = set(kernel_tmp.glob(SCRATCH_PREFIX + "*"))

@@ -8,13 +8,13 @@ so successive requests may reach different workers.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import sqlite3
 from pathlib import Path
 from typing import Iterator
 
 import pytest
+from support import shop_digest
 
 from cachelab import keys
 from cachelab.app import Shop
@@ -25,19 +25,6 @@ from cachelab.web.service import WebService
 TTL_S = 60
 CACHED_MODES = [mode for mode in CACHE_MODES if mode != "none"]
 REDIS_MODES = [mode for mode in CACHE_MODES if mode.startswith("redis")]
-
-
-def shop_digest(path: Path) -> str:
-    """A digest of every row of the shop, in id order: equal digests, equal shops."""
-    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        digest = hashlib.sha256()
-        for table in ("products", "orders"):
-            for row in connection.execute(f"SELECT * FROM {table} ORDER BY id"):  # our names
-                digest.update(repr(row).encode())
-        return digest.hexdigest()
-    finally:
-        connection.close()
 
 
 def integrity(path: Path) -> str:
