@@ -1,6 +1,7 @@
 """build_shop: deterministic, idempotent, safe with files it did not make; the tiny size only."""
 
 import os
+import random
 import shutil
 import sqlite3
 import subprocess
@@ -170,7 +171,13 @@ def test_a_shop_missing_rows_is_rebuilt_not_reused(tmp_path, tiny_shop_path):
 
 
 @pytest.mark.parametrize(
-    "content", [b"my notes, not a database\n", os.urandom(4096), b"SQLite format 3\x00"]
+    "content",
+    [
+        pytest.param(b"my notes, not a database\n", id="notes"),
+        # seeded: pytest-xdist's workers must collect the same tests, names included
+        pytest.param(random.Random(0).randbytes(4096), id="random bytes"),
+        pytest.param(b"SQLite format 3\x00", id="a bare SQLite header"),
+    ],
 )
 def test_a_file_the_course_did_not_make_is_never_overwritten(tmp_path, content):
     """``build_shop("notes.txt")`` used to overwrite the notes with a database."""
