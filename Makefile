@@ -109,6 +109,7 @@ lab: data ## set up, then open JupyterLab on lessons/
 
 # make test is four pytest runs, one after the other, the first three on two workers (pytest-xdist):
 #   1. the library: every test that executes no lesson and starts no browser (make test-fast);
+#      the few that follow processes machine-wide (marked serial) then run alone;
 #   2. every lesson on three machines: nbval on the default shop with every core (lessons/), and
 #      tests/test_lessons.py on the small shop (a fast machine) and on one CPU (a slow one);
 #   3. a room of learners on one Redis, a JupyterHub, the course site rendered from run 2's
@@ -117,16 +118,18 @@ lab: data ## set up, then open JupyterLab on lessons/
 #   4. the widget lessons and the dashboards in Chromium, one at a time, on a quieter machine
 #      (README, "For maintainers": why a page once stayed on "Executing 3 of 4").
 PYTEST := $(PY) -m pytest -n 2
-LIBRARY_TESTS := -m "not (lesson or room or browser or site or platforms)"
+LIBRARY_TESTS := -m "not (lesson or room or browser or site or platforms or serial)"
 
 test: data $(ALL_EXTRAS_STAMP) lint browser-and-proxy ## set up, then run every test: lint, library, lessons on three machines, room, browser, site
 	$(PYTEST) $(LIBRARY_TESTS) tests
+	$(PY) -m pytest -m serial tests
 	$(PYTEST) --dist loadgroup -m lesson --durations=25 lessons tests/test_lessons.py
 	$(PYTEST) -m "room or site or platforms" tests
 	$(PY) -m pytest -m browser tests
 
 test-fast: $(TEST_EXTRAS) ## the library's tests alone (no lessons, browser, room or hub): about a minute
 	$(PYTEST) $(LIBRARY_TESTS) tests
+	$(PY) -m pytest -m serial tests
 
 browser-and-proxy: $(TEST_EXTRAS)
 	@# A browser for the browser tests: found, or (as root with apt-get) Debian's chromium installed.
