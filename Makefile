@@ -109,7 +109,7 @@ lab: data ## set up, then open JupyterLab on lessons/
 
 # make test is four pytest runs, one after the other, the first three on two workers (pytest-xdist):
 #   1. the library: every test that executes no lesson and starts no browser (make test-fast);
-#      the few that follow processes machine-wide (marked serial) then run alone;
+#      the few that follow processes machine-wide or play real-time bursts (serial) then run alone;
 #   2. every lesson on three machines: nbval on the default shop with every core (lessons/), and
 #      tests/test_lessons.py on the small shop (a fast machine) and on one CPU (a slow one);
 #   3. a room of learners on one Redis, a JupyterHub, the course site rendered from run 2's
