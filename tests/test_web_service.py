@@ -94,7 +94,10 @@ def test_a_killed_worker_is_replaced(tiny_shop_path):
 
 
 OWNER = """
-import sys, time
+import signal, sys, time
+# A kernel installs its own SIGINT handling, whatever it inherited (a process started in the
+# background of a non-interactive shell inherits SIGINT ignored, and Python then keeps it so).
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from cachelab.web.service import WebService
 service = WebService("none", workers=2, db_path=sys.argv[1]).start()
 print(service.pid, *service.worker_pids(), flush=True)
