@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -135,7 +136,8 @@ def test_a_complete_database_is_reused_untouched(tmp_path):
 
 def test_a_database_of_another_seed_is_rebuilt(tmp_path):
     path = build_shop(tmp_path / "shop.db", size="tiny", seed=1)
-    build_shop(path, size="tiny", seed=2)
+    with pytest.warns(UserWarning, match="replaced .* built with size='tiny', seed=1"):
+        build_shop(path, size="tiny", seed=2)
     assert describe(path)["seed"] == 2
 
 
@@ -144,7 +146,8 @@ def test_a_damaged_shop_of_the_course_is_rebuilt(tmp_path, tiny_shop_path):
     path.write_bytes(
         tiny_shop_path.read_bytes()[:100] + os.urandom(8192)
     )  # our header, then garbage
-    build_shop(path, size="tiny")
+    with pytest.warns(UserWarning, match="replaced .* damaged"):
+        build_shop(path, size="tiny")
     assert all_rows(path) == all_rows(tiny_shop_path)
 
 
@@ -155,7 +158,8 @@ def test_a_truncated_shop_is_not_reused_but_rebuilt(tmp_path, tiny_shop_path, ke
     whole = tiny_shop_path.read_bytes()
     path.write_bytes(whole[: int(len(whole) * kept)])
     assert describe(path) is None
-    build_shop(path, size="tiny")
+    with pytest.warns(UserWarning, match="replaced .* truncated"):
+        build_shop(path, size="tiny")
     assert all_rows(path) == all_rows(tiny_shop_path)
     assert verify_shop(path) == ["ok"]
 
@@ -166,8 +170,32 @@ def test_a_shop_missing_rows_is_rebuilt_not_reused(tmp_path, tiny_shop_path):
     with sqlite3.connect(path) as connection:
         connection.execute("DELETE FROM orders WHERE id > 9990")
     assert describe(path) is not None, "a shop written to is still whole (a scratch copy)"
-    build_shop(path, size="tiny")
+    with pytest.warns(UserWarning, match="replaced .* fewer rows"):
+        build_shop(path, size="tiny")
     assert all_rows(path) == all_rows(tiny_shop_path), "but build_shop gives back the shop as built"
+
+
+def test_a_shop_changed_by_the_courses_own_sales_is_kept_with_a_warning(tmp_path):
+    """A sale adds orders: the next build_shop() once rebuilt the file under the service that
+    sold (issue 18). Changed by the course is not damaged: kept, and said."""
+    path = build_shop(tmp_path / "shop.db", size="tiny")
+    shop = Shop(path)
+    shop.sell(3, quantity=1)
+    shop.set_price(4, 1_234)
+    before = file_identity(path)
+    with pytest.warns(UserWarning, match="1 order.* more than it was built with.*kept"):
+        assert build_shop(path, size="tiny") == path
+    assert file_identity(path) == before, "not rebuilt"
+    assert shop.sell(3, quantity=1)["id"] == 3, "the open shop still writes to the file"
+    assert shop.product(4)["price_cents"] == 1_234
+    shop.close()
+
+
+def test_an_empty_file_is_replaced_without_a_warning(tmp_path, recwarn):
+    path = tmp_path / "shop.db"
+    path.touch()
+    build_shop(path, size="tiny")
+    assert [str(w.message) for w in recwarn] == []
 
 
 @pytest.mark.parametrize(
@@ -227,7 +255,8 @@ def test_a_partial_database_without_the_complete_mark_is_rebuilt(tmp_path, tiny_
         connection.execute("DELETE FROM orders WHERE id > 5000")
     connection.close()
     assert describe(path) is None
-    build_shop(path, size="tiny")
+    with pytest.warns(UserWarning, match="replaced .* partial"):
+        build_shop(path, size="tiny")
     assert describe(path)["complete"] is True
     assert all_rows(path) == all_rows(tiny_shop_path)
 
@@ -244,6 +273,59 @@ def test_a_foreign_sqlite_database_is_never_overwritten(tmp_path):
     assert str(path) in str(error.value) and "customers" in str(error.value)
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["precious.db"]
+
+
+# --- one build at a time -------------------------------------------------------------------------
+
+HOLD_THE_BUILD_LOCK = textwrap.dedent("""
+    import shutil, sqlite3, sys
+    from cachelab.data import build_lock
+    with build_lock(sys.argv[1]):
+        print("held", flush=True)
+        sys.stdin.readline()
+        shutil.copyfile(sys.argv[2], sys.argv[1])  # the build this process "finishes",
+        marked = sqlite3.connect(sys.argv[1])  # marked as its own
+        marked.execute("PRAGMA user_version = 7")
+        marked.close()
+""")
+
+
+def hold_the_build_lock(path: Path, source: Path) -> subprocess.Popen:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_THE_BUILD_LOCK, str(path), str(source)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_the_build_lock_is_held_by_one_process_and_leaves_no_file(tmp_path, tiny_shop_path):
+    path = tmp_path / "shop-tiny.db"
+    holder = hold_the_build_lock(path, tiny_shop_path)
+    with data.build_lock(path, wait=False) as held:
+        assert held is False, "another process holds it"
+    holder.communicate("go\n", timeout=60)
+    with data.build_lock(path, wait=False) as held:
+        assert held is True
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shop-tiny.db"]
+
+
+def test_a_build_waits_for_another_processs_build_and_reuses_it(tmp_path, tiny_shop_path):
+    """Two builds of one path: the second waits for the first, then reuses its file."""
+    path = tmp_path / "shop-tiny.db"
+    holder = hold_the_build_lock(path, tiny_shop_path)
+    built: list[Path] = []
+    waiter = threading.Thread(target=lambda: built.append(build_shop(path, size="tiny")))
+    waiter.start()
+    holder.communicate("go\n", timeout=60)
+    waiter.join(timeout=60)
+    assert built == [path]
+    marked = sqlite3.connect(path)
+    assert marked.execute("PRAGMA user_version").fetchone() == (7,), "rebuilt, not reused"
+    marked.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shop-tiny.db"], "no partial build"
 
 
 # --- bad input and paths --------------------------------------------------------------------------

@@ -167,7 +167,8 @@ class Shop:
         return self.product(product_id)
 
     def sell(self, product_id: int, quantity: int = 1) -> dict:
-        """Sell ``quantity`` units: record an order and lower the stock, in one transaction.
+        """Sell ``quantity`` units: record an order and lower the stock, in one transaction
+        (``BEGIN IMMEDIATE``: see ``_transaction``).
 
         Selling more than is in stock raises ``OutOfStock`` (a ``ValueError``) and changes nothing.
         Returns the updated product.
@@ -233,7 +234,7 @@ class Shop:
         now = self.now()
 
         def insert() -> sqlite3.Cursor:
-            with self.db.conn:
+            with self._transaction():
                 return self._execute(
                     "INSERT INTO notifications (user_id, message, created_at) "
                     "SELECT id, :message, :now FROM users WHERE id = :user_id",
@@ -258,20 +259,39 @@ class Shop:
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
-        """One transaction: committed if the block ends, rolled back if it raises.
+        """One write transaction: ``BEGIN IMMEDIATE``, then COMMIT if the block ends, or ROLLBACK
+        if it raises -- so a sale's two statements are both written, or neither.
+
+        Explicit, because the connection would not make one: sqlite-utils 4's
+        ``execute()`` commits each statement that it runs outside a transaction, so a
+        sale's stock update was committed before its order was written. IMMEDIATE takes
+        the write lock at the start (waiting up to the connection's busy timeout, 5 s),
+        so another writer cannot slip in between the statements, and a transaction never
+        has to upgrade a read lock half-way, which SQLite can only refuse.
 
         A database file that cannot be written (read-only, on a read-only disk) is a
         ``PermissionError`` that says so, instead of SQLite's bare OperationalError.
         """
+        connection = self.db.conn
         try:
-            with self.db.conn:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
                 yield
+            except BaseException:
+                if connection.in_transaction:  # some errors have already rolled it back
+                    connection.execute("ROLLBACK")
+                raise
+            try:
+                connection.execute("COMMIT")
+            except BaseException:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
+                raise
         except sqlite3.OperationalError as error:
             if "readonly" in str(error) or "read-only" in str(error):
                 raise PermissionError(
                     f"{self.path} cannot be written ({error}); lessons that change the shop work "
-                    "on "
-                    f"a copy: cachelab.data.scratch_shop()"
+                    "on a copy: cachelab.data.scratch_shop()"
                 ) from None
             raise
 

@@ -13,9 +13,17 @@ shop and every figure in a lesson can be checked. Three sizes:
 ``build_shop()`` with no size builds the size named by ``$CACHELAB_SHOP_SIZE``
 (``small`` or ``default``; ``default`` when unset): see ``shop_size``.
 
-``build_shop()`` is idempotent: a complete database already at the path is reused;
-a missing, partial or corrupt one is (re)built into a temporary file and moved into
-place only when it is complete, so an interrupted build never leaves half a shop.
+``build_shop()`` is idempotent: a complete database already at the path is reused --
+also one the course's own writes changed (a sale adds orders: the shop is kept, with a
+warning); a missing, partial or damaged one is (re)built into a temporary file and
+moved into place only when it is complete, so an interrupted build never leaves half a
+shop. One process builds a path at a time (``build_lock``), and ``make reset`` leaves a
+build in progress alone.
+
+Nothing here opens a database file with ``open()``: on POSIX, closing *any* descriptor of a file
+releases every lock the process holds on it -- SQLite's locks of other connections
+included ("How To Corrupt An SQLite Database File", section 2.2). Headers, sizes and
+copies go through SQLite itself, which shares one set of locks per file in a process.
 
 Lessons that change prices or stock work on ``scratch_shop()``, a throw-away copy.
 
@@ -25,6 +33,8 @@ Run ``python -m cachelab.data [size]`` to build a shop with a progress bar.
 from __future__ import annotations
 
 import atexit
+import contextlib
+import fcntl
 import itertools
 import json
 import os
@@ -32,6 +42,7 @@ import random
 import shutil
 import sqlite3
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Optional, Union
@@ -57,6 +68,7 @@ __all__ = [
     "data_dir",
     "default_path",
     "build_shop",
+    "build_lock",
     "scratch_shop",
     "connect_read_only",
     "describe",
@@ -70,7 +82,6 @@ __all__ = [
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x434C4142
 """The course's marker in SQLite's header (``PRAGMA application_id``): "CLAB" in ASCII."""
-SQLITE_MAGIC = b"SQLite format 3\x00"
 DATA_END = 1782777600  # 2026-06-30 00:00:00 UTC: the shop's "now" when it is built
 DAY = 86_400  # seconds
 
@@ -131,11 +142,23 @@ def build_shop(
     """Return the path of a complete shop database, building it only if needed.
 
     ``size`` defaults to ``shop_size()`` (``$CACHELAB_SHOP_SIZE``, else ``"default"``);
-    ``path`` defaults to ``data/shop-<size>.db``. A database already there is reused
-    when it is whole (see ``describe``) and was built with the same ``size`` and
-    ``seed``; otherwise it is rebuilt -- but only over a file the course made itself
-    (``is_course_file``) or an empty one. Anything else at ``path`` (someone's notes,
-    another program's database) is never overwritten: ``FileExistsError`` names it.
+    ``path`` defaults to ``data/shop-<size>.db``. What is already at ``path`` decides:
+
+    - a whole shop of this ``size`` and ``seed`` with its rows as built: reused;
+    - the same, changed by the course's own writes (a sale adds an order, so it has
+      every product and *more* orders than it was built with): reused as it is, with a
+      warning -- rebuilding it would pull the file from under the process that wrote it
+      (a running web service). ``make reset`` gives back the shop as built;
+    - anything else the course made (partial, truncated, damaged, fewer rows, another
+      size or seed) or an empty file: rebuilt, and replacing a file that was there says
+      so (a warning), since a process that has the old file open keeps reading it;
+    - a file the course did not make (someone's notes, another program's database): never
+      overwritten; ``FileExistsError`` names it.
+
+    A build holds ``build_lock(path)``: a second process that needs the same shop waits
+    for the first and then reuses what it built, and ``make reset`` skips it meanwhile.
+    The build goes into a temporary file beside ``path`` and replaces it in one atomic
+    ``os.replace``: readers see the old file or the whole new one.
 
     >>> path = build_shop(size="tiny")
     >>> describe(path)["size"], path.name
@@ -146,21 +169,151 @@ def build_shop(
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TypeError(f"seed must be a whole number, got {type(seed).__name__} {seed!r}")
     path = Path(path) if path is not None else default_path(size)
-    wanted = {"size": size, "seed": seed, "schema_version": SCHEMA_VERSION, "complete": True}
-    if describe(path) == wanted and _rows_as_built(path):
+    if _reusable(path, size, seed):  # the common case takes no lock: a read-only folder is fine
         return path
-    _refuse_to_overwrite(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, partial = tempfile.mkstemp(prefix=path.name + ".", suffix=".partial", dir=path.parent)
-    os.close(handle)
-    try:
-        _build_into(Path(partial), SIZES[size], size, seed)
-        os.chmod(partial, 0o644)  # mkstemp makes files private; a shop is not a secret
-        os.replace(partial, path)  # atomic: readers see the old file or the whole new one
-    finally:
-        if os.path.exists(partial):
-            os.remove(partial)
+    with build_lock(path):
+        if _reusable(path, size, seed):  # another process built it while this one waited
+            return path
+        _refuse_to_overwrite(path)
+        replaced = _check_built(path, size, seed)[0] if _has_content(path) else None
+        handle, partial = tempfile.mkstemp(
+            prefix=path.name + ".", suffix=".partial", dir=path.parent
+        )
+        os.close(handle)
+        try:
+            _build_into(Path(partial), SIZES[size], size, seed)
+            os.chmod(partial, 0o644)  # mkstemp makes files private; a shop is not a secret
+            os.replace(partial, path)  # atomic: readers see the old file or the whole new one
+        finally:
+            if os.path.exists(partial):
+                os.remove(partial)
+    if replaced:
+        warnings.warn(
+            f"build_shop replaced {path}: {replaced}. A process that had the old file open "
+            "(a web service, another notebook) keeps reading the old copy until it opens the "
+            "shop again.",
+            stacklevel=2,
+        )
     return path
+
+
+def _has_content(path: Path) -> bool:
+    return os.path.lexists(path) and path.is_file() and path.stat().st_size > 0
+
+
+def _reusable(path: Path, size: str, seed: int) -> bool:
+    """Whether the shop at ``path`` can be handed out as it is; warn if the course changed it."""
+    reason, added = _check_built(path, size, seed)
+    if reason is not None:
+        return False
+    if added:
+        warnings.warn(
+            f"{path} has {added:,} order(s) more than it was built with: the course's own "
+            "writes (a sale) changed it, and it is kept as it is. `make reset` (or deleting "
+            "the file) gives back the shop as built.",
+            stacklevel=3,
+        )
+    return True
+
+
+def _check_built(path: Path, size: str, seed: int) -> tuple[Optional[str], int]:
+    """(None, orders added since the build) if the shop at ``path`` is whole, of this size and
+    seed, with every row it was built with; else (why not, in a few words; 0)."""
+    found = describe(path)
+    if found is None:
+        return "it was partial, truncated or damaged", 0
+    if (found["size"], found["seed"], found["schema_version"]) != (size, seed, SCHEMA_VERSION):
+        return (
+            f"it was built with size={found['size']!r}, seed={found['seed']}, "
+            f"schema {found['schema_version']}"
+        ), 0
+    added = _orders_added(path)
+    if added is None:
+        return "it had fewer rows than it was built with (damaged or edited by hand)", 0
+    return None, added
+
+
+def _orders_added(path: Path) -> Optional[int]:
+    """How many orders the shop has beyond those it was built with -- the course's own writes
+    only ever add orders -- or None when rows it was built with are missing (damaged).
+
+    The products must all be there; orders may only have been added. (A new price changes
+    no count, so it is not told apart from the shop as built: it damages nothing.)
+    """
+    try:
+        connection = connect_read_only(path)
+        try:
+            meta = dict(connection.execute("SELECT key, value FROM cachelab_meta").fetchall())
+            counts = {
+                table: connection.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+                for table in ("products", "orders")  # our own table names, never user input
+            }
+        finally:
+            connection.close()
+        built = {table: int(meta.get(f"{table}_rows", counts[table])) for table in counts}
+    except sqlite3.OperationalError as error:
+        if _is_busy(error):
+            raise
+        return None
+    except (sqlite3.DatabaseError, ValueError):
+        return None
+    if counts["products"] != built["products"] or counts["orders"] < built["orders"]:
+        return None
+    return counts["orders"] - built["orders"]
+
+
+@contextlib.contextmanager
+def build_lock(path: Union[str, Path], wait: bool = True) -> Iterator[bool]:
+    """Hold the lock that says "a process is building the shop at ``path``"; yield True.
+
+    The lock is an ``fcntl.flock`` on ``<path>.lock`` beside the database (never on the
+    database itself, whose descriptors must not be closed while SQLite holds locks). The
+    system drops it when its process dies, so a killed build leaves no stale lock. The
+    holder removes the file when done; a waiter that then finds it gone, or replaced,
+    locks the new one, so two holders never overlap.
+
+    With ``wait=False`` it yields False at once, holding nothing, if another process
+    holds the lock: ``make reset`` uses that to leave a build in progress alone.
+    """
+    lock_path = Path(path).with_name(Path(path).name + ".lock")
+    while True:
+        descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:  # another process holds it, and we were asked not to wait
+            os.close(descriptor)
+            descriptor = None
+        except BaseException:
+            os.close(descriptor)
+            raise
+        if descriptor is None or _still_names(lock_path, descriptor):
+            break
+        os.close(descriptor)  # the holder before us removed this file: lock the current one
+    if descriptor is None:
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(lock_path)
+        os.close(descriptor)
+
+
+def _still_names(lock_path: Path, descriptor: int) -> bool:
+    """Whether ``lock_path`` is still the file open at ``descriptor`` (not removed or replaced)."""
+    try:
+        current = os.stat(lock_path)
+    except FileNotFoundError:
+        return False
+    held = os.fstat(descriptor)
+    return (current.st_dev, current.st_ino) == (held.st_dev, held.st_ino)
+
+
+def _is_busy(error: sqlite3.Error) -> bool:
+    """Whether SQLite gave up waiting for another connection's lock (not a damaged file)."""
+    return "locked" in str(error) or "busy" in str(error)
 
 
 def _refuse_to_overwrite(path: Path) -> None:
@@ -180,11 +333,7 @@ def _refuse_to_overwrite(path: Path) -> None:
 
 
 def _what_is_there(path: Path) -> str:
-    """A few words on a file that is not ours, for an error message."""
-    with open(path, "rb") as file:
-        head = file.read(len(SQLITE_MAGIC))
-    if head != SQLITE_MAGIC:
-        return "it is not an SQLite database"
+    """A few words on a file that is not ours, for an error message (read through SQLite)."""
     try:
         connection = connect_read_only(path)
         try:
@@ -196,7 +345,9 @@ def _what_is_there(path: Path) -> str:
             ]
         finally:
             connection.close()
-    except sqlite3.DatabaseError:
+    except sqlite3.DatabaseError as error:
+        if "not a database" in str(error):
+            return "it is not an SQLite database"
         return "an SQLite database that cannot be read"
     return (
         f"an SQLite database of something else, with tables: {', '.join(sorted(tables)) or 'none'}"
@@ -209,26 +360,30 @@ def is_course_file(path: Union[str, Path]) -> bool:
     The marker is SQLite's ``application_id`` header field (``APPLICATION_ID``), written
     before anything else when a shop is built, so even a partial or truncated build is
     recognised; a shop built before the marker existed is recognised by its
-    ``cachelab_meta`` table. Reading the header touches nothing.
+    ``cachelab_meta`` table. It is read through SQLite (read-only, with
+    ``writable_schema`` so that a damaged file's header still reads), never ``open()``:
+    see the module's note on locks. A database locked by a writer for longer than
+    SQLite waits raises ``sqlite3.OperationalError`` rather than guess.
     """
     path = Path(path)
+    if not path.is_file() or path.stat().st_size < 100:  # shorter than SQLite's header
+        return False
     try:
-        with open(path, "rb") as file:
-            header = file.read(100)
-    except OSError:
-        return False
-    if len(header) < 100 or not header.startswith(SQLITE_MAGIC):
-        return False
-    if int.from_bytes(header[68:72], "big") == APPLICATION_ID:
-        return True
-    try:  # an older course shop: no marker yet, but the course's own table
         connection = connect_read_only(path)
         try:
-            found = connection.execute(
+            connection.execute("PRAGMA writable_schema = ON")  # read past a damaged page count
+            (application_id,) = connection.execute("PRAGMA application_id").fetchone()
+            if application_id == APPLICATION_ID:
+                return True
+            found = connection.execute(  # an older course shop: no marker, the course's table
                 "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cachelab_meta'"
             ).fetchone()
         finally:
             connection.close()
+    except sqlite3.OperationalError as error:
+        if _is_busy(error):
+            raise
+        return False
     except sqlite3.DatabaseError:
         return False
     return found is not None
@@ -248,11 +403,22 @@ def scratch_shop(size: Optional[str] = None, seed: int = 42) -> Path:
     one folder of its own, removed when Python exits -- or, if the process is killed,
     by a ``cachelab.watchdog`` within a second. Folders left by processes that died
     before the watchdog existed are swept away the next time any process makes one.
+
+    The copy is made with SQLite's backup API, not by copying the file: it holds only
+    committed data even while another process writes, and the shared file is never
+    opened with ``open()`` (see the module's note on locks).
     """
     source = build_shop(size=size, seed=seed)
     handle, name = tempfile.mkstemp(prefix=source.stem + "-", suffix=".db", dir=_scratch_folder())
     os.close(handle)
-    shutil.copyfile(source, name)
+    reader, copy = connect_read_only(source), sqlite3.connect(name)
+    try:
+        copy.execute("PRAGMA journal_mode = OFF")  # a fresh throw-away file: nothing to roll back
+        copy.execute("PRAGMA synchronous = OFF")
+        reader.backup(copy)
+    finally:
+        copy.close()
+        reader.close()
     return Path(name)
 
 
@@ -306,17 +472,39 @@ def describe(path: Union[str, Path]) -> Optional[dict]:
     file is as long as its SQLite header says (a truncated copy is not), and the build
     finished (``complete`` is written last). ``verify_shop`` reads every page, for when
     that is worth a second; ``build_shop`` also checks the row counts before reuse.
+
+    Everything is read through one read-only SQLite connection, inside one read
+    transaction -- so a writer cannot change the file between the header and the size --
+    and never with ``open()`` (see the module's note on locks): it is safe in a process
+    whose other connections are writing to the same file. A database that stays locked
+    by a writer for longer than SQLite waits raises ``sqlite3.OperationalError``
+    ("database is locked"): busy is not damaged.
     """
     path = Path(path)
-    if not path.is_file() or not _length_matches_header(path):
+    if not path.is_file():
         return None
     try:
         connection = connect_read_only(path)
         try:
+            connection.execute("BEGIN")  # one snapshot: the header, the rows and the size agree
             rows = dict(connection.execute("SELECT key, value FROM cachelab_meta").fetchall())
+            (page_size,) = connection.execute("PRAGMA page_size").fetchone()
+            (pages,) = connection.execute("PRAGMA page_count").fetchone()
+            (journal_mode,) = connection.execute("PRAGMA journal_mode").fetchone()
+            length = path.stat().st_size
+            connection.execute("COMMIT")
         finally:
             connection.close()
-    except sqlite3.DatabaseError:  # not a database, a damaged one, or no meta table
+    except sqlite3.OperationalError as error:
+        if _is_busy(error):
+            raise
+        return None
+    except (sqlite3.DatabaseError, OSError):  # not a database, a damaged one, no meta table
+        return None
+    # SQLite itself refuses a file shorter than its header's page count by a page or more;
+    # this also catches a cut inside the last page. In WAL mode pages may live in the -wal
+    # file, so the database file's length says nothing.
+    if journal_mode != "wal" and length != page_size * pages:
         return None
     if rows.get("complete") != "1":
         return None
@@ -326,40 +514,6 @@ def describe(path: Union[str, Path]) -> Optional[dict]:
         "schema_version": int(rows.get("schema_version", -1)),
         "complete": True,
     }
-
-
-def _rows_as_built(path: Path) -> bool:
-    """Whether the tables hold as many rows as the build wrote (a shop written to does not)."""
-    try:
-        connection = connect_read_only(path)
-        try:
-            meta = dict(connection.execute("SELECT key, value FROM cachelab_meta").fetchall())
-            for table in ("products", "orders"):  # our own table names, never user input
-                expected = meta.get(f"{table}_rows")
-                if expected is not None:
-                    (count,) = connection.execute(f"SELECT COUNT(*) FROM {table}").fetchone()
-                    if count != int(expected):
-                        return False
-        finally:
-            connection.close()
-    except (sqlite3.DatabaseError, ValueError):
-        return False
-    return True
-
-
-def _length_matches_header(path: Path) -> bool:
-    """Whether the file is exactly as long as its SQLite header says (page size × page count)."""
-    with open(path, "rb") as file:
-        header = file.read(100)
-    if len(header) < 100 or not header.startswith(SQLITE_MAGIC):
-        return False
-    page_size = int.from_bytes(header[16:18], "big")
-    page_size = 65_536 if page_size == 1 else page_size
-    pages = int.from_bytes(header[28:32], "big")
-    change_counter, valid_for = header[24:28], header[92:96]
-    if pages == 0 or change_counter != valid_for:
-        return True  # the header's size is not kept up to date: nothing to compare with
-    return path.stat().st_size == page_size * pages
 
 
 def verify_shop(path: Union[str, Path]) -> list[str]:
@@ -552,6 +706,11 @@ def add_users(path: Union[str, Path], users: int = 200, seed: int = 42) -> Path:
     ``SCHEMA_VERSION`` did not move). A shop that already has users is left as it is.
     Call it on a ``scratch_shop()`` copy: lesson 09 writes notifications.
 
+    Everything is added in one ``BEGIN IMMEDIATE`` transaction (sqlite-utils 4 would
+    commit each statement on its own): a failure leaves no half-made tables that a
+    later call would take for users already there, and two processes adding users at
+    once add them once.
+
     >>> path = add_users(scratch_shop("tiny"), users=20)
     >>> import sqlite3
     >>> sqlite3.connect(path).execute("SELECT COUNT(*) FROM users").fetchone()
@@ -569,27 +728,37 @@ def add_users(path: Union[str, Path], users: int = 200, seed: int = 42) -> Path:
         )
     db = sqlite_utils.Database(path)
     try:
-        if "users" in db.table_names():
-            return path
-        names = [row["name"] for row in db.query("SELECT name FROM products ORDER BY id")]
-        user_rows, notification_rows = generate_users(users, names, random.Random(seed))
-        with db.conn:
-            db["users"].create({"id": int, "name": str}, pk="id", not_null={"name"})
-            db["notifications"].create(
-                {"id": int, "user_id": int, "message": str, "created_at": int},
-                pk="id",
-                foreign_keys=[("user_id", "users", "id")],
-                not_null={"user_id", "message", "created_at"},
-            )
-            db["users"].insert_all(user_rows)
-            db["notifications"].insert_all(notification_rows)
-            db["notifications"].create_index(["user_id"], index_name="notifications_by_user")
-            db["cachelab_meta"].insert_all(
-                [{"key": "users", "value": str(users)}, {"key": "users_seed", "value": str(seed)}]
-            )
+        db.conn.execute("BEGIN IMMEDIATE")  # taken first: a second caller waits, then sees users
+        try:
+            if "users" not in db.table_names():
+                _add_user_tables(db, users, seed)
+        except BaseException:
+            if db.conn.in_transaction:
+                db.conn.execute("ROLLBACK")
+            raise
+        db.conn.execute("COMMIT")
     finally:
         db.close()
     return path
+
+
+def _add_user_tables(db: sqlite_utils.Database, users: int, seed: int) -> None:
+    """Create and fill the users and notifications tables (inside the caller's transaction)."""
+    names = [row["name"] for row in db.query("SELECT name FROM products ORDER BY id")]
+    user_rows, notification_rows = generate_users(users, names, random.Random(seed))
+    db["users"].create({"id": int, "name": str}, pk="id", not_null={"name"})
+    db["notifications"].create(
+        {"id": int, "user_id": int, "message": str, "created_at": int},
+        pk="id",
+        foreign_keys=[("user_id", "users", "id")],
+        not_null={"user_id", "message", "created_at"},
+    )
+    db["users"].insert_all(user_rows)
+    db["notifications"].insert_all(notification_rows)
+    db["notifications"].create_index(["user_id"], index_name="notifications_by_user")
+    db["cachelab_meta"].insert_all(
+        [{"key": "users", "value": str(users)}, {"key": "users_seed", "value": str(seed)}]
+    )
 
 
 if __name__ == "__main__":  # python -m cachelab.data [size]
