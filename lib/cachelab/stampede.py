@@ -7,7 +7,8 @@ every miss asks the database: about ``1 + λD`` loads for one expiry, at read ra
 the building blocks that prevent it, each over any course cache:
 
 - ``SingleFlight``           one load per key at a time: a lock in the cache (``SET NX``
-  with a TTL, released only by its holder); the others wait for the value;
+  with a TTL, released only by its holder); the others wait for the value, and break a
+  lock that would outlive ``lock_ttl``;
 - ``EarlyRefresh``           probabilistic early recomputation (XFetch: Vattani,
   Chierichetti and Lowenstein, VLDB 2015): a reader refreshes a little before expiry,
   with a probability that rises as expiry nears;
@@ -49,14 +50,17 @@ import uuid
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Optional
 
+import redis
+
 from cachelab import keys
-from cachelab.cache import AtomicCache, Cache, CacheUnavailable
+from cachelab.cache import AtomicCache, Cache, CacheKeyError, CacheUnavailable
 from cachelab.validation import MAX_TTL_S, validate_number, validate_ttl
 
 __all__ = [
     "WaitTimeout",
     "StampedeStats",
     "SingleFlight",
+    "LockWatch",
     "EarlyRefresh",
     "xfetch_probability",
     "jittered_ttl",
@@ -65,6 +69,7 @@ __all__ = [
 ]
 
 _MISSING = object()  # "not in the cache", so that a cached None is still a hit
+_UNREADABLE = object()  # a lock holding something the cache cannot decode (another client's)
 
 MAX_SPREAD = 0.5
 """The widest jitter ``jittered_ttl`` accepts: ±50 %. Jitter is a small spread around a TTL
@@ -89,6 +94,7 @@ class StampedeStats:
     ``waits``               requests that waited for another's load (``SingleFlight``);
     ``timeouts``            waits that ran out (``WaitTimeout`` raised);
     ``late_fills``          loads whose lock had expired by the time they finished: not stored;
+    ``broken_locks``        locks that would have outlived ``lock_ttl``, broken by a waiter;
     ``uncoordinated``       loads done without a lock because the cache was unavailable;
     ``early_refreshes``     loads made before expiry, by the XFetch rule (``EarlyRefresh``);
     ``stale_served``        requests served a value past its soft TTL (``StaleWhileRevalidate``);
@@ -102,6 +108,7 @@ class StampedeStats:
     waits: int = 0
     timeouts: int = 0
     late_fills: int = 0
+    broken_locks: int = 0
     uncoordinated: int = 0
     early_refreshes: int = 0
     stale_served: int = 0
@@ -178,6 +185,19 @@ def _quietly_release(cache: AtomicCache, lock_key: str, token: str) -> None:
 # --------------------------------------------------------------------------- single-flight
 
 
+@dataclass
+class LockWatch:
+    """What one waiter has seen of the lock it waits on: the value, since when, how many polls.
+
+    ``SingleFlight`` keeps one per waiting request, to tell a lock held for
+    ``lock_ttl`` seconds by one holder (broken) from locks taken in turn by live ones.
+    """
+
+    held: Any = _MISSING
+    since: float = 0.0
+    polls: int = 0
+
+
 class SingleFlight:
     """Cache-aside in which only one request per key loads; the others wait for its value.
 
@@ -190,8 +210,18 @@ class SingleFlight:
 
     The lock expires after ``lock_ttl`` seconds, so a holder that crashes mid-load
     blocks the others for at most that long: the lock disappears, one waiter takes it
-    and loads. Choose ``lock_ttl`` longer than the slowest load you expect; a holder
-    whose load outlives its lock still returns its value, but does not store it
+    and loads. **A lock that would live longer is broken.** Anything may write the
+    lock's key -- another client, a bug, a ``PERSIST`` -- and a lock with no TTL would
+    otherwise turn every miss into a failed wait, forever. So a waiter treats as
+    broken a lock that the cache says has no TTL, or more than ``lock_ttl`` left (a
+    ``RedisCache`` says, through ``ttl_of``), and a lock it has itself seen held, with
+    one value, for ``lock_ttl`` seconds (on any cache). It deletes that lock (only
+    while it still holds what was seen) and takes its place; ``stats.broken_locks``
+    counts them. Every ``SingleFlight`` sharing a key should therefore use one
+    ``lock_ttl``: a longer one's locks look broken to a shorter one.
+
+    Choose ``lock_ttl`` longer than the slowest load you expect; a holder whose load
+    outlives its lock still returns its value, but does not store it
     (another process may hold the lock by then: ``stats.late_fills``), and cannot
     release someone else's lock (compare-and-delete, one Lua script on Redis).
 
@@ -213,6 +243,10 @@ class SingleFlight:
     ``clock`` and ``sleep`` measure and spend the waiting time (``time.monotonic`` and
     ``time.sleep``; a test passes a ``FakeClock`` and its ``advance``). The lock's TTL
     is kept by the cache itself (by Redis, or by a ``MemoryCache``'s own clock).
+
+    ``get_or_load`` waits by sleeping, which holds its thread. A caller that must not
+    hold one -- an ``async`` web handler -- calls ``attempt`` instead, which never waits,
+    and waits its own way between attempts (``cachelab.web.app`` does).
 
     >>> from cachelab.cache import MemoryCache
     >>> from cachelab.clock import FakeClock
@@ -284,18 +318,12 @@ class SingleFlight:
             self.stats.count("hits")
             return value
         deadline = self.clock() + self.wait_timeout
-        waiting = False
+        watch = LockWatch()
         while True:
-            try:
-                token = self.acquire(key)
-            except CacheUnavailable:
-                self.stats.count("uncoordinated")
-                self.stats.count("loads")
-                return loader()
-            if token is not None:
-                return self._load_holding_the_lock(key, loader, ttl, token)
-            if not waiting:
-                waiting = True
+            done, value = self._take_or_watch(key, loader, ttl, watch)
+            if done:
+                return value
+            if watch.polls == 1:
                 self.stats.count("waits")
             remaining = deadline - self.clock()
             if remaining <= 0:
@@ -309,6 +337,101 @@ class SingleFlight:
             value = self.cache.get(key, _MISSING)
             if value is not _MISSING:
                 return value
+
+    def attempt(
+        self,
+        key: str,
+        loader: Callable[[], Any],
+        ttl: Optional[float] = None,
+        watch: Optional["LockWatch"] = None,
+    ) -> tuple[bool, Any]:
+        """One step of ``get_or_load`` that never waits: ``(True, value)`` or ``(False, None)``.
+
+        ``(True, value)`` when the value is cached, or when this call took the lock (or
+        broke a broken one) and loaded it; ``(False, None)`` when another request holds
+        the lock: try again a little later, passing the same ``watch`` (a ``LockWatch``)
+        each time, so that a lock held too long is seen to be. Counts loads and broken
+        locks; waiting, and giving up, are the caller's.
+
+        >>> from cachelab.cache import MemoryCache
+        >>> flight = SingleFlight(MemoryCache(), lock_ttl=5)
+        >>> flight.attempt("k", lambda: "loaded")
+        (True, 'loaded')
+        >>> flight.cache.add(keys.lock("j"), "another request's token", 5)
+        True
+        >>> flight.attempt("j", lambda: "loaded", watch=LockWatch())
+        (False, None)
+        """
+        keys.validate_key(key)
+        _validate_loader(loader)
+        validate_ttl(ttl)
+        value = self.cache.get(key, _MISSING)
+        if value is not _MISSING:
+            return True, value
+        return self._take_or_watch(key, loader, ttl, watch if watch is not None else LockWatch())
+
+    def _take_or_watch(
+        self, key: str, loader: Callable[[], Any], ttl: Optional[float], watch: "LockWatch"
+    ) -> tuple[bool, Any]:
+        """Take the lock and load; or, if it is held, look at it (and break it if it is broken)."""
+        try:
+            token = self.acquire(key)
+            if token is None and self._break_if_broken(key, watch):
+                token = self.acquire(key)
+        except CacheUnavailable:
+            self.stats.count("uncoordinated")
+            self.stats.count("loads")
+            return True, loader()
+        if token is not None:
+            return True, self._load_holding_the_lock(key, loader, ttl, token)
+        watch.polls += 1
+        return False, None
+
+    def _break_if_broken(self, key: str, watch: "LockWatch") -> bool:
+        """Whether the lock on ``key`` was broken (and deleted) now; see the class docstring."""
+        lock_key = keys.lock(key)
+        try:
+            held = self.cache.get(lock_key, _MISSING)
+        except CacheKeyError:  # another client's bytes: still a lock, just not ours to read
+            held = _UNREADABLE
+        if held is _MISSING:
+            return False  # released meanwhile: the next acquire may get it
+        now = self.clock()
+        if watch.held is _MISSING or held != watch.held:
+            watch.held, watch.since = held, now
+        broken = now - watch.since >= self.lock_ttl or self._outlives_lock_ttl(lock_key)
+        if not broken:
+            return False
+        if held is _UNREADABLE or not self.cache.delete_if_equal(lock_key, held):
+            # Not comparable (foreign bytes, or JSON spelled differently): delete it if it
+            # still reads as what was judged broken.
+            try:
+                again = self.cache.get(lock_key, _MISSING)
+            except CacheKeyError:
+                again = _UNREADABLE
+            if again is _MISSING or again != held:
+                return False
+            self.cache.delete(lock_key)
+        self.stats.count("broken_locks")
+        watch.held = _MISSING
+        return True
+
+    def _outlives_lock_ttl(self, lock_key: str) -> bool:
+        """Whether the cache says the lock has no TTL, or more than ``lock_ttl`` left.
+
+        Only a cache that can tell (``RedisCache.ttl_of``) is asked; for the others,
+        a lock is judged by how long it has been seen held.
+        """
+        ttl_of = getattr(self.cache, "ttl_of", None)
+        if ttl_of is None:
+            return False
+        try:
+            remaining = ttl_of(lock_key)
+            if remaining is None:  # no TTL -- or gone since we read it: then nothing is lost
+                return True
+        except redis.RedisError:  # cannot tell: judge by what has been seen
+            return False
+        return remaining > self.lock_ttl + 0.01  # PX rounds to the millisecond
 
     def _load_holding_the_lock(
         self, key: str, loader: Callable[[], Any], ttl: Optional[float], token: str
