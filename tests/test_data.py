@@ -191,6 +191,28 @@ def test_a_shop_changed_by_the_courses_own_sales_is_kept_with_a_warning(tmp_path
     shop.close()
 
 
+def test_a_shop_whose_writer_was_killed_mid_sale_is_recovered_not_rebuilt(tmp_path, recwarn):
+    """A killed writer leaves a hot journal; SQLite rolls it back, and the shop is reused."""
+    path = build_shop(tmp_path / "shop.db", size="tiny")
+    killed_mid_sale = textwrap.dedent("""
+        import os, sqlite3, sys
+        connection = sqlite3.connect(sys.argv[1], isolation_level=None)
+        connection.execute("PRAGMA cache_size = 1")  # spill: the file itself is written too
+        connection.execute("BEGIN IMMEDIATE")
+        connection.execute("UPDATE products SET stock = stock - 1")
+        connection.execute("INSERT INTO orders (product_id, quantity, ordered_at) "
+                           "SELECT product_id, quantity, ordered_at FROM orders LIMIT 3000")
+        os._exit(1)
+    """)
+    subprocess.run([sys.executable, "-c", killed_mid_sale, str(path)], timeout=60)
+    assert path.with_name("shop.db-journal").stat().st_size > 0, "a hot journal is left"
+    inode = path.stat().st_ino
+    assert build_shop(path, size="tiny") == path
+    assert path.stat().st_ino == inode, "recovered in place, not rebuilt"
+    assert all_rows(path) == all_rows(build_shop(tmp_path / "fresh.db", size="tiny"))
+    assert [str(w.message) for w in recwarn] == []
+
+
 def test_an_empty_file_is_replaced_without_a_warning(tmp_path, recwarn):
     path = tmp_path / "shop.db"
     path.touch()

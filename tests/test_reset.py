@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -137,6 +140,55 @@ def test_only_the_courses_own_databases_are_removed_and_the_rest_is_reported(
         "shop-notes.db",
     ]
     assert (folder / "shop-notes.db").read_text() == "my notes, not a database"
+
+
+HOLD_THE_BUILD_LOCK = textwrap.dedent("""
+    import sys
+    from cachelab.data import build_lock
+    with build_lock(sys.argv[1]):
+        print("held", flush=True)
+        sys.stdin.readline()
+""")
+
+
+def test_a_build_in_progress_is_left_alone_and_reported(
+    tmp_path, tiny_shop_path, monkeypatch, capsys
+):
+    """``make reset`` once deleted another process's build (its database and partial file)."""
+    folder = _data_folder(tmp_path, tiny_shop_path)
+    monkeypatch.setenv("CACHELAB_DATA_DIR", str(folder))
+    builder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_THE_BUILD_LOCK, str(folder / "shop-default.db")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert builder.stdout.readline().strip() == "held"
+        assert reset.main(["--databases-only"]) == 0
+        out = capsys.readouterr().out
+        building = ["shop-default.db", "shop-default.db.abc123.partial", "shop-default.db.lock"]
+        assert all((folder / name).exists() for name in building), "the build was deleted"
+        for name in building:
+            assert f"skipped {folder / name}: another process is building" in out
+        assert not (folder / "shop-tiny.db").exists(), "another shop is still reset"
+    finally:
+        builder.communicate("done\n", timeout=60)
+    sweep = reset.remove_databases(folder)
+    assert sorted(path.name for path in sweep.removed) == [
+        "shop-default.db",
+        "shop-default.db.abc123.partial",
+    ]
+    assert sweep.building == []
+    assert not any(folder.glob("shop-default.db*"))
+
+
+def test_a_lock_left_by_a_killed_build_is_removed(tmp_path, tiny_shop_path):
+    folder = _data_folder(tmp_path, tiny_shop_path)
+    (folder / "shop-small.db.lock").touch()  # its holder died: the system let the lock go
+    sweep = reset.remove_databases(folder)
+    assert folder / "shop-small.db.lock" in sweep.removed
+    assert not (folder / "shop-small.db.lock").exists()
 
 
 def test_command_line_resets_this_learner_only(

@@ -45,7 +45,7 @@ import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional, Union
+from typing import Callable, Iterator, Optional, TypeVar, Union
 
 import sqlite_utils
 from tqdm.auto import tqdm
@@ -69,6 +69,7 @@ __all__ = [
     "default_path",
     "build_shop",
     "build_lock",
+    "build_in_progress",
     "scratch_shop",
     "connect_read_only",
     "describe",
@@ -78,6 +79,8 @@ __all__ = [
     "add_users",
     "generate_users",
 ]
+
+T = TypeVar("T")
 
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x434C4142
@@ -301,6 +304,25 @@ def build_lock(path: Union[str, Path], wait: bool = True) -> Iterator[bool]:
         os.close(descriptor)
 
 
+def build_in_progress(path: Union[str, Path]) -> bool:
+    """Whether another process holds ``build_lock(path)`` right now (creates and removes nothing).
+
+    A look, not a promise: to act on "no build", take ``build_lock(path, wait=False)``.
+    """
+    lock_path = Path(path).with_name(Path(path).name + ".lock")
+    try:
+        descriptor = os.open(lock_path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(descriptor)  # closing it releases the probe's flock
+    return False
+
+
 def _still_names(lock_path: Path, descriptor: int) -> bool:
     """Whether ``lock_path`` is still the file open at ``descriptor`` (not removed or replaced)."""
     try:
@@ -368,25 +390,42 @@ def is_course_file(path: Union[str, Path]) -> bool:
     path = Path(path)
     if not path.is_file() or path.stat().st_size < 100:  # shorter than SQLite's header
         return False
+
+    def marked(connection: sqlite3.Connection) -> bool:
+        connection.execute("PRAGMA writable_schema = ON")  # read past a damaged page count
+        (application_id,) = connection.execute("PRAGMA application_id").fetchone()
+        return application_id == APPLICATION_ID or bool(
+            connection.execute(  # an older course shop: no marker, but the course's table
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cachelab_meta'"
+            ).fetchone()
+        )
+
     try:
         connection = connect_read_only(path)
         try:
-            connection.execute("PRAGMA writable_schema = ON")  # read past a damaged page count
-            (application_id,) = connection.execute("PRAGMA application_id").fetchone()
-            if application_id == APPLICATION_ID:
-                return True
-            found = connection.execute(  # an older course shop: no marker, the course's table
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cachelab_meta'"
-            ).fetchone()
+            return marked(connection)
         finally:
             connection.close()
     except sqlite3.OperationalError as error:
         if _is_busy(error):
             raise
-        return False
+        if "readonly" not in str(error):
+            return False
     except sqlite3.DatabaseError:
         return False
-    return found is not None
+    # A crashed writer's "hot" journal, which a read-only connection may not roll back: the
+    # marker is read as the file stands (``immutable``: no journal, no locks), without
+    # writing to a file that may be someone else's. That connection's close() is a plain
+    # close(), but SQLite calls a journal hot only when no process holds a lock on the file
+    # (any reader rolls it back first), so this process has no lock on it to lose.
+    try:
+        connection = sqlite3.connect(path.resolve().as_uri() + "?mode=ro&immutable=1", uri=True)
+        try:
+            return marked(connection)
+        finally:
+            connection.close()
+    except sqlite3.DatabaseError:
+        return False
 
 
 SCRATCH_PREFIX = "cachelab-scratch-"
@@ -465,6 +504,31 @@ def connect_read_only(path: Union[str, Path]) -> sqlite3.Connection:
     return sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)
 
 
+def _read(path: Path, read: Callable[[sqlite3.Connection], T]) -> T:
+    """``read(connection)`` on a read-only connection to ``path``, closed after.
+
+    A writer that crashed mid-transaction leaves a "hot" journal, which SQLite must roll
+    back before anyone reads, and a read-only connection cannot: then, if the file is the
+    course's (``is_course_file``), ``read`` runs on a read-write connection (never
+    creating the file), which rolls the unfinished transaction back as any SQLite reader
+    would. Nothing else is ever written, and nobody else's file at all.
+    """
+    try:
+        connection = connect_read_only(path)
+        try:
+            return read(connection)
+        finally:
+            connection.close()
+    except sqlite3.OperationalError as error:
+        if "readonly" not in str(error) or not is_course_file(path):
+            raise
+    connection = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=rw", uri=True)
+    try:
+        return read(connection)
+    finally:
+        connection.close()
+
+
 def describe(path: Union[str, Path]) -> Optional[dict]:
     """What the course database at ``path`` says of itself, or None unless it is whole.
 
@@ -483,18 +547,19 @@ def describe(path: Union[str, Path]) -> Optional[dict]:
     path = Path(path)
     if not path.is_file():
         return None
+
+    def snapshot(connection: sqlite3.Connection) -> tuple[dict, int, int, str, int]:
+        connection.execute("BEGIN")  # one snapshot: the header, the rows and the size agree
+        rows = dict(connection.execute("SELECT key, value FROM cachelab_meta").fetchall())
+        (page_size,) = connection.execute("PRAGMA page_size").fetchone()
+        (pages,) = connection.execute("PRAGMA page_count").fetchone()
+        (journal_mode,) = connection.execute("PRAGMA journal_mode").fetchone()
+        length = path.stat().st_size
+        connection.execute("COMMIT")
+        return rows, page_size, pages, journal_mode, length
+
     try:
-        connection = connect_read_only(path)
-        try:
-            connection.execute("BEGIN")  # one snapshot: the header, the rows and the size agree
-            rows = dict(connection.execute("SELECT key, value FROM cachelab_meta").fetchall())
-            (page_size,) = connection.execute("PRAGMA page_size").fetchone()
-            (pages,) = connection.execute("PRAGMA page_count").fetchone()
-            (journal_mode,) = connection.execute("PRAGMA journal_mode").fetchone()
-            length = path.stat().st_size
-            connection.execute("COMMIT")
-        finally:
-            connection.close()
+        rows, page_size, pages, journal_mode, length = _read(path, snapshot)
     except sqlite3.OperationalError as error:
         if _is_busy(error):
             raise

@@ -13,7 +13,9 @@
 2. **Databases**: removes the generated shop databases (``data/shop-*.db``, or under
    ``$CACHELAB_DATA_DIR``), so the next ``make lab`` / ``build_shop()`` rebuilds them
    from the seed. Lessons that write use throw-away copies, so this is only needed
-   if a database was damaged or edited by hand.
+   if a database was damaged or edited by hand. A shop that another process is
+   building right now (it holds ``data.build_lock``) is left alone, with its unfinished
+   build, and reset says so: deleting a build in progress would fail it half-way.
 
 Options: ``--redis-only``, ``--databases-only``, ``--url URL`` (instead of
 ``REDIS_URL``), ``--learner NAME`` (another learner's keys), ``--all-learners``,
@@ -22,7 +24,7 @@ list, delete nothing).
 
 >>> import tempfile
 >>> generated_databases(tempfile.mkdtemp())  # an empty folder: nothing of the course's
-DatabaseSweep(removed=[], skipped=[])
+DatabaseSweep(removed=[], skipped=[], building=[])
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ import redis
 
 from cachelab import keys
 from cachelab.cache import delete_keys_under
-from cachelab.data import data_dir, is_course_file
+from cachelab.data import build_in_progress, build_lock, data_dir, is_course_file
 from cachelab.redis_server import redact_url
 
 __all__ = [
@@ -116,10 +118,12 @@ SIDE_FILE_SUFFIXES = ("-journal", "-wal", "-shm")
 
 @dataclass
 class DatabaseSweep:
-    """What ``remove_databases`` found: the course's own files, and look-alikes it left alone."""
+    """What ``remove_databases`` found: the course's own files, look-alikes it left alone, and
+    the course's files of a shop that another process is building (left alone too)."""
 
     removed: list[Path] = field(default_factory=list)
     skipped: list[Path] = field(default_factory=list)
+    building: list[Path] = field(default_factory=list)
 
 
 def generated_databases(folder: Union[str, Path, None] = None) -> DatabaseSweep:
@@ -127,8 +131,11 @@ def generated_databases(folder: Union[str, Path, None] = None) -> DatabaseSweep:
 
     A database (``shop-*.db``) or an unfinished build (``shop-*.db.*.partial``) is the
     course's only if it carries the course's marker (``data.is_course_file``); SQLite's
-    side files (``-journal``, ``-wal``, ``-shm``) go with their database. Everything
-    else with such a name -- someone's ``shop-accounts.db``, a text file -- is skipped.
+    side files (``-journal``, ``-wal``, ``-shm``) go with their database, and an empty
+    ``shop-*.db.lock`` is a build lock the course left. Everything else with such a name
+    -- someone's ``shop-accounts.db``, a text file -- is skipped. The course's files of a
+    shop whose build is in progress (``data.build_in_progress``) are listed in
+    ``building``, not ``removed``.
     """
     folder = Path(folder) if folder is not None else data_dir()
     sweep = DatabaseSweep()
@@ -138,24 +145,69 @@ def generated_databases(folder: Union[str, Path, None] = None) -> DatabaseSweep:
         {p for pattern in ("shop-*.db", "shop-*.db.*.partial") for p in folder.glob(pattern)}
     )
     for path in candidates:
-        ours = path.is_file() and is_course_file(path)
-        (sweep.removed if ours else sweep.skipped).append(path)
-        for suffix in SIDE_FILE_SUFFIXES:
-            side = path.with_name(path.name + suffix)
-            if side.exists():
-                (sweep.removed if ours else sweep.skipped).append(side)
+        # Side files first: reading the marker may roll back (and remove) a crashed writer's
+        # journal, as any SQLite reader would; it is still reported with its database.
+        sides = [path.with_name(path.name + suffix) for suffix in SIDE_FILE_SUFFIXES]
+        sides = [side for side in sides if side.exists()]
+        if not (path.is_file() and is_course_file(path)):
+            found = sweep.skipped
+        elif build_in_progress(_shop_of(path)):
+            found = sweep.building
+        else:
+            found = sweep.removed
+        found += [path, *sides]
+    for lock in sorted(folder.glob("shop-*.db.lock")):
+        if lock.is_file() and lock.stat().st_size == 0:
+            busy = build_in_progress(_shop_of(lock))
+            (sweep.building if busy else sweep.removed).append(lock)
+    listed = set(sweep.removed) | set(sweep.skipped) | set(sweep.building)
     orphans = [p for suffix in SIDE_FILE_SUFFIXES for p in folder.glob(f"shop-*.db{suffix}")]
-    sweep.skipped += sorted(p for p in orphans if p not in sweep.removed and p not in sweep.skipped)
+    sweep.skipped += sorted(p for p in orphans if p not in listed)
     return sweep
+
+
+def _shop_of(path: Path) -> Path:
+    """The database a course file belongs to: ``shop-x.db`` for ``shop-x.db``,
+    ``shop-x.db.k3j_9.partial`` (its unfinished build) and ``shop-x.db.lock`` (its build lock)."""
+    name = path.name
+    if name.endswith(".partial"):
+        name = name[: -len(".partial")].rsplit(".", 1)[0]  # mkstemp's random part has no dot
+    elif name.endswith(".lock"):
+        name = name[: -len(".lock")]
+    return path.with_name(name)
 
 
 def remove_databases(folder: Union[str, Path, None] = None, dry_run: bool = False) -> DatabaseSweep:
-    """Remove the course's generated databases (see ``generated_databases``); report the rest."""
+    """Remove the course's generated databases (see ``generated_databases``); report the rest.
+
+    Each shop's files are removed while holding its ``data.build_lock`` (not waiting for
+    it): a build that starts meanwhile waits until they are gone, and one already under
+    way keeps its files -- they are reported in ``building`` instead.
+    """
     sweep = generated_databases(folder)
-    if not dry_run:
-        for path in sweep.removed:
-            path.unlink(missing_ok=True)
+    if dry_run:
+        return sweep
+    by_shop: dict[Path, list[Path]] = {}
+    for path in sweep.removed:
+        by_shop.setdefault(_shop_of(_database_of_side_file(path)), []).append(path)
+    for shop, paths in by_shop.items():
+        with build_lock(shop, wait=False) as held:
+            if not held:  # a build started after the look above
+                sweep.removed = [p for p in sweep.removed if p not in paths]
+                sweep.building += paths
+                continue
+            for path in paths:
+                if path != shop.with_name(shop.name + ".lock"):  # build_lock removes it last
+                    path.unlink(missing_ok=True)
     return sweep
+
+
+def _database_of_side_file(path: Path) -> Path:
+    """``shop-x.db`` for its ``-journal``, ``-wal`` and ``-shm`` side files; else ``path``."""
+    for suffix in SIDE_FILE_SUFFIXES:
+        if path.name.endswith(suffix):
+            return path.with_name(path.name[: -len(suffix)])
+    return path
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -230,6 +282,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(f"databases: none to delete in {folder}")
         for path in sweep.skipped:
             print(f"databases: skipped {path}: not a file the course made")
+        for path in sweep.building:
+            print(
+                f"databases: skipped {path}: another process is building this shop right now; "
+                "run the reset again when it has finished"
+            )
 
     return status
 
