@@ -17,7 +17,7 @@ import redis
 
 from cachelab.cache import CacheKeyError, CacheUnavailable, RedisCache
 from cachelab.clock import FakeClock
-from cachelab.outages import CircuitBreaker
+from cachelab.outages import CircuitBreaker, PendingDeletes
 
 # --- JSON round trips -----------------------------------------------------------------------------
 
@@ -455,3 +455,55 @@ def test_a_server_restarted_on_the_same_address_is_used_again_by_the_same_client
     assert stoppable_redis.folder == folder
     assert cache.get("k", "miss") == "miss", "a restarted server without persistence is empty"
     assert cache.set("k", 2) and cache.get("k") == 2
+
+
+# --- deletes are invalidations: never skipped, owed when they fail -------------------------------
+
+
+def test_a_delete_goes_to_redis_while_the_breaker_is_open(stoppable_redis, test_prefix):
+    clock = FakeClock()
+    cache = RedisCache(
+        stoppable_redis.client(), prefix=test_prefix, breaker=CircuitBreaker(1, 10, clock)
+    )
+    cache.breaker.record_failure()  # as after a stall: open for 10 s on the fake clock
+    stoppable_redis.client().set(test_prefix + "page", '"old"')
+    assert cache.get("page", "skipped") == "skipped", "reads skip Redis while it is open"
+    assert cache.delete("page") is True, "the delete was not skipped"
+    assert stoppable_redis.client().exists(test_prefix + "page") == 0
+    assert cache.stats.circuit == "closed", "Redis answered the delete: the breaker closes"
+
+
+def test_a_failed_delete_is_owed_once_and_sent_before_the_next_command(stopped_cache):
+    stopped_cache.delete("k")
+    stopped_cache.delete("k")
+    assert stopped_cache.pending_deletes() == 1, "a key is owed once"
+    assert stopped_cache.get("k", "fallback") == "fallback", "still down: the debt stays"
+    assert stopped_cache.pending_deletes() == 1
+
+
+def test_pending_deletes_forget_only_what_they_delivered(stoppable_redis):
+    client = stoppable_redis.client()
+    pending = PendingDeletes()
+    client.set("cachelab:ada:a", "1")
+    pending.add("cachelab:ada:a")
+    assert pending.send(client) == 1 and len(pending) == 0 and client.exists("cachelab:ada:a") == 0
+
+    class FailsAgainMeanwhile:
+        """The real client; while its UNLINK is on its way, another delete of b fails."""
+
+        def unlink(self, *names):
+            pending.add("cachelab:ada:b")
+            return client.unlink(*names)
+
+    pending.add("cachelab:ada:b")
+    pending.add("cachelab:ada:c")
+    assert pending.send(FailsAgainMeanwhile()) == 2
+    assert list(pending._owed) == ["cachelab:ada:b"], "b's newer failure is still owed"
+
+
+def test_pending_deletes_past_the_limit_drop_the_oldest_and_count_it():
+    pending = PendingDeletes(limit=2)
+    for name in ("a", "b", "c"):
+        pending.add(f"cachelab:ada:{name}")
+    assert len(pending) == 2 and pending.dropped == 1
+    assert list(pending._owed) == ["cachelab:ada:b", "cachelab:ada:c"]

@@ -39,7 +39,7 @@ from typing import Any, Callable, Optional, Protocol, TypeVar, runtime_checkable
 import redis
 
 from cachelab import keys
-from cachelab.outages import CircuitBreaker, is_outage
+from cachelab.outages import CircuitBreaker, is_outage, pending_deletes_for
 from cachelab.validation import validate_ttl, validate_whole_number
 
 T = TypeVar("T")
@@ -390,7 +390,8 @@ class RedisCache:
 
     A ``CircuitBreaker`` (``breaker``) keeps a stalled server from stalling every
     request: after a few outages in a row, calls skip Redis for a while (counted in
-    ``stats.short_circuits``; ``stats.circuit`` shows the breaker's state).
+    ``stats.short_circuits``; ``stats.circuit`` shows the breaker's state). A ``delete``
+    is never skipped, and one that fails is sent again later: see ``delete``.
 
     Redis expires and evicts keys on the server, so ``stats.expirations`` and
     ``stats.evictions`` stay at 0 here: an expired key is simply a miss.
@@ -414,20 +415,24 @@ class RedisCache:
         self.fail_open = fail_open
         self.breaker = breaker if breaker is not None else CircuitBreaker()
         self.stats = CacheStats()
+        self._pending = pending_deletes_for(client)  # shared with the process's other caches
         self._delete_if_equal = client.register_script(DELETE_IF_EQUAL_SCRIPT)
         self._set_and_release = client.register_script(SET_AND_RELEASE_SCRIPT)
         self._increment = client.register_script(INCREMENT_SCRIPT)
 
     # -- talking to Redis
 
-    def _run(self, command: Callable[[], T], redis_key: str) -> T:
+    def _run(self, command: Callable[[], T], redis_key: str, *, skippable: bool = True) -> T:
         """Run one Redis command through the breaker; an outage becomes a counted
         ``CacheUnavailable``.
 
-        An error that is not an outage (``WRONGTYPE``, ...) is a bug: it is raised as
-        ``CacheKeyError``, naming the key and the type of what is stored there.
+        The deletes this process owes the server (``outages.PendingDeletes``) are sent
+        first, so no command reaches the server before them. An error that is not an
+        outage (``WRONGTYPE``, text that is not UTF-8, ...) is a bug: it is raised as
+        ``CacheKeyError``, naming the key and the type of what is stored there. With
+        ``skippable=False`` the command is sent even while the breaker is open.
         """
-        if not self.breaker.allow():
+        if skippable and not self.breaker.allow():
             self.stats.short_circuits += 1
             self.stats.circuit = self.breaker.state
             raise CacheUnavailable(
@@ -436,7 +441,17 @@ class RedisCache:
                 f"opened the circuit breaker ({self.breaker.open_s:g} s)"
             )
         try:
+            if self._pending:
+                self._pending.send(self.client)
             result = command()
+        except UnicodeDecodeError:  # decode_responses=True: Redis answered with bytes, not text
+            self.breaker.record_success()
+            self.stats.circuit = self.breaker.state
+            raise CacheKeyError(
+                f"the Redis key {redis_key!r} holds bytes that are not UTF-8 text, not a value "
+                "the course stored (JSON): something else wrote under the course prefix. Delete "
+                "that key, or use another prefix"
+            ) from None
         except redis.RedisError as error:
             if not is_outage(error):
                 self.breaker.record_success()  # Redis answered: the trouble is ours
@@ -485,6 +500,12 @@ class RedisCache:
                 "something "
                 f"else wrote under the course prefix. Delete that key, or use another prefix"
             ) from None
+        except RecursionError:
+            raise CacheKeyError(
+                f"the Redis key {redis_key!r} holds JSON nested too deeply to decode "
+                f"({raw[:40]!r}...), not a value the course stored: something else wrote under "
+                "the course prefix. Delete that key, or use another prefix"
+            ) from None
 
     # -- the Cache interface
 
@@ -525,17 +546,37 @@ class RedisCache:
     def delete(self, key: str) -> bool:
         """Remove ``key`` (with UNLINK); return whether it was there.
 
-        A delete that fails during an outage is lost: once Redis is back, the old value
-        is served until its TTL ends. That is why every strategy keeps a TTL (lesson 06).
+        A delete is an invalidation, so it is never skipped: it goes to Redis even while
+        the circuit breaker is open (a write may then wait one command timeout). If
+        Redis cannot take it (down, paused, read-only), it returns False (or raises
+        ``CacheUnavailable`` without ``fail_open``) and the key is *owed*: it joins this
+        process's pending deletes for the server (``pending_deletes()`` counts them),
+        which are sent before any later command of any ``RedisCache`` of this process
+        reaches that server.
+
+        The staleness that leaves after an outage: this process never reads the old
+        value back from Redis. Other processes may, from the moment Redis answers again
+        until this process next reaches it -- its next cache call once its breaker lets
+        calls through, ``breaker.open_s`` after its last failure at most, if it keeps
+        serving. A process that exits still owing deletes loses them, and a process that
+        owes more than ``outages.MAX_PENDING_DELETES`` drops the oldest: then the value's
+        TTL is the bound, which is why every strategy keeps one (lesson 06).
         """
         redis_key = keys.redis_key(self.prefix, key)
         self.stats.deletes += 1
         try:
-            return bool(self._run(lambda: self.client.unlink(redis_key), redis_key))
+            return bool(
+                self._run(lambda: self.client.unlink(redis_key), redis_key, skippable=False)
+            )
         except CacheUnavailable:
+            self._pending.add(redis_key)
             if not self.fail_open:
                 raise
             return False
+
+    def pending_deletes(self) -> int:
+        """How many deletes this process owes this cache's server (see ``delete``)."""
+        return len(self._pending)
 
     def clear(self) -> int:
         """Delete every key under this cache's prefix and return how many were deleted.

@@ -33,6 +33,19 @@ one succeeds the breaker *closes* and traffic flows again, if not it opens again
 >>> breaker.record_success()
 >>> breaker.state
 'closed'
+
+**What becomes of a delete that cannot reach Redis?** A delete is an invalidation: a
+write has changed the database, and the cached value is now wrong. Skipped, it is
+lost, and once Redis is back the old value is served until its TTL ends. So
+``RedisCache`` never lets the breaker skip a delete, and a delete that fails anyway
+goes on this process's list of ``PendingDeletes`` for that server, which is sent
+before the process's next command reaches the server (see ``RedisCache.delete`` for
+the staleness this leaves).
+
+>>> pending = PendingDeletes()
+>>> pending.add("cachelab:ada:product:7"); pending.add("cachelab:ada:product:7")
+>>> len(pending)   # a key is owed once, however many deletes of it failed
+1
 """
 
 from __future__ import annotations
@@ -45,7 +58,14 @@ import redis
 
 from cachelab.validation import validate_number, validate_whole_number
 
-__all__ = ["OUTAGE_REPLIES", "is_outage", "CircuitBreaker"]
+__all__ = [
+    "OUTAGE_REPLIES",
+    "is_outage",
+    "CircuitBreaker",
+    "PendingDeletes",
+    "pending_deletes_for",
+    "MAX_PENDING_DELETES",
+]
 
 OUTAGE_REPLIES = (
     "LOADING",
@@ -144,3 +164,74 @@ class CircuitBreaker:
             f"CircuitBreaker(state={self.state!r}, failures={self.failures}, "
             f"failures_to_open={self.failures_to_open}, open_s={self.open_s:g})"
         )
+
+
+MAX_PENDING_DELETES = 100_000
+"""The most keys one process keeps owing a server. Past it the oldest is dropped (counted in
+``PendingDeletes.dropped``): that key's old value then lasts until its TTL, the backstop."""
+
+
+class PendingDeletes:
+    """Keys whose delete could not reach one server, owed to it until ``send`` delivers them.
+
+    A key is owed once however many of its deletes failed (deletes are idempotent).
+    ``send`` UNLINKs the keys owed and forgets exactly those it delivered: a key whose
+    delete failed again while ``send`` was on its way stays owed. Threads may share
+    one; ``pending_deletes_for`` gives the one of a process for a server.
+    """
+
+    def __init__(self, limit: int = MAX_PENDING_DELETES) -> None:
+        self.limit = validate_whole_number(limit, "limit", maximum=10_000_000)
+        self.dropped = 0
+        self._owed: dict[str, int] = {}  # key -> number of the failure that put it here
+        self._failures = 0
+        self._lock = threading.Lock()
+
+    def add(self, redis_key: str) -> None:
+        """Owe ``redis_key``'s delete (a whole Redis key, prefix included)."""
+        with self._lock:
+            self._failures += 1
+            self._owed.pop(redis_key, None)
+            self._owed[redis_key] = self._failures  # now the newest
+            while len(self._owed) > self.limit:
+                del self._owed[next(iter(self._owed))]
+                self.dropped += 1
+
+    def send(self, client: redis.Redis, batch_size: int = 500) -> int:
+        """UNLINK every key owed, in batches; forget those delivered; return how many.
+
+        Redis errors are raised (the keys not yet delivered stay owed).
+        """
+        with self._lock:
+            owed = list(self._owed.items())
+        for start in range(0, len(owed), batch_size):
+            batch = owed[start : start + batch_size]
+            client.unlink(*(key for key, _ in batch))
+            with self._lock:
+                for key, failure in batch:
+                    if self._owed.get(key) == failure:
+                        del self._owed[key]
+        return len(owed)
+
+    def __len__(self) -> int:
+        return len(self._owed)
+
+    def __repr__(self) -> str:
+        return f"PendingDeletes(owed={len(self)}, dropped={self.dropped})"
+
+
+_pending_by_server: dict[tuple, PendingDeletes] = {}
+_pending_lock = threading.Lock()
+
+
+def pending_deletes_for(client: redis.Redis) -> PendingDeletes:
+    """This process's ``PendingDeletes`` for the server ``client`` talks to.
+
+    Every ``RedisCache`` of the process on the same server (same host and port, or
+    same socket, and same database number) shares it, so a delete one of them owes
+    is sent before any of them reads from that server again.
+    """
+    options = client.connection_pool.connection_kwargs
+    server = (options.get("host"), options.get("port"), options.get("path"), options.get("db"))
+    with _pending_lock:
+        return _pending_by_server.setdefault(server, PendingDeletes())

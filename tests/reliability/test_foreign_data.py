@@ -12,10 +12,11 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+import redis
 from foreign_data import COUNT, changes, plant
 
 from cachelab import reset
-from cachelab.cache import RedisCache
+from cachelab.cache import CacheKeyError, RedisCache
 from cachelab.data import build_shop
 
 
@@ -76,3 +77,25 @@ def test_files_beside_the_shop_survive_every_build_and_reset(tmp_path, monkeypat
         assert accounts.execute("SELECT * FROM invoices").fetchall() == [(1, 12345)]
     assert not (folder / "shop-tiny.db").exists(), "the course's own database was reset"
     assert sorted(p.name for p in Path(folder).iterdir()) == sorted([*theirs, "shop-accounts.db"])
+
+
+FOREIGN_VALUES = {
+    "bytes that are not UTF-8": b"\xff\xfe\x80 price",
+    "JSON nested 100,000 deep": b"[" * 100_000 + b"]" * 100_000,
+}
+
+
+@pytest.mark.parametrize("what", sorted(FOREIGN_VALUES))
+def test_a_foreign_value_under_the_prefix_is_a_cache_key_error_naming_the_key(
+    stoppable_redis, what
+):
+    """Not a UnicodeDecodeError or a RecursionError: the documented error, and the client still
+    works."""
+    raw = redis.Redis(unix_socket_path=str(stoppable_redis.socket_path))
+    raw.set("cachelab:ada:product:1", FOREIGN_VALUES[what])
+    cache = RedisCache(stoppable_redis.client(), prefix="cachelab:ada:")
+    for read in (lambda: cache.get("product:1"), lambda: cache.get_or_load("product:1", dict)):
+        with pytest.raises(CacheKeyError, match="'cachelab:ada:product:1' holds"):
+            read()
+    assert cache.stats.errors == 0, "a foreign value is a bug, not an outage"
+    assert cache.set("product:2", {"id": 2}) and cache.get("product:2") == {"id": 2}
