@@ -6,7 +6,8 @@ import random
 
 import pytest
 
-from cachelab.cache import MemoryCache
+from cachelab import keys
+from cachelab.cache import CacheKeyError, MemoryCache, RedisCache
 from cachelab.invalidation import (
     DeleteOnWrite,
     LeaseCache,
@@ -248,3 +249,70 @@ def test_the_version_counter_must_outlive_the_entries(clocked_shop):
     clock = clocked_shop.clock
     with pytest.raises(ValueError, match="version_ttl"):
         VersionedKeys(clocked_shop, MemoryCache(clock=clock), ttl=TTL, version_ttl=TTL)
+
+
+# --- versioned keys: a lost version key, a bad one -----------------------------------------------
+
+
+def test_a_lost_version_key_starts_a_generation_no_old_row_was_stored_under(clocked_shop):
+    """Evicted or lost in a restart, the version key must not bring back an old generation."""
+    cache = MemoryCache(clock=clocked_shop.clock)
+    pages = VersionedKeys(clocked_shop, cache, TTL)
+    counter = keys.version_counter(keys.product(PRODUCT))
+    used = []
+    for price in (1_000, 2_000, 3_000):
+        pages.read(PRODUCT)
+        used.append(pages.version(PRODUCT))
+        pages.set_price(PRODUCT, price)
+    old = clocked_shop.product(PRODUCT) | {"price_cents": 1}
+    for version in [*used, *range(10)]:  # an old row under every generation used, and 0..9
+        cache.set(keys.versioned(keys.product(PRODUCT), version), old, TTL)
+    cache.delete(counter)  # evicted
+    pages.set_price(PRODUCT, 4_000)
+    assert [pages.read(PRODUCT)["price_cents"] for _ in range(3)] == [4_000] * 3
+    assert pages.version(PRODUCT) not in [*used, *range(10)]
+
+
+def test_readers_that_find_no_generation_agree_on_one(clocked_shop, redis_cache):
+    first = VersionedKeys(clocked_shop, redis_cache, TTL)
+    second = VersionedKeys(clocked_shop, redis_cache, TTL)
+    assert first.version(PRODUCT) == second.version(PRODUCT) == first.version(PRODUCT)
+    first.read(PRODUCT)
+    assert second.cached(PRODUCT) == clocked_shop.product(PRODUCT), "one generation, one fill"
+
+
+@pytest.mark.parametrize("kind", ["MemoryCache", "RedisCache"])
+@pytest.mark.parametrize("foreign", ["not a number", -3, 2.5, [1]])
+def test_a_bad_version_key_never_fails_a_write_that_committed(
+    clocked_shop, redis_cache, kind, foreign
+):
+    """A caller that retries a failed sell must not sell twice: the write returns once committed."""
+    cache = MemoryCache(clock=clocked_shop.clock) if kind == "MemoryCache" else redis_cache
+    pages = VersionedKeys(clocked_shop, cache, TTL)
+    counter = keys.version_counter(keys.product(PRODUCT))
+    cache.set(counter, foreign)
+    stock = clocked_shop.product(PRODUCT)["stock"]
+    for _attempt in range(2):  # a caller that retries a sale that raised
+        try:
+            pages.sell(PRODUCT, 1)
+            break
+        except Exception:
+            continue
+    assert clocked_shop.product(PRODUCT)["stock"] == stock - 1, "sold once"
+    assert pages.read(PRODUCT) == clocked_shop.product(PRODUCT), "the write removed the bad key"
+    cache.set(counter, foreign)
+    with pytest.raises(CacheKeyError, match="holds .* not a generation"):
+        pages.read(PRODUCT)  # a read names the bad key (and has written nothing)
+
+
+def test_a_write_whose_cache_is_down_returns_its_row_and_owes_the_delete(
+    clocked_shop, stoppable_redis, test_prefix
+):
+    """Even without fail-open: the database committed, so the write succeeded."""
+    cache = RedisCache(stoppable_redis.client(), prefix=test_prefix, fail_open=False)
+    pages = DeleteOnWrite(clocked_shop, cache, TTL)
+    pages.read(PRODUCT)
+    stoppable_redis.stop()
+    row = pages.set_price(PRODUCT, 4_321)
+    assert row == clocked_shop.product(PRODUCT) and row["price_cents"] == 4_321
+    assert cache.pending_deletes() == 1

@@ -8,7 +8,8 @@ need the atomic operations of a ``cache.AtomicCache`` (both caches have them):
 - ``TTLOnly``          writes go to the database only; the cache catches up when the entry expires;
 - ``DeleteOnWrite``    write the database, then delete the key: the next read loads the new row;
 - ``WriteThrough``     write the database, then store the new row in the cache;
-- ``VersionedKeys``    write the database, then bump a generation number that is part of the key;
+- ``VersionedKeys``    write the database, then delete the product's generation, a number that is
+  part of the key: the next reader starts a new one;
 - ``LeasedDeleteOnWrite``  delete-on-write whose fills need a *lease* that a delete voids
   (memcache at Facebook, Nishtala et al., NSDI 2013).
 
@@ -31,13 +32,14 @@ True
 from __future__ import annotations
 
 import random
+import secrets
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Generator, Mapping, Optional, Sequence, TypeVar, Union
 
 from cachelab import keys
 from cachelab.app import Shop
-from cachelab.cache import AtomicCache, Cache
+from cachelab.cache import AtomicCache, Cache, CacheKeyError, CacheUnavailable
 from cachelab.display import Table, money
 from cachelab.validation import validate_ttl, validate_whole_number
 
@@ -116,10 +118,19 @@ class TTLOnly:
         return row
 
     def write_steps(self, product_id: int, change: Callable[[Shop], dict]) -> Steps[dict]:
-        """Change the database (``change(shop)`` returns the new row), then tell the cache."""
+        """Change the database (``change(shop)`` returns the new row), then tell the cache.
+
+        Once the database has committed, the write returns its row: a cache that cannot
+        be reached now does not turn a write that happened into an error (a caller that
+        retried would write twice). Its delete is owed and sent once Redis answers
+        (``RedisCache.delete``).
+        """
         row = change(self.shop)
         yield f"writes {_price(row)} to the database"
-        yield from self.after_write_steps(product_id, row)
+        try:
+            yield from self.after_write_steps(product_id, row)
+        except CacheUnavailable:
+            yield "cannot reach the cache: its delete is owed, sent once Redis answers"
         return row
 
     def after_write_steps(self, product_id: int, row: dict) -> Steps[None]:
@@ -174,24 +185,42 @@ class WriteThrough(TTLOnly):
 
     def after_write_steps(self, product_id: int, row: dict) -> Steps[None]:
         key = self.key(product_id)
-        self.cache.set(key, row, self.ttl)
-        yield f"stores {_price(row)} in {key}"
+        try:
+            stored = self.cache.set(key, row, self.ttl)
+        except CacheUnavailable:
+            stored = False
+        if stored:
+            yield f"stores {_price(row)} in {key}"
+            return
+        self.cache.delete(key)  # a delete is never skipped, and is sent again if it fails
+        yield f"could not store {_price(row)}: deletes {key} instead"
 
 
 class VersionedKeys(TTLOnly):
-    """Keys carry a generation number (``product:42:v3``); a write bumps it.
+    """Keys carry a generation number (``product:42:v…``); a write starts a new generation.
 
-    Readers look up the current version first, so after a bump no reader ever asks
-    for an older generation again: an old row stored late lands under a key nobody
+    Readers look up the current generation first, so after a write no reader ever
+    asks for an older one again: an old row stored late lands under a key nobody
     reads, and simply expires. The cost: two cache lookups per read, and old
     generations use memory until their TTL.
 
-    The counter itself lives in the cache under ``keys.version_counter`` with a long
-    TTL (``version_ttl``): it must outlive every entry it names. Its bump is the cache's
-    atomic ``increment`` (Redis ``INCR``): two writers that bump at once get two
-    different versions. Written as a read, then a write of the read value plus one,
-    both could store the same version -- and a reader that loaded between their
-    database writes would fill the "new" generation with an old row.
+    The generation lives in the cache under ``keys.version_counter``, and a write
+    *deletes* it, as delete-on-write deletes a page: idempotent, and sent again if it
+    fails (``RedisCache.delete``). The next reader finds no generation and starts one,
+    a random 63-bit number, stored with ``add`` (Redis ``SET NX``) so that readers who
+    find none at once agree on one.
+
+    Why random, not counted up from 0 with ``INCR``: the generation key is an ordinary
+    key. ``allkeys-lru`` may evict it and a restart without persistence loses it, and a
+    count that starts again from 0 reuses generations under which old rows may still
+    sit (spared by the eviction) or be filled late (by a reader from before the
+    restart). A random generation is one nobody has stored under (two of a product's
+    few live generations coincide with a chance of about one in 2**60), so a lost
+    generation key costs one miss, never an old row. What this rests on: a reader
+    looks up the generation before it loads the row, and a write deletes the
+    generation after the database has committed -- no clock, and no version column
+    in the database. ``version_ttl`` keeps the generation longer than the entries
+    under it, so that readers keep finding them.
     """
 
     name = "versioned keys"
@@ -206,18 +235,47 @@ class VersionedKeys(TTLOnly):
             )
         self.version_ttl = version_ttl
 
+    def _current_version(self, product_id: int) -> Optional[int]:
+        """The generation readers use now, or None if there is none (the next reader starts one)."""
+        counter = keys.version_counter(keys.product(product_id))
+        version = self.cache.get(counter)
+        if version is None:
+            return None
+        if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+            raise CacheKeyError(
+                f"the version key {counter!r} holds {version!r}, not a generation (a whole "
+                "number >= 0): something else wrote it. A price change deletes it, or delete it"
+            )
+        return version
+
     def version(self, product_id: int) -> int:
-        """The current generation of this product's page (0 until its first write)."""
-        return int(self.cache.get(keys.version_counter(keys.product(product_id))) or 0)
+        """The current generation of this product's page, starting a new one if there is none."""
+        version = self._current_version(product_id)
+        if version is not None:
+            return version
+        fresh = secrets.randbits(63)
+        counter = keys.version_counter(keys.product(product_id))
+        try:
+            if self.cache.add(counter, fresh, self.version_ttl):
+                return fresh
+        except CacheUnavailable:
+            return fresh  # Redis cannot answer: a generation of this reader's own is safe too
+        version = self._current_version(product_id)  # another reader started one first
+        return fresh if version is None else version
 
     def key(self, product_id: int) -> str:
         return keys.versioned(keys.product(product_id), self.version(product_id))
 
+    def cached(self, product_id: int) -> Optional[dict]:
+        version = self._current_version(product_id)
+        if version is None:
+            return None  # no generation: the next reader starts one, and misses
+        return self.cache.get(keys.versioned(keys.product(product_id), version))
+
     def after_write_steps(self, product_id: int, row: dict) -> Steps[None]:
-        version = self.cache.increment(
-            keys.version_counter(keys.product(product_id)), self.version_ttl
-        )
-        yield f"bumps the version to v{version}"
+        counter = keys.version_counter(keys.product(product_id))
+        self.cache.delete(counter)
+        yield f"deletes {counter}: the next reader starts a new generation"
 
 
 # --------------------------------------------------------------------------- leases
