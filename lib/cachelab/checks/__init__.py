@@ -11,6 +11,12 @@ Every exercise in the lessons ends with a check cell such as::
   short line (no traceback through the checks' insides);
 - ⏳ "not attempted yet" when your answer still raises ``NotImplementedError``.
 
+A check runs with a time limit (``time_limit_s``: generous, many times what the
+reference answer takes on a slow machine), so an answer that loops forever gets a ❌
+too (see ``cachelab.checks.time_limit`` for how it is stopped). An answer that calls
+``sys.exit()`` or raises ``KeyboardInterrupt`` gets a ❌ rather than a traceback, and
+what a ❌ shows of a wrong value is cut to a few hundred characters.
+
 Hints are asked for, never shown in advance. A failed check names its exercise
 (``03.1`` is lesson 03, exercise 1); ``checks.hint("03.1")`` then gives a hint about
 *the property that failed*, and asking again gives the next, more specific one.
@@ -36,16 +42,24 @@ can neither reject a right answer nor accept a known wrong one.
 from __future__ import annotations
 
 import importlib
+import reprlib
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional
+
+from cachelab.checks.time_limit import run_within
 
 __all__ = [
     "LESSON_MODULES",
     "CheckFailed",
     "ExerciseNotPassed",
+    "TIME_LIMIT_S",
     "expect",
     "call",
+    "raised",
+    "same",
+    "shown",
     "run",
+    "time_limit_s",
     "hint",
     "reset_hints",
 ]
@@ -63,6 +77,36 @@ LESSON_MODULES = {
     "10": "under_load",
 }
 """Lesson number → the module of ``cachelab.checks`` that holds its exercises."""
+
+TIME_LIMIT_S = 20.0
+"""Seconds a check may take before its answer is called stuck. The reference answers of
+most checks take under 0.25 s on a 2-core CI machine: 20 s is 10x that on a machine 4x
+slower, with room for a first run that starts Redis or builds the tiny shop. A check
+that needs longer says so in its module's ``TIME_LIMITS_S`` (exercise id -> seconds)."""
+
+STOP_GRACE_S = 2.0
+"""After the limit, how long to wait for a stuck answer to stop before saying it still runs."""
+
+SHOWN_CHARS = 300
+"""At most this much of a value (its ``repr``) or an error message is shown in a ❌."""
+
+_VERDICT_CHARS = 1_000  # and at most this much of a whole ❌, whatever a check put in it
+
+RUNNER_HINTS = {
+    "time-limit": (
+        "Your code did not return. Look for a loop whose condition never becomes false, or a "
+        "wait (sleep, lock, queue, lease) with no limit on how long or how many times.",
+        "Call your function by hand in a cell of its own, on the smallest input, and press "
+        "Interrupt (■) after a second: the traceback shows the line it was stuck on.",
+    ),
+    "exit": (
+        "Your code stopped the program instead of returning: sys.exit(), exit() and quit() end "
+        "a whole script, and KeyboardInterrupt and SystemExit are not for signalling a result.",
+        "Return the value the exercise asks for; to report a bad input, raise an ordinary "
+        "exception such as ValueError.",
+    ),
+}
+"""Hints for what the runner itself catches (a time-out, an exit), whatever the exercise."""
 
 
 class CheckFailed(AssertionError):
@@ -87,12 +131,68 @@ class ExerciseNotPassed(Exception):
         return [f"⛔ {self}"]
 
 
+def _cut(text: str, limit: int = SHOWN_CHARS) -> str:
+    """``text``, or its first ``limit`` characters and how much was left out."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit:,} more characters)"
+
+
+_repr = reprlib.Repr()
+_repr.maxlevel = 6
+_repr.maxstring = _repr.maxother = SHOWN_CHARS
+_repr.maxlist = _repr.maxtuple = _repr.maxset = _repr.maxfrozenset = _repr.maxdeque = 30
+_repr.maxdict = 30
+
+
+def shown(value: Any) -> str:
+    """``repr(value)``, cut to about ``SHOWN_CHARS`` characters, for a ❌ to show.
+
+    ``reprlib`` shortens long strings and containers without building their whole
+    ``repr``; an object whose ``repr`` fails is shown by its type.
+
+    >>> shown(list(range(1_000)))[-20:]
+    '26, 27, 28, 29, ...]'
+    >>> len(shown("x" * 8_000_000)) < 400
+    True
+    """
+    try:
+        text = _repr.repr(value)
+    except Exception:  # a repr that raises: a bug in the answer, not in the check
+        return f"<a {type(value).__name__} whose repr() fails>"
+    if isinstance(value, (str, bytes)) and len(value) > SHOWN_CHARS:
+        return f"{text} ({len(value):,} characters)"  # reprlib kept its start and end
+    return _cut(text)
+
+
+def same(seen: Any, expected: Any) -> bool:
+    """Whether ``seen`` equals ``expected`` in type and value, all the way down.
+
+    For values made of JSON's types (dict, list, str, int, float, bool, None). Unlike
+    ``==``, it does not ask ``seen`` whether it is equal, so an object whose ``__eq__``
+    says yes to everything is not ``same`` as anything; neither is ``1.0`` as ``1``, nor
+    ``True`` as ``1``, nor a tuple as a list.
+
+    >>> same({"ids": [1, 2]}, {"ids": [1, 2]}), same({"ids": (1, 2)}, {"ids": [1, 2]})
+    (True, False)
+    """
+    if type(seen) is not type(expected):
+        return False
+    if isinstance(expected, dict):
+        return dict.keys(seen) == dict.keys(expected) and all(
+            same(dict.__getitem__(seen, key), value) for key, value in expected.items()
+        )
+    if isinstance(expected, (list, tuple)):
+        return len(seen) == len(expected) and all(map(same, seen, expected))
+    return bool(expected == seen)  # expected's own type (str, int, ...) compares
+
+
 def expect(condition: bool, property_: str, seen: Any = None, *, topic: str) -> None:
-    """Raise ``CheckFailed`` naming ``property_`` (and what was ``seen``) unless ``condition``
-    holds.
+    """Raise ``CheckFailed`` naming ``property_`` (and what was ``seen``, cut short) unless
+    ``condition`` holds.
     """
     if not condition:
-        detail = f" (got {seen!r})" if seen is not None else ""
+        detail = f" (got {shown(seen)})" if seen is not None else ""
         raise CheckFailed(f"{property_}{detail}", topic)
 
 
@@ -110,9 +210,16 @@ def call(answer: Callable[..., Any], *args: Any, property_: str, topic: str) -> 
     except (
         Exception
     ) as error:  # your code raised: that is the property failing, not the check crashing
-        raise CheckFailed(
-            f"{property_} (your code raised {type(error).__name__}: {error})", topic
-        ) from error
+        raise CheckFailed(f"{property_} (your code raised {raised(error)})", topic) from error
+
+
+def raised(error: BaseException) -> str:
+    """``"ValueError: the message"``, the message cut short; an unprintable one is left out."""
+    try:
+        message = str(error)
+    except Exception:
+        message = ""
+    return f"{type(error).__name__}: {_cut(message)}" if message else type(error).__name__
 
 
 # --------------------------------------------------------------------------- running and hints
@@ -154,9 +261,18 @@ def _exercise_of(check: Callable[..., Any]) -> str:
 
 def _hints_for(exercise: str, topic: str) -> tuple[str, ...]:
     hints: Mapping[str, Any] = getattr(_module_of(exercise), "HINTS", {}).get(exercise, {})
+    hints = {**RUNNER_HINTS, **hints}
     if topic not in hints:
         raise KeyError(f"exercise {exercise} has no hints on {topic!r} (a bug in cachelab.checks)")
     return tuple(hints[topic])
+
+
+def time_limit_s(check: Callable[..., str]) -> float:
+    """The seconds ``check`` may run: its module's ``TIME_LIMITS_S`` for its exercise, else
+    ``TIME_LIMIT_S``.
+    """
+    limits = getattr(importlib.import_module(check.__module__), "TIME_LIMITS_S", {})
+    return float(limits.get(_exercise_of(check), TIME_LIMIT_S))
 
 
 def run(check: Callable[..., str], *answer: Any) -> None:
@@ -164,30 +280,53 @@ def run(check: Callable[..., str], *answer: Any) -> None:
 
     It prints rather than returns, so a check cell shows just the verdict. A failed
     check records the property that failed (for ``hint``) and raises ``ExerciseNotPassed``.
+    The check runs in a thread of its own, for at most ``time_limit_s(check)`` seconds
+    (``cachelab.checks.time_limit``); Ctrl-C while it runs stops it and interrupts the cell.
+    An exception that is neither the answer failing a property nor an exit (a bug in a
+    check, or an answer's error a check let through) is raised as it was.
     """
     exercise = _exercise_of(check)
     name = check.__name__.removeprefix("check_").replace("_", " ")
-    try:
-        verified = check(*answer)
-    except NotImplementedError:
+    limit = time_limit_s(check)
+    outcome = run_within(
+        lambda: check(*answer), limit, STOP_GRACE_S, name=f"cachelab-check-{exercise}"
+    )
+    error = outcome.error
+    if not outcome.finished:
+        what = (
+            "your code was stopped"
+            if outcome.stopped
+            else "your code is still running in the background, blocked where Python cannot "
+            "stop it; if the notebook slows down, restart the kernel"
+        )
+        failure = CheckFailed(f"did not return within {limit:g} s ({what})", "time-limit")
+    elif isinstance(error, NotImplementedError):
         print(
             f"⏳ {exercise} · {name}: not attempted yet -- replace the `raise NotImplementedError` "
             "with your code."
         )
         return
-    except CheckFailed as failure:
-        _last_failure[exercise] = _Failure(
-            str(failure), failure.topic, _hints_for(exercise, failure.topic)
+    elif isinstance(error, CheckFailed):
+        failure = error
+    elif error is not None and not isinstance(error, Exception):
+        failure = CheckFailed(
+            f"returns a value: your code raised {raised(error)}, which stops a program, "
+            "not a function",
+            "exit",
         )
-        print(
-            f"❌ {exercise} · {name}: {failure}\n   stuck? ask for a hint on this: "
-            f"checks.hint({exercise!r})"
-        )
-        raise ExerciseNotPassed(
-            f"exercise {exercise} does not pass yet (see the ❌ above)"
-        ) from None
-    _last_failure[exercise] = None
-    print(f"✅ {exercise} · {name}: {verified or 'all properties hold'}")
+    elif error is not None:
+        raise error
+    else:
+        _last_failure[exercise] = None
+        print(f"✅ {exercise} · {name}: {outcome.value or 'all properties hold'}")
+        return
+    message = _cut(str(failure), _VERDICT_CHARS)
+    _last_failure[exercise] = _Failure(message, failure.topic, _hints_for(exercise, failure.topic))
+    print(
+        f"❌ {exercise} · {name}: {message}\n   stuck? ask for a hint on this: "
+        f"checks.hint({exercise!r})"
+    )
+    raise ExerciseNotPassed(f"exercise {exercise} does not pass yet (see the ❌ above)") from None
 
 
 def hint(exercise: str) -> None:

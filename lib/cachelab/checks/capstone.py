@@ -18,7 +18,7 @@ from typing import Any, Callable
 from cachelab import capstone
 from cachelab.app import PRODUCT_SQL, Shop
 from cachelab.cache import MemoryCache
-from cachelab.checks import CheckFailed, call, expect
+from cachelab.checks import CheckFailed, call, expect, raised
 from cachelab.clock import FakeClock
 from cachelab.data import DATA_END
 
@@ -214,7 +214,7 @@ def check_capstone(make_pages: Callable[[capstone.Env], Any]) -> str:
         raise
     except Exception as error:  # a write handler raised, say
         raise CheckFailed(
-            f"the workload ran through your design (it raised {type(error).__name__}: {error})",
+            f"the workload ran through your design (it raised {raised(error)})",
             "shape",
         ) from error
     for result in report.missed:
@@ -239,6 +239,10 @@ def check_capstone(make_pages: Callable[[capstone.Env], Any]) -> str:
         f"{r.name} {r._format(r.measured)} (≤ {r._format(r.budget)})" for r in report.results
     )
 
+
+TIME_LIMITS_S = {"09.3": 60.0}
+"""The capstone's workload takes about 1.3 s with the reference design on a 2-core CI machine:
+60 s is 10x that on a machine 4x slower, with room to spare."""
 
 EXERCISES = {
     "09.1": check_normalize_trending,

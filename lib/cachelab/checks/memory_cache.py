@@ -31,7 +31,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, Callable
 
-from cachelab.checks import call, expect
+from cachelab.checks import call, expect, shown
 from cachelab.clock import FakeClock
 
 __all__ = [
@@ -178,7 +178,7 @@ def check_ttl_expiry(cache: Any, clock: FakeClock, ttl: float) -> str:
 
     def miss(key: str, property_: str, topic: str) -> None:
         seen = _get(cache, key, property_, topic)
-        expect(seen is _ABSENT, property_, f"still a hit ({seen!r}) {age(key)}", topic=topic)
+        expect(seen is _ABSENT, property_, f"still a hit ({shown(seen)}) {age(key)}", topic=topic)
 
     def set_(key: str, value: Any, topic: str) -> None:
         _step("set stores a value", topic, lambda: cache.set(key, value))

@@ -13,7 +13,7 @@ import math
 import random
 from typing import Any, Callable
 
-from cachelab.checks import CheckFailed, call, expect
+from cachelab.checks import CheckFailed, call, expect, shown
 from cachelab.timing import percentile
 
 __all__ = ["EXERCISES", "HINTS", "check_percentile", "check_db_cores_busy"]
@@ -120,7 +120,7 @@ def check_db_cores_busy(db_cores_busy: Callable[[float, float], float]) -> str:
             raise
         except Exception as error:
             raise CheckFailed(f"{prop}: got {type(error).__name__} instead", "negative") from None
-        raise CheckFailed(f"{prop} (it returned {got!r})", "negative")
+        raise CheckFailed(f"{prop} (it returned {shown(got)})", "negative")
     return (
         "requests/s × query seconds, linear in both, in the right units, "
         "and it refuses negative inputs"

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from cachelab.app import Shop
-from cachelab.checks import CheckFailed, call, expect
+from cachelab.checks import CheckFailed, call, expect, raised
 from cachelab.data import DATA_END, DAY, connect_read_only, scratch_shop
 
 __all__ = [
@@ -197,8 +197,7 @@ def check_top_categories(top_categories: Callable[[Any, int], list]) -> str:
             raise
         except Exception as error:  # the wrong kind of error is what we report
             raise CheckFailed(
-                f"top_categories(db_path, {bad!r}) raises ValueError "
-                f"(got {type(error).__name__}: {error})",
+                f"top_categories(db_path, {bad!r}) raises ValueError (got {raised(error)})",
                 "validate",
             ) from None
         raise CheckFailed(
@@ -216,8 +215,7 @@ def check_top_categories(top_categories: Callable[[Any, int], list]) -> str:
             raise
         except Exception as error:
             raise CheckFailed(
-                f"a missing database raises FileNotFoundError "
-                f"(got {type(error).__name__}: {error})",
+                f"a missing database raises FileNotFoundError (got {raised(error)})",
                 "missing",
             ) from None
         else:

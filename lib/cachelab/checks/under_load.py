@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, Optional
 
-from cachelab.checks import CheckFailed, call, expect
+from cachelab.checks import CheckFailed, call, expect, shown
 from cachelab.web.load import LoadRun
 
 __all__ = [
@@ -56,7 +56,7 @@ def _refuses(answer: Callable[..., Any], args: tuple, prop: str, topic: str) -> 
         raise
     except Exception as error:
         raise CheckFailed(f"{prop}: got {type(error).__name__} instead", topic) from None
-    raise CheckFailed(f"{prop} (it returned {got!r})", topic)
+    raise CheckFailed(f"{prop} (it returned {shown(got)})", topic)
 
 
 # --------------------------------------------------------------------------- 10.1
