@@ -14,12 +14,13 @@ the race happens the same way on every run.
 from __future__ import annotations
 
 import uuid
-from typing import Any, Callable, Iterator, Optional
+from pathlib import Path
+from typing import Any, Callable, Optional
 
 from cachelab import keys
 from cachelab.app import Shop
-from cachelab.cache import Cache, MemoryCache, RedisCache
-from cachelab.checks import call, expect
+from cachelab.cache import Cache, MemoryCache, RedisCache, delete_keys_under
+from cachelab.checks import call, expect, same, shown
 from cachelab.clock import FakeClock
 from cachelab.data import DATA_END, scratch_shop
 from cachelab.display import money
@@ -50,46 +51,65 @@ class _ShopWithAReaderInTheWay(Shop):
         return super().set_price(product_id, price_cents)
 
 
-def _caches(clock: FakeClock) -> Iterator[tuple[str, Cache]]:
-    """A MemoryCache, then (only once the first passed) a RedisCache under a throw-away prefix of
-    this
-    learner's.
-    """
-    yield "MemoryCache", MemoryCache(clock=clock)
-    from cachelab.redis_server import connect  # started only when needed
-
-    yield (
-        "RedisCache",
-        RedisCache(connect(), prefix=f"{keys.learner_prefix()}check06:{uuid.uuid4().hex[:8]}:"),
-    )
-
-
 def check_update_price(update_price: Callable[[Shop, Any, int, int], Any]) -> str:
     """Exercise 06.1, ``update_price(shop, cache, product_id, price_cents)``: change the price,
-    leave
-    no stale page.
+    leave no stale page.
+
+    First on a ``MemoryCache``, then on a ``RedisCache`` under a throw-away prefix of this
+    learner's. The answer, the check and the reader in the way each get a cache object of
+    their own on that one prefix, so what the answer does to its object (``cache.prefix =
+    ...``) cannot change what the check reads or deletes. The clean-up deletes the prefix
+    the check recorded, through a client the answer never had: nothing else.
     """
     path = scratch_shop("tiny")
     clock = FakeClock(DATA_END)
-    product_id, neighbour = 7, 8
-    for kind, cache in _caches(clock):
-        try:
-            _check_update_price_on(update_price, path, clock, kind, cache, product_id, neighbour)
-        finally:
-            cache.clear()
+    product_id = 7  # and its neighbour, 8, whose page must stay cached
+    memory = MemoryCache(clock=clock)  # this process's memory: one object, holding only ours
+    _check_update_price_on(update_price, path, clock, "MemoryCache", lambda: memory, product_id)
+    from cachelab.redis_server import connect  # started only when needed
+
+    prefix = f"{keys.learner_prefix()}check06:{uuid.uuid4().hex[:8]}:"
+    try:
+        _check_update_price_on(
+            update_price,
+            path,
+            clock,
+            "RedisCache",
+            lambda: RedisCache(connect(), prefix=prefix),
+            product_id,
+        )
+    finally:
+        delete_keys_under(connect(), prefix)
     return (
         "the database changes, no stale read follows, on MemoryCache and RedisCache, neighbours "
-        "kept, "
-        "delete after write"
+        "kept, delete after write"
     )
 
 
-def _check_update_price_on(update_price, path, clock, kind, cache, product_id, neighbour) -> None:
+def _price(row: Any) -> str:
+    """A row's price as money, or the row itself (cut short) when it is not a product row."""
+    if isinstance(row, dict) and isinstance(row.get("price_cents"), int):
+        return f"{money(row['price_cents'])} (updated_at {row.get('updated_at')})"
+    return shown(row)
+
+
+def _check_update_price_on(
+    update_price: Callable[..., Any],
+    path: Path,
+    clock: FakeClock,
+    kind: str,
+    cache_on_the_store: Callable[[], Cache],
+    product_id: int,
+) -> None:
+    """One cache kind: an update, then an update with a reader in the way.
+    ``cache_on_the_store()`` gives a new cache object on the one store the check uses.
+    """
     shop = Shop(path, clock=clock)
-    key = keys.product(product_id)
+    mine, theirs = cache_on_the_store(), cache_on_the_store()
+    neighbour = product_id + 1
 
     def page(pid: int) -> dict:
-        return cache.get_or_load(keys.product(pid), lambda: shop.product(pid), TTL)
+        return mine.get_or_load(keys.product(pid), lambda: shop.product(pid), TTL)
 
     old = page(product_id)
     page(neighbour)
@@ -98,7 +118,7 @@ def _check_update_price_on(update_price, path, clock, kind, cache, product_id, n
     call(
         update_price,
         shop,
-        cache,
+        theirs,
         product_id,
         new_price,
         property_=f"update_price works with a {kind}",
@@ -113,27 +133,26 @@ def _check_update_price_on(update_price, path, clock, kind, cache, product_id, n
     )
     served = page(product_id)
     expect(
-        served == truth,
+        same(served, truth),
         f"no stale read after the update ({kind}): the next read serves the database's row",
-        f"served {money(served['price_cents'])} (updated_at {served['updated_at']}), "
-        f"database {money(truth['price_cents'])} (updated_at {truth['updated_at']})",
+        f"served {_price(served)}, database {_price(truth)}",
         topic="steps",
     )
     expect(
-        cache.get(keys.product(neighbour)) is not None,
+        mine.get(keys.product(neighbour)) is not None,
         f"leaves other products' cached pages alone ({kind}): invalidate one key, don't clear the "
         "cache",
         topic="one-key",
     )
 
     racing = _ShopWithAReaderInTheWay(path, clock=clock)
-    racing.cache = cache
+    racing.cache = cache_on_the_store()  # another server's reader, with a client of its own
     page(product_id)
     clock.advance(1)
     call(
         update_price,
         racing,
-        cache,
+        theirs,
         product_id,
         new_price + 500,
         property_=f"update_price works with a {kind}",
@@ -142,14 +161,12 @@ def _check_update_price_on(update_price, path, clock, kind, cache, product_id, n
     truth = Shop(path).product(product_id)
     served = page(product_id)
     expect(
-        served == truth,
+        same(served, truth),
         f"invalidates AFTER the database write ({kind}): a reader that comes between an early "
-        "delete "
-        f"and the write refills the old row",
-        f"served {money(served['price_cents'])}, database {money(truth['price_cents'])}",
+        "delete and the write refills the old row",
+        f"served {_price(served)}, database {_price(truth)}",
         topic="order",
     )
-    cache.delete(key)
 
 
 class _ShopWithARacingWriter(Shop):
@@ -215,7 +232,9 @@ def check_lease_fill(fill: Callable[[LeaseCache, Shop, int], dict]) -> str:
     before = shop.queries
     row = read(leases, shop, "a miss on an empty cache", "miss")
     truth = Shop(path).product(product_id)
-    expect(row == truth, "returns the product's row from the database on a miss", row, topic="miss")
+    expect(
+        same(row, truth), "returns the product's row from the database on a miss", row, topic="miss"
+    )
     expect(
         shop.queries - before == 1,
         "loads from the database exactly once on a miss",
@@ -223,7 +242,7 @@ def check_lease_fill(fill: Callable[[LeaseCache, Shop, int], dict]) -> str:
         topic="miss",
     )
     expect(
-        leases.get(key) == truth,
+        same(leases.get(key), truth),
         "a miss with a lease of its own fills the cache",
         leases.get(key),
         topic="miss",
@@ -231,7 +250,7 @@ def check_lease_fill(fill: Callable[[LeaseCache, Shop, int], dict]) -> str:
 
     before = shop.queries
     row = read(leases, shop, "a hit", "hit")
-    expect(row == truth, "returns the cached row on a hit", row, topic="hit")
+    expect(same(row, truth), "returns the cached row on a hit", row, topic="hit")
     expect(
         shop.queries == before,
         "a hit does not touch the database",
@@ -245,7 +264,7 @@ def check_lease_fill(fill: Callable[[LeaseCache, Shop, int], dict]) -> str:
     )  # another reader got there first and is filling
     before = shop.queries
     row = read(leases, shop, "a miss while another reader holds the lease", "wait")
-    expect(row == truth, "returns the row the lease holder stored", row, topic="wait")
+    expect(same(row, truth), "returns the row the lease holder stored", row, topic="wait")
     expect(
         shop.queries == before,
         "a reader without the lease waits and asks again, and finds the holder's row: it does not "
@@ -262,7 +281,7 @@ def check_lease_fill(fill: Callable[[LeaseCache, Shop, int], dict]) -> str:
     before = shop.queries
     row = read(leases, shop, "a miss while the lease holder never fills", "give-up")
     expect(
-        row == truth,
+        same(row, truth),
         "after a few tries without the lease, returns the database's row",
         row,
         topic="give-up",
@@ -287,11 +306,9 @@ def check_lease_fill(fill: Callable[[LeaseCache, Shop, int], dict]) -> str:
     truth = Shop(path).product(product_id)
     cached = leases.get(key)
     expect(
-        cached is None or cached == truth,
+        cached is None or same(cached, truth),
         "a fill whose lease was voided by a delete is not stored (use lease_set with your token)",
-        f"cache serves {money(cached['price_cents'])}, database holds {money(truth['price_cents'])}"
-        if cached
-        else None,
+        f"cache serves {_price(cached)}, database holds {_price(truth)}" if cached else None,
         topic="voided",
     )
     return (

@@ -4,7 +4,9 @@ Both checks run your function against a real Redis server, never a fake:
 
 - ``check_get_or_load_json`` (04.1) uses the course's Redis (``connect()``: ``$REDIS_URL``
   or this process's private server), under a key prefix of its own inside your learner
-  prefix, which it deletes afterwards (``cachelab:<learner>:check04:<random>:``). To see
+  prefix, which it deletes afterwards (``cachelab:<learner>:check04:<random>:``). It reads
+  Redis and deletes that prefix through a client of its own, never the one your function
+  was handed, so nothing your function does to its client changes what is deleted. To see
   whether your function refuses a key outside the course prefix, it calls it on a
   private server of its own, which holds nobody's data: a check never writes outside
   the course prefix of a server that may be shared;
@@ -23,8 +25,8 @@ from typing import Any, Callable
 
 import redis
 
-from cachelab.cache import CacheStats
-from cachelab.checks import CheckFailed, call, expect
+from cachelab.cache import CacheStats, delete_keys_under
+from cachelab.checks import CheckFailed, call, expect, raised, same
 from cachelab.keys import COURSE_PREFIX, learner_prefix
 from cachelab.redis_server import PrivateRedisServer, connect
 
@@ -71,7 +73,8 @@ def check_get_or_load_json(get_or_load_json: Callable[..., Any]) -> str:
     gone the loader runs again; a key outside ``cachelab:`` is refused with
     ``ValueError`` and nothing is written there (tried on a private server).
     """
-    client = connect()
+    client = connect()  # the answer's
+    mine = connect()  # the check's own reads and clean-up: a client the answer never had
     prefix = f"{learner_prefix()}check04:{uuid.uuid4().hex[:10]}:"
     key = prefix + "homepage"
     ttl = 120
@@ -95,9 +98,9 @@ def check_get_or_load_json(get_or_load_json: Callable[..., Any]) -> str:
         expect(
             loader.calls == 1, "a miss calls the loader exactly once", loader.calls, topic="miss"
         )
-        expect(first == _PAGE, "a miss returns what the loader returned", first, topic="miss")
+        expect(same(first, _PAGE), "a miss returns what the loader returned", first, topic="miss")
 
-        raw = client.get(key)
+        raw = mine.get(key)
         expect(
             raw is not None,
             f"a miss stores the value in Redis under the key it was given ({key!r} is empty)",
@@ -105,10 +108,13 @@ def check_get_or_load_json(get_or_load_json: Callable[..., Any]) -> str:
         )
         stored = _decode_json(raw, "the value is stored as JSON")
         expect(
-            stored == _PAGE, "the stored JSON decodes to the loader's value", stored, topic="json"
+            same(stored, _PAGE),
+            "the stored JSON decodes to the loader's value",
+            stored,
+            topic="json",
         )
 
-        pttl_ms = client.pttl(key)
+        pttl_ms = mine.pttl(key)
         expect(
             pttl_ms != -1,
             "the key has a TTL (SET … EX ttl); Redis says it never expires",
@@ -129,25 +135,24 @@ def check_get_or_load_json(get_or_load_json: Callable[..., Any]) -> str:
             topic="hit",
         )
         expect(
-            second == _PAGE,
+            same(second, _PAGE),
             "a hit returns the decoded value (the dict, not the JSON text)",
             second,
             topic="hit",
         )
 
-        client.unlink(key)  # as if the TTL had run out
+        mine.unlink(key)  # as if the TTL had run out
         third = answer(
             client, key, "once the key has expired, the next request calls the loader again", "miss"
         )
         expect(
-            loader.calls == 2 and third == _PAGE,
+            loader.calls == 2 and same(third, _PAGE),
             "once the key has expired, the next request calls the loader again",
             f"{loader.calls} loader calls",
             topic="miss",
         )
     finally:
-        for leftover in client.scan_iter(match=prefix + "*"):
-            client.unlink(leftover)
+        delete_keys_under(mine, prefix)
 
     outside = f"check04-outside-the-course-prefix:{uuid.uuid4().hex[:10]}"
     sandbox = (
@@ -165,7 +170,7 @@ def check_get_or_load_json(get_or_load_json: Callable[..., Any]) -> str:
         except Exception as error:
             raise CheckFailed(
                 f"a key that does not start with 'cachelab:' is refused with ValueError "
-                f"(got {type(error).__name__}: {error})",
+                f"(got {raised(error)})",
                 "prefix",
             ) from None
         expect(
@@ -221,7 +226,7 @@ def check_safe_get_or_load(safe_get_or_load: Callable[..., Any]) -> str:
 
         answers = [answer("with Redis up, it returns the loader's value", "up") for _ in range(3)]
         expect(
-            answers == [_PAGE] * 3,
+            same(answers, [_PAGE] * 3),
             "with Redis up, it returns the loader's value",
             answers[-1],
             topic="up",
@@ -240,7 +245,7 @@ def check_safe_get_or_load(safe_get_or_load: Callable[..., Any]) -> str:
         )
         stored = _decode_json(client.get(key), "with Redis up, the value is stored as JSON")
         expect(
-            stored == _PAGE,
+            same(stored, _PAGE),
             "with Redis up, the stored JSON decodes to the loader's value",
             stored,
             topic="up",
@@ -269,9 +274,7 @@ def check_safe_get_or_load(safe_get_or_load: Callable[..., Any]) -> str:
         except NotImplementedError:
             raise
         except Exception as error:
-            raise CheckFailed(
-                f"{prop} (got {type(error).__name__}: {error})", "loader-error"
-            ) from None
+            raise CheckFailed(f"{prop} (got {raised(error)})", "loader-error") from None
         expect(propagated, prop, topic="loader-error")
         expect(
             stats.errors == 0,
@@ -290,13 +293,13 @@ def check_safe_get_or_load(safe_get_or_load: Callable[..., Any]) -> str:
             except redis.RedisError as error:
                 raise CheckFailed(
                     f"with Redis down, the page is still served: no Redis error escapes "
-                    f"(got {type(error).__name__}: {error})",
+                    f"(got {raised(error)})",
                     "down",
                 ) from None
             except NotImplementedError:
                 raise
         expect(
-            answers == [_PAGE] * 3,
+            same(answers, [_PAGE] * 3),
             "with Redis down, it returns the loader's value",
             answers[-1],
             topic="down",
