@@ -4,10 +4,10 @@ wide.
 Every Redis call goes through a proxy that adds 1 ms to it, and every product load
 takes 5 ms longer, so that a reader's load and a writer's write overlap often. In
 each of ``ROUNDS`` rounds seven processes read one product while the eighth changes
-its price; then the cached row is compared with the database's. Versioned keys (an
-atomic ``INCR`` for the version) and leases (``SET NX`` to hand one out, a Lua
-compare-and-set to fill) must leave no round stale. TTL-only caching must leave many
--- that shows the comparison can see a stale row at all. Delete-on-write and
+its price; then the cached row is compared with the database's. Versioned keys (a write
+deletes the generation, a reader starts a new one with ``SET NX``) and leases (``SET NX``
+to hand one out, a Lua compare-and-set to fill) must leave no round stale. TTL-only
+caching must leave many -- that shows the comparison can see a stale row at all. Delete-on-write and
 write-through are counted and reported: their races are the ones lesson 06 teaches,
 and nothing in them closes those races.
 """
