@@ -15,6 +15,7 @@ import pytest
 
 from cachelab import data
 from cachelab.app import Shop
+from cachelab.build_lock import build_lock
 from cachelab.data import DATA_END, DAY, SIZES, build_shop, describe, is_course_file, verify_shop
 
 
@@ -301,7 +302,7 @@ def test_a_foreign_sqlite_database_is_never_overwritten(tmp_path):
 
 HOLD_THE_BUILD_LOCK = textwrap.dedent("""
     import shutil, sqlite3, sys
-    from cachelab.data import build_lock
+    from cachelab.build_lock import build_lock
     with build_lock(sys.argv[1]):
         print("held", flush=True)
         sys.stdin.readline()
@@ -326,10 +327,10 @@ def hold_the_build_lock(path: Path, source: Path) -> subprocess.Popen:
 def test_the_build_lock_is_held_by_one_process_and_leaves_no_file(tmp_path, tiny_shop_path):
     path = tmp_path / "shop-tiny.db"
     holder = hold_the_build_lock(path, tiny_shop_path)
-    with data.build_lock(path, wait=False) as held:
+    with build_lock(path, wait=False) as held:
         assert held is False, "another process holds it"
     holder.communicate("go\n", timeout=60)
-    with data.build_lock(path, wait=False) as held:
+    with build_lock(path, wait=False) as held:
         assert held is True
     assert sorted(p.name for p in tmp_path.iterdir()) == ["shop-tiny.db"]
 

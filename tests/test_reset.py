@@ -144,7 +144,7 @@ def test_only_the_courses_own_databases_are_removed_and_the_rest_is_reported(
 
 HOLD_THE_BUILD_LOCK = textwrap.dedent("""
     import sys
-    from cachelab.data import build_lock
+    from cachelab.build_lock import build_lock
     with build_lock(sys.argv[1]):
         print("held", flush=True)
         sys.stdin.readline()

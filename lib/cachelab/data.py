@@ -17,13 +17,14 @@ shop and every figure in a lesson can be checked. Three sizes:
 also one the course's own writes changed (a sale adds orders: the shop is kept, with a
 warning); a missing, partial or damaged one is (re)built into a temporary file and
 moved into place only when it is complete, so an interrupted build never leaves half a
-shop. One process builds a path at a time (``build_lock``), and ``make reset`` leaves a
-build in progress alone.
+shop. One process builds a path at a time (``cachelab.build_lock``), and ``make
+reset`` leaves a build in progress alone.
 
-Nothing here opens a database file with ``open()``: on POSIX, closing *any* descriptor of a file
-releases every lock the process holds on it -- SQLite's locks of other connections
-included ("How To Corrupt An SQLite Database File", section 2.2). Headers, sizes and
-copies go through SQLite itself, which shares one set of locks per file in a process.
+Nothing here opens a database file with ``open()``: on POSIX, closing *any*
+descriptor of a file releases every lock the process holds on it -- SQLite's locks of
+other connections included ("How To Corrupt An SQLite Database File", section 2.2).
+Headers, sizes and copies go through SQLite itself, which shares one set of locks per
+file in a process.
 
 Lessons that change prices or stock work on ``scratch_shop()``, a throw-away copy.
 
@@ -33,8 +34,6 @@ Run ``python -m cachelab.data [size]`` to build a shop with a progress bar.
 from __future__ import annotations
 
 import atexit
-import contextlib
-import fcntl
 import itertools
 import json
 import os
@@ -50,6 +49,7 @@ from typing import Callable, Iterator, Optional, TypeVar, Union
 import sqlite_utils
 from tqdm.auto import tqdm
 
+from cachelab.build_lock import build_lock
 from cachelab.validation import validate_choice
 from cachelab.watchdog import is_alive, start_watchdog
 
@@ -68,8 +68,6 @@ __all__ = [
     "data_dir",
     "default_path",
     "build_shop",
-    "build_lock",
-    "build_in_progress",
     "scratch_shop",
     "connect_read_only",
     "describe",
@@ -264,73 +262,6 @@ def _orders_added(path: Path) -> Optional[int]:
     if counts["products"] != built["products"] or counts["orders"] < built["orders"]:
         return None
     return counts["orders"] - built["orders"]
-
-
-@contextlib.contextmanager
-def build_lock(path: Union[str, Path], wait: bool = True) -> Iterator[bool]:
-    """Hold the lock that says "a process is building the shop at ``path``"; yield True.
-
-    The lock is an ``fcntl.flock`` on ``<path>.lock`` beside the database (never on the
-    database itself, whose descriptors must not be closed while SQLite holds locks). The
-    system drops it when its process dies, so a killed build leaves no stale lock. The
-    holder removes the file when done; a waiter that then finds it gone, or replaced,
-    locks the new one, so two holders never overlap.
-
-    With ``wait=False`` it yields False at once, holding nothing, if another process
-    holds the lock: ``make reset`` uses that to leave a build in progress alone.
-    """
-    lock_path = Path(path).with_name(Path(path).name + ".lock")
-    while True:
-        descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:  # another process holds it, and we were asked not to wait
-            os.close(descriptor)
-            descriptor = None
-        except BaseException:
-            os.close(descriptor)
-            raise
-        if descriptor is None or _still_names(lock_path, descriptor):
-            break
-        os.close(descriptor)  # the holder before us removed this file: lock the current one
-    if descriptor is None:
-        yield False
-        return
-    try:
-        yield True
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(lock_path)
-        os.close(descriptor)
-
-
-def build_in_progress(path: Union[str, Path]) -> bool:
-    """Whether another process holds ``build_lock(path)`` right now (creates and removes nothing).
-
-    A look, not a promise: to act on "no build", take ``build_lock(path, wait=False)``.
-    """
-    lock_path = Path(path).with_name(Path(path).name + ".lock")
-    try:
-        descriptor = os.open(lock_path, os.O_RDONLY)
-    except FileNotFoundError:
-        return False
-    try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(descriptor)  # closing it releases the probe's flock
-    return False
-
-
-def _still_names(lock_path: Path, descriptor: int) -> bool:
-    """Whether ``lock_path`` is still the file open at ``descriptor`` (not removed or replaced)."""
-    try:
-        current = os.stat(lock_path)
-    except FileNotFoundError:
-        return False
-    held = os.fstat(descriptor)
-    return (current.st_dev, current.st_ino) == (held.st_dev, held.st_ino)
 
 
 def _is_busy(error: sqlite3.Error) -> bool:

@@ -14,7 +14,7 @@
    ``$CACHELAB_DATA_DIR``), so the next ``make lab`` / ``build_shop()`` rebuilds them
    from the seed. Lessons that write use throw-away copies, so this is only needed
    if a database was damaged or edited by hand. A shop that another process is
-   building right now (it holds ``data.build_lock``) is left alone, with its unfinished
+   building right now (it holds ``cachelab.build_lock``) is left alone, with its unfinished
    build, and reset says so: deleting a build in progress would fail it half-way.
 
 Options: ``--redis-only``, ``--databases-only``, ``--url URL`` (instead of
@@ -40,8 +40,9 @@ from typing import Optional, Sequence, Union
 import redis
 
 from cachelab import keys
+from cachelab.build_lock import build_in_progress, build_lock, lock_path_of
 from cachelab.cache import delete_keys_under
-from cachelab.data import build_in_progress, build_lock, data_dir, is_course_file
+from cachelab.data import data_dir, is_course_file
 from cachelab.redis_server import redact_url
 
 __all__ = [
@@ -134,7 +135,7 @@ def generated_databases(folder: Union[str, Path, None] = None) -> DatabaseSweep:
     side files (``-journal``, ``-wal``, ``-shm``) go with their database, and an empty
     ``shop-*.db.lock`` is a build lock the course left. Everything else with such a name
     -- someone's ``shop-accounts.db``, a text file -- is skipped. The course's files of a
-    shop whose build is in progress (``data.build_in_progress``) are listed in
+    shop whose build is in progress (``build_lock.build_in_progress``) are listed in
     ``building``, not ``removed``.
     """
     folder = Path(folder) if folder is not None else data_dir()
@@ -180,9 +181,9 @@ def _shop_of(path: Path) -> Path:
 def remove_databases(folder: Union[str, Path, None] = None, dry_run: bool = False) -> DatabaseSweep:
     """Remove the course's generated databases (see ``generated_databases``); report the rest.
 
-    Each shop's files are removed while holding its ``data.build_lock`` (not waiting for
-    it): a build that starts meanwhile waits until they are gone, and one already under
-    way keeps its files -- they are reported in ``building`` instead.
+    Each shop's files are removed while holding its ``build_lock`` (not waiting for it):
+    a build that starts meanwhile waits until they are gone, and one already under way
+    keeps its files -- they are reported in ``building`` instead.
     """
     sweep = generated_databases(folder)
     if dry_run:
@@ -197,7 +198,7 @@ def remove_databases(folder: Union[str, Path, None] = None, dry_run: bool = Fals
                 sweep.building += paths
                 continue
             for path in paths:
-                if path != shop.with_name(shop.name + ".lock"):  # build_lock removes it last
+                if path != lock_path_of(shop):  # build_lock removes it when it lets go
                     path.unlink(missing_ok=True)
     return sweep
 
