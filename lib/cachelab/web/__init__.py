@@ -2,6 +2,7 @@
 
 - ``config``   what the service is told at start (``ServiceConfig``, the cache modes);
 - ``app``      the Starlette application: pages, cache modes, status codes, headers;
+- ``edges``    what a request must be first: this machine's host, JSON writes, a small body;
 - ``stats``    each worker's counters, shared through small files, for ``GET /stats``;
 - ``server``   ``python -m cachelab.web``: the command line, and uvicorn with N workers;
 - ``service``  ``WebService``: start the service from a notebook or a test, and stop it;

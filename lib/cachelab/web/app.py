@@ -14,19 +14,40 @@ Errors are JSON too, ``{"error": "..."}``, with the status that says what went w
 400 for a body that is not a JSON object, 422 for a value that is (a price of
 ``-5``, a quantity of ``2.5``, an id of ``abc``), 404 for an unknown product or page,
 409 for selling more than is in stock, 503 (with ``Retry-After``) when the shared
-cache cannot answer a lock or a single-flight waiter's wait runs out. Every value is
-checked before anything is read or written, and a sale is one transaction, so a
-refused request changes nothing.
+cache cannot answer a lock or too many requests already wait for one page. Every
+value is checked before anything is read or written, and a sale is one transaction,
+so a refused request changes nothing. Error messages name the shop's file, never its
+folder.
+
+The edges (``cachelab.web.edges``), checked before anything is read or written -- a
+browser showing another site's page can send requests to 127.0.0.1 too:
+
+- ``Host`` must name this machine (``localhost``, ``127.0.0.1``, ``::1``, or the
+  address the service listens on): Starlette's ``TrustedHostMiddleware`` answers 400
+  otherwise, so a foreign name that resolves here (DNS rebinding) is refused;
+- a write (``POST``) must be sent as ``application/json`` (else 415): a page on another
+  site can send ``text/plain`` without asking, but not JSON; and if it says where it
+  comes from (``Origin``), that must be this service itself (else 403);
+- a body is read up to ``MAX_BODY_BYTES``: a larger ``Content-Length`` is answered 413
+  before anything is read, and a chunked body is cut off there (413 too).
 
 How a worker serves: the handlers are ``async``, but the shop and the caches are
-ordinary blocking code (SQLite, a Redis client), so each request's work runs on a
-thread of Starlette's thread pool (``run_in_threadpool``, ``threads`` of them per
-worker), with a ``Shop`` per thread (an SQLite connection belongs to the thread that
-opened it). A worker therefore serves several requests at once, like a threaded
-server (gunicorn's ``--threads``): SQLite runs a query without holding Python's GIL,
-so the queries of one worker use every core, and when a cached page expires under
-load, every request that misses meanwhile really does run the query -- the stampede
-of lesson 08, over HTTP.
+ordinary blocking code (SQLite, a Redis client), so each request's work runs on one
+of the worker's ``threads`` threads, each with a ``Shop`` of its own (an SQLite
+connection belongs to the thread that opened it), opened -- and so checked -- once,
+when the worker starts. A worker therefore serves several requests at once, like a
+threaded server (gunicorn's ``--threads``): SQLite runs a query without holding
+Python's GIL, so the queries of one worker use every core, and when a cached page
+expires under load, every request that misses meanwhile really does run the query --
+the stampede of lesson 08, over HTTP.
+
+Single-flight waiters hold no thread: a request whose page another request is
+loading waits on the event loop, between short non-waiting attempts
+(``SingleFlight.attempt``), so product pages are served meanwhile. At most
+``max_waiters`` requests per key wait in one worker (more are answered 503 with
+``Retry-After``); a lock that would outlive ``lock_ttl`` is broken (see
+``SingleFlight``); and a request whose wait runs out loads the page itself rather
+than failing.
 
 HTTP caching: a page the service caches for ``ttl`` seconds is sent with
 ``Cache-Control: public, max-age=<ttl>``, so a browser or a CDN in front may keep it
@@ -50,29 +71,37 @@ What one worker does, without HTTP around it:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterator, Optional
 
-import anyio.to_thread
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from cachelab import keys
-from cachelab.app import MAX_PRICE_CENTS, MAX_QUANTITY, Shop
+from cachelab.app import MAX_PRICE_CENTS, MAX_QUANTITY, OutOfStock, Shop
 from cachelab.cache import CacheUnavailable, MemoryCache, RedisCache
 from cachelab.data import DATA_END
-from cachelab.stampede import SingleFlight, WaitTimeout
+from cachelab.stampede import LockWatch, SingleFlight, WaitTimeout
 from cachelab.validation import validate_id, validate_whole_number
 from cachelab.web import stats
 from cachelab.web.config import ENVIRONMENT_VARIABLE, ServiceConfig
+from cachelab.web.edges import (
+    ForeignOrigin,
+    NotJson,
+    TooLarge,
+    check_write_origin,
+    read_body,
+    trusted_hosts,
+)
 
 __all__ = [
     "create_app",
@@ -82,15 +111,18 @@ __all__ = [
     "BadRequest",
     "Unprocessable",
     "OutOfStock",
-    "MAX_BODY_BYTES",
+    "TooManyWaiters",
     "MEMORY_MAX_ENTRIES",
 ]
 
-MAX_BODY_BYTES = 4_096
-"""The largest request body the service reads; a price or a quantity needs a few dozen bytes."""
-
 MEMORY_MAX_ENTRIES = 10_000
 """How many pages each worker's MemoryCache holds at most (the default shop has 2,000 products)."""
+
+_POLL_FIRST_S, _POLL_MOST_S = 0.005, 0.05
+"""A single-flight waiter's first pause between attempts, and its longest (it doubles)."""
+
+_MAX_ID_CHARACTERS = 40
+"""An id longer than this is refused without being parsed or echoed (ids have up to 19 digits)."""
 
 _MISSING = object()
 _log = logging.getLogger("cachelab.web")
@@ -100,22 +132,26 @@ class BadRequest(Exception):
     """The request's body is not what the endpoint reads (not JSON, not an object): 400."""
 
 
-class OutOfStock(Exception):
-    """A sale asked for more units than the product has: 409, and nothing was written."""
+class TooManyWaiters(Exception):
+    """``max_waiters`` requests of this worker already wait for this page's load: 503."""
 
 
 # --------------------------------------------------------------------------- one worker's pages
 
 
 class ShopPages:
-    """One worker's shop behind its cache: what the endpoints call, from pool threads.
+    """One worker's shop behind its cache: what the endpoints call.
 
     Reads are cache-aside through the mode's cache (none, a ``MemoryCache`` of this
     worker's own, or the shared ``RedisCache``). Writes go to the database; in the
     ``memory`` and ``redis-delete-on-write`` modes they then delete the keys they made
     stale (the product's page and the homepage, which shows prices and stock) --
     in ``memory`` mode from this worker's cache only, the one it can reach. In
-    ``redis-single-flight`` mode a miss goes through lesson 08's ``SingleFlight``.
+    ``redis-single-flight`` mode a miss goes through lesson 08's ``SingleFlight``,
+    waiting on the event loop (``page``).
+
+    The blocking work runs on ``threads`` threads of this object's own (``run``), each
+    with its own ``Shop``; ``open_shops`` opens them all at once when the worker starts.
     """
 
     def __init__(self, config: ServiceConfig) -> None:
@@ -127,13 +163,43 @@ class ShopPages:
             else None
         )
         self.deletes_on_write = config.cache in ("memory", "redis-delete-on-write")
+        self.executor = ThreadPoolExecutor(config.threads, thread_name_prefix="cachelab-shop")
         self._local = threading.local()
         self._shops: list[Shop] = []
         self._lock = threading.Lock()
+        self._waiters: dict[str, int] = {}  # key -> requests waiting for it (event loop only)
         self.requests = self.in_flight = self.cache_hits = self.cache_misses = 0
         self.counters: Optional[stats.WorkerCounters] = None
 
-    # -- one Shop per thread, and the counters of all of them
+    # -- the threads, one Shop per thread, and the counters of all of them
+
+    async def run(self, work: Callable[..., Any], *args: Any) -> Any:
+        """``work(*args)`` on one of this worker's threads, awaited."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, work, *args)
+
+    def open_shops(self, timeout_s: float = 60.0) -> None:
+        """Open every thread's ``Shop`` now (blocking): the shop is checked at start, once per
+        thread, and never while requests write.
+        """
+        everyone = threading.Barrier(self.config.threads, timeout=timeout_s)
+
+        def open_here() -> None:
+            try:
+                self.shop()
+            except BaseException:
+                everyone.abort()  # the others stop waiting for this thread
+                raise
+            everyone.wait()  # holds this thread, so the next task starts another one
+
+        opened = [self.executor.submit(open_here) for _ in range(self.config.threads)]
+        errors = [done.exception() for done in opened if done.exception() is not None]
+        errors.sort(key=lambda error: isinstance(error, threading.BrokenBarrierError))
+        if errors:
+            raise errors[0]  # the shop's own error, rather than a waiter's broken barrier
+
+    def close(self) -> None:
+        """Stop the threads (waiting for the requests they serve); the shops close with them."""
+        self.executor.shutdown(wait=True)
 
     def shop(self) -> Shop:
         """This thread's own Shop (opened on first use), its clock standing at ``DATA_END``."""
@@ -163,6 +229,7 @@ class ShopPages:
         """Count one request: in flight while the block runs, answered when it ends."""
         with self._lock:
             self.in_flight += 1
+        self.publish()
         try:
             yield
         finally:
@@ -171,44 +238,77 @@ class ShopPages:
                 self.requests += 1
             self.publish()
 
+    def _count(self, outcome: str) -> None:
+        with self._lock:
+            if outcome == "hit":
+                self.cache_hits += 1
+            else:
+                self.cache_misses += 1
+
     # -- reads
 
     def _cached(self, key: str, load: Callable[[], Any]) -> tuple[Any, Optional[str]]:
-        """Cache-aside: (the page, "hit" or "miss"); (the page, None) with no cache."""
+        """Cache-aside, blocking: (the page, "hit" or "miss"); (the page, None) with no cache.
+        Single-flight too (waiting on this thread: ``page`` waits without one).
+        """
         if self.cache is None:
             return load(), None
         if self.single_flight is not None:
-            return self._single_flight(key, load)
+            loaded = []
+            value = self.single_flight.get_or_load(key, _noting(loaded, load), self.config.ttl)
+            self._count("miss" if loaded else "hit")
+            return value, "miss" if loaded else "hit"
         value = self.cache.get(key, _MISSING)
         if value is not _MISSING:
-            with self._lock:
-                self.cache_hits += 1
+            self._count("hit")
             return value, "hit"
-        with self._lock:
-            self.cache_misses += 1
+        self._count("miss")
         value = load()
         self.cache.set(key, value, self.config.ttl)
         return value, "miss"
 
-    def _single_flight(self, key: str, load: Callable[[], Any]) -> tuple[Any, str]:
-        """Lesson 08's ``SingleFlight``: of the requests that miss at once, one loads and the
-        others wait for its value (a "hit": it came from the cache). ``WaitTimeout`` if it
-        does not come within ``wait_timeout``.
-        """
-        loaded = []
-
-        def load_and_note() -> Any:
-            loaded.append(True)
-            return load()
-
-        value = self.single_flight.get_or_load(key, load_and_note, self.config.ttl)
+    async def page(self, key: str, load: Callable[[], Any]) -> tuple[Any, Optional[str]]:
+        """``_cached``, awaited: on a thread, or -- single-flight -- waiting on the event loop."""
+        if self.single_flight is None:
+            return await self.run(self._cached, key, load)
+        loaded: list[bool] = []
+        load = _noting(loaded, load)
+        watch = LockWatch()
+        done, value = await self.run(self.single_flight.attempt, key, load, self.config.ttl, watch)
+        if not done:
+            done, value = await self._wait_for(key, load, watch)
+        if not done:  # the holder is alive but slow: load this page ourselves, not an error
+            value = await self.run(load)
         outcome = "miss" if loaded else "hit"
-        with self._lock:
-            if loaded:
-                self.cache_misses += 1
-            else:
-                self.cache_hits += 1
+        self._count(outcome)
         return value, outcome
+
+    async def _wait_for(self, key: str, load: Callable[[], Any], watch: LockWatch) -> tuple:
+        """Wait on the event loop, between attempts, until the value comes or ``wait_timeout``
+        runs out; ``TooManyWaiters`` if ``max_waiters`` requests already wait for ``key``.
+        """
+        if self._waiters.get(key, 0) >= self.config.max_waiters:
+            raise TooManyWaiters(
+                f"{self.config.max_waiters} requests already wait for this page; try again"
+            )
+        self._waiters[key] = self._waiters.get(key, 0) + 1
+        try:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + self.config.wait_timeout
+            pause = _POLL_FIRST_S
+            while loop.time() < deadline:
+                await asyncio.sleep(min(pause, max(0.0, deadline - loop.time())))
+                pause = min(2 * pause, _POLL_MOST_S)
+                done, value = await self.run(
+                    self.single_flight.attempt, key, load, self.config.ttl, watch
+                )
+                if done:
+                    return True, value
+            return False, None
+        finally:
+            self._waiters[key] -= 1
+            if not self._waiters[key]:
+                del self._waiters[key]
 
     def homepage(self) -> tuple[dict, Optional[str]]:
         """The trending products, as ``{"trending": [...]}``, and how the cache answered."""
@@ -234,10 +334,7 @@ class ShopPages:
         """Sell ``quantity`` units (one transaction); ``OutOfStock`` if there are fewer."""
         validate_id(product_id)
         validate_whole_number(quantity, "quantity", maximum=MAX_QUANTITY)
-        try:
-            row = self.shop().sell(product_id, quantity)
-        except ValueError as error:  # the arguments were valid, so this is the stock
-            raise OutOfStock(str(error)) from None
+        row = self.shop().sell(product_id, quantity)  # OutOfStock: only the stock, nothing else
         self._after_write(product_id)
         return row
 
@@ -245,6 +342,16 @@ class ShopPages:
         if self.deletes_on_write:
             self.cache.delete(keys.product(product_id))
             self.cache.delete(keys.trending())
+
+
+def _noting(loaded: list, load: Callable[[], Any]) -> Callable[[], Any]:
+    """``load``, which also notes in ``loaded`` that it ran (so a request knows it missed)."""
+
+    def load_and_note() -> Any:
+        loaded.append(True)
+        return load()
+
+    return load_and_note
 
 
 def _open_cache(config: ServiceConfig):
@@ -287,26 +394,29 @@ def _checked(check: Callable[..., Any], *args: Any, **options: Any) -> Any:
 def _product_id(request: Request) -> int:
     """The product id in the path, checked like every id: a whole number >= 1."""
     text = request.path_params["product_id"]
+    if len(text) > _MAX_ID_CHARACTERS:  # not parsed (Python refuses 4,300+ digits), not echoed
+        raise Unprocessable(f"product_id must be a whole number >= 1, got {len(text):,} characters")
     return _checked(validate_id, int(text) if text.isascii() and text.isdigit() else text)
 
 
 async def _field(request: Request, name: str, example: int) -> Any:
     """The one field of the request's JSON body, ``{name: value}``; ``BadRequest`` if there is
-    none.
+    none (or ``ForeignOrigin``, ``NotJson``, ``TooLarge``: ``cachelab.web.edges``).
     """
-    body = await request.body()
+    check_write_origin(request)
+    body = await read_body(request)
     shape = f'a JSON object such as {{"{name}": {example}}}'
-    if len(body) > MAX_BODY_BYTES:
-        raise BadRequest(f"the body must be {shape}, got {len(body):,} bytes")
     try:
         document = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         raise BadRequest(f"the body must be {shape}, got {body[:60]!r}") from None
+    except RecursionError:
+        raise BadRequest(f"the body must be {shape}, got JSON nested too deeply") from None
     if not isinstance(document, dict) or name not in document:
-        raise BadRequest(f"the body must be {shape}, got {json.dumps(document)[:60]}")
+        raise BadRequest(f"the body must be {shape}, got {body[:60]!r}")
     unknown = sorted(set(document) - {name})
     if unknown:
-        raise BadRequest(f"the body must be {shape}; unknown field(s): {', '.join(unknown)}")
+        raise BadRequest(f"the body must be {shape}; unknown field(s): {', '.join(unknown)[:200]}")
     return document[name]
 
 
@@ -324,6 +434,12 @@ def _written(row: dict) -> JSONResponse:
     return JSONResponse(row, headers={"X-Worker": str(os.getpid())})
 
 
+def _unavailable(message: str) -> JSONResponse:
+    response = error_response(503, message)
+    response.headers["Retry-After"] = "1"
+    return response
+
+
 async def _answer(pages: ShopPages, work: Callable[[], Any], respond: Callable) -> Response:
     """Await ``work()`` (which reads the request, checks it, then serves it) and turn its result
     or its error into an HTTP answer.
@@ -333,27 +449,34 @@ async def _answer(pages: ShopPages, work: Callable[[], Any], respond: Callable) 
             return respond(await work())
         except BadRequest as error:
             return error_response(400, str(error))
+        except ForeignOrigin as error:
+            return error_response(403, str(error))
+        except TooLarge as error:
+            return error_response(413, str(error))
+        except NotJson as error:
+            return error_response(415, str(error))
         except Unprocessable as error:
             return error_response(422, str(error))
         except OutOfStock as error:
             return error_response(409, str(error))
         except (KeyError, IndexError):  # lookups inside our own code: bugs, not 404s
             raise
-        except LookupError as error:  # the shop's "no product with id ..."
+        except LookupError as error:  # the shop's "no product with id ... in <file name>"
             return error_response(404, str(error.args[0]) if error.args else "not found")
         except CacheUnavailable as error:
             return error_response(503, f"the shared cache is unavailable: {error}")
-        except WaitTimeout as error:  # single-flight: another worker's load did not land in time
-            response = error_response(503, str(error))
-            response.headers["Retry-After"] = "1"
-            return response
+        except TooManyWaiters as error:
+            return _unavailable(str(error))
+        except WaitTimeout as error:  # not raised by page(), which loads instead; kept for safety
+            return _unavailable(str(error))
 
 
 async def homepage(request: Request) -> Response:
     pages: ShopPages = request.app.state.pages
 
     async def work():
-        return await run_in_threadpool(pages.homepage)
+        rows, outcome = await pages.page(keys.trending(), lambda: pages.shop().trending())
+        return {"trending": rows}, outcome
 
     return await _answer(pages, work, lambda result: _page(pages, *result))
 
@@ -363,7 +486,7 @@ async def product(request: Request) -> Response:
 
     async def work():
         product_id = _product_id(request)
-        return await run_in_threadpool(pages.product, product_id)
+        return await pages.page(keys.product(product_id), lambda: pages.shop().product(product_id))
 
     return await _answer(pages, work, lambda result: _page(pages, *result))
 
@@ -377,7 +500,7 @@ async def set_price(request: Request) -> Response:
         _checked(
             validate_whole_number, price_cents, "price_cents", minimum=0, maximum=MAX_PRICE_CENTS
         )
-        return await run_in_threadpool(pages.set_price, product_id, price_cents)
+        return await pages.run(pages.set_price, product_id, price_cents)
 
     return await _answer(pages, work, _written)
 
@@ -389,7 +512,7 @@ async def sell(request: Request) -> Response:
         product_id = _product_id(request)
         quantity = await _field(request, "quantity", 2)
         _checked(validate_whole_number, quantity, "quantity", maximum=MAX_QUANTITY)
-        return await run_in_threadpool(pages.sell, product_id, quantity)
+        return await pages.run(pages.sell, product_id, quantity)
 
     return await _answer(pages, work, _written)
 
@@ -434,16 +557,22 @@ def create_app(config: ServiceConfig) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
-        # The thread pool that runs the shop's blocking work: at most config.threads requests
-        # of this worker are being served at once; the others wait their turn on the loop.
-        anyio.to_thread.current_default_thread_limiter().total_tokens = config.threads
+        # The threads that run the shop's blocking work: at most config.threads requests of
+        # this worker are served at once; the others wait their turn on the loop. Every
+        # thread's Shop is opened (and the shop checked) now, before any request.
         pages = ShopPages(config)
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, pages.open_shops)
+        except BaseException:
+            pages.close()
+            raise
         pages.counters = stats.WorkerCounters(config.state_dir)
         app.state.pages = pages
         try:
             yield
         finally:
             pages.counters.close()
+            pages.close()
 
     app = Starlette(
         routes=[
@@ -454,6 +583,7 @@ def create_app(config: ServiceConfig) -> Starlette:
             Route("/stats", worker_stats, methods=["GET"]),
         ],
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
+        middleware=[trusted_hosts(config.host)],
         lifespan=lifespan,
     )
     app.state.config = config
@@ -492,6 +622,7 @@ def create_ceiling_app(config: ServiceConfig) -> Starlette:
             Route("/stats", worker_stats, methods=["GET"]),
         ],
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
+        middleware=[trusted_hosts(config.host)],
         lifespan=lifespan,
     )
     app.state.config = config

@@ -38,6 +38,7 @@ __all__ = [
     "APPS",
     "ENVIRONMENT_VARIABLE",
     "MAX_THREADS",
+    "MAX_WAITERS",
     "ServiceConfig",
     "needs_redis",
 ]
@@ -64,6 +65,9 @@ ENVIRONMENT_VARIABLE = "CACHELAB_WEB_CONFIG"
 MAX_THREADS = 256
 """The most threads one worker's pool may have."""
 
+MAX_WAITERS = 10_000
+"""The most single-flight waiters per key one worker may be told to keep (``max_waiters``)."""
+
 
 def needs_redis(cache: str) -> bool:
     """Whether cache mode ``cache`` uses the shared Redis."""
@@ -81,7 +85,11 @@ class ServiceConfig:
     - ``app``: ``"shop"``, or ``"ceiling"`` (a constant page, to measure the stack alone);
     - ``lock_ttl`` and ``wait_timeout``: the single-flight lock's TTL and how long a waiter
       waits for another worker's load, in seconds;
-    - ``threads``: how many requests one worker serves at once (its thread pool).
+    - ``max_waiters``: how many requests of one worker may wait for one key's load at
+      once (single-flight); more are answered 503 at once;
+    - ``threads``: how many requests one worker serves at once (its thread pool);
+    - ``host``: the address the service listens on (a name of this machine): with
+      ``localhost``, ``127.0.0.1`` and ``::1``, the only ``Host`` a request may name.
     """
 
     db_path: str
@@ -93,6 +101,8 @@ class ServiceConfig:
     lock_ttl: float = 5.0
     wait_timeout: float = 5.0
     threads: int = 8
+    max_waiters: int = 64
+    host: str = "127.0.0.1"
 
     def __post_init__(self) -> None:
         validate_choice(self.cache, "cache", CACHE_MODES)
@@ -102,10 +112,11 @@ class ServiceConfig:
         validate_number(self.lock_ttl, "lock_ttl", above=0, maximum=3600, unit="seconds")
         validate_number(self.wait_timeout, "wait_timeout", above=0, maximum=3600, unit="seconds")
         validate_whole_number(self.threads, "threads", maximum=MAX_THREADS)
+        validate_whole_number(self.max_waiters, "max_waiters", maximum=MAX_WAITERS)
         if self.prefix is None:
             object.__setattr__(self, "prefix", keys.learner_prefix() + "web:")
         keys.validate_prefix(self.prefix)
-        for name in ("db_path", "state_dir"):
+        for name in ("db_path", "state_dir", "host"):
             if not isinstance(getattr(self, name), str) or not getattr(self, name):
                 raise TypeError(
                     f"{name} must be a path (a non-empty str), got {getattr(self, name)!r}"

@@ -3,9 +3,16 @@
     python -m cachelab.web --port 8000 --workers 2 --cache redis
 
 This is the service's main process. It decides what every worker gets -- the
-shop's database (``--db``, else ``data.build_shop()``), the cache mode, the TTL, the
-Redis server -- binds the listening socket, and hands both to uvicorn, which starts
-``--workers`` worker processes that all accept connections on that one socket.
+shop's database, the cache mode, the TTL, the Redis server -- binds the listening
+socket, and hands both to uvicorn, which starts ``--workers`` worker processes that
+all accept connections on that one socket.
+
+The shop: ``--db FILE`` serves (and writes) that file. Without it, the service
+serves a private copy of the course's shop (``data.build_shop()``), made in its
+state folder and removed when it stops: a price posted over HTTP must not stay in
+every later lesson, nor make the next ``build_shop()`` think the course's file is
+damaged. The state folder (the workers' counters, the copy) is removed however the
+service stops: Ctrl-C, SIGTERM, or an error.
 
 Redis is chosen as everywhere in the course: ``$REDIS_URL`` if set; otherwise, in a
 mode that needs Redis, this process starts one private ``redis-server``
@@ -28,6 +35,7 @@ import ipaddress
 import os
 import shutil
 import signal
+import sqlite3
 import sys
 import tempfile
 import time
@@ -42,6 +50,7 @@ from cachelab.web.config import (
     CACHE_MODES,
     ENVIRONMENT_VARIABLE,
     MAX_THREADS,
+    MAX_WAITERS,
     MODE_DESCRIPTIONS,
     ServiceConfig,
     needs_redis,
@@ -90,6 +99,13 @@ def _workers(text: str) -> int:
 def _threads(text: str) -> int:
     try:
         return validate_whole_number(int(text), "--threads", maximum=MAX_THREADS)
+    except (TypeError, ValueError) as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _waiters(text: str) -> int:
+    try:
+        return validate_whole_number(int(text), "--max-waiters", maximum=MAX_WAITERS)
     except (TypeError, ValueError) as error:
         raise argparse.ArgumentTypeError(str(error)) from None
 
@@ -157,7 +173,8 @@ Example: python -m cachelab.web --port 8000 --workers 2 --cache redis
         "--db",
         type=Path,
         default=None,
-        help="the shop's SQLite file (default: the course's shop, built if missing)",
+        help="the shop's SQLite file, served and written as it is (default: a private copy of "
+        "the course's shop, removed when the service stops)",
     )
     parser.add_argument(
         "--size",
@@ -182,6 +199,7 @@ Example: python -m cachelab.web --port 8000 --workers 2 --cache redis
     )
     parser.add_argument("--lock-ttl", type=_seconds, default=5.0, help=argparse.SUPPRESS)
     parser.add_argument("--wait-timeout", type=_seconds, default=5.0, help=argparse.SUPPRESS)
+    parser.add_argument("--max-waiters", type=_waiters, default=64, help=argparse.SUPPRESS)
     parser.add_argument(
         "--log-level",
         default="warning",
@@ -198,14 +216,20 @@ def serve(arguments: argparse.Namespace) -> int:
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
-    from cachelab.data import build_shop
-
-    db_path = arguments.db if arguments.db is not None else build_shop(size=arguments.size)
     own_state_dir = arguments.state_dir is None
     state_dir = (
         Path(tempfile.mkdtemp(prefix="cachelab-web-")) if own_state_dir else arguments.state_dir
     )
+    private_copy: Optional[Path] = None
+    # uvicorn, once it has shut down on SIGTERM, raises the signal again: with Python's default
+    # handler that would end this process before the clean-up below.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
+        if arguments.db is not None:
+            db_path = arguments.db
+        else:
+            private_copy = Path(tempfile.mkdtemp(prefix="cachelab-web-shop-", dir=state_dir))
+            db_path = copy_shop(private_copy, size=arguments.size)
         config = ServiceConfig(
             db_path=str(Path(db_path).resolve()),
             state_dir=str(state_dir),
@@ -216,6 +240,8 @@ def serve(arguments: argparse.Namespace) -> int:
             lock_ttl=arguments.lock_ttl,
             wait_timeout=arguments.wait_timeout,
             threads=arguments.threads,
+            max_waiters=arguments.max_waiters,
+            host=arguments.host,
         )
         from cachelab.app import Shop
 
@@ -255,8 +281,36 @@ def serve(arguments: argparse.Namespace) -> int:
             uvicorn.Server(uvicorn_config).run(sockets=[socket])
         return 0
     finally:
+        if private_copy is not None:
+            shutil.rmtree(private_copy, ignore_errors=True)
         if own_state_dir:
             shutil.rmtree(state_dir, ignore_errors=True)
+
+
+def _exit_on_sigterm(number: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
+def copy_shop(folder: Path, size: Optional[str] = None) -> Path:
+    """A copy of the course's shop (``data.build_shop(size=size)``) in ``folder``; its path.
+
+    Copied through SQLite's backup API, which reads a consistent state of the file even
+    while someone writes it, and opens it read-only: the course's file is not changed.
+    """
+    from cachelab.data import build_shop, connect_read_only
+
+    source = build_shop(size=size)
+    target = folder / source.name
+    reading = connect_read_only(source)
+    try:
+        writing = sqlite3.connect(target)
+        try:
+            reading.backup(writing)
+        finally:
+            writing.close()
+    finally:
+        reading.close()
+    return target
 
 
 def _worker(uvicorn_config, socket) -> None:

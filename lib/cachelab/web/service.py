@@ -42,7 +42,7 @@ from typing import Any, Optional, Union
 
 from cachelab import keys, watchdog
 from cachelab.validation import validate_choice, validate_number, validate_whole_number
-from cachelab.web.config import APPS, CACHE_MODES, MAX_THREADS, needs_redis
+from cachelab.web.config import APPS, CACHE_MODES, MAX_THREADS, MAX_WAITERS, needs_redis
 from cachelab.web.server import MAX_WORKERS, READY_LINE
 
 __all__ = ["Reply", "WebService", "ServiceNotReady", "stop_all"]
@@ -82,8 +82,11 @@ class WebService:
     """The shop served by ``workers`` uvicorn worker processes in ``cache`` mode, on 127.0.0.1,
     each serving up to ``threads`` requests at once.
 
-    ``db_path`` defaults to the course's shop (``data.build_shop()``); a lesson that
-    writes passes ``data.scratch_shop()``. ``prefix`` defaults to a fresh one under
+    ``db_path`` is the shop it serves, and writes; by default a private copy of the
+    course's shop (``data.build_shop()``) that the service makes and removes. A lesson
+    that looks at the database itself passes ``data.scratch_shop()``. ``max_waiters``
+    bounds the requests per worker waiting for one page's load (single-flight).
+    ``prefix`` defaults to a fresh one under
     the learner's, ``cachelab:<learner>:web:<random>:``, whose keys ``stop()`` deletes.
     ``app="ceiling"`` serves the homepage's bytes as a constant instead of the shop.
 
@@ -108,6 +111,7 @@ class WebService:
         lock_ttl: float = 5.0,
         wait_timeout: float = 5.0,
         threads: int = 8,
+        max_waiters: int = 64,
         start_timeout_s: float = 60.0,
     ) -> None:
         self.cache_mode = validate_choice(cache, "cache", CACHE_MODES)
@@ -119,6 +123,7 @@ class WebService:
             wait_timeout, "wait_timeout", above=0, maximum=3600, unit="seconds"
         )
         self.threads = validate_whole_number(threads, "threads", maximum=MAX_THREADS)
+        self.max_waiters = validate_whole_number(max_waiters, "max_waiters", maximum=MAX_WAITERS)
         self.start_timeout_s = validate_number(
             start_timeout_s, "start_timeout_s", above=0, maximum=600, unit="seconds"
         )
@@ -164,9 +169,6 @@ class WebService:
             return self
         self.port = None
         self._started_at = time.monotonic()
-        from cachelab.data import build_shop
-
-        db_path = self.db_path if self.db_path is not None else build_shop()
         self.folder = Path(tempfile.mkdtemp(prefix="cachelab-web-"))
         (self.folder / "state").mkdir()
         environment = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -181,14 +183,16 @@ class WebService:
             "--workers", str(self.workers),
             "--cache", self.cache_mode,
             "--ttl", repr(float(self.ttl)),
-            "--db", str(db_path),
             "--prefix", self.prefix,
             "--app", self.app,
             "--lock-ttl", repr(float(self.lock_ttl)),
             "--wait-timeout", repr(float(self.wait_timeout)),
             "--threads", str(self.threads),
+            "--max-waiters", str(self.max_waiters),
             "--state-dir", str(self.folder / "state"),
         ]  # fmt: skip
+        if self.db_path is not None:  # else the service serves a private copy of its own
+            command += ["--db", str(self.db_path)]
         log = open(self.folder / "service.log", "wb")
         self.owner_pid = os.getpid()
         # A session of its own (so a kernel interrupt does not reach it), which makes the
@@ -291,19 +295,28 @@ class WebService:
     # -- talking to it
 
     def request(
-        self, method: str, path: str, body: Any = None, *, timeout_s: float = 10.0
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        timeout_s: float = 10.0,
+        headers: Optional[dict[str, str]] = None,
     ) -> Reply:
         """One request on a connection of its own (so successive requests may reach different
-        workers); ``body`` is sent as JSON (a ``str`` or ``bytes`` is sent as it is).
+        workers); ``body`` is sent as JSON (a ``str`` or ``bytes`` is sent as it is, labelled
+        JSON too: the service reads nothing else). ``headers`` are added or replace these.
         """
         if not path.startswith("/"):
             raise ValueError(f"path must start with '/', got {path!r}")
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout_s)
         try:
-            headers = {"Connection": "close"}
-            if body is not None and not isinstance(body, (str, bytes)):
-                body = json.dumps(body)
-                headers["Content-Type"] = "application/json"
+            sent = {"Connection": "close"}
+            if body is not None:
+                sent["Content-Type"] = "application/json"
+                if not isinstance(body, (str, bytes)):
+                    body = json.dumps(body)
+            headers = {**sent, **(headers or {})}
             connection.request(method, path, body=body, headers=headers)
             response = connection.getresponse()
             raw = response.read()
