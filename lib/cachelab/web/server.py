@@ -142,10 +142,14 @@ endpoints:
   POST /products/ID/price     body {{"price_cents": 1299}}
   POST /products/ID/sell      body {{"quantity": 2}}
   GET  /stats                 every worker's requests, queries run, cache hits and misses
+A POST must be sent as application/json (a body of at most 4 KB), from no other site.
 
+Shop: --db FILE, else a private copy of the course's shop, removed when the service stops.
 Redis: $REDIS_URL if set, else a private redis-server that all workers share.
 Example: python -m cachelab.web --port 8000 --workers 2 --cache redis
-         curl http://127.0.0.1:8000/  ;  curl http://127.0.0.1:8000/stats""",
+         curl http://127.0.0.1:8000/  ;  curl http://127.0.0.1:8000/stats
+         curl -H 'Content-Type: application/json' -d '{{"quantity": 1}}' \\
+              http://127.0.0.1:8000/products/3/sell""",
     )
     parser.add_argument(
         "--host",
