@@ -23,8 +23,9 @@ The edges (``cachelab.web.edges``), checked before anything is read or written -
 browser showing another site's page can send requests to 127.0.0.1 too:
 
 - ``Host`` must name this machine (``localhost``, ``127.0.0.1``, ``::1``, or the
-  address the service listens on): Starlette's ``TrustedHostMiddleware`` answers 400
-  otherwise, so a foreign name that resolves here (DNS rebinding) is refused;
+  address the service listens on): Starlette's ``TrustedHostMiddleware`` answers any
+  other with a plain-text 400, so a foreign name that resolves here (DNS rebinding) is
+  refused;
 - a write (``POST``) must be sent as ``application/json`` (else 415): a page on another
   site can send ``text/plain`` without asking, but not JSON; and if it says where it
   comes from (``Origin``), that must be this service itself (else 403);
