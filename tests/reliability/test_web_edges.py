@@ -202,9 +202,15 @@ def test_error_bodies_name_no_folder_of_this_machine(service):
 # --------------------------------------------------------------------------- the shop it serves
 
 
-def start_shell_service(arguments: list[str], tmp: Path) -> tuple[subprocess.Popen, int]:
-    """``python -m cachelab.web`` from a shell, its temporary folders under ``tmp``."""
+def start_shell_service(
+    arguments: list[str], tmp: Path, data: Optional[Path] = None
+) -> tuple[subprocess.Popen, int]:
+    """``python -m cachelab.web`` from a shell, its temporary folders under ``tmp`` and the
+    course's shops in ``data``.
+    """
     environment = dict(os.environ, TMPDIR=str(tmp), CACHELAB_SHOP_SIZE="tiny")
+    if data is not None:
+        environment["CACHELAB_DATA_DIR"] = str(data)
     process = subprocess.Popen(
         [sys.executable, "-m", "cachelab.web", "--port", "0", *arguments],
         stdout=subprocess.PIPE,
@@ -261,26 +267,29 @@ def files_open_in(process_id: int) -> set[Path]:
     return found
 
 
-def test_by_default_the_service_writes_a_private_copy_and_removes_it(tmp_path):
-    from cachelab.data import build_shop
-
-    course_shop = build_shop(size="tiny")
+def test_by_default_the_service_writes_a_private_copy_and_removes_it(tiny_shop_path, tmp_path):
+    data, scratch = tmp_path / "data", tmp_path / "tmp"  # the course's data folder, and /tmp
+    data.mkdir()
+    scratch.mkdir()
+    course_shop = data / "shop-tiny.db"
+    shutil.copyfile(tiny_shop_path, course_shop)
     before = shop_digest(course_shop)
-    process, port = start_shell_service(["--workers", "1"], tmp_path)
+    process, port = start_shell_service(["--workers", "1"], scratch, data)
     try:
         wait_for_answer(port)
         assert send_get(port, "/products/3") == 200  # its shop is open now
-        if sys.platform.startswith("linux"):  # never write the course's own shop, even failing
+        if sys.platform.startswith("linux"):
             assert course_shop.resolve() not in files_open_in(process.pid)
         assert post(port, "/products/3/price", {"price_cents": 123_456}) == 200
         assert post(port, "/products/3/sell", {"quantity": 1}) == 200
         assert shop_digest(course_shop) == before, "the course's shop is as it was built"
-        copies = list(tmp_path.rglob("*.db"))
+        copies = list(scratch.rglob("*.db"))
         assert len(copies) == 1, copies
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
-    assert list(tmp_path.iterdir()) == [], "the copy and its folder are gone"
+    assert list(scratch.iterdir()) == [], "the copy and its folder are gone"
+    assert list(data.iterdir()) == [course_shop]
 
 
 @pytest.mark.parametrize("workers", [1, 2])
