@@ -9,6 +9,14 @@ database itself: on POSIX, closing any descriptor of a file releases every lock 
 process holds on it, SQLite's included. The system drops a flock when its process dies,
 so a killed build leaves no stale lock, only (at most) an empty lock file. A flock
 belongs to an open file, not to a process: ``build_lock`` is not re-entrant.
+
+>>> import tempfile
+>>> shop = Path(tempfile.mkdtemp()) / "shop.db"
+>>> with build_lock(shop) as held:
+...     print(held, lock_path_of(shop).name, build_in_progress(shop))
+True shop.db.lock True
+>>> build_in_progress(shop), lock_path_of(shop).exists()
+(False, False)
 """
 
 from __future__ import annotations
