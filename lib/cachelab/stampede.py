@@ -191,11 +191,16 @@ class LockWatch:
 
     ``SingleFlight`` keeps one per waiting request, to tell a lock held for
     ``lock_ttl`` seconds by one holder (broken) from locks taken in turn by live ones.
+    ``looked_at`` is when the lock was last looked at (it is looked at on the first
+    poll, then every ``LOOK_EVERY_S`` at most, not on every poll: two more calls).
     """
 
     held: Any = _MISSING
     since: float = 0.0
     polls: int = 0
+    looked_at: Optional[float] = None
+
+    LOOK_EVERY_S = 0.1
 
 
 class SingleFlight:
@@ -376,7 +381,7 @@ class SingleFlight:
         """Take the lock and load; or, if it is held, look at it (and break it if it is broken)."""
         try:
             token = self.acquire(key)
-            if token is None and self._break_if_broken(key, watch):
+            if token is None and self._time_to_look(watch) and self._break_if_broken(key, watch):
                 token = self.acquire(key)
         except CacheUnavailable:
             self.stats.count("uncoordinated")
@@ -386,6 +391,15 @@ class SingleFlight:
             return True, self._load_holding_the_lock(key, loader, ttl, token)
         watch.polls += 1
         return False, None
+
+    def _time_to_look(self, watch: "LockWatch") -> bool:
+        """Whether to look at the lock now: first, then every ``LOOK_EVERY_S`` (or sooner)."""
+        now = self.clock()
+        every = min(LockWatch.LOOK_EVERY_S, self.lock_ttl / 10)
+        if watch.looked_at is not None and now - watch.looked_at < every:
+            return False
+        watch.looked_at = now
+        return True
 
     def _break_if_broken(self, key: str, watch: "LockWatch") -> bool:
         """Whether the lock on ``key`` was broken (and deleted) now; see the class docstring."""

@@ -78,7 +78,7 @@ def test_a_lock_held_longer_than_lock_ttl_is_broken_on_any_cache():
     cache.add(keys.lock(KEY), "left by a bug", ttl=None)
     flight = SingleFlight(cache, lock_ttl=2, wait_timeout=60, clock=clock, sleep=clock.advance)
     assert flight.get_or_load(KEY, lambda: "page", ttl=60) == "page"
-    assert 2 <= clock() < 2.1, "taken over once it had been held for lock_ttl"
+    assert 2 <= clock() < 2.25, "taken over once it had been held for lock_ttl (looked at 10/s)"
     assert flight.stats.loads == 1 and flight.stats.timeouts == 0
 
 

@@ -43,12 +43,13 @@ expires under load, every request that misses meanwhile really does run the quer
 the stampede of lesson 08, over HTTP.
 
 Single-flight waiters hold no thread: a request whose page another request is
-loading waits on the event loop, between short non-waiting attempts
-(``SingleFlight.attempt``), so product pages are served meanwhile. At most
+loading waits on the event loop, so product pages are served meanwhile. The waiters
+of one worker for one key share one series of short non-waiting attempts
+(``SingleFlight.attempt``, every 5 ms, less often after half a second). At most
 ``max_waiters`` requests per key wait in one worker (more are answered 503 with
 ``Retry-After``); a lock that would outlive ``lock_ttl`` is broken (see
-``SingleFlight``); and a request whose wait runs out loads the page itself rather
-than failing.
+``SingleFlight``); and when the wait runs out -- the holder is alive but slow -- the
+worker loads the page for its waiters rather than failing them.
 
 HTTP caching: a page the service caches for ``ttl`` seconds is sent with
 ``Cache-Control: public, max-age=<ttl>``, so a browser or a CDN in front may keep it
@@ -119,8 +120,9 @@ __all__ = [
 MEMORY_MAX_ENTRIES = 10_000
 """How many pages each worker's MemoryCache holds at most (the default shop has 2,000 products)."""
 
-_POLL_FIRST_S, _POLL_MOST_S = 0.005, 0.05
-"""A single-flight waiter's first pause between attempts, and its longest (it doubles)."""
+_POLL_S, _POLL_FAST_FOR_S, _POLL_MOST_S = 0.005, 0.5, 0.05
+"""A single-flight waiter's pause between attempts (``SingleFlight``'s), for its first half
+second -- a load usually lands by then; then it doubles, up to the longest."""
 
 _MAX_ID_CHARACTERS = 40
 """An id longer than this is refused without being parsed or echoed (ids have up to 19 digits)."""
@@ -168,7 +170,10 @@ class ShopPages:
         self._local = threading.local()
         self._shops: list[Shop] = []
         self._lock = threading.Lock()
-        self._waiters: dict[str, int] = {}  # key -> requests waiting for it (event loop only)
+        # Single-flight waiters, touched by the event loop only: key -> how many wait, and the
+        # one task that attempts for them all.
+        self._waiters: dict[str, int] = {}
+        self._polls: dict[str, asyncio.Future] = {}
         self.requests = self.in_flight = self.cache_hits = self.cache_misses = 0
         self.counters: Optional[stats.WorkerCounters] = None
 
@@ -277,16 +282,18 @@ class ShopPages:
         watch = LockWatch()
         done, value = await self.run(self.single_flight.attempt, key, load, self.config.ttl, watch)
         if not done:
-            done, value = await self._wait_for(key, load, watch)
-        if not done:  # the holder is alive but slow: load this page ourselves, not an error
-            value = await self.run(load)
+            value = await self._wait_for(key, load, watch)
         outcome = "miss" if loaded else "hit"
         self._count(outcome)
         return value, outcome
 
-    async def _wait_for(self, key: str, load: Callable[[], Any], watch: LockWatch) -> tuple:
-        """Wait on the event loop, between attempts, until the value comes or ``wait_timeout``
-        runs out; ``TooManyWaiters`` if ``max_waiters`` requests already wait for ``key``.
+    async def _wait_for(self, key: str, load: Callable[[], Any], watch: LockWatch) -> Any:
+        """The value of ``key`` once another request has loaded it; ``TooManyWaiters`` if
+        ``max_waiters`` requests of this worker already wait for it.
+
+        The requests of this worker that wait for one key share one ``_poll`` (a task of
+        its own, which no request's end cancels): one attempt at a time per key, not one
+        per waiter.
         """
         if self._waiters.get(key, 0) >= self.config.max_waiters:
             raise TooManyWaiters(
@@ -294,22 +301,38 @@ class ShopPages:
             )
         self._waiters[key] = self._waiters.get(key, 0) + 1
         try:
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + self.config.wait_timeout
-            pause = _POLL_FIRST_S
-            while loop.time() < deadline:
-                await asyncio.sleep(min(pause, max(0.0, deadline - loop.time())))
-                pause = min(2 * pause, _POLL_MOST_S)
-                done, value = await self.run(
-                    self.single_flight.attempt, key, load, self.config.ttl, watch
-                )
-                if done:
-                    return True, value
-            return False, None
+            poll = self._polls.get(key)
+            if poll is None:
+                poll = self._polls[key] = asyncio.ensure_future(self._poll(key, load, watch))
+                poll.add_done_callback(lambda done: self._forget_poll(key, done))
+            return await asyncio.shield(poll)
         finally:
             self._waiters[key] -= 1
             if not self._waiters[key]:
                 del self._waiters[key]
+
+    def _forget_poll(self, key: str, poll: "asyncio.Future") -> None:
+        if self._polls.get(key) is poll:
+            del self._polls[key]
+
+    async def _poll(self, key: str, load: Callable[[], Any], watch: LockWatch) -> Any:
+        """Attempt again and again, pausing on the event loop, until the value comes; once
+        ``wait_timeout`` runs out (its holder is alive but slow), load the page here instead.
+        """
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        deadline = started + self.config.wait_timeout
+        pause = _POLL_S
+        while loop.time() < deadline:
+            await asyncio.sleep(min(pause, max(0.0, deadline - loop.time())))
+            if loop.time() - started > _POLL_FAST_FOR_S:  # a long wait: fewer attempts
+                pause = min(2 * pause, _POLL_MOST_S)
+            done, value = await self.run(
+                self.single_flight.attempt, key, load, self.config.ttl, watch
+            )
+            if done:
+                return value
+        return await self.run(load)  # not stored: the lock is another request's
 
     def homepage(self) -> tuple[dict, Optional[str]]:
         """The trending products, as ``{"trending": [...]}``, and how the cache answered."""
