@@ -17,6 +17,7 @@ machine is.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import shutil
 import threading
@@ -28,7 +29,7 @@ import pytest
 from cachelab import keys
 from cachelab.cache import MemoryCache
 from cachelab.clock import FakeClock
-from cachelab.stampede import SingleFlight, WaitTimeout
+from cachelab.stampede import LockWatch, SingleFlight, WaitTimeout
 from cachelab.web.service import WebService
 
 KEY = keys.trending()
@@ -202,3 +203,26 @@ def test_after_the_wait_the_page_is_loaded_not_refused(tiny_shop_path, tmp_path)
         assert service.stats()["total"]["db_queries"] == 1
     finally:
         service.stop()
+
+
+def test_a_finished_poll_is_not_handed_to_the_next_rounds_waiters(tmp_path):
+    """A poll that has finished keeps its place in ``_polls`` until its done-callback runs
+    (the event loop's next turn); a waiter that came in between was served the previous
+    round's value. Here that moment is set up directly: a finished poll with the old page."""
+    from cachelab.web.app import ShopPages
+    from cachelab.web.config import ServiceConfig
+
+    pages = ShopPages(ServiceConfig(db_path="unused.db", state_dir=str(tmp_path), cache="memory"))
+    pages.single_flight = SingleFlight(pages.cache, lock_ttl=5, wait_timeout=5)
+    pages.cache.set(KEY, "this round's page")
+
+    async def a_waiter_of_the_next_round() -> str:
+        old = asyncio.get_running_loop().create_future()
+        old.set_result("last round's page")  # finished; its callback has not removed it yet
+        pages._polls[KEY] = old
+        return await pages._wait_for(KEY, lambda: "loaded", LockWatch())
+
+    try:
+        assert asyncio.run(a_waiter_of_the_next_round()) == "this round's page"
+    finally:
+        pages.executor.shutdown()

@@ -14,7 +14,8 @@ Errors are JSON too, ``{"error": "..."}``, with the status that says what went w
 400 for a body that is not a JSON object, 422 for a value that is (a price of
 ``-5``, a quantity of ``2.5``, an id of ``abc``), 404 for an unknown product or page,
 409 for selling more than is in stock, 503 (with ``Retry-After``) when the shared
-cache cannot answer a lock or too many requests already wait for one page. Every
+cache cannot answer a lock, too many requests already wait for one page, or the
+shop's database stays locked by another writer past SQLite's busy timeout. Every
 value is checked before anything is read or written, and a sale is one transaction,
 so a refused request changes nothing. Error messages name the shop's file, never its
 folder.
@@ -78,6 +79,7 @@ import contextlib
 import json
 import logging
 import os
+import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterator, Optional
@@ -302,7 +304,7 @@ class ShopPages:
         self._waiters[key] = self._waiters.get(key, 0) + 1
         try:
             poll = self._polls.get(key)
-            if poll is None:
+            if poll is None or poll.done():  # finished, its callback not run yet: its value is old
                 poll = self._polls[key] = asyncio.ensure_future(self._poll(key, load, watch))
                 poll.add_done_callback(lambda done: self._forget_poll(key, done))
             return await asyncio.shield(poll)
@@ -458,6 +460,11 @@ def _written(row: dict) -> JSONResponse:
     return JSONResponse(row, headers={"X-Worker": str(os.getpid())})
 
 
+def _is_busy(error: sqlite3.OperationalError) -> bool:
+    """Whether SQLite gave up waiting (its busy timeout) for another connection's lock."""
+    return "database is locked" in str(error) or "database is busy" in str(error)
+
+
 def _unavailable(message: str) -> JSONResponse:
     response = error_response(503, message)
     response.headers["Retry-After"] = "1"
@@ -493,6 +500,10 @@ async def _answer(pages: ShopPages, work: Callable[[], Any], respond: Callable) 
             return _unavailable(str(error))
         except WaitTimeout as error:  # not raised by page(), which loads instead; kept for safety
             return _unavailable(str(error))
+        except sqlite3.OperationalError as error:
+            if not _is_busy(error):
+                raise
+            return _unavailable("the shop's database is busy (another process is writing it)")
 
 
 async def homepage(request: Request) -> Response:

@@ -11,7 +11,7 @@ name that resolves to 127.0.0.1: DNS rebinding) is refused by Starlette's
 ``TrustedHostMiddleware``. Bodies are read up to ``MAX_BODY_BYTES``, never further.
 
 >>> MAX_BODY_BYTES, LOCAL_HOSTS
-(4096, ('localhost', '127.0.0.1', '[::1]', 'testserver'))
+(4096, ('localhost', '127.0.0.1', '[::1]'))
 """
 
 from __future__ import annotations
@@ -36,8 +36,9 @@ __all__ = [
 MAX_BODY_BYTES = 4_096
 """The largest request body the service reads; a price or a quantity needs a few dozen bytes."""
 
-LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]", "testserver")
-"""The ``Host`` names every service answers to: this machine's (and Starlette's test client's)."""
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+"""The ``Host`` names every service answers to: this machine's. Not Starlette's test client's
+``testserver``: no test uses the TestClient, and any name is one a DNS server can point here."""
 
 
 class TooLarge(Exception):
