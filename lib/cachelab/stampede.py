@@ -53,7 +53,7 @@ from typing import Any, Callable, Optional
 import redis
 
 from cachelab import keys
-from cachelab.cache import AtomicCache, Cache, CacheKeyError, CacheUnavailable
+from cachelab.cache import AtomicCache, Cache, CacheKeyError, CacheUnavailable, RedisCache
 from cachelab.validation import MAX_TTL_S, validate_number, validate_ttl
 
 __all__ = [
@@ -70,6 +70,22 @@ __all__ = [
 
 _MISSING = object()  # "not in the cache", so that a cached None is still a hit
 _UNREADABLE = object()  # a lock holding something the cache cannot decode (another client's)
+
+_LOCK_FINGERPRINT = """
+local function fingerprint()
+    local kind = redis.call('TYPE', KEYS[1]).ok
+    if kind == 'none' then return false end
+    if kind ~= 'string' then return 'type:' .. kind end
+    return redis.sha1hex(redis.call('GET', KEYS[1]))
+end
+"""
+"""Lua: a fingerprint of what a lock key holds, any client's bytes (sha1), or false if none."""
+
+_DELETE_IF_FINGERPRINT = """
+if fingerprint() == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+"""Lua: delete the lock key only if its fingerprint is still ``ARGV[1]`` (compare-and-delete)."""
 
 MAX_SPREAD = 0.5
 """The widest jitter ``jittered_ttl`` accepts: ±50 %. Jitter is a small spread around a TTL
@@ -404,31 +420,57 @@ class SingleFlight:
     def _break_if_broken(self, key: str, watch: "LockWatch") -> bool:
         """Whether the lock on ``key`` was broken (and deleted) now; see the class docstring."""
         lock_key = keys.lock(key)
-        try:
-            held = self.cache.get(lock_key, _MISSING)
-        except CacheKeyError:  # another client's bytes: still a lock, just not ours to read
-            held = _UNREADABLE
+        held = self._read_lock(lock_key)
         if held is _MISSING:
             return False  # released meanwhile: the next acquire may get it
         now = self.clock()
         if watch.held is _MISSING or held != watch.held:
             watch.held, watch.since = held, now
         broken = now - watch.since >= self.lock_ttl or self._outlives_lock_ttl(lock_key)
-        if not broken:
+        if not broken or not self._delete_lock_if(lock_key, held):
             return False
-        if held is _UNREADABLE or not self.cache.delete_if_equal(lock_key, held):
-            # Not comparable (foreign bytes, or JSON spelled differently): delete it if it
-            # still reads as what was judged broken.
-            try:
-                again = self.cache.get(lock_key, _MISSING)
-            except CacheKeyError:
-                again = _UNREADABLE
-            if again is _MISSING or again != held:
-                return False
-            self.cache.delete(lock_key)
         self.stats.count("broken_locks")
         watch.held = _MISSING
         return True
+
+    def _read_lock(self, lock_key: str) -> Any:
+        """What the lock holds, to compare with what was seen before; ``_MISSING`` if none.
+
+        On Redis, a fingerprint of its raw bytes (``_LOCK_FINGERPRINT``), so that any
+        client's value compares exactly and can be deleted only if it is still the one
+        judged broken (``_delete_lock_if``). Elsewhere the value itself.
+        """
+        if isinstance(self.cache, RedisCache):
+            redis_key = keys.redis_key(self.cache.prefix, lock_key)
+            try:
+                found = self.cache.client.eval(
+                    _LOCK_FINGERPRINT + "return fingerprint()", 1, redis_key
+                )
+            except redis.RedisError:  # cannot look: the next acquire reports the outage
+                return _MISSING
+            return _MISSING if found is None else found
+        try:
+            return self.cache.get(lock_key, _MISSING)
+        except CacheKeyError:  # another client's bytes: still a lock, just not ours to read
+            return _UNREADABLE
+
+    def _delete_lock_if(self, lock_key: str, held: Any) -> bool:
+        """Delete the lock if it still holds ``held`` (as ``_read_lock`` read it); True if deleted.
+
+        On Redis one Lua script compares the raw bytes' fingerprint and deletes, so a live
+        holder that took the lock since it was judged broken keeps it. Elsewhere (a
+        ``MemoryCache``: the threads of one process) ``delete_if_equal``.
+        """
+        if isinstance(self.cache, RedisCache):
+            redis_key = keys.redis_key(self.cache.prefix, lock_key)
+            script = _LOCK_FINGERPRINT + _DELETE_IF_FINGERPRINT
+            try:
+                return bool(self.cache.client.eval(script, 1, redis_key, held))
+            except redis.RedisError:
+                return False
+        if held is _UNREADABLE:
+            return False
+        return self.cache.delete_if_equal(lock_key, held)
 
     def _outlives_lock_ttl(self, lock_key: str) -> bool:
         """Whether the cache says the lock has no TTL, or more than ``lock_ttl`` left.

@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+import redis
 
 from cachelab import keys
-from cachelab.cache import MemoryCache
+from cachelab.cache import MemoryCache, RedisCache
 from cachelab.clock import FakeClock
 from cachelab.stampede import LockWatch, SingleFlight, WaitTimeout
 from cachelab.web.service import WebService
@@ -226,3 +227,57 @@ def test_a_finished_poll_is_not_handed_to_the_next_rounds_waiters(tmp_path):
         assert asyncio.run(a_waiter_of_the_next_round()) == "this round's page"
     finally:
         pages.executor.shutdown()
+
+
+class HolderArrivesBeforeTheDelete(redis.Redis):
+    """A client on which a live holder takes the lock just before a waiter's command to delete
+    the broken one reaches Redis (the broken one expired, or another waiter broke it)."""
+
+    lock_key = ""
+    arrived = False
+
+    def _arrive(self) -> None:
+        if not self.arrived:
+            self.arrived = True
+            super().delete(self.lock_key)
+            assert super().set(self.lock_key, '"a live holder\'s token"', nx=True, px=4_000)
+
+    def delete(self, *names):
+        if self.lock_key in names:
+            self._arrive()
+        return super().delete(*names)
+
+    def unlink(self, *names):
+        if self.lock_key in names:
+            self._arrive()
+        return super().unlink(*names)
+
+    def eval(self, script, numkeys, *keys_and_args):
+        if "DEL" in script and self.lock_key in keys_and_args[:numkeys]:
+            self._arrive()
+        return super().eval(script, numkeys, *keys_and_args)
+
+
+@pytest.mark.parametrize("foreign", [b"\xff\xfe locked by another client", b'  "held"  '])
+def test_a_live_holder_that_takes_the_lock_as_a_broken_one_goes_keeps_it(redis_cache, foreign):
+    """Breaking a lock was GET, compare, DEL: a holder that took the lock in between lost it.
+    Foreign bytes, and JSON spelled otherwise than ours, went that way; lock_ttl is 5 s, and
+    the holder's lock has 4 s to live, so it is a live one."""
+    client = HolderArrivesBeforeTheDelete(connection_pool=redis_cache.client.connection_pool)
+    cache = RedisCache(client, prefix=redis_cache.prefix)
+    client.lock_key = redis_key = keys.redis_key(cache.prefix, keys.lock(KEY))
+    pool = redis_cache.client.connection_pool
+    raw_pool = redis.ConnectionPool(  # bytes in and out: another client's value
+        connection_class=pool.connection_class,
+        **{**pool.connection_kwargs, "decode_responses": False},
+    )
+    raw = redis.Redis(connection_pool=raw_pool)
+    try:
+        raw.set(redis_key, foreign)  # no TTL: judged broken at once
+        flight, _ = flight_on_a_fake_clock(cache, lock_ttl=5)
+        assert flight.attempt(KEY, lambda: "loaded", watch=LockWatch()) == (False, None)
+        assert client.arrived, "the waiter never tried to delete the broken lock"
+        assert redis_cache.client.get(redis_key) == '"a live holder\'s token"', "it lost its lock"
+    finally:
+        raw.delete(redis_key)
+        raw_pool.disconnect()
