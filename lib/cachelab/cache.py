@@ -422,15 +422,24 @@ class RedisCache:
 
     # -- talking to Redis
 
-    def _run(self, command: Callable[[], T], redis_key: str, *, skippable: bool = True) -> T:
+    def _run(
+        self,
+        command: Callable[[], T],
+        redis_key: str,
+        *,
+        skippable: bool = True,
+        delivers: Optional[str] = None,
+    ) -> T:
         """Run one Redis command through the breaker; an outage becomes a counted
         ``CacheUnavailable``.
 
-        The deletes this process owes the server (``outages.PendingDeletes``) are sent
-        first, so no command reaches the server before them. An error that is not an
-        outage (``WRONGTYPE``, text that is not UTF-8, ...) is a bug: it is raised as
-        ``CacheKeyError``, naming the key and the type of what is stored there. With
-        ``skippable=False`` the command is sent even while the breaker is open.
+        The deletes this process owes the server (``outages.PendingDeletes``: failed
+        ones, and any on their way in another thread) are sent first, so no command
+        reaches the server before them -- except ``delivers``, the key this command
+        deletes itself. An error that is not an outage (``WRONGTYPE``, text that is not
+        UTF-8, ...) is a bug: it is raised as ``CacheKeyError``, naming the key and the
+        type of what is stored there. With ``skippable=False`` the command is sent even
+        while the breaker is open.
         """
         if skippable and not self.breaker.allow():
             self.stats.short_circuits += 1
@@ -442,7 +451,7 @@ class RedisCache:
             )
         try:
             if self._pending:
-                self._pending.send(self.client)
+                self._pending.send(self.client, skip=delivers)
             result = command()
         except UnicodeDecodeError:  # decode_responses=True: Redis answered with bytes, not text
             self.breaker.record_success()
@@ -547,32 +556,43 @@ class RedisCache:
         """Remove ``key`` (with UNLINK); return whether it was there.
 
         A delete is an invalidation, so it is never skipped: it goes to Redis even while
-        the circuit breaker is open (a write may then wait one command timeout). If
-        Redis cannot take it (down, paused, read-only), it returns False (or raises
-        ``CacheUnavailable`` without ``fail_open``) and the key is *owed*: it joins this
-        process's pending deletes for the server (``pending_deletes()`` counts them),
-        which are sent before any later command of any ``RedisCache`` of this process
-        reaches that server.
+        the circuit breaker is open (a write may then wait one command timeout). The key
+        is *owed* on this process's pending deletes for the server from before the UNLINK
+        is sent until Redis has taken it, and every command of every ``RedisCache`` of
+        the process sends what is owed first. If Redis cannot take it (down, paused,
+        read-only), ``delete`` returns False (or raises ``CacheUnavailable`` without
+        ``fail_open``), the key stays owed (``pending_deletes()`` counts it), and a
+        background thread tries again every ``outages.RETRY_INTERVAL_S`` (0.2 s) until
+        Redis takes it.
 
         The staleness that leaves after an outage: this process never reads the old
-        value back from Redis. Other processes may, from the moment Redis answers again
-        until this process next reaches it -- its next cache call once its breaker lets
-        calls through, ``breaker.open_s`` after its last failure at most, if it keeps
-        serving. A process that exits still owing deletes loses them, and a process that
-        owes more than ``outages.MAX_PENDING_DELETES`` drops the oldest: then the value's
-        TTL is the bound, which is why every strategy keeps one (lesson 06).
+        value from Redis in a call that began after the delete did. Other processes may,
+        until Redis answers again plus at most one retry interval (and a command's round
+        trip). If this process exits first, or owes more than
+        ``outages.MAX_PENDING_DELETES`` keys (the oldest are dropped), the bound is the
+        value's TTL, which is why every strategy keeps one (lesson 06). A late delete
+        may remove a value cached after it: one extra miss, never a stale read.
         """
         redis_key = keys.redis_key(self.prefix, key)
         self.stats.deletes += 1
+        ticket = self._pending.add(redis_key)
         try:
-            return bool(
-                self._run(lambda: self.client.unlink(redis_key), redis_key, skippable=False)
+            removed = self._run(
+                lambda: self.client.unlink(redis_key),
+                redis_key,
+                skippable=False,
+                delivers=redis_key,
             )
         except CacheUnavailable:
-            self._pending.add(redis_key)
+            self._pending.retry_until_sent(self.client)
             if not self.fail_open:
                 raise
             return False
+        except CacheKeyError:
+            self._pending.settle(redis_key, ticket)  # a refusal that is a bug: owing it won't help
+            raise
+        self._pending.settle(redis_key, ticket)
+        return bool(removed)
 
     def pending_deletes(self) -> int:
         """How many deletes this process owes this cache's server (see ``delete``)."""

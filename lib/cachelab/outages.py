@@ -37,22 +37,31 @@ one succeeds the breaker *closes* and traffic flows again, if not it opens again
 **What becomes of a delete that cannot reach Redis?** A delete is an invalidation: a
 write has changed the database, and the cached value is now wrong. Skipped, it is
 lost, and once Redis is back the old value is served until its TTL ends. So
-``RedisCache`` never lets the breaker skip a delete, and a delete that fails anyway
-goes on this process's list of ``PendingDeletes`` for that server, which is sent
-before the process's next command reaches the server (see ``RedisCache.delete`` for
-the staleness this leaves).
+``RedisCache`` never lets the breaker skip a delete, and every delete is *owed* on
+this process's ``PendingDeletes`` for that server from before it is sent until Redis
+has taken it. Any command of the process sends what is owed first; and a delete that
+failed starts a background thread that retries every ``RETRY_INTERVAL_S`` until
+Redis takes it, so an idle process delivers it too (see ``RedisCache.delete`` for the
+staleness this leaves).
 
 >>> pending = PendingDeletes()
->>> pending.add("cachelab:ada:product:7"); pending.add("cachelab:ada:product:7")
->>> len(pending)   # a key is owed once, however many deletes of it failed
+>>> first = pending.add("cachelab:ada:product:7")   # a delete on its way
+>>> second = pending.add("cachelab:ada:product:7")  # another, of the same key
+>>> len(pending)   # a key is owed once, however many deletes of it are on their way
 1
+>>> pending.settle("cachelab:ada:product:7", first)  # the first landed: the second still owes
+>>> len(pending)
+1
+>>> pending.settle("cachelab:ada:product:7", second)
+>>> len(pending)
+0
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from typing import Callable
+from typing import Callable, Optional
 
 import redis
 
@@ -65,6 +74,7 @@ __all__ = [
     "PendingDeletes",
     "pending_deletes_for",
     "MAX_PENDING_DELETES",
+    "RETRY_INTERVAL_S",
 ]
 
 OUTAGE_REPLIES = (
@@ -171,47 +181,98 @@ MAX_PENDING_DELETES = 100_000
 ``PendingDeletes.dropped``): that key's old value then lasts until its TTL, the backstop."""
 
 
-class PendingDeletes:
-    """Keys whose delete could not reach one server, owed to it until ``send`` delivers them.
+RETRY_INTERVAL_S = 0.2
+"""How long ``PendingDeletes``' background thread waits between two tries to deliver what is
+owed, in seconds. Each try waits at most the client's command timeout."""
 
-    A key is owed once however many of its deletes failed (deletes are idempotent).
-    ``send`` UNLINKs the keys owed and forgets exactly those it delivered: a key whose
-    delete failed again while ``send`` was on its way stays owed. Threads may share
-    one; ``pending_deletes_for`` gives the one of a process for a server.
+
+class PendingDeletes:
+    """Keys whose delete is on its way to one server, or could not reach it: owed until it lands.
+
+    A delete is owed from *before* its UNLINK is sent (``add``, which gives a ticket)
+    until it lands (``settle``), so another thread's command, which sends what is owed
+    first (``send``), can never slip between a failed UNLINK and the moment it is
+    owed. A key is owed once however many deletes of it are pending (deletes are
+    idempotent); ``settle`` forgets it only if no later delete of it was added since,
+    and ``send`` forgets exactly the keys it delivered, likewise.
+
+    When a delete fails, ``retry_until_sent`` starts a daemon thread that tries
+    ``send`` every ``RETRY_INTERVAL_S`` until nothing is owed, then ends: a process
+    that goes idle still delivers its deletes once Redis answers. Threads may share
+    one list; ``pending_deletes_for`` gives the one of a process for a server.
+
+    A delete sent late may remove a value some writer cached after it (a fill that
+    read the new row): that costs one miss, never a stale read, since the delete was
+    for a change the database already holds.
     """
 
     def __init__(self, limit: int = MAX_PENDING_DELETES) -> None:
         self.limit = validate_whole_number(limit, "limit", maximum=10_000_000)
         self.dropped = 0
-        self._owed: dict[str, int] = {}  # key -> number of the failure that put it here
-        self._failures = 0
+        self._owed: dict[str, int] = {}  # key -> ticket of the newest delete of it
+        self._tickets = 0
         self._lock = threading.Lock()
+        self._retrying: Optional[threading.Thread] = None
 
-    def add(self, redis_key: str) -> None:
-        """Owe ``redis_key``'s delete (a whole Redis key, prefix included)."""
+    def add(self, redis_key: str) -> int:
+        """Owe ``redis_key``'s delete (a whole Redis key, prefix included); return its ticket."""
         with self._lock:
-            self._failures += 1
+            self._tickets += 1
             self._owed.pop(redis_key, None)
-            self._owed[redis_key] = self._failures  # now the newest
+            self._owed[redis_key] = self._tickets  # now the newest
             while len(self._owed) > self.limit:
                 del self._owed[next(iter(self._owed))]
                 self.dropped += 1
+            return self._tickets
 
-    def send(self, client: redis.Redis, batch_size: int = 500) -> int:
-        """UNLINK every key owed, in batches; forget those delivered; return how many.
+    def settle(self, redis_key: str, ticket: int) -> None:
+        """The delete with ``ticket`` landed: forget ``redis_key`` unless a later delete owes it."""
+        with self._lock:
+            if self._owed.get(redis_key) == ticket:
+                del self._owed[redis_key]
+
+    def send(self, client: redis.Redis, batch_size: int = 500, skip: Optional[str] = None) -> int:
+        """UNLINK every key owed (but ``skip``), in batches; forget those delivered; return how
+        many were sent.
 
         Redis errors are raised (the keys not yet delivered stay owed).
         """
         with self._lock:
-            owed = list(self._owed.items())
+            owed = [(key, ticket) for key, ticket in self._owed.items() if key != skip]
         for start in range(0, len(owed), batch_size):
             batch = owed[start : start + batch_size]
             client.unlink(*(key for key, _ in batch))
-            with self._lock:
-                for key, failure in batch:
-                    if self._owed.get(key) == failure:
-                        del self._owed[key]
+            for key, ticket in batch:
+                self.settle(key, ticket)
         return len(owed)
+
+    def retry_until_sent(self, client: redis.Redis) -> None:
+        """Start the background thread that delivers what is owed through ``client``, unless it
+        runs already."""
+        with self._lock:
+            if self._retrying is not None and self._retrying.is_alive():
+                return
+            self._retrying = threading.Thread(
+                target=self._retry, args=(client,), name="cachelab-pending-deletes", daemon=True
+            )
+            self._retrying.start()
+
+    def _retry(self, client: redis.Redis) -> None:
+        """Try ``send`` every ``RETRY_INTERVAL_S`` while anything is owed and Redis's errors are
+        outages; a bug (``NOPERM``, say) stops it, and the next command raises it."""
+        while True:
+            time.sleep(RETRY_INTERVAL_S)
+            try:
+                self.send(client)
+                gave_up = False
+            except redis.RedisError as error:
+                if is_outage(error):
+                    continue
+                gave_up = True  # a bug, not an outage: the process's next command raises it
+            with self._lock:
+                if gave_up or not self._owed:  # else more was owed meanwhile: go round again
+                    self._retrying = None
+                    return
 
     def __len__(self) -> int:
         return len(self._owed)
