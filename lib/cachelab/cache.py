@@ -37,6 +37,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Callable, Optional, Protocol, TypeVar, runtime_checkable
 
 import redis
+from redis.client import NEVER_DECODE
 
 from cachelab import keys
 from cachelab.outages import CircuitBreaker, is_outage, pending_deletes_for
@@ -718,12 +719,15 @@ def delete_keys_under(
     the course is reachable. SCAN walks the key space a little at a time instead of
     blocking the server like ``KEYS`` would; UNLINK frees memory in the background. With
     ``dry_run=True`` the keys are only counted. Never FLUSHDB or FLUSHALL: the server may
-    hold other data.
+    hold other data. Key names that are not UTF-8 text are deleted like the others.
     """
     keys.validate_prefix(prefix)
     deleted = 0
-    batch: list[str] = []
-    for redis_key in client.scan_iter(match=keys.scan_pattern(prefix), count=batch_size):
+    batch: list[bytes] = []
+    pattern = keys.scan_pattern(prefix)
+    # Key names as bytes, whatever the client decodes: a name under the prefix that is not
+    # UTF-8 (written by someone else) must be deleted too, not raise UnicodeDecodeError.
+    for redis_key in client.scan_iter(match=pattern, count=batch_size, **{NEVER_DECODE: True}):
         batch.append(redis_key)
         if len(batch) == batch_size:
             deleted += len(batch) if dry_run else client.unlink(*batch)

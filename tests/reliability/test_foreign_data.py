@@ -99,3 +99,19 @@ def test_a_foreign_value_under_the_prefix_is_a_cache_key_error_naming_the_key(
             read()
     assert cache.stats.errors == 0, "a foreign value is a bug, not an outage"
     assert cache.set("product:2", {"id": 2}) and cache.get("product:2") == {"id": 2}
+
+
+def test_a_key_name_that_is_not_utf8_is_cleared_with_the_rest(stoppable_redis, monkeypatch):
+    """SCAN with a client that decodes answers raised UnicodeDecodeError on such a name, and
+    ``clear()``, a learner's ``make reset`` and the checks' clean-up all stopped there."""
+    raw = redis.Redis(unix_socket_path=str(stoppable_redis.socket_path))
+    theirs = b"elsewhere:\xff"
+    raw.set(theirs, b"not the course's")
+    for learner in ("ada", "grace"):
+        raw.set(f"cachelab:{learner}:".encode() + b"\xff\xfe", b"x")
+        raw.set(f"cachelab:{learner}:product:1", b"{}")
+    assert RedisCache(stoppable_redis.client(), prefix="cachelab:ada:").clear() == 2
+    url = stoppable_redis.client().connection_pool.connection_kwargs["path"]
+    monkeypatch.setenv("CACHELAB_LEARNER", "grace")
+    assert reset.main(["--redis-only", "--url", f"unix://{url}"]) == 0
+    assert sorted(raw.scan_iter()) == [theirs], "the course's keys are gone, the foreign one stays"
