@@ -56,6 +56,29 @@ class Endless:
         self._started()
         self.stop.wait()
 
+    def retries(self, *answer_args: Any) -> None:
+        """A retry loop with a bare ``except``: it swallows the first stops, not the fourth."""
+        self._started()
+        for _attempt in range(3):
+            try:
+                while not self.stop.is_set():
+                    pass
+            except BaseException:  # noqa: S110 -- what the answer does: catch everything, retry
+                continue
+        while not self.stop.is_set():
+            pass
+
+    def swallows(self, *answer_args: Any) -> None:
+        """``while True: try: ... except BaseException: pass``, with the loop inside the ``try``:
+        whenever the stop lands, it is caught. Python cannot stop this one."""
+        self._started()
+        while not self.stop.is_set():
+            try:
+                while not self.stop.is_set():
+                    pass
+            except BaseException:  # noqa: S110
+                pass
+
     def _started(self) -> None:
         self.threads.append(threading.current_thread())
         self.running.set()
@@ -128,6 +151,32 @@ def test_a_wait_python_cannot_interrupt_gets_a_verdict_saying_it_still_runs(
     assert isinstance(outcome, ExerciseNotPassed), f"no ❌: {outcome!r}"
     assert f"did not return within {LIMIT_S:g} s" in out and "still running" in out, out
     assert endless.threads[0].is_alive(), "the verdict says what is true: it still runs"
+
+
+def test_an_answer_that_swallows_the_first_stops_is_still_stopped(short_limit, endless, capsys):
+    """``Stopped`` was raised once: a retry loop with a bare ``except`` caught it, ran on, and
+    the verdict blamed a wait in C. It is raised again every 50 ms of the grace period."""
+    outcome = outcome_of(check_percentile, endless.retries)
+    out = capsys.readouterr().out
+    assert isinstance(outcome, ExerciseNotPassed), f"no ❌: {outcome!r}"
+    assert "your code was stopped" in out, out
+    assert not endless.threads[0].is_alive(), "the retry loop was stopped"
+
+
+def test_an_answer_that_swallows_every_stop_gets_an_honest_verdict(
+    short_limit, endless, monkeypatch, capsys
+):
+    monkeypatch.setattr(checks, "STOP_GRACE_S", LIMIT_S)  # waited in full here
+    started = time.monotonic()
+    outcome = outcome_of(check_percentile, endless.swallows)
+    took = time.monotonic() - started
+    out = capsys.readouterr().out
+    assert isinstance(outcome, ExerciseNotPassed), f"no ❌: {outcome!r}"
+    assert took < VERDICT_WITHIN_S
+    if endless.threads[0].is_alive():  # the usual case: every stop was caught
+        assert "still running" in out and "catches" in out, out
+    else:  # a stop landed between two tries
+        assert "your code was stopped" in out, out
 
 
 def test_the_kernel_stays_usable_after_a_time_out(short_limit, endless, monkeypatch, capsys):

@@ -296,8 +296,9 @@ def run(check: Callable[..., str], *answer: Any) -> None:
         what = (
             "your code was stopped"
             if outcome.stopped
-            else "your code is still running in the background, blocked where Python cannot "
-            "stop it; if the notebook slows down, restart the kernel"
+            else "your code is still running in the background: it catches the exception "
+            "that stops it (a bare `except:` or `except BaseException:`), or it waits where "
+            "Python cannot stop it; if the notebook slows down, restart the kernel"
         )
         failure = CheckFailed(f"did not return within {limit:g} s ({what})", "time-limit")
     elif isinstance(error, NotImplementedError):

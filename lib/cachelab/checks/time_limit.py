@@ -11,10 +11,14 @@ the learner's kernel usable. Python cannot kill a thread, so two ways were weigh
   and the kernel waits for it at most ``seconds``. At the limit the thread is asked
   to stop: ``Stopped`` is raised inside it (CPython's ``PyThreadState_SetAsyncExc``).
   It lands at the thread's next Python instruction, so an endless Python loop ends
-  at once and the check's ``finally`` clean-ups run. A thread blocked inside C (a
-  ``time.sleep(3600)``, a lock or socket read with no timeout) gets it only when it
-  wakes, and keeps running in the background until then: ``Outcome.stopped`` says
-  which, so the verdict can tell the learner the truth.
+  at once and the check's ``finally`` clean-ups run. An answer with a bare ``except``
+  may catch it, so it is sent again every ``RESEND_S`` for ``grace_s`` seconds. A
+  thread blocked inside C (a ``time.sleep(3600)``, a lock or socket read with no
+  timeout) gets it only when it wakes, and one that catches every stop (its loop
+  inside the ``try``) never ends: either keeps running in the background, and
+  ``Outcome.stopped`` says so, so the verdict can tell the learner the truth.
+  It is sent only while the thread has not finished (``_Guard``): a thread's id is
+  reused once it has ended.
 
 Ctrl-C: Jupyter's "Interrupt" raises ``KeyboardInterrupt`` in the main thread, the
 one waiting here. The check is stopped the same way and the ``KeyboardInterrupt``
@@ -36,6 +40,10 @@ __all__ = ["Outcome", "Stopped", "run_within"]
 
 POLL_S = 0.1
 """The wait is cut into slices this long, so that Ctrl-C lands between them on every OS."""
+
+RESEND_S = 0.05
+"""While a stopped thread runs on, ``Stopped`` is sent to it again this often: an answer with a
+bare ``except`` (or ``except BaseException``) may swallow the first ones."""
 
 
 class Stopped(BaseException):
@@ -77,14 +85,18 @@ def run_within(
     """
     result: list[Outcome] = []
     context = contextvars.copy_context()
+    guard = _Guard()
 
     def body() -> None:
         try:
-            result.append(Outcome(value=context.run(function)))
-        except Stopped:
-            pass
-        except BaseException as error:  # all of it is the answer's doing, handed back
-            result.append(Outcome(error=error))
+            try:
+                result.append(Outcome(value=context.run(function)))
+            except Stopped:
+                pass
+            except BaseException as error:  # all of it is the answer's doing, handed back
+                result.append(Outcome(error=error))
+        finally:
+            guard.finish()
 
     thread = threading.Thread(target=body, name=name, daemon=True)
     deadline = time.monotonic() + seconds
@@ -93,26 +105,66 @@ def run_within(
         while thread.is_alive() and (left := deadline - time.monotonic()) > 0:
             thread.join(min(POLL_S, left))
     except KeyboardInterrupt:
-        _stop(thread, grace_s)
+        _stop(thread, guard, grace_s)
         raise
     if thread.is_alive():
-        return Outcome(finished=False, stopped=_stop(thread, grace_s))
+        return Outcome(finished=False, stopped=_stop(thread, guard, grace_s))
     thread.join()
     return result[0] if result else Outcome(finished=False, stopped=True)
 
 
-def _stop(thread: threading.Thread, grace_s: float) -> bool:
-    """Raise ``Stopped`` in ``thread``; True if it has ended within ``grace_s``."""
-    _raise_in(thread, Stopped)
-    thread.join(grace_s)
+class _Guard:
+    """Whether a check's thread has finished its work, under a lock that the stopper takes too.
+
+    ``Stopped`` is sent to a thread by its id, and an id is reused once its thread has
+    ended: sent after the end, it would land in an unrelated thread. The thread marks
+    itself done under ``lock`` (clearing any ``Stopped`` still pending for it), and the
+    stopper sends only under the same lock while it is not done -- so the id is still
+    the check's own.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.done = False
+
+    def finish(self) -> None:
+        """Called by the check's thread as its last work: no ``Stopped`` reaches it after this."""
+        while True:
+            try:
+                with self.lock:
+                    self.done = True
+                    _raise_in(threading.get_ident(), None)  # one sent just before: dropped
+                return
+            except Stopped:  # sent before it was done, landed here: done is set now, go again
+                continue
+
+    def raise_in(self, thread: threading.Thread) -> None:
+        """Send ``Stopped`` to ``thread`` unless it has finished (then its id may be another's)."""
+        with self.lock:
+            if not self.done and thread.ident is not None:
+                _raise_in(thread.ident, Stopped)
+
+
+def _stop(thread: threading.Thread, guard: _Guard, grace_s: float) -> bool:
+    """Raise ``Stopped`` in ``thread``, again every ``RESEND_S`` (an answer's bare ``except``
+    may catch some); True if it has ended within ``grace_s``."""
+    deadline = time.monotonic() + grace_s
+    while thread.is_alive():
+        guard.raise_in(thread)
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        thread.join(min(RESEND_S, left))
     return not thread.is_alive()
 
 
-def _raise_in(thread: threading.Thread, exception_type: type[BaseException]) -> None:
-    """Raise ``exception_type`` in ``thread`` at its next Python instruction (CPython only)."""
+def _raise_in(ident: int, exception_type: Optional[type[BaseException]]) -> None:
+    """Raise ``exception_type`` in the thread ``ident`` at its next Python instruction, or with
+    None drop one pending there (CPython only; elsewhere nothing happens)."""
     set_async_exc = getattr(getattr(ctypes, "pythonapi", None), "PyThreadState_SetAsyncExc", None)
-    if set_async_exc is None or thread.ident is None:
+    if set_async_exc is None:
         return  # not CPython: the thread runs on, and the verdict says so
-    changed = set_async_exc(ctypes.c_ulong(thread.ident), ctypes.py_object(exception_type))
+    exception = None if exception_type is None else ctypes.py_object(exception_type)  # NULL: drop
+    changed = set_async_exc(ctypes.c_ulong(ident), exception)
     if changed > 1:  # cannot happen for one id; undo rather than hit other threads
-        set_async_exc(ctypes.c_ulong(thread.ident), None)
+        set_async_exc(ctypes.c_ulong(ident), None)
