@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from cachelab import keys, reset
+from cachelab import data, keys, reset
+from cachelab.build_lock import LOCK_FILE_MARKER
 
 LEARNERS = ("ada", "grace", "linus")
 
@@ -183,12 +184,103 @@ def test_a_build_in_progress_is_left_alone_and_reported(
     assert not any(folder.glob("shop-default.db*"))
 
 
+HOLD_A_REAL_BUILD = textwrap.dedent("""
+    import sqlite3, sys
+    from cachelab.build_lock import build_lock
+    with build_lock(sys.argv[1]):
+        writer = sqlite3.connect(sys.argv[2], isolation_level=None)
+        writer.execute("PRAGMA journal_mode = OFF")  # as data._build_into does
+        writer.execute("BEGIN EXCLUSIVE")  # its one big transaction: no reader gets in
+        writer.execute("UPDATE products SET price_cents = price_cents + 1")
+        print("held", flush=True)
+        sys.stdin.readline()
+        writer.execute("ROLLBACK")
+""")
+
+
+def test_a_real_build_holding_sqlites_lock_on_its_partial_file_is_left_alone(
+    tmp_path, tiny_shop_path, monkeypatch, capsys
+):
+    """A default build holds an exclusive SQLite lock on its partial file for most of its run:
+    reading its marker waited SQLite's 5 s, then ``make reset`` crashed on "database is locked"."""
+    folder = _data_folder(tmp_path, tiny_shop_path)
+    monkeypatch.setenv("CACHELAB_DATA_DIR", str(folder))
+    partial = folder / "shop-default.db.abc123.partial"
+    builder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_A_REAL_BUILD, str(folder / "shop-default.db"), str(partial)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert builder.stdout.readline().strip() == "held"
+        assert reset.main(["--databases-only"]) == 0
+        out = capsys.readouterr().out
+        assert f"skipped {partial}: another process is building" in out, out
+        assert partial.exists() and (folder / "shop-default.db").exists()
+        assert not (folder / "shop-tiny.db").exists(), "another shop is still reset"
+    finally:
+        builder.communicate("done\n", timeout=60)
+
+
+HOLD_A_WRITE = textwrap.dedent("""
+    import sqlite3, sys
+    writer = sqlite3.connect(sys.argv[1], isolation_level=None)
+    writer.execute("BEGIN EXCLUSIVE")
+    print("held", flush=True)
+    sys.stdin.readline()
+    writer.execute("ROLLBACK")
+""")
+
+
+def test_a_database_locked_by_another_writer_is_reported_not_a_crash(
+    tmp_path, tiny_shop_path, monkeypatch, capsys
+):
+    """No build lock, but a long write on ``shop-tiny.db`` (someone's own sqlite3 session): the
+    reset says so and goes on. SQLite's wait is cut from 5 s to 0.2 s here, on a real lock."""
+    folder = _data_folder(tmp_path, tiny_shop_path)
+    monkeypatch.setenv("CACHELAB_DATA_DIR", str(folder))
+    monkeypatch.setattr(
+        data,
+        "connect_read_only",
+        lambda path: sqlite3.connect(
+            Path(path).resolve().as_uri() + "?mode=ro", uri=True, timeout=0.2
+        ),
+    )
+    writer = subprocess.Popen(
+        [sys.executable, "-c", HOLD_A_WRITE, str(folder / "shop-tiny.db")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert writer.stdout.readline().strip() == "held"
+        assert reset.main(["--databases-only"]) == 0
+        out = capsys.readouterr().out
+        assert f"skipped {folder / 'shop-tiny.db'}: another process is writing it" in out, out
+        assert (folder / "shop-tiny.db").exists()
+        assert not (folder / "shop-default.db").exists(), "the other shops are still reset"
+    finally:
+        writer.communicate("done\n", timeout=60)
+
+
 def test_a_lock_left_by_a_killed_build_is_removed(tmp_path, tiny_shop_path):
     folder = _data_folder(tmp_path, tiny_shop_path)
-    (folder / "shop-small.db.lock").touch()  # its holder died: the system let the lock go
+    lock = folder / "shop-small.db.lock"
+    lock.write_bytes(LOCK_FILE_MARKER)  # its holder died: the system let the lock go
     sweep = reset.remove_databases(folder)
-    assert folder / "shop-small.db.lock" in sweep.removed
-    assert not (folder / "shop-small.db.lock").exists()
+    assert lock in sweep.removed
+    assert not lock.exists()
+
+
+@pytest.mark.parametrize("theirs", [b"", b"my notes"])
+def test_a_lock_file_the_course_did_not_make_is_kept(tmp_path, tiny_shop_path, theirs):
+    folder = _data_folder(tmp_path, tiny_shop_path)
+    lock = folder / "shop-small.db.lock"
+    lock.write_bytes(theirs)
+    sweep = reset.remove_databases(folder)
+    assert lock in sweep.skipped
+    assert lock.read_bytes() == theirs
 
 
 def test_command_line_resets_this_learner_only(

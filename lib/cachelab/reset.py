@@ -15,7 +15,8 @@
    from the seed. Lessons that write use throw-away copies, so this is only needed
    if a database was damaged or edited by hand. A shop that another process is
    building right now (it holds ``cachelab.build_lock``) is left alone, with its unfinished
-   build, and reset says so: deleting a build in progress would fail it half-way.
+   build, and reset says so: deleting a build in progress would fail it half-way. So is
+   a database another process is writing (SQLite says "database is locked").
 
 Options: ``--redis-only``, ``--databases-only``, ``--url URL`` (instead of
 ``REDIS_URL``), ``--learner NAME`` (another learner's keys), ``--all-learners``,
@@ -24,13 +25,14 @@ list, delete nothing).
 
 >>> import tempfile
 >>> generated_databases(tempfile.mkdtemp())  # an empty folder: nothing of the course's
-DatabaseSweep(removed=[], skipped=[], building=[])
+DatabaseSweep(removed=[], skipped=[], building=[], locked=[])
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -40,7 +42,13 @@ from typing import Optional, Sequence, Union
 import redis
 
 from cachelab import keys
-from cachelab.build_lock import build_in_progress, build_lock, lock_path_of
+from cachelab.build_lock import (
+    ForeignLockFile,
+    build_in_progress,
+    build_lock,
+    is_lock_file,
+    lock_path_of,
+)
 from cachelab.cache import delete_keys_under
 from cachelab.data import data_dir, is_course_file
 from cachelab.redis_server import redact_url
@@ -119,12 +127,15 @@ SIDE_FILE_SUFFIXES = ("-journal", "-wal", "-shm")
 
 @dataclass
 class DatabaseSweep:
-    """What ``remove_databases`` found: the course's own files, look-alikes it left alone, and
-    the course's files of a shop that another process is building (left alone too)."""
+    """What ``remove_databases`` found: the course's own files, look-alikes it left alone, the
+    files of a shop that another process is building, and files another process holds
+    (a database it is writing, or a shop beside a ``.lock`` that is not the course's):
+    left alone too."""
 
     removed: list[Path] = field(default_factory=list)
     skipped: list[Path] = field(default_factory=list)
     building: list[Path] = field(default_factory=list)
+    locked: list[Path] = field(default_factory=list)
 
 
 def generated_databases(folder: Union[str, Path, None] = None) -> DatabaseSweep:
@@ -132,11 +143,14 @@ def generated_databases(folder: Union[str, Path, None] = None) -> DatabaseSweep:
 
     A database (``shop-*.db``) or an unfinished build (``shop-*.db.*.partial``) is the
     course's only if it carries the course's marker (``data.is_course_file``); SQLite's
-    side files (``-journal``, ``-wal``, ``-shm``) go with their database, and an empty
-    ``shop-*.db.lock`` is a build lock the course left. Everything else with such a name
-    -- someone's ``shop-accounts.db``, a text file -- is skipped. The course's files of a
+    side files (``-journal``, ``-wal``, ``-shm``) go with their database, and a
+    ``shop-*.db.lock`` holding the course's marker (``build_lock.is_lock_file``) is a build
+    lock the course left. Everything else with such a name -- someone's
+    ``shop-accounts.db``, a text file, an empty ``.lock`` -- is skipped. The files of a
     shop whose build is in progress (``build_lock.build_in_progress``) are listed in
-    ``building``, not ``removed``.
+    ``building`` without being read: the build holds SQLite's exclusive lock on its
+    partial file for most of its run. A database another process keeps locked for
+    longer than SQLite waits is listed in ``locked``.
     """
     folder = Path(folder) if folder is not None else data_dir()
     sweep = DatabaseSweep()
@@ -150,21 +164,32 @@ def generated_databases(folder: Union[str, Path, None] = None) -> DatabaseSweep:
         # journal, as any SQLite reader would; it is still reported with its database.
         sides = [path.with_name(path.name + suffix) for suffix in SIDE_FILE_SUFFIXES]
         sides = [side for side in sides if side.exists()]
-        if not (path.is_file() and is_course_file(path)):
-            found = sweep.skipped
-        elif build_in_progress(_shop_of(path)):
+        if build_in_progress(_shop_of(path)):
             found = sweep.building
         else:
-            found = sweep.removed
+            found = _sort_by_marker(path, sweep)
         found += [path, *sides]
     for lock in sorted(folder.glob("shop-*.db.lock")):
-        if lock.is_file() and lock.stat().st_size == 0:
-            busy = build_in_progress(_shop_of(lock))
-            (sweep.building if busy else sweep.removed).append(lock)
+        if not is_lock_file(lock):
+            sweep.skipped.append(lock)
+        elif build_in_progress(_shop_of(lock)):
+            sweep.building.append(lock)
+        else:
+            sweep.removed.append(lock)
     listed = set(sweep.removed) | set(sweep.skipped) | set(sweep.building)
     orphans = [p for suffix in SIDE_FILE_SUFFIXES for p in folder.glob(f"shop-*.db{suffix}")]
     sweep.skipped += sorted(p for p in orphans if p not in listed)
     return sweep
+
+
+def _sort_by_marker(path: Path, sweep: DatabaseSweep) -> list[Path]:
+    """Where ``path`` goes: ``removed`` if it is the course's, ``skipped`` if not, ``locked``
+    if another process keeps it locked (its marker cannot be read)."""
+    try:
+        ours = path.is_file() and is_course_file(path)
+    except sqlite3.OperationalError:  # "database is locked": busy, not damaged
+        return sweep.locked
+    return sweep.removed if ours else sweep.skipped
 
 
 def _shop_of(path: Path) -> Path:
@@ -192,14 +217,18 @@ def remove_databases(folder: Union[str, Path, None] = None, dry_run: bool = Fals
     for path in sweep.removed:
         by_shop.setdefault(_shop_of(_database_of_side_file(path)), []).append(path)
     for shop, paths in by_shop.items():
-        with build_lock(shop, wait=False) as held:
-            if not held:  # a build started after the look above
-                sweep.removed = [p for p in sweep.removed if p not in paths]
-                sweep.building += paths
-                continue
-            for path in paths:
-                if path != lock_path_of(shop):  # build_lock removes it when it lets go
-                    path.unlink(missing_ok=True)
+        try:
+            with build_lock(shop, wait=False) as held:
+                if not held:  # a build started after the look above
+                    sweep.removed = [p for p in sweep.removed if p not in paths]
+                    sweep.building += paths
+                    continue
+                for path in paths:
+                    if path != lock_path_of(shop):  # build_lock removes it when it lets go
+                        path.unlink(missing_ok=True)
+        except ForeignLockFile:  # a .lock beside it that is not the course's: not ours to take
+            sweep.removed = [p for p in sweep.removed if p not in paths]
+            sweep.locked += paths
     return sweep
 
 
@@ -287,6 +316,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(
                 f"databases: skipped {path}: another process is building this shop right now; "
                 "run the reset again when it has finished"
+            )
+        for path in sweep.locked:
+            print(
+                f"databases: skipped {path}: another process is writing it, or holds a lock "
+                "that is not the course's; run the reset again when it has finished"
             )
 
     return status
