@@ -95,8 +95,15 @@ def run_within(
                 pass
             except BaseException as error:  # all of it is the answer's doing, handed back
                 result.append(Outcome(error=error))
+        except Stopped:  # sent as the answer's error was being recorded: it is too late
+            pass
         finally:
-            guard.finish()
+            while True:  # a stop sent just before the end may land in finish(): finish again
+                try:
+                    guard.finish()
+                    break
+                except Stopped:
+                    pass
 
     thread = threading.Thread(target=body, name=name, daemon=True)
     deadline = time.monotonic() + seconds
@@ -128,15 +135,11 @@ class _Guard:
         self.done = False
 
     def finish(self) -> None:
-        """Called by the check's thread as its last work: no ``Stopped`` reaches it after this."""
-        while True:
-            try:
-                with self.lock:
-                    self.done = True
-                    _raise_in(threading.get_ident(), None)  # one sent just before: dropped
-                return
-            except Stopped:  # sent before it was done, landed here: done is set now, go again
-                continue
+        """Called by the check's thread as its last work: no ``Stopped`` is sent to it after
+        this, and one sent just before is dropped."""
+        with self.lock:
+            self.done = True
+            _raise_in(threading.get_ident(), None)
 
     def raise_in(self, thread: threading.Thread) -> None:
         """Send ``Stopped`` to ``thread`` unless it has finished (then its id may be another's)."""
