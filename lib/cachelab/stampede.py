@@ -236,8 +236,9 @@ class SingleFlight:
     otherwise turn every miss into a failed wait, forever. So a waiter treats as
     broken a lock that the cache says has no TTL, or more than ``lock_ttl`` left (a
     ``RedisCache`` says, through ``ttl_of``), and a lock it has itself seen held, with
-    one value, for ``lock_ttl`` seconds (on any cache). It deletes that lock (only
-    while it still holds what was seen) and takes its place; ``stats.broken_locks``
+    one value, for ``lock_ttl`` seconds (on any cache). It deletes that lock only
+    while it still holds what was seen (on Redis, one Lua script compares its raw
+    bytes and deletes) and takes its place; ``stats.broken_locks``
     counts them. Every ``SingleFlight`` sharing a key should therefore use one
     ``lock_ttl``: a longer one's locks look broken to a shorter one.
 
