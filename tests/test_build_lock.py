@@ -53,3 +53,19 @@ def test_the_courses_lock_file_carries_its_marker_and_goes_when_released(tmp_pat
     with build_lock(shop, wait=False) as held:
         assert held is True
     assert list(tmp_path.iterdir()) == []
+
+
+def test_where_hard_links_are_refused_the_lock_file_is_created_in_place(tmp_path, monkeypatch):
+    """Some shared folders (a VM's, some FUSE mounts) refuse hard links: the lock still works."""
+    import errno
+    import os
+
+    def refused(*args, **kwargs):
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", refused)
+    shop = tmp_path / "x.db"
+    with build_lock(shop) as held:
+        assert held is True and build_in_progress(shop)
+        assert lock_path_of(shop).read_bytes() == LOCK_FILE_MARKER
+    assert list(tmp_path.iterdir()) == []

@@ -11,7 +11,8 @@ so a killed build leaves no stale lock, only (at most) its lock file. A flock be
 to an open file, not to a process: ``build_lock`` is not re-entrant.
 
 The lock file is the course's own: it is created whole, holding ``LOCK_FILE_MARKER``
-(written to a temporary file, then hard-linked into place, so nobody sees it empty),
+(written to a temporary file, then hard-linked into place, so nobody sees it empty;
+where hard links are refused, created in place and given ``BIRTH_S`` to get its marker),
 and only a file holding exactly that is ever locked or removed. ``build_shop(path=...)``
 may build anywhere, beside a user's own ``x.db.lock``: such a file (or a link, or a
 folder, of that name) raises ``ForeignLockFile`` and is left as it was.
@@ -32,6 +33,7 @@ import fcntl
 import os
 import stat
 import tempfile
+import time
 from pathlib import Path
 from typing import Iterator, Union
 
@@ -46,6 +48,10 @@ __all__ = [
 
 LOCK_FILE_MARKER = b"cachelab build lock\n"
 """What a lock file the course made holds, and all it holds."""
+
+BIRTH_S = 1.0
+"""How long a lock file holding only a beginning of the marker (or nothing) may be one being
+created (where hard links are refused) before it is judged someone else's."""
 
 
 class ForeignLockFile(FileExistsError):
@@ -134,6 +140,7 @@ def is_lock_file(path: Union[str, Path]) -> bool:
 def _open_lock_file(lock_path: Path) -> int:
     """A descriptor of the course's lock file at ``lock_path``, created if missing;
     ``ForeignLockFile`` if a file of that name is not one."""
+    waited_from = time.monotonic()
     while True:
         try:
             descriptor = os.open(lock_path, os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK)
@@ -146,8 +153,11 @@ def _open_lock_file(lock_path: Path) -> int:
             raise _foreign(lock_path) from None
         if _is_marked(descriptor):
             return descriptor
+        being_written = _holds_a_start_of_the_marker(descriptor)
         os.close(descriptor)
-        raise _foreign(lock_path)
+        if not being_written or time.monotonic() > waited_from + BIRTH_S:
+            raise _foreign(lock_path)
+        time.sleep(0.01)  # created in place (no hard links) a moment ago: its marker is coming
 
 
 def _create(lock_path: Path) -> None:
@@ -158,11 +168,28 @@ def _create(lock_path: Path) -> None:
     try:
         os.write(handle, LOCK_FILE_MARKER)
         os.fchmod(handle, 0o644)
-        with contextlib.suppress(FileExistsError):  # another process's: the same, or not ours
+        try:
             os.link(temporary, lock_path)
+        except FileExistsError:  # another process's: the same, or not ours
+            pass
+        except OSError:  # a file system without hard links (some shared folders of a VM)
+            _create_in_place(lock_path)
     finally:
         os.close(handle)
         os.unlink(temporary)
+
+
+def _create_in_place(lock_path: Path) -> None:
+    """``_create`` where hard links are refused: create the file (if none is there) and write the
+    marker into it; a process that opens it before the marker is written waits (``BIRTH_S``)."""
+    try:
+        descriptor = os.open(lock_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    except FileExistsError:
+        return
+    try:
+        os.write(descriptor, LOCK_FILE_MARKER)
+    finally:
+        os.close(descriptor)
 
 
 def _is_marked(descriptor: int) -> bool:
@@ -173,6 +200,11 @@ def _is_marked(descriptor: int) -> bool:
     if not stat.S_ISREG(os.fstat(descriptor).st_mode):
         return False
     return os.pread(descriptor, len(LOCK_FILE_MARKER) + 1, 0) == LOCK_FILE_MARKER
+
+
+def _holds_a_start_of_the_marker(descriptor: int) -> bool:
+    """Whether the file open at ``descriptor`` holds a beginning of the marker (or nothing)."""
+    return LOCK_FILE_MARKER.startswith(os.pread(descriptor, len(LOCK_FILE_MARKER), 0))
 
 
 def _foreign(lock_path: Path) -> ForeignLockFile:
