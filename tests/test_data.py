@@ -9,6 +9,7 @@ import sys
 import textwrap
 import threading
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ from cachelab.data import DATA_END, DAY, SIZES, build_shop, describe, is_course_
 
 def all_rows(path: Path) -> dict[str, list[tuple]]:
     """Every row of both tables, in id order."""
-    with sqlite3.connect(path) as connection:
+    with closing(sqlite3.connect(path)) as connection, connection:
         return {
             table: connection.execute(f"SELECT * FROM {table} ORDER BY id").fetchall()
             for table in ("products", "orders")
@@ -43,7 +44,7 @@ def test_the_tiny_shop_has_100_products_and_10000_orders(tiny_shop_path):
 
 
 def test_products_have_a_name_category_price_stock_and_updated_at(tiny_shop_path):
-    with sqlite3.connect(tiny_shop_path) as connection:
+    with closing(sqlite3.connect(tiny_shop_path)) as connection, connection:
         connection.row_factory = sqlite3.Row
         products = [dict(row) for row in connection.execute("SELECT * FROM products")]
     assert set(products[0]) == {"id", "name", "category", "price_cents", "stock", "updated_at"}
@@ -61,7 +62,7 @@ def test_product_names_are_unique(tiny_shop_path):
 
 
 def test_orders_name_a_real_product_a_quantity_and_a_time_within_the_period(tiny_shop_path):
-    with sqlite3.connect(tiny_shop_path) as connection:
+    with closing(sqlite3.connect(tiny_shop_path)) as connection, connection:
         (orphans,) = connection.execute(
             "SELECT COUNT(*) FROM orders WHERE product_id NOT IN (SELECT id FROM products)"
         ).fetchone()
@@ -74,7 +75,7 @@ def test_orders_name_a_real_product_a_quantity_and_a_time_within_the_period(tiny
 
 
 def test_the_orders_time_index_exists(tiny_shop_path):
-    with sqlite3.connect(tiny_shop_path) as connection:
+    with closing(sqlite3.connect(tiny_shop_path)) as connection, connection:
         indexes = {
             name
             for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
@@ -168,7 +169,7 @@ def test_a_truncated_shop_is_not_reused_but_rebuilt(tmp_path, tiny_shop_path, ke
 def test_a_shop_missing_rows_is_rebuilt_not_reused(tmp_path, tiny_shop_path):
     path = tmp_path / "shop.db"
     shutil.copyfile(tiny_shop_path, path)
-    with sqlite3.connect(path) as connection:
+    with closing(sqlite3.connect(path)) as connection, connection:
         connection.execute("DELETE FROM orders WHERE id > 9990")
     assert describe(path) is not None, "a shop written to is still whole (a scratch copy)"
     with pytest.warns(UserWarning, match="replaced .* fewer rows"):
@@ -261,7 +262,9 @@ def test_a_shop_in_a_folder_with_uri_characters_is_found_and_reused(tmp_path, fo
     )
     assert sorted(p.name for p in path.parent.iterdir()) == ["shop-tiny.db"]
     assert sorted(p.name for p in tmp_path.iterdir()) == [folder], "no stray file beside the folder"
-    assert Shop(path).product(1)["id"] == 1
+    shop = Shop(path)
+    assert shop.product(1)["id"] == 1
+    shop.close()
 
 
 def test_an_empty_file_is_rebuilt(tmp_path):
@@ -273,7 +276,7 @@ def test_an_empty_file_is_rebuilt(tmp_path):
 
 def test_a_partial_database_without_the_complete_mark_is_rebuilt(tmp_path, tiny_shop_path):
     path = build_shop(tmp_path / "shop.db", size="tiny")
-    with sqlite3.connect(path) as connection:
+    with closing(sqlite3.connect(path)) as connection, connection:
         connection.execute("DELETE FROM cachelab_meta WHERE key = 'complete'")
         connection.execute("DELETE FROM orders WHERE id > 5000")
     connection.close()
@@ -286,7 +289,7 @@ def test_a_partial_database_without_the_complete_mark_is_rebuilt(tmp_path, tiny_
 
 def test_a_foreign_sqlite_database_is_never_overwritten(tmp_path):
     path = tmp_path / "precious.db"
-    with sqlite3.connect(path) as connection:
+    with closing(sqlite3.connect(path)) as connection, connection:
         connection.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, email TEXT)")
         connection.execute("INSERT INTO customers (email) VALUES ('ada@example.com')")
     connection.close()
@@ -383,7 +386,7 @@ def test_a_scratch_shop_is_a_separate_copy(monkeypatch, tmp_path):
     before = source.read_bytes()
     scratch = data.scratch_shop(size="tiny")
     assert scratch != source and scratch.parent != source.parent
-    with sqlite3.connect(scratch) as connection:
+    with closing(sqlite3.connect(scratch)) as connection, connection:
         connection.execute("UPDATE products SET stock = 0")
     connection.close()
     assert source.read_bytes() == before

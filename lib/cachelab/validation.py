@@ -71,10 +71,12 @@ def validate_whole_number(
     if not _is_whole_number(value):
         raise TypeError(
             f"{name} must be a whole number {_range(minimum, maximum)}, "
-            f"got {type(value).__name__} {value!r}"
+            f"got {type(value).__name__} {_shown(value)}"
         )
     if not minimum <= value <= maximum:
-        raise ValueError(f"{name} must be a whole number {_range(minimum, maximum)}, got {value!r}")
+        raise ValueError(
+            f"{name} must be a whole number {_range(minimum, maximum)}, got {_shown(value)}"
+        )
     return int(value)
 
 
@@ -110,7 +112,7 @@ def validate_number(
     )
     expected = f"{what} {bounds}".rstrip()
     if not _is_real_number(value):
-        raise TypeError(f"{name} must be {expected}, got {type(value).__name__} {value!r}")
+        raise TypeError(f"{name} must be {expected}, got {type(value).__name__} {_shown(value)}")
     try:
         number = float(value)
     except OverflowError:  # an int too big for a float, such as 10**400
@@ -123,7 +125,7 @@ def validate_number(
         or (above is not None and number <= above)
         or (maximum is not None and number > maximum)
     ):
-        raise ValueError(f"{name} must be {expected}, got {value!r}")
+        raise ValueError(f"{name} must be {expected}, got {_shown(value)}")
     return number
 
 
@@ -151,7 +153,7 @@ def validate_choice(value: Any, name: str, choices: Collection[str]) -> str:
     ValueError: strategy must be one of 'ttl', 'delete_on_write', got 'lru'
     """
     if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {_shown(value)}")
     return value
 
 
@@ -168,6 +170,19 @@ def validate_id(value: Any, name: str = "product_id") -> int:
     TypeError: product_id must be a whole number >= 1, got str '1'
     """
     return validate_whole_number(value, name, minimum=1)
+
+
+_SHOWN_CHARS = 120
+"""At most this much of a refused value's ``repr`` goes into an error message."""
+
+
+def _shown(value: Any) -> str:
+    """``repr(value)``, cut to ``_SHOWN_CHARS`` with its full length said: a 4 KB list posted as a
+    price should not come back whole in the error."""
+    text = repr(value)
+    if len(text) <= _SHOWN_CHARS:
+        return text
+    return f"{text[: _SHOWN_CHARS - 20]}... ({len(text):,} characters)"
 
 
 def _range(minimum: int, maximum: int) -> str:
