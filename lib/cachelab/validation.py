@@ -153,7 +153,9 @@ def validate_choice(value: Any, name: str, choices: Collection[str]) -> str:
     ValueError: strategy must be one of 'ttl', 'delete_on_write', got 'lru'
     """
     if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {_shown(value)}")
+        raise ValueError(
+            f"{name} must be one of {', '.join(map(repr, choices))}, got {_shown(value)}"
+        )
     return value
 
 
