@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -46,15 +47,22 @@ def row_counts(path: Path) -> tuple[int, int]:
         connection.close()
 
 
-def answers_by_worker(service: WebService, path: str, workers: int = 2, attempts: int = 400):
-    """GET ``path`` on fresh connections until every worker has answered; {pid: [replies]}."""
+def answers_by_worker(service: WebService, path: str, workers: int = 2, within_s: float = 30.0):
+    """GET ``path`` on fresh connections until every worker has answered twice; {pid: [replies]}.
+
+    Which worker accepts a connection is the kernel's choice, and on a busy machine the one
+    that just answered may take hundreds in a row: the bound is in seconds, not requests.
+    """
     seen: dict[int, list] = {}
-    for _ in range(attempts):
+    deadline = time.monotonic() + within_s
+    asked = 0
+    while time.monotonic() < deadline:
         reply = service.get(path)
+        asked += 1
         seen.setdefault(reply.worker, []).append(reply)
         if len(seen) >= workers and all(len(replies) >= 2 for replies in seen.values()):
             break
-    assert len(seen) == workers, f"only workers {sorted(seen)} answered in {attempts} requests"
+    assert len(seen) == workers, f"only workers {sorted(seen)} answered {asked} requests"
     return seen
 
 
