@@ -124,7 +124,7 @@ test: data $(ALL_EXTRAS_STAMP) lint browser-and-proxy ## set up, then run every 
 	$(PYTEST) $(LIBRARY_TESTS) tests
 	$(PY) -m pytest -m serial tests
 	$(PYTEST) --dist loadgroup -m lesson --durations=25 lessons tests/test_lessons.py
-	$(PYTEST) -m "room or site or platforms" tests
+	$(PYTEST) --dist loadgroup -m "room or site or platforms" tests
 	$(PY) -m pytest -m browser tests
 
 test-fast: $(TEST_EXTRAS) ## the library's tests alone (no lessons, browser, room or hub): about a minute

@@ -41,7 +41,7 @@ REPO = Path(__file__).resolve().parents[1]
 LESSONS = sorted((REPO / "lessons").glob("[0-9][0-9]_*.ipynb"))
 EXECUTED = REPO / "test-results" / "executed"  # tests/test_lessons.py's one-CPU runs
 
-pytestmark = pytest.mark.site
+pytestmark = [pytest.mark.site, pytest.mark.xdist_group("site")]  # one build, one worker
 BUILD_TIMEOUT_S = 3600  # executing every lesson on a slow, busy 2-core machine
 
 
