@@ -39,8 +39,14 @@ def server():
 
 
 def stale_rounds(strategy_name: str, server, shop_path) -> tuple[int, int, int]:
-    """Run the rounds in ``PROCESSES`` spawned processes; (stale rounds, writes, Redis errors)."""
-    context = multiprocessing.get_context("spawn")
+    """Run the rounds in ``PROCESSES`` processes; (stale rounds, writes, Redis errors).
+
+    They are forked from a fork server that imported ``concurrent_pages`` (and so cachelab)
+    once, not spawned: forty fresh interpreters each importing the course took about 20 s of
+    CPU, most of what this file cost. Forked from a server with no threads, not from pytest.
+    """
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["concurrent_pages"])
     barrier, results = context.Barrier(PROCESSES, timeout=60), context.Queue()
     prefix = f"cachelab:ada:concurrency:{STRATEGY_NAMES.index(strategy_name)}:"
     with LatencyProxy(server.socket_path, delay_s=0.001) as proxy:
