@@ -96,8 +96,8 @@ def notifications(user_id: int) -> str:
 def versioned(key: str, version: int) -> str:
     """The same key at one *version* (generation): ``product:42:v3``.
 
-    Bumping the version on a write makes every older entry unreachable --
-    invalidation without a delete.
+    Readers ask for the key at the current generation, so a new generation makes every
+    older entry unreachable: they are never read again and leave by their TTL.
     """
     return f"{validate_key(key)}:v{validate_whole_number(version, 'version', minimum=0)}"
 
