@@ -100,7 +100,7 @@ ALL_EXTRAS_STAMP := $(VENV)/.cachelab-with-$(ALL_EXTRAS)
 setup: $(STAMP) ## create .venv and install the course for a learner (only when pyproject.toml changed)
 
 data: setup ## build the default shop database if it is missing (progress bar; quick when it exists)
-	$(PY) -m cachelab.data
+	$(PY) -m cachelab.shop.data
 
 # --- the two commands -----------------------------------------------------------------------------
 
@@ -169,7 +169,7 @@ $(HUB_PROXY): hub/package.json
 	@touch $@
 
 reset: setup ## delete this learner's Redis keys (cachelab:<learner>:* only) and the generated databases
-	$(PY) -m cachelab.reset
+	$(PY) -m cachelab.environment.reset
 
 wheelhouse: setup ## the learner's wheels into wheelhouse/ for offline installs (make lab OFFLINE=1); FULL=1: every extra's too
 	mkdir -p $(WHEELHOUSE)

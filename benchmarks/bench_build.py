@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from cachelab import data
+from cachelab.shop import data
 
 
 def baseline_build(path: Path, schema: list[str], size: str = "default", seed: int = 42) -> None:

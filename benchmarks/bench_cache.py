@@ -21,8 +21,8 @@ from typing import Any, Callable
 
 from cachelab import keys
 from cachelab.cache import MemoryCache, RedisCache
-from cachelab.redis_server import connect
-from cachelab.timing import Timing
+from cachelab.environment.redis_server import connect
+from cachelab.lab.timing import Timing
 
 # A realistic cached value: the homepage's trending list, about 1 KB of JSON.
 TRENDING = [

@@ -35,7 +35,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 import lab  # noqa: E402  (tests/lab.py: JupyterLab in a real browser)
-from cachelab.timing import percentile  # noqa: E402
+from cachelab.lab.timing import percentile  # noqa: E402
 
 LESSON = "lessons/07_ttl_tuning.ipynb"
 SLIDERS = ("TTL", "read rate", "write rate")  # the dashboard's sliders, by their descriptions

@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 
 from cachelab import keys
-from cachelab.data import build_shop
+from cachelab.shop.data import build_shop
 from cachelab.web import WebService, run_load, sustained
 from cachelab.web.load import LoadRun, wait_until_idle
 

@@ -35,7 +35,7 @@ import time
 import traceback
 from pathlib import Path
 
-from cachelab.timing import format_seconds
+from cachelab.lab.timing import format_seconds
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "latest.json"

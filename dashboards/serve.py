@@ -3,7 +3,7 @@
 Each notebook in ``dashboards/`` becomes a page of its own, for an instructor to project: its
 code hidden, its widgets live (Voila runs a kernel per page), on 127.0.0.1 only:
 
-- ``07_ttl_explorer.ipynb``: lesson 07's TTL explorer (``cachelab.widgets.ttl_dashboard``);
+- ``07_ttl_explorer.ipynb``: lesson 07's TTL explorer (``cachelab.show.widgets.ttl_dashboard``);
 - ``08_early_refresh.ipynb``: lesson 08's XFetch view, β on a slider (the lesson's own cell,
   copied; ``tests/test_dashboards.py`` keeps the two the same).
 

@@ -12,7 +12,7 @@ Read by ``jupyterhub -f hub/jupyterhub_config.py``; ``hub/run.py`` sets the
 - **Redis**: one private ``redis-server`` for the whole room (started by ``hub/run.py``
   on a unix socket); every learner's kernel gets its URL as ``REDIS_URL`` and its
   learner name as ``CACHELAB_LEARNER``, so each one's keys live under
-  ``cachelab:<learner>:`` and ``python -m cachelab.reset --all-learners`` resets the room.
+  ``cachelab:<learner>:`` and ``python -m cachelab.environment.reset --all-learners`` resets the room.
 - **The instructor**: a service token (``CACHELAB_HUB_ADMIN_TOKEN``) with the scopes to
   list, add and stop users and their servers through the REST API.
 - Everything listens on 127.0.0.1: the hub, its proxy (``configurable-http-proxy``,

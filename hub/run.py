@@ -2,7 +2,7 @@
 
 What it starts, all on 127.0.0.1, and stops again on Ctrl-C (or SIGTERM), by process id:
 
-1. one private ``redis-server`` for the room (``cachelab.redis_server.PrivateRedisServer``,
+1. one private ``redis-server`` for the room (``cachelab.environment.redis_server.PrivateRedisServer``,
    on a unix socket, nothing saved to disk): every learner's kernel gets its URL as
    ``REDIS_URL``;
 2. JupyterHub (``hub/jupyterhub_config.py``), which starts its proxy
@@ -20,7 +20,7 @@ and tests (the folder is private to this user).
 
 Learners log in at the printed URL with any learner name (letters, digits, ``. _ @ + -``)
 and the room's password. The instructor resets the room's Redis with
-``REDIS_URL=<the printed URL> python -m cachelab.reset --all-learners --redis-only``.
+``REDIS_URL=<the printed URL> python -m cachelab.environment.reset --all-learners --redis-only``.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             file=sys.stderr,
         )
         return 1
-    from cachelab.redis_server import PrivateRedisServer
+    from cachelab.environment.redis_server import PrivateRedisServer
 
     room = args.room.resolve()
     room.mkdir(parents=True, exist_ok=True)
@@ -146,7 +146,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             f"JupyterHub for the room: {url}\n"
             f"  log in with any learner name and the room's password: {password}\n"
             f"  the room's Redis (REDIS_URL of every learner): {redis_server.url}\n"
-            f"  reset it: REDIS_URL={redis_server.url} python -m cachelab.reset --all-learners "
+            f"  reset it: REDIS_URL={redis_server.url} python -m cachelab.environment.reset --all-learners "
             "--redis-only\n"
             f"  the instructor's API token and the process ids: {state_file}\n"
             "  Ctrl-C stops everything",

@@ -6,7 +6,7 @@ nbval executes each lesson here. Before the first one starts, a private
 some with TTLs, look-alikes of the course prefix: ``tests/reliability/foreign_data.py``)
 and ``REDIS_URL`` points every lesson's kernel at it -- as on a learner's own server,
 or a room's shared one. After the last lesson a final test item resets the room
-(``python -m cachelab.reset --all-learners``) and checks that every one of those keys
+(``python -m cachelab.environment.reset --all-learners``) and checks that every one of those keys
 is still there, unchanged, TTLs included, and that nothing was written outside the
 course prefix. (``tests/test_lessons.py`` runs every lesson twice more, on the small shop
 and on one CPU, each with a private server of its own, the way ``make lab`` does without
@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "reliabil
 
 from foreign_data import Planted, changes, plant  # noqa: E402
 
-from cachelab import reset  # noqa: E402
-from cachelab.redis_server import PrivateRedisServer  # noqa: E402
+from cachelab.environment import reset  # noqa: E402
+from cachelab.environment.redis_server import PrivateRedisServer  # noqa: E402
 
 _server: Optional[PrivateRedisServer] = None
 _planted: Optional[Planted] = None

@@ -28,7 +28,7 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from cachelab.timing import MAX_COMPETING_SECONDS, competing_work, format_seconds
+from cachelab.lab.timing import MAX_COMPETING_SECONDS, competing_work, format_seconds
 
 LESSONS = Path(__file__).resolve().parents[1] / "lessons"
 CELL_TIMEOUT_S = 600

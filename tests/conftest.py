@@ -18,11 +18,11 @@ import pytest
 import redis
 
 from cachelab import checks, keys
-from cachelab.app import Shop
 from cachelab.cache import RedisCache
 from cachelab.clock import FakeClock
-from cachelab.data import DATA_END, build_shop
-from cachelab.redis_server import PrivateRedisServer, connect
+from cachelab.environment.redis_server import PrivateRedisServer, connect
+from cachelab.shop.app import Shop
+from cachelab.shop.data import DATA_END, build_shop
 
 
 @pytest.fixture(autouse=True)

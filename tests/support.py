@@ -12,7 +12,7 @@ from types import ModuleType
 import redis
 
 from cachelab import keys
-from cachelab.data import connect_read_only
+from cachelab.shop.data import connect_read_only
 
 SOLUTIONS_DIR = Path(__file__).resolve().parents[1] / "lessons" / "solutions"
 

@@ -4,8 +4,8 @@ import sqlite3
 
 import pytest
 
-from cachelab.app import Shop
-from cachelab.data import DATA_END, DAY
+from cachelab.shop.app import Shop
+from cachelab.shop.data import DATA_END, DAY
 
 
 def count_orders(path) -> int:

@@ -8,7 +8,7 @@ import math
 import pytest
 
 from cachelab import keys
-from cachelab.burst import (
+from cachelab.lab.burst import (
     MAX_READ_RATE,
     STRATEGIES,
     TRENDING_LIMITS,

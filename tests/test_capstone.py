@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 
 from cachelab import keys
-from cachelab.capstone import (
+from cachelab.lab.capstone import (
     COSTS_MS,
     DISCONTINUED,
     NEW_ARRIVALS,
@@ -116,7 +116,7 @@ def test_a_page_that_shows_a_value_the_database_never_held_is_refused():
 
 
 def test_the_capstone_shop_has_gaps_in_its_ids_and_leaves_the_shared_shop_alone():
-    from cachelab.data import build_shop
+    from cachelab.shop.data import build_shop
 
     shared = build_shop(size="tiny")
     before = shared.stat().st_mtime_ns

@@ -9,8 +9,8 @@ from pathlib import Path
 import redis
 from packaging.requirements import Requirement
 
-from cachelab import checklist
-from cachelab.checklist import Row
+from cachelab.environment import checklist
+from cachelab.environment.checklist import Row
 
 
 def test_python_row_accepts_this_python():

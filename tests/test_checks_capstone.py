@@ -7,13 +7,13 @@ import pytest
 from support import assert_fails, failure_of, load_solutions
 
 from cachelab import checks, keys
-from cachelab.capstone import OneTTLForEverything
 from cachelab.checks.capstone import (
     HINTS,
     check_capstone,
     check_find_product,
     check_normalize_trending,
 )
+from cachelab.lab.capstone import OneTTLForEverything
 
 solutions = load_solutions("09_capstone")
 

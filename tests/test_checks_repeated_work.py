@@ -18,7 +18,7 @@ def solutions():
 
 
 def test_check_percentile_accepts_the_reference_solution(solutions):
-    assert "agrees with cachelab.timing.percentile" in check_percentile(solutions.my_percentile)
+    assert "agrees with cachelab.lab.timing.percentile" in check_percentile(solutions.my_percentile)
 
 
 def test_check_percentile_rejects_a_percentile_that_does_not_sort():

@@ -12,7 +12,7 @@ from support import assert_fails, load_solutions
 
 from cachelab import checks
 from cachelab.checks.the_app import check_covering_index, check_top_categories, units_by_category
-from cachelab.data import DATA_END, DAY
+from cachelab.shop.data import DATA_END, DAY
 
 solutions = load_solutions("01_the_app")
 
@@ -204,7 +204,7 @@ def test_deleting_orders_to_speed_things_up_is_caught():
 
 
 def test_the_index_check_leaves_the_lessons_database_alone():
-    from cachelab.data import build_shop
+    from cachelab.shop.data import build_shop
 
     path = build_shop(size="tiny")
     before = _query(path, "SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY name", {})

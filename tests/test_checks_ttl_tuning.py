@@ -17,7 +17,7 @@ from cachelab.checks.ttl_tuning import (
     check_per_data_ttls,
     check_ttl_choice,
 )
-from cachelab.sim import model
+from cachelab.lab.sim import model
 
 solutions = load_solutions("07_ttl_tuning")
 

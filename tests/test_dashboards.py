@@ -62,7 +62,7 @@ def test_a_dashboard_is_stored_without_outputs_with_a_kernel_and_a_title(path: P
 
 def test_the_ttl_explorer_is_lesson_07s_dashboard():
     code = "\n".join(_source(c) for c in _cells(DASHBOARDS[0]) if c["cell_type"] == "code")
-    assert "from cachelab.widgets import ttl_dashboard" in code and "ttl_dashboard(" in code
+    assert "from cachelab.show.widgets import ttl_dashboard" in code and "ttl_dashboard(" in code
 
 
 def test_the_early_refresh_view_is_lesson_08s_own_cell_unchanged():

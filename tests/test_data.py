@@ -14,10 +14,18 @@ from pathlib import Path
 
 import pytest
 
-from cachelab import data
-from cachelab.app import Shop
-from cachelab.build_lock import build_lock
-from cachelab.data import DATA_END, DAY, SIZES, build_shop, describe, is_course_file, verify_shop
+from cachelab.shop import data
+from cachelab.shop.app import Shop
+from cachelab.shop.build_lock import build_lock
+from cachelab.shop.data import (
+    DATA_END,
+    DAY,
+    SIZES,
+    build_shop,
+    describe,
+    is_course_file,
+    verify_shop,
+)
 
 
 def all_rows(path: Path) -> dict[str, list[tuple]]:
@@ -305,7 +313,7 @@ def test_a_foreign_sqlite_database_is_never_overwritten(tmp_path):
 
 HOLD_THE_BUILD_LOCK = textwrap.dedent("""
     import shutil, sqlite3, sys
-    from cachelab.build_lock import build_lock
+    from cachelab.shop.build_lock import build_lock
     with build_lock(sys.argv[1]):
         print("held", flush=True)
         sys.stdin.readline()
@@ -425,7 +433,7 @@ def test_a_killed_process_leaves_no_scratch_copy_behind(tmp_path):
     script = textwrap.dedent(f"""
         import os, sys, time
         os.environ["CACHELAB_DATA_DIR"] = {str(tmp_path)!r}
-        from cachelab import data
+        from cachelab.shop import data
         print(data.scratch_shop("tiny").parent, flush=True)
         time.sleep(60)
     """)

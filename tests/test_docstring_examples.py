@@ -12,8 +12,14 @@ import cachelab.checks
 MODULES = sorted(info.name for info in pkgutil.walk_packages(cachelab.__path__, prefix="cachelab."))
 
 MODULES_WITHOUT_EXAMPLES = {
-    "cachelab",  # the package: its docstring is the list of modules
-    "cachelab.watchdog",  # runs beside a server process; its test starts one
+    "cachelab",  # the package: its docstring is the map of the library
+    # the folders: each docstring lists the folder's modules, which show examples
+    "cachelab.shop",
+    "cachelab.lab",
+    "cachelab.show",
+    "cachelab.environment",
+    "cachelab._internal",
+    "cachelab._internal.watchdog",  # runs beside a server process; its test starts one
     "cachelab.web.__main__",  # two lines that call cachelab.web.server.main, which has examples
     # one lesson's exercise checks each: run against the reference solutions and wrong answers
     # in tests/test_checks_<slug>.py, and shown in use by every lesson's exercises

@@ -206,7 +206,7 @@ def _lesson_cells() -> list[str]:
 REPORT_CELL = """
 import json, os
 from cachelab import keys
-from cachelab.redis_server import connect
+from cachelab.environment.redis_server import connect
 connect().set(keys.learner_prefix() + "hub-check", keys.learner_name())
 print("REPORT " + json.dumps({"redis_url": os.environ.get("REDIS_URL"),
                               "prefix": keys.learner_prefix()}))

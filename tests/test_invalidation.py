@@ -19,7 +19,7 @@ from cachelab.invalidation import (
     interleave,
     run_steps,
 )
-from cachelab.staleness import make_schedule, run_workload
+from cachelab.lab.staleness import make_schedule, run_workload
 
 TTL = 60.0
 PRODUCT = 5

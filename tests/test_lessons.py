@@ -32,7 +32,7 @@ from typing import Iterator, Optional
 import pytest
 from support import shop_digest
 
-from cachelab.data import SCRATCH_PREFIX, build_shop, data_dir
+from cachelab.shop.data import SCRATCH_PREFIX, build_shop, data_dir
 
 REPO = Path(__file__).resolve().parents[1]
 LESSONS = sorted((REPO / "lessons").glob("[0-9][0-9]_*.ipynb"))

@@ -1,4 +1,5 @@
-"""Tests of cachelab.loadtest: concurrent users hammering a page, with real SQLite connections."""
+"""Tests of cachelab.lab.loadtest: concurrent users hammering a page, with real SQLite
+connections."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from cachelab.app import Shop
 from cachelab.clock import FakeClock
-from cachelab.loadtest import LoadResult, hammer, sweep
-from cachelab.timing import Timing, percentile
+from cachelab.lab.loadtest import LoadResult, hammer, sweep
+from cachelab.lab.timing import Timing, percentile
+from cachelab.shop.app import Shop
 
 
 def counting_request_factory():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from cachelab import keys
-from cachelab.app import Shop
-from cachelab.workers import PageWorker
+from cachelab.lab.workers import PageWorker
+from cachelab.shop.app import Shop
 
 
 def test_a_page_worker_keeps_its_cache_between_batches(shop: Shop) -> None:

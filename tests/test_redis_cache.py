@@ -385,7 +385,7 @@ def test_a_paused_redis_costs_a_bounded_time_and_the_breaker_stops_the_stall(
     stoppable_redis, test_prefix
 ):
     """100 requests in a 3 s pause (SIGSTOP): 3 wait for the timeout, the rest skip Redis."""
-    from cachelab.redis_server import COMMAND_TIMEOUT_S
+    from cachelab.environment.redis_server import COMMAND_TIMEOUT_S
 
     cache = RedisCache(
         stoppable_redis.client(), prefix=test_prefix, breaker=CircuitBreaker(3, open_s=5.0)

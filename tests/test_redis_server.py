@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from cachelab import redis_server
-from cachelab.redis_server import (
+from cachelab.environment import redis_server
+from cachelab.environment.redis_server import (
     PrivateRedisServer,
     RedisNotFoundError,
     connect,
@@ -222,7 +222,7 @@ def _run_python(code: str) -> list[str]:
 def test_the_private_server_starts_lazily_and_is_stopped_at_exit():
     started_on_import, socket_path, pid = _run_python(
         """
-        import cachelab.cache, cachelab.redis_server as rs
+        import cachelab.cache, cachelab.environment.redis_server as rs
         print(rs._shared_server is None)
         client = rs.connect()
         client.ping()
@@ -246,7 +246,7 @@ def _start_owner_process() -> tuple[subprocess.Popen, int, Path]:
         """
         import signal, time
         signal.signal(signal.SIGINT, lambda *_: None)
-        from cachelab.redis_server import private_server
+        from cachelab.environment.redis_server import private_server
         server = private_server()
         print(server.process.pid, server.folder, flush=True)
         time.sleep(60)
@@ -306,7 +306,7 @@ def test_a_killed_owner_s_private_server_is_stopped_and_its_folder_removed():
 def test_connect_after_stop_private_server_starts_a_new_one():
     first, second = _run_python(
         """
-        import cachelab.redis_server as rs
+        import cachelab.environment.redis_server as rs
         rs.connect().ping()
         print(rs.private_server().socket_path)
         rs.stop_private_server()
@@ -483,7 +483,7 @@ def test_a_redis_url_from_the_environment_that_reaches_a_web_server_suggests_uns
 
 def test_connecting_to_a_paused_server_fails_within_about_the_timeout(stoppable_redis):
     """``connect()`` used to take 10 s (5 s timeout, a retry) to give up on a SIGSTOPped server."""
-    from cachelab.redis_server import COMMAND_TIMEOUT_S
+    from cachelab.environment.redis_server import COMMAND_TIMEOUT_S
 
     os.kill(stoppable_redis.process.pid, signal.SIGSTOP)
     try:
@@ -499,7 +499,7 @@ def test_a_tls_url_to_a_plain_server_fails_within_the_connect_timeout(tmp_path):
     """``rediss://`` to a server that does not speak TLS used to take 10 s."""
     import socket
 
-    from cachelab.redis_server import CONNECT_TIMEOUT_S, find_redis_server
+    from cachelab.environment.redis_server import CONNECT_TIMEOUT_S, find_redis_server
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

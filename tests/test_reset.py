@@ -1,4 +1,5 @@
-"""``cachelab.reset``: deletes the course's keys and generated databases -- and nothing else.
+"""``cachelab.environment.reset``: deletes the course's keys and generated databases -- and
+nothing else.
 
 Real Redis servers only (the conftest fixtures). The tests that delete the whole
 ``cachelab:`` prefix do it on a private server of their own, never on a shared one.
@@ -15,8 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from cachelab import data, keys, reset
-from cachelab.build_lock import LOCK_FILE_MARKER
+from cachelab import keys
+from cachelab.environment import reset
+from cachelab.shop import data
+from cachelab.shop.build_lock import LOCK_FILE_MARKER
 
 LEARNERS = ("ada", "grace", "linus")
 
@@ -145,7 +148,7 @@ def test_only_the_courses_own_databases_are_removed_and_the_rest_is_reported(
 
 HOLD_THE_BUILD_LOCK = textwrap.dedent("""
     import sys
-    from cachelab.build_lock import build_lock
+    from cachelab.shop.build_lock import build_lock
     with build_lock(sys.argv[1]):
         print("held", flush=True)
         sys.stdin.readline()
@@ -186,7 +189,7 @@ def test_a_build_in_progress_is_left_alone_and_reported(
 
 HOLD_A_REAL_BUILD = textwrap.dedent("""
     import sqlite3, sys
-    from cachelab.build_lock import build_lock
+    from cachelab.shop.build_lock import build_lock
     with build_lock(sys.argv[1]):
         writer = sqlite3.connect(sys.argv[2], isolation_level=None)
         writer.execute("PRAGMA journal_mode = OFF")  # as data._build_into does

@@ -14,7 +14,7 @@ keys with a TTL, and look-alikes such as ``cachelab``, ``cachelabX:…``,
   wrote under their own;
 - each learner's keys from before the lessons, and every foreign key (type, value,
   TTL), are intact;
-- ``python -m cachelab.reset`` as one learner deletes that learner's keys only, and
+- ``python -m cachelab.environment.reset`` as one learner deletes that learner's keys only, and
   ``--all-learners`` deletes every learner's, says how many each had, and leaves the
   foreign keys as they were.
 
@@ -40,8 +40,9 @@ import pytest
 import redis
 from support import KeyWrites, foreign_keys, plant_foreign_keys, snapshot
 
-from cachelab import keys, reset
-from cachelab.redis_server import PrivateRedisServer
+from cachelab import keys
+from cachelab.environment import reset
+from cachelab.environment.redis_server import PrivateRedisServer
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -138,7 +139,7 @@ def _reset(url: str, learner: str, *options: str) -> str:
     env = {k: v for k, v in os.environ.items() if k not in ("JUPYTERHUB_USER",)}
     env.update(REDIS_URL=url, CACHELAB_LEARNER=learner)
     result = subprocess.run(
-        [sys.executable, "-m", "cachelab.reset", "--redis-only", *options],
+        [sys.executable, "-m", "cachelab.environment.reset", "--redis-only", *options],
         cwd=REPO,
         env=env,
         capture_output=True,

@@ -1,4 +1,4 @@
-"""cachelab.sim: the simulation of the real MemoryCache agrees with the closed-form model.
+"""cachelab.lab.sim: the simulation of the real MemoryCache agrees with the closed-form model.
 
 The agreement tests run each point for 40,000 cache cycles (a miss, then hits
 until the entry ends), which puts the simulation within about 2 % of the model;
@@ -12,8 +12,8 @@ import math
 
 import pytest
 
-from cachelab.sim import CacheOutcome, VersionedDatabase, model, simulate
-from cachelab.workload import popularity
+from cachelab.lab.sim import CacheOutcome, VersionedDatabase, model, simulate
+from cachelab.lab.workload import popularity
 
 CYCLES = 40_000
 METRICS = ("hit_ratio", "stale_fraction", "db_loads_per_s")

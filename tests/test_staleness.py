@@ -1,4 +1,4 @@
-"""cachelab.staleness: stale reads are counted exactly, aged correctly, and replayed
+"""cachelab.lab.staleness: stale reads are counted exactly, aged correctly, and replayed
 deterministically.
 """
 
@@ -11,9 +11,8 @@ matplotlib.use("Agg")
 import pytest
 
 from cachelab import keys
-from cachelab.app import Shop
 from cachelab.cache import MemoryCache
-from cachelab.staleness import (
+from cachelab.lab.staleness import (
     Event,
     Read,
     make_schedule,
@@ -22,6 +21,7 @@ from cachelab.staleness import (
     stale_age,
     stale_fraction,
 )
+from cachelab.shop.app import Shop
 
 TTL = 30.0
 
@@ -96,7 +96,7 @@ def test_schedule_rejects_negative_rates():
 
 
 def test_schedule_draws_its_arrivals_from_the_one_workload_generator():
-    from cachelab.workload import is_read, poisson_arrivals
+    from cachelab.lab.workload import is_read, poisson_arrivals
 
     events = make_schedule([7, 8, 9], duration=200, read_rate=3, write_rate=0.2, seed=4)
     times, codes = poisson_arrivals(3, 0.2, 200, key_count=3, zipf_s=0.0, seed=4)

@@ -17,9 +17,11 @@ from typing import Any
 import pytest
 
 from cachelab import keys
+from cachelab._internal.validation import MAX_TTL_S
 from cachelab.cache import MemoryCache, RedisCache
 from cachelab.clock import FakeClock
-from cachelab.redis_server import connect, url_of
+from cachelab.environment.redis_server import connect, url_of
+from cachelab.lab.workers import _context, run_workers
 from cachelab.stampede import (
     MAX_SPREAD,
     EarlyRefresh,
@@ -29,8 +31,6 @@ from cachelab.stampede import (
     jittered_ttl,
     xfetch_probability,
 )
-from cachelab.validation import MAX_TTL_S
-from cachelab.workers import _context, run_workers
 
 HOT = keys.trending()
 
@@ -479,7 +479,7 @@ def test_an_early_refresh_whose_loader_raises_releases_its_marker(clock):
 
 
 def test_an_early_refresh_marker_needs_an_atomic_cache():
-    from cachelab.sim import VersionedDatabase  # any object that is not a cache
+    from cachelab.lab.sim import VersionedDatabase  # any object that is not a cache
 
     with pytest.raises(TypeError, match="AtomicCache"):
         EarlyRefresh(VersionedDatabase(), lock_ttl=5)

@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from cachelab import timing
 from cachelab.clock import FakeClock
-from cachelab.timing import Timing, format_seconds, measure, percentile, speedup
+from cachelab.lab import timing
+from cachelab.lab.timing import Timing, format_seconds, measure, percentile, speedup
 
 # --- percentile -----------------------------------------------------------------------------------
 

@@ -9,8 +9,8 @@ import sqlite3
 
 import pytest
 
-from cachelab.app import Shop
-from cachelab.data import DATA_END, add_users
+from cachelab.shop.app import Shop
+from cachelab.shop.data import DATA_END, add_users
 
 
 def digest(path, tables=("products", "orders")) -> str:

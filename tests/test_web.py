@@ -18,8 +18,8 @@ import pytest
 from support import shop_digest
 
 from cachelab import keys
-from cachelab.app import Shop
-from cachelab.data import DATA_END
+from cachelab.shop.app import Shop
+from cachelab.shop.data import DATA_END
 from cachelab.web.config import CACHE_MODES
 from cachelab.web.service import WebService
 

@@ -20,7 +20,7 @@ import psutil
 import pytest
 
 from cachelab import keys
-from cachelab.redis_server import SERVER_PROGRAMS
+from cachelab.environment.redis_server import SERVER_PROGRAMS
 from cachelab.web.service import ServiceNotReady, WebService
 
 # These tests follow processes by pid and process group, and one kills a service's owner with

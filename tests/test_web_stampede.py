@@ -13,7 +13,7 @@ from typing import Iterator
 import pytest
 
 from cachelab import keys
-from cachelab.data import build_shop
+from cachelab.shop.data import build_shop
 from cachelab.web.load import run_load, wait_until_idle
 from cachelab.web.service import WebService
 

@@ -1,4 +1,4 @@
-"""cachelab.widgets: the TTL dashboard computes, draws and reacts without a browser.
+"""cachelab.show.widgets: the TTL dashboard computes, draws and reacts without a browser.
 
 (The browser test, tests/test_browser_widgets.py, moves the real slider in JupyterLab.)
 """
@@ -11,9 +11,9 @@ import numpy as np
 import PIL.Image
 import pytest
 
-from cachelab import widgets
-from cachelab.sim import STRATEGY_LABELS, model, simulate
-from cachelab.widgets import (
+from cachelab.lab.sim import STRATEGY_LABELS, model, simulate
+from cachelab.show import widgets
+from cachelab.show.widgets import (
     CURVE_TTLS_S,
     DashboardPlot,
     Settings,

@@ -7,8 +7,8 @@ import os
 import pytest
 
 from cachelab.cache import RedisCache
-from cachelab.redis_server import url_of
-from cachelab.workers import run_workers, serve_pages
+from cachelab.environment.redis_server import url_of
+from cachelab.lab.workers import run_workers, serve_pages
 
 
 def square_with_pid(x: int) -> tuple[int, int]:

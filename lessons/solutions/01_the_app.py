@@ -11,7 +11,7 @@ from typing import Union
 
 import sqlite_utils
 
-from cachelab.data import DATA_END, DAY
+from cachelab.shop.data import DATA_END, DAY
 
 TOP_CATEGORIES_SQL = """
 SELECT products.category AS category, SUM(orders.quantity) AS units_sold

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 
 from cachelab import keys
-from cachelab.app import Shop
 from cachelab.cache import Cache
 from cachelab.invalidation import LeaseCache
+from cachelab.shop.app import Shop
 
 TTL = 60
 LEASE_TRIES = 5

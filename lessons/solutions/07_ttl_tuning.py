@@ -7,7 +7,7 @@ check. Learners: try the exercise first, and ask for hints (``checks.hint("07.1"
 from __future__ import annotations
 
 from cachelab.checks.ttl_tuning import WORKLOADS
-from cachelab.sim import model
+from cachelab.lab.sim import model
 
 
 def longest_ttl_within(stale_budget: float, read_rate: float, write_rate: float) -> float:

@@ -40,8 +40,8 @@ import redis
 from redis.client import NEVER_DECODE
 
 from cachelab import keys
+from cachelab._internal.validation import validate_ttl, validate_whole_number
 from cachelab.outages import CircuitBreaker, is_outage, pending_deletes_for
-from cachelab.validation import validate_ttl, validate_whole_number
 
 T = TypeVar("T")
 
@@ -409,7 +409,9 @@ class RedisCache:
         self.prefix = keys.validate_prefix(prefix if prefix is not None else keys.learner_prefix())
         self.ttl = validate_ttl(ttl)
         if client is None:
-            from cachelab.redis_server import connect  # started lazily, only when needed
+            from cachelab.environment.redis_server import (
+                connect,  # started lazily, only when needed
+            )
 
             client = connect()
         self.client = client

@@ -21,7 +21,7 @@ on different servers, and the races that leave a cache stale happen deterministi
 one printed step at a time.
 
 >>> from cachelab.cache import MemoryCache
->>> from cachelab.data import scratch_shop
+>>> from cachelab.shop.data import scratch_shop
 >>> pages = DeleteOnWrite(Shop(scratch_shop("tiny")), MemoryCache(), ttl=60)
 >>> before = pages.read(1)["price_cents"]
 >>> after = pages.set_price(1, before + 100)["price_cents"]
@@ -38,10 +38,10 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Generator, Mapping, Optional, Sequence, TypeVar, Union
 
 from cachelab import keys
-from cachelab.app import Shop
+from cachelab._internal.validation import validate_ttl, validate_whole_number
 from cachelab.cache import AtomicCache, Cache, CacheKeyError, CacheUnavailable
-from cachelab.display import Table, money
-from cachelab.validation import validate_ttl, validate_whole_number
+from cachelab.shop.app import Shop
+from cachelab.show.display import Table, money
 
 __all__ = [
     "Steps",

@@ -32,7 +32,7 @@ import os
 import re
 from typing import Optional
 
-from cachelab.validation import validate_id, validate_whole_number
+from cachelab._internal.validation import validate_id, validate_whole_number
 
 __all__ = [
     "COURSE_PREFIX",

@@ -65,7 +65,7 @@ from typing import Callable, Optional
 
 import redis
 
-from cachelab.validation import validate_number, validate_whole_number
+from cachelab._internal.validation import validate_number, validate_whole_number
 
 __all__ = [
     "OUTAGE_REPLIES",

@@ -53,8 +53,8 @@ from typing import Any, Callable, Optional
 import redis
 
 from cachelab import keys
+from cachelab._internal.validation import MAX_TTL_S, validate_number, validate_ttl
 from cachelab.cache import AtomicCache, Cache, CacheKeyError, CacheUnavailable, RedisCache
-from cachelab.validation import MAX_TTL_S, validate_number, validate_ttl
 
 __all__ = [
     "WaitTimeout",

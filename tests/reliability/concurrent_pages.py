@@ -16,10 +16,10 @@ from __future__ import annotations
 import random
 import time
 
-from cachelab.app import Shop
 from cachelab.cache import RedisCache
+from cachelab.environment.redis_server import connect
 from cachelab.invalidation import ALL_STRATEGIES
-from cachelab.redis_server import connect
+from cachelab.shop.app import Shop
 
 LOAD_DELAY_S = 0.005
 """Added to every product load, so a reader's load overlaps a writer's write more often."""

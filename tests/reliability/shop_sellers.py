@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 
-from cachelab.app import OutOfStock, Shop
+from cachelab.shop.app import OutOfStock, Shop
 
 
 def sell_the_last_units(

@@ -19,16 +19,18 @@ from typing import Any, Callable, Optional
 
 import pytest
 
-from cachelab import checks, keys, loadtest, timing, widgets
-from cachelab.app import OutOfStock, Shop
+from cachelab import checks, keys
 from cachelab.cache import CacheKeyError, MemoryCache, RedisCache, to_json
 from cachelab.clock import FakeClock
-from cachelab.data import build_shop, describe, verify_shop
+from cachelab.environment.redis_server import PrivateRedisServer, RedisNotFoundError, connect
 from cachelab.invalidation import DeleteOnWrite, LeaseCache, VersionedKeys
-from cachelab.redis_server import PrivateRedisServer, RedisNotFoundError, connect
-from cachelab.sim import model, simulate
-from cachelab.staleness import make_schedule
-from cachelab.workload import poisson_arrivals
+from cachelab.lab import loadtest, timing
+from cachelab.lab.sim import model, simulate
+from cachelab.lab.staleness import make_schedule
+from cachelab.lab.workload import poisson_arrivals
+from cachelab.shop.app import OutOfStock, Shop
+from cachelab.shop.data import build_shop, describe, verify_shop
+from cachelab.show import widgets
 
 PREFIX = "cachelab:ada:hostile:"
 

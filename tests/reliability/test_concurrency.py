@@ -20,8 +20,8 @@ import pytest
 from concurrent_pages import race
 from latency_proxy import LatencyProxy
 
+from cachelab.environment.redis_server import PrivateRedisServer
 from cachelab.invalidation import ALL_STRATEGIES
-from cachelab.redis_server import PrivateRedisServer
 
 PROCESSES = 8
 ROUNDS = 60

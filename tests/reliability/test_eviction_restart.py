@@ -20,10 +20,10 @@ import shutil
 
 import pytest
 
-from cachelab.app import Shop
 from cachelab.cache import RedisCache
+from cachelab.environment.redis_server import PrivateRedisServer
 from cachelab.invalidation import ALL_STRATEGIES, run_steps
-from cachelab.redis_server import PrivateRedisServer
+from cachelab.shop.app import Shop
 
 PREFIX = "cachelab:ada:eviction:"
 TTL = 600.0

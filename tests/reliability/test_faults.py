@@ -20,10 +20,10 @@ from typing import Callable
 import pytest
 
 from cachelab import keys
-from cachelab.app import Shop
 from cachelab.cache import CacheUnavailable, RedisCache
+from cachelab.environment.redis_server import COMMAND_TIMEOUT_S
 from cachelab.outages import CircuitBreaker
-from cachelab.redis_server import COMMAND_TIMEOUT_S
+from cachelab.shop.app import Shop
 
 PREFIX = "cachelab:ada:faults:"
 BOUND_S = COMMAND_TIMEOUT_S + 0.35

@@ -2,7 +2,7 @@
 
 The lessons themselves run against a planted server too (``lessons/conftest.py``:
 every notebook under nbval, then a check); here the library's own deleting paths --
-``RedisCache.clear``, ``python -m cachelab.reset`` for one learner and for the whole
+``RedisCache.clear``, ``python -m cachelab.environment.reset`` for one learner and for the whole
 room -- and the database builds and resets are tried on planted data directly.
 """
 
@@ -15,9 +15,9 @@ import pytest
 import redis
 from foreign_data import COUNT, changes, plant
 
-from cachelab import reset
 from cachelab.cache import CacheKeyError, RedisCache
-from cachelab.data import build_shop
+from cachelab.environment import reset
+from cachelab.shop.data import build_shop
 
 
 @pytest.fixture

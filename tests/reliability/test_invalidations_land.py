@@ -24,11 +24,11 @@ import pytest
 import redis
 
 from cachelab import keys
-from cachelab.app import Shop
 from cachelab.cache import RedisCache
 from cachelab.clock import FakeClock
 from cachelab.invalidation import DeleteOnWrite, LeasedDeleteOnWrite, VersionedKeys, WriteThrough
 from cachelab.outages import CircuitBreaker
+from cachelab.shop.app import Shop
 
 PREFIX = "cachelab:ada:invalidations-land:"
 TTL = 300.0

@@ -25,8 +25,8 @@ from pathlib import Path
 import pytest
 from shop_sellers import sell_the_last_units
 
-from cachelab import data
-from cachelab.app import Shop
+from cachelab.shop import data
+from cachelab.shop.app import Shop
 
 OTHER_PROCESS_WRITES = textwrap.dedent("""
     import sqlite3, sys

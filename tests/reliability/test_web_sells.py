@@ -154,7 +154,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=12)
     arguments = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "lib"))
-    from cachelab.data import build_shop
+    from cachelab.shop.data import build_shop
 
     source = build_shop(Path(tempfile.mkdtemp(prefix="cachelab-sells-src-")) / "shop-tiny.db",
                         size="tiny")  # fmt: skip

@@ -5,7 +5,7 @@ caching, and the whole page graded against its budgets.
 - ``check_find_product(find_product)``               09.2
 - ``check_capstone(make_pages)``                     09.3
 
-09.3 replays the capstone's seeded workload (``cachelab.capstone.grade``) through your
+09.3 replays the capstone's seeded workload (``cachelab.lab.capstone.grade``) through your
 design and names the first budget it misses -- the kind of data, the budget, and by
 how much -- with hints for that budget and that cause.
 """
@@ -15,12 +15,12 @@ from __future__ import annotations
 import random
 from typing import Any, Callable
 
-from cachelab import capstone
-from cachelab.app import PRODUCT_SQL, Shop
 from cachelab.cache import MemoryCache
 from cachelab.checks import CheckFailed, call, expect, raised
 from cachelab.clock import FakeClock
-from cachelab.data import DATA_END
+from cachelab.lab import capstone
+from cachelab.shop.app import PRODUCT_SQL, Shop
+from cachelab.shop.data import DATA_END
 
 __all__ = [
     "EXERCISES",

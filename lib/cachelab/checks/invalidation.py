@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from cachelab import keys
-from cachelab.app import Shop
 from cachelab.cache import Cache, MemoryCache, RedisCache, delete_keys_under
 from cachelab.checks import call, expect, same, shown
 from cachelab.clock import FakeClock
-from cachelab.data import DATA_END, scratch_shop
-from cachelab.display import money
 from cachelab.invalidation import LeaseCache
+from cachelab.shop.app import Shop
+from cachelab.shop.data import DATA_END, scratch_shop
+from cachelab.show.display import money
 
 __all__ = ["EXERCISES", "HINTS", "TTL", "MAX_LEASE_TRIES", "check_update_price", "check_lease_fill"]
 
@@ -66,7 +66,7 @@ def check_update_price(update_price: Callable[[Shop, Any, int, int], Any]) -> st
     product_id = 7  # and its neighbour, 8, whose page must stay cached
     memory = MemoryCache(clock=clock)  # this process's memory: one object, holding only ours
     _check_update_price_on(update_price, path, clock, "MemoryCache", lambda: memory, product_id)
-    from cachelab.redis_server import connect  # started only when needed
+    from cachelab.environment.redis_server import connect  # started only when needed
 
     prefix = f"{keys.learner_prefix()}check06:{uuid.uuid4().hex[:8]}:"
     try:

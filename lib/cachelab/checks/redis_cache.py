@@ -27,8 +27,8 @@ import redis
 
 from cachelab.cache import CacheStats, delete_keys_under
 from cachelab.checks import CheckFailed, call, expect, raised, same
+from cachelab.environment.redis_server import PrivateRedisServer, connect
 from cachelab.keys import COURSE_PREFIX, learner_prefix
-from cachelab.redis_server import PrivateRedisServer, connect
 
 __all__ = ["EXERCISES", "HINTS", "check_get_or_load_json", "check_safe_get_or_load"]
 

@@ -1,7 +1,7 @@
 """Checks for lesson 02's exercises: reading latency samples, and predicting the database's load.
 
 - ``check_percentile`` (02.1): your ``my_percentile(samples, q)`` computes the q-th
-  percentile the way ``cachelab.timing.percentile`` does (sort, then interpolate
+  percentile the way ``cachelab.lab.timing.percentile`` does (sort, then interpolate
   linearly between the two nearest ranks), without changing your samples.
 - ``check_db_cores_busy`` (02.2): your ``db_cores_busy(requests_per_s, query_ms)`` says
   how many CPU cores the database keeps busy serving that traffic.
@@ -14,7 +14,7 @@ import random
 from typing import Any, Callable
 
 from cachelab.checks import CheckFailed, call, expect, shown
-from cachelab.timing import percentile
+from cachelab.lab.timing import percentile
 
 __all__ = ["EXERCISES", "HINTS", "check_percentile", "check_db_cores_busy"]
 
@@ -28,7 +28,7 @@ def _close(got: Any, want: float) -> bool:
 
 
 def check_percentile(my_percentile: Callable[[list, float], float]) -> str:
-    """``my_percentile(samples, q)`` agrees with ``cachelab.timing.percentile`` and leaves
+    """``my_percentile(samples, q)`` agrees with ``cachelab.lab.timing.percentile`` and leaves
     ``samples``
     alone.
     """
@@ -62,11 +62,11 @@ def check_percentile(my_percentile: Callable[[list, float], float]) -> str:
     expect(samples == before, prop, "the list was reordered", topic="copy")
 
     for q in (50, 90, 95, 99, 99.9):
-        prop = f"it agrees with cachelab.timing.percentile on 200 latencies at q={q}"
+        prop = f"it agrees with cachelab.lab.timing.percentile on 200 latencies at q={q}"
         got = call(my_percentile, samples, q, property_=prop, topic="interpolate")
         expect(_close(got, percentile(samples, q)), prop, got, topic="interpolate")
     return (
-        "agrees with cachelab.timing.percentile (q = 0, 50, 90, 95, 99, 99.9, 100) "
+        "agrees with cachelab.lab.timing.percentile (q = 0, 50, 90, 95, 99, 99.9, 100) "
         "and leaves the samples alone"
     )
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from cachelab.checks import call, expect
-from cachelab.staleness import Read
+from cachelab.lab.staleness import Read
 
 __all__ = ["EXERCISES", "HINTS", "check_stale_fraction", "check_stale_age"]
 

@@ -27,9 +27,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from cachelab.app import Shop
 from cachelab.checks import CheckFailed, call, expect, raised
-from cachelab.data import DATA_END, DAY, connect_read_only, scratch_shop
+from cachelab.shop.app import Shop
+from cachelab.shop.data import DATA_END, DAY, connect_read_only, scratch_shop
 
 __all__ = [
     "EXERCISES",

@@ -12,7 +12,7 @@ rate and staleness budget -- as lesson 05 measured staleness, both a stale
 *fraction* (how often) and a maximum *age* (how old) -- and ``DB_LOAD_BUDGET`` caps
 the database loads of all three together. No single TTL meets every budget.
 
-The verdicts use the closed-form ``cachelab.sim.model`` (exact, no noise), whose
+The verdicts use the closed-form ``cachelab.lab.sim.model`` (exact, no noise), whose
 assumptions are lesson 07's: Poisson reads and writes, one key per data type, a
 load that takes no time. Under them, with TTL-only caching, no read serves a value
 that has been wrong for longer than the TTL, so the age budget holds exactly when
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Callable, Mapping
 
 from cachelab.checks import CheckFailed, call, expect
-from cachelab.sim import model
+from cachelab.lab.sim import model
 
 __all__ = [
     "EXERCISES",

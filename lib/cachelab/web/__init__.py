@@ -8,7 +8,7 @@
 - ``service``  ``WebService``: start the service from a notebook or a test, and stop it;
 - ``load``     an open-loop load generator, bounded in requests and seconds.
 
->>> from cachelab.data import build_shop
+>>> from cachelab.shop.data import build_shop
 >>> from cachelab.web import WebService, run_load
 >>> with WebService("redis", workers=2, db_path=build_shop(size="tiny")) as service:
 ...     pages = [service.get("/").headers["x-cache"] for _ in range(3)]

@@ -65,7 +65,7 @@ the homepage asks exactly the same question, in every worker and every thread.
 
 What one worker does, without HTTP around it:
 
->>> from cachelab.data import build_shop
+>>> from cachelab.shop.data import build_shop
 >>> pages = ShopPages(ServiceConfig(db_path=str(build_shop(size="tiny")), state_dir=".",
 ...                                 cache="memory"))
 >>> [pages.product(1)[1] for _ in range(2)], pages.db_queries()
@@ -91,11 +91,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from cachelab import keys
-from cachelab.app import MAX_PRICE_CENTS, MAX_QUANTITY, OutOfStock, Shop
+from cachelab._internal.validation import validate_id, validate_whole_number
 from cachelab.cache import CacheUnavailable, MemoryCache, RedisCache
-from cachelab.data import DATA_END
+from cachelab.shop.app import MAX_PRICE_CENTS, MAX_QUANTITY, OutOfStock, Shop
+from cachelab.shop.data import DATA_END
 from cachelab.stampede import LockWatch, SingleFlight, WaitTimeout
-from cachelab.validation import validate_id, validate_whole_number
 from cachelab.web import stats
 from cachelab.web.config import ENVIRONMENT_VARIABLE, ServiceConfig
 from cachelab.web.edges import (
@@ -385,7 +385,9 @@ def _open_cache(config: ServiceConfig):
         return None
     if config.cache == "memory":
         return MemoryCache(ttl=config.ttl, max_entries=MEMORY_MAX_ENTRIES)
-    from cachelab.redis_server import connect  # REDIS_URL, set by whoever started the service
+    from cachelab.environment.redis_server import (
+        connect,  # REDIS_URL, set by whoever started the service
+    )
 
     return RedisCache(connect(), prefix=config.prefix, ttl=config.ttl)
 

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 from typing import Optional
 
 from cachelab import keys
-from cachelab.validation import (
+from cachelab._internal.validation import (
     validate_choice,
     validate_number,
     validate_ttl,

@@ -44,9 +44,9 @@ from urllib.parse import urlsplit
 
 from tqdm.auto import tqdm
 
-from cachelab.timing import percentile
-from cachelab.validation import validate_number, validate_whole_number
-from cachelab.workload import poisson_arrivals
+from cachelab._internal.validation import validate_number, validate_whole_number
+from cachelab.lab.timing import percentile
+from cachelab.lab.workload import poisson_arrivals
 
 __all__ = [
     "MAX_REQUESTS",

@@ -43,8 +43,8 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from cachelab import keys
-from cachelab.data import SIZES
-from cachelab.validation import validate_whole_number
+from cachelab._internal.validation import validate_whole_number
+from cachelab.shop.data import SIZES
 from cachelab.web.config import (
     APPS,
     CACHE_MODES,
@@ -247,12 +247,12 @@ def serve(arguments: argparse.Namespace) -> int:
             max_waiters=arguments.max_waiters,
             host=arguments.host,
         )
-        from cachelab.app import Shop
+        from cachelab.shop.app import Shop
 
         # A missing or broken database is refused here, once, rather than in every worker.
         Shop(config.db_path).close()
         if needs_redis(config.cache) and config.app == "shop":
-            from cachelab import redis_server
+            from cachelab.environment import redis_server
 
             client = redis_server.connect()  # $REDIS_URL, else a private server started now
             os.environ["REDIS_URL"] = redis_server.url_of(client)
@@ -301,7 +301,7 @@ def copy_shop(folder: Path, size: Optional[str] = None) -> Path:
     Copied through SQLite's backup API, which reads a consistent state of the file even
     while someone writes it, and opens it read-only: the course's file is not changed.
     """
-    from cachelab.data import build_shop, connect_read_only
+    from cachelab.shop.data import build_shop, connect_read_only
 
     source = build_shop(size=size)
     target = folder / source.name

@@ -14,7 +14,7 @@ group -- SIGTERM, so uvicorn shuts the workers down cleanly, then SIGKILL for
 anything still there after a grace period. The group is also a session of its own,
 so Jupyter's "Interrupt kernel" (which signals the kernel's process group) leaves
 the service running for the ``with`` block to stop. If the kernel *dies*, the same
-watchdog that guards the private Redis (``cachelab.watchdog``, here with
+watchdog that guards the private Redis (``cachelab._internal.watchdog``, here with
 ``--group``) stops the service and its workers within a second.
 
 Redis, in the modes that use it, is the course's: ``$REDIS_URL`` if set, else this
@@ -40,9 +40,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from cachelab import keys, watchdog
-from cachelab.validation import validate_choice, validate_number, validate_whole_number
+from cachelab import keys
+from cachelab._internal import watchdog
+from cachelab._internal.validation import validate_choice, validate_number, validate_whole_number
 from cachelab.web.config import APPS, CACHE_MODES, MAX_THREADS, MAX_WAITERS, needs_redis
+from cachelab.web.load import wait_until_idle
 from cachelab.web.server import MAX_WORKERS, READY_LINE
 
 __all__ = ["Reply", "WebService", "ServiceNotReady", "stop_all"]
@@ -90,7 +92,7 @@ class WebService:
     the learner's, ``cachelab:<learner>:web:<random>:``, whose keys ``stop()`` deletes.
     ``app="ceiling"`` serves the homepage's bytes as a constant instead of the shop.
 
-    >>> from cachelab.data import build_shop
+    >>> from cachelab.shop.data import build_shop
     >>> with WebService("memory", workers=1, db_path=build_shop(size="tiny")) as service:
     ...     reply = service.get("/products/99999")
     >>> reply.status, reply.body["error"]
@@ -173,7 +175,7 @@ class WebService:
         (self.folder / "state").mkdir()
         environment = dict(os.environ, PYTHONUNBUFFERED="1")
         if needs_redis(self.cache_mode) and self.app == "shop":
-            from cachelab import redis_server
+            from cachelab.environment import redis_server
 
             self._redis_client = redis_server.connect()
             environment["REDIS_URL"] = redis_server.url_of(self._redis_client)
@@ -286,6 +288,13 @@ class WebService:
             self.folder = None
         _running.discard(self)
 
+    def processes_left(self) -> bool:
+        """True while any process of the service still runs: its main process or a worker (they
+        share a process group). False once ``stop()`` has returned."""
+        if self.process is None:
+            return False
+        return self.process.poll() is None or watchdog.group_is_alive(self.process.pid)
+
     def __enter__(self) -> "WebService":
         return self.start()
 
@@ -348,6 +357,19 @@ class WebService:
         from cachelab.cache import RedisCache
 
         return RedisCache(self._redis_client, prefix=self.prefix)
+
+    def expire_homepage(self, in_s: float) -> None:
+        """Make the cached homepage expire ``in_s`` seconds from now (``PEXPIRE`` on its Redis
+        key): lesson 10 lets it expire under load, on purpose, to show the stampede."""
+        in_s = validate_number(in_s, "in_s", above=0, maximum=3600, unit="seconds")
+        key = keys.redis_key(self.prefix, keys.trending())
+        if not self.cache().client.pexpire(key, max(1, round(in_s * 1000))):
+            raise RuntimeError("the homepage is not cached yet: GET / once, then expire it")
+
+    def wait_until_idle(self, timeout_s: float = 15.0) -> bool:
+        """Wait until no worker has a request in flight (what a load run left queued), so that
+        the next run starts on an idle service; True if it got there within ``timeout_s``."""
+        return wait_until_idle(self.url, timeout_s=timeout_s)
 
     def log(self) -> str:
         """What the service has printed so far (uvicorn's warnings and errors, at least)."""

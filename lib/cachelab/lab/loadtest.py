@@ -35,8 +35,8 @@ from typing import Any, Callable, Sequence
 
 from tqdm.auto import tqdm
 
-from cachelab.timing import Timing
-from cachelab.validation import validate_whole_number
+from cachelab._internal.validation import validate_whole_number
+from cachelab.lab.timing import Timing
 
 __all__ = ["LoadResult", "hammer", "sweep", "MAX_USERS"]
 

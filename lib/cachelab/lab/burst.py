@@ -37,7 +37,7 @@ which every process agrees on; the warm-up writes the lists a moment before it, 
 TTLs that count from the start, so a list written to expire at ``ttl`` expires ``ttl``
 seconds into the burst however short ``ttl`` is.
 
->>> from cachelab.data import build_shop
+>>> from cachelab.shop.data import build_shop
 >>> result = run_burst(build_shop(size="tiny"), "single_flight", read_rate=100, duration=0.4,
 ...                    ttl=0.2, seed=1)
 >>> result.loads_per_expiry, result.errors
@@ -59,8 +59,8 @@ from typing import Any, Callable, Optional, Sequence
 from tqdm.auto import tqdm
 
 from cachelab import keys
-from cachelab.timing import percentile
-from cachelab.validation import validate_choice, validate_number, validate_whole_number
+from cachelab._internal.validation import validate_choice, validate_number, validate_whole_number
+from cachelab.lab.timing import percentile
 
 __all__ = [
     "STRATEGIES",
@@ -297,7 +297,7 @@ class _Loads:
 
     def loader(self, key_index: int) -> Callable[[], dict]:
         """The loader of trending list ``key_index``: the real query, timed and recorded."""
-        from cachelab.app import Shop
+        from cachelab.shop.app import Shop
 
         limit = TRENDING_LIMITS[key_index]
 
@@ -446,7 +446,7 @@ def _burst_worker(
     ``on_done()`` is called as each request finishes (a progress bar, in this process only).
     """
     from cachelab.cache import RedisCache
-    from cachelab.redis_server import connect
+    from cachelab.environment.redis_server import connect
 
     client = connect(redis_url, timeout_s=REDIS_TIMEOUT_S)
     offset = [0.0]  # perf_counter at the shared start, once it is known
@@ -461,7 +461,7 @@ def _burst_worker(
 
     cache = _cache_that_notes_stores(client, prefix, names, note_store)
     if plan["cache_down"]:  # a cache whose server has just died: it fails open, every time
-        from cachelab.redis_server import PrivateRedisServer
+        from cachelab.environment.redis_server import PrivateRedisServer
 
         dead = PrivateRedisServer().start()
         dead_client = connect(dead.url)
@@ -576,12 +576,12 @@ def run_burst(
     a prefix of its own inside the learner's, deleted afterwards. ``progress=True`` shows
     a progress bar of the requests (in one process; with several, the caller shows one).
     """
-    from cachelab.app import Shop
     from cachelab.cache import RedisCache
-    from cachelab.redis_server import connect, url_of
+    from cachelab.environment.redis_server import connect, url_of
+    from cachelab.lab.workers import run_workers
+    from cachelab.lab.workload import key_of, poisson_arrivals
+    from cachelab.shop.app import Shop
     from cachelab.stampede import jittered_ttl
-    from cachelab.workers import run_workers
-    from cachelab.workload import key_of, poisson_arrivals
 
     validate_choice(strategy, "strategy", STRATEGIES)
     read_rate = validate_number(
@@ -773,8 +773,8 @@ def simulate_warm_up(
     """
     from cachelab.cache import MemoryCache
     from cachelab.clock import FakeClock
+    from cachelab.lab.workload import poisson_arrivals
     from cachelab.stampede import MAX_SPREAD, jittered_ttl
-    from cachelab.workload import poisson_arrivals
 
     validate_whole_number(key_count, "key_count", maximum=100_000)
     read_rate = validate_number(read_rate, "read_rate", above=0, maximum=100_000, unit="per second")
@@ -902,8 +902,8 @@ def simulate_early_refresh(
     """
     from cachelab.cache import MemoryCache
     from cachelab.clock import FakeClock
+    from cachelab.lab.workload import poisson_arrivals
     from cachelab.stampede import EarlyRefresh
-    from cachelab.workload import poisson_arrivals
 
     beta = validate_number(beta, "beta", above=0, maximum=100)
     delta_s = validate_number(delta_s, "delta_s", above=0, maximum=60, unit="seconds")

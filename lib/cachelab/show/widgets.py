@@ -1,10 +1,10 @@
 """The slider dashboard of lesson 07 (and the capstone, lesson 09): feel the TTL trade-off.
 
 Three sliders -- TTL, read rate, write rate -- and a strategy (TTL only, or
-delete-on-write). Every move re-runs ``cachelab.sim.simulate`` (the real
+delete-on-write). Every move re-runs ``cachelab.lab.sim.simulate`` (the real
 ``MemoryCache`` on a virtual clock) at a handful of TTLs and redraws three
 panels against the TTL: hit ratio, stale-read fraction and database loads per
-second. Dots are the simulation, lines the closed-form ``cachelab.sim.model``;
+second. Dots are the simulation, lines the closed-form ``cachelab.lab.sim.model``;
 the current TTL is marked, and a one-line summary gives its numbers.
 
 The work of one move is split from the widgets, so it can be timed and tested
@@ -42,9 +42,9 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedFormatter, FixedLocator, NullFormatter, NullLocator
 
-from cachelab.sim import STRATEGY_LABELS, CacheOutcome, model, simulate
-from cachelab.validation import validate_choice, validate_number, validate_ttl
-from cachelab.workload import MAX_RATE
+from cachelab._internal.validation import validate_choice, validate_number, validate_ttl
+from cachelab.lab.sim import STRATEGY_LABELS, CacheOutcome, model, simulate
+from cachelab.lab.workload import MAX_RATE
 
 __all__ = [
     "TTL_CHOICES_S",

@@ -17,7 +17,7 @@ shop and every figure in a lesson can be checked. Three sizes:
 also one the course's own writes changed (a sale adds orders: the shop is kept, with a
 warning); a missing, partial or damaged one is (re)built into a temporary file and
 moved into place only when it is complete, so an interrupted build never leaves half a
-shop. One process builds a path at a time (``cachelab.build_lock``), and ``make
+shop. One process builds a path at a time (``cachelab.shop.build_lock``), and ``make
 reset`` leaves a build in progress alone.
 
 Nothing here opens a database file with ``open()``: on POSIX, closing *any*
@@ -28,7 +28,7 @@ file in a process.
 
 Lessons that change prices or stock work on ``scratch_shop()``, a throw-away copy.
 
-Run ``python -m cachelab.data [size]`` to build a shop with a progress bar.
+Run ``python -m cachelab.shop.data [size]`` to build a shop with a progress bar.
 """
 
 from __future__ import annotations
@@ -49,9 +49,9 @@ from typing import Callable, Iterator, Optional, TypeVar, Union
 import sqlite_utils
 from tqdm.auto import tqdm
 
-from cachelab.build_lock import build_lock
-from cachelab.validation import validate_choice
-from cachelab.watchdog import is_alive, start_watchdog
+from cachelab._internal.validation import validate_choice
+from cachelab._internal.watchdog import is_alive, start_watchdog
+from cachelab.shop.build_lock import build_lock
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -86,7 +86,7 @@ APPLICATION_ID = 0x434C4142
 DATA_END = 1782777600  # 2026-06-30 00:00:00 UTC: the shop's "now" when it is built
 DAY = 86_400  # seconds
 
-REPO_DATA_DIR = Path(__file__).resolve().parents[2] / "data"
+REPO_DATA_DIR = Path(__file__).resolve().parents[3] / "data"
 CATALOG_PATH = REPO_DATA_DIR / "catalog.json"
 
 
@@ -371,7 +371,7 @@ def scratch_shop(size: Optional[str] = None, seed: int = 42) -> Path:
     The shared database stays exactly as built, so every lesson can be run again
     (and in any order) and sees the same shop. Every copy a process makes lives in
     one folder of its own, removed when Python exits -- or, if the process is killed,
-    by a ``cachelab.watchdog`` within a second. Folders left by processes that died
+    by a ``cachelab._internal.watchdog`` within a second. Folders left by processes that died
     before the watchdog existed are swept away the next time any process makes one.
 
     The copy is made with SQLite's backup API, not by copying the file: it holds only
@@ -757,7 +757,7 @@ def _add_user_tables(db: sqlite_utils.Database, users: int, seed: int) -> None:
     )
 
 
-if __name__ == "__main__":  # python -m cachelab.data [size]
+if __name__ == "__main__":  # python -m cachelab.shop.data [size]
     import sys
 
     chosen = sys.argv[1] if len(sys.argv) > 1 else shop_size()

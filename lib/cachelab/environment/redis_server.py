@@ -7,7 +7,7 @@
 2. otherwise to a *private* ``redis-server`` that this module starts for you: on
    a unix socket in a fresh temporary folder, with persistence switched off,
    shared by everything in this Python process and stopped when it exits
-   (or, if the process is killed, by ``cachelab.watchdog`` within a second).
+   (or, if the process is killed, by ``cachelab._internal.watchdog`` within a second).
 
 The private server's program is looked for, in this order (``find_redis_server``):
 
@@ -46,8 +46,8 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from cachelab.validation import validate_number
-from cachelab.watchdog import start_watchdog
+from cachelab._internal.validation import validate_number
+from cachelab._internal.watchdog import start_watchdog
 
 __all__ = [
     "RedisNotFoundError",
@@ -520,7 +520,7 @@ def url_of(client: redis.Redis) -> str:
     return f"{scheme}://{auth}{host}:{port}/{db}"
 
 
-if __name__ == "__main__":  # python -m cachelab.redis_server: a quick check
+if __name__ == "__main__":  # python -m cachelab.environment.redis_server: a quick check
     started = time.perf_counter()
     client = connect()
     print(

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cachelab.validation import validate_number, validate_whole_number
+from cachelab._internal.validation import validate_number, validate_whole_number
 
 __all__ = [
     "MAX_RATE",

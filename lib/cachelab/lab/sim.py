@@ -29,7 +29,7 @@ with numbers, two ways:
   lesson 06 shows the race that breaks this in real systems).
 
 Both return a ``CacheOutcome``. The tests check that the simulation agrees with
-the model within 3 % -- which is what lets the dashboard in ``cachelab.widgets``
+the model within 3 % -- which is what lets the dashboard in ``cachelab.show.widgets``
 draw the model's curves beside the simulation's dots.
 
 >>> outcome = simulate(ttl=10, read_rate=2, write_rate=0.1, duration=2_000)
@@ -41,7 +41,7 @@ with exponent ``zipf_s``: the most popular key is read twice as often as the sec
 three times as often as the third, ... when ``zipf_s=1``), while writes hit every
 key equally often -- or, with ``writes_follow_reads=True``, follow the same
 popularity. ``read_rate`` and ``write_rate`` are then totals over all keys. The
-events come from ``cachelab.workload.poisson_arrivals``, the course's one generator.
+events come from ``cachelab.lab.workload.poisson_arrivals``, the course's one generator.
 """
 
 from __future__ import annotations
@@ -52,15 +52,15 @@ from functools import lru_cache
 from typing import Optional
 
 from cachelab import keys
-from cachelab.cache import MemoryCache
-from cachelab.clock import FakeClock
-from cachelab.validation import (
+from cachelab._internal.validation import (
     validate_choice,
     validate_number,
     validate_ttl,
     validate_whole_number,
 )
-from cachelab.workload import MAX_RATE, poisson_arrivals, popularity
+from cachelab.cache import MemoryCache
+from cachelab.clock import FakeClock
+from cachelab.lab.workload import MAX_RATE, poisson_arrivals, popularity
 
 __all__ = [
     "STRATEGY_LABELS",

@@ -12,7 +12,7 @@ A ``PageWorker`` is one worker process that stays up between batches of requests
 keeping its Shop and its cache, the way a web server's worker does. Lessons use
 it to change the database *between* requests and see what each worker answers.
 
->>> from cachelab.data import build_shop
+>>> from cachelab.shop.data import build_shop
 >>> jobs = [(str(build_shop(size="tiny")), [("trending", 0)] * 5, "memory")] * 2
 >>> [report["db_queries"] for report in run_workers(serve_pages, jobs)]  # one load per cache
 [1, 1]
@@ -25,8 +25,8 @@ import sys
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 if TYPE_CHECKING:
-    from cachelab.app import Shop
     from cachelab.cache import Cache
+    from cachelab.shop.app import Shop
 
 __all__ = ["CACHE_KINDS", "run_workers", "serve_pages", "PageWorker"]
 
@@ -47,7 +47,12 @@ def _context():
     if sys.platform.startswith("linux"):
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(
-            ["cachelab.workers", "cachelab.app", "cachelab.cache", "cachelab.redis_server"]
+            [
+                "cachelab.lab.workers",
+                "cachelab.shop.app",
+                "cachelab.cache",
+                "cachelab.environment.redis_server",
+            ]
         )
         return context
     return multiprocessing.get_context("spawn")
@@ -96,10 +101,10 @@ def _open_shop_and_cache(
     """Open a worker's own Shop and its cache (None for ``cache="none"``)."""
     # Imported here so that a spawned worker imports them itself.
     from cachelab import keys
-    from cachelab.app import Shop
+    from cachelab._internal.validation import validate_choice
     from cachelab.cache import MemoryCache, RedisCache
-    from cachelab.redis_server import connect
-    from cachelab.validation import validate_choice
+    from cachelab.environment.redis_server import connect
+    from cachelab.shop.app import Shop
 
     validate_choice(cache, "cache", CACHE_KINDS)
     if cache == "redis" and redis_url is None:

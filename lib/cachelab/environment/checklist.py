@@ -25,7 +25,7 @@ from typing import NamedTuple, Optional, Sequence, Union
 from packaging.requirements import Requirement
 from packaging.version import InvalidVersion, Version
 
-from cachelab.display import Table, tick
+from cachelab.show.display import Table, tick
 
 __all__ = [
     "PYTHON_SUPPORTED",
@@ -146,14 +146,14 @@ def package_rows(required: Optional[dict[str, Optional[str]]] = None) -> list[Ro
 
 def shop_row(path: Union[str, Path, None] = None, build: bool = True) -> Row:
     """The shop database at ``path`` (default: the lessons' one): readable, its size named
-    (``default`` or ``small``, see ``cachelab.data.shop_size``) and its rows counted.
+    (``default`` or ``small``, see ``cachelab.shop.data.shop_size``) and its rows counted.
 
     When ``build`` is true, a missing, partial or corrupt database is built first
     (the size ``$CACHELAB_SHOP_SIZE`` names); a complete shop of any size is used as it is.
     """
     try:
-        from cachelab.app import Shop
-        from cachelab.data import build_shop, default_path, describe
+        from cachelab.shop.app import Shop
+        from cachelab.shop.data import build_shop, default_path, describe
 
         where = Path(path) if path is not None else default_path()
         if build and describe(where) is None:  # missing, partial or corrupt: (re)build it
@@ -172,7 +172,7 @@ def shop_row(path: Union[str, Path, None] = None, build: bool = True) -> Row:
             "shop database",
             False,
             f"{where} holds {products} products and {orders} orders; "
-            f"delete it and run `python -m cachelab.data` to rebuild it",
+            f"delete it and run `python -m cachelab.shop.data` to rebuild it",
         )
     return Row(
         "shop database",
@@ -185,7 +185,7 @@ def redis_source(client=None) -> str:
     """Where the course's Redis comes from: ``REDIS_URL`` (password hidden) or the private server's
     program.
     """
-    from cachelab import redis_server
+    from cachelab.environment import redis_server
 
     url = os.environ.get("REDIS_URL")
     if url:
@@ -199,8 +199,8 @@ def redis_source(client=None) -> str:
 def redis_row(client=None, pings: int = 200) -> Row:
     """Redis: reachable, and the median round trip of ``pings`` PINGs (in µs)."""
     try:
-        from cachelab.redis_server import connect
-        from cachelab.timing import measure
+        from cachelab.environment.redis_server import connect
+        from cachelab.lab.timing import measure
 
         client = client if client is not None else connect()
         source = redis_source(client)
@@ -208,7 +208,7 @@ def redis_row(client=None, pings: int = 200) -> Row:
     except Exception as error:
         return Row("Redis", False, f"{type(error).__name__}: {error}")
     try:
-        from cachelab.redis_server import server_version
+        from cachelab.environment.redis_server import server_version
 
         version = server_version(client)
     except Exception:  # some hosted servers disable INFO; the PING is what matters

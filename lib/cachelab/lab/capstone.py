@@ -46,14 +46,14 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from cachelab import keys
-from cachelab.app import NOTIFICATIONS_SQL, PRODUCT_SQL, TRENDING_SQL, Shop
 from cachelab.cache import MemoryCache
 from cachelab.clock import FakeClock
-from cachelab.data import DATA_END, add_users, scratch_shop
-from cachelab.display import Table, tick
-from cachelab.staleness import stale_age
-from cachelab.timing import percentile
-from cachelab.workload import key_of, poisson_arrivals
+from cachelab.lab.staleness import stale_age
+from cachelab.lab.timing import percentile
+from cachelab.lab.workload import key_of, poisson_arrivals
+from cachelab.shop.app import NOTIFICATIONS_SQL, PRODUCT_SQL, TRENDING_SQL, Shop
+from cachelab.shop.data import DATA_END, add_users, scratch_shop
+from cachelab.show.display import Table, tick
 
 __all__ = [
     "DATA_TYPES",

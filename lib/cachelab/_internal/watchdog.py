@@ -20,7 +20,9 @@ It imports nothing but the standard library, so it starts in a few milliseconds.
 Usage (by ``redis_server.PrivateRedisServer``, ``data.scratch_shop`` and
 ``web.WebService``, not by hand)::
 
-    python -m cachelab.watchdog OWNER_PID SERVER_PID FOLDER [--group]   # SERVER_PID "-" for none
+    python -m cachelab._internal.watchdog OWNER_PID SERVER_PID FOLDER [--group]
+
+(``SERVER_PID`` is ``-`` for none.)
 """
 
 import os
@@ -140,7 +142,7 @@ def start_watchdog(
         [
             sys.executable,
             "-m",
-            "cachelab.watchdog",
+            "cachelab._internal.watchdog",
             str(owner_pid),
             "-" if server_pid is None else str(server_pid),
             str(folder),

@@ -1,6 +1,6 @@
 """Put the course back to its starting state -- touching only the course's own things.
 
-``python -m cachelab.reset`` (or ``make reset``) does two things and says what it did:
+``python -m cachelab.environment.reset`` (or ``make reset``) does two things and says what it did:
 
 1. **Redis**: deletes every key under *this learner's* prefix ``cachelab:<learner>:``
    (``keys.learner_prefix()``) in the Redis named by ``REDIS_URL`` -- with SCAN and
@@ -14,7 +14,7 @@
    ``$CACHELAB_DATA_DIR``), so the next ``make lab`` / ``build_shop()`` rebuilds them
    from the seed. Lessons that write use throw-away copies, so this is only needed
    if a database was damaged or edited by hand. A shop that another process is
-   building right now (it holds ``cachelab.build_lock``) is left alone, with its unfinished
+   building right now (it holds ``cachelab.shop.build_lock``) is left alone, with its unfinished
    build, and reset says so: deleting a build in progress would fail it half-way. So is
    a database another process is writing (SQLite says "database is locked").
 
@@ -42,16 +42,16 @@ from typing import Optional, Sequence, Union
 import redis
 
 from cachelab import keys
-from cachelab.build_lock import (
+from cachelab.cache import delete_keys_under
+from cachelab.environment.redis_server import redact_url
+from cachelab.shop.build_lock import (
     ForeignLockFile,
     build_in_progress,
     build_lock,
     is_lock_file,
     lock_path_of,
 )
-from cachelab.cache import delete_keys_under
-from cachelab.data import data_dir, is_course_file
-from cachelab.redis_server import redact_url
+from cachelab.shop.data import data_dir, is_course_file
 
 __all__ = [
     "BATCH",
@@ -241,11 +241,11 @@ def _database_of_side_file(path: Path) -> Path:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """The command line: ``python -m cachelab.reset [--dry-run] [--all-learners] [--redis-only |
-    --databases-only]``.
+    """The command line: ``python -m cachelab.environment.reset [--dry-run] [--all-learners]
+    [--redis-only | --databases-only]``.
     """
     parser = argparse.ArgumentParser(
-        prog="python -m cachelab.reset",
+        prog="python -m cachelab.environment.reset",
         description="Delete this learner's Redis keys (cachelab:<learner>:* only, never FLUSHALL) "
         "and the course's generated databases.",
     )
@@ -328,7 +328,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 def _reset_redis(url: str, prefix: str, all_learners: bool, dry_run: bool, verb: str) -> int:
     """Delete the keys under ``prefix`` at ``url``, print what was done; 0 if it worked, else 1."""
-    from cachelab.redis_server import RedisNotFoundError, connect
+    from cachelab.environment.redis_server import RedisNotFoundError, connect
 
     try:
         client = connect(url)

@@ -30,7 +30,7 @@ from typing import Any, Callable, Iterator, Optional, Sequence
 
 from tqdm.auto import tqdm
 
-from cachelab.validation import validate_number, validate_whole_number
+from cachelab._internal.validation import validate_number, validate_whole_number
 
 __all__ = [
     "Timing",

@@ -8,7 +8,7 @@ can never reach the TTL -- the entry expires first -- which is what lesson 05 sh
 
 The measurement drives a real ``Shop`` (on a scratch copy) and a real cache with
 a ``FakeClock``: ``make_schedule`` draws a seeded run of reads and writes (from
-``cachelab.workload``, the course's one traffic generator), ``run_workload`` replays it -- reads
+``cachelab.lab.workload``, the course's one traffic generator), ``run_workload`` replays it -- reads
 through the pages being measured, writes
 straight to the database -- and records every read next to the database's truth.
 The same seed gives the same figures, to the last read, on every machine.
@@ -25,9 +25,9 @@ import random
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Literal, Mapping, Optional, Protocol, Sequence
 
-from cachelab.app import Shop
 from cachelab.clock import FakeClock
-from cachelab.workload import is_read, key_of, poisson_arrivals
+from cachelab.lab.workload import is_read, key_of, poisson_arrivals
+from cachelab.shop.app import Shop
 
 __all__ = [
     "Event",

@@ -6,10 +6,10 @@ price, a sale that lowers the stock. It counts every SQL statement it runs in
 ``queries``, so a lesson can show exactly how much work the database did.
 
 All SQL is parameterized: values travel as ``?`` parameters, never pasted into
-the SQL text. Every argument is checked first (``cachelab.validation``): a product
+the SQL text. Every argument is checked first (``cachelab._internal.validation``): a product
 id is a whole number, not ``True``, ``1.9`` or ``"1"``.
 
->>> from cachelab.data import build_shop
+>>> from cachelab.shop.data import build_shop
 >>> shop = Shop(build_shop(size="tiny"))
 >>> shop.product(1)["id"], len(shop.trending(limit=3)), shop.queries
 (1, 3, 2)
@@ -29,8 +29,8 @@ from typing import Callable, Iterator, Optional, TypeVar, Union
 
 import sqlite_utils
 
-from cachelab.data import DATA_END, DAY, describe
-from cachelab.validation import validate_id, validate_whole_number
+from cachelab._internal.validation import validate_id, validate_whole_number
+from cachelab.shop.data import DATA_END, DAY, describe
 
 __all__ = [
     "Shop",
@@ -106,13 +106,13 @@ class Shop:
         if not self.path.is_file():
             raise FileNotFoundError(
                 f"no shop database at {self.path}; build one with "
-                f"cachelab.data.build_shop({str(self.path)!r})"
+                f"cachelab.shop.data.build_shop({str(self.path)!r})"
             )
         if describe(self.path) is None:
             raise ValueError(
                 f"{self.path} is not a complete shop database (corrupt, partial, or not the "
                 "course's); "
-                f"rebuild it with cachelab.data.build_shop({str(self.path)!r})"
+                f"rebuild it with cachelab.shop.data.build_shop({str(self.path)!r})"
             )
         self.db = sqlite_utils.Database(self.path)
         if clock is None:
@@ -208,7 +208,7 @@ class Shop:
                 raise
             raise LookupError(
                 f"{self.path.name} has no users yet: add them with "
-                f"cachelab.data.add_users({str(self.path)!r})"
+                f"cachelab.shop.data.add_users({str(self.path)!r})"
             ) from None
 
     def notifications(self, user_id: int, limit: int = 5) -> list[dict]:
@@ -291,7 +291,7 @@ class Shop:
             if "readonly" in str(error) or "read-only" in str(error):
                 raise PermissionError(
                     f"{self.path} cannot be written ({error}); lessons that change the shop work "
-                    "on a copy: cachelab.data.scratch_shop()"
+                    "on a copy: cachelab.shop.data.scratch_shop()"
                 ) from None
             raise
 
