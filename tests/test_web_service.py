@@ -71,6 +71,29 @@ def test_stop_leaves_no_process_of_the_service_behind(tiny_shop_path):
     assert group_members(group) == []
 
 
+def test_what_lesson_10_asks_of_a_service_expire_its_homepage_wait_and_stop_it_all(
+    tiny_shop_path, redis_client
+):
+    service = WebService("redis", workers=2, ttl=600, db_path=tiny_shop_path).start()
+    homepage = keys.redis_key(service.prefix, keys.trending())
+    try:
+        assert service.processes_left()
+        with pytest.raises(RuntimeError, match="not cached yet"):
+            service.expire_homepage(0.5)
+        assert service.get("/").headers["x-cache"] == "miss"
+        assert redis_client.pttl(homepage) > 60_000, "cached for the service's TTL"
+        service.expire_homepage(0.5)
+        assert 0 < redis_client.pttl(homepage) <= 500
+        with pytest.raises(ValueError, match="in_s"):
+            service.expire_homepage(-1)
+        assert service.wait_until_idle(timeout_s=10)
+        workers = service.worker_pids()
+    finally:
+        service.stop()
+    assert not service.processes_left()
+    assert not any(running(pid) for pid in workers)
+
+
 def test_stop_deletes_the_services_redis_keys_and_is_safe_twice(tiny_shop_path, redis_client):
     service = WebService("redis", workers=1, db_path=tiny_shop_path).start()
     service.get("/")
