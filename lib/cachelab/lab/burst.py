@@ -430,85 +430,54 @@ def _warm_up(
             cache.set(name, value, from_start(expiry))
 
 
-def _burst_worker(
-    db_path: str,
-    redis_url: str,
+def _worker_cache(
+    client: Any, prefix: str, names: list[str], note: Callable[[int], None], cache_down: bool
+) -> Any:
+    """The shared cache, noting each list's stores; with ``cache_down``, one whose server died."""
+    from cachelab.cache import RedisCache
+    from cachelab.environment.redis_server import PrivateRedisServer, connect
+
+    if not cache_down:
+        return _cache_that_notes_stores(client, prefix, names, note)
+    dead = PrivateRedisServer().start()  # a cache whose server has just died: it fails open
+    dead_client = connect(dead.url)
+    dead.stop()
+    return RedisCache(dead_client, prefix=prefix, fail_open=True)
+
+
+def _ask(
+    page: Callable[[str, Callable[[], Any]], Any], name: str, query: Callable[[], dict]
+) -> tuple[float, str, bool]:
+    """Ask ``page`` for list ``name``: (stale seconds, error, whether this thread ran the query)."""
+    me = threading.get_ident()
+    ran_query = [False]
+
+    def load() -> dict:  # the query, noting whether it ran in this request's own thread
+        ran_query[0] = ran_query[0] or threading.get_ident() == me
+        return query()
+
+    error = ""
+    stale_s = 0.0
+    asked_at = time.time()
+    try:
+        value = page(name, load)
+        stale_s = max(0.0, asked_at - value["loaded_at"] - value["fresh_for_s"])
+    except Exception as failure:  # recorded: a burst counts its errors
+        error = f"{type(failure).__name__}: {failure}"
+    return stale_s, error, ran_query[0]
+
+
+def _agree_on_start(
+    client: Any,
     prefix: str,
     strategy: str,
+    cache: Any,
+    names: list[str],
     plan: dict,
-    arrivals: Sequence[tuple[float, int]],
     worker_index: int,
     workers: int,
-    on_done: Optional[Callable[[], Any]] = None,
-) -> dict:
-    """One process's share of a burst: its arrivals, as threads, against the shared cache.
-
-    ``on_done()`` is called as each request finishes (a progress bar, in this process only).
-    """
-    from cachelab.cache import RedisCache
-    from cachelab.environment.redis_server import connect
-
-    client = connect(redis_url, timeout_s=REDIS_TIMEOUT_S)
-    offset = [0.0]  # perf_counter at the shared start, once it is known
-    names = [keys.trending(7, TRENDING_LIMITS[i]) for i in range(plan["key_count"])]
-    stored: dict[int, float] = {}  # list -> first store after the start (the warm-up's are not)
-    stores_lock = threading.Lock()
-
-    def note_store(key_index: int) -> None:
-        if offset[0]:
-            with stores_lock:
-                stored.setdefault(key_index, time.perf_counter() - offset[0])
-
-    cache = _cache_that_notes_stores(client, prefix, names, note_store)
-    if plan["cache_down"]:  # a cache whose server has just died: it fails open, every time
-        from cachelab.environment.redis_server import PrivateRedisServer
-
-        dead = PrivateRedisServer().start()
-        dead_client = connect(dead.url)
-        dead.stop()
-        cache = RedisCache(dead_client, prefix=prefix, fail_open=True)
-    loads = _Loads(
-        db_path, lambda: time.perf_counter() - offset[0], REFILL_TTL_S, plan["db_connections"]
-    )
-    page = _page(strategy, cache, plan["ttl"], plan["spread"], plan["beta"], plan["seed"] + 1)
-    records: list[Optional[BurstRequest]] = [None] * len(arrivals)
-    ready = threading.Barrier(len(arrivals) + 1)
-
-    def request(index: int, arrived_s: float, key_index: int) -> None:
-        query = loads.loader(key_index)
-        me = threading.get_ident()
-        waited_for_query = [False]
-
-        def load() -> dict:  # the query, noting whether it ran in this request's own thread
-            waited_for_query[0] = waited_for_query[0] or threading.get_ident() == me
-            return query()
-
-        ready.wait()
-        delay = offset[0] + arrived_s - time.perf_counter()
-        if delay > 0:
-            time.sleep(delay)
-        error = ""
-        stale_s = 0.0
-        started_s = time.perf_counter() - offset[0]
-        asked_at = time.time()
-        try:
-            value = page(names[key_index], load)
-            stale_s = max(0.0, asked_at - value["loaded_at"] - value["fresh_for_s"])
-        except Exception as failure:  # recorded: a burst counts its errors
-            error = f"{type(failure).__name__}: {failure}"
-        latency = time.perf_counter() - offset[0] - arrived_s
-        records[index] = BurstRequest(
-            arrived_s, key_index, latency, stale_s, error, started_s, waited_for_query[0]
-        )
-        if on_done is not None:
-            on_done()
-
-    threads = [
-        threading.Thread(target=request, args=(i, t, k), daemon=True)
-        for i, (t, k) in enumerate(arrivals)
-    ]
-    for thread in threads:
-        thread.start()
+) -> float:
+    """The burst's start (wall clock) that every process agrees on; the first one warms up."""
     # Meet the other processes. The first writes every list at once (the deploy), for a start
     # a moment ahead, and only then tells the others when that start is: a process that a busy
     # machine pauses before its writes plans a new start, rather than shift every expiry.
@@ -524,10 +493,72 @@ def _burst_worker(
             if time.time() < start_wall - START_LEAD_S / 2:
                 break
         client.set(start_key, repr(start_wall), ex=60)
-    else:
-        while (start := client.get(start_key)) is None:
-            time.sleep(0.001)
-        start_wall = float(start)
+        return start_wall
+    while (start := client.get(start_key)) is None:
+        time.sleep(0.001)
+    return float(start)
+
+
+def _burst_worker(
+    db_path: str,
+    redis_url: str,
+    prefix: str,
+    strategy: str,
+    plan: dict,
+    arrivals: Sequence[tuple[float, int]],
+    worker_index: int,
+    workers: int,
+    on_done: Optional[Callable[[], Any]] = None,
+) -> dict:
+    """One process's share of a burst: its arrivals, as threads, against the shared cache.
+
+    ``on_done()`` is called as each request finishes (a progress bar, in this process only).
+    """
+    from cachelab.environment.redis_server import connect
+
+    client = connect(redis_url, timeout_s=REDIS_TIMEOUT_S)
+    offset = [0.0]  # perf_counter at the shared start, once it is known
+    names = [keys.trending(7, TRENDING_LIMITS[i]) for i in range(plan["key_count"])]
+    stored: dict[int, float] = {}  # list -> first store after the start (the warm-up's are not)
+    stores_lock = threading.Lock()
+
+    def note_store(key_index: int) -> None:
+        if offset[0]:
+            with stores_lock:
+                stored.setdefault(key_index, time.perf_counter() - offset[0])
+
+    cache = _worker_cache(client, prefix, names, note_store, plan["cache_down"])
+    loads = _Loads(
+        db_path, lambda: time.perf_counter() - offset[0], REFILL_TTL_S, plan["db_connections"]
+    )
+    page = _page(strategy, cache, plan["ttl"], plan["spread"], plan["beta"], plan["seed"] + 1)
+    records: list[Optional[BurstRequest]] = [None] * len(arrivals)
+    ready = threading.Barrier(len(arrivals) + 1)
+
+    def request(index: int, arrived_s: float, key_index: int) -> None:
+        query = loads.loader(key_index)
+        ready.wait()
+        delay = offset[0] + arrived_s - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        started_s = time.perf_counter() - offset[0]
+        stale_s, error, loaded = _ask(page, names[key_index], query)
+        latency = time.perf_counter() - offset[0] - arrived_s
+        records[index] = BurstRequest(
+            arrived_s, key_index, latency, stale_s, error, started_s, loaded
+        )
+        if on_done is not None:
+            on_done()
+
+    threads = [
+        threading.Thread(target=request, args=(i, t, k), daemon=True)
+        for i, (t, k) in enumerate(arrivals)
+    ]
+    for thread in threads:
+        thread.start()
+    start_wall = _agree_on_start(
+        client, prefix, strategy, cache, names, plan, worker_index, workers
+    )
     offset[0] = time.perf_counter() + (start_wall - time.time())
     ready.wait()
     for thread in threads:
@@ -578,11 +609,58 @@ def run_burst(
     """
     from cachelab.cache import RedisCache
     from cachelab.environment.redis_server import connect, url_of
-    from cachelab.lab.workers import run_workers
     from cachelab.lab.workload import key_of, poisson_arrivals
-    from cachelab.shop.app import Shop
-    from cachelab.stampede import jittered_ttl
 
+    read_rate, duration, ttl = _validate_burst(
+        strategy, read_rate, duration, ttl, key_count, processes, db_connections, delta_s
+    )
+    times, codes = poisson_arrivals(
+        read_rate, 0, duration, key_count=key_count, zipf_s=0.0, seed=seed
+    )
+    arrivals = [(t, key_of(code)) for t, code in zip(times, codes)]
+    client = connect(redis_url)
+    url = redis_url or url_of(client)
+    prefix = f"{keys.learner_prefix()}burst:{uuid.uuid4().hex[:10]}:"
+
+    plan = _plan(
+        db_path, strategy, ttl, key_count, spread, beta, delta_s, seed, cache_down, db_connections
+    )
+    jobs = [
+        (str(db_path), url, prefix, strategy, plan, arrivals[i::processes], i, processes)
+        for i in range(processes)
+    ]
+    try:
+        reports = _run_shares(jobs, len(arrivals), strategy, progress)
+    finally:
+        RedisCache(client, prefix=prefix).clear()
+    requests, loads, stored = _merge_reports(reports)
+    return BurstResult(
+        cache_down=bool(cache_down),
+        strategy=strategy,
+        read_rate=read_rate,
+        duration=duration,
+        ttl=ttl,
+        key_count=key_count,
+        processes=processes,
+        expiries_s=plan["expiries_s"],
+        requests=requests,
+        loads=loads,
+        pids=[report["pid"] for report in reports],
+        stored_s=stored,
+    )
+
+
+def _validate_burst(
+    strategy: str,
+    read_rate: float,
+    duration: float,
+    ttl: float,
+    key_count: int,
+    processes: int,
+    db_connections: Optional[int],
+    delta_s: Optional[float],
+) -> tuple[float, float, float]:
+    """Check ``run_burst``'s arguments before it starts anything; return its rate, duration, ttl."""
     validate_choice(strategy, "strategy", STRATEGIES)
     read_rate = validate_number(
         read_rate, "read_rate", above=0, maximum=MAX_READ_RATE, unit="per second"
@@ -600,28 +678,30 @@ def run_burst(
         )
     if delta_s is not None:
         validate_number(delta_s, "delta_s", minimum=0, maximum=60, unit="seconds")
-    times, codes = poisson_arrivals(
-        read_rate, 0, duration, key_count=key_count, zipf_s=0.0, seed=seed
-    )
-    arrivals = [(t, key_of(code)) for t, code in zip(times, codes)]
-    client = connect(redis_url)
-    url = redis_url or url_of(client)
-    prefix = f"{keys.learner_prefix()}burst:{uuid.uuid4().hex[:10]}:"
+    return read_rate, duration, ttl
 
-    shop = Shop(db_path)  # the warm-up's values, loaded before the burst, and how long one took
-    try:
-        started = time.perf_counter()
-        values = [
-            {"rows": shop.trending(days=7, limit=TRENDING_LIMITS[i])} for i in range(key_count)
-        ]
-        measured_delta_s = (time.perf_counter() - started) / key_count
-    finally:
-        shop.close()
+
+def _plan(
+    db_path: Any,
+    strategy: str,
+    ttl: float,
+    key_count: int,
+    spread: float,
+    beta: float,
+    delta_s: Optional[float],
+    seed: int,
+    cache_down: bool,
+    db_connections: Optional[int],
+) -> dict:
+    """What every process needs to play its share: the warm-up's values, each list's expiry."""
+    from cachelab.stampede import jittered_ttl
+
+    values, measured_delta_s = _warm_up_values(db_path, key_count)
     rng = random.Random(seed)
     expiries = [
         jittered_ttl(ttl, spread, rng) if strategy == "jitter" else ttl for _ in range(key_count)
     ]
-    plan = {
+    return {
         "key_count": key_count,
         "ttl": ttl,
         "spread": spread,
@@ -633,30 +713,49 @@ def run_burst(
         "cache_down": bool(cache_down),
         "db_connections": db_connections,
     }
-    jobs = [
-        (str(db_path), url, prefix, strategy, plan, arrivals[i::processes], i, processes)
-        for i in range(processes)
-    ]
+
+
+def _warm_up_values(db_path: Any, key_count: int) -> tuple[list[dict], float]:
+    """The lists' values, loaded before the burst for its warm-up, and how long one load took."""
+    from cachelab.shop.app import Shop
+
+    shop = Shop(db_path)
     try:
-        if processes == 1:
-            with tqdm(
-                total=len(arrivals),
-                desc=STRATEGIES[strategy],
-                unit=" requests",
-                disable=not progress,
-                leave=False,
-            ) as bar:
-                lock = threading.Lock()
-
-                def done() -> None:
-                    with lock:
-                        bar.update()
-
-                reports = [_burst_worker(*jobs[0], on_done=done)]
-        else:
-            reports = run_workers(_burst_worker, jobs)
+        started = time.perf_counter()
+        values = [
+            {"rows": shop.trending(days=7, limit=TRENDING_LIMITS[i])} for i in range(key_count)
+        ]
+        return values, (time.perf_counter() - started) / key_count
     finally:
-        RedisCache(client, prefix=prefix).clear()
+        shop.close()
+
+
+def _run_shares(jobs: list[tuple], total: int, strategy: str, progress: bool) -> list[dict]:
+    """Every process's report: one share in this process (with a progress bar), or several."""
+    from cachelab.lab.workers import run_workers
+
+    if len(jobs) > 1:
+        return run_workers(_burst_worker, jobs)
+    with tqdm(
+        total=total,
+        desc=STRATEGIES[strategy],
+        unit=" requests",
+        disable=not progress,
+        leave=False,
+    ) as bar:
+        lock = threading.Lock()
+
+        def done() -> None:
+            with lock:
+                bar.update()
+
+        return [_burst_worker(*jobs[0], on_done=done)]
+
+
+def _merge_reports(
+    reports: list[dict],
+) -> tuple[list[BurstRequest], list[BurstLoad], dict[int, float]]:
+    """All processes' requests (by arrival), loads (by start), and each list's first refill."""
     requests = sorted(
         (r for report in reports for r in report["requests"]), key=lambda r: r.arrived_s
     )
@@ -665,20 +764,7 @@ def run_burst(
     for report in reports:
         for key_index, at in report["stored"].items():
             stored[key_index] = min(at, stored.get(key_index, math.inf))
-    return BurstResult(
-        cache_down=bool(cache_down),
-        strategy=strategy,
-        read_rate=read_rate,
-        duration=duration,
-        ttl=ttl,
-        key_count=key_count,
-        processes=processes,
-        expiries_s=expiries,
-        requests=requests,
-        loads=loads,
-        pids=[report["pid"] for report in reports],
-        stored_s=stored,
-    )
+    return requests, loads, stored
 
 
 def plot_burst(result: BurstResult, ax=None, title: Optional[str] = None):
