@@ -22,7 +22,9 @@ Usage (by ``redis_server.PrivateRedisServer``, ``data.scratch_shop`` and
 
     python -m cachelab._internal.watchdog OWNER_PID SERVER_PID FOLDER [--group]
 
-(``SERVER_PID`` is ``-`` for none.)
+(``SERVER_PID`` is ``-`` for none.) ``start_detached`` starts a server in a session of
+its own together with its watchdog, the one way both servers are started;
+``start_watchdog`` starts a watchdog alone, for a folder with no server.
 """
 
 import os
@@ -32,9 +34,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
-__all__ = ["is_alive", "group_is_alive", "stop", "watch", "start_watchdog"]
+__all__ = ["is_alive", "group_is_alive", "stop", "watch", "start_watchdog", "start_detached"]
 
 
 def is_alive(pid: int) -> bool:
@@ -153,6 +155,55 @@ def start_watchdog(
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
+
+
+def start_detached(
+    command: Sequence[str],
+    folder: Path,
+    log_name: str,
+    env: Optional[Mapping[str, str]] = None,
+    group: bool = False,
+) -> tuple[subprocess.Popen, subprocess.Popen]:
+    """Start ``command`` as a server in a session of its own, with a watchdog; return both.
+
+    This is the one way the course starts a server from a notebook (the private Redis, the
+    web service), written once because each of its three parts has a reason:
+
+    - a session of its own, so that "Interrupt kernel" (which signals the kernel's whole
+      process group) does not kill the server; the server then leads a process group of its
+      own, which its workers join;
+    - its output (stdout and stderr) appended to ``folder / log_name``, not to a pipe: a pipe
+      that nobody reads fills up and stalls the server, and the log is what the caller shows
+      when the server does not start;
+    - a watchdog for it, because a server in a session of its own no longer goes with a killed
+      kernel: once this process is gone, the watchdog stops the server (with ``group``, its
+      whole process group, also when the server died first) and removes ``folder``.
+
+    ``env`` replaces the server's environment (``None`` passes on this process's). The caller
+    waits until the server answers, and terminates the watchdog (the second process returned)
+    when it stops the server itself.
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> server, guard = start_detached([sys.executable, "-c", "print('ready')"], folder, "out.log")
+    >>> os.getpgid(server.pid) == server.pid  # it leads a process group of its own
+    True
+    >>> server.wait(), (folder / "out.log").read_text()
+    (0, 'ready\\n')
+    >>> guard.terminate(); guard.wait()
+    -15
+    >>> shutil.rmtree(folder)
+    """
+    with open(folder / log_name, "ab") as log:
+        server = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
+        )
+    return server, start_watchdog(os.getpid(), server.pid, folder, group=group)
 
 
 if __name__ == "__main__":

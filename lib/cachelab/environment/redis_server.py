@@ -47,7 +47,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from cachelab._internal.validation import validate_number
-from cachelab._internal.watchdog import start_watchdog
+from cachelab._internal.watchdog import start_detached
 
 __all__ = [
     "RedisNotFoundError",
@@ -285,21 +285,11 @@ class PrivateRedisServer:
             "--daemonize", "no",
             "--loglevel", "warning",
         ]  # fmt: skip
-        log = open(self.folder / "redis.log", "ab")
-        # A session of its own: Jupyter's "Interrupt kernel" signals the kernel's whole
-        # process group, and Redis must survive that. The watchdog stops it if we die.
-        self.process = subprocess.Popen(
-            command,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        log.close()
-        if self.watchdog is not None:
+        if self.watchdog is not None:  # it guards the server this one replaces
             self.watchdog.terminate()
             self.watchdog.wait()
-        self.watchdog = start_watchdog(os.getpid(), self.process.pid, self.folder)
+        # Redis must survive "Interrupt kernel"; its watchdog stops it if we die.
+        self.process, self.watchdog = start_detached(command, self.folder, "redis.log")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -195,21 +195,12 @@ class WebService:
         ]  # fmt: skip
         if self.db_path is not None:  # else the service serves a private copy of its own
             command += ["--db", str(self.db_path)]
-        log = open(self.folder / "service.log", "wb")
         self.owner_pid = os.getpid()
         # A session of its own (so a kernel interrupt does not reach it), which makes the
-        # service the leader of a process group that its workers join.
-        self.process = subprocess.Popen(
-            command,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=environment,
-            start_new_session=True,
-        )
-        log.close()
-        self.watchdog = watchdog.start_watchdog(
-            os.getpid(), self.process.pid, self.folder, group=True
+        # service the leader of a process group that its workers join: the watchdog stops
+        # the whole group if we die.
+        self.process, self.watchdog = watchdog.start_detached(
+            command, self.folder, "service.log", env=environment, group=True
         )
         _running.add(self)
         return self.wait() if wait else self
