@@ -351,6 +351,25 @@ def run_load(
         timeout_s, "timeout_s", above=0, maximum=MAX_SECONDS, unit="seconds"
     )
     connections = validate_whole_number(connections, "connections", maximum=10_000)
+    _validate_paths(paths)
+    due_s, chosen = _schedule(rate_per_s, requests, paths, seed)
+
+    before = _stats_or_none(url)
+    run = LoadRun(rate_per_s=rate_per_s, budget=requests, sent=0, elapsed_s=0.0, latencies_s=[])
+    label = desc or f"{rate_per_s:,.0f} requests/s"
+    _drive_in_a_thread(
+        url, due_s, chosen, max_seconds, timeout_s, connections, run, label, progress
+    )
+    # A service that answered /stats before the run has one: give it time to answer after an
+    # overloaded run too (its workers may still be busy with what the run left queued).
+    after = _stats_or_none(url, timeout_s=max(10.0, timeout_s)) if before is not None else None
+    if before is not None and after is not None:
+        _count_service_work(run, before, after)
+    return run
+
+
+def _validate_paths(paths: Sequence[str]) -> None:
+    """Raise ``ValueError`` unless ``paths`` is a non-empty list of paths that start with ``/``."""
     if (
         isinstance(paths, str)
         or not paths
@@ -360,6 +379,11 @@ def run_load(
             f"paths must be a list of paths such as ['/', '/products/7'], got {paths!r}"
         )
 
+
+def _schedule(
+    rate_per_s: float, requests: int, paths: Sequence[str], seed: int
+) -> tuple[Sequence[float], list[str]]:
+    """When each request is due (seconds from the start) and its path, both drawn from ``seed``."""
     import numpy as np
 
     # The first `requests` arrivals of a Poisson process at rate_per_s (a window long enough
@@ -368,15 +392,26 @@ def run_load(
     due_s, _ = poisson_arrivals(rate_per_s, 0, window_s, seed=seed)
     due_s = due_s[:requests]
     rng = np.random.default_rng(seed)
-    chosen = [paths[i] for i in rng.integers(0, len(paths), size=len(due_s))]
+    return due_s, [paths[i] for i in rng.integers(0, len(paths), size=len(due_s))]
 
-    before = _stats_or_none(url)
-    run = LoadRun(rate_per_s=rate_per_s, budget=requests, sent=0, elapsed_s=0.0, latencies_s=[])
+
+def _drive_in_a_thread(
+    url: str,
+    due_s: Sequence[float],
+    paths: Sequence[str],
+    max_seconds: float,
+    timeout_s: float,
+    connections: int,
+    run: LoadRun,
+    label: str,
+    progress: bool,
+) -> None:
+    """Run ``_drive`` on an event loop of its own thread (a notebook's already runs one)."""
     done = [0]
     failure: list[BaseException] = []
     loop = _new_event_loop()
     main = loop.create_task(
-        _drive(url, due_s, chosen, max_seconds, timeout_s, connections, run, done)
+        _drive(url, due_s, paths, max_seconds, timeout_s, connections, run, done)
     )
 
     finished = threading.Event()
@@ -391,8 +426,7 @@ def run_load(
             finished.set()
 
     thread = threading.Thread(target=drive, name="cachelab-load", daemon=True)
-    label = desc or f"{rate_per_s:,.0f} requests/s"
-    with tqdm(total=requests, desc=label, disable=not progress, leave=False) as bar:
+    with tqdm(total=run.budget, desc=label, disable=not progress, leave=False) as bar:
         thread.start()
         try:
             while thread.is_alive():
@@ -405,18 +439,17 @@ def run_load(
         bar.update(done[0] - bar.n)
     if failure and not isinstance(failure[0], asyncio.CancelledError):
         raise failure[0]
-    # A service that answered /stats before the run has one: give it time to answer after an
-    # overloaded run too (its workers may still be busy with what the run left queued).
-    after = _stats_or_none(url, timeout_s=max(10.0, timeout_s)) if before is not None else None
-    if before is not None and after is not None:
-        run.db_queries = after["total"]["db_queries"] - before["total"]["db_queries"]
-        run.cache_hits = after["total"].get("cache_hits", 0) - before["total"].get("cache_hits", 0)
-        run.cache_misses = after["total"].get("cache_misses", 0) - before["total"].get(
-            "cache_misses", 0
-        )
-        if "cpu_us" in after["total"] and "cpu_us" in before["total"]:
-            run.cpu_s = (after["total"]["cpu_us"] - before["total"]["cpu_us"]) / 1e6
-    return run
+
+
+def _count_service_work(run: LoadRun, before: dict, after: dict) -> None:
+    """Set ``run``'s queries, cache hits and misses and CPU time: the service's counters' growth."""
+    run.db_queries = after["total"]["db_queries"] - before["total"]["db_queries"]
+    run.cache_hits = after["total"].get("cache_hits", 0) - before["total"].get("cache_hits", 0)
+    run.cache_misses = after["total"].get("cache_misses", 0) - before["total"].get(
+        "cache_misses", 0
+    )
+    if "cpu_us" in after["total"] and "cpu_us" in before["total"]:
+        run.cpu_s = (after["total"]["cpu_us"] - before["total"]["cpu_us"]) / 1e6
 
 
 def _stats_or_none(url: str, timeout_s: float = 1.0) -> Optional[dict]:
