@@ -532,107 +532,144 @@ def grade(make_pages: Callable[[Env], Any], workload: Workload = WORKLOAD) -> Re
         raise TypeError(f"make_pages must be a class or function taking env, got {make_pages!r}")
     if not isinstance(workload, Workload):
         raise TypeError(f"workload must be a capstone.Workload, got {type(workload).__name__}")
-    path = prepare_shop(workload.users)
-    start = float(DATA_END)
-    clock = FakeClock(start)
-    truth_shop = Shop(path, clock=clock)  # the grader's own connection: never counted
-    catalogue = sorted(
-        row[0] for row in truth_shop.db.execute("SELECT id FROM products ORDER BY id")
-    )
-    existing = set(catalogue)
-    shop = _GradedShop(path, clock, existing)
-    shop.db.execute("PRAGMA synchronous = OFF")  # a throw-away copy: commits need not wait for disk
-    cache = _CountingCache(clock)
-    jobs: list[Callable[[], Any]] = []
-    env = Env(shop=shop, cache=cache, clock=clock, spawn=jobs.append)
-    pages = make_pages(env)
-    for method in ("page", "set_price", "sell", "notify"):
-        if not callable(getattr(pages, method, None)):
-            raise PageError(f"the design has a {method}() method", "shape")
+    replay = _Replay(workload)
+    try:
+        replay.build(make_pages)
+        replay.run()
+    finally:
+        replay.close()
+    return replay.report()
 
-    price: dict[int, list] = {}
-    stock: dict[int, list] = {}
-    for row in truth_shop.db.execute("SELECT id, price_cents, stock FROM products"):
-        price[row[0]], stock[row[0]] = [(start, row[1])], [(start, row[2])]
-    trending = [(start, _ids(truth_shop.trending()))]
-    notes = {u: [(start, _ids(truth_shop.notifications(u)))] for u in range(1, workload.users + 1)}
-    reads = {data: [] for data in DATA_TYPES}  # (stale?, age) per read
-    latencies: list[float] = []
-    peak_keys, peak_kinds = 0, {}
-    next_trending_check = start + 10.0
 
-    def run_jobs() -> None:
-        shop.phase = "background"
-        while jobs:
-            jobs.pop(0)()
-        shop.phase = "other"
+class _Replay:
+    """One replay of the workload through one design, with the database's truth beside it.
 
-    def note(data: str, history: list, now: float, served: Any, what: str) -> None:
-        try:
-            age = stale_age(now, served, history)
-        except ValueError:
-            raise PageError(
-                f"{what}: the page showed {served!r}, which the database never held", data
-            ) from None
-        reads[data].append((served != history[-1][1], age))
+    The set-up is made once: a scratch shop, the design's counted connection and cache on a
+    fake clock, and the grader's own connection, which keeps the history of every price,
+    stock figure, trending list and user's notifications. ``run`` replays the events in time
+    order and records every read the pages served; then each budget has its own method
+    (``staleness``, ``cache_keys``, ``database_load``, ``page_latency``), and ``report``
+    gathers them.
+    """
 
-    events = _events(workload, catalogue, popular=100)
-    for index, event in enumerate(events):
-        clock.now = start + event.t
-        now = clock.now
-        if now >= next_trending_check:  # the 7-day window slides as time passes
-            current = _ids(truth_shop.trending())
-            if current != trending[-1][1]:
-                trending.append((now, current))
-            next_trending_check = now + 10.0
-        if isinstance(event, _Write):
-            shop.phase = "write"
-            if event.kind == "price":
-                pages.set_price(event.target, event.amount)
-                row = truth_shop.db.execute(
-                    "SELECT price_cents FROM products WHERE id = ?", [event.target]
-                ).fetchone()
-                if row[0] != event.amount:
-                    raise PageError(
-                        f"set_price({event.target}, {event.amount}) did not change the price in "
-                        "the database",
-                        "shape",
-                    )
-                if row[0] != price[event.target][-1][1]:
-                    price[event.target].append((now, row[0]))
-            elif event.kind == "sell":
-                quantity = min(event.amount, stock[event.target][-1][1])
-                if quantity:
-                    pages.sell(event.target, quantity)
-                    row = truth_shop.db.execute(
-                        "SELECT stock FROM products WHERE id = ?", [event.target]
-                    ).fetchone()
-                    if row[0] != stock[event.target][-1][1] - quantity:
-                        raise PageError(
-                            f"sell({event.target}, {quantity}) did not lower the stock in the "
-                            "database",
-                            "shape",
-                        )
-                    stock[event.target].append((now, row[0]))
-                    current = _ids(truth_shop.trending())
-                    if current != trending[-1][1]:
-                        trending.append((now, current))
+    def __init__(self, workload: Workload) -> None:
+        self.workload = workload
+        path = prepare_shop(workload.users)
+        self.start = float(DATA_END)
+        self.clock = FakeClock(self.start)
+        self.truth = Shop(path, clock=self.clock)  # the grader's own connection: never counted
+        self.catalogue = sorted(
+            row[0] for row in self.truth.db.execute("SELECT id FROM products ORDER BY id")
+        )
+        self.existing = set(self.catalogue)
+        self.shop = _GradedShop(path, self.clock, self.existing)
+        self.shop.db.execute("PRAGMA synchronous = OFF")  # a throw-away copy: no waiting for disk
+        self.cache = _CountingCache(self.clock)
+        self.jobs: list[Callable[[], Any]] = []
+        self.pages: Any = None  # the design, once built
+        # the database's history, [(time, value), ...]: price and stock by product, the
+        # trending list, and notifications by user
+        self.price: dict[int, list] = {}
+        self.stock: dict[int, list] = {}
+        self.trending: list = []
+        self.notes: dict[int, list] = {}
+        self.reads: dict[str, list] = {data: [] for data in DATA_TYPES}  # (stale?, age) per read
+        self.latencies: list[float] = []
+        self.peak_keys, self.peak_kinds = 0, {}
+        self.next_trending_check = self.start + 10.0
+
+    def build(self, make_pages: Callable[[Env], Any]) -> None:
+        """Build the design from ``Env``, then note what the database holds at the start."""
+        env = Env(shop=self.shop, cache=self.cache, clock=self.clock, spawn=self.jobs.append)
+        self.pages = make_pages(env)
+        for method in ("page", "set_price", "sell", "notify"):
+            if not callable(getattr(self.pages, method, None)):
+                raise PageError(f"the design has a {method}() method", "shape")
+        for row in self.truth.db.execute("SELECT id, price_cents, stock FROM products"):
+            self.price[row[0]], self.stock[row[0]] = [(self.start, row[1])], [(self.start, row[2])]
+        self.trending = [(self.start, _ids(self.truth.trending()))]
+        self.notes = {
+            user: [(self.start, _ids(self.truth.notifications(user)))]
+            for user in range(1, self.workload.users + 1)
+        }
+
+    def run(self) -> None:
+        """Replay every event at its time; background jobs run right after their request."""
+        for index, event in enumerate(_events(self.workload, self.catalogue, popular=100)):
+            self.clock.now = self.start + event.t
+            now = self.clock.now
+            if now >= self.next_trending_check:  # the 7-day window slides as time passes
+                self._follow_trending(now)
+                self.next_trending_check = now + 10.0
+            if isinstance(event, _Write):
+                self.shop.phase = "write"
+                self._write(event, now)
+                self.shop.phase = "other"
+                self._run_jobs()
             else:
-                pages.notify(event.target, event.message)
-                current = _ids(truth_shop.notifications(event.target))
-                if current == notes[event.target][-1][1]:
-                    raise PageError(
-                        f"notify({event.target}, ...) did not reach the database", "shape"
-                    )
-                notes[event.target].append((now, current))
-            shop.phase = "other"
-            run_jobs()
-            continue
+                self._page(event, now)
+                self._run_jobs()
+                if index % 250 == 0:
+                    self._count_keys()
+        self._count_keys()
 
-        cost_before, operations_before = shop.cost_ms, cache.operations
-        shop.phase = "page"
+    def close(self) -> None:
+        self.shop.close()
+        self.truth.close()
+
+    # ----------------------------------------------------------------------- the writes
+
+    def _write(self, event: _Write, now: float) -> None:
+        """Send a write to the design, check that it reached the database, note the change."""
+        target = event.target
+        if event.kind == "price":
+            self.pages.set_price(target, event.amount)
+            price = self._column("price_cents", target)
+            if price != event.amount:
+                message = f"set_price({target}, {event.amount}) did not change the price"
+                raise PageError(f"{message} in the database", "shape")
+            if price != self.price[target][-1][1]:
+                self.price[target].append((now, price))
+        elif event.kind == "sell":
+            quantity = min(event.amount, self.stock[target][-1][1])
+            if quantity:
+                self.pages.sell(target, quantity)
+                stock = self._column("stock", target)
+                if stock != self.stock[target][-1][1] - quantity:
+                    message = f"sell({target}, {quantity}) did not lower the stock"
+                    raise PageError(f"{message} in the database", "shape")
+                self.stock[target].append((now, stock))
+                self._follow_trending(now)
+        else:
+            self.pages.notify(target, event.message)
+            current = _ids(self.truth.notifications(target))
+            if current == self.notes[target][-1][1]:
+                raise PageError(f"notify({target}, ...) did not reach the database", "shape")
+            self.notes[target].append((now, current))
+
+    def _column(self, column: str, product_id: int) -> Any:
+        sql = f"SELECT {column} FROM products WHERE id = ?"
+        return self.truth.db.execute(sql, [product_id]).fetchone()[0]
+
+    def _follow_trending(self, now: float) -> None:
+        current = _ids(self.truth.trending())
+        if current != self.trending[-1][1]:
+            self.trending.append((now, current))
+
+    def _run_jobs(self) -> None:
+        self.shop.phase = "background"
+        while self.jobs:
+            self.jobs.pop(0)()
+        self.shop.phase = "other"
+
+    # ----------------------------------------------------------------------- the pages
+
+    def _page(self, event: _Request, now: float) -> None:
+        """Ask the design for a page, time it by its queries and cache operations, grade it."""
+        cost_before, operations_before = self.shop.cost_ms, self.cache.operations
+        self.shop.phase = "page"
         try:
-            page = pages.page(event.user_id, event.product_id, event.days, event.limit)
+            page = self.pages.page(event.user_id, event.product_id, event.days, event.limit)
         except Exception as error:
             raise PageError(
                 f"page(user_id={event.user_id!r}, product_id={event.product_id!r}, "
@@ -640,118 +677,113 @@ def grade(make_pages: Callable[[Env], Any], workload: Workload = WORKLOAD) -> Re
                 f"{type(error).__name__}: {error} -- a page must answer whatever a request holds",
                 "not-found",
             ) from error
-        shop.phase = "other"
-        latencies.append(
-            shop.cost_ms - cost_before + (cache.operations - operations_before) * COSTS_MS["cache"]
-        )
+        self.shop.phase = "other"
+        operations = self.cache.operations - operations_before
+        self.latencies.append(self.shop.cost_ms - cost_before + operations * COSTS_MS["cache"])
         if not isinstance(page, dict) or set(page) != {"trending", "product", "notifications"}:
             raise PageError(
                 f"a page is a dict with the keys 'trending', 'product' and 'notifications', "
                 f"got {page!r:.120}",
                 "shape",
             )
-        product = page["product"]
-        if (
-            isinstance(event.product_id, int)
-            and not isinstance(event.product_id, bool)
-            and (event.product_id in existing)
-        ):
-            if not isinstance(product, dict) or product.get("id") != event.product_id:
+        self._product(event, now, page["product"])
+        if (event.days, event.limit) == (7, 10) and not event.bot:
+            where = f"trending at t={event.t:.1f} s"
+            self._note("trending", self.trending, now, _ids(page["trending"]), where)
+        if event.user_id is not None:
+            where = f"user {event.user_id}'s notifications at t={event.t:.1f} s"
+            history = self.notes[event.user_id]
+            self._note("notifications", history, now, _ids(page["notifications"]), where)
+
+    def _product(self, event: _Request, now: float, product: Any) -> None:
+        """The page's product: the right row (its price and stock noted), or None if none."""
+        product_id = event.product_id
+        whole = isinstance(product_id, int) and not isinstance(product_id, bool)
+        if whole and product_id in self.existing:
+            if not isinstance(product, dict) or product.get("id") != product_id:
                 raise PageError(
-                    f"product {event.product_id} exists, but its page showed {product!r:.80} "
+                    f"product {product_id} exists, but its page showed {product!r:.80} "
                     "(a 'not found' cached for an id that exists?)",
                     "not-found",
                 )
-            where = f"product {event.product_id} at t={event.t:.1f} s"
-            note("price", price[event.product_id], now, product.get("price_cents"), where)
-            note("stock", stock[event.product_id], now, product.get("stock"), where)
+            where = f"product {product_id} at t={event.t:.1f} s"
+            self._note("price", self.price[product_id], now, product.get("price_cents"), where)
+            self._note("stock", self.stock[product_id], now, product.get("stock"), where)
         elif product is not None:
             raise PageError(
-                f"product_id={event.product_id!r} does not exist, but the page showed "
+                f"product_id={product_id!r} does not exist, but the page showed "
                 f"{product!r:.80}: answer None",
                 "not-found",
             )
-        if (event.days, event.limit) == (7, 10) and not event.bot:
-            note(
-                "trending", trending, now, _ids(page["trending"]), f"trending at t={event.t:.1f} s"
-            )
-        if event.user_id is not None:
-            note(
-                "notifications",
-                notes[event.user_id],
-                now,
-                _ids(page["notifications"]),
-                f"user {event.user_id}'s notifications at t={event.t:.1f} s",
-            )
-        run_jobs()
-        if index % 250 == 0:
-            live = cache.live_keys()
-            if len(live) > peak_keys:
-                peak_keys, peak_kinds = len(live), _key_kinds(live, existing)
-    live = cache.live_keys()
-    if len(live) > peak_keys:
-        peak_keys, peak_kinds = len(live), _key_kinds(live, existing)
-    shop.close()
-    truth_shop.close()
 
-    results = []
-    for data in DATA_TYPES:
+    def _note(self, data: str, history: list, now: float, served: Any, what: str) -> None:
+        """Record one read of ``data``: stale or not, and how old what it served was."""
+        try:
+            age = stale_age(now, served, history)
+        except ValueError:
+            raise PageError(
+                f"{what}: the page showed {served!r}, which the database never held", data
+            ) from None
+        self.reads[data].append((served != history[-1][1], age))
+
+    def _count_keys(self) -> None:
+        live = self.cache.live_keys()
+        if len(live) > self.peak_keys:
+            self.peak_keys, self.peak_kinds = len(live), _key_kinds(live, self.existing)
+
+    # ----------------------------------------------------------------------- the budgets
+
+    def staleness(self, data: str) -> list[BudgetResult]:
+        """The two staleness budgets of one kind of data: its stale fraction and its max age."""
         budget = BUDGETS[data]
-        data_reads = reads[data]
-        stale = sum(1 for is_stale, _ in data_reads if is_stale)
-        fraction = stale / len(data_reads) if data_reads else 0.0
-        oldest = max((age for _, age in data_reads), default=0.0)
-        results.append(
+        reads = self.reads[data]
+        stale = sum(1 for is_stale, _ in reads if is_stale)
+        fraction = stale / len(reads) if reads else 0.0
+        oldest = max((age for _, age in reads), default=0.0)
+        detail = f"{stale:,} of {len(reads):,} reads"
+        return [
             BudgetResult(
-                f"{data}: stale fraction",
-                fraction,
-                budget.max_stale_fraction,
-                "%",
-                f"{stale:,} of {len(data_reads):,} reads",
-            )
+                f"{data}: stale fraction", fraction, budget.max_stale_fraction, "%", detail
+            ),
+            BudgetResult(f"{data}: max age", oldest, budget.max_age_s, "s"),
+        ]
+
+    def cache_keys(self) -> BudgetResult:
+        """The most live keys the cache held at any of the moments it was counted."""
+        kinds = ", ".join(f"{kind} {count}" for kind, count in self.peak_kinds.items())
+        return BudgetResult(
+            "cache keys (peak live)", self.peak_keys, CACHE_KEYS_BUDGET, "keys", kinds
         )
-        results.append(BudgetResult(f"{data}: max age", oldest, budget.max_age_s, "s"))
-    results.append(
-        BudgetResult(
-            "cache keys (peak live)",
-            peak_keys,
-            CACHE_KEYS_BUDGET,
-            "keys",
-            ", ".join(f"{kind} {count}" for kind, count in peak_kinds.items()),
+
+    def database_load(self) -> BudgetResult:
+        """Database queries per second of the workload's time, pages and background jobs alike."""
+        per_s = {kind: n / self.workload.duration_s for kind, n in self.shop.reads.items()}
+        biggest_first = sorted(per_s.items(), key=lambda item: -item[1])
+        detail = ", ".join(f"{kind} {rate:.2f}/s" for kind, rate in biggest_first)
+        total = sum(per_s.values())
+        return BudgetResult("database load", total, DB_QUERIES_PER_S_BUDGET, "queries/s", detail)
+
+    def page_latency(self) -> BudgetResult:
+        """The 95th percentile of the modelled page latency, and the share of pages over it."""
+        p95 = percentile(self.latencies, 95) if self.latencies else 0.0
+        slow = sum(1 for ms in self.latencies if ms > P95_PAGE_MS_BUDGET)
+        share = slow / max(1, len(self.latencies))
+        detail = f"{share:.1%} of pages over {P95_PAGE_MS_BUDGET:g} ms"
+        return BudgetResult("p95 page latency", p95, P95_PAGE_MS_BUDGET, "ms", detail)
+
+    def report(self) -> Report:
+        """Every budget's result, in the order the table shows them, and the figures behind them."""
+        results = [result for data in DATA_TYPES for result in self.staleness(data)]
+        results += [self.cache_keys(), self.database_load(), self.page_latency()]
+        return Report(
+            results=results,
+            reads={data: len(reads) for data, reads in self.reads.items()},
+            queries_by_kind=dict(self.shop.reads),
+            keys_by_kind=self.peak_kinds,
+            duration_s=self.workload.duration_s,
+            pages=len(self.latencies),
+            latencies_ms=self.latencies,
         )
-    )
-    per_s = {kind: n / workload.duration_s for kind, n in shop.reads.items()}
-    total = sum(per_s.values())
-    detail = (
-        ", ".join(
-            f"{kind} {rate:.2f}/s" for kind, rate in sorted(per_s.items(), key=lambda x: -x[1])
-        )
-        if per_s
-        else ""
-    )
-    results.append(
-        BudgetResult("database load", total, DB_QUERIES_PER_S_BUDGET, "queries/s", detail)
-    )
-    p95 = percentile(latencies, 95) if latencies else 0.0
-    slow = sum(1 for ms in latencies if ms > P95_PAGE_MS_BUDGET)
-    results.append(
-        BudgetResult(
-            "p95 page latency",
-            p95,
-            P95_PAGE_MS_BUDGET,
-            "ms",
-            f"{slow / max(1, len(latencies)):.1%} of pages over {P95_PAGE_MS_BUDGET:g} ms",
-        )
-    )
-    return Report(
-        results=results,
-        reads={data: len(r) for data, r in reads.items()},
-        queries_by_kind=dict(shop.reads),
-        keys_by_kind=peak_kinds,
-        duration_s=workload.duration_s,
-        pages=len(latencies),
-        latencies_ms=latencies,
-    )
 
 
 # --------------------------------------------------------------------------- a baseline
