@@ -242,6 +242,22 @@ def simulate(
         ttl, read_rate, write_rate, strategy, key_count, zipf_s
     )
     duration = validate_number(duration, "duration", above=0, unit="seconds")
+    times, codes = _events(
+        read_rate, write_rate, duration, seed, key_count, zipf_s, writes_follow_reads
+    )
+    return _replay(times, codes, ttl, duration, strategy, key_count)
+
+
+def _events(
+    read_rate: float,
+    write_rate: float,
+    duration: float,
+    seed: int,
+    key_count: int,
+    zipf_s: float,
+    writes_follow_reads: bool,
+) -> tuple[list[float], list[int]]:
+    """The workload's event times and codes; refused past ``MAX_EVENTS`` (it would take minutes)."""
     expected_events = (read_rate + write_rate) * duration
     if expected_events > MAX_EVENTS:
         raise ValueError(
@@ -249,7 +265,7 @@ def simulate(
             f"(more than {MAX_EVENTS:,}); use a shorter duration"
         )
     generate = _cached_arrivals if expected_events <= 200_000 else poisson_arrivals
-    times, codes = generate(
+    return generate(
         read_rate,
         write_rate,
         duration,
@@ -259,6 +275,16 @@ def simulate(
         seed=seed,
     )
 
+
+def _replay(
+    times: list[float],
+    codes: list[int],
+    ttl: float,
+    duration: float,
+    strategy: str,
+    key_count: int,
+) -> CacheOutcome:
+    """Play the events through a real ``MemoryCache`` on a ``FakeClock``, counting stale reads."""
     clock = FakeClock()
     cache = MemoryCache(ttl=ttl, clock=clock)
     database = VersionedDatabase(int(key_count))
