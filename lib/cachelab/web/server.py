@@ -70,9 +70,10 @@ MAX_WORKERS = 32
 """The most worker processes one service starts."""
 
 READY_LINE = "cachelab.web: serving"
+"""How the line that announces the service's address starts (``WebService`` waits for it)."""
+
 STARTUP_FAILURE = 3
 """uvicorn's exit status when the app cannot start (the same here)."""
-"""How the line that announces the service's address starts (``WebService`` waits for it)."""
 
 
 def _loopback(host: str) -> str:
@@ -128,12 +129,32 @@ def _port(text: str) -> int:
 
 
 def parse_arguments(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    modes = "\n".join(f"  {mode:<22} {MODE_DESCRIPTIONS[mode]}" for mode in CACHE_MODES)
+    """The service's options, from ``argv`` (default: the command line); ``--help`` lists them."""
     parser = argparse.ArgumentParser(
         prog="python -m cachelab.web",
         description="Serve the course's shop over HTTP, with N worker processes and a cache mode.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=f"""cache modes:
+        epilog=_epilog(),
+    )
+    _add_serving_options(parser)
+    parser.add_argument("--lock-ttl", type=_seconds, default=5.0, help=argparse.SUPPRESS)
+    parser.add_argument("--wait-timeout", type=_seconds, default=5.0, help=argparse.SUPPRESS)
+    parser.add_argument("--max-waiters", type=_waiters, default=64, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--log-level",
+        default="warning",
+        choices=("critical", "error", "warning", "info", "debug"),
+        help="uvicorn's log level (default warning)",
+    )
+    # Where the workers keep their counters; WebService passes a folder it owns.
+    parser.add_argument("--state-dir", type=Path, default=None, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def _epilog() -> str:
+    """The end of ``--help``: the cache modes, the endpoints, and commands to copy."""
+    modes = "\n".join(f"  {mode:<22} {MODE_DESCRIPTIONS[mode]}" for mode in CACHE_MODES)
+    return f"""cache modes:
 {modes}
 
 endpoints:
@@ -149,8 +170,11 @@ Redis: $REDIS_URL if set, else a private redis-server that all workers share.
 Example: python -m cachelab.web --port 8000 --workers 2 --cache redis
          curl http://127.0.0.1:8000/  ;  curl http://127.0.0.1:8000/stats
          curl -H 'Content-Type: application/json' -d '{{"quantity": 1}}' \\
-              http://127.0.0.1:8000/products/3/sell""",
-    )
+              http://127.0.0.1:8000/products/3/sell"""
+
+
+def _add_serving_options(parser: argparse.ArgumentParser) -> None:
+    """Add the options a learner sets: where to listen, how many workers, what cache, what shop."""
     parser.add_argument(
         "--host",
         type=_loopback,
@@ -201,18 +225,6 @@ Example: python -m cachelab.web --port 8000 --workers 2 --cache redis
         default=8,
         help="requests each worker serves at once: its thread pool (default 8)",
     )
-    parser.add_argument("--lock-ttl", type=_seconds, default=5.0, help=argparse.SUPPRESS)
-    parser.add_argument("--wait-timeout", type=_seconds, default=5.0, help=argparse.SUPPRESS)
-    parser.add_argument("--max-waiters", type=_waiters, default=64, help=argparse.SUPPRESS)
-    parser.add_argument(
-        "--log-level",
-        default="warning",
-        choices=("critical", "error", "warning", "info", "debug"),
-        help="uvicorn's log level (default warning)",
-    )
-    # Where the workers keep their counters; WebService passes a folder it owns.
-    parser.add_argument("--state-dir", type=Path, default=None, help=argparse.SUPPRESS)
-    return parser.parse_args(argv)
 
 
 def serve(arguments: argparse.Namespace) -> int:
