@@ -244,6 +244,35 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """The command line: ``python -m cachelab.environment.reset [--dry-run] [--all-learners]
     [--redis-only | --databases-only]``.
     """
+    parser = _parser()
+    args = parser.parse_args(argv)
+    prefix = _prefix_of(args, parser)
+    verb = "would delete" if args.dry_run else "deleted"
+    status = 0
+
+    if not args.databases_only:
+        url = args.url or os.environ.get("REDIS_URL") or None
+        if url is None:
+            print(
+                "Redis: REDIS_URL is not set, so the course uses private Redis servers, one per "
+                "Python process"
+            )
+            print(
+                "       (each notebook kernel); they keep nothing on disk and vanish with their "
+                "process."
+            )
+            print("       Nothing persistent to reset -- restart a kernel to empty its cache.")
+        else:
+            status = _reset_redis(url, prefix, args.all_learners, args.dry_run, verb)
+
+    if not args.redis_only:
+        _reset_databases(args.dry_run, verb)
+
+    return status
+
+
+def _parser() -> argparse.ArgumentParser:
+    """The command line's options: which of Redis and the databases to reset, and whose keys."""
     parser = argparse.ArgumentParser(
         prog="python -m cachelab.environment.reset",
         description="Delete this learner's Redis keys (cachelab:<learner>:* only, never FLUSHALL) "
@@ -269,61 +298,45 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument(
         "--dry-run", action="store_true", help="say what would be deleted, delete nothing"
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _prefix_of(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str:
+    """The prefix whose keys go: every learner's, the one given, or one learner's (else usage)."""
     try:
         if args.all_learners:
-            prefix = keys.COURSE_PREFIX
-        elif args.prefix is not None:
-            prefix = keys.validate_prefix(args.prefix)
-        else:
-            prefix = keys.learner_prefix(args.learner)
+            return keys.COURSE_PREFIX
+        if args.prefix is not None:
+            return keys.validate_prefix(args.prefix)
+        return keys.learner_prefix(args.learner)
     except ValueError as error:
         parser.error(str(error))
 
-    verb = "would delete" if args.dry_run else "deleted"
-    status = 0
 
-    if not args.databases_only:
-        url = args.url or os.environ.get("REDIS_URL") or None
-        if url is None:
-            print(
-                "Redis: REDIS_URL is not set, so the course uses private Redis servers, one per "
-                "Python process"
-            )
-            print(
-                "       (each notebook kernel); they keep nothing on disk and vanish with their "
-                "process."
-            )
-            print("       Nothing persistent to reset -- restart a kernel to empty its cache.")
-        else:
-            status = _reset_redis(url, prefix, args.all_learners, args.dry_run, verb)
-
-    if not args.redis_only:
-        folder = data_dir()
-        sweep = remove_databases(folder, dry_run=args.dry_run)
-        for path in sweep.removed:
-            print(f"databases: {verb} {path}")
-        if sweep.removed:
-            print(
-                "databases: they are rebuilt from the seed by `make lab`, `make test` or "
-                "build_shop()"
-            )
-        else:
-            print(f"databases: none to delete in {folder}")
-        for path in sweep.skipped:
-            print(f"databases: skipped {path}: not a file the course made")
-        for path in sweep.building:
-            print(
-                f"databases: skipped {path}: another process is building this shop right now; "
-                "run the reset again when it has finished"
-            )
-        for path in sweep.locked:
-            print(
-                f"databases: skipped {path}: another process is writing it, or holds a lock "
-                "that is not the course's; run the reset again when it has finished"
-            )
-
-    return status
+def _reset_databases(dry_run: bool, verb: str) -> None:
+    """Remove the generated databases, and say which went and why any others stayed."""
+    folder = data_dir()
+    sweep = remove_databases(folder, dry_run=dry_run)
+    for path in sweep.removed:
+        print(f"databases: {verb} {path}")
+    if sweep.removed:
+        print(
+            "databases: they are rebuilt from the seed by `make lab`, `make test` or build_shop()"
+        )
+    else:
+        print(f"databases: none to delete in {folder}")
+    for path in sweep.skipped:
+        print(f"databases: skipped {path}: not a file the course made")
+    for path in sweep.building:
+        print(
+            f"databases: skipped {path}: another process is building this shop right now; "
+            "run the reset again when it has finished"
+        )
+    for path in sweep.locked:
+        print(
+            f"databases: skipped {path}: another process is writing it, or holds a lock "
+            "that is not the course's; run the reset again when it has finished"
+        )
 
 
 def _reset_redis(url: str, prefix: str, all_learners: bool, dry_run: bool, verb: str) -> int:
