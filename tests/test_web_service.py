@@ -157,6 +157,22 @@ def test_a_killed_owner_takes_its_service_and_workers_with_it(tiny_shop_path):
                 os.kill(pid, signal.SIGKILL)
 
 
+def test_workers_do_not_outlive_a_killed_service_process(tiny_shop_path):
+    """The watchdog stops the whole process group, also when its leader died first."""
+    service = WebService("none", workers=2, db_path=tiny_shop_path).start()
+    pids = [service.pid, *service.worker_pids()]
+    try:
+        os.kill(service.pid, signal.SIGKILL)  # no shutdown: the workers are left behind
+        assert wait_until(lambda: group_members(pids[0]) == []), (
+            "the watchdog must stop the workers of a service process that died"
+        )
+    finally:
+        service.stop()
+        for pid in pids:
+            if running(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
 def test_an_interrupted_owner_stops_its_service_on_the_way_out(tiny_shop_path):
     owner, pids = start_owner(tiny_shop_path)
     try:

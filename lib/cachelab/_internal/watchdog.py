@@ -39,8 +39,26 @@ from typing import Any, Callable, Mapping, Optional, Sequence, Union
 __all__ = ["is_alive", "group_is_alive", "stop", "watch", "start_watchdog", "start_detached"]
 
 
+def _stat(pid: Union[int, str]) -> Optional[list[bytes]]:
+    """The fields of ``/proc/PID/stat`` after the name (state, ppid, pgrp, ...), on Linux.
+
+    ``None`` where there is no ``/proc`` or the process ended while we looked.
+    """
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as file:
+            # "pid (name) state ppid pgrp ...": the name may hold spaces and ")"
+            return file.read().rsplit(b")", 1)[1].split()
+    except OSError:
+        return None
+
+
 def is_alive(pid: int) -> bool:
-    """Whether a process with this id exists (signal 0 checks without sending anything).
+    """Whether a process with this id is still running (signal 0 checks without sending anything).
+
+    A process that has exited but not yet been reaped by its parent (a zombie) does
+    not count, as in ``group_is_alive``: a server killed while its owner never polls it
+    stays a zombie, and the watchdog must see it gone. On Linux its state is read from
+    ``/proc``; elsewhere a zombie counts as alive.
 
     >>> is_alive(os.getpid())
     True
@@ -51,7 +69,8 @@ def is_alive(pid: int) -> bool:
         return False
     except PermissionError:  # it exists, it just is not ours
         return True
-    return True
+    fields = _stat(pid)
+    return fields is None or fields[0] != b"Z"
 
 
 def group_is_alive(group_id: int) -> bool:
@@ -65,13 +84,8 @@ def group_is_alive(group_id: int) -> bool:
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
                 continue
-            try:
-                with open(f"/proc/{entry}/stat", "rb") as file:
-                    # "pid (name) state ppid pgrp ...": the name may hold spaces and ")"
-                    fields = file.read().rsplit(b")", 1)[1].split()
-            except OSError:  # it ended while we looked
-                continue
-            if int(fields[2]) == group_id and fields[0] != b"Z":
+            fields = _stat(entry)
+            if fields is not None and int(fields[2]) == group_id and fields[0] != b"Z":
                 return True
         return False
     try:
