@@ -167,114 +167,6 @@ class PageError(Exception):
         self.topic = topic
 
 
-# --------------------------------------------------------------------------- the measured parts
-
-
-class _GradedShop(Shop):
-    """A real Shop that counts its read queries by kind, outside its own write methods."""
-
-    def __init__(self, path: Any, clock: FakeClock, existing_ids: set[int]) -> None:
-        super().__init__(path, clock=clock)
-        self.existing_ids = existing_ids
-        self.reads: dict[str, int] = {}
-        self.reads_by_phase: dict[str, int] = {}
-        self.phase = "other"
-        self.cost_ms = 0.0
-        self._writing = 0
-
-    def _execute(self, sql: str, params: Any = ()):  # type: ignore[override]
-        if not self._writing and sql.lstrip().upper().startswith("SELECT"):
-            kind = self._kind(sql, params)
-            self.reads[kind] = self.reads.get(kind, 0) + 1
-            self.reads_by_phase[self.phase] = self.reads_by_phase.get(self.phase, 0) + 1
-            if self.phase == "page":
-                self.cost_ms += COSTS_MS.get(kind, COSTS_MS["product"])
-        return super()._execute(sql, params)
-
-    def _kind(self, sql: str, params: Any) -> str:
-        if sql == TRENDING_SQL:
-            return "trending"
-        if sql == PRODUCT_SQL:
-            found = isinstance(params, dict) and params.get("id") in self.existing_ids
-            return "product" if found else "not-found"
-        if sql == NOTIFICATIONS_SQL:
-            return "notifications"
-        if "MAX(id)" in sql:
-            return "max-product-id"
-        return "other"
-
-    def _write(self, method: Callable[..., Any], *args: Any) -> Any:
-        self._writing += 1
-        try:
-            return method(*args)
-        finally:
-            self._writing -= 1
-
-    def set_price(self, product_id: int, price_cents: int) -> dict:
-        return self._write(super().set_price, product_id, price_cents)
-
-    def sell(self, product_id: int, quantity: int = 1) -> dict:
-        return self._write(super().sell, product_id, quantity)
-
-    def notify(self, user_id: int, message: str) -> dict:
-        return self._write(super().notify, user_id, message)
-
-
-class _CountingCache(MemoryCache):
-    """A MemoryCache that counts the operations made on it, each once (one round trip each)."""
-
-    def __init__(self, clock: FakeClock) -> None:
-        super().__init__(clock=clock)
-        self.operations = 0
-        self._inside = 0
-
-    def _counted(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        if not self._inside:
-            self.operations += 1
-        self._inside += 1
-        try:
-            return method(*args, **kwargs)
-        finally:
-            self._inside -= 1
-
-    def get(self, key, default=None):
-        return self._counted(super().get, key, default)
-
-    def set(self, key, value, ttl=None):
-        return self._counted(super().set, key, value, ttl)
-
-    def delete(self, key):
-        return self._counted(super().delete, key)
-
-    def add(self, key, value, ttl=None):
-        return self._counted(super().add, key, value, ttl)
-
-    def delete_if_equal(self, key, value):
-        return self._counted(super().delete_if_equal, key, value)
-
-    def set_and_release(self, key, value, ttl=None, *, lock_key, token):
-        return self._counted(
-            super().set_and_release, key, value, ttl, lock_key=lock_key, token=token
-        )
-
-    def live_keys(self) -> list[str]:
-        """The keys that hold a value that has not expired (expired ones wait to be read)."""
-        return [key for key in self.keys() if key in self]
-
-
-def _key_kinds(live: list[str], existing: set[int]) -> dict[str, int]:
-    """Live keys by what they hold: ``{"product": 120, "not-found": 40, ...}``."""
-    kinds: dict[str, int] = {}
-    for key in live:
-        kind = key.split(":", 1)[0]
-        if kind == "product":
-            number = key.split(":", 1)[1]
-            found = number.isdigit() and int(number) in existing
-            kind = "product" if found else "not-found"
-        kinds[kind] = kinds.get(kind, 0) + 1
-    return dict(sorted(kinds.items(), key=lambda item: -item[1]))
-
-
 # --------------------------------------------------------------------------- the workload's events
 
 
@@ -784,6 +676,114 @@ class _Replay:
             pages=len(self.latencies),
             latencies_ms=self.latencies,
         )
+
+
+# --------------------------------------------------------------------------- the instruments
+
+
+class _GradedShop(Shop):
+    """A real Shop that counts its read queries by kind, outside its own write methods."""
+
+    def __init__(self, path: Any, clock: FakeClock, existing_ids: set[int]) -> None:
+        super().__init__(path, clock=clock)
+        self.existing_ids = existing_ids
+        self.reads: dict[str, int] = {}
+        self.reads_by_phase: dict[str, int] = {}
+        self.phase = "other"
+        self.cost_ms = 0.0
+        self._writing = 0
+
+    def _execute(self, sql: str, params: Any = ()):  # type: ignore[override]
+        if not self._writing and sql.lstrip().upper().startswith("SELECT"):
+            kind = self._kind(sql, params)
+            self.reads[kind] = self.reads.get(kind, 0) + 1
+            self.reads_by_phase[self.phase] = self.reads_by_phase.get(self.phase, 0) + 1
+            if self.phase == "page":
+                self.cost_ms += COSTS_MS.get(kind, COSTS_MS["product"])
+        return super()._execute(sql, params)
+
+    def _kind(self, sql: str, params: Any) -> str:
+        if sql == TRENDING_SQL:
+            return "trending"
+        if sql == PRODUCT_SQL:
+            found = isinstance(params, dict) and params.get("id") in self.existing_ids
+            return "product" if found else "not-found"
+        if sql == NOTIFICATIONS_SQL:
+            return "notifications"
+        if "MAX(id)" in sql:
+            return "max-product-id"
+        return "other"
+
+    def _write(self, method: Callable[..., Any], *args: Any) -> Any:
+        self._writing += 1
+        try:
+            return method(*args)
+        finally:
+            self._writing -= 1
+
+    def set_price(self, product_id: int, price_cents: int) -> dict:
+        return self._write(super().set_price, product_id, price_cents)
+
+    def sell(self, product_id: int, quantity: int = 1) -> dict:
+        return self._write(super().sell, product_id, quantity)
+
+    def notify(self, user_id: int, message: str) -> dict:
+        return self._write(super().notify, user_id, message)
+
+
+class _CountingCache(MemoryCache):
+    """A MemoryCache that counts the operations made on it, each once (one round trip each)."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__(clock=clock)
+        self.operations = 0
+        self._inside = 0
+
+    def _counted(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if not self._inside:
+            self.operations += 1
+        self._inside += 1
+        try:
+            return method(*args, **kwargs)
+        finally:
+            self._inside -= 1
+
+    def get(self, key, default=None):
+        return self._counted(super().get, key, default)
+
+    def set(self, key, value, ttl=None):
+        return self._counted(super().set, key, value, ttl)
+
+    def delete(self, key):
+        return self._counted(super().delete, key)
+
+    def add(self, key, value, ttl=None):
+        return self._counted(super().add, key, value, ttl)
+
+    def delete_if_equal(self, key, value):
+        return self._counted(super().delete_if_equal, key, value)
+
+    def set_and_release(self, key, value, ttl=None, *, lock_key, token):
+        return self._counted(
+            super().set_and_release, key, value, ttl, lock_key=lock_key, token=token
+        )
+
+    def live_keys(self) -> list[str]:
+        """The keys that hold a value that has not expired (expired ones wait to be read)."""
+        return [key for key in self.keys() if key in self]
+
+
+def _key_kinds(live: list[str], existing: set[int]) -> dict[str, int]:
+    """Live keys by what they hold: ``{"product": 120, "not-found": 40, ...}``."""
+    kinds: dict[str, int] = {}
+    for key in live:
+        kind = key.split(":", 1)[0]
+        if kind == "product":
+            number = key.split(":", 1)[1]
+            found = number.isdigit() and int(number) in existing
+            kind = "product" if found else "not-found"
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return dict(sorted(kinds.items(), key=lambda item: -item[1]))
 
 
 # --------------------------------------------------------------------------- a baseline
