@@ -1,7 +1,7 @@
 """One move of lesson 07's TTL dashboard: is it fast enough to feel live (under 150 ms median)?
 
 A move is what ``TTLDashboard.update`` does when a slider moves, minus the trip
-to the browser: ``cachelab.show.widgets.slider_move`` re-runs the simulation (the real
+to the browser: ``cachelab.show.ttl_dashboard.slider_move`` re-runs the simulation (the real
 ``MemoryCache`` on a FakeClock, 7 TTLs on the curve + the current one,
 ``EVENTS_PER_MOVE`` reads and writes in all), evaluates the model, repaints the
 figure and encodes the PNG -- every simulation afresh: the dashboard keeps the
@@ -29,7 +29,7 @@ import time
 from typing import Callable
 
 from cachelab.lab.timing import Timing
-from cachelab.show.widgets import (
+from cachelab.show.ttl_dashboard import (
     EVENTS_PER_MOVE,
     READ_RATE_CHOICES,
     TTL_CHOICES_S,

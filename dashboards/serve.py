@@ -3,9 +3,11 @@
 Each notebook in ``dashboards/`` becomes a page of its own, for an instructor to project: its
 code hidden, its widgets live (Voila runs a kernel per page), on 127.0.0.1 only:
 
-- ``07_ttl_explorer.ipynb``: lesson 07's TTL explorer (``cachelab.show.widgets.ttl_dashboard``);
-- ``08_early_refresh.ipynb``: lesson 08's XFetch view, β on a slider (the lesson's own cell,
-  copied; ``tests/test_dashboards.py`` keeps the two the same).
+- ``07_ttl_explorer.ipynb``: lesson 07's TTL explorer (``cachelab.show.ttl_dashboard``);
+- ``08_early_refresh.ipynb``: lesson 08's XFetch view, β on a slider
+  (``cachelab.show.xfetch_dashboard``).
+
+Each page calls the same function as its lesson, so the two cannot drift apart.
 
 The pages use the template ``dashboards/jupyter/voila/templates/course`` (Voila's own, without
 its links to a CDN), so nothing is fetched from the network. ``tests/test_browser_dashboard.py``

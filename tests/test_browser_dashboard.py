@@ -56,7 +56,7 @@ DASHBOARDS = [
         "08_early_refresh.ipynb",
         "cachelab-beta-slider",
         "cachelab-beta-summary",
-        "def xfetch_figure",
+        "xfetch_dashboard(",
     ),
 ]
 

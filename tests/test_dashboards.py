@@ -1,9 +1,10 @@
 """The dashboards an instructor projects (``make dashboard``), as stored: no browser needed.
 
 ``tests/test_browser_dashboard.py`` serves them with Voila and moves their sliders in Chromium;
-these tests check what that one cannot: the notebooks are stored clean, lesson 08's view is the
-lesson's own cell, and Voila is asked to hide the code, listen on 127.0.0.1 only and use the
-template that fetches nothing from the network.
+these tests check what that one cannot: the notebooks are stored clean, each shows its lesson's
+dashboard from ``cachelab.show`` (the same call the lesson makes, not a copy of its code), and
+Voila is asked to hide the code, listen on 127.0.0.1 only and use the template that fetches
+nothing from the network.
 """
 
 from __future__ import annotations
@@ -60,20 +61,25 @@ def test_a_dashboard_is_stored_without_outputs_with_a_kernel_and_a_title(path: P
     assert not dirty, f"{path.name}: cells {dirty} were stored with outputs"
 
 
-def test_the_ttl_explorer_is_lesson_07s_dashboard():
-    code = "\n".join(_source(c) for c in _cells(DASHBOARDS[0]) if c["cell_type"] == "code")
-    assert "from cachelab.show.widgets import ttl_dashboard" in code and "ttl_dashboard(" in code
+def _code(path: Path) -> str:
+    return "\n".join(_source(c) for c in _cells(path) if c["cell_type"] == "code")
 
 
-def test_the_early_refresh_view_is_lesson_08s_own_cell_unchanged():
-    lesson = REPO / "lessons" / "08_stampedes.ipynb"
-    theirs = [_source(c) for c in _cells(lesson) if "def xfetch_figure" in _source(c)]
-    ours = [_source(c) for c in _cells(DASHBOARDS[1]) if "def xfetch_figure" in _source(c)]
-    assert len(theirs) == len(ours) == 1
-    assert ours[0] == theirs[0], (
-        "dashboards/08_early_refresh.ipynb must show lesson 08's beta view exactly: copy the "
-        "lesson's cell (the one defining xfetch_figure) into the dashboard again"
-    )
+@pytest.mark.parametrize(
+    "dashboard, lesson, module, function",
+    [
+        ("07_ttl_explorer.ipynb", "07_ttl_tuning.ipynb", "ttl_dashboard", "ttl_dashboard"),
+        ("08_early_refresh.ipynb", "08_stampedes.ipynb", "xfetch_dashboard", "xfetch_dashboard"),
+    ],
+)
+def test_a_dashboard_and_its_lesson_call_the_same_function(dashboard, lesson, module, function):
+    """One function draws the lesson's sliders and the projected page: nothing is copied."""
+    for path in (REPO / "dashboards" / dashboard, REPO / "lessons" / lesson):
+        code = _code(path)
+        assert f"from cachelab.show.{module} import" in code, path.name
+        assert re.search(rf"\b{function}\(", code), f"{path.name} does not call {function}()"
+    page = _code(REPO / "dashboards" / dashboard)
+    assert not re.search(r"^\s*def ", page, re.M), f"{dashboard} defines functions: use {module}'s"
 
 
 def test_voila_hides_the_code_listens_on_loopback_and_uses_the_course_template():

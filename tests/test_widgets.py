@@ -1,6 +1,8 @@
-"""cachelab.show.widgets: the TTL dashboard computes, draws and reacts without a browser.
+"""The slider dashboards compute, draw and react without a browser: lesson 07's
+(``cachelab.show.ttl_dashboard``) and lesson 08's (``cachelab.show.xfetch_dashboard``).
 
-(The browser test, tests/test_browser_widgets.py, moves the real slider in JupyterLab.)
+(The browser tests, tests/test_browser_widgets.py and tests/test_browser_dashboard.py, move the
+real sliders in JupyterLab and in Voila.)
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ import PIL.Image
 import pytest
 
 from cachelab.lab.sim import STRATEGY_LABELS, model, simulate
-from cachelab.show import widgets
-from cachelab.show.widgets import (
+from cachelab.show import ttl_dashboard as dashboard_module
+from cachelab.show.ttl_dashboard import (
     CURVE_TTLS_S,
     DashboardPlot,
     Settings,
@@ -22,6 +24,12 @@ from cachelab.show.widgets import (
     slider_move,
     summary,
     ttl_dashboard,
+)
+from cachelab.show.xfetch_dashboard import (
+    plot_xfetch,
+    simulate_xfetch,
+    xfetch_dashboard,
+    xfetch_summary,
 )
 
 
@@ -150,9 +158,11 @@ def test_switching_the_strategy_redraws_the_legend_in_the_picture():
 def test_moving_only_the_ttl_simulates_only_the_current_ttl(monkeypatch):
     """The curve's dots depend on the rates and the strategy, not on the TTL slider: a TTL move
     runs one simulation (the current TTL), and its dots are those a fresh simulation gives."""
-    widgets._forget_simulations()
+    dashboard_module._forget_simulations()
     calls = []
-    monkeypatch.setattr(widgets, "simulate", lambda *a, **k: calls.append(a) or simulate(*a, **k))
+    monkeypatch.setattr(
+        dashboard_module, "simulate", lambda *a, **k: calls.append(a) or simulate(*a, **k)
+    )
     first = compute(Settings(ttl=2, read_rate=2, write_rate=0.05))
     assert len(calls) == len(CURVE_TTLS_S) + 1 and first.curve_simulated
     calls.clear()
@@ -165,17 +175,19 @@ def test_moving_only_the_ttl_simulates_only_the_current_ttl(monkeypatch):
 
 
 def test_the_kept_curve_is_the_curve_a_fresh_simulation_gives():
-    widgets._forget_simulations()
+    dashboard_module._forget_simulations()
     frame = compute(Settings(ttl=3, read_rate=5, write_rate=0.2, strategy="delete_on_write"))
     again = compute(Settings(ttl=3, read_rate=5, write_rate=0.2, strategy="delete_on_write"))
     assert frame.curve_simulated and not again.curve_simulated
     assert again.sim == frame.sim
-    durations, _ = widgets._durations(frame.settings, CURVE_TTLS_S, widgets.EVENTS_PER_MOVE)
+    durations, _ = dashboard_module._durations(
+        frame.settings, CURVE_TTLS_S, dashboard_module.EVENTS_PER_MOVE
+    )
     assert frame.sim[2] == simulate(CURVE_TTLS_S[2], 5, 0.2, durations[2], "delete_on_write", 0)
 
 
 def test_neighbours_are_one_slider_step_either_way_or_the_other_strategy():
-    assert widgets.neighbours(Settings(ttl=5, read_rate=1, write_rate=0.1)) == [
+    assert dashboard_module.neighbours(Settings(ttl=5, read_rate=1, write_rate=0.1)) == [
         Settings(10, 1, 0.1),
         Settings(3, 1, 0.1),
         Settings(5, 2, 0.1),
@@ -184,7 +196,7 @@ def test_neighbours_are_one_slider_step_either_way_or_the_other_strategy():
         Settings(5, 1, 0.05),
         Settings(5, 1, 0.1, "delete_on_write"),
     ]
-    ends = widgets.neighbours(Settings(ttl=30, read_rate=10, write_rate=0))
+    ends = dashboard_module.neighbours(Settings(ttl=30, read_rate=10, write_rate=0))
     assert [(n.ttl, n.read_rate, n.write_rate) for n in ends] == [
         (20, 10, 0),
         (30, 5, 0),
@@ -195,32 +207,40 @@ def test_neighbours_are_one_slider_step_either_way_or_the_other_strategy():
 
 def test_the_slider_that_just_moved_comes_first_one_more_step_the_same_way():
     here = Settings(ttl=5, read_rate=1, write_rate=0.1)
-    down = widgets.neighbours(here, previous=Settings(ttl=5, read_rate=2, write_rate=0.1))
+    down = dashboard_module.neighbours(here, previous=Settings(ttl=5, read_rate=2, write_rate=0.1))
     assert down[:2] == [Settings(5, 0.5, 0.1), Settings(5, 2, 0.1)]
-    up = widgets.neighbours(here, previous=Settings(ttl=5, read_rate=1, write_rate=0.05))
+    up = dashboard_module.neighbours(here, previous=Settings(ttl=5, read_rate=1, write_rate=0.05))
     assert up[:2] == [Settings(5, 1, 0.2), Settings(5, 1, 0.05)]
-    assert sorted(map(repr, down)) == sorted(map(repr, widgets.neighbours(here)))  # same set
+    assert sorted(map(repr, down)) == sorted(
+        map(repr, dashboard_module.neighbours(here))
+    )  # same set
 
 
 def test_the_prefetcher_has_the_next_rate_steps_curve_ready_and_it_is_the_same_curve():
-    widgets._forget_simulations()
+    dashboard_module._forget_simulations()
     dashboard = ttl_dashboard(ttl=5, read_rate=1, write_rate=0.1, prefetch=True)
     assert dashboard.prefetcher.wait(timeout=120)
     # Every neighbour's curve points and current point are kept (a TTL step shares this curve).
-    for near in widgets.neighbours(dashboard.settings):
-        points = widgets._curve_points(near, CURVE_TTLS_S, widgets.EVENTS_PER_MOVE)
-        points.append(widgets._current_point(near, CURVE_TTLS_S, widgets.EVENTS_PER_MOVE))
+    for near in dashboard_module.neighbours(dashboard.settings):
+        points = dashboard_module._curve_points(
+            near, CURVE_TTLS_S, dashboard_module.EVENTS_PER_MOVE
+        )
+        points.append(
+            dashboard_module._current_point(near, CURVE_TTLS_S, dashboard_module.EVENTS_PER_MOVE)
+        )
         for ttl, duration in points:
             key = (ttl, near.read_rate, near.write_rate, duration, near.strategy, 0)
-            assert key in widgets._kept, near
+            assert key in dashboard_module._kept, near
     assert dashboard.prefetcher.simulated_points > 4 * len(CURVE_TTLS_S)
     step = Settings(5, 2, 0.1)
-    ttl, duration = widgets._current_point(step, CURVE_TTLS_S, widgets.EVENTS_PER_MOVE)
-    assert (ttl, 2, 0.1, duration, "ttl", 0) in widgets._kept  # its current point too
+    ttl, duration = dashboard_module._current_point(
+        step, CURVE_TTLS_S, dashboard_module.EVENTS_PER_MOVE
+    )
+    assert (ttl, 2, 0.1, duration, "ttl", 0) in dashboard_module._kept  # its current point too
     dashboard.read_rate_slider.value = 2.0
     assert dashboard.settings == step and not dashboard.frame.curve_simulated
     assert dashboard.prefetcher.wait(timeout=120)
-    widgets._forget_simulations()
+    dashboard_module._forget_simulations()
     assert compute(dashboard.settings).sim == dashboard.frame.sim  # what a fresh move computes
 
 
@@ -229,7 +249,7 @@ def test_outside_a_notebook_kernel_the_dashboard_does_not_prefetch():
 
 
 def test_a_move_shows_a_new_png_and_records_what_it_cost():
-    widgets._forget_simulations()
+    dashboard_module._forget_simulations()
     dashboard = ttl_dashboard(ttl=5)
     before = bytes(dashboard.image.value)
     assert before.startswith(b"\x89PNG")
@@ -288,10 +308,57 @@ def test_a_ttl_move_draws_only_the_ttl_layer_and_looks_like_a_fresh_drawing(monk
     frame = compute(Settings(ttl=10, read_rate=2))
     png = plot.render(frame)
     ttl_layer = {
-        plot.lines[name, part] for name, _, _ in widgets.METRICS for part in ("vline", "current")
+        plot.lines[name, part]
+        for name, _, _ in dashboard_module.METRICS
+        for part in ("vline", "current")
     }
     assert set(drawn) == ttl_layer  # the model lines and dots came from the kept layer
     assert png == DashboardPlot().render(frame)  # ... and the picture is the same as drawn afresh
     drawn.clear()
     plot.render(compute(Settings(ttl=10, read_rate=5)))  # new rates: the rate layer is redrawn
     assert plot.lines["hit_ratio", "sim"] in drawn
+
+
+# Lesson 08's dashboard: XFetch with beta on a slider. A small delta and few lives keep them quick.
+XFETCH = dict(delta_s=0.01, lives=100)
+
+
+def test_the_xfetch_dashboard_carries_the_browser_tests_css_classes():
+    dashboard = xfetch_dashboard(**XFETCH)
+    assert "cachelab-beta-slider" in dashboard.slider._dom_classes
+    assert "cachelab-beta-summary" in dashboard.summary._dom_classes
+    assert "cachelab-beta-plot" in dashboard.image._dom_classes
+
+
+def test_moving_beta_reruns_early_refresh_and_redraws_the_summary_and_the_picture():
+    dashboard = xfetch_dashboard(**XFETCH)
+    before_run, before_summary = dashboard.run, dashboard.summary.value
+    before_png = bytes(dashboard.image.value)
+    assert before_run.beta == 1.0 and before_summary.startswith("β = 1.00:")
+    assert before_png.startswith(b"\x89PNG")
+    dashboard.slider.value = 2.0
+    assert dashboard.run.beta == 2.0 and dashboard.summary.value.startswith("β = 2.00:")
+    assert bytes(dashboard.image.value) != before_png
+    # a larger beta looks further ahead: refreshes come earlier
+    assert dashboard.run.median_refresh_gap_s > before_run.median_refresh_gap_s
+
+
+def test_the_dashboard_runs_the_lessons_ratios_to_delta():
+    run = xfetch_dashboard(delta_s=0.02, reads_per_delta=3, ttl_in_deltas=10, lives=50).run
+    assert (run.delta_s, run.read_rate, run.ttl, run.cycles) == pytest.approx((0.02, 150, 0.2, 50))
+
+
+def test_the_xfetch_figure_draws_each_measure_beside_its_formula():
+    run = simulate_xfetch(1.0, **XFETCH)
+    left, right = plot_xfetch(run).axes
+    assert [line.get_label() for line in left.get_lines()] == [
+        "formula e^(−g/Δβ)",
+        "measured (bins of ≥ 20 reads)",
+    ]
+    assert [line.get_label() for line in right.get_lines()] == ["formula", "measured (100 lives)"]
+    assert xfetch_summary(run).startswith("β = 1.00: the median refresh comes ")
+
+
+def test_a_bad_delta_is_refused_before_anything_is_built():
+    with pytest.raises(ValueError, match="delta_s"):
+        xfetch_dashboard(delta_s=0)

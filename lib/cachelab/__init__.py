@@ -16,7 +16,7 @@ The folders:
 
 - ``shop/``         the SQLite shop the course caches (``data`` builds it, ``app`` serves it);
 - ``lab/``          the instruments: timing, traffic, simulations, load, bursts, the capstone;
-- ``show/``         tables and money as lessons print them, and the slider dashboards;
+- ``show/``         tables and money as lessons print them, and one module per slider dashboard;
 - ``web/``          the shop as a real HTTP service, and an open-loop load generator (lesson 10);
 - ``checks/``       the exercises' self-checks and their hints, one module per lesson;
 - ``environment/``  the Redis server the course finds or starts, lesson 00's checklist, reset;

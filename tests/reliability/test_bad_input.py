@@ -30,7 +30,7 @@ from cachelab.lab.staleness import make_schedule
 from cachelab.lab.workload import poisson_arrivals
 from cachelab.shop.app import OutOfStock, Shop
 from cachelab.shop.data import build_shop, describe, verify_shop
-from cachelab.show import widgets
+from cachelab.show import ttl_dashboard as widgets  # the module: widgets.ttl_dashboard() below
 
 PREFIX = "cachelab:ada:hostile:"
 

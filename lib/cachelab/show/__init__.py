@@ -1,5 +1,7 @@
 """What the lessons show: tables and money as the lessons print them, and the slider dashboards.
 
-- ``display``  tables, money and stock;
-- ``widgets``  the dashboards for tuning TTLs (07) and early refresh (08).
+- ``ttl_dashboard``     lesson 07's dashboard (and lesson 09's): TTL, rates and strategy on sliders;
+- ``xfetch_dashboard``  lesson 08's dashboard: when XFetch refreshes, with β on a slider;
+- ``display``           tables, money and stock;
+- ``_png``, ``_prefetch``  plumbing: a fast PNG encoder, and the simulating done between moves.
 """

@@ -21,6 +21,8 @@ In a notebook, ``ttl_dashboard()`` builds the sliders and shows the plot in an
 and the summary ``cachelab-summary`` (the browser test moves one and reads the other);
 the rate sliders ``cachelab-read-rate-slider`` and ``cachelab-write-rate-slider``, the
 picture ``cachelab-dashboard-plot`` (``make bench`` times a key press to a new one).
+A move keeps what it simulated; between moves, ``cachelab.show._prefetch`` simulates the settings
+the learner is likely to move to next, and ``cachelab.show._png`` encodes each picture quickly.
 """
 
 from __future__ import annotations
@@ -28,13 +30,11 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-import struct
 import threading
 import time
-import zlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -45,6 +45,8 @@ from matplotlib.ticker import FixedFormatter, FixedLocator, NullFormatter, NullL
 from cachelab._internal.validation import validate_choice, validate_number, validate_ttl
 from cachelab.lab.sim import STRATEGY_LABELS, CacheOutcome, model, simulate
 from cachelab.lab.workload import MAX_RATE
+from cachelab.show._png import encode_png
+from cachelab.show._prefetch import Prefetcher
 
 __all__ = [
     "TTL_CHOICES_S",
@@ -56,7 +58,6 @@ __all__ = [
     "compute",
     "summary",
     "DashboardPlot",
-    "encode_png",
     "slider_move",
     "plot_curves",
     "TTLDashboard",
@@ -298,46 +299,6 @@ def summary(frame: Frame) -> str:
         ok = mod.db_loads_per_s <= frame.db_load_budget
         verdicts.append(f"{'✅' if ok else '❌'} loads ≤ {frame.db_load_budget:g}/s")
     return line + (" · " + ", ".join(verdicts) if verdicts else "")
-
-
-def encode_png(pixels: np.ndarray, compress_level: int = 3) -> bytes:
-    """An RGB image (``height x width x 3`` bytes) as PNG, quickly: every row "Up"-filtered.
-
-    PNG compresses better when each row is stored as its difference from the row above
-    (the "Up" filter of the PNG specification, RFC 2083 section 6): a plot is mostly
-    rows that repeat, whose differences are runs of zeros. Pillow tries every filter on
-    every row to pick the best, which costs about three times as long for this figure
-    and makes it barely smaller; numpy computes the Up filter for the whole image at once,
-    and zlib at level 3 does the rest.
-
-    >>> import io, PIL.Image
-    >>> pixels = np.zeros((2, 3, 3), dtype=np.uint8); pixels[1, 2] = (255, 0, 0)
-    >>> bool((np.asarray(PIL.Image.open(io.BytesIO(encode_png(pixels)))) == pixels).all())
-    True
-    """
-    if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != 3:
-        raise ValueError(
-            f"pixels must be height x width x 3 bytes, got {pixels.dtype} {pixels.shape}"
-        )
-    height, width, _ = pixels.shape
-    rows = np.empty((height, 1 + width * 3), dtype=np.uint8)
-    rows[:, 0] = 2  # filter type 2, "Up"
-    flat = pixels.reshape(height, width * 3)
-    rows[0, 1:] = flat[0]
-    np.subtract(flat[1:], flat[:-1], out=rows[1:, 1:])  # modulo 256, as the filter defines it
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-        )
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8 bits, RGB, no interlace
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows.tobytes(), compress_level))
-        + chunk(b"IEND", b"")
-    )
 
 
 _RATE_LAYER = ("model", "sim", "budget")  # changes with the rates, the strategy and the budgets
@@ -617,80 +578,37 @@ def neighbours(settings: Settings, previous: Optional[Settings] = None) -> list[
     return out
 
 
-PREFETCH_DELAY_S = 0.04
-"""How long after a move the prefetcher waits before simulating: the move's picture goes first."""
-
-
-class Prefetcher:
-    """Simulates, in a background thread, the curves a learner's next move is likely to need.
-
-    After each move the dashboard names the neighbouring settings (``neighbours``); this
-    thread simulates their curve points and current point one at a time (a point already
-    kept costs nothing), and pauses whenever a move is
-    being drawn, so it never competes with the move for more than one point (a few
-    milliseconds). The results are the ones the move would compute (same seed), kept
-    where ``compute`` finds them. The thread stops when it has nothing left to do.
-    """
-
-    def __init__(self, curve_ttls: Sequence[float], events: int, seed: int) -> None:
-        self.curve_ttls = tuple(float(t) for t in curve_ttls)
-        self.events = events
-        self.seed = seed
-        self.idle = threading.Event()
-        self.idle.set()
-        self._lock = threading.Lock()
-        self._wanted: list[Settings] = []
-        self._thread: Optional[threading.Thread] = None
-        self._finished_at = 0.0
-        self.simulated_points = 0
-
-    def move_started(self) -> None:
-        self.idle.clear()
-
-    def move_finished(self, settings: Settings, previous: Optional[Settings] = None) -> None:
-        self._finished_at = time.monotonic()
-        with self._lock:
-            self._wanted = neighbours(settings, previous)
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="cachelab-dashboard-prefetch", daemon=True
-                )
-                self._thread.start()
-        self.idle.set()
-
-    def wait(self, timeout: float = 60.0) -> bool:
-        """Wait until the thread has nothing left to do; True if it finished."""
-        with self._lock:
-            thread = self._thread
-        if thread is not None:
-            thread.join(timeout)
-            return not thread.is_alive()
-        return True
-
-    def _run(self) -> None:
-        while True:
-            with self._lock:
-                if not self._wanted:
-                    self._thread = None
-                    return
-                settings = self._wanted.pop(0)
-            points = _curve_points(settings, self.curve_ttls, self.events)
-            points.append(_current_point(settings, self.curve_ttls, self.events))
-            for ttl, duration in points:
-                self.idle.wait()  # a move is being drawn: let it have the processor
-                # ... and the picture it sent be on its way (the kernel's sending thread needs
-                # the interpreter too): start a little after the last move, not at once.
-                time.sleep(max(0.0, self._finished_at + PREFETCH_DELAY_S - time.monotonic()))
-                self.idle.wait()
-                _, new = _simulated_point(
+def _prefetch_jobs(
+    settings: Settings, previous: Optional[Settings], events: int, seed: int
+) -> list[Callable[[], bool]]:
+    """What the prefetcher simulates after a move to ``settings``: for each of its neighbours
+    (``neighbours``), most likely first, its curve's points and its current point, one job each.
+    A job simulates its point unless it is kept already, and says whether it had to."""
+    jobs = []
+    for near in neighbours(settings, previous):
+        points = _curve_points(near, CURVE_TTLS_S, events)
+        points.append(_current_point(near, CURVE_TTLS_S, events))
+        for ttl, duration in points:
+            jobs.append(
+                functools.partial(
+                    _simulate_if_new,
                     ttl,
-                    settings.read_rate,
-                    settings.write_rate,
+                    near.read_rate,
+                    near.write_rate,
                     duration,
-                    settings.strategy,
-                    self.seed,
+                    near.strategy,
+                    seed,
                 )
-                self.simulated_points += new
+            )
+    return jobs
+
+
+def _simulate_if_new(
+    ttl: float, read_rate: float, write_rate: float, duration: float, strategy: str, seed: int
+) -> bool:
+    """Simulate one point and keep it, unless it is kept already; True if it was simulated now."""
+    _, new = _simulated_point(ttl, read_rate, write_rate, duration, strategy, seed)
+    return new
 
 
 _CONTROL_STYLE = {"description_width": "90px"}
@@ -745,10 +663,11 @@ class TTLDashboard:
             from IPython import get_ipython
 
             prefetch = get_ipython() is not None
-        self.prefetcher = Prefetcher(CURVE_TTLS_S, events, seed) if prefetch else None
+        self.prefetcher = Prefetcher() if prefetch else None
         self.options = dict(
             stale_budget=stale_budget, db_load_budget=db_load_budget, events=events, seed=seed
         )
+        self._prefetch_options = dict(events=events, seed=seed)
         self.ttl_slider = _choice_slider("TTL", TTL_CHOICES_S, ttl, "{:g} s")
         self.ttl_slider.add_class("cachelab-ttl-slider")
         self.read_rate_slider = _choice_slider("read rate", READ_RATE_CHOICES, read_rate, "{:g}/s")
@@ -825,7 +744,8 @@ class TTLDashboard:
             return self._redraw(started)
         finally:
             if self.prefetcher is not None:
-                self.prefetcher.move_finished(self.settings, previous)
+                jobs = _prefetch_jobs(self.settings, previous, **self._prefetch_options)
+                self.prefetcher.move_finished(jobs)
 
     def _redraw(self, started: float) -> Frame:
         self.frame = compute(self.settings, **self.options)
