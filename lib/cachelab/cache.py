@@ -170,12 +170,11 @@ class MemoryCache:
     that was stored, which is why this cache is so fast -- and why each process
     that has one holds its own, separate copy of the data.
 
-    Threads of one process may share it. Each operation is a few dictionary steps,
-    which Python's GIL keeps from corrupting one another; the four atomic operations
-    (``add``, ``delete_if_equal``, ``set_and_release``, ``increment``) hold a lock, so
-    they are atomic with respect to each other. (Under heavy thread contention a stats counter can
-    miss
-    an increment; in one thread every count is exact.)
+    Threads of one process may share it. Each operation is a few dictionary steps, which Python's
+    GIL keeps from corrupting one another; the four atomic operations (``add``, ``delete_if_equal``,
+    ``set_and_release``, ``increment``) hold a lock, so they are atomic with respect to each other.
+    (Under heavy thread contention a stats counter can miss an increment; in one thread every count
+    is exact.)
 
     >>> from cachelab.clock import FakeClock
     >>> clock = FakeClock()
@@ -296,9 +295,8 @@ class MemoryCache:
     def set_and_release(
         self, key: str, value: Any, ttl: Optional[float] = None, *, lock_key: str, token: str
     ) -> bool:
-        """If ``lock_key`` holds ``token``: store ``value`` under ``key``, delete ``lock_key``; True
-        if
-        so.
+        """If ``lock_key`` holds ``token``: store ``value`` under ``key``, delete ``lock_key``;
+        True if so.
         """
         keys.validate_key(key)
         ttl = validate_ttl(ttl)
@@ -449,8 +447,7 @@ class RedisCache:
             self.stats.circuit = self.breaker.state
             raise CacheUnavailable(
                 f"Redis is not being called for a moment: {self.breaker.failures} outage(s) in a "
-                "row "
-                f"opened the circuit breaker ({self.breaker.open_s:g} s)"
+                f"row opened the circuit breaker ({self.breaker.open_s:g} s)"
             )
         try:
             if self._pending:
@@ -488,9 +485,8 @@ class RedisCache:
         if str(error).startswith("WRONGTYPE"):
             return CacheKeyError(
                 f"the Redis key {redis_key!r} holds a {held}, not a value the course stored (a "
-                "JSON "
-                f"string): something else wrote under the course prefix. Delete that key, or use "
-                f"another prefix"
+                "JSON string): something else wrote under the course prefix. Delete that key, or "
+                "use another prefix"
             )
         return CacheKeyError(f"Redis refused a command on {redis_key!r}: {error}")
 
@@ -509,8 +505,8 @@ class RedisCache:
         except ValueError:
             raise CacheKeyError(
                 f"the Redis key {redis_key!r} holds text that is not JSON ({raw[:40]!r}...): "
-                "something "
-                f"else wrote under the course prefix. Delete that key, or use another prefix"
+                "something else wrote under the course prefix. Delete that key, or use another "
+                "prefix"
             ) from None
         except RecursionError:
             raise CacheKeyError(

@@ -220,8 +220,7 @@ def validate_prefix(prefix: str) -> str:
     if not isinstance(prefix, str) or not prefix.startswith(COURSE_PREFIX):
         raise ValueError(
             f"prefix must start with {COURSE_PREFIX!r} so the course only ever touches its own "
-            "keys, "
-            f"got {prefix!r}; try {learner_prefix()!r}"
+            f"keys, got {prefix!r}; try {learner_prefix()!r}"
         )
     if not prefix.endswith(":"):
         raise ValueError(

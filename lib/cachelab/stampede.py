@@ -229,18 +229,16 @@ class SingleFlight:
     if the lock still holds its own token. Everyone else polls the cache every
     ``poll_interval`` seconds for the value, and does **not** go to the database.
 
-    The lock expires after ``lock_ttl`` seconds, so a holder that crashes mid-load
-    blocks the others for at most that long: the lock disappears, one waiter takes it
-    and loads. **A lock that would live longer is broken.** Anything may write the
-    lock's key -- another client, a bug, a ``PERSIST`` -- and a lock with no TTL would
-    otherwise turn every miss into a failed wait, forever. So a waiter treats as
-    broken a lock that the cache says has no TTL, or more than ``lock_ttl`` left (a
-    ``RedisCache`` says, through ``ttl_of``), and a lock it has itself seen held, with
-    one value, for ``lock_ttl`` seconds (on any cache). It deletes that lock only
-    while it still holds what was seen (on Redis, one Lua script compares its raw
-    bytes and deletes) and takes its place; ``stats.broken_locks``
-    counts them. Every ``SingleFlight`` sharing a key should therefore use one
-    ``lock_ttl``: a longer one's locks look broken to a shorter one.
+    The lock expires after ``lock_ttl`` seconds, so a holder that crashes mid-load blocks the others
+    for at most that long: the lock disappears, one waiter takes it and loads. **A lock that would
+    live longer is broken.** Anything may write the lock's key -- another client, a bug, a
+    ``PERSIST`` -- and a lock with no TTL would otherwise turn every miss into a failed wait,
+    forever. So a waiter treats as broken a lock that the cache says has no TTL, or more than
+    ``lock_ttl`` left (a ``RedisCache`` says, through ``ttl_of``), and a lock it has itself seen
+    held, with one value, for ``lock_ttl`` seconds (on any cache). It deletes that lock only while
+    it still holds what was seen (on Redis, one Lua script compares its raw bytes and deletes) and
+    takes its place; ``stats.broken_locks`` counts them. Every ``SingleFlight`` sharing a key should
+    therefore use one ``lock_ttl``: a longer one's locks look broken to a shorter one.
 
     Choose ``lock_ttl`` longer than the slowest load you expect; a holder whose load
     outlives its lock still returns its value, but does not store it

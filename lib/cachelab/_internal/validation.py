@@ -38,9 +38,8 @@ __all__ = [
 
 MAX_TTL_S = 365 * 86_400
 """The longest TTL either cache accepts: one year. Data that must outlive that should not expire at
-all
-(pass ``ttl=None``). Redis itself refuses expiry times past about 292 million years, with an error
-that names no argument; this bound is far below that, and the same for ``MemoryCache``."""
+all (pass ``ttl=None``). Redis itself refuses expiry times past about 292 million years, with an
+error that names no argument; this bound is far below that, and the same for ``MemoryCache``."""
 
 SQLITE_MAX_INTEGER = 2**63 - 1
 """The largest whole number SQLite stores; anything bigger raises ``OverflowError`` inside sqlite3.

@@ -214,8 +214,7 @@ class _CountingLeases(LeaseCache):
 
 def check_lease_fill(fill: Callable[[LeaseCache, Shop, int], dict]) -> str:
     """Exercise 06.2, ``fill(leases, shop, product_id)``: a product page read that respects
-    memcache-
-    style leases.
+    memcache-style leases.
     """
     path = scratch_shop("tiny")
     clock = FakeClock(DATA_END)
@@ -268,8 +267,7 @@ def check_lease_fill(fill: Callable[[LeaseCache, Shop, int], dict]) -> str:
     expect(
         shop.queries == before,
         "a reader without the lease waits and asks again, and finds the holder's row: it does not "
-        "go to "
-        "the database (that is the herd leases prevent)",
+        "go to the database (that is the herd leases prevent)",
         f"{shop.queries - before} database queries",
         topic="wait",
     )
@@ -313,8 +311,7 @@ def check_lease_fill(fill: Callable[[LeaseCache, Shop, int], dict]) -> str:
     )
     return (
         "miss fills once, hit skips the database, a reader without the lease waits for the "
-        "holder's row, "
-        "gives up after a few tries without filling, and a voided lease is refused"
+        "holder's row, gives up after a few tries without filling, and a voided lease is refused"
     )
 
 
@@ -326,8 +323,7 @@ HINTS = {
             "Two steps: change the database, then tell the cache that this product's page is no "
             "longer right.",
             "shop.set_price(product_id, price_cents), then cache.delete(keys.product(product_id)): "
-            "delete works "
-            "the same on both caches.",
+            "delete works the same on both caches.",
         ),
         "one-key": (
             "Invalidate the one page that changed; the other products' pages are still right.",
@@ -335,8 +331,7 @@ HINTS = {
         ),
         "order": (
             "Order matters. If you delete first, a reader that arrives before your write misses, "
-            "loads the OLD "
-            "row and stores it again.",
+            "loads the OLD row and stores it again.",
             "Database first, delete second.",
         ),
     },
@@ -354,18 +349,15 @@ HINTS = {
         ),
         "wait": (
             "(None, None) means another reader holds the lease and is loading right now. Going to "
-            "the database "
-            "too is the herd leases exist to stop: wait a moment and ask again.",
+            "the database too is the herd leases exist to stop: wait a moment and ask again.",
             "Loop a few times: time.sleep(0.01), then lease_get again; return the value as soon as "
             "it is there.",
         ),
         "give-up": (
             "The lease holder may have died: after a few tries, stop waiting and load the row "
-            "yourself -- but "
-            "you still hold no lease, so do not store it.",
+            "yourself -- but you still hold no lease, so do not store it.",
             "After, say, five tries with no value and no token: return shop.product(product_id) "
-            "without calling "
-            "lease_set or cache.set.",
+            "without calling lease_set or cache.set.",
         ),
         "voided": (
             "A delete during your load voids your lease. Store only through lease_set, which "

@@ -535,8 +535,7 @@ EXERCISES = {
 
 _CONSTRUCT = (
     "Your class must accept exactly the arguments the check passes, by name: look at the "
-    "exercise's "
-    "signature, and at the error in the message above.",
+    "exercise's signature, and at the error in the message above.",
 )
 
 HINTS = {
@@ -556,8 +555,7 @@ HINTS = {
             "A cached 0 or [] is a value like any other. How does your get decide that something "
             "is a miss?",
             "`if value:` treats 0 and [] as missing. Tell a miss apart by whether the key is in "
-            "the dict "
-            "(or compare with a sentinel object), never by the value's truth.",
+            "the dict (or compare with a sentinel object), never by the value's truth.",
         ),
         "delete": (
             "delete(key) removes that one key, and deleting a key that is not there is fine.",
@@ -565,8 +563,7 @@ HINTS = {
         ),
         "deadline": (
             "Every time comes from the clock you were given: self.clock(). Store when each entry "
-            "stops being "
-            "valid, and compare with the clock at every get.",
+            "stops being valid, and compare with the clock at every get.",
             "expires_at = self.clock() + self.ttl at set time; in get, the entry is a miss when "
             "self.clock() >= expires_at -- at exactly the deadline it is already gone (>=, not >).",
         ),
@@ -595,8 +592,7 @@ HINTS = {
             "The cache may never hold more than max_entries entries: after storing, if it is over, "
             "evict.",
             "Keep the entries in an OrderedDict; after each set, while len(self.entries) > "
-            "self.max_entries, "
-            "remove one entry.",
+            "self.max_entries, remove one entry.",
         ),
         "order": (
             "Evict the least recently used entry: the one whose last get or set is the oldest.",
@@ -609,11 +605,9 @@ HINTS = {
         ),
         "overwrite": (
             "Setting a key that is already cached replaces its value: it is not a new entry, so "
-            "nothing is "
-            "evicted, and it becomes the most recently used.",
+            "nothing is evicted, and it becomes the most recently used.",
             "Store first, then move_to_end(key), then evict only while len > max_entries. Evicting "
-            "before "
-            "storing throws out an entry even when the key was already there.",
+            "before storing throws out an entry even when the key was already there.",
         ),
         "delete": (
             "delete(key) removes that one key, and deleting a key that is not there is fine.",
@@ -623,16 +617,13 @@ HINTS = {
     "03.3": {
         "shape": (
             "cached(ttl, clock) returns a decorator; the decorator takes a function and returns a "
-            "new function "
-            "(the wrapper) that returns what the original returns.",
-            "Three nested functions: def cached(ttl, clock): def decorator(func): def "
-            "wrapper(*args): ... "
-            "return wrapper; return decorator.",
+            "new function (the wrapper) that returns what the original returns.",
+            "Three nested functions: def cached(ttl, clock): def decorator(func): "
+            "def wrapper(*args): ... return wrapper; return decorator.",
         ),
         "once": (
             "The wrapper keeps results: a second call with the same arguments within the TTL "
-            "returns the kept "
-            "result without calling the original.",
+            "returns the kept result without calling the original.",
             "Keep a dict in the decorator, args -> (result, expires_at); look args up before "
             "calling func.",
         ),

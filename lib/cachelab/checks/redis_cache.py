@@ -372,8 +372,8 @@ HINTS = {
             "Only Redis's own errors are an outage. An error from the loader is a bug in the page: "
             "let it through.",
             "Catch (redis.ConnectionError, redis.TimeoutError) around the Redis calls only, and "
-            "call loader() "
-            "outside every try block. `except Exception` would hide the loader's LookupError.",
+            "call loader() outside every try block. `except Exception` would hide the loader's "
+            "LookupError.",
         ),
         "down": (
             "When Redis is down, the page must still be served: from the loader.",
@@ -384,8 +384,7 @@ HINTS = {
             "With Redis down, each request must call the loader exactly once and count exactly one "
             "error.",
             "After a failed GET, count one error and return loader() at once: do not go on to the "
-            "miss path "
-            "(which would load again and try a SET that fails too).",
+            "miss path (which would load again and try a SET that fails too).",
         ),
     },
 }

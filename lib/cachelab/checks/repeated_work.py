@@ -29,8 +29,7 @@ def _close(got: Any, want: float) -> bool:
 
 def check_percentile(my_percentile: Callable[[list, float], float]) -> str:
     """``my_percentile(samples, q)`` agrees with ``cachelab.lab.timing.percentile`` and leaves
-    ``samples``
-    alone.
+    ``samples`` alone.
     """
     prop = "the 50th percentile of [30, 10, 20] is 20 (sort the samples first)"
     got = call(my_percentile, [30, 10, 20], 50, property_=prop, topic="sort")
@@ -140,13 +139,11 @@ HINTS = {
             "q = 0 is the smallest sample and q = 100 the largest: the position runs from 0 to len "
             "- 1.",
             "At q = 100 the position is the last index: there is no sample after it to interpolate "
-            "towards, "
-            "so take min(below + 1, len(ordered) - 1).",
+            "towards, so take min(below + 1, len(ordered) - 1).",
         ),
         "interpolate": (
             "The position is usually fractional, e.g. 3.6: the answer lies 60 % of the way from "
-            "the sample at "
-            "index 3 to the one at index 4.",
+            "the sample at index 3 to the one at index 4.",
             "below = int(position); fraction = position - below; "
             "answer = ordered[below] + (ordered[above] - ordered[below]) * fraction.",
         ),
@@ -159,8 +156,7 @@ HINTS = {
     "02.2": {
         "formula": (
             "A core busy all the time does one second of work per second. How many seconds of work "
-            "arrive "
-            "per second?",
+            "arrive per second?",
             "Work per second = requests per second × seconds of work per request; that many cores "
             "are busy.",
         ),

@@ -130,11 +130,9 @@ HINTS = {
         ),
         "compare": (
             "A read is stale when what it served differs from the database's row at that moment: "
-            "compare the "
-            "whole rows, by value.",
+            "compare the whole rows, by value.",
             "r.served != r.truth compares every field (price, stock, ...); `is not` would compare "
-            "objects, and "
-            "two equal copies are not the same object.",
+            "objects, and two equal copies are not the same object.",
         ),
         "divide": (
             "The fraction is stale reads divided by ALL reads, hits and misses alike, between 0 "
@@ -153,11 +151,9 @@ HINTS = {
         ),
         "replaced": (
             "The age is how long the served value had been wrong: from the write that replaced it, "
-            "not from "
-            "the latest write.",
+            "not from the latest write.",
             "Find the entry where the served value was true; the entry right after it is the write "
-            "that "
-            "replaced it; the age is read_time minus that entry's time.",
+            "that replaced it; the age is read_time minus that entry's time.",
         ),
         "last-time": (
             "A value can be the truth more than once (a price that goes back). Which time it was "

@@ -42,8 +42,7 @@ __all__ = [
 
 BAD_DAYS = [0, -7, 2.5, "7", True, None]
 """Values of ``days`` that must be refused: not a whole number >= 1 (``ValueError``, or
-``TypeError``
-for a value that is not a whole number at all)."""
+``TypeError`` for a value that is not a whole number at all)."""
 
 PROBE_DAYS = 17
 """The period of the parameter probe: a number that appears nowhere else in the SQL."""
@@ -258,8 +257,7 @@ def _order_counts(path: Path, days: int) -> list[tuple[str, int]]:
     try:
         return connection.execute(
             "SELECT products.category, COUNT(*) FROM orders JOIN products ON products.id = "
-            "orders.product_id "
-            "WHERE orders.ordered_at >= ? GROUP BY products.category",
+            "orders.product_id WHERE orders.ordered_at >= ? GROUP BY products.category",
             (DATA_END - days * DAY,),
         ).fetchall()
     finally:
@@ -367,17 +365,14 @@ HINTS = {
         ),
         "parameters": (
             "A value computed in Python must reach SQLite beside the SQL, as a parameter, never "
-            "inside the "
-            "SQL text: an f-string or + builds the query out of data.",
+            "inside the SQL text: an f-string or + builds the query out of data.",
             "Write ordered_at >= :since in the SQL, and pass {'since': DATA_END - days * DAY} as "
-            "the second "
-            "argument of query() (or execute()).",
+            "the second argument of query() (or execute()).",
         ),
         "validate": (
             "Check days before you open the database: it must be a whole number >= 1.",
             "A bool is an int in Python: isinstance(days, bool) or not isinstance(days, int) or "
-            "days < 1 "
-            "→ raise ValueError(...).",
+            "days < 1 → raise ValueError(...).",
         ),
         "missing": (
             "SQLite quietly creates an empty database when asked to open a file that does not "
@@ -388,8 +383,7 @@ HINTS = {
     "01.2": {
         "columns": (
             "List what the trending query reads from orders: the column in its WHERE, the one it "
-            "groups by, "
-            "and the one it adds up. A covering index holds all of them.",
+            "groups by, and the one it adds up. A covering index holds all of them.",
             "sqlite_utils.Database(db_path)['orders'].create_index([...three columns...]) adds an "
             "index.",
         ),

@@ -125,17 +125,15 @@ def check_ttl_choice(ttls: Mapping[str, float]) -> str:
         if stale > w.stale_budget:
             raise CheckFailed(
                 f"{name}: staleness budget missed -- with a TTL of {ttls[name]:g} s, {stale:.1%} "
-                "of reads are "
-                f"stale, over the budget of {w.stale_budget:.0%} (a shorter TTL is staler less "
-                "often)",
+                f"of reads are stale, over the budget of {w.stale_budget:.0%} (a shorter TTL is "
+                "staler less often)",
                 "fraction",
             )
         if ttls[name] > w.max_stale_age_s:
             raise CheckFailed(
                 f"{name}: age budget missed -- a TTL of {ttls[name]:g} s lets a stale read serve a "
-                "value up to "
-                f"{ttls[name]:g} s old, {ttls[name] - w.max_stale_age_s:g} s over the budget of "
-                f"{w.max_stale_age_s:g} s",
+                f"value up to {ttls[name]:g} s old, {ttls[name] - w.max_stale_age_s:g} s over the "
+                f"budget of {w.max_stale_age_s:g} s",
                 "age",
             )
     total = sum(o.db_loads_per_s for o in outcomes.values())
@@ -143,10 +141,9 @@ def check_ttl_choice(ttls: Mapping[str, float]) -> str:
         worst = max(outcomes, key=lambda n: outcomes[n].db_loads_per_s)
         raise CheckFailed(
             f"database-load budget missed -- the three caches cause {total:.2f} loads/s, over the "
-            "budget of "
-            f"{DB_LOAD_BUDGET:g} loads/s; {worst!r} causes most "
-            f"({outcomes[worst].db_loads_per_s:.2f}/s): "
-            f"lengthen the TTLs that have staleness to spare",
+            f"budget of {DB_LOAD_BUDGET:g} loads/s; {worst!r} causes most "
+            f"({outcomes[worst].db_loads_per_s:.2f}/s): lengthen the TTLs that have staleness to "
+            "spare",
             "load",
         )
     return (
@@ -178,8 +175,7 @@ CASES = (  # (stale budget, read rate, write rate): a spread of rates and budget
 
 def check_longest_ttl_within(longest_ttl_within: Callable[[float, float, float], float]) -> str:
     """Exercise 07.1: ``longest_ttl_within(stale_budget, read_rate, write_rate)`` finds the longest
-    TTL
-    whose modelled stale fraction stays within the budget (to within 5 %)."""
+    TTL whose modelled stale fraction stays within the budget (to within 5 %)."""
     found = []
     for budget, read_rate, write_rate in CASES:
         where = f"(stale_budget={budget}, read_rate={read_rate:g}, write_rate={write_rate:.3g})"
@@ -218,9 +214,8 @@ HINTS = {
     "07.1": {
         "search": (
             "The stale fraction only grows with the TTL, so you can search for the TTL where it "
-            "reaches the "
-            "budget: a TTL is good when model(ttl, read_rate, write_rate).stale_fraction <= "
-            "stale_budget.",
+            "reaches the budget: a TTL is good when model(ttl, read_rate, "
+            "write_rate).stale_fraction <= stale_budget.",
             "Bisect: keep low (good) and high (too stale), try the middle, move whichever end it "
             "replaces.",
         ),
@@ -232,8 +227,7 @@ HINTS = {
         "precision": (
             "Your TTL is within the budget but stops short of the longest one.",
             "Search on a log scale -- middle = (low * high) ** 0.5, from 0.001 s to 1e6 s -- "
-            "because the answer "
-            "can be a tenth of a second or an hour; sixty rounds are plenty.",
+            "because the answer can be a tenth of a second or an hour; sixty rounds are plenty.",
         ),
     },
     "07.2": {
@@ -244,23 +238,19 @@ HINTS = {
         ),
         "fraction": (
             "Start from the staleness budgets: each data type has a longest TTL it tolerates, and "
-            "for price and "
-            "stock these differ a lot (stock changes twenty times as often).",
+            "for price and stock these differ a lot (stock changes twenty times as often).",
             "Your exercise 1 finds exactly that TTL: longest_ttl_within(w.stale_budget, "
             "w.read_rate, w.write_rate).",
         ),
         "age": (
             "The fraction is only half of a staleness budget: a stale read may also be no older "
-            "than "
-            "max_stale_age_s. With a TTL alone, how old can a stale value get?",
+            "than max_stale_age_s. With a TTL alone, how old can a stale value get?",
             "With TTL-only caching no stale value outlives its entry: cap each TTL at "
-            "w.max_stale_age_s, "
-            "min(longest_ttl_within(...), w.max_stale_age_s).",
+            "w.max_stale_age_s, min(longest_ttl_within(...), w.max_stale_age_s).",
         ),
         "load": (
             "Shorter TTLs mean more misses. The longest TTL within a type's staleness budgets is "
-            "also the one "
-            "that loads the database least.",
+            "also the one that loads the database least.",
             "Give each type the longest TTL its budgets allow, then add up "
             "model(...).db_loads_per_s.",
         ),

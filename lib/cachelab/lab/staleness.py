@@ -6,11 +6,10 @@ that moment. Its **staleness age** is how long the served value had already been
 wrong: the time since the write that replaced it. With TTL-only caching the age
 can never reach the TTL -- the entry expires first -- which is what lesson 05 shows.
 
-The measurement drives a real ``Shop`` (on a scratch copy) and a real cache with
-a ``FakeClock``: ``make_schedule`` draws a seeded run of reads and writes (from
-``cachelab.lab.workload``, the course's one traffic generator), ``run_workload`` replays it -- reads
-through the pages being measured, writes
-straight to the database -- and records every read next to the database's truth.
+The measurement drives a real ``Shop`` (on a scratch copy) and a real cache with a ``FakeClock``:
+``make_schedule`` draws a seeded run of reads and writes (from ``cachelab.lab.workload``, the
+course's one traffic generator), ``run_workload`` replays it -- reads through the pages being
+measured, writes straight to the database -- and records every read next to the database's truth.
 The same seed gives the same figures, to the last read, on every machine.
 
 >>> stale_fraction([{"served": 1, "truth": 1}, {"served": 1, "truth": 2}])
