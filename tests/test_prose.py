@@ -32,9 +32,7 @@ WIDTH = 100  # ruff's line length (pyproject.toml): the width a reflowed paragra
 # emptied once their work is merged; an entry whose fragment is gone fails the test, so the list
 # cannot go stale.
 NOT_YET_REFLOWED: set[tuple[str, str]] = {
-    ("environment/redis_server.py", "unix://"),  # validate_url's error message
     ("web/load.py", "seconds_per_rate)`` requests,"),  # sweep's docstring
-    ("web/service.py", "``prefix`` defaults to a fresh one under"),  # WebService's docstring
 }
 
 _ENDS_SOMETHING = re.compile(r"(?<!\.\.)[.:;?!]['\")\]`*_’”]*$|\\n$")  # "..." elides code

@@ -383,8 +383,7 @@ def validate_url(url: str) -> str:
     if parts.scheme not in ("redis", "rediss", "unix"):
         raise ValueError(
             f"not a Redis URL: {redact_url(url)!r} -- it must start with redis://, rediss:// or "
-            "unix:// "
-            f"(for example redis://localhost:6379/0)"
+            "unix:// (for example redis://localhost:6379/0)"
         )
     try:
         _ = parts.port  # raises ValueError for a port that is not a number

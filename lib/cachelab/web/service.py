@@ -84,13 +84,12 @@ class WebService:
     """The shop served by ``workers`` uvicorn worker processes in ``cache`` mode, on 127.0.0.1,
     each serving up to ``threads`` requests at once.
 
-    ``db_path`` is the shop it serves, and writes; by default a private copy of the
-    course's shop (``data.build_shop()``) that the service makes and removes. A lesson
-    that looks at the database itself passes ``data.scratch_shop()``. ``max_waiters``
-    bounds the requests per worker waiting for one page's load (single-flight).
-    ``prefix`` defaults to a fresh one under
-    the learner's, ``cachelab:<learner>:web:<random>:``, whose keys ``stop()`` deletes.
-    ``app="ceiling"`` serves the homepage's bytes as a constant instead of the shop.
+    ``db_path`` is the shop it serves, and writes; by default a private copy of the course's shop
+    (``data.build_shop()``) that the service makes and removes. A lesson that looks at the database
+    itself passes ``data.scratch_shop()``. ``max_waiters`` bounds the requests per worker waiting
+    for one page's load (single-flight). ``prefix`` defaults to a fresh one under the learner's,
+    ``cachelab:<learner>:web:<random>:``, whose keys ``stop()`` deletes. ``app="ceiling"`` serves
+    the homepage's bytes as a constant instead of the shop.
 
     >>> from cachelab.shop.data import build_shop
     >>> with WebService("memory", workers=1, db_path=build_shop(size="tiny")) as service:
