@@ -27,14 +27,6 @@ LIBRARY = Path(__file__).resolve().parents[1] / "lib" / "cachelab"
 MODULES = sorted(LIBRARY.rglob("*.py"))
 WIDTH = 100  # ruff's line length (pyproject.toml): the width a reflowed paragraph fills
 
-# (module under lib/cachelab, the fragment's text as reported): fragments in modules that other
-# helpers of issue 19 were editing when this test was written, so they are reflowed there. To be
-# emptied once their work is merged; an entry whose fragment is gone fails the test, so the list
-# cannot go stale.
-NOT_YET_REFLOWED: set[tuple[str, str]] = {
-    ("web/load.py", "seconds_per_rate)`` requests,"),  # sweep's docstring
-}
-
 _ENDS_SOMETHING = re.compile(r"(?<!\.\.)[.:;?!]['\")\]`*_’”]*$|\\n$")  # "..." elides code
 _LIST_ITEM = re.compile(r"(?:[-*+•]|\d+[.)]|\(\w+\)|#\.)\s+")
 _OPENS_AN_ASIDE = re.compile(r"^(\(|--|—)")
@@ -281,10 +273,7 @@ def test_a_hint_piece_broken_mid_phrase_is_found_and_whole_pieces_are_not(tmp_pa
 def test_no_docstring_or_glued_string_of_the_library_breaks_a_line_mid_phrase(path):
     found = set(broken_docstring_lines(path) + broken_literal_pieces(path))
     module = _relative(path)
-    excused = {text for name, text in NOT_YET_REFLOWED if name == module}
-    gone = excused - {text for _, text in found}
-    assert not gone, f"{module}: reflowed already, drop from NOT_YET_REFLOWED: {sorted(gone)}"
-    fragments = sorted((number, text) for number, text in found if text not in excused)
+    fragments = sorted(found)
     assert not fragments, "reflow each paragraph to whole lines (width 100):\n" + "\n".join(
         f"  {module}:{number}: {text}" for number, text in fragments
     )

@@ -479,18 +479,16 @@ def sweep(
 ) -> list[LoadRun]:
     """``run_load`` at each arrival rate in ``rates`` (in order), about ``seconds_per_rate`` each.
 
-    Rates are usually multiples of a measured capacity, so on a fast machine they can
-    exceed ``MAX_RATE``: such a rate is offered at ``MAX_RATE`` instead (once, however many
-    rates were above it). Each rate gets a budget of ``max(min_requests, rate ×
-    seconds_per_rate)`` requests,
-    and as long as its schedule needs plus ``timeout_s`` (or ``max_seconds``, if given)
-    before the rest is cut off. Between runs it waits until the service has no request
-    in flight, so one overloaded run does not spill into the next. With
-    ``p95_budget_s``, the sweep stops after two runs in a row whose *median* latency is
-    more than 4 times that budget, or that lost more than a tenth of their requests: the
-    service is past its knee, and faster rates would only queue longer. (The median, not
-    the p95, and two runs, not one: a short run's p95 is one of its slowest few answers,
-    and one stall of a busy machine can slow a whole run, at any rate.)
+    Rates are usually multiples of a measured capacity, so on a fast machine they can exceed
+    ``MAX_RATE``: such a rate is offered at ``MAX_RATE`` instead (once, however many rates were
+    above it). Each rate gets a budget of ``max(min_requests, rate × seconds_per_rate)`` requests,
+    and as long as its schedule needs plus ``timeout_s`` (or ``max_seconds``, if given) before the
+    rest is cut off. Between runs it waits until the service has no request in flight, so one
+    overloaded run does not spill into the next. With ``p95_budget_s``, the sweep stops after two
+    runs in a row whose *median* latency is more than 4 times that budget, or that lost more than a
+    tenth of their requests: the service is past its knee, and faster rates would only queue longer.
+    (The median, not the p95, and two runs, not one: a short run's p95 is one of its slowest few
+    answers, and one stall of a busy machine can slow a whole run, at any rate.)
     """
     if not rates:
         raise ValueError("rates is empty: give the arrival rates to try, e.g. [50, 100, 200]")
