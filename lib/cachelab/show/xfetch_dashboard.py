@@ -179,7 +179,9 @@ class XFetchDashboard:
         self.slider.add_class("cachelab-beta-slider")
         self.summary = widgets.Label()
         self.summary.add_class("cachelab-beta-summary")
-        # Redrawn in place: one message per move carries the new picture.
+        # Redrawn in place: one message per move carries the new picture. (Not an Output widget:
+        # a cell that displayed into one stalled Voila's pages now and then; README, "For
+        # maintainers", says why.)
         self.image = widgets.Image(format="png")
         self.image.add_class("cachelab-beta-plot")
         self.slider.observe(self.update, names="value")
