@@ -30,15 +30,15 @@ from typing import Callable
 
 from cachelab.lab.timing import Timing
 from cachelab.show.ttl_dashboard import (
-    EVENTS_PER_MOVE,
-    READ_RATE_CHOICES,
-    TTL_CHOICES_S,
-    WRITE_RATE_CHOICES,
-    DashboardPlot,
+    _EVENTS_PER_MOVE,
+    _READ_RATE_CHOICES,
+    _TTL_CHOICES_S,
+    _WRITE_RATE_CHOICES,
     Settings,
+    _compute,
+    _DashboardPlot,
     _forget_simulations,
-    compute,
-    slider_move,
+    _slider_move,
 )
 
 BUDGET_S = 0.150
@@ -49,24 +49,24 @@ def moves() -> list[Settings]:
     flips.
     """
     default = Settings()
-    ttls = list(TTL_CHOICES_S) + list(reversed(TTL_CHOICES_S))[1:]  # 19 TTL positions
+    ttls = list(_TTL_CHOICES_S) + list(reversed(_TTL_CHOICES_S))[1:]  # 19 TTL positions
     result = [
         Settings(float(t), default.read_rate, default.write_rate, default.strategy) for t in ttls
     ]
-    r = READ_RATE_CHOICES.index(default.read_rate)
-    w = WRITE_RATE_CHOICES.index(default.write_rate)
+    r = _READ_RATE_CHOICES.index(default.read_rate)
+    w = _WRITE_RATE_CHOICES.index(default.write_rate)
     for read_rate in (
-        READ_RATE_CHOICES[r + 1],
-        READ_RATE_CHOICES[r],
-        READ_RATE_CHOICES[r - 1],
-        READ_RATE_CHOICES[r],
+        _READ_RATE_CHOICES[r + 1],
+        _READ_RATE_CHOICES[r],
+        _READ_RATE_CHOICES[r - 1],
+        _READ_RATE_CHOICES[r],
     ):
         result.append(Settings(default.ttl, float(read_rate), default.write_rate, default.strategy))
     for write_rate in (
-        WRITE_RATE_CHOICES[w + 1],
-        WRITE_RATE_CHOICES[w],
-        WRITE_RATE_CHOICES[w - 1],
-        WRITE_RATE_CHOICES[w],
+        _WRITE_RATE_CHOICES[w + 1],
+        _WRITE_RATE_CHOICES[w],
+        _WRITE_RATE_CHOICES[w - 1],
+        _WRITE_RATE_CHOICES[w],
     ):
         result.append(Settings(default.ttl, default.read_rate, float(write_rate), default.strategy))
     for strategy in ("delete_on_write", "ttl", "delete_on_write"):
@@ -91,14 +91,14 @@ def _alternate(
 
 
 def slider_move_vs_model_only(quick: bool) -> dict:
-    plot, baseline_plot = DashboardPlot(), DashboardPlot()
+    plot, baseline_plot = _DashboardPlot(), _DashboardPlot()
     settings = moves()[:10] if quick else moves()
     for s in settings[:3]:  # warm up: the background bitmaps, numpy, the interpreter
-        slider_move(plot, s)
-        baseline_plot.render(compute(s, model_only=True))
+        _slider_move(plot, s)
+        baseline_plot.render(_compute(s, model_only=True))
     subject, baseline = _alternate(
-        lambda s: _forget_simulations() or slider_move(plot, s),
-        lambda s: baseline_plot.render(compute(s, model_only=True)),
+        lambda s: _forget_simulations() or _slider_move(plot, s),
+        lambda s: baseline_plot.render(_compute(s, model_only=True)),
         settings,
     )
     return {
@@ -110,7 +110,7 @@ def slider_move_vs_model_only(quick: bool) -> dict:
         "budget_s": BUDGET_S,
         "p95": subject.p95_s,
         "note": f"{len(settings)} moves from the default settings {Settings()}, "
-        f"{EVENTS_PER_MOVE:,} simulated "
+        f"{_EVENTS_PER_MOVE:,} simulated "
         f"events per move; median {subject.median_ms:.0f} ms (p95 {subject.p95_s * 1e3:.0f} ms) "
         "against "
         f"the course's absolute budget of {BUDGET_S * 1e3:.0f} ms; model-only redraw "
@@ -119,9 +119,9 @@ def slider_move_vs_model_only(quick: bool) -> dict:
 
 
 def blit_vs_full_redraw(quick: bool) -> dict:
-    blitting, full = DashboardPlot(blit=True), DashboardPlot(blit=False)
+    blitting, full = _DashboardPlot(blit=True), _DashboardPlot(blit=False)
     settings = moves()[:10] if quick else moves()
-    frames = {s: compute(s) for s in settings}
+    frames = {s: _compute(s) for s in settings}
     for s in settings[:3]:
         blitting.render(frames[s])
         full.render(frames[s])

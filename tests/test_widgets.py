@@ -17,25 +17,25 @@ from cachelab.lab.sim import STRATEGY_LABELS, model, simulate
 from cachelab.show import ttl_dashboard as dashboard_module
 from cachelab.show.ttl_dashboard import (
     CURVE_TTLS_S,
-    DashboardPlot,
     Settings,
-    compute,
+    _compute,
+    _DashboardPlot,
+    _slider_move,
     plot_curves,
-    slider_move,
     summary,
     ttl_dashboard,
 )
 from cachelab.show.xfetch_dashboard import (
-    plot_xfetch,
-    simulate_xfetch,
+    _plot_xfetch,
+    _simulate_xfetch,
+    _xfetch_summary,
     xfetch_dashboard,
-    xfetch_summary,
 )
 
 
 @pytest.fixture(scope="module")
 def default_frame():
-    return compute(Settings())
+    return _compute(Settings())
 
 
 def test_a_frame_simulates_every_curve_ttl_and_the_current_one(default_frame):
@@ -65,23 +65,23 @@ def test_model_lines_show_the_trade_off(default_frame):
 def test_the_summary_names_the_ttl_and_changes_with_it(default_frame):
     text = summary(default_frame)
     assert text.startswith("TTL 5 s, TTL only: hit ratio")
-    assert summary(compute(Settings(ttl=10))) != text
+    assert summary(_compute(Settings(ttl=10))) != text
 
 
 def test_budgets_mark_the_summary():
-    frame = compute(Settings(ttl=30), stale_budget=0.05, db_load_budget=1.0)
+    frame = _compute(Settings(ttl=30), stale_budget=0.05, db_load_budget=1.0)
     assert "❌ stale ≤ 5.0%" in summary(frame) and "✅ loads ≤ 1/s" in summary(frame)
 
 
 def test_model_only_frames_put_the_dots_on_the_model():
-    frame = compute(Settings(ttl=2), model_only=True)
+    frame = _compute(Settings(ttl=2), model_only=True)
     assert frame.current_sim == frame.current_model
     assert frame.sim[0] == model(CURVE_TTLS_S[0], 1.0, 0.1)
 
 
 def test_a_slider_move_renders_a_png():
-    plot = DashboardPlot()
-    frame, png = slider_move(plot, Settings(ttl=2, strategy="delete_on_write"))
+    plot = _DashboardPlot()
+    frame, png = _slider_move(plot, Settings(ttl=2, strategy="delete_on_write"))
     assert png.startswith(b"\x89PNG")
     width, height = PIL.Image.open(io.BytesIO(png)).size
     assert (width, height) == tuple(int(v) for v in plot.figure.bbox.size)
@@ -89,10 +89,10 @@ def test_a_slider_move_renders_a_png():
 
 
 def test_blitting_leaves_no_trace_of_the_previous_move():
-    plot = DashboardPlot()
+    plot = _DashboardPlot()
     first, other = (
-        compute(Settings(ttl=1)),
-        compute(Settings(ttl=20, read_rate=5, strategy="delete_on_write")),
+        _compute(Settings(ttl=1)),
+        _compute(Settings(ttl=20, read_rate=5, strategy="delete_on_write")),
     )
     before = plot.render(first)
     plot.render(other)
@@ -100,11 +100,11 @@ def test_blitting_leaves_no_trace_of_the_previous_move():
 
 
 def test_a_budget_appears_in_the_picture_and_goes_again():
-    plot = DashboardPlot()
-    plain = plot.render(compute(Settings(), model_only=True))
-    with_budget = plot.render(compute(Settings(), model_only=True, stale_budget=0.1))
+    plot = _DashboardPlot()
+    plain = plot.render(_compute(Settings(), model_only=True))
+    with_budget = plot.render(_compute(Settings(), model_only=True, stale_budget=0.1))
     assert with_budget != plain
-    assert plot.render(compute(Settings(), model_only=True)) == plain
+    assert plot.render(_compute(Settings(), model_only=True)) == plain
 
 
 def test_the_static_figure_has_three_panels_and_a_title():
@@ -126,7 +126,7 @@ def test_the_dashboard_carries_the_browser_tests_css_classes():
     assert "cachelab-dashboard-plot" in dashboard.image._dom_classes
 
 
-def _legend_styles(plot: DashboardPlot) -> dict[str, tuple]:
+def _legend_styles(plot: _DashboardPlot) -> dict[str, tuple]:
     return {
         handle.get_label(): (handle.get_linestyle(), handle.get_linewidth(), handle.get_alpha())
         for handle in plot.legend.legend_handles
@@ -135,8 +135,8 @@ def _legend_styles(plot: DashboardPlot) -> dict[str, tuple]:
 
 @pytest.mark.parametrize("chosen", list(STRATEGY_LABELS))
 def test_the_legend_draws_each_strategy_as_its_lines_are_drawn(chosen):
-    plot = DashboardPlot()
-    plot.update(compute(Settings(strategy=chosen), model_only=True))
+    plot = _DashboardPlot()
+    plot.update(_compute(Settings(strategy=chosen), model_only=True))
     legend = _legend_styles(plot)
     for strategy, label in STRATEGY_LABELS.items():
         for metric in ("hit_ratio", "stale_fraction", "db_loads_per_s"):
@@ -149,9 +149,9 @@ def test_the_legend_draws_each_strategy_as_its_lines_are_drawn(chosen):
 def test_switching_the_strategy_redraws_the_legend_in_the_picture():
     """A plot switched to delete-on-write looks exactly like one that started there: the legend,
     which is part of the kept background, is redrawn with the strategy."""
-    switched, fresh = DashboardPlot(), DashboardPlot()
-    switched.render(compute(Settings(strategy="ttl"), model_only=True))
-    after = compute(Settings(strategy="delete_on_write"), model_only=True)
+    switched, fresh = _DashboardPlot(), _DashboardPlot()
+    switched.render(_compute(Settings(strategy="ttl"), model_only=True))
+    after = _compute(Settings(strategy="delete_on_write"), model_only=True)
     assert switched.render(after) == fresh.render(after)
 
 
@@ -163,25 +163,25 @@ def test_moving_only_the_ttl_simulates_only_the_current_ttl(monkeypatch):
     monkeypatch.setattr(
         dashboard_module, "simulate", lambda *a, **k: calls.append(a) or simulate(*a, **k)
     )
-    first = compute(Settings(ttl=2, read_rate=2, write_rate=0.05))
+    first = _compute(Settings(ttl=2, read_rate=2, write_rate=0.05))
     assert len(calls) == len(CURVE_TTLS_S) + 1 and first.curve_simulated
     calls.clear()
-    second = compute(Settings(ttl=20, read_rate=2, write_rate=0.05))
+    second = _compute(Settings(ttl=20, read_rate=2, write_rate=0.05))
     assert [a[0] for a in calls] == [20] and not second.curve_simulated
     assert second.sim == first.sim
     calls.clear()
-    compute(Settings(ttl=20, read_rate=5, write_rate=0.05))
+    _compute(Settings(ttl=20, read_rate=5, write_rate=0.05))
     assert len(calls) == len(CURVE_TTLS_S) + 1  # new rates: a new curve
 
 
 def test_the_kept_curve_is_the_curve_a_fresh_simulation_gives():
     dashboard_module._forget_simulations()
-    frame = compute(Settings(ttl=3, read_rate=5, write_rate=0.2, strategy="delete_on_write"))
-    again = compute(Settings(ttl=3, read_rate=5, write_rate=0.2, strategy="delete_on_write"))
+    frame = _compute(Settings(ttl=3, read_rate=5, write_rate=0.2, strategy="delete_on_write"))
+    again = _compute(Settings(ttl=3, read_rate=5, write_rate=0.2, strategy="delete_on_write"))
     assert frame.curve_simulated and not again.curve_simulated
     assert again.sim == frame.sim
     durations, _ = dashboard_module._durations(
-        frame.settings, CURVE_TTLS_S, dashboard_module.EVENTS_PER_MOVE
+        frame.settings, CURVE_TTLS_S, dashboard_module._EVENTS_PER_MOVE
     )
     assert frame.sim[2] == simulate(CURVE_TTLS_S[2], 5, 0.2, durations[2], "delete_on_write", 0)
 
@@ -223,10 +223,10 @@ def test_the_prefetcher_has_the_next_rate_steps_curve_ready_and_it_is_the_same_c
     # Every neighbour's curve points and current point are kept (a TTL step shares this curve).
     for near in dashboard_module.neighbours(dashboard.settings):
         points = dashboard_module._curve_points(
-            near, CURVE_TTLS_S, dashboard_module.EVENTS_PER_MOVE
+            near, CURVE_TTLS_S, dashboard_module._EVENTS_PER_MOVE
         )
         points.append(
-            dashboard_module._current_point(near, CURVE_TTLS_S, dashboard_module.EVENTS_PER_MOVE)
+            dashboard_module._current_point(near, CURVE_TTLS_S, dashboard_module._EVENTS_PER_MOVE)
         )
         for ttl, duration in points:
             key = (ttl, near.read_rate, near.write_rate, duration, near.strategy, 0)
@@ -234,14 +234,14 @@ def test_the_prefetcher_has_the_next_rate_steps_curve_ready_and_it_is_the_same_c
     assert dashboard.prefetcher.simulated_points > 4 * len(CURVE_TTLS_S)
     step = Settings(5, 2, 0.1)
     ttl, duration = dashboard_module._current_point(
-        step, CURVE_TTLS_S, dashboard_module.EVENTS_PER_MOVE
+        step, CURVE_TTLS_S, dashboard_module._EVENTS_PER_MOVE
     )
     assert (ttl, 2, 0.1, duration, "ttl", 0) in dashboard_module._kept  # its current point too
     dashboard.read_rate_slider.value = 2.0
     assert dashboard.settings == step and not dashboard.frame.curve_simulated
     assert dashboard.prefetcher.wait(timeout=120)
     dashboard_module._forget_simulations()
-    assert compute(dashboard.settings).sim == dashboard.frame.sim  # what a fresh move computes
+    assert _compute(dashboard.settings).sim == dashboard.frame.sim  # what a fresh move computes
 
 
 def test_outside_a_notebook_kernel_the_dashboard_does_not_prefetch():
@@ -288,16 +288,16 @@ def test_an_unknown_strategy_is_refused():
 
 
 def test_the_dashboards_png_decodes_to_exactly_the_pixels_drawn():
-    plot = DashboardPlot()
-    png = plot.render(compute(Settings(ttl=2), model_only=True))
+    plot = _DashboardPlot()
+    png = plot.render(_compute(Settings(ttl=2), model_only=True))
     drawn = np.asarray(plot.canvas.buffer_rgba())[..., :3]
     assert (np.asarray(PIL.Image.open(io.BytesIO(png)).convert("RGB")) == drawn).all()
     assert len(png) < drawn.nbytes / 5  # compressed: it travels to the browser on every move
 
 
 def test_a_ttl_move_draws_only_the_ttl_layer_and_looks_like_a_fresh_drawing(monkeypatch):
-    plot = DashboardPlot()
-    plot.render(compute(Settings(ttl=1, read_rate=2)))
+    plot = _DashboardPlot()
+    plot.render(_compute(Settings(ttl=1, read_rate=2)))
     drawn = []
     for ax in plot.axes:
         monkeypatch.setattr(
@@ -305,7 +305,7 @@ def test_a_ttl_move_draws_only_the_ttl_layer_and_looks_like_a_fresh_drawing(monk
             "draw_artist",
             lambda artist, draw=ax.draw_artist: drawn.append(artist) or draw(artist),
         )
-    frame = compute(Settings(ttl=10, read_rate=2))
+    frame = _compute(Settings(ttl=10, read_rate=2))
     png = plot.render(frame)
     ttl_layer = {
         plot.lines[name, part]
@@ -313,9 +313,9 @@ def test_a_ttl_move_draws_only_the_ttl_layer_and_looks_like_a_fresh_drawing(monk
         for part in ("vline", "current")
     }
     assert set(drawn) == ttl_layer  # the model lines and dots came from the kept layer
-    assert png == DashboardPlot().render(frame)  # ... and the picture is the same as drawn afresh
+    assert png == _DashboardPlot().render(frame)  # ... and the picture is the same as drawn afresh
     drawn.clear()
-    plot.render(compute(Settings(ttl=10, read_rate=5)))  # new rates: the rate layer is redrawn
+    plot.render(_compute(Settings(ttl=10, read_rate=5)))  # new rates: the rate layer is redrawn
     assert plot.lines["hit_ratio", "sim"] in drawn
 
 
@@ -349,14 +349,14 @@ def test_the_dashboard_runs_the_lessons_ratios_to_delta():
 
 
 def test_the_xfetch_figure_draws_each_measure_beside_its_formula():
-    run = simulate_xfetch(1.0, **XFETCH)
-    left, right = plot_xfetch(run).axes
+    run = _simulate_xfetch(1.0, **XFETCH)
+    left, right = _plot_xfetch(run).axes
     assert [line.get_label() for line in left.get_lines()] == [
         "formula e^(−g/Δβ)",
         "measured (bins of ≥ 20 reads)",
     ]
     assert [line.get_label() for line in right.get_lines()] == ["formula", "measured (100 lives)"]
-    assert xfetch_summary(run).startswith("β = 1.00: the median refresh comes ")
+    assert _xfetch_summary(run).startswith("β = 1.00: the median refresh comes ")
 
 
 def test_a_bad_delta_is_refused_before_anything_is_built():

@@ -10,8 +10,8 @@ the current TTL is marked, and a one-line summary gives its numbers.
 The work of one move is split from the widgets, so it can be timed and tested
 without a browser::
 
-    >>> frame = compute(Settings(ttl=5, read_rate=1, write_rate=0.1))
-    >>> plot = DashboardPlot()
+    >>> frame = _compute(Settings(ttl=5, read_rate=1, write_rate=0.1))
+    >>> plot = _DashboardPlot()
     >>> png = plot.render(frame)        # PNG bytes, drawn by matplotlib's Agg
     >>> summary(frame)                  # doctest: +ELLIPSIS
     'TTL 5 s, TTL only: hit ratio ...'
@@ -48,33 +48,19 @@ from cachelab.lab.workload import MAX_RATE
 from cachelab.show._png import encode_png
 from cachelab.show._prefetch import Prefetcher
 
-__all__ = [
-    "TTL_CHOICES_S",
-    "READ_RATE_CHOICES",
-    "WRITE_RATE_CHOICES",
-    "EVENTS_PER_MOVE",
-    "Settings",
-    "Frame",
-    "compute",
-    "summary",
-    "DashboardPlot",
-    "slider_move",
-    "plot_curves",
-    "TTLDashboard",
-    "ttl_dashboard",
-]
+__all__ = ["Settings", "Frame", "summary", "plot_curves", "TTLDashboard", "ttl_dashboard"]
 
-TTL_CHOICES_S = (0.1, 0.2, 0.5, 1, 2, 3, 5, 10, 20, 30)
+_TTL_CHOICES_S = (0.1, 0.2, 0.5, 1, 2, 3, 5, 10, 20, 30)
 """The TTLs the slider offers, in seconds (log-spaced: the trade-off lives on a log scale)."""
 TTL_TICKS_S = (0.1, 0.3, 1, 3, 10, 30)
-READ_RATE_CHOICES = (0.2, 0.5, 1, 2, 5, 10)
+_READ_RATE_CHOICES = (0.2, 0.5, 1, 2, 5, 10)
 """Reads per second of the cached item."""
-WRITE_RATE_CHOICES = (0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1)
+_WRITE_RATE_CHOICES = (0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1)
 """Writes (changes in the database) per second of the cached item."""
 
 CURVE_TTLS_S = (0.1, 0.25, 0.6, 1.5, 4, 10, 30)
 """The TTLs at which every move re-simulates (the dots); the model's lines are drawn everywhere."""
-EVENTS_PER_MOVE = 50_000
+_EVENTS_PER_MOVE = 50_000
 """How many reads and writes one slider move simulates, in all. Fixed, so a move costs
 the same at every setting; at long TTLs or high read rates this buys fewer expiry cycles,
 so the dots scatter more there."""
@@ -152,11 +138,11 @@ def _durations(settings: Settings, ttls: Sequence[float], events: int) -> tuple[
     return [cycles * c for c in cycle_s], cycles
 
 
-def compute(
+def _compute(
     settings: Settings,
     *,
     curve_ttls: Sequence[float] = CURVE_TTLS_S,
-    events: int = EVENTS_PER_MOVE,
+    events: int = _EVENTS_PER_MOVE,
     stale_budget: Optional[float] = None,
     db_load_budget: Optional[float] = None,
     seed: int = 0,
@@ -311,7 +297,7 @@ def _line_style(chosen: bool) -> dict:
     return {"lw": 2.4, "alpha": 1.0, "ls": "-"} if chosen else {"lw": 1.1, "alpha": 0.5, "ls": "--"}
 
 
-class DashboardPlot:
+class _DashboardPlot:
     """The dashboard's figure: three panels over the TTL, made once and updated on every move.
 
     Drawing a matplotlib figure from scratch takes 100--200 ms on a busy laptop,
@@ -423,7 +409,7 @@ class DashboardPlot:
             if budget is not None:
                 self.lines[name, "budget"].set_ydata([budget, budget])
         # Limits change only when the data leave the usual range, so the background stays valid.
-        ttls = [*frame.sim_ttls, s.ttl, *TTL_CHOICES_S]
+        ttls = [*frame.sim_ttls, s.ttl, *_TTL_CHOICES_S]
         xlim = (min(ttls) / 1.3, max(ttls) * 1.3)
         loads = np.concatenate(
             [
@@ -525,9 +511,11 @@ class DashboardPlot:
         return self.png()
 
 
-def slider_move(plot: DashboardPlot, settings: Settings, **compute_options) -> tuple[Frame, bytes]:
+def _slider_move(
+    plot: _DashboardPlot, settings: Settings, **compute_options
+) -> tuple[Frame, bytes]:
     """All one slider move does except talking to the browser: simulate, model, draw a PNG."""
-    frame = compute(settings, **compute_options)
+    frame = _compute(settings, **compute_options)
     return frame, plot.render(frame)
 
 
@@ -535,8 +523,8 @@ def plot_curves(settings: Settings = Settings(), **compute_options) -> Figure:
     """A static dashboard figure for ``settings``: for reading, printing, or a notebook without
     widgets.
     """
-    plot = DashboardPlot(blit=False)
-    return plot.update(compute(settings, **compute_options))
+    plot = _DashboardPlot(blit=False)
+    return plot.update(_compute(settings, **compute_options))
 
 
 def neighbours(settings: Settings, previous: Optional[Settings] = None) -> list[Settings]:
@@ -549,9 +537,9 @@ def neighbours(settings: Settings, previous: Optional[Settings] = None) -> list[
     """
     out = []
     sliders = [
-        (TTL_CHOICES_S, "ttl"),
-        (READ_RATE_CHOICES, "read_rate"),
-        (WRITE_RATE_CHOICES, "write_rate"),
+        (_TTL_CHOICES_S, "ttl"),
+        (_READ_RATE_CHOICES, "read_rate"),
+        (_WRITE_RATE_CHOICES, "write_rate"),
     ]
     moved = None
     if previous is not None:
@@ -652,7 +640,7 @@ class TTLDashboard:
         *,
         stale_budget: Optional[float] = None,
         db_load_budget: Optional[float] = None,
-        events: int = EVENTS_PER_MOVE,
+        events: int = _EVENTS_PER_MOVE,
         seed: int = 0,
         prefetch: Optional[bool] = None,
     ) -> None:
@@ -668,11 +656,11 @@ class TTLDashboard:
             stale_budget=stale_budget, db_load_budget=db_load_budget, events=events, seed=seed
         )
         self._prefetch_options = dict(events=events, seed=seed)
-        self.ttl_slider = _choice_slider("TTL", TTL_CHOICES_S, ttl, "{:g} s")
+        self.ttl_slider = _choice_slider("TTL", _TTL_CHOICES_S, ttl, "{:g} s")
         self.ttl_slider.add_class("cachelab-ttl-slider")
-        self.read_rate_slider = _choice_slider("read rate", READ_RATE_CHOICES, read_rate, "{:g}/s")
+        self.read_rate_slider = _choice_slider("read rate", _READ_RATE_CHOICES, read_rate, "{:g}/s")
         self.write_rate_slider = _choice_slider(
-            "write rate", WRITE_RATE_CHOICES, write_rate, "{:g}/s"
+            "write rate", _WRITE_RATE_CHOICES, write_rate, "{:g}/s"
         )
         self.strategy_dropdown = widgets.Dropdown(
             options=[(label, key) for key, label in STRATEGY_LABELS.items()],
@@ -692,7 +680,7 @@ class TTLDashboard:
         # and the browser tore the old picture's element down and built a new one each time.)
         self.image = widgets.Image(format="png")
         self.image.add_class("cachelab-dashboard-plot")
-        self.plot = DashboardPlot()
+        self.plot = _DashboardPlot()
         self.frame: Optional[Frame] = None
         self.move_timings: list[dict[str, float]] = []
         for control in (
@@ -748,7 +736,7 @@ class TTLDashboard:
                 self.prefetcher.move_finished(jobs)
 
     def _redraw(self, started: float) -> Frame:
-        self.frame = compute(self.settings, **self.options)
+        self.frame = _compute(self.settings, **self.options)
         computed = time.perf_counter()
         self.plot.update(self.frame)
         self.plot.draw()

@@ -14,9 +14,9 @@ On a fake clock only these ratios matter, so the figure (seeded) is the same on 
 units of its Δ. Lesson 08 shows it with the Δ it measured, and so does
 ``dashboards/08_early_refresh.ipynb``, alone on a page. Without widgets, for reading or printing::
 
-    >>> run = simulate_xfetch(beta=1.0, delta_s=0.01, lives=100)
-    >>> figure = plot_xfetch(run)         # a matplotlib Figure, two panels
-    >>> xfetch_summary(run)               # doctest: +ELLIPSIS
+    >>> run = _simulate_xfetch(beta=1.0, delta_s=0.01, lives=100)
+    >>> figure = _plot_xfetch(run)         # a matplotlib Figure, two panels
+    >>> _xfetch_summary(run)               # doctest: +ELLIPSIS
     'β = 1.00: the median refresh comes ... before expiry; ...% of lives expired first ...'
 
 In a notebook, ``xfetch_dashboard(delta_s)`` builds the slider and shows the figure in an
@@ -37,13 +37,7 @@ from cachelab._internal.validation import validate_number
 from cachelab.lab.burst import EarlyRefreshRun, refreshed_at_least_formula, simulate_early_refresh
 from cachelab.lab.timing import format_seconds
 
-__all__ = [
-    "simulate_xfetch",
-    "plot_xfetch",
-    "xfetch_summary",
-    "XFetchDashboard",
-    "xfetch_dashboard",
-]
+__all__ = ["XFetchDashboard", "xfetch_dashboard"]
 
 READS_PER_DELTA = 2
 """λΔ: how many reads arrive, on average, in the time Δ the value takes to recompute."""
@@ -56,7 +50,7 @@ MIN_READS_PER_DOT = 20
 """A bin of gaps is drawn as a dot only when at least this many reads fell in it."""
 
 
-def simulate_xfetch(
+def _simulate_xfetch(
     beta: float,
     delta_s: float,
     *,
@@ -81,7 +75,7 @@ def simulate_xfetch(
     )
 
 
-def plot_xfetch(run: EarlyRefreshRun) -> Figure:
+def _plot_xfetch(run: EarlyRefreshRun) -> Figure:
     """The dashboard's figure for ``run``: when reads refresh (left), how early lives were
     refreshed (right), each measured beside its formula."""
     beta, delta_s, read_rate, ttl = run.beta, run.delta_s, run.read_rate, run.ttl
@@ -130,7 +124,7 @@ def plot_xfetch(run: EarlyRefreshRun) -> Figure:
     return figure
 
 
-def xfetch_summary(run: EarlyRefreshRun) -> str:
+def _xfetch_summary(run: EarlyRefreshRun) -> str:
     """One line for ``run``: how early the median refresh came, and how many lives expired
     first, measured and by the formula."""
     expired_formula = 1 - refreshed_at_least_formula(
@@ -166,7 +160,7 @@ class XFetchDashboard:
         self.options = dict(
             reads_per_delta=reads_per_delta, ttl_in_deltas=ttl_in_deltas, lives=lives, seed=seed
         )
-        self.run = simulate_xfetch(beta, delta_s, **self.options)  # bad values: refused here
+        self.run = _simulate_xfetch(beta, delta_s, **self.options)  # bad values: refused here
         self.slider = widgets.FloatSlider(
             value=beta,
             min=0.25,
@@ -190,14 +184,14 @@ class XFetchDashboard:
 
     def update(self, change: object = None) -> EarlyRefreshRun:
         """Simulate and redraw for the slider's β (called on every move)."""
-        self.run = simulate_xfetch(self.slider.value, self.delta_s, **self.options)
+        self.run = _simulate_xfetch(self.slider.value, self.delta_s, **self.options)
         self._show(self.run)
         return self.run
 
     def _show(self, run: EarlyRefreshRun) -> None:
-        self.summary.value = xfetch_summary(run)
+        self.summary.value = _xfetch_summary(run)
         picture = io.BytesIO()
-        plot_xfetch(run).savefig(picture, format="png", bbox_inches="tight")
+        _plot_xfetch(run).savefig(picture, format="png", bbox_inches="tight")
         self.image.value = picture.getvalue()
 
     def _ipython_display_(self) -> None:
