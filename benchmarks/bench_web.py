@@ -32,7 +32,7 @@ import math
 from cachelab import keys
 from cachelab.shop.data import build_shop
 from cachelab.web import WebService, run_load, sustained
-from cachelab.web.load import LoadRun, wait_until_idle
+from cachelab.web._load import LoadRun, wait_until_idle
 
 P95_BUDGET_S = 0.250
 """The latency budget every mode is held to: a p95 of at most 250 ms."""

@@ -1,5 +1,5 @@
-"""``cachelab.shop.build_lock``: the lock file is the course's own, and a file of the same name that
-is someone else's is never locked, written or removed.
+"""``cachelab.shop._build_lock``: the lock file is the course's own, and a file of the same name
+that is someone else's is never locked, written or removed.
 
 ``build_shop(path=...)`` may build anywhere, beside a user's own ``x.db.lock``; the lock
 used to open that file, flock it, and delete it when the build was done.
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cachelab.shop.build_lock import (
+from cachelab.shop._build_lock import (
     LOCK_FILE_MARKER,
     ForeignLockFile,
     build_in_progress,

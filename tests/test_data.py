@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from cachelab.shop import data
+from cachelab.shop._build_lock import build_lock
 from cachelab.shop.app import Shop
-from cachelab.shop.build_lock import build_lock
 from cachelab.shop.data import (
     DATA_END,
     DAY,
@@ -313,7 +313,7 @@ def test_a_foreign_sqlite_database_is_never_overwritten(tmp_path):
 
 HOLD_THE_BUILD_LOCK = textwrap.dedent("""
     import shutil, sqlite3, sys
-    from cachelab.shop.build_lock import build_lock
+    from cachelab.shop._build_lock import build_lock
     with build_lock(sys.argv[1]):
         print("held", flush=True)
         sys.stdin.readline()

@@ -20,7 +20,7 @@ MODULES_WITHOUT_EXAMPLES = {
     "cachelab.environment",
     "cachelab._internal",
     "cachelab._internal.watchdog",  # runs beside a server process; its test starts one
-    "cachelab.web.__main__",  # two lines that call cachelab.web.server.main, which has examples
+    "cachelab.web.__main__",  # two lines that call cachelab.web._server.main, which has examples
     # one lesson's exercise checks each: run against the reference solutions and wrong answers
     # in tests/test_checks_<slug>.py, and shown in use by every lesson's exercises
     *(f"cachelab.checks.{name}" for name in cachelab.checks.LESSON_MODULES.values()),

@@ -19,7 +19,7 @@ import pytest
 from cachelab import keys
 from cachelab.environment import reset
 from cachelab.shop import data
-from cachelab.shop.build_lock import LOCK_FILE_MARKER
+from cachelab.shop._build_lock import LOCK_FILE_MARKER
 
 LEARNERS = ("ada", "grace", "linus")
 
@@ -148,7 +148,7 @@ def test_only_the_courses_own_databases_are_removed_and_the_rest_is_reported(
 
 HOLD_THE_BUILD_LOCK = textwrap.dedent("""
     import sys
-    from cachelab.shop.build_lock import build_lock
+    from cachelab.shop._build_lock import build_lock
     with build_lock(sys.argv[1]):
         print("held", flush=True)
         sys.stdin.readline()
@@ -189,7 +189,7 @@ def test_a_build_in_progress_is_left_alone_and_reported(
 
 HOLD_A_REAL_BUILD = textwrap.dedent("""
     import sqlite3, sys
-    from cachelab.shop.build_lock import build_lock
+    from cachelab.shop._build_lock import build_lock
     with build_lock(sys.argv[1]):
         writer = sqlite3.connect(sys.argv[2], isolation_level=None)
         writer.execute("PRAGMA journal_mode = OFF")  # as data._build_into does

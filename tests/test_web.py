@@ -20,8 +20,8 @@ from support import shop_digest
 from cachelab import keys
 from cachelab.shop.app import Shop
 from cachelab.shop.data import DATA_END
-from cachelab.web.config import CACHE_MODES
-from cachelab.web.service import WebService
+from cachelab.web._config import CACHE_MODES
+from cachelab.web._service import WebService
 
 TTL_S = 60
 CACHED_MODES = [mode for mode in CACHE_MODES if mode != "none"]

@@ -13,7 +13,7 @@ from typing import Iterator
 
 import pytest
 
-from cachelab.web.load import (
+from cachelab.web._load import (
     MAX_RATE,
     MAX_REQUESTS,
     LoadRun,
@@ -22,7 +22,7 @@ from cachelab.web.load import (
     sweep,
     validate_local_url,
 )
-from cachelab.web.service import WebService
+from cachelab.web._service import WebService
 
 
 @pytest.fixture(scope="module")

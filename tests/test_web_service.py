@@ -21,7 +21,7 @@ import pytest
 
 from cachelab import keys
 from cachelab.environment.redis_server import SERVER_PROGRAMS
-from cachelab.web.service import ServiceNotReady, WebService
+from cachelab.web._service import ServiceNotReady, WebService
 
 # These tests follow processes by pid and process group, and one kills a service's owner with
 # SIGINT: run apart from the parallel library run, where other tests start and stop services of
@@ -121,7 +121,7 @@ import signal, sys, time
 # A kernel installs its own SIGINT handling, whatever it inherited (a process started in the
 # background of a non-interactive shell inherits SIGINT ignored, and Python then keeps it so).
 signal.signal(signal.SIGINT, signal.default_int_handler)
-from cachelab.web.service import WebService
+from cachelab.web._service import WebService
 service = WebService("none", workers=2, db_path=sys.argv[1]).start()
 print(service.pid, *service.worker_pids(), flush=True)
 with service:
@@ -207,7 +207,7 @@ def test_the_command_line_help_lists_every_cache_mode_and_endpoint():
     help_text = subprocess.run(
         [sys.executable, "-m", "cachelab.web", "--help"], capture_output=True, text=True, check=True
     ).stdout
-    from cachelab.web.config import CACHE_MODES
+    from cachelab.web._config import CACHE_MODES
 
     for needed in (*CACHE_MODES, "--workers", "--port", "POST /products/ID/price", "GET  /stats"):
         assert needed in help_text
@@ -232,7 +232,7 @@ def test_from_a_shell_with_no_redis_url_all_workers_share_one_private_redis(tiny
         line = process.stdout.readline()
         port = int(line.rsplit(":", 1)[1])
         url = f"http://127.0.0.1:{port}"
-        from cachelab.web.load import fetch_stats
+        from cachelab.web._load import fetch_stats
 
         assert wait_until(lambda: len(fetch_stats(url)["workers"]) == 2)
         servers = [

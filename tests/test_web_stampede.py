@@ -14,8 +14,8 @@ import pytest
 
 from cachelab import keys
 from cachelab.shop.data import build_shop
-from cachelab.web.load import run_load, wait_until_idle
-from cachelab.web.service import WebService
+from cachelab.web._load import run_load, wait_until_idle
+from cachelab.web._service import WebService
 
 BURST = 40
 

@@ -266,7 +266,7 @@ class SingleFlight:
 
     ``get_or_load`` waits by sleeping, which holds its thread. A caller that must not
     hold one -- an ``async`` web handler -- calls ``attempt`` instead, which never waits,
-    and waits its own way between attempts (``cachelab.web.app`` does).
+    and waits its own way between attempts (``cachelab.web._app`` does).
 
     >>> from cachelab.cache import MemoryCache
     >>> from cachelab.clock import FakeClock

@@ -31,7 +31,7 @@ from cachelab import keys
 from cachelab.cache import MemoryCache, RedisCache
 from cachelab.clock import FakeClock
 from cachelab.stampede import LockWatch, SingleFlight, WaitTimeout
-from cachelab.web.service import WebService
+from cachelab.web._service import WebService
 
 KEY = keys.trending()
 
@@ -210,8 +210,8 @@ def test_a_finished_poll_is_not_handed_to_the_next_rounds_waiters(tmp_path):
     """A poll that has finished keeps its place in ``_polls`` until its done-callback runs
     (the event loop's next turn); a waiter that came in between was served the previous
     round's value. Here that moment is set up directly: a finished poll with the old page."""
-    from cachelab.web.app import ShopPages
-    from cachelab.web.config import ServiceConfig
+    from cachelab.web._app import ShopPages
+    from cachelab.web._config import ServiceConfig
 
     pages = ShopPages(ServiceConfig(db_path="unused.db", state_dir=str(tmp_path), cache="memory"))
     pages.single_flight = SingleFlight(pages.cache, lock_ttl=5, wait_timeout=5)

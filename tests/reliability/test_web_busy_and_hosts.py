@@ -16,7 +16,7 @@ from typing import Iterator, Optional
 
 import pytest
 
-from cachelab.web.service import WebService
+from cachelab.web._service import WebService
 
 PRODUCT = 5
 JSON = {"Content-Type": "application/json"}

@@ -23,7 +23,7 @@ from typing import Iterator, Optional
 import pytest
 from support import shop_digest
 
-from cachelab.web.service import WebService
+from cachelab.web._service import WebService
 
 PRODUCT = 5
 

@@ -125,7 +125,7 @@ def sell_round(port: int, path: Path, product_id: int) -> Round:
 
 def run_rounds(source: Path, product_ids: list[int]) -> list[Round]:
     """Start a service on a prepared copy, play one round per product, stop it."""
-    from cachelab.web.service import WebService
+    from cachelab.web._service import WebService
 
     folder = Path(tempfile.mkdtemp(prefix="cachelab-sells-"))
     try:

@@ -13,7 +13,7 @@ Every exercise in the lessons ends with a check cell such as::
 
 A check runs with a time limit (``time_limit_s``: generous, many times what the
 reference answer takes on a slow machine), so an answer that loops forever gets a ❌
-too (see ``cachelab.checks.time_limit`` for how it is stopped). An answer that calls
+too (see ``cachelab.checks._time_limit`` for how it is stopped). An answer that calls
 ``sys.exit()`` or raises ``KeyboardInterrupt`` gets a ❌ rather than a traceback, and
 what a ❌ shows of a wrong value is cut to a few hundred characters.
 
@@ -46,7 +46,7 @@ import reprlib
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional
 
-from cachelab.checks.time_limit import run_within
+from cachelab.checks._time_limit import run_within
 
 __all__ = [
     "LESSON_MODULES",
@@ -281,7 +281,7 @@ def run(check: Callable[..., str], *answer: Any) -> None:
     It prints rather than returns, so a check cell shows just the verdict. A failed
     check records the property that failed (for ``hint``) and raises ``ExerciseNotPassed``.
     The check runs in a thread of its own, for at most ``time_limit_s(check)`` seconds
-    (``cachelab.checks.time_limit``); Ctrl-C while it runs stops it and interrupts the cell.
+    (``cachelab.checks._time_limit``); Ctrl-C while it runs stops it and interrupts the cell.
     An exception that is neither the answer failing a property nor an exit (a bug in a
     check, or an answer's error a check let through) is raised as it was.
     """

@@ -14,7 +14,7 @@ import math
 from typing import Any, Callable, Optional
 
 from cachelab.checks import CheckFailed, call, expect, shown
-from cachelab.web.load import LoadRun
+from cachelab.web._load import LoadRun
 
 __all__ = [
     "EXERCISES",

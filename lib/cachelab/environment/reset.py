@@ -14,7 +14,7 @@
    ``$CACHELAB_DATA_DIR``), so the next ``make lab`` / ``build_shop()`` rebuilds them
    from the seed. Lessons that write use throw-away copies, so this is only needed
    if a database was damaged or edited by hand. A shop that another process is
-   building right now (it holds ``cachelab.shop.build_lock``) is left alone, with its unfinished
+   building right now (it holds ``cachelab.shop._build_lock``) is left alone, with its unfinished
    build, and reset says so: deleting a build in progress would fail it half-way. So is
    a database another process is writing (SQLite says "database is locked").
 
@@ -44,7 +44,7 @@ import redis
 from cachelab import keys
 from cachelab.cache import delete_keys_under
 from cachelab.environment.redis_server import redact_url
-from cachelab.shop.build_lock import (
+from cachelab.shop._build_lock import (
     ForeignLockFile,
     build_in_progress,
     build_lock,

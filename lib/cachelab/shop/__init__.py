@@ -3,5 +3,7 @@ and writes it.
 
 - ``data``        builds the shop's database, deterministically, in the sizes the course uses;
 - ``app``         ``Shop``: the pages' queries and the writes, counting the SQL it runs;
-- ``build_lock``  the lock file that lets one process build a database while others wait.
+- ``_build_lock`` the lock file that lets one process build a database while others wait.
 """
+
+__all__: list[str] = []

@@ -17,7 +17,7 @@ shop and every figure in a lesson can be checked. Three sizes:
 also one the course's own writes changed (a sale adds orders: the shop is kept, with a
 warning); a missing, partial or damaged one is (re)built into a temporary file and
 moved into place only when it is complete, so an interrupted build never leaves half a
-shop. One process builds a path at a time (``cachelab.shop.build_lock``), and ``make
+shop. One process builds a path at a time (``cachelab.shop._build_lock``), and ``make
 reset`` leaves a build in progress alone.
 
 Nothing here opens a database file with ``open()``: on POSIX, closing *any*
@@ -51,7 +51,7 @@ from tqdm.auto import tqdm
 
 from cachelab._internal.validation import validate_choice
 from cachelab._internal.watchdog import is_alive, start_watchdog
-from cachelab.shop.build_lock import build_lock
+from cachelab.shop._build_lock import build_lock
 
 __all__ = [
     "SCHEMA_VERSION",

@@ -1,12 +1,14 @@
 """The shop as a real web service (lesson 10): HTTP, worker processes, a load generator.
 
-- ``config``   what the service is told at start (``ServiceConfig``, the cache modes);
-- ``app``      the Starlette application: pages, cache modes, status codes, headers;
-- ``edges``    what a request must be first: this machine's host, JSON writes, a small body;
-- ``stats``    each worker's counters, shared through small files, for ``GET /stats``;
-- ``server``   ``python -m cachelab.web``: the command line, and uvicorn with N workers;
-- ``service``  ``WebService``: start the service from a notebook or a test, and stop it;
-- ``load``     an open-loop load generator, bounded in requests and seconds.
+Lessons import what this package exports; the modules behind it are private:
+
+- ``_config``   what the service is told at start (``ServiceConfig``, the cache modes);
+- ``_app``      the Starlette application: pages, cache modes, status codes, headers;
+- ``_edges``    what a request must be first: this machine's host, JSON writes, a small body;
+- ``_stats``    each worker's counters, shared through small files, for ``GET /stats``;
+- ``_server``   ``python -m cachelab.web``: the command line, and uvicorn with N workers;
+- ``_service``  ``WebService``: start the service from a notebook or a test, and stop it;
+- ``_load``     an open-loop load generator, bounded in requests and seconds.
 
 >>> from cachelab.shop.data import build_shop
 >>> from cachelab.web import WebService, run_load
@@ -17,17 +19,8 @@
 (['miss', 'hit', 'hit'], 100, 0)
 """
 
-from cachelab.web.config import CACHE_MODES, MODE_DESCRIPTIONS
-from cachelab.web.load import LoadRun, run_load, sustained, sweep
-from cachelab.web.service import Reply, WebService
+from cachelab.web._config import MODE_DESCRIPTIONS
+from cachelab.web._load import run_load, sustained, sweep
+from cachelab.web._service import WebService
 
-__all__ = [
-    "CACHE_MODES",
-    "MODE_DESCRIPTIONS",
-    "WebService",
-    "Reply",
-    "LoadRun",
-    "run_load",
-    "sweep",
-    "sustained",
-]
+__all__ = ["MODE_DESCRIPTIONS", "WebService", "run_load", "sweep", "sustained"]

@@ -1,8 +1,8 @@
-"""``python -m cachelab.web``: serve the shop over HTTP (see ``cachelab.web.server``)."""
+"""``python -m cachelab.web``: serve the shop over HTTP (see ``cachelab.web._server``)."""
 
 import sys
 
-from cachelab.web.server import main
+from cachelab.web._server import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -45,7 +45,7 @@ from typing import Optional, Sequence
 from cachelab import keys
 from cachelab._internal.validation import validate_whole_number
 from cachelab.shop.data import SIZES
-from cachelab.web.config import (
+from cachelab.web._config import (
     APPS,
     CACHE_MODES,
     ENVIRONMENT_VARIABLE,
@@ -272,7 +272,7 @@ def serve(arguments: argparse.Namespace) -> int:
         os.environ[ENVIRONMENT_VARIABLE] = config.to_json()
 
         uvicorn_config = uvicorn.Config(
-            "cachelab.web.app:app_from_environment",
+            "cachelab.web._app:app_from_environment",
             factory=True,
             host=arguments.host,
             port=arguments.port,
@@ -363,7 +363,7 @@ def run_workers(uvicorn_config, socket, workers: int, grace_s: float = 5.0) -> i
     dies is replaced; one that cannot start the app stops the whole service.
     Returns the exit status: 0, or 3 if a worker could not start.
     """
-    import cachelab.web.app  # noqa: F401 -- imported once, here, for every worker
+    import cachelab.web._app  # noqa: F401 -- imported once, here, for every worker
 
     stopping = []
     for handled in (signal.SIGTERM, signal.SIGINT):

@@ -43,9 +43,9 @@ from typing import Any, Optional, Union
 from cachelab import keys
 from cachelab._internal import watchdog
 from cachelab._internal.validation import validate_choice, validate_number, validate_whole_number
-from cachelab.web.config import APPS, CACHE_MODES, MAX_THREADS, MAX_WAITERS, needs_redis
-from cachelab.web.load import wait_until_idle
-from cachelab.web.server import MAX_WORKERS, READY_LINE
+from cachelab.web._config import APPS, CACHE_MODES, MAX_THREADS, MAX_WAITERS, needs_redis
+from cachelab.web._load import wait_until_idle
+from cachelab.web._server import MAX_WORKERS, READY_LINE
 
 __all__ = ["Reply", "WebService", "ServiceNotReady", "stop_all"]
 

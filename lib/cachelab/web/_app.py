@@ -20,7 +20,7 @@ value is checked before anything is read or written, and a sale is one transacti
 so a refused request changes nothing. Error messages name the shop's file, never its
 folder.
 
-The edges (``cachelab.web.edges``), checked before anything is read or written -- a
+The edges (``cachelab.web._edges``), checked before anything is read or written -- a
 browser showing another site's page can send requests to 127.0.0.1 too:
 
 - ``Host`` must name this machine (``localhost``, ``127.0.0.1``, ``::1``, or the
@@ -96,9 +96,9 @@ from cachelab.cache import CacheUnavailable, MemoryCache, RedisCache
 from cachelab.shop.app import MAX_PRICE_CENTS, MAX_QUANTITY, OutOfStock, Shop
 from cachelab.shop.data import DATA_END
 from cachelab.stampede import LockWatch, SingleFlight, WaitTimeout
-from cachelab.web import stats
-from cachelab.web.config import ENVIRONMENT_VARIABLE, ServiceConfig
-from cachelab.web.edges import (
+from cachelab.web import _stats as stats
+from cachelab.web._config import ENVIRONMENT_VARIABLE, ServiceConfig
+from cachelab.web._edges import (
     ForeignOrigin,
     NotJson,
     TooLarge,
@@ -429,7 +429,7 @@ def _product_id(request: Request) -> int:
 
 async def _field(request: Request, name: str, example: int) -> Any:
     """The one field of the request's JSON body, ``{name: value}``; ``BadRequest`` if there is
-    none (or ``ForeignOrigin``, ``NotJson``, ``TooLarge``: ``cachelab.web.edges``).
+    none (or ``ForeignOrigin``, ``NotJson``, ``TooLarge``: ``cachelab.web._edges``).
     """
     check_write_origin(request)
     body = await read_body(request)

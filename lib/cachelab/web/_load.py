@@ -21,7 +21,7 @@ Every run is bounded: at most ``requests`` requests (the budget) and ``max_secon
 seconds; whatever is unanswered then is cut off and counted, and the run stops by
 itself. It talks to 127.0.0.1 (or ``localhost``, ``::1``) only.
 
->>> from cachelab.web.service import WebService
+>>> from cachelab.web._service import WebService
 >>> with WebService("redis", workers=1) as service:
 ...     run = run_load(service.url, rate_per_s=100, requests=50, max_seconds=10, progress=False)
 >>> run.sent, run.ok, run.errors
