@@ -25,7 +25,7 @@ from cachelab.shop import data
 
 def baseline_build(path: Path, schema: list[str], size: str = "default", seed: int = 42) -> None:
     """The same database as ``build_shop``, written with nothing but sqlite3.executemany."""
-    shape = data.SIZES[size]
+    shape = data._SIZES[size]
     rng = random.Random(seed)
     connection = sqlite3.connect(path)
     connection.execute("PRAGMA journal_mode = OFF")
@@ -34,7 +34,7 @@ def baseline_build(path: Path, schema: list[str], size: str = "default", seed: i
     indexes = [sql for sql in schema if sql.lstrip().upper().startswith("CREATE INDEX")]
     for sql in tables:
         connection.execute(sql)
-    products = data.generate_products(shape.products, rng)
+    products = data._generate_products(shape.products, rng)
     connection.executemany(
         "INSERT INTO products (id, name, category, price_cents, stock, updated_at) "
         "VALUES (:id, :name, :category, :price_cents, :stock, :updated_at)",
@@ -42,7 +42,7 @@ def baseline_build(path: Path, schema: list[str], size: str = "default", seed: i
     )
     connection.executemany(
         "INSERT INTO orders (product_id, quantity, ordered_at) VALUES (?, ?, ?)",
-        data.generate_orders(shape, rng),
+        data._generate_orders(shape, rng),
     )
     for sql in indexes:
         connection.execute(sql)
@@ -50,7 +50,7 @@ def baseline_build(path: Path, schema: list[str], size: str = "default", seed: i
     connection.executemany(
         "INSERT INTO cachelab_meta (key, value) VALUES (?, ?)",
         [
-            ("schema_version", str(data.SCHEMA_VERSION)),
+            ("schema_version", str(data._SCHEMA_VERSION)),
             ("size", size),
             ("seed", str(seed)),
             ("data_end", str(data.DATA_END)),
@@ -123,7 +123,7 @@ def run(quick: bool = False) -> list[dict]:
                 path.unlink()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    shape = data.SIZES[size]
+    shape = data._SIZES[size]
     return [
         {
             "name": f"build_shop({size!r}) vs sqlite3.executemany of the same rows",

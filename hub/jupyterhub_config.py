@@ -24,7 +24,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from cachelab.keys import LEARNER_NAME_PATTERN
+from cachelab.keys import _LEARNER_NAME_PATTERN
 
 c = get_config()  # noqa: F821 (JupyterHub's config loader provides it)
 
@@ -50,7 +50,7 @@ c.ConfigurableHTTPProxy.pid_file = str(ROOM / "proxy.pid")
 c.JupyterHub.authenticator_class = "shared-password"
 c.SharedPasswordAuthenticator.user_password = os.environ["CACHELAB_HUB_PASSWORD"]
 c.Authenticator.allow_all = True
-c.Authenticator.username_pattern = f"^(?:{LEARNER_NAME_PATTERN.pattern})$"
+c.Authenticator.username_pattern = f"^(?:{_LEARNER_NAME_PATTERN.pattern})$"
 
 # The instructor: a service whose token can manage users and servers through the REST API.
 c.JupyterHub.services = [

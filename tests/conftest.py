@@ -30,9 +30,9 @@ def no_hints_carried_over() -> Iterator[None]:
     """Every test starts with no recorded failure and no hint shown (``checks`` keeps them per
     process).
     """
-    checks.reset_hints()
+    checks._reset_hints()
     yield
-    checks.reset_hints()
+    checks._reset_hints()
 
 
 @pytest.fixture(scope="session")

@@ -12,14 +12,14 @@ from types import ModuleType
 import redis
 
 from cachelab import keys
-from cachelab.shop.data import connect_read_only
+from cachelab.shop.data import _connect_read_only
 
 SOLUTIONS_DIR = Path(__file__).resolve().parents[1] / "lessons" / "solutions"
 
 
 def shop_digest(path: Path) -> str:
     """A digest of every row of the shop's tables, in id order: equal digests, equal shops."""
-    connection = connect_read_only(path)
+    connection = _connect_read_only(path)
     try:
         digest = hashlib.sha256()
         for table in ("products", "orders"):
@@ -44,12 +44,12 @@ def load_solutions(lesson: str) -> ModuleType:
 
 
 def failure_of(check, *answer):
-    """Run ``check(*answer)`` and return its ``CheckFailed``; fail the test if the check passed."""
+    """Run ``check(*answer)`` and return its ``_CheckFailed``; fail the test if the check passed."""
     import pytest
 
-    from cachelab.checks import CheckFailed
+    from cachelab.checks import _CheckFailed
 
-    with pytest.raises(CheckFailed) as failed:
+    with pytest.raises(_CheckFailed) as failed:
         check(*answer)
     return failed.value
 
@@ -109,7 +109,7 @@ def snapshot(client: redis.Redis, names: list[str]) -> dict[str, tuple]:
 
 
 def foreign_keys(client: redis.Redis) -> list[str]:
-    return sorted(k for k in client.keys("*") if not k.startswith(keys.COURSE_PREFIX))
+    return sorted(k for k in client.keys("*") if not k.startswith(keys._COURSE_PREFIX))
 
 
 class KeyWrites:

@@ -9,12 +9,12 @@ import pytest
 
 from cachelab import keys
 from cachelab.lab.burst import (
-    MAX_READ_RATE,
+    _MAX_READ_RATE,
+    _TRENDING_LIMITS,
     STRATEGIES,
-    TRENDING_LIMITS,
-    BurstLoad,
-    BurstRequest,
-    BurstResult,
+    _BurstLoad,
+    _BurstRequest,
+    _BurstResult,
     refreshed_at_least_formula,
     run_burst,
     simulate_early_refresh,
@@ -130,8 +130,8 @@ def test_every_strategy_serves_every_request_and_leaves_no_keys(
         (dict(strategy="lru"), ValueError, "strategy must be one of"),
         (dict(read_rate=0), ValueError, "read_rate must be"),
         (dict(read_rate=1_000, duration=5), ValueError, "at most 2,000 requests"),
-        (dict(read_rate=MAX_READ_RATE * 2, duration=0.001), ValueError, "read_rate must be"),
-        (dict(key_count=len(TRENDING_LIMITS) + 1), ValueError, "key_count must be"),
+        (dict(read_rate=_MAX_READ_RATE * 2, duration=0.001), ValueError, "read_rate must be"),
+        (dict(key_count=len(_TRENDING_LIMITS) + 1), ValueError, "key_count must be"),
         (dict(processes=0), ValueError, "processes must be"),
         (dict(ttl=-1), ValueError, "ttl must be"),
         (dict(delta_s=-1), ValueError, "delta_s must be"),
@@ -152,21 +152,21 @@ def test_a_pool_of_one_database_connection_runs_a_herds_loads_one_at_a_time(tiny
 
 
 def _result(requests, loads=()):
-    return BurstResult("none", 100.0, 1.0, 0.5, 1, 1, [0.5], list(requests), list(loads))
+    return _BurstResult("none", 100.0, 1.0, 0.5, 1, 1, [0.5], list(requests), list(loads))
 
 
 def test_latency_quartiles_are_the_medians_of_the_first_and_last_quarter_by_arrival():
     latencies = [0.01, 0.02, 0.01, 0.02, 0.5, 0.6, 0.4, 0.9]
-    result = _result(BurstRequest(i * 0.1, 0, latency, 0.0) for i, latency in enumerate(latencies))
+    result = _result(_BurstRequest(i * 0.1, 0, latency, 0.0) for i, latency in enumerate(latencies))
     assert result.latency_quartiles() == (0.015, 0.65)
     with pytest.raises(ValueError, match="at least 4"):
-        _result([BurstRequest(0.0, 0, 0.1, 0.0)]).latency_quartiles()
+        _result([_BurstRequest(0.0, 0, 0.1, 0.0)]).latency_quartiles()
 
 
 def test_most_loads_at_once_counts_overlaps_not_loads_that_only_touch():
-    loads = [BurstLoad(0, 0.0, 1.0), BurstLoad(0, 0.5, 1.5), BurstLoad(0, 1.5, 2.0)]
+    loads = [_BurstLoad(0, 0.0, 1.0), _BurstLoad(0, 0.5, 1.5), _BurstLoad(0, 1.5, 2.0)]
     assert _result([], loads).most_loads_at_once == 2
-    assert _result([], [BurstLoad(0, 0.0, 1.0), BurstLoad(0, 1.0, 2.0)]).most_loads_at_once == 1
+    assert _result([], [_BurstLoad(0, 0.0, 1.0), _BurstLoad(0, 1.0, 2.0)]).most_loads_at_once == 1
     assert _result([]).refilled_s() == math.inf
 
 

@@ -15,7 +15,7 @@ from typing import Callable, Iterator, Optional
 
 import pytest
 
-from cachelab.cache import AtomicCache, Cache, MemoryCache, RedisCache
+from cachelab.cache import Cache, MemoryCache, RedisCache, _AtomicCache
 
 CACHES = ["MemoryCache", "RedisCache"]
 
@@ -42,7 +42,7 @@ def make_cache(request, redis_client, test_prefix) -> Iterator[MakeCache]:
 
 def test_both_caches_are_atomic_caches(make_cache):
     cache = make_cache()
-    assert isinstance(cache, Cache) and isinstance(cache, AtomicCache)
+    assert isinstance(cache, Cache) and isinstance(cache, _AtomicCache)
 
 
 # --- get, set, delete, clear ----------------------------------------------------------------------

@@ -9,19 +9,19 @@ import pytest
 
 from cachelab import keys
 from cachelab.lab.capstone import (
+    _DISCONTINUED,
+    _NEW_ARRIVALS,
     COSTS_MS,
-    DISCONTINUED,
-    NEW_ARRIVALS,
-    BudgetResult,
     OneTTLForEverything,
-    PageError,
-    Workload,
+    _BudgetResult,
+    _PageError,
+    _Workload,
     grade,
     prepare_shop,
     workload_summary,
 )
 
-SHORT = Workload(duration_s=40)
+SHORT = _Workload(duration_s=40)
 
 
 class NoCache:
@@ -99,7 +99,7 @@ def test_a_page_with_the_wrong_shape_is_refused():
         def page(self, user_id, product_id, days, limit):
             return {"product": None}
 
-    with pytest.raises(PageError, match="a page is a dict with the keys"):
+    with pytest.raises(_PageError, match="a page is a dict with the keys"):
         grade(Wrong, SHORT)
 
 
@@ -111,7 +111,7 @@ def test_a_page_that_shows_a_value_the_database_never_held_is_refused():
                 page["product"] = {**page["product"], "price_cents": 1}
             return page
 
-    with pytest.raises(PageError, match="never held"):
+    with pytest.raises(_PageError, match="never held"):
         grade(Invented, SHORT)
 
 
@@ -125,8 +125,8 @@ def test_the_capstone_shop_has_gaps_in_its_ids_and_leaves_the_shared_shop_alone(
     with sqlite3.connect(path) as connection:
         ids = {row[0] for row in connection.execute("SELECT id FROM products")}
         users = connection.execute("SELECT COUNT(*) FROM users").fetchone()[0]
-    assert ids == set(range(1, 101)) | set(NEW_ARRIVALS)
-    assert not ids & set(DISCONTINUED) and users == 20
+    assert ids == set(range(1, 101)) | set(_NEW_ARRIVALS)
+    assert not ids & set(_DISCONTINUED) and users == 20
 
 
 def test_the_workload_summary_counts_every_kind_of_request_and_write():
@@ -138,8 +138,8 @@ def test_the_workload_summary_counts_every_kind_of_request_and_write():
 
 
 def test_a_budget_says_whether_it_was_met_and_by_how_much():
-    over = BudgetResult("price: stale fraction", 0.032, 0.01, "%")
-    under = BudgetResult("database load", 3.0, 4.0, "queries/s")
+    over = _BudgetResult("price: stale fraction", 0.032, 0.01, "%")
+    under = _BudgetResult("database load", 3.0, 4.0, "queries/s")
     assert not over.met and over.describe().startswith(
         "price: stale fraction 3.20%, over the budget of 1.00% by 2.20 points"
     )
@@ -157,5 +157,5 @@ def test_the_report_table_marks_each_budget():
 def test_grade_refuses_what_is_not_a_design_or_a_workload():
     with pytest.raises(TypeError, match="make_pages must be a class or function"):
         grade("MyPages")
-    with pytest.raises(TypeError, match="workload must be a capstone.Workload"):
+    with pytest.raises(TypeError, match="workload must be a capstone._Workload"):
         grade(NoCache, {"duration_s": 10})

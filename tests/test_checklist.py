@@ -30,7 +30,7 @@ def test_python_row_accepts_every_supported_version():
 
 
 def test_the_required_packages_are_the_course_dependencies_without_the_test_tools():
-    required = checklist.required_packages()
+    required = checklist._required_packages()
     declared = {
         Requirement(text).name  # installed metadata may spell "a>=1,<2" as "a<2,>=1"
         for text in metadata.requires("cachelab")
@@ -47,24 +47,24 @@ def test_the_required_packages_are_the_course_dependencies_without_the_test_tool
 
 def test_every_required_package_is_installed_at_a_working_version():
     rows = checklist.package_rows()
-    assert [row.item for row in rows] == list(checklist.required_packages())
-    assert checklist.problems(rows) == [], checklist.problem_message(rows)
+    assert [row.item for row in rows] == list(checklist._required_packages())
+    assert checklist._problems(rows) == [], checklist.problem_message(rows)
 
 
 def test_a_missing_package_says_how_to_install_it():
-    row = checklist.package_row("cachelab-no-such-package")
+    row = checklist._package_row("cachelab-no-such-package")
     assert not row.ok
     assert row.detail.startswith("not installed") and "make lab" in row.detail
 
 
 def test_a_too_old_package_names_the_version_needed():
-    row = checklist.package_row("tqdm", minimum="999.0")
+    row = checklist._package_row("tqdm", minimum="999.0")
     assert not row.ok
     assert "too old (need ≥ 999.0)" in row.detail
 
 
 def test_versions_compare_by_their_numbers_not_as_text():
-    assert checklist.package_row(
+    assert checklist._package_row(
         "tqdm", minimum="4.9"
     ).ok  # 4.70 is newer than 4.9, though "4.7" < "4.9" as text
 

@@ -8,7 +8,7 @@ from support import assert_fails, failure_of, load_solutions
 
 from cachelab import checks, keys
 from cachelab.checks.capstone import (
-    HINTS,
+    _HINTS,
     check_capstone,
     check_find_product,
     check_normalize_trending,
@@ -281,9 +281,9 @@ def test_writes_that_skip_the_database_are_caught():
     assert_fails(check_capstone, NoWrites, topic="shape", match="did not change the price")
 
 
-@pytest.mark.parametrize("topic", sorted(HINTS["09.3"]))
+@pytest.mark.parametrize("topic", sorted(_HINTS["09.3"]))
 def test_every_capstone_hint_topic_has_two_levels(topic):
-    assert len(HINTS["09.3"][topic]) >= 2
+    assert len(_HINTS["09.3"][topic]) >= 2
 
 
 def test_the_stubs_are_reported_as_not_attempted(capsys):

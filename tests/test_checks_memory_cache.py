@@ -18,11 +18,11 @@ from support import failure_of, load_solutions
 
 from cachelab.cache import MemoryCache, RedisCache
 from cachelab.checks.memory_cache import (
+    _check_get_set_delete,
+    _check_ttl_expiry,
     check_cache_contract,
     check_cached_decorator,
-    check_get_set_delete,
     check_lru_eviction,
-    check_ttl_expiry,
 )
 from cachelab.clock import FakeClock
 
@@ -301,18 +301,18 @@ def test_the_library_memory_cache_passes_both_cache_checks() -> None:
 def test_the_contract_check_runs_on_a_redis_backed_cache_and_leaves_no_keys(
     redis_cache: RedisCache,
 ) -> None:
-    check_get_set_delete(redis_cache)
+    _check_get_set_delete(redis_cache)
     assert list(redis_cache.client.scan_iter(match=redis_cache.prefix + "*")) == []
 
 
 def test_the_expiry_check_works_with_any_start_time_and_ttl() -> None:
     clock = FakeClock(123.5)
-    check_ttl_expiry(MemoryCache(ttl=10, clock=clock), clock, 10)
+    _check_ttl_expiry(MemoryCache(ttl=10, clock=clock), clock, 10)
 
 
 def test_the_expiry_check_needs_a_fake_clock() -> None:
     with pytest.raises(TypeError, match="FakeClock"):
-        check_ttl_expiry(MemoryCache(ttl=10), time.monotonic, 10)
+        _check_ttl_expiry(MemoryCache(ttl=10), time.monotonic, 10)
 
 
 # --- Wrong TTL caches fail, naming the property. ---

@@ -17,7 +17,7 @@ from support import load_solutions
 
 from cachelab import checks
 from cachelab.checks import ExerciseNotPassed
-from cachelab.checks.memory_cache import HINTS, check_cache_contract, check_lru_eviction
+from cachelab.checks.memory_cache import _HINTS, check_cache_contract, check_lru_eviction
 
 solutions = load_solutions("03_memory_cache")
 
@@ -71,14 +71,14 @@ def test_a_failed_check_prints_the_property_and_how_to_ask_for_a_hint_but_no_hin
     out = fail(check_lru_eviction, FirstInFirstOut, capsys)
     assert out.startswith("❌ 03.2 · lru eviction: a get makes an entry the most recently used")
     assert 'checks.hint("03.2")' in out or "checks.hint('03.2')" in out
-    assert not any(text in out for text in HINTS["03.2"]["recency"]), (
+    assert not any(text in out for text in _HINTS["03.2"]["recency"]), (
         "no hint is shown before it is asked for"
     )
 
 
 def test_hints_come_one_level_at_a_time_and_stay_at_the_last(capsys):
     fail(check_lru_eviction, FirstInFirstOut, capsys)
-    levels = HINTS["03.2"]["recency"]
+    levels = _HINTS["03.2"]["recency"]
     shown = [ask("03.2", capsys) for _ in range(len(levels) + 2)]
     for number, (out, text) in enumerate(zip(shown, levels), start=1):
         assert text in out and f"hint {number} of {len(levels)}" in out
@@ -90,10 +90,10 @@ def test_hints_come_one_level_at_a_time_and_stay_at_the_last(capsys):
 
 def test_a_hint_is_about_the_property_that_failed_not_the_number_of_failures(capsys):
     fail(check_lru_eviction, FirstInFirstOut, capsys)
-    assert HINTS["03.2"]["recency"][0] in ask("03.2", capsys)
+    assert _HINTS["03.2"]["recency"][0] in ask("03.2", capsys)
     fail(check_lru_eviction, HoldsOneTooMany, capsys)  # recency fixed, now the bound is wrong
     out = ask("03.2", capsys)
-    assert HINTS["03.2"]["bound"][0] in out and "hint 1 of" in out, (
+    assert _HINTS["03.2"]["bound"][0] in out and "hint 1 of" in out, (
         "another property starts at its first hint"
     )
 
@@ -102,7 +102,7 @@ def test_failing_the_same_property_again_continues_where_its_hints_were(capsys):
     fail(check_lru_eviction, FirstInFirstOut, capsys)
     ask("03.2", capsys)
     fail(check_lru_eviction, FirstInFirstOut, capsys)
-    assert HINTS["03.2"]["recency"][1] in ask("03.2", capsys)
+    assert _HINTS["03.2"]["recency"][1] in ask("03.2", capsys)
 
 
 def test_hints_of_one_exercise_do_not_move_another_exercises_hints(capsys):
@@ -111,13 +111,13 @@ def test_hints_of_one_exercise_do_not_move_another_exercises_hints(capsys):
         check_cache_contract, lambda ttl, clock: FirstInFirstOut(3), capsys
     )  # a cache with no TTL at all
     ask("03.1", capsys)
-    assert HINTS["03.2"]["recency"][0] in ask("03.2", capsys)
+    assert _HINTS["03.2"]["recency"][0] in ask("03.2", capsys)
 
 
 def test_asking_before_running_the_check_says_to_run_it(capsys):
     out = ask("03.2", capsys)
     assert "run its check cell first" in out
-    assert not any(text in out for levels in HINTS["03.2"].values() for text in levels)
+    assert not any(text in out for levels in _HINTS["03.2"].values() for text in levels)
 
 
 def test_after_a_pass_there_is_no_hint_to_give(capsys):
@@ -153,10 +153,10 @@ def test_a_failure_stops_run_all_with_one_short_line_instead_of_a_traceback(caps
 
 
 def test_every_exercise_of_every_lesson_has_hints_of_one_or_more_levels():
-    for lesson, name in checks.LESSON_MODULES.items():
+    for lesson, name in checks._LESSON_MODULES.items():
         module = importlib.import_module(f"cachelab.checks.{name}")
-        assert set(module.EXERCISES) == set(module.HINTS), name
-        for exercise, topics in module.HINTS.items():
+        assert set(module._EXERCISES) == set(module._HINTS), name
+        for exercise, topics in module._HINTS.items():
             assert exercise.startswith(lesson + "."), exercise
             assert topics and all(len(levels) >= 1 and all(levels) for levels in topics.values()), (
                 exercise

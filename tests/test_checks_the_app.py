@@ -11,7 +11,7 @@ import sqlite_utils
 from support import assert_fails, load_solutions
 
 from cachelab import checks
-from cachelab.checks.the_app import check_covering_index, check_top_categories, units_by_category
+from cachelab.checks.the_app import _units_by_category, check_covering_index, check_top_categories
 from cachelab.shop.data import DATA_END, DAY
 
 solutions = load_solutions("01_the_app")
@@ -42,7 +42,7 @@ def test_top_categories_reference_matches_the_python_count(tiny_shop_path: Path)
     got = [
         (row["category"], row["units_sold"]) for row in solutions.top_categories(tiny_shop_path, 7)
     ]
-    assert got == units_by_category(tiny_shop_path, 7)
+    assert got == _units_by_category(tiny_shop_path, 7)
 
 
 def test_a_stub_is_reported_as_not_attempted(capsys):

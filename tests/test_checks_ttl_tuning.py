@@ -13,9 +13,9 @@ from cachelab import checks
 from cachelab.checks.ttl_tuning import (
     DB_LOAD_BUDGET,
     WORKLOADS,
+    _check_ttl_choice,
     check_longest_ttl_within,
     check_per_data_ttls,
-    check_ttl_choice,
 )
 from cachelab.lab.sim import model
 
@@ -106,12 +106,12 @@ def test_the_reference_leaves_room_under_the_load_budget():
 
 
 def test_per_data_check_accepts_a_hand_picked_answer():
-    assert "every budget holds" in check_ttl_choice({"price": 10, "stock": 3, "trending": 60})
+    assert "every budget holds" in _check_ttl_choice({"price": 10, "stock": 3, "trending": 60})
 
 
 def test_one_long_ttl_for_everything_breaks_the_price_staleness_budget():
     assert_fails(
-        check_ttl_choice,
+        _check_ttl_choice,
         {"price": 60, "stock": 60, "trending": 60},
         topic="fraction",
         match=r"price: staleness budget missed",
@@ -120,7 +120,7 @@ def test_one_long_ttl_for_everything_breaks_the_price_staleness_budget():
 
 def test_a_stock_ttl_as_long_as_the_price_one_breaks_the_stock_budget():
     assert_fails(
-        check_ttl_choice,
+        _check_ttl_choice,
         {"price": 10, "stock": 10, "trending": 60},
         topic="fraction",
         match=r"stock: staleness budget missed",
@@ -129,7 +129,7 @@ def test_a_stock_ttl_as_long_as_the_price_one_breaks_the_stock_budget():
 
 def test_one_short_ttl_for_everything_breaks_the_database_load_budget():
     assert_fails(
-        check_ttl_choice,
+        _check_ttl_choice,
         {"price": 3, "stock": 3, "trending": 3},
         topic="load",
         match="database-load budget missed",
@@ -145,11 +145,11 @@ def test_a_ttl_within_the_stale_fraction_but_past_the_age_budget_is_caught():
         name: solutions.longest_ttl_within(w.stale_budget, w.read_rate, w.write_rate)
         for name, w in WORKLOADS.items()
     }
-    assert_fails(check_ttl_choice, ttls, topic="age", match="trending: age budget missed")
+    assert_fails(_check_ttl_choice, ttls, topic="age", match="trending: age budget missed")
 
 
 def test_a_passing_verdict_shows_only_figures_that_agree_with_it():
-    verdict = check_ttl_choice(solutions.pick_ttls())
+    verdict = _check_ttl_choice(solutions.pick_ttls())
     assert "simulated" not in verdict
     for name in WORKLOADS:
         assert f"{name} " in verdict
@@ -157,13 +157,13 @@ def test_a_passing_verdict_shows_only_figures_that_agree_with_it():
 
 def test_a_missing_data_type_is_named():
     assert_fails(
-        check_ttl_choice, {"price": 10, "stock": 3}, topic="shape", match="exactly the keys"
+        _check_ttl_choice, {"price": 10, "stock": 3}, topic="shape", match="exactly the keys"
     )
 
 
 def test_a_negative_ttl_is_named():
     assert_fails(
-        check_ttl_choice,
+        _check_ttl_choice,
         {"price": 10, "stock": -3, "trending": 60},
         topic="shape",
         match="TTL of 'stock'",
@@ -173,7 +173,7 @@ def test_a_negative_ttl_is_named():
 def test_no_single_ttl_meets_every_budget():
     """The exercise's premise: per-data TTLs are necessary."""
     for ttl in (0.5, 1, 2, 3, 5, 10, 30, 60, 120, 300):
-        failure_of(check_ttl_choice, {name: ttl for name in WORKLOADS})
+        failure_of(_check_ttl_choice, {name: ttl for name in WORKLOADS})
 
 
 def test_the_stub_is_reported_as_not_attempted(capsys):

@@ -18,13 +18,13 @@ from cachelab.shop import data
 from cachelab.shop._build_lock import build_lock
 from cachelab.shop.app import Shop
 from cachelab.shop.data import (
+    _SIZES,
     DATA_END,
     DAY,
-    SIZES,
+    _describe,
+    _is_course_file,
+    _verify_shop,
     build_shop,
-    describe,
-    is_course_file,
-    verify_shop,
 )
 
 
@@ -47,8 +47,8 @@ def file_identity(path: Path) -> tuple[int, int, int]:
 
 def test_the_tiny_shop_has_100_products_and_10000_orders(tiny_shop_path):
     rows = all_rows(tiny_shop_path)
-    assert len(rows["products"]) == SIZES["tiny"].products == 100
-    assert len(rows["orders"]) == SIZES["tiny"].orders == 10_000
+    assert len(rows["products"]) == _SIZES["tiny"].products == 100
+    assert len(rows["orders"]) == _SIZES["tiny"].orders == 10_000
 
 
 def test_products_have_a_name_category_price_stock_and_updated_at(tiny_shop_path):
@@ -78,7 +78,7 @@ def test_orders_name_a_real_product_a_quantity_and_a_time_within_the_period(tiny
             "SELECT MIN(ordered_at), MAX(ordered_at), MIN(quantity), MAX(quantity) FROM orders"
         ).fetchone()
     assert orphans == 0
-    assert DATA_END - SIZES["tiny"].days * DAY <= low <= high < DATA_END
+    assert DATA_END - _SIZES["tiny"].days * DAY <= low <= high < DATA_END
     assert 1 <= qmin <= qmax <= 4
 
 
@@ -92,7 +92,7 @@ def test_the_orders_time_index_exists(tiny_shop_path):
 
 
 def test_a_built_shop_describes_itself_as_complete(tiny_shop_path):
-    assert describe(tiny_shop_path) == {
+    assert _describe(tiny_shop_path) == {
         "size": "tiny",
         "seed": 42,
         "schema_version": 1,
@@ -101,7 +101,7 @@ def test_a_built_shop_describes_itself_as_complete(tiny_shop_path):
 
 
 def test_describe_of_a_missing_file_is_none(tmp_path):
-    assert describe(tmp_path / "nothing.db") is None
+    assert _describe(tmp_path / "nothing.db") is None
 
 
 def test_build_leaves_no_partial_files_behind(tmp_path):
@@ -111,7 +111,7 @@ def test_build_leaves_no_partial_files_behind(tmp_path):
 
 def test_build_creates_missing_parent_folders(tmp_path):
     path = build_shop(tmp_path / "a" / "b" / "shop.db", size="tiny")
-    assert describe(path) is not None
+    assert _describe(path) is not None
 
 
 # --- deterministic --------------------------------------------------------------------------------
@@ -148,7 +148,7 @@ def test_a_database_of_another_seed_is_rebuilt(tmp_path):
     path = build_shop(tmp_path / "shop.db", size="tiny", seed=1)
     with pytest.warns(UserWarning, match="replaced .* built with size='tiny', seed=1"):
         build_shop(path, size="tiny", seed=2)
-    assert describe(path)["seed"] == 2
+    assert _describe(path)["seed"] == 2
 
 
 def test_a_damaged_shop_of_the_course_is_rebuilt(tmp_path, tiny_shop_path):
@@ -167,11 +167,11 @@ def test_a_truncated_shop_is_not_reused_but_rebuilt(tmp_path, tiny_shop_path, ke
     path = tmp_path / "shop.db"
     whole = tiny_shop_path.read_bytes()
     path.write_bytes(whole[: int(len(whole) * kept)])
-    assert describe(path) is None
+    assert _describe(path) is None
     with pytest.warns(UserWarning, match="replaced .* truncated"):
         build_shop(path, size="tiny")
     assert all_rows(path) == all_rows(tiny_shop_path)
-    assert verify_shop(path) == ["ok"]
+    assert _verify_shop(path) == ["ok"]
 
 
 def test_a_shop_missing_rows_is_rebuilt_not_reused(tmp_path, tiny_shop_path):
@@ -179,7 +179,7 @@ def test_a_shop_missing_rows_is_rebuilt_not_reused(tmp_path, tiny_shop_path):
     shutil.copyfile(tiny_shop_path, path)
     with closing(sqlite3.connect(path)) as connection, connection:
         connection.execute("DELETE FROM orders WHERE id > 9990")
-    assert describe(path) is not None, "a shop written to is still whole (a scratch copy)"
+    assert _describe(path) is not None, "a shop written to is still whole (a scratch copy)"
     with pytest.warns(UserWarning, match="replaced .* fewer rows"):
         build_shop(path, size="tiny")
     assert all_rows(path) == all_rows(tiny_shop_path), "but build_shop gives back the shop as built"
@@ -264,7 +264,7 @@ def test_a_shop_in_a_folder_with_uri_characters_is_found_and_reused(tmp_path, fo
     """Unquoted, ``file:{path}?mode=ro`` read ``course #2/`` as ``course `` and made that file."""
     path = build_shop(tmp_path / folder / "shop-tiny.db", size="tiny")
     built = path.stat().st_mtime_ns
-    assert describe(path) is not None and is_course_file(path)
+    assert _describe(path) is not None and _is_course_file(path)
     assert build_shop(path, size="tiny") == path and path.stat().st_mtime_ns == built, (
         "reused, not rebuilt"
     )
@@ -279,7 +279,7 @@ def test_an_empty_file_is_rebuilt(tmp_path):
     path = tmp_path / "shop.db"
     path.touch()
     build_shop(path, size="tiny")
-    assert describe(path)["complete"] is True
+    assert _describe(path)["complete"] is True
 
 
 def test_a_partial_database_without_the_complete_mark_is_rebuilt(tmp_path, tiny_shop_path):
@@ -288,10 +288,10 @@ def test_a_partial_database_without_the_complete_mark_is_rebuilt(tmp_path, tiny_
         connection.execute("DELETE FROM cachelab_meta WHERE key = 'complete'")
         connection.execute("DELETE FROM orders WHERE id > 5000")
     connection.close()
-    assert describe(path) is None
+    assert _describe(path) is None
     with pytest.warns(UserWarning, match="replaced .* partial"):
         build_shop(path, size="tiny")
-    assert describe(path)["complete"] is True
+    assert _describe(path)["complete"] is True
     assert all_rows(path) == all_rows(tiny_shop_path)
 
 
@@ -379,13 +379,13 @@ def test_a_seed_that_is_not_a_whole_number_is_a_type_error(tmp_path, seed):
 
 def test_the_default_path_follows_cachelab_data_dir(monkeypatch, tmp_path):
     monkeypatch.setenv("CACHELAB_DATA_DIR", str(tmp_path))
-    assert data.default_path("tiny") == tmp_path / "shop-tiny.db"
+    assert data._default_path("tiny") == tmp_path / "shop-tiny.db"
 
 
 def test_without_a_path_the_shop_is_built_at_the_default_path(monkeypatch, tmp_path):
     monkeypatch.setenv("CACHELAB_DATA_DIR", str(tmp_path))
     assert build_shop(size="tiny") == tmp_path / "shop-tiny.db"
-    assert describe(tmp_path / "shop-tiny.db") is not None
+    assert _describe(tmp_path / "shop-tiny.db") is not None
 
 
 def test_a_scratch_shop_is_a_separate_copy(monkeypatch, tmp_path):
@@ -407,7 +407,7 @@ def test_scratch_copies_of_one_process_share_one_folder_named_after_it(monkeypat
     monkeypatch.setenv("CACHELAB_DATA_DIR", str(tmp_path))
     first, second = data.scratch_shop("tiny"), data.scratch_shop("tiny")
     assert first != second and first.parent == second.parent
-    assert first.parent.name.startswith(f"{data.SCRATCH_PREFIX}{os.getpid()}-")
+    assert first.parent.name.startswith(f"{data._SCRATCH_PREFIX}{os.getpid()}-")
 
 
 def test_a_sweep_removes_the_scratch_folders_of_dead_processes_only(tmp_path):
@@ -418,13 +418,13 @@ def test_a_sweep_removes_the_scratch_folders_of_dead_processes_only(tmp_path):
         check=True,
     )
     dead_pid = int(dead.stdout)
-    gone = tmp_path / f"{data.SCRATCH_PREFIX}{dead_pid}-abc"
-    mine = tmp_path / f"{data.SCRATCH_PREFIX}{os.getpid()}-def"
+    gone = tmp_path / f"{data._SCRATCH_PREFIX}{dead_pid}-abc"
+    mine = tmp_path / f"{data._SCRATCH_PREFIX}{os.getpid()}-def"
     unrelated = tmp_path / "cachelab-shop-12345"  # not a name the sweep owns
     for folder in (gone, mine, unrelated):
         folder.mkdir()
         (folder / "shop-default.db").write_bytes(b"x")
-    assert data.sweep_scratch_folders(tmp_path) == [gone]
+    assert data._sweep_scratch_folders(tmp_path) == [gone]
     assert not gone.exists() and mine.exists() and unrelated.exists()
 
 

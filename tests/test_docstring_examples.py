@@ -23,7 +23,7 @@ MODULES_WITHOUT_EXAMPLES = {
     "cachelab.web.__main__",  # two lines that call cachelab.web._server.main, which has examples
     # one lesson's exercise checks each: run against the reference solutions and wrong answers
     # in tests/test_checks_<slug>.py, and shown in use by every lesson's exercises
-    *(f"cachelab.checks.{name}" for name in cachelab.checks.LESSON_MODULES.values()),
+    *(f"cachelab.checks.{name}" for name in cachelab.checks._LESSON_MODULES.values()),
 }
 """Modules whose docstrings hold no examples, on purpose. Every other module shows one."""
 

@@ -207,7 +207,7 @@ REPORT_CELL = """
 import json, os
 from cachelab import keys
 from cachelab.environment.redis_server import connect
-connect().set(keys.learner_prefix() + "hub-check", keys.learner_name())
+connect().set(keys.learner_prefix() + "hub-check", keys._learner_name())
 print("REPORT " + json.dumps({"redis_url": os.environ.get("REDIS_URL"),
                               "prefix": keys.learner_prefix()}))
 """

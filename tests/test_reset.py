@@ -47,7 +47,7 @@ def test_a_learners_reset_deletes_only_that_learners_keys(stoppable_redis, monke
     client = stoppable_redis.client()
     room = _a_room(client)
     monkeypatch.setenv("CACHELAB_LEARNER", "ada")
-    assert reset.delete_course_keys(client) == 3
+    assert reset._delete_course_keys(client) == 3
     assert client.exists(*room["ada"]) == 0
     others = [key for name, key_list in room.items() if name != "ada" for key in key_list]
     assert client.exists(*others) == len(others)
@@ -70,7 +70,7 @@ def test_the_whole_course_prefix_leaves_every_other_key_alone(stoppable_redis) -
         client.set(key, "value")
     client.hset("cachelab:ada:a-hash", mapping={"f": "v"})  # any type under the prefix goes
     assert (
-        reset.delete_course_keys(client, keys.COURSE_PREFIX) == len(ours) + 1
+        reset._delete_course_keys(client, keys._COURSE_PREFIX) == len(ours) + 1
     )  # more than one batch
     assert client.keys("cachelab:*") == []
     assert sorted(client.keys("*")) == sorted(theirs)
@@ -80,7 +80,7 @@ def test_keys_per_learner_counts_each_learners_keys_and_changes_nothing(stoppabl
     client = stoppable_redis.client()
     _a_room(client)
     before = client.dbsize()
-    assert reset.keys_per_learner(client) == {"ada": 3, "grace": 3, "linus": 3, "(none)": 1}
+    assert reset._keys_per_learner(client) == {"ada": 3, "grace": 3, "linus": 3, "(none)": 1}
     assert client.dbsize() == before
 
 
@@ -88,7 +88,7 @@ def test_dry_run_counts_and_deletes_nothing(stoppable_redis) -> None:
     client = stoppable_redis.client()
     client.set("cachelab:ada:x", "1")
     client.set("other", "2")
-    assert reset.delete_course_keys(client, "cachelab:ada:", dry_run=True) == 1
+    assert reset._delete_course_keys(client, "cachelab:ada:", dry_run=True) == 1
     assert client.dbsize() == 2
 
 
@@ -97,7 +97,7 @@ def test_a_prefix_outside_the_course_or_without_its_colon_is_refused(
     redis_client, prefix: str
 ) -> None:
     with pytest.raises(ValueError, match="prefix must"):
-        reset.delete_course_keys(redis_client, prefix)
+        reset._delete_course_keys(redis_client, prefix)
 
 
 def _data_folder(tmp_path: Path, tiny_shop_path: Path) -> Path:
@@ -123,7 +123,7 @@ def test_only_the_courses_own_databases_are_removed_and_the_rest_is_reported(
 ):
     """``--databases-only`` once deleted shop-accounts.db (another program's) and shop-notes.db."""
     folder = _data_folder(tmp_path, tiny_shop_path)
-    sweep = reset.remove_databases(folder)
+    sweep = reset._remove_databases(folder)
     assert sorted(path.name for path in sweep.removed) == [
         "shop-default.db",
         "shop-default.db.abc123.partial",
@@ -178,7 +178,7 @@ def test_a_build_in_progress_is_left_alone_and_reported(
         assert not (folder / "shop-tiny.db").exists(), "another shop is still reset"
     finally:
         builder.communicate("done\n", timeout=60)
-    sweep = reset.remove_databases(folder)
+    sweep = reset._remove_databases(folder)
     assert sorted(path.name for path in sweep.removed) == [
         "shop-default.db",
         "shop-default.db.abc123.partial",
@@ -245,7 +245,7 @@ def test_a_database_locked_by_another_writer_is_reported_not_a_crash(
     monkeypatch.setenv("CACHELAB_DATA_DIR", str(folder))
     monkeypatch.setattr(
         data,
-        "connect_read_only",
+        "_connect_read_only",
         lambda path: sqlite3.connect(
             Path(path).resolve().as_uri() + "?mode=ro", uri=True, timeout=0.2
         ),
@@ -271,7 +271,7 @@ def test_a_lock_left_by_a_killed_build_is_removed(tmp_path, tiny_shop_path):
     folder = _data_folder(tmp_path, tiny_shop_path)
     lock = folder / "shop-small.db.lock"
     lock.write_bytes(LOCK_FILE_MARKER)  # its holder died: the system let the lock go
-    sweep = reset.remove_databases(folder)
+    sweep = reset._remove_databases(folder)
     assert lock in sweep.removed
     assert not lock.exists()
 
@@ -281,7 +281,7 @@ def test_a_lock_file_the_course_did_not_make_is_kept(tmp_path, tiny_shop_path, t
     folder = _data_folder(tmp_path, tiny_shop_path)
     lock = folder / "shop-small.db.lock"
     lock.write_bytes(theirs)
-    sweep = reset.remove_databases(folder)
+    sweep = reset._remove_databases(folder)
     assert lock in sweep.skipped
     assert lock.read_bytes() == theirs
 
@@ -377,16 +377,16 @@ def test_every_learners_keys_are_deleted_and_counted_per_learner_as_deleted(
 ) -> None:
     client = stoppable_redis.client()
     room = _a_room(client)
-    for i in range(reset.BATCH + 7):  # more than one batch for one learner
+    for i in range(reset._BATCH + 7):  # more than one batch for one learner
         client.set(f"cachelab:linus:bulk:{i}", "v")
     client.rpush("cachelab:grace:a-list", "x")  # any type under the prefix goes
-    assert reset.delete_every_learners_keys(client, dry_run=True) == {
+    assert reset._delete_every_learners_keys(client, dry_run=True) == {
         "ada": 3,
         "grace": 4,
-        "linus": 3 + reset.BATCH + 7,
-        reset.NO_LEARNER: 1,
+        "linus": 3 + reset._BATCH + 7,
+        reset._NO_LEARNER: 1,
     }
     assert client.exists("cachelab:ada:product:0") == 1  # the dry run deleted nothing
-    deleted = reset.delete_every_learners_keys(client)
-    assert deleted == {"ada": 3, "grace": 4, "linus": 3 + reset.BATCH + 7, reset.NO_LEARNER: 1}
+    deleted = reset._delete_every_learners_keys(client)
+    assert deleted == {"ada": 3, "grace": 4, "linus": 3 + reset._BATCH + 7, reset._NO_LEARNER: 1}
     assert sorted(client.keys("*")) == sorted(room["theirs"])

@@ -224,7 +224,7 @@ def test_four_learners_share_one_redis_without_touching_each_other_or_anyone_els
         assert snapshot(client, foreign) == foreign_before
 
         # The instructor's reset deletes every learner's keys and says how many each had.
-        remaining = reset.keys_per_learner(client)
+        remaining = reset._keys_per_learner(client)
         assert set(remaining) == set(LEARNERS[1:]), remaining
         out = _reset(server.url, "ada", "--all-learners")
         for learner in LEARNERS[1:]:

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from cachelab.keys import LEARNER_NAME_PATTERN
+from cachelab.keys import _LEARNER_NAME_PATTERN
 
 if sys.version_info >= (3, 11):
     pass
@@ -121,7 +121,7 @@ def test_the_one_machine_hub_gives_every_learner_the_rooms_redis_and_their_name(
 def test_both_hubs_admit_exactly_the_course_learner_names(
     values, one_machine_config, name: str
 ) -> None:
-    course = bool(LEARNER_NAME_PATTERN.fullmatch(name))
+    course = bool(_LEARNER_NAME_PATTERN.fullmatch(name))
     # JupyterHub checks a name with re.match against username_pattern.
     for pattern in (
         values["hub"]["config"]["Authenticator"]["username_pattern"],

@@ -12,7 +12,7 @@ import math
 
 import pytest
 
-from cachelab.lab.sim import CacheOutcome, VersionedDatabase, model, simulate
+from cachelab.lab.sim import CacheOutcome, _VersionedDatabase, model, simulate
 from cachelab.lab.workload import popularity
 
 CYCLES = 40_000
@@ -159,7 +159,7 @@ def test_a_ttl_that_is_not_a_number_is_a_type_error():
 
 
 def test_the_versioned_database_counts_loads_not_version_checks():
-    database = VersionedDatabase(key_count=2)
+    database = _VersionedDatabase(key_count=2)
     database.write(1)
     assert database.version(1) == 1 and database.loads == 0
     assert database.load(1) == 1 and database.loads == 1

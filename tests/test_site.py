@@ -356,9 +356,9 @@ def test_no_hint_is_shown_on_any_page(site):
     from cachelab import checks
 
     hints = []
-    for module_name in checks.LESSON_MODULES.values():
+    for module_name in checks._LESSON_MODULES.values():
         module = importlib.import_module(f"cachelab.checks.{module_name}")
-        for topics in module.HINTS.values():
+        for topics in module._HINTS.values():
             for texts in topics.values():
                 hints += [" ".join(text.split()) for text in texts]
     assert hints, "found no hint texts to look for"

@@ -13,13 +13,13 @@ import pytest
 from cachelab import keys
 from cachelab.cache import MemoryCache
 from cachelab.lab.staleness import (
-    Event,
     Read,
+    _Event,
+    _stale_fraction,
     make_schedule,
     plot_timeline,
     run_workload,
     stale_age,
-    stale_fraction,
 )
 from cachelab.shop.app import Shop
 
@@ -53,7 +53,7 @@ def replay(shop, seed=3):
 
 
 def test_stale_fraction_of_no_reads_is_zero():
-    assert stale_fraction([]) == 0.0
+    assert _stale_fraction([]) == 0.0
 
 
 def test_stale_fraction_counts_reads_whose_served_value_differs():
@@ -63,7 +63,7 @@ def test_stale_fraction_counts_reads_whose_served_value_differs():
         {"served": 2, "truth": 2},
         {"served": 3, "truth": 2},
     ]
-    assert stale_fraction(reads) == 0.5
+    assert _stale_fraction(reads) == 0.5
 
 
 def test_stale_age_runs_from_the_write_that_replaced_the_served_value():
@@ -135,7 +135,7 @@ def test_the_first_read_of_each_product_loads_from_the_database(clocked_shop):
 
 def test_a_sale_never_sells_more_than_the_stock(clocked_shop):
     stock = clocked_shop.product(1)["stock"]
-    events = [Event(1.0, "sell", 1, stock + 5), Event(2.0, "sell", 1, 1), Event(3.0, "read", 1)]
+    events = [_Event(1.0, "sell", 1, stock + 5), _Event(2.0, "sell", 1, 1), _Event(3.0, "read", 1)]
     clock = clocked_shop.clock
     run = run_workload(
         clocked_shop, CacheAsidePages(clocked_shop, MemoryCache(clock=clock)), clock, events

@@ -23,7 +23,7 @@ from cachelab.clock import FakeClock
 from cachelab.environment.redis_server import connect, url_of
 from cachelab.lab.workers import _context, run_workers
 from cachelab.stampede import (
-    MAX_SPREAD,
+    _MAX_SPREAD,
     EarlyRefresh,
     SingleFlight,
     StaleWhileRevalidate,
@@ -81,8 +81,8 @@ def miss_together(
     has arrived (so that all of them really miss while it runs) before it returns.
     """
     cache = RedisCache(connect(redis_url), prefix=prefix)
-    loads_key = keys.redis_key(prefix, "loads")
-    arrived_key = keys.redis_key(prefix, "arrived")
+    loads_key = keys._redis_key(prefix, "loads")
+    arrived_key = keys._redis_key(prefix, "arrived")
     flight = SingleFlight(cache, lock_ttl=30, wait_timeout=30)
 
     def loader() -> dict:
@@ -354,7 +354,7 @@ def refresh_fraction(beta: float, gap_s: float, delta_s: float, trials: int, see
     loads = Counter()
     entry = {"value": "old", "delta_s": delta_s, "expires_at": clock() + gap_s}
     for _ in range(trials):
-        cache.set(keys.early_refresh(HOT), entry, ttl=60)
+        cache.set(keys._early_refresh(HOT), entry, ttl=60)
         early.get_or_load(HOT, lambda: loads("new"), ttl=60)
     return loads.calls / trials
 
@@ -399,7 +399,7 @@ def test_early_refresh_counts_a_refresh_before_expiry_as_early(clock):
     early = EarlyRefresh(MemoryCache(clock=clock), rng=random.Random(0), clock=clock)
     early.get_or_load(HOT, lambda: "v1", ttl=10)
     clock.advance(9.999)
-    early.cache.set(keys.early_refresh(HOT), {**early.entry(HOT), "delta_s": 1.0}, ttl=10)
+    early.cache.set(keys._early_refresh(HOT), {**early.entry(HOT), "delta_s": 1.0}, ttl=10)
     refreshed = [early.get_or_load(HOT, lambda: "v2", ttl=10) for _ in range(20)]
     assert "v2" in refreshed and early.stats.early_refreshes == 1
 
@@ -479,10 +479,10 @@ def test_an_early_refresh_whose_loader_raises_releases_its_marker(clock):
 
 
 def test_an_early_refresh_marker_needs_an_atomic_cache():
-    from cachelab.lab.sim import VersionedDatabase  # any object that is not a cache
+    from cachelab.lab.sim import _VersionedDatabase  # any object that is not a cache
 
     with pytest.raises(TypeError, match="AtomicCache"):
-        EarlyRefresh(VersionedDatabase(), lock_ttl=5)
+        EarlyRefresh(_VersionedDatabase(), lock_ttl=5)
 
 
 @pytest.mark.parametrize(
@@ -513,7 +513,7 @@ def test_early_refresh_needs_a_ttl_before_it_loads():
 # --- jittered_ttl ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("spread", [0.05, 0.1, 0.3, MAX_SPREAD])
+@pytest.mark.parametrize("spread", [0.05, 0.1, 0.3, _MAX_SPREAD])
 def test_jittered_ttls_stay_inside_their_band_and_fill_it(spread):
     rng = random.Random(42)
     ttls = [jittered_ttl(60, spread, rng) for _ in range(10_000)]
@@ -662,7 +662,7 @@ def test_a_refresh_that_landed_between_the_read_and_the_marker_is_not_run_again(
     swr = StaleWhileRevalidate(cache, 10, 60, clock=clock, spawn=lambda job: job())
     swr.get_or_load(HOT, lambda: "v1")
     clock.advance(20)
-    cache.landed = {keys.stale_while_revalidate(HOT): {"value": "v2", "loaded_at": clock()}}
+    cache.landed = {keys._stale_while_revalidate(HOT): {"value": "v2", "loaded_at": clock()}}
     assert swr.get_or_load(HOT, lambda: pytest.fail("v2 had just landed")) == "v1"
     assert swr.stats.refreshes == 0 and cache.get(keys.refresh_lock(HOT)) is None
     assert swr.get_or_load(HOT, lambda: pytest.fail("fresh")) == "v2"
@@ -674,7 +674,7 @@ def test_an_early_refresh_that_landed_between_the_read_and_the_marker_is_not_run
     early.store(HOT, "v1", delta_s=1.0, ttl=10)
     clock.advance(9.99)
     cache.landed = {
-        keys.early_refresh(HOT): {"value": "v2", "delta_s": 1.0, "expires_at": clock() + 10}
+        keys._early_refresh(HOT): {"value": "v2", "delta_s": 1.0, "expires_at": clock() + 10}
     }
     assert early.get_or_load(HOT, lambda: pytest.fail("v2 had just landed"), ttl=10) == "v2"
     assert early.stats.loads == 0 and cache.get(keys.refresh_lock(HOT)) is None
@@ -795,6 +795,6 @@ def test_the_guards_store_under_keys_of_their_own(redis_cache, clock):
     StaleWhileRevalidate(redis_cache, 10, 60, clock=clock).get_or_load(HOT, lambda: "swr")
     stored = {
         key.removeprefix(redis_cache.prefix)
-        for key in redis_cache.client.scan_iter(match=keys.scan_pattern(redis_cache.prefix))
+        for key in redis_cache.client.scan_iter(match=keys._scan_pattern(redis_cache.prefix))
     }
-    assert stored == {HOT, keys.early_refresh(HOT), keys.stale_while_revalidate(HOT)}
+    assert stored == {HOT, keys._early_refresh(HOT), keys._stale_while_revalidate(HOT)}

@@ -167,9 +167,9 @@ def test_only_keys_under_the_services_own_prefix_are_written(services, mode):
     service.get("/")
     service.get("/products/9")
     client = service.cache().client
-    written = set(client.scan_iter(match=keys.scan_pattern(service.prefix)))
-    assert keys.redis_key(service.prefix, keys.trending()) in written
-    assert keys.redis_key(service.prefix, keys.product(9)) in written
+    written = set(client.scan_iter(match=keys._scan_pattern(service.prefix)))
+    assert keys._redis_key(service.prefix, keys.trending()) in written
+    assert keys._redis_key(service.prefix, keys.product(9)) in written
     assert service.prefix.startswith(keys.learner_prefix())
 
 

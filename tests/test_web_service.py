@@ -20,7 +20,7 @@ import psutil
 import pytest
 
 from cachelab import keys
-from cachelab.environment.redis_server import SERVER_PROGRAMS
+from cachelab.environment.redis_server import _SERVER_PROGRAMS
 from cachelab.web._service import ServiceNotReady, WebService
 
 # These tests follow processes by pid and process group, and one kills a service's owner with
@@ -75,7 +75,7 @@ def test_what_lesson_10_asks_of_a_service_expire_its_homepage_wait_and_stop_it_a
     tiny_shop_path, redis_client
 ):
     service = WebService("redis", workers=2, ttl=600, db_path=tiny_shop_path).start()
-    homepage = keys.redis_key(service.prefix, keys.trending())
+    homepage = keys._redis_key(service.prefix, keys.trending())
     try:
         assert service.processes_left()
         with pytest.raises(RuntimeError, match="not cached yet"):
@@ -97,7 +97,7 @@ def test_what_lesson_10_asks_of_a_service_expire_its_homepage_wait_and_stop_it_a
 def test_stop_deletes_the_services_redis_keys_and_is_safe_twice(tiny_shop_path, redis_client):
     service = WebService("redis", workers=1, db_path=tiny_shop_path).start()
     service.get("/")
-    pattern = keys.scan_pattern(service.prefix)
+    pattern = keys._scan_pattern(service.prefix)
     assert list(redis_client.scan_iter(match=pattern)), "the homepage was cached"
     service.stop()
     service.stop()
@@ -238,7 +238,7 @@ def test_from_a_shell_with_no_redis_url_all_workers_share_one_private_redis(tiny
         servers = [
             child
             for child in psutil.Process(process.pid).children(recursive=True)
-            if child.name() in SERVER_PROGRAMS  # redis-server or valkey-server
+            if child.name() in _SERVER_PROGRAMS  # redis-server or valkey-server
         ]
         assert len(servers) == 1, "one private server, started by the service"
         for _ in range(400):  # fresh connections, until both workers have served the homepage

@@ -27,3 +27,5 @@ Lessons import the module they need: ``from cachelab.cache import MemoryCache``,
 """
 
 __version__ = "0.1.0"
+
+__all__: list[str] = []

@@ -15,7 +15,7 @@ works over either.
 Coordination between requests -- a lock so that one process reloads a key while
 the others wait, a lease that a delete voids, a version two writers cannot both
 bump to the same number -- needs operations that check and change in one
-indivisible step. ``AtomicCache`` adds four; both caches have them (Redis runs each
+indivisible step. ``_AtomicCache`` adds four; both caches have them (Redis runs each
 as one command or one Lua script, ``MemoryCache`` under a lock):
 
 - ``add(key, value, ttl=None)``    store only if the key is absent (Redis ``SET NX``);
@@ -41,22 +41,18 @@ from redis.client import NEVER_DECODE
 
 from cachelab import keys
 from cachelab._internal.validation import validate_ttl, validate_whole_number
-from cachelab.outages import CircuitBreaker, is_outage, pending_deletes_for
+from cachelab.outages import CircuitBreaker, _is_outage, _pending_deletes_for
 
-T = TypeVar("T")
+_T = TypeVar("T")
 
 __all__ = [
     "Cache",
-    "AtomicCache",
+    "CacheKeyError",
     "CacheStats",
     "CacheUnavailable",
-    "CacheKeyError",
     "MemoryCache",
     "RedisCache",
-    "delete_keys_under",
-    "DELETE_IF_EQUAL_SCRIPT",
     "SET_AND_RELEASE_SCRIPT",
-    "INCREMENT_SCRIPT",
     "to_json",
 ]
 
@@ -117,7 +113,7 @@ class Cache(Protocol):
 
 
 @runtime_checkable
-class AtomicCache(Cache, Protocol):
+class _AtomicCache(Cache, Protocol):
     """A cache with the check-and-change operations that locks and leases are built from."""
 
     def add(self, key: str, value: Any, ttl: Optional[float] = None) -> bool:
@@ -217,7 +213,7 @@ class MemoryCache:
 
     def get(self, key: str, default: Any = None) -> Any:
         """Return the value cached under ``key``, or ``default`` if it is missing or expired."""
-        entry = self._entries.get(keys.validate_key(key), _MISSING)
+        entry = self._entries.get(keys._validate_key(key), _MISSING)
         if entry is not _MISSING and entry[1] is not None and self.clock() >= entry[1]:
             if self._entries.pop(key, None) is not None:  # expired: drop it now that it was read
                 self.stats.expirations += 1
@@ -236,7 +232,7 @@ class MemoryCache:
         """Store ``value`` under ``key`` for ``ttl`` seconds (default: the cache's ``ttl``). Always
         True.
         """
-        keys.validate_key(key)
+        keys._validate_key(key)
         ttl = validate_ttl(ttl) if ttl is not None else self.ttl
         expires_at = self.clock() + ttl if ttl is not None else None
         self._entries[key] = (value, expires_at)
@@ -253,7 +249,7 @@ class MemoryCache:
     def delete(self, key: str) -> bool:
         """Remove ``key``; return whether it was there. Counted in ``stats.deletes``."""
         self.stats.deletes += 1
-        return self._entries.pop(keys.validate_key(key), _MISSING) is not _MISSING
+        return self._entries.pop(keys._validate_key(key), _MISSING) is not _MISSING
 
     def clear(self) -> int:
         """Remove every entry and return how many there were (the stats are kept)."""
@@ -277,7 +273,7 @@ class MemoryCache:
 
     def add(self, key: str, value: Any, ttl: Optional[float] = None) -> bool:
         """Store ``value`` only if ``key`` holds nothing live; True if stored."""
-        keys.validate_key(key)
+        keys._validate_key(key)
         with self._lock:
             if self._live_entry(key) is not _MISSING:
                 return False
@@ -285,7 +281,7 @@ class MemoryCache:
 
     def delete_if_equal(self, key: str, value: Any) -> bool:
         """Delete ``key`` only if it holds a value equal to ``value``; True if deleted."""
-        keys.validate_key(key)
+        keys._validate_key(key)
         with self._lock:
             entry = self._live_entry(key)
             if entry is _MISSING or entry[0] != value:
@@ -298,10 +294,10 @@ class MemoryCache:
         """If ``lock_key`` holds ``token``: store ``value`` under ``key``, delete ``lock_key``;
         True if so.
         """
-        keys.validate_key(key)
+        keys._validate_key(key)
         ttl = validate_ttl(ttl)
         with self._lock:
-            entry = self._live_entry(keys.validate_key(lock_key))
+            entry = self._live_entry(keys._validate_key(lock_key))
             if entry is _MISSING or entry[0] != token:
                 return False
             self.set(key, value, ttl)
@@ -310,7 +306,7 @@ class MemoryCache:
 
     def increment(self, key: str, ttl: Optional[float] = None) -> int:
         """Add one to the whole number under ``key`` (0 if absent or expired) and return it."""
-        keys.validate_key(key)
+        keys._validate_key(key)
         ttl = validate_ttl(ttl)
         with self._lock:
             entry = self._live_entry(key)
@@ -340,7 +336,7 @@ class MemoryCache:
 # --------------------------------------------------------------------------- shared, in Redis
 
 # Compare-and-delete: a lock is released only by the process that holds it.
-DELETE_IF_EQUAL_SCRIPT = """
+_DELETE_IF_EQUAL_SCRIPT = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
     return redis.call('DEL', KEYS[1])
 end
@@ -348,7 +344,7 @@ return 0
 """
 
 # Add one to a counter (setting its TTL), in one step: two writers never bump to the same version.
-INCREMENT_SCRIPT = """
+_INCREMENT_SCRIPT = """
 local value = redis.call('INCR', KEYS[1])
 if ARGV[1] ~= '' then
     redis.call('PEXPIRE', KEYS[1], ARGV[1])
@@ -380,7 +376,7 @@ class RedisCache:
     deletes only keys under that prefix -- with SCAN and UNLINK, never FLUSHDB.
 
     With ``fail_open=True`` (the default) a Redis that cannot answer -- down, too slow,
-    full, read-only; ``outages.is_outage`` decides -- is not an outage of the page:
+    full, read-only; ``outages._is_outage`` decides -- is not an outage of the page:
     ``get`` answers ``default``, ``set`` and ``delete`` do nothing and return False,
     and ``get_or_load`` returns the loader's fresh value. Each failed call is counted
     in ``stats.errors``. With ``fail_open=False`` a ``CacheUnavailable`` is raised
@@ -404,7 +400,7 @@ class RedisCache:
         fail_open: bool = True,
         breaker: Optional[CircuitBreaker] = None,
     ) -> None:
-        self.prefix = keys.validate_prefix(prefix if prefix is not None else keys.learner_prefix())
+        self.prefix = keys._validate_prefix(prefix if prefix is not None else keys.learner_prefix())
         self.ttl = validate_ttl(ttl)
         if client is None:
             from cachelab.environment.redis_server import (
@@ -416,25 +412,25 @@ class RedisCache:
         self.fail_open = fail_open
         self.breaker = breaker if breaker is not None else CircuitBreaker()
         self.stats = CacheStats()
-        self._pending = pending_deletes_for(client)  # shared with the process's other caches
-        self._delete_if_equal = client.register_script(DELETE_IF_EQUAL_SCRIPT)
+        self._pending = _pending_deletes_for(client)  # shared with the process's other caches
+        self._delete_if_equal = client.register_script(_DELETE_IF_EQUAL_SCRIPT)
         self._set_and_release = client.register_script(SET_AND_RELEASE_SCRIPT)
-        self._increment = client.register_script(INCREMENT_SCRIPT)
+        self._increment = client.register_script(_INCREMENT_SCRIPT)
 
     # -- talking to Redis
 
     def _run(
         self,
-        command: Callable[[], T],
+        command: Callable[[], _T],
         redis_key: str,
         *,
         skippable: bool = True,
         delivers: Optional[str] = None,
-    ) -> T:
+    ) -> _T:
         """Run one Redis command through the breaker; an outage becomes a counted
         ``CacheUnavailable``.
 
-        The deletes this process owes the server (``outages.PendingDeletes``: failed
+        The deletes this process owes the server (``outages._PendingDeletes``: failed
         ones, and any on their way in another thread) are sent first, so no command
         reaches the server before them -- except ``delivers``, the key this command
         deletes itself. An error that is not an outage (``WRONGTYPE``, text that is not
@@ -462,7 +458,7 @@ class RedisCache:
                 "that key, or use another prefix"
             ) from None
         except redis.RedisError as error:
-            if not is_outage(error):
+            if not _is_outage(error):
                 self.breaker.record_success()  # Redis answered: the trouble is ours
                 self.stats.circuit = self.breaker.state
                 raise self._key_error(error, redis_key) from None
@@ -519,7 +515,7 @@ class RedisCache:
 
     def get(self, key: str, default: Any = None) -> Any:
         """Return the value stored under ``key`` (decoded from JSON), or ``default`` on a miss."""
-        redis_key = keys.redis_key(self.prefix, key)
+        redis_key = keys._redis_key(self.prefix, key)
         try:
             raw = self._run(lambda: self.client.get(redis_key), redis_key)
         except CacheUnavailable:
@@ -539,7 +535,7 @@ class RedisCache:
         open): a full Redis refusing the write, say. A value JSON cannot encode is a
         ``TypeError`` naming its type, whatever ``fail_open`` says: a bug, not an outage.
         """
-        redis_key = keys.redis_key(self.prefix, key)
+        redis_key = keys._redis_key(self.prefix, key)
         expiry = self._ttl_arguments(ttl)
         payload = to_json(value)
         try:
@@ -561,18 +557,18 @@ class RedisCache:
         the process sends what is owed first. If Redis cannot take it (down, paused,
         read-only), ``delete`` returns False (or raises ``CacheUnavailable`` without
         ``fail_open``), the key stays owed (``pending_deletes()`` counts it), and a
-        background thread tries again every ``outages.RETRY_INTERVAL_S`` (0.2 s) until
+        background thread tries again every ``outages._RETRY_INTERVAL_S`` (0.2 s) until
         Redis takes it.
 
         The staleness that leaves after an outage: this process never reads the old
         value from Redis in a call that began after the delete did. Other processes may,
         until Redis answers again plus at most one retry interval (and a command's round
         trip). If this process exits first, or owes more than
-        ``outages.MAX_PENDING_DELETES`` keys (the oldest are dropped), the bound is the
+        ``outages._MAX_PENDING_DELETES`` keys (the oldest are dropped), the bound is the
         value's TTL, which is why every strategy keeps one (lesson 06). A late delete
         may remove a value cached after it: one extra miss, never a stale read.
         """
-        redis_key = keys.redis_key(self.prefix, key)
+        redis_key = keys._redis_key(self.prefix, key)
         self.stats.deletes += 1
         ticket = self._pending.add(redis_key)
         try:
@@ -603,7 +599,7 @@ class RedisCache:
         Uses SCAN (which never blocks the server for long) and UNLINK in batches.
         Keys outside the prefix are never touched. Redis errors are raised.
         """
-        return delete_keys_under(self.client, self.prefix)
+        return _delete_keys_under(self.client, self.prefix)
 
     def get_or_load(self, key: str, loader: Callable[[], Any], ttl: Optional[float] = None) -> Any:
         """Cache-aside: return the cached value, or call ``loader()`` on a miss and cache its
@@ -613,7 +609,7 @@ class RedisCache:
         and the cache fails open, the loader's value is returned: after a failed read
         without trying to store it, after a refused write (a full Redis) as it is.
         """
-        redis_key = keys.redis_key(self.prefix, key)
+        redis_key = keys._redis_key(self.prefix, key)
         self._ttl_arguments(ttl)  # refuse a bad TTL before the loader runs
         try:
             raw = self._run(lambda: self.client.get(redis_key), redis_key)
@@ -637,7 +633,7 @@ class RedisCache:
         An unreachable Redis raises ``CacheUnavailable`` even when failing open: the
         caller was coordinating with other processes, and must decide what to do alone.
         """
-        redis_key = keys.redis_key(self.prefix, key)
+        redis_key = keys._redis_key(self.prefix, key)
         expiry = self._ttl_arguments(ttl)
         payload = to_json(value)
         stored = bool(
@@ -649,7 +645,7 @@ class RedisCache:
 
     def delete_if_equal(self, key: str, value: Any) -> bool:
         """Delete ``key`` only if it holds ``value`` (compare-and-delete, one Lua script)."""
-        redis_key = keys.redis_key(self.prefix, key)
+        redis_key = keys._redis_key(self.prefix, key)
         payload = to_json(value)
         deleted = bool(
             self._run(lambda: self._delete_if_equal(keys=[redis_key], args=[payload]), redis_key)
@@ -666,8 +662,8 @@ class RedisCache:
         One Lua script, so nothing can come between the check and the store: a lease
         voided (deleted) a microsecond earlier means the value is not stored.
         """
-        redis_key = keys.redis_key(self.prefix, key)
-        redis_lock_key = keys.redis_key(self.prefix, lock_key)
+        redis_key = keys._redis_key(self.prefix, key)
+        redis_lock_key = keys._redis_key(self.prefix, lock_key)
         expiry = self._ttl_arguments(ttl)
         milliseconds = expiry.get("px", expiry.get("ex", 0) * 1000)
         arguments = [to_json(value), to_json(token), str(milliseconds) if expiry else ""]
@@ -686,7 +682,7 @@ class RedisCache:
 
         ``ttl`` (if given) is set on the key each time, in the same script.
         """
-        redis_key = keys.redis_key(self.prefix, key)
+        redis_key = keys._redis_key(self.prefix, key)
         expiry = self._ttl_arguments(ttl)
         milliseconds = expiry.get("px", expiry.get("ex", 0) * 1000)
         argument = str(milliseconds) if expiry else ""
@@ -700,29 +696,29 @@ class RedisCache:
 
     def ttl_of(self, key: str) -> Optional[float]:
         """Seconds until ``key`` expires; ``None`` if it has no TTL or does not exist."""
-        milliseconds = self.client.pttl(keys.redis_key(self.prefix, key))
+        milliseconds = self.client.pttl(keys._redis_key(self.prefix, key))
         return milliseconds / 1000 if milliseconds >= 0 else None
 
     def __repr__(self) -> str:
         return f"RedisCache(prefix={self.prefix!r}, ttl={self.ttl}, fail_open={self.fail_open})"
 
 
-def delete_keys_under(
+def _delete_keys_under(
     client: redis.Redis, prefix: str, dry_run: bool = False, batch_size: int = 500
 ) -> int:
     """Delete every key under ``prefix`` with SCAN + UNLINK, in batches; return how many.
 
     The one place the course deletes keys in bulk (``RedisCache.clear`` and ``make reset``).
-    ``prefix`` must be a valid course prefix (``keys.validate_prefix``), so nothing outside
+    ``prefix`` must be a valid course prefix (``keys._validate_prefix``), so nothing outside
     the course is reachable. SCAN walks the key space a little at a time instead of
     blocking the server like ``KEYS`` would; UNLINK frees memory in the background. With
     ``dry_run=True`` the keys are only counted. Never FLUSHDB or FLUSHALL: the server may
     hold other data. Key names that are not UTF-8 text are deleted like the others.
     """
-    keys.validate_prefix(prefix)
+    keys._validate_prefix(prefix)
     deleted = 0
     batch: list[bytes] = []
-    pattern = keys.scan_pattern(prefix)
+    pattern = keys._scan_pattern(prefix)
     # Key names as bytes, whatever the client decodes: a name under the prefix that is not
     # UTF-8 (written by someone else) must be deleted too, not raise UnicodeDecodeError.
     for redis_key in client.scan_iter(match=pattern, count=batch_size, **{NEVER_DECODE: True}):

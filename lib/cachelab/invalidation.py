@@ -3,7 +3,7 @@
 Five ways to serve product pages from a ``Shop`` through a cache. Each works with
 any course cache (a ``cache.Cache``: ``MemoryCache`` or ``RedisCache``) and uses
 only its ``get``, ``set`` and ``delete`` -- except versioned keys and leases, which
-need the atomic operations of a ``cache.AtomicCache`` (both caches have them):
+need the atomic operations of a ``cache._AtomicCache`` (both caches have them):
 
 - ``TTLOnly``          writes go to the database only; the cache catches up when the entry expires;
 - ``DeleteOnWrite``    write the database, then delete the key: the next read loads the new row;
@@ -39,33 +39,27 @@ from typing import Any, Callable, Generator, Mapping, Optional, Sequence, TypeVa
 
 from cachelab import keys
 from cachelab._internal.validation import validate_ttl, validate_whole_number
-from cachelab.cache import AtomicCache, Cache, CacheKeyError, CacheUnavailable
+from cachelab.cache import Cache, CacheKeyError, CacheUnavailable, _AtomicCache
 from cachelab.shop.app import Shop
 from cachelab.show.display import Table, money
 
 __all__ = [
-    "Steps",
-    "run_steps",
-    "TTLOnly",
     "DeleteOnWrite",
-    "WriteThrough",
-    "VersionedKeys",
-    "LeasedDeleteOnWrite",
     "LeaseCache",
-    "ALL_STRATEGIES",
-    "Step",
-    "RaceResult",
-    "interleave",
-    "random_race",
+    "LeasedDeleteOnWrite",
+    "TTLOnly",
+    "VersionedKeys",
+    "WriteThrough",
     "count_stale_races",
+    "interleave",
 ]
 
-T = TypeVar("T")
-Steps = Generator[str, None, T]
+_T = TypeVar("T")
+_Steps = Generator[str, None, _T]
 """A step generator: yields one sentence per step it has just done, returns its result."""
 
 
-def run_steps(steps: Steps[T]) -> T:
+def _run_steps(steps: _Steps[_T]) -> _T:
     """Run a step generator to its end and return what it returns (an ordinary, uninterrupted
     request).
     """
@@ -103,7 +97,7 @@ class TTLOnly:
         """The cache key a reader uses for this product *now*."""
         return keys.product(product_id)
 
-    def read_steps(self, product_id: int) -> Steps[dict]:
+    def read_steps(self, product_id: int) -> _Steps[dict]:
         """Look-aside read: a hit is served; a miss loads the row and stores it."""
         key = self.key(product_id)
         row = self.cache.get(key)
@@ -117,7 +111,7 @@ class TTLOnly:
         yield f"stores {_price(row)} in {key}"
         return row
 
-    def write_steps(self, product_id: int, change: Callable[[Shop], dict]) -> Steps[dict]:
+    def write_steps(self, product_id: int, change: Callable[[Shop], dict]) -> _Steps[dict]:
         """Change the database (``change(shop)`` returns the new row), then tell the cache.
 
         Once the database has committed, the write returns its row: a cache that cannot
@@ -133,7 +127,7 @@ class TTLOnly:
             yield "cannot reach the cache: its delete is owed, sent once Redis answers"
         return row
 
-    def after_write_steps(self, product_id: int, row: dict) -> Steps[None]:
+    def after_write_steps(self, product_id: int, row: dict) -> _Steps[None]:
         """What a write does to the cache once the database has the new row: here, nothing."""
         return
         yield  # (makes this a generator)
@@ -144,15 +138,17 @@ class TTLOnly:
 
     # the ordinary, uninterrupted requests
     def read(self, product_id: int) -> dict:
-        return run_steps(self.read_steps(product_id))
+        return _run_steps(self.read_steps(product_id))
 
     def set_price(self, product_id: int, price_cents: int) -> dict:
-        return run_steps(
+        return _run_steps(
             self.write_steps(product_id, lambda shop: shop.set_price(product_id, price_cents))
         )
 
     def sell(self, product_id: int, quantity: int) -> dict:
-        return run_steps(self.write_steps(product_id, lambda shop: shop.sell(product_id, quantity)))
+        return _run_steps(
+            self.write_steps(product_id, lambda shop: shop.sell(product_id, quantity))
+        )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(ttl={self.ttl})"
@@ -168,7 +164,7 @@ class DeleteOnWrite(TTLOnly):
 
     name = "delete-on-write"
 
-    def after_write_steps(self, product_id: int, row: dict) -> Steps[None]:
+    def after_write_steps(self, product_id: int, row: dict) -> _Steps[None]:
         key = self.key(product_id)
         self.cache.delete(key)
         yield f"deletes {key}"
@@ -183,7 +179,7 @@ class WriteThrough(TTLOnly):
 
     name = "write-through"
 
-    def after_write_steps(self, product_id: int, row: dict) -> Steps[None]:
+    def after_write_steps(self, product_id: int, row: dict) -> _Steps[None]:
         key = self.key(product_id)
         try:
             stored = self.cache.set(key, row, self.ttl)
@@ -204,7 +200,7 @@ class VersionedKeys(TTLOnly):
     reads, and simply expires. The cost: two cache lookups per read, and old
     generations use memory until their TTL.
 
-    The generation lives in the cache under ``keys.version_counter``, and a write
+    The generation lives in the cache under ``keys._version_counter``, and a write
     *deletes* it, as delete-on-write deletes a page: idempotent, and sent again if it
     fails (``RedisCache.delete``). The next reader finds no generation and starts one,
     a random 63-bit number, stored with ``add`` (Redis ``SET NX``) so that readers who
@@ -226,7 +222,7 @@ class VersionedKeys(TTLOnly):
     name = "versioned keys"
 
     def __init__(
-        self, shop: Shop, cache: AtomicCache, ttl: float, version_ttl: float = 30 * 86_400
+        self, shop: Shop, cache: _AtomicCache, ttl: float, version_ttl: float = 30 * 86_400
     ) -> None:
         super().__init__(shop, cache, ttl)
         if version_ttl is None or validate_ttl(version_ttl, "version_ttl") <= self.ttl:
@@ -237,7 +233,7 @@ class VersionedKeys(TTLOnly):
 
     def _current_version(self, product_id: int) -> Optional[int]:
         """The generation readers use now, or None if there is none (the next reader starts one)."""
-        counter = keys.version_counter(keys.product(product_id))
+        counter = keys._version_counter(keys.product(product_id))
         version = self.cache.get(counter)
         if version is None:
             return None
@@ -254,7 +250,7 @@ class VersionedKeys(TTLOnly):
         if version is not None:
             return version
         fresh = secrets.randbits(63)
-        counter = keys.version_counter(keys.product(product_id))
+        counter = keys._version_counter(keys.product(product_id))
         try:
             if self.cache.add(counter, fresh, self.version_ttl):
                 return fresh
@@ -272,8 +268,8 @@ class VersionedKeys(TTLOnly):
             return None  # no generation: the next reader starts one, and misses
         return self.cache.get(keys.versioned(keys.product(product_id), version))
 
-    def after_write_steps(self, product_id: int, row: dict) -> Steps[None]:
-        counter = keys.version_counter(keys.product(product_id))
+    def after_write_steps(self, product_id: int, row: dict) -> _Steps[None]:
+        counter = keys._version_counter(keys.product(product_id))
         self.cache.delete(counter)
         yield f"deletes {counter}: the next reader starts a new generation"
 
@@ -307,7 +303,7 @@ class LeaseCache:
     delete landing between them lets the old row in -- the very race leases exist for.
     """
 
-    def __init__(self, cache: AtomicCache, lease_ttl: float = 10.0) -> None:
+    def __init__(self, cache: _AtomicCache, lease_ttl: float = 10.0) -> None:
         self.cache = cache
         if lease_ttl is None:
             raise ValueError(
@@ -367,7 +363,7 @@ class LeasedDeleteOnWrite(DeleteOnWrite):
     def __init__(
         self,
         shop: Shop,
-        cache: AtomicCache,
+        cache: _AtomicCache,
         ttl: float,
         lease_ttl: float = 10.0,
         lease_retries: int = 3,
@@ -378,7 +374,7 @@ class LeasedDeleteOnWrite(DeleteOnWrite):
             lease_retries, "lease_retries", minimum=0, maximum=100
         )
 
-    def read_steps(self, product_id: int) -> Steps[dict]:
+    def read_steps(self, product_id: int) -> _Steps[dict]:
         key = self.key(product_id)
         row, token = self.leases.lease_get(key)
         for attempt in range(self.lease_retries):
@@ -400,13 +396,13 @@ class LeasedDeleteOnWrite(DeleteOnWrite):
             yield f"fill of {_price(row)} refused: lease voided"
         return row
 
-    def after_write_steps(self, product_id: int, row: dict) -> Steps[None]:
+    def after_write_steps(self, product_id: int, row: dict) -> _Steps[None]:
         key = self.key(product_id)
         self.leases.delete(key)
         yield f"deletes {key} (voids its lease)"
 
 
-ALL_STRATEGIES = (TTLOnly, DeleteOnWrite, WriteThrough, VersionedKeys, LeasedDeleteOnWrite)
+_ALL_STRATEGIES = (TTLOnly, DeleteOnWrite, WriteThrough, VersionedKeys, LeasedDeleteOnWrite)
 """Every strategy class of this module, in the order lesson 06 teaches them."""
 
 
@@ -414,7 +410,7 @@ ALL_STRATEGIES = (TTLOnly, DeleteOnWrite, WriteThrough, VersionedKeys, LeasedDel
 
 
 @dataclass(frozen=True)
-class Step:
+class _Step:
     """One step of an interleaving, and the state it left behind."""
 
     number: int
@@ -425,10 +421,10 @@ class Step:
 
 
 @dataclass
-class RaceResult:
+class _RaceResult:
     """What an interleaving did, step by step, and how it ended."""
 
-    steps: list[Step] = field(default_factory=list)
+    steps: list[_Step] = field(default_factory=list)
     results: dict[str, Any] = field(default_factory=dict)
     cached: Optional[dict] = None
     truth: Optional[dict] = None
@@ -456,10 +452,10 @@ class RaceResult:
 def interleave(
     strategy: TTLOnly,
     product_id: int,
-    actors: Mapping[str, Steps[Any]],
+    actors: Mapping[str, _Steps[Any]],
     order: Union[Sequence[str], random.Random],
     record: bool = True,
-) -> RaceResult:
+) -> _RaceResult:
     """Run ``actors`` (name → step generator) one step at a time, in ``order``.
 
     ``order`` is either a list of actor names (a scripted interleaving; actors left
@@ -469,7 +465,7 @@ def interleave(
     the database holds right after it.
     """
     pending = dict(actors)
-    result = RaceResult()
+    result = _RaceResult()
 
     def advance(name: str) -> bool:
         """Do one step of ``name``; False if it had already finished."""
@@ -481,7 +477,7 @@ def interleave(
             return False
         if record:
             result.steps.append(
-                Step(
+                _Step(
                     len(result.steps) + 1,
                     name,
                     did,
@@ -509,21 +505,21 @@ def interleave(
     return result
 
 
-def random_race(
+def _random_race(
     strategy: TTLOnly,
     product_id: int,
     rng: random.Random,
     readers: int = 2,
     writers: int = 2,
     record: bool = False,
-) -> RaceResult:
+) -> _RaceResult:
     """One random interleaving of ``readers`` reads and ``writers`` price changes of one product.
 
     Writer *i* sets a new price: the current one plus $i, wrapping round below $500, so
     every write is a new value and prices stay plausible however many runs share the shop.
     """
     dollars = strategy.shop.product(product_id)["price_cents"] // 100
-    actors: dict[str, Steps[Any]] = {
+    actors: dict[str, _Steps[Any]] = {
         f"reader {i}": strategy.read_steps(product_id) for i in range(1, readers + 1)
     }
     for i in range(1, writers + 1):
@@ -555,5 +551,5 @@ def count_stale_races(
 
         indices = tqdm(indices, desc=make_strategy().name, leave=False)
     return sum(
-        random_race(make_strategy(), product_id, rng, readers, writers).stale for _ in indices
+        _random_race(make_strategy(), product_id, rng, readers, writers).stale for _ in indices
     )

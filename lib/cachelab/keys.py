@@ -13,7 +13,7 @@ Three layers:
   prefix, and a learner's reset deletes only those. The learner's name comes from
   ``$CACHELAB_LEARNER``, else ``$JUPYTERHUB_USER``, else the login name.
 - the *Redis key* is the logical key under a prefix: ``cachelab:alice:product:42``.
-  Every prefix starts with ``COURSE_PREFIX`` and ends with ``:``, so the course can
+  Every prefix starts with ``_COURSE_PREFIX`` and ends with ``:``, so the course can
   only ever delete its own keys, and one prefix can never be the start of another
   learner's (``cachelab:a1`` would have covered ``cachelab:a10…``).
 
@@ -21,7 +21,7 @@ Three layers:
 'product:42'
 >>> learner_prefix("alice")
 'cachelab:alice:'
->>> redis_key(learner_prefix("alice"), product(42))
+>>> _redis_key(learner_prefix("alice"), product(42))
 'cachelab:alice:product:42'
 """
 
@@ -35,37 +35,24 @@ from typing import Optional
 from cachelab._internal.validation import validate_id, validate_whole_number
 
 __all__ = [
-    "COURSE_PREFIX",
-    "MAX_KEY_LENGTH",
-    "LEARNER_NAME_PATTERN",
-    "product",
-    "trending",
-    "notifications",
-    "versioned",
-    "version_counter",
-    "lease",
-    "lock",
-    "refresh_lock",
-    "early_refresh",
-    "stale_while_revalidate",
-    "learner_name",
     "learner_prefix",
-    "learner_of",
-    "validate_learner_name",
-    "validate_prefix",
-    "validate_key",
-    "redis_key",
-    "scan_pattern",
+    "lock",
+    "notifications",
+    "product",
+    "refresh_lock",
+    "trending",
+    "versioned",
+    "lease",
 ]
 
-COURSE_PREFIX = "cachelab:"
+_COURSE_PREFIX = "cachelab:"
 """Every Redis key the course writes starts with this."""
 
-MAX_KEY_LENGTH = 1_000
+_MAX_KEY_LENGTH = 1_000
 """The longest logical key accepted, in characters. Redis takes keys up to 512 MB; a key of
 kilobytes is a bug (a whole value pasted into the key), and it would be sent on every request."""
 
-LEARNER_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}")
+_LEARNER_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}")
 """A learner name: letters, digits and ``. _ @ + -``, 1 to 64 characters, starting with a letter
 or digit. No ``:`` (it would nest one learner's prefix inside another's) and no glob characters
 ``* ? [ ] \\`` (they would widen a SCAN pattern)."""
@@ -99,60 +86,60 @@ def versioned(key: str, version: int) -> str:
     Readers ask for the key at the current generation, so a new generation makes every
     older entry unreachable: they are never read again and leave by their TTL.
     """
-    return f"{validate_key(key)}:v{validate_whole_number(version, 'version', minimum=0)}"
+    return f"{_validate_key(key)}:v{validate_whole_number(version, 'version', minimum=0)}"
 
 
-def version_counter(key: str) -> str:
+def _version_counter(key: str) -> str:
     """Key of the counter that holds the current version of ``key``: ``version:product:42``."""
-    return f"version:{validate_key(key)}"
+    return f"version:{_validate_key(key)}"
 
 
 def lease(key: str) -> str:
     """Key of the lease on ``key``: ``lease:product:42`` (holds a token; see
     ``invalidation.LeaseCache``).
     """
-    return f"lease:{validate_key(key)}"
+    return f"lease:{_validate_key(key)}"
 
 
 def lock(key: str) -> str:
     """Key of the lock that lets one process at a time reload ``key``: ``lock:trending:…`` (holds a
     token).
     """
-    return f"lock:{validate_key(key)}"
+    return f"lock:{_validate_key(key)}"
 
 
 def refresh_lock(key: str) -> str:
     """Key of the marker held while one process refreshes ``key`` in the background:
     ``refresh:product:42`` (holds a token; see ``stampede.StaleWhileRevalidate``).
     """
-    return f"refresh:{validate_key(key)}"
+    return f"refresh:{_validate_key(key)}"
 
 
-def early_refresh(key: str) -> str:
+def _early_refresh(key: str) -> str:
     """Key of ``key``'s value kept for early refresh, with its recompute time and expiry:
     ``xfetch:trending:…`` (holds ``{"value", "delta_s", "expires_at"}``; see
     ``stampede.EarlyRefresh``).
     """
-    return f"xfetch:{validate_key(key)}"
+    return f"xfetch:{_validate_key(key)}"
 
 
-def stale_while_revalidate(key: str) -> str:
+def _stale_while_revalidate(key: str) -> str:
     """Key of ``key``'s value kept with the moment it was loaded, so it can be served stale:
     ``swr:trending:…`` (holds ``{"value", "loaded_at"}``; see ``stampede.StaleWhileRevalidate``).
     """
-    return f"swr:{validate_key(key)}"
+    return f"swr:{_validate_key(key)}"
 
 
 # --------------------------------------------------------------------------- whose keys
 
 
-def validate_learner_name(name: str) -> str:
-    """Return ``name`` if it is a valid learner name (see ``LEARNER_NAME_PATTERN``), else raise
+def _validate_learner_name(name: str) -> str:
+    """Return ``name`` if it is a valid learner name (see ``_LEARNER_NAME_PATTERN``), else raise
     ``ValueError``.
     """
     if not isinstance(name, str):
         raise TypeError(f"a learner name is a string, got {type(name).__name__} {name!r}")
-    if not LEARNER_NAME_PATTERN.fullmatch(name):
+    if not _LEARNER_NAME_PATTERN.fullmatch(name):
         raise ValueError(
             f"a learner name is 1-64 letters, digits or . _ @ + - (no ':' and no glob characters "
             f"{_GLOB_CHARACTERS}), got {name!r}; set CACHELAB_LEARNER to a name like 'alice'"
@@ -160,7 +147,7 @@ def validate_learner_name(name: str) -> str:
     return name
 
 
-def learner_name() -> str:
+def _learner_name() -> str:
     """This learner's name: ``$CACHELAB_LEARNER``, else ``$JUPYTERHUB_USER``, else the login name.
 
     A name that is set but invalid is an error (it is not quietly replaced), so two
@@ -170,7 +157,7 @@ def learner_name() -> str:
         value = os.environ.get(variable)
         if value:
             try:
-                return validate_learner_name(value)
+                return _validate_learner_name(value)
             except ValueError as error:
                 raise ValueError(f"${variable}: {error}") from None
     try:
@@ -178,7 +165,7 @@ def learner_name() -> str:
     except (KeyError, OSError):  # no login name (some containers): one shared default
         login = "learner"
     try:
-        return validate_learner_name(login)
+        return _validate_learner_name(login)
     except ValueError as error:
         raise ValueError(f"the login name cannot be a learner name: {error}") from None
 
@@ -187,22 +174,22 @@ def learner_prefix(learner: Optional[str] = None) -> str:
     """The prefix every key of one learner lives under: ``cachelab:<learner>:`` (default: this
     learner).
     """
-    name = validate_learner_name(learner) if learner is not None else learner_name()
-    return f"{COURSE_PREFIX}{name}:"
+    name = _validate_learner_name(learner) if learner is not None else _learner_name()
+    return f"{_COURSE_PREFIX}{name}:"
 
 
-def learner_of(redis_key: str) -> Optional[str]:
-    """Whose key ``redis_key`` is: the learner named after ``cachelab:``, or None.
+def _learner_of(redis_key: str) -> Optional[str]:
+    """Whose key ``_redis_key`` is: the learner named after ``cachelab:``, or None.
 
     None for a key outside the course prefix, and for a key under it with no
     learner part (``cachelab:x``, with no second ``:``).
 
-    >>> learner_of("cachelab:ada:product:42"), learner_of("cachelab:x"), learner_of("session:1")
+    >>> _learner_of("cachelab:ada:product:42"), _learner_of("cachelab:x"), _learner_of("session:1")
     ('ada', None, None)
     """
-    if not isinstance(redis_key, str) or not redis_key.startswith(COURSE_PREFIX):
+    if not isinstance(redis_key, str) or not redis_key.startswith(_COURSE_PREFIX):
         return None
-    learner, colon, _ = redis_key[len(COURSE_PREFIX) :].partition(":")
+    learner, colon, _ = redis_key[len(_COURSE_PREFIX) :].partition(":")
     return learner if colon and learner else None
 
 
@@ -210,16 +197,16 @@ def learner_of(redis_key: str) -> Optional[str]:
 # keys
 
 
-def validate_prefix(prefix: str) -> str:
+def _validate_prefix(prefix: str) -> str:
     """Return ``prefix`` if it is a valid course prefix, else raise ``ValueError``.
 
-    A valid prefix starts with ``COURSE_PREFIX`` ("cachelab:"), ends with ``:``, and holds
+    A valid prefix starts with ``_COURSE_PREFIX`` ("cachelab:"), ends with ``:``, and holds
     no glob characters. That is what keeps ``clear()`` from ever touching keys that are
     not ours, and one prefix from covering another (``cachelab:1`` and ``cachelab:10``).
     """
-    if not isinstance(prefix, str) or not prefix.startswith(COURSE_PREFIX):
+    if not isinstance(prefix, str) or not prefix.startswith(_COURSE_PREFIX):
         raise ValueError(
-            f"prefix must start with {COURSE_PREFIX!r} so the course only ever touches its own "
+            f"prefix must start with {_COURSE_PREFIX!r} so the course only ever touches its own "
             f"keys, got {prefix!r}; try {learner_prefix()!r}"
         )
     if not prefix.endswith(":"):
@@ -235,22 +222,22 @@ def validate_prefix(prefix: str) -> str:
     return prefix
 
 
-def validate_key(key: str) -> str:
+def _validate_key(key: str) -> str:
     """Return ``key`` if it is a valid logical key, else raise ``TypeError`` / ``ValueError``.
 
-    A key is a non-empty string of at most ``MAX_KEY_LENGTH`` printable characters: no
+    A key is a non-empty string of at most ``_MAX_KEY_LENGTH`` printable characters: no
     newlines, tabs or other control characters (they make logs and ``redis-cli`` output
     lie). Spaces, unicode letters and glob characters are fine: a key is never a pattern.
     """
-    if type(key) is str and 0 < len(key) <= MAX_KEY_LENGTH and key.isprintable():
+    if type(key) is str and 0 < len(key) <= _MAX_KEY_LENGTH and key.isprintable():
         return key  # the common case, checked quickly: caches call this on every operation
     if not isinstance(key, str):
         raise TypeError(f"cache keys are non-empty strings, got {type(key).__name__} {key!r}")
     if not key:
         raise ValueError("cache keys are non-empty strings, got ''")
-    if len(key) > MAX_KEY_LENGTH:
+    if len(key) > _MAX_KEY_LENGTH:
         raise ValueError(
-            f"cache keys are at most {MAX_KEY_LENGTH:,} characters, got one of {len(key):,}"
+            f"cache keys are at most {_MAX_KEY_LENGTH:,} characters, got one of {len(key):,}"
         )
     raise ValueError(
         f"cache keys are printable characters: no newlines, tabs or control characters, got {key!r}"
@@ -258,12 +245,12 @@ def validate_key(key: str) -> str:
     return key
 
 
-def redis_key(prefix: str, key: str) -> str:
+def _redis_key(prefix: str, key: str) -> str:
     """The Redis key that stores logical ``key`` under ``prefix`` (both validated)."""
-    return validate_prefix(prefix) + validate_key(key)
+    return _validate_prefix(prefix) + _validate_key(key)
 
 
-def scan_pattern(prefix: str) -> str:
+def _scan_pattern(prefix: str) -> str:
     """A ``SCAN MATCH`` pattern that matches exactly the keys under ``prefix``.
 
     A valid prefix holds no glob characters; they are escaped here all the same, so

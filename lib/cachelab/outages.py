@@ -38,13 +38,13 @@ one succeeds the breaker *closes* and traffic flows again, if not it opens again
 write has changed the database, and the cached value is now wrong. Skipped, it is
 lost, and once Redis is back the old value is served until its TTL ends. So
 ``RedisCache`` never lets the breaker skip a delete, and every delete is *owed* on
-this process's ``PendingDeletes`` for that server from before it is sent until Redis
+this process's ``_PendingDeletes`` for that server from before it is sent until Redis
 has taken it. Any command of the process sends what is owed first; and a delete that
-failed starts a background thread that retries every ``RETRY_INTERVAL_S`` until
+failed starts a background thread that retries every ``_RETRY_INTERVAL_S`` until
 Redis takes it, so an idle process delivers it too (see ``RedisCache.delete`` for the
 staleness this leaves).
 
->>> pending = PendingDeletes()
+>>> pending = _PendingDeletes()
 >>> first = pending.add("cachelab:ada:product:7")   # a delete on its way
 >>> second = pending.add("cachelab:ada:product:7")  # another, of the same key
 >>> len(pending)   # a key is owed once, however many deletes of it are on their way
@@ -67,17 +67,9 @@ import redis
 
 from cachelab._internal.validation import validate_number, validate_whole_number
 
-__all__ = [
-    "OUTAGE_REPLIES",
-    "is_outage",
-    "CircuitBreaker",
-    "PendingDeletes",
-    "pending_deletes_for",
-    "MAX_PENDING_DELETES",
-    "RETRY_INTERVAL_S",
-]
+__all__ = ["CircuitBreaker"]
 
-OUTAGE_REPLIES = (
+_OUTAGE_REPLIES = (
     "LOADING",
     "BUSY",
     "OOM",
@@ -91,15 +83,15 @@ OUTAGE_REPLIES = (
 """First words of the error replies that mean "the server cannot serve now", not "a mistake"."""
 
 
-def is_outage(error: BaseException) -> bool:
+def _is_outage(error: BaseException) -> bool:
     """Whether ``error`` from redis-py means the server cannot serve now (fail open) rather than a
     bug.
 
-    >>> is_outage(redis.ConnectionError("refused")), is_outage(redis.TimeoutError("timed out"))
+    >>> _is_outage(redis.ConnectionError("refused")), _is_outage(redis.TimeoutError("timed out"))
     (True, True)
-    >>> is_outage(redis.ResponseError("OOM command not allowed when used memory > 'maxmemory'."))
+    >>> _is_outage(redis.ResponseError("OOM command not allowed when used memory > 'maxmemory'."))
     True
-    >>> is_outage(redis.ResponseError("WRONGTYPE Operation against a key holding the wrong kind"))
+    >>> _is_outage(redis.ResponseError("WRONGTYPE Operation against a key holding the wrong kind"))
     False
     """
     if isinstance(error, (redis.ConnectionError, redis.TimeoutError)):
@@ -116,7 +108,7 @@ def is_outage(error: BaseException) -> bool:
         return True
     if isinstance(error, redis.ResponseError):
         first_word = str(error).split(" ", 1)[0].upper()
-        return first_word in OUTAGE_REPLIES
+        return first_word in _OUTAGE_REPLIES
     return False
 
 
@@ -176,17 +168,17 @@ class CircuitBreaker:
         )
 
 
-MAX_PENDING_DELETES = 100_000
+_MAX_PENDING_DELETES = 100_000
 """The most keys one process keeps owing a server. Past it the oldest is dropped (counted in
 ``PendingDeletes.dropped``): that key's old value then lasts until its TTL, the backstop."""
 
 
-RETRY_INTERVAL_S = 0.2
-"""How long ``PendingDeletes``' background thread waits between two tries to deliver what is
+_RETRY_INTERVAL_S = 0.2
+"""How long ``_PendingDeletes``' background thread waits between two tries to deliver what is
 owed, in seconds. Each try waits at most the client's command timeout."""
 
 
-class PendingDeletes:
+class _PendingDeletes:
     """Keys whose delete is on its way to one server, or could not reach it: owed until it lands.
 
     A delete is owed from *before* its UNLINK is sent (``add``, which gives a ticket)
@@ -197,16 +189,16 @@ class PendingDeletes:
     and ``send`` forgets exactly the keys it delivered, likewise.
 
     When a delete fails, ``retry_until_sent`` starts a daemon thread that tries
-    ``send`` every ``RETRY_INTERVAL_S`` until nothing is owed, then ends: a process
+    ``send`` every ``_RETRY_INTERVAL_S`` until nothing is owed, then ends: a process
     that goes idle still delivers its deletes once Redis answers. Threads may share
-    one list; ``pending_deletes_for`` gives the one of a process for a server.
+    one list; ``_pending_deletes_for`` gives the one of a process for a server.
 
     A delete sent late may remove a value some writer cached after it (a fill that
     read the new row): that costs one miss, never a stale read, since the delete was
     for a change the database already holds.
     """
 
-    def __init__(self, limit: int = MAX_PENDING_DELETES) -> None:
+    def __init__(self, limit: int = _MAX_PENDING_DELETES) -> None:
         self.limit = validate_whole_number(limit, "limit", maximum=10_000_000)
         self.dropped = 0
         self._owed: dict[str, int] = {}  # key -> ticket of the newest delete of it
@@ -258,15 +250,15 @@ class PendingDeletes:
             self._retrying.start()
 
     def _retry(self, client: redis.Redis) -> None:
-        """Try ``send`` every ``RETRY_INTERVAL_S`` while anything is owed and Redis's errors are
+        """Try ``send`` every ``_RETRY_INTERVAL_S`` while anything is owed and Redis's errors are
         outages; a bug (``NOPERM``, say) stops it, and the next command raises it."""
         while True:
-            time.sleep(RETRY_INTERVAL_S)
+            time.sleep(_RETRY_INTERVAL_S)
             try:
                 self.send(client)
                 gave_up = False
             except redis.RedisError as error:
-                if is_outage(error):
+                if _is_outage(error):
                     continue
                 gave_up = True  # a bug, not an outage: the process's next command raises it
             with self._lock:
@@ -281,12 +273,12 @@ class PendingDeletes:
         return f"PendingDeletes(owed={len(self)}, dropped={self.dropped})"
 
 
-_pending_by_server: dict[tuple, PendingDeletes] = {}
+_pending_by_server: dict[tuple, _PendingDeletes] = {}
 _pending_lock = threading.Lock()
 
 
-def pending_deletes_for(client: redis.Redis) -> PendingDeletes:
-    """This process's ``PendingDeletes`` for the server ``client`` talks to.
+def _pending_deletes_for(client: redis.Redis) -> _PendingDeletes:
+    """This process's ``_PendingDeletes`` for the server ``client`` talks to.
 
     Every ``RedisCache`` of the process on the same server (same host and port, or
     same socket, and same database number) shares it, so a delete one of them owes
@@ -295,4 +287,4 @@ def pending_deletes_for(client: redis.Redis) -> PendingDeletes:
     options = client.connection_pool.connection_kwargs
     server = (options.get("host"), options.get("port"), options.get("path"), options.get("db"))
     with _pending_lock:
-        return _pending_by_server.setdefault(server, PendingDeletes())
+        return _pending_by_server.setdefault(server, _PendingDeletes())

@@ -18,7 +18,7 @@ the building blocks that prevent it, each over any course cache:
   and ``stale-if-error``): past the soft one, readers are served the old value at once
   while one background refresh runs; a failing loader is answered with the old value.
 
-The locks are built from the three atomic operations of ``cache.AtomicCache``:
+The locks are built from the three atomic operations of ``cache._AtomicCache``:
 ``add`` (Redis ``SET key token NX PX``: of two processes, exactly one gets the lock),
 ``delete_if_equal`` (compare-and-delete, one Lua script: only the holder's token
 releases it) and ``set_and_release`` (store the value and release the lock in one
@@ -54,18 +54,15 @@ import redis
 
 from cachelab import keys
 from cachelab._internal.validation import MAX_TTL_S, validate_number, validate_ttl
-from cachelab.cache import AtomicCache, Cache, CacheKeyError, CacheUnavailable, RedisCache
+from cachelab.cache import Cache, CacheKeyError, CacheUnavailable, RedisCache, _AtomicCache
 
 __all__ = [
-    "WaitTimeout",
-    "StampedeStats",
-    "SingleFlight",
-    "LockWatch",
     "EarlyRefresh",
-    "xfetch_probability",
-    "jittered_ttl",
-    "MAX_SPREAD",
+    "SingleFlight",
     "StaleWhileRevalidate",
+    "WaitTimeout",
+    "jittered_ttl",
+    "xfetch_probability",
 ]
 
 _MISSING = object()  # "not in the cache", so that a cached None is still a hit
@@ -87,7 +84,7 @@ return 0
 """
 """Lua: delete the lock key only if its fingerprint is still ``ARGV[1]`` (compare-and-delete)."""
 
-MAX_SPREAD = 0.5
+_MAX_SPREAD = 0.5
 """The widest jitter ``jittered_ttl`` accepts: ±50 %. Jitter is a small spread around a TTL
 you chose; at ±50 % one key may already live three times as long as another."""
 
@@ -102,7 +99,7 @@ class WaitTimeout(TimeoutError):
 
 
 @dataclass
-class StampedeStats:
+class _StampedeStats:
     """What one stampede guard has done, counted (each class uses the counters it needs).
 
     ``hits``                served from the cache, fresh, without waiting;
@@ -150,10 +147,10 @@ class StampedeStats:
 
 
 def _validate_cache(cache: Any, needs_atomic: bool) -> Any:
-    kind = AtomicCache if needs_atomic else Cache
+    kind, named = (_AtomicCache, "AtomicCache") if needs_atomic else (Cache, "Cache")
     if not isinstance(cache, kind):
         raise TypeError(
-            f"cache must be a course cache ({kind.__name__}: a MemoryCache or a RedisCache), "
+            f"cache must be a course cache ({named}: a MemoryCache or a RedisCache), "
             f"got {type(cache).__name__} {cache!r}"
         )
     return cache
@@ -190,7 +187,7 @@ def _new_token() -> str:
     return uuid.uuid4().hex
 
 
-def _quietly_release(cache: AtomicCache, lock_key: str, token: str) -> None:
+def _quietly_release(cache: _AtomicCache, lock_key: str, token: str) -> None:
     """Release a lock we hold; if the cache cannot answer, its TTL releases it instead."""
     try:
         cache.delete_if_equal(lock_key, token)
@@ -202,7 +199,7 @@ def _quietly_release(cache: AtomicCache, lock_key: str, token: str) -> None:
 
 
 @dataclass
-class LockWatch:
+class _LockWatch:
     """What one waiter has seen of the lock it waits on: the value, since when, how many polls.
 
     ``SingleFlight`` keeps one per waiting request, to tell a lock held for
@@ -283,7 +280,7 @@ class SingleFlight:
 
     def __init__(
         self,
-        cache: AtomicCache,
+        cache: _AtomicCache,
         lock_ttl: float = 5.0,
         wait_timeout: float = 10.0,
         *,
@@ -306,7 +303,7 @@ class SingleFlight:
         )
         self.clock = _validate_clock(clock)
         self.sleep = _validate_clock(sleep, "sleep")
-        self.stats = StampedeStats()
+        self.stats = _StampedeStats()
 
     def acquire(self, key: str) -> Optional[str]:
         """Try to take the lock on ``key``; return the token that proves it, or None if taken.
@@ -322,7 +319,7 @@ class SingleFlight:
         Anyone else's token -- or ours after the lock expired and another request took
         it -- releases nothing.
         """
-        return self.cache.delete_if_equal(keys.lock(keys.validate_key(key)), token)
+        return self.cache.delete_if_equal(keys.lock(keys._validate_key(key)), token)
 
     def get_or_load(self, key: str, loader: Callable[[], Any], ttl: Optional[float] = None) -> Any:
         """The cached value of ``key``; on a miss, ``loader()``'s -- loaded by one request only.
@@ -330,7 +327,7 @@ class SingleFlight:
         ``ttl`` is the value's TTL (None: the cache's default). Raises ``WaitTimeout``
         when another request's load does not land within ``wait_timeout`` seconds.
         """
-        keys.validate_key(key)
+        keys._validate_key(key)
         _validate_loader(loader)
         validate_ttl(ttl)
         value = self.cache.get(key, _MISSING)
@@ -338,7 +335,7 @@ class SingleFlight:
             self.stats.count("hits")
             return value
         deadline = self.clock() + self.wait_timeout
-        watch = LockWatch()
+        watch = _LockWatch()
         while True:
             done, value = self._take_or_watch(key, loader, ttl, watch)
             if done:
@@ -363,13 +360,13 @@ class SingleFlight:
         key: str,
         loader: Callable[[], Any],
         ttl: Optional[float] = None,
-        watch: Optional["LockWatch"] = None,
+        watch: Optional["_LockWatch"] = None,
     ) -> tuple[bool, Any]:
         """One step of ``get_or_load`` that never waits: ``(True, value)`` or ``(False, None)``.
 
         ``(True, value)`` when the value is cached, or when this call took the lock (or
         broke a broken one) and loaded it; ``(False, None)`` when another request holds
-        the lock: try again a little later, passing the same ``watch`` (a ``LockWatch``)
+        the lock: try again a little later, passing the same ``watch`` (a ``_LockWatch``)
         each time, so that a lock held too long is seen to be. Counts loads and broken
         locks; waiting, and giving up, are the caller's.
 
@@ -379,19 +376,19 @@ class SingleFlight:
         (True, 'loaded')
         >>> flight.cache.add(keys.lock("j"), "another request's token", 5)
         True
-        >>> flight.attempt("j", lambda: "loaded", watch=LockWatch())
+        >>> flight.attempt("j", lambda: "loaded", watch=_LockWatch())
         (False, None)
         """
-        keys.validate_key(key)
+        keys._validate_key(key)
         _validate_loader(loader)
         validate_ttl(ttl)
         value = self.cache.get(key, _MISSING)
         if value is not _MISSING:
             return True, value
-        return self._take_or_watch(key, loader, ttl, watch if watch is not None else LockWatch())
+        return self._take_or_watch(key, loader, ttl, watch if watch is not None else _LockWatch())
 
     def _take_or_watch(
-        self, key: str, loader: Callable[[], Any], ttl: Optional[float], watch: "LockWatch"
+        self, key: str, loader: Callable[[], Any], ttl: Optional[float], watch: "_LockWatch"
     ) -> tuple[bool, Any]:
         """Take the lock and load; or, if it is held, look at it (and break it if it is broken)."""
         try:
@@ -407,16 +404,16 @@ class SingleFlight:
         watch.polls += 1
         return False, None
 
-    def _time_to_look(self, watch: "LockWatch") -> bool:
+    def _time_to_look(self, watch: "_LockWatch") -> bool:
         """Whether to look at the lock now: first, then every ``LOOK_EVERY_S`` (or sooner)."""
         now = self.clock()
-        every = min(LockWatch.LOOK_EVERY_S, self.lock_ttl / 10)
+        every = min(_LockWatch.LOOK_EVERY_S, self.lock_ttl / 10)
         if watch.looked_at is not None and now - watch.looked_at < every:
             return False
         watch.looked_at = now
         return True
 
-    def _break_if_broken(self, key: str, watch: "LockWatch") -> bool:
+    def _break_if_broken(self, key: str, watch: "_LockWatch") -> bool:
         """Whether the lock on ``key`` was broken (and deleted) now; see the class docstring."""
         lock_key = keys.lock(key)
         held = self._read_lock(lock_key)
@@ -440,7 +437,7 @@ class SingleFlight:
         judged broken (``_delete_lock_if``). Elsewhere the value itself.
         """
         if isinstance(self.cache, RedisCache):
-            redis_key = keys.redis_key(self.cache.prefix, lock_key)
+            redis_key = keys._redis_key(self.cache.prefix, lock_key)
             try:
                 found = self.cache.client.eval(
                     _LOCK_FINGERPRINT + "return fingerprint()", 1, redis_key
@@ -461,7 +458,7 @@ class SingleFlight:
         ``MemoryCache``: the threads of one process) ``delete_if_equal``.
         """
         if isinstance(self.cache, RedisCache):
-            redis_key = keys.redis_key(self.cache.prefix, lock_key)
+            redis_key = keys._redis_key(self.cache.prefix, lock_key)
             script = _LOCK_FINGERPRINT + _DELETE_IF_FINGERPRINT
             try:
                 return bool(self.cache.client.eval(script, 1, redis_key, held))
@@ -556,7 +553,7 @@ class EarlyRefresh:
     it expires, while the other readers are still served the valid one. ``β`` above 1
     refreshes earlier, below 1 later; a slow recomputation (large ``Δ``) starts earlier.
 
-    The value is kept under ``keys.early_refresh(key)`` as ``{"value", "delta_s",
+    The value is kept under ``keys._early_refresh(key)`` as ``{"value", "delta_s",
     "expires_at"}``, with the cache's own TTL as a backstop. ``Δ`` and the expiry are
     measured by ``clock`` (``time.time`` by default: every process reads the same
     expiry from a shared Redis). ``rng`` draws the random numbers: pass a seeded
@@ -567,7 +564,7 @@ class EarlyRefresh:
     well above 1): the readers that arrive while the first refresh runs are closer
     still to expiry, and each draws again. Pass ``lock_ttl`` to let one early refresh
     run at a time (it must take the marker ``keys.refresh_lock(key)`` with
-    ``cache.add``, so the cache must be an ``AtomicCache``); the others go on serving
+    ``cache.add``, so the cache must be an ``_AtomicCache``); the others go on serving
     the valid value. Neither form protects a value that expires before anyone
     refreshed it: that miss is plain cache-aside again.
 
@@ -598,11 +595,11 @@ class EarlyRefresh:
         self.rng = _validate_rng(rng)
         self.lock_ttl = validate_ttl(lock_ttl, "lock_ttl")
         self.clock = _validate_clock(clock)
-        self.stats = StampedeStats()
+        self.stats = _StampedeStats()
 
     def entry(self, key: str) -> Optional[dict]:
         """The stored ``{"value", "delta_s", "expires_at"}`` of ``key``, or None."""
-        return self.cache.get(keys.early_refresh(key))
+        return self.cache.get(keys._early_refresh(key))
 
     def should_refresh(self, delta_s: float, expires_at: float) -> bool:
         """XFetch's rule, with one fresh random number: ``now − Δ·β·ln(rand()) ≥ expiry``."""
@@ -615,7 +612,7 @@ class EarlyRefresh:
         ``ttl`` is the value's TTL (None: the cache's default ``ttl``, which must be set:
         a value that never expires has nothing to refresh early).
         """
-        stored_key = keys.early_refresh(key)
+        stored_key = keys._early_refresh(key)
         _validate_loader(loader)
         validate_ttl(ttl)
         if ttl is None:
@@ -676,7 +673,7 @@ class EarlyRefresh:
         if ttl is None:
             raise TypeError("ttl must be a number of seconds, got None")
         validate_ttl(ttl)
-        return self.cache.set(keys.early_refresh(key), self._entry(value, delta_s, ttl), ttl)
+        return self.cache.set(keys._early_refresh(key), self._entry(value, delta_s, ttl), ttl)
 
     def __repr__(self) -> str:
         lock = f", lock_ttl={self.lock_ttl:g}" if self.lock_ttl is not None else ""
@@ -706,7 +703,7 @@ def jittered_ttl(ttl: float, spread: float = 0.1, rng: Optional[random.Random] =
     if ttl is None:
         raise TypeError("ttl must be a number of seconds to spread, got None (never expires)")
     validate_ttl(ttl)
-    spread = validate_number(spread, "spread", minimum=0, maximum=MAX_SPREAD)
+    spread = validate_number(spread, "spread", minimum=0, maximum=_MAX_SPREAD)
     rng = _validate_rng(rng)
     factor = 1.0 + spread * (2.0 * rng.random() - 1.0)
     return min(ttl * factor, float(MAX_TTL_S))
@@ -746,7 +743,7 @@ class StaleWhileRevalidate:
     every request. Errors are counted in ``stats`` (``refresh_errors``,
     ``stale_if_error``) so that monitoring sees them.
 
-    The value is kept under ``keys.stale_while_revalidate(key)`` as ``{"value",
+    The value is kept under ``keys._stale_while_revalidate(key)`` as ``{"value",
     "loaded_at"}``, with a cache TTL of ``error_ttl`` so that the cache drops it once
     nothing may serve it. ``clock`` (``time.time`` by default) stamps ``loaded_at``.
     ``spawn`` runs a refresh in the background (a daemon thread by default; a test
@@ -768,7 +765,7 @@ class StaleWhileRevalidate:
 
     def __init__(
         self,
-        cache: AtomicCache,
+        cache: _AtomicCache,
         fresh_ttl: float,
         stale_ttl: float,
         *,
@@ -803,16 +800,16 @@ class StaleWhileRevalidate:
         if not callable(spawn):
             raise TypeError(f"spawn must be a function that runs a job, got {spawn!r}")
         self.spawn = spawn
-        self.stats = StampedeStats()
+        self.stats = _StampedeStats()
         self._background: list[Any] = []
 
     def entry(self, key: str) -> Optional[dict]:
         """The stored ``{"value", "loaded_at"}`` of ``key``, or None."""
-        return self.cache.get(keys.stale_while_revalidate(key))
+        return self.cache.get(keys._stale_while_revalidate(key))
 
     def get_or_load(self, key: str, loader: Callable[[], Any]) -> Any:
         """The value of ``key``: fresh, or stale while one refresh runs, or loaded now."""
-        stored_key = keys.stale_while_revalidate(key)
+        stored_key = keys._stale_while_revalidate(key)
         _validate_loader(loader)
         entry = self.cache.get(stored_key)
         if not _is_swr_entry(entry):
@@ -842,7 +839,7 @@ class StaleWhileRevalidate:
     def store(self, key: str, value: Any) -> bool:
         """Store ``value`` as loaded now (fresh for ``fresh_ttl``): a warm-up, a write-through."""
         return self.cache.set(
-            keys.stale_while_revalidate(key),
+            keys._stale_while_revalidate(key),
             {"value": value, "loaded_at": self.clock()},
             self.error_ttl,
         )
@@ -855,7 +852,7 @@ class StaleWhileRevalidate:
         except CacheUnavailable:
             return  # nothing to coordinate with: keep serving stale until the value ages out
         # A refresh may have landed, and released the marker, between our read and our add.
-        current = self.cache.get(keys.stale_while_revalidate(key))
+        current = self.cache.get(keys._stale_while_revalidate(key))
         if _is_swr_entry(current) and self.clock() - current["loaded_at"] < self.fresh_ttl:
             _quietly_release(self.cache, keys.refresh_lock(key), token)
             return
@@ -872,7 +869,7 @@ class StaleWhileRevalidate:
             self.stats.count("loads")
             try:
                 self.cache.set_and_release(
-                    keys.stale_while_revalidate(key),
+                    keys._stale_while_revalidate(key),
                     {"value": value, "loaded_at": self.clock()},
                     self.error_ttl,
                     lock_key=keys.refresh_lock(key),

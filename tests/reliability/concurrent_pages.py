@@ -18,7 +18,7 @@ import time
 
 from cachelab.cache import RedisCache
 from cachelab.environment.redis_server import connect
-from cachelab.invalidation import ALL_STRATEGIES
+from cachelab.invalidation import _ALL_STRATEGIES
 from cachelab.shop.app import Shop
 
 LOAD_DELAY_S = 0.005
@@ -61,7 +61,7 @@ def race(
     results,
 ) -> None:
     """Run one process's rounds; process 0 puts (stale rounds, writes, errors) on ``results``."""
-    strategy_class = {cls.name: cls for cls in ALL_STRATEGIES}[strategy_name]
+    strategy_class = {cls.name: cls for cls in _ALL_STRATEGIES}[strategy_name]
     shop = SlowShop(shop_path)
     cache = RedisCache(connect(redis_url, timeout_s=5.0), prefix=prefix)
     pages = strategy_class(shop, cache, ttl=ttl)

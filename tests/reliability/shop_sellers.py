@@ -6,7 +6,7 @@ holds nothing but the worker function.
 In each round every thread of every process waits at one barrier, then opens a ``Shop``
 of its own -- as the web service does on a thread's first request -- and sells one unit
 of that round's product. Opening a Shop while sibling threads write is what once
-dropped their SQLite locks (``data.describe`` read the file with ``open()``).
+dropped their SQLite locks (``data._describe`` read the file with ``open()``).
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ from cachelab.lab.sim import model, simulate
 from cachelab.lab.staleness import make_schedule
 from cachelab.lab.workload import poisson_arrivals
 from cachelab.shop.app import OutOfStock, Shop
-from cachelab.shop.data import build_shop, describe, verify_shop
+from cachelab.shop.data import _describe, _verify_shop, build_shop
 from cachelab.show import ttl_dashboard as widgets  # the module: widgets.ttl_dashboard() below
 
 PREFIX = "cachelab:ada:hostile:"
@@ -381,10 +381,10 @@ def file_cases() -> list[Case]:
         Case(
             "build_shop(a path with #, ? and %)",
             lambda w: (
-                describe(build_shop(w.folder / "a #b?c%d" / "s.db", size="tiny"))["size"] == "tiny"
+                _describe(build_shop(w.folder / "a #b?c%d" / "s.db", size="tiny"))["size"] == "tiny"
             ),
         ),
-        Case("describe(a truncated shop)", lambda w: describe(truncated(w)) is None),
+        Case("describe(a truncated shop)", lambda w: _describe(truncated(w)) is None),
         Case(
             "shop.set_price on a read-only file",
             _write_read_only,
@@ -629,7 +629,7 @@ def test_afterwards_the_shop_is_intact_and_the_cache_holds_nothing_unexpected(
     world, tiny_shop_path
 ):
     """Runs last in this file: no hostile call left the database damaged or a key behind."""
-    assert verify_shop(world.shop.path) == ["ok"]
+    assert _verify_shop(world.shop.path) == ["ok"]
     with sqlite3.connect(world.shop.path) as copy, sqlite3.connect(tiny_shop_path) as original:
         for table in ("products", "orders"):
             count = f"SELECT COUNT(*) FROM {table}"

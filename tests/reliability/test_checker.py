@@ -99,8 +99,8 @@ def short_limit(monkeypatch: pytest.MonkeyPatch) -> float:
     """Every check gets ``LIMIT_S`` (exercises with a longer limit of their own are not used here),
     and a stuck answer up to 10 s to stop once asked (waited in full only if it does not stop).
     """
-    monkeypatch.setattr(checks, "TIME_LIMIT_S", LIMIT_S, raising=False)
-    monkeypatch.setattr(checks, "STOP_GRACE_S", 10.0, raising=False)
+    monkeypatch.setattr(checks, "_TIME_LIMIT_S", LIMIT_S, raising=False)
+    monkeypatch.setattr(checks, "_STOP_GRACE_S", 10.0, raising=False)
     return LIMIT_S
 
 
@@ -145,7 +145,7 @@ def test_an_endless_loop_gets_a_verdict_within_the_limit_and_is_stopped(
 def test_a_wait_python_cannot_interrupt_gets_a_verdict_saying_it_still_runs(
     short_limit, endless, monkeypatch, capsys
 ):
-    monkeypatch.setattr(checks, "STOP_GRACE_S", LIMIT_S)  # waited in full here
+    monkeypatch.setattr(checks, "_STOP_GRACE_S", LIMIT_S)  # waited in full here
     outcome = outcome_of(check_percentile, endless.block)
     out = capsys.readouterr().out
     assert isinstance(outcome, ExerciseNotPassed), f"no ❌: {outcome!r}"
@@ -166,7 +166,7 @@ def test_an_answer_that_swallows_the_first_stops_is_still_stopped(short_limit, e
 def test_an_answer_that_swallows_every_stop_gets_an_honest_verdict(
     short_limit, endless, monkeypatch, capsys
 ):
-    monkeypatch.setattr(checks, "STOP_GRACE_S", LIMIT_S)  # waited in full here
+    monkeypatch.setattr(checks, "_STOP_GRACE_S", LIMIT_S)  # waited in full here
     started = time.monotonic()
     outcome = outcome_of(check_percentile, endless.swallows)
     took = time.monotonic() - started
@@ -180,7 +180,7 @@ def test_an_answer_that_swallows_every_stop_gets_an_honest_verdict(
 
 
 def test_the_kernel_stays_usable_after_a_time_out(short_limit, endless, monkeypatch, capsys):
-    monkeypatch.setattr(checks, "STOP_GRACE_S", LIMIT_S)
+    monkeypatch.setattr(checks, "_STOP_GRACE_S", LIMIT_S)
     outcome_of(check_percentile, endless.block)
     outcome_of(check_percentile, endless.loop)
     monkeypatch.undo()  # the default limit again, for a right answer
@@ -193,10 +193,10 @@ def test_the_default_limits_are_generous():
     from cachelab.checks.capstone import check_capstone
     from cachelab.checks.stampedes import check_load_once
 
-    assert checks.TIME_LIMIT_S >= 10
-    assert checks.time_limit_s(check_percentile) == checks.TIME_LIMIT_S
-    assert checks.time_limit_s(check_capstone) >= 40, "the capstone's reference takes ~1.3 s"
-    assert checks.time_limit_s(check_load_once) > 40, "08.1 waits up to 30 s + 10 s on its own"
+    assert checks._TIME_LIMIT_S >= 10
+    assert checks._time_limit_s(check_percentile) == checks._TIME_LIMIT_S
+    assert checks._time_limit_s(check_capstone) >= 40, "the capstone's reference takes ~1.3 s"
+    assert checks._time_limit_s(check_load_once) > 40, "08.1 waits up to 30 s + 10 s on its own"
 
 
 # --------------------------------------------------------------------------- exits and interrupts

@@ -21,14 +21,14 @@ from concurrent_pages import race
 from latency_proxy import LatencyProxy
 
 from cachelab.environment.redis_server import PrivateRedisServer
-from cachelab.invalidation import ALL_STRATEGIES
+from cachelab.invalidation import _ALL_STRATEGIES
 
 PROCESSES = 8
 ROUNDS = 60
 PRODUCTS = [1, 2, 3, 4, 5]
 TTL = 600.0
 RACE_FREE = {"versioned keys", "delete-on-write + leases"}
-STRATEGY_NAMES = [cls.name for cls in ALL_STRATEGIES]
+STRATEGY_NAMES = [cls.name for cls in _ALL_STRATEGIES]
 
 
 @pytest.fixture(scope="module")

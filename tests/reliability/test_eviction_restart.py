@@ -22,7 +22,7 @@ import pytest
 
 from cachelab.cache import RedisCache
 from cachelab.environment.redis_server import PrivateRedisServer
-from cachelab.invalidation import ALL_STRATEGIES, run_steps
+from cachelab.invalidation import _ALL_STRATEGIES, _run_steps
 from cachelab.shop.app import Shop
 
 PREFIX = "cachelab:ada:eviction:"
@@ -37,7 +37,7 @@ MEMORY_ABOVE_BASELINE = 600_000
 Not much less: memory that is not keys (client buffers, the script cache) moves by tens of
 kilobytes, and with nothing left to evict under it the server answers OOM, not an eviction."""
 MUST_BE_EXACT = {"versioned keys", "delete-on-write + leases"}
-STRATEGY_NAMES = [cls.name for cls in ALL_STRATEGIES]
+STRATEGY_NAMES = [cls.name for cls in _ALL_STRATEGIES]
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +89,7 @@ def wrong_reads_under_eviction(strategy_class, cache: RedisCache, shop: Shop) ->
 @pytest.mark.parametrize("policy", ["allkeys-lru", "allkeys-random"])
 @pytest.mark.parametrize("strategy_name", STRATEGY_NAMES)
 def test_wrong_reads_under_eviction(strategy_name, policy, server, shop_copy, capsys):
-    strategy_class = {cls.name: cls for cls in ALL_STRATEGIES}[strategy_name]
+    strategy_class = {cls.name: cls for cls in _ALL_STRATEGIES}[strategy_name]
     cache = evicting(server, policy)
     try:
         wrong, reads = wrong_reads_under_eviction(strategy_class, cache, shop_copy)
@@ -112,7 +112,7 @@ READS_AFTER = 20
 @pytest.mark.parametrize("strategy_name", STRATEGY_NAMES)
 def test_wrong_reads_after_a_restart_and_one_late_fill(strategy_name, shop_copy, capsys):
     """A reader loads a row, the server restarts empty, a write lands, then the reader fills."""
-    strategy_class = {cls.name: cls for cls in ALL_STRATEGIES}[strategy_name]
+    strategy_class = {cls.name: cls for cls in _ALL_STRATEGIES}[strategy_name]
     server = PrivateRedisServer().start()
     try:
         cache = RedisCache(server.client(), prefix=PREFIX)
@@ -124,7 +124,7 @@ def test_wrong_reads_after_a_restart_and_one_late_fill(strategy_name, shop_copy,
         reader = pages.read_steps(product_id)
         next(reader), next(reader)  # it misses, then loads the row (base + 100)
         server.restart()
-        run_steps(pages.write_steps(product_id, lambda s: s.set_price(product_id, base + 200)))
+        _run_steps(pages.write_steps(product_id, lambda s: s.set_price(product_id, base + 200)))
         for _ in reader:  # the late fill of the row it loaded before the write
             pass
         truth = shop_copy.product(product_id)

@@ -78,10 +78,10 @@ def shop_copy(tiny_shop_path: Path, tmp_path: Path) -> Path:
 
 
 OPENINGS = {
-    "describe": lambda path: data.describe(path),
+    "describe": lambda path: data._describe(path),
     "Shop": lambda path: Shop(path).close(),
-    "is_course_file": lambda path: data.is_course_file(path),
-    "verify_shop": lambda path: data.verify_shop(path),
+    "is_course_file": lambda path: data._is_course_file(path),
+    "verify_shop": lambda path: data._verify_shop(path),
     "build_shop (reuse)": lambda path: data.build_shop(path, size="tiny"),
 }
 
@@ -119,7 +119,7 @@ def test_a_scratch_copy_keeps_the_locks_this_process_holds_on_its_source(
     finally:
         holder.close()
     assert stock(copy, 1) == stock(tiny_shop_path, 1), "the copy holds committed data only"
-    assert data.describe(copy) is not None and data.is_course_file(copy)
+    assert data._describe(copy) is not None and data._is_course_file(copy)
 
 
 # --- a sale is one transaction --------------------------------------------------------------------

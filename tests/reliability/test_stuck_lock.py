@@ -30,7 +30,7 @@ import redis
 from cachelab import keys
 from cachelab.cache import MemoryCache, RedisCache
 from cachelab.clock import FakeClock
-from cachelab.stampede import LockWatch, SingleFlight, WaitTimeout
+from cachelab.stampede import SingleFlight, WaitTimeout, _LockWatch
 from cachelab.web._service import WebService
 
 KEY = keys.trending()
@@ -56,7 +56,7 @@ def flight_on_a_fake_clock(cache, lock_ttl: float = 5, wait_timeout: float = 60)
     ],
 )
 def test_a_lock_that_would_outlive_lock_ttl_is_broken_at_once(redis_cache, stored, ttl_ms):
-    redis_key = keys.redis_key(redis_cache.prefix, keys.lock(KEY))
+    redis_key = keys._redis_key(redis_cache.prefix, keys.lock(KEY))
     redis_cache.client.set(redis_key, stored, px=ttl_ms)
     flight, clock = flight_on_a_fake_clock(redis_cache, lock_ttl=5)
     loads = []
@@ -128,7 +128,7 @@ def patient(tiny_shop_path, tmp_path_factory) -> Iterator[WebService]:
 def hold_the_homepage_lock(service: WebService, ttl_ms: int | None) -> str:
     """Delete the cached homepage and put a lock on it that no request of the service holds."""
     service.cache().delete(KEY)
-    redis_key = keys.redis_key(service.prefix, keys.lock(KEY))
+    redis_key = keys._redis_key(service.prefix, keys.lock(KEY))
     service.cache().client.set(redis_key, '"held by the test"', px=ttl_ms)
     return redis_key
 
@@ -221,7 +221,7 @@ def test_a_finished_poll_is_not_handed_to_the_next_rounds_waiters(tmp_path):
         old = asyncio.get_running_loop().create_future()
         old.set_result("last round's page")  # finished; its callback has not removed it yet
         pages._polls[KEY] = old
-        return await pages._wait_for(KEY, lambda: "loaded", LockWatch())
+        return await pages._wait_for(KEY, lambda: "loaded", _LockWatch())
 
     try:
         assert asyncio.run(a_waiter_of_the_next_round()) == "this round's page"
@@ -265,7 +265,7 @@ def test_a_live_holder_that_takes_the_lock_as_a_broken_one_goes_keeps_it(redis_c
     the holder's lock has 4 s to live, so it is a live one."""
     client = HolderArrivesBeforeTheDelete(connection_pool=redis_cache.client.connection_pool)
     cache = RedisCache(client, prefix=redis_cache.prefix)
-    client.lock_key = redis_key = keys.redis_key(cache.prefix, keys.lock(KEY))
+    client.lock_key = redis_key = keys._redis_key(cache.prefix, keys.lock(KEY))
     pool = redis_cache.client.connection_pool
     raw_pool = redis.ConnectionPool(  # bytes in and out: another client's value
         connection_class=pool.connection_class,
@@ -275,7 +275,7 @@ def test_a_live_holder_that_takes_the_lock_as_a_broken_one_goes_keeps_it(redis_c
     try:
         raw.set(redis_key, foreign)  # no TTL: judged broken at once
         flight, _ = flight_on_a_fake_clock(cache, lock_ttl=5)
-        assert flight.attempt(KEY, lambda: "loaded", watch=LockWatch()) == (False, None)
+        assert flight.attempt(KEY, lambda: "loaded", watch=_LockWatch()) == (False, None)
         assert client.arrived, "the waiter never tried to delete the broken lock"
         assert redis_cache.client.get(redis_key) == '"a live holder\'s token"', "it lost its lock"
     finally:

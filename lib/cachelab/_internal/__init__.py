@@ -3,3 +3,5 @@
 - ``validation``  every check of an argument, with one style of message;
 - ``watchdog``    stops a server or a service when the process that started it dies.
 """
+
+__all__: list[str] = []

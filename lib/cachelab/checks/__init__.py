@@ -11,7 +11,7 @@ Every exercise in the lessons ends with a check cell such as::
   short line (no traceback through the checks' insides);
 - ⏳ "not attempted yet" when your answer still raises ``NotImplementedError``.
 
-A check runs with a time limit (``time_limit_s``: generous, many times what the
+A check runs with a time limit (``_time_limit_s``: generous, many times what the
 reference answer takes on a slow machine), so an answer that loops forever gets a ❌
 too (see ``cachelab.checks._time_limit`` for how it is stopped). An answer that calls
 ``sys.exit()`` or raises ``KeyboardInterrupt`` gets a ❌ rather than a traceback, and
@@ -26,9 +26,9 @@ failing another starts that other property's hints from the beginning.
 One module per lesson holds its checks and their hints, named like the lesson:
 ``lessons/03_memory_cache.ipynb`` ↔ ``cachelab/checks/memory_cache.py`` ↔
 ``lessons/solutions/03_memory_cache.py`` ↔ ``tests/test_checks_memory_cache.py``.
-Each module has ``EXERCISES`` (exercise id → check) and ``HINTS`` (exercise id →
+Each module has ``_EXERCISES`` (exercise id → check) and ``_HINTS`` (exercise id →
 topic → hints, vaguest first). A check is a plain function that takes your answer,
-raises ``CheckFailed`` naming the property and its hint topic when a property does
+raises ``_CheckFailed`` naming the property and its hint topic when a property does
 not hold, and returns a sentence saying what it verified. The test suite runs every
 check against the reference solutions and against known wrong answers, so a check
 can neither reject a right answer nor accept a known wrong one.
@@ -48,23 +48,9 @@ from typing import Any, Callable, Mapping, Optional
 
 from cachelab.checks._time_limit import run_within
 
-__all__ = [
-    "LESSON_MODULES",
-    "CheckFailed",
-    "ExerciseNotPassed",
-    "TIME_LIMIT_S",
-    "expect",
-    "call",
-    "raised",
-    "same",
-    "shown",
-    "run",
-    "time_limit_s",
-    "hint",
-    "reset_hints",
-]
+__all__ = ["run", "hint", "ExerciseNotPassed"]
 
-LESSON_MODULES = {
+_LESSON_MODULES = {
     "01": "the_app",
     "02": "repeated_work",
     "03": "memory_cache",
@@ -78,21 +64,21 @@ LESSON_MODULES = {
 }
 """Lesson number → the module of ``cachelab.checks`` that holds its exercises."""
 
-TIME_LIMIT_S = 20.0
+_TIME_LIMIT_S = 20.0
 """Seconds a check may take before its answer is called stuck. The reference answers of
 most checks take under 0.25 s on a 2-core CI machine: 20 s is 10x that on a machine 4x
 slower, with room for a first run that starts Redis or builds the tiny shop. A check
-that needs longer says so in its module's ``TIME_LIMITS_S`` (exercise id -> seconds)."""
+that needs longer says so in its module's ``_TIME_LIMITS_S`` (exercise id -> seconds)."""
 
-STOP_GRACE_S = 2.0
+_STOP_GRACE_S = 2.0
 """After the limit, how long to wait for a stuck answer to stop before saying it still runs."""
 
-SHOWN_CHARS = 300
+_SHOWN_CHARS = 300
 """At most this much of a value (its ``repr``) or an error message is shown in a ❌."""
 
 _VERDICT_CHARS = 1_000  # and at most this much of a whole ❌, whatever a check put in it
 
-RUNNER_HINTS = {
+_RUNNER_HINTS = {
     "time-limit": (
         "Your code did not return. Look for a loop whose condition never becomes false, or a "
         "wait (sleep, lock, queue, lease) with no limit on how long or how many times.",
@@ -109,10 +95,10 @@ RUNNER_HINTS = {
 """Hints for what the runner itself catches (a time-out, an exit), whatever the exercise."""
 
 
-class CheckFailed(AssertionError):
+class _CheckFailed(AssertionError):
     """A property of the exercise does not hold. The message says which, and what was seen.
 
-    ``topic`` names the hints that help with this property (a key of the module's ``HINTS``).
+    ``topic`` names the hints that help with this property (a key of the module's ``_HINTS``).
     """
 
     def __init__(self, message: str, topic: str) -> None:
@@ -131,7 +117,7 @@ class ExerciseNotPassed(Exception):
         return [f"⛔ {self}"]
 
 
-def _cut(text: str, limit: int = SHOWN_CHARS) -> str:
+def _cut(text: str, limit: int = _SHOWN_CHARS) -> str:
     """``text``, or its first ``limit`` characters and how much was left out."""
     if len(text) <= limit:
         return text
@@ -140,32 +126,32 @@ def _cut(text: str, limit: int = SHOWN_CHARS) -> str:
 
 _repr = reprlib.Repr()
 _repr.maxlevel = 6
-_repr.maxstring = _repr.maxother = SHOWN_CHARS
+_repr.maxstring = _repr.maxother = _SHOWN_CHARS
 _repr.maxlist = _repr.maxtuple = _repr.maxset = _repr.maxfrozenset = _repr.maxdeque = 30
 _repr.maxdict = 30
 
 
-def shown(value: Any) -> str:
-    """``repr(value)``, cut to about ``SHOWN_CHARS`` characters, for a ❌ to show.
+def _shown(value: Any) -> str:
+    """``repr(value)``, cut to about ``_SHOWN_CHARS`` characters, for a ❌ to show.
 
     ``reprlib`` shortens long strings and containers without building their whole
     ``repr``; an object whose ``repr`` fails is shown by its type.
 
-    >>> shown(list(range(1_000)))[-20:]
+    >>> _shown(list(range(1_000)))[-20:]
     '26, 27, 28, 29, ...]'
-    >>> len(shown("x" * 8_000_000)) < 400
+    >>> len(_shown("x" * 8_000_000)) < 400
     True
     """
     try:
         text = _repr.repr(value)
     except Exception:  # a repr that raises: a bug in the answer, not in the check
         return f"<a {type(value).__name__} whose repr() fails>"
-    if isinstance(value, (str, bytes)) and len(value) > SHOWN_CHARS:
+    if isinstance(value, (str, bytes)) and len(value) > _SHOWN_CHARS:
         return f"{text} ({len(value):,} characters)"  # reprlib kept its start and end
     return _cut(text)
 
 
-def same(seen: Any, expected: Any) -> bool:
+def _same(seen: Any, expected: Any) -> bool:
     """Whether ``seen`` equals ``expected`` in type and value, all the way down.
 
     For values made of JSON's types (dict, list, str, int, float, bool, None). Unlike
@@ -173,47 +159,47 @@ def same(seen: Any, expected: Any) -> bool:
     says yes to everything is not ``same`` as anything; neither is ``1.0`` as ``1``, nor
     ``True`` as ``1``, nor a tuple as a list.
 
-    >>> same({"ids": [1, 2]}, {"ids": [1, 2]}), same({"ids": (1, 2)}, {"ids": [1, 2]})
+    >>> _same({"ids": [1, 2]}, {"ids": [1, 2]}), _same({"ids": (1, 2)}, {"ids": [1, 2]})
     (True, False)
     """
     if type(seen) is not type(expected):
         return False
     if isinstance(expected, dict):
         return dict.keys(seen) == dict.keys(expected) and all(
-            same(dict.__getitem__(seen, key), value) for key, value in expected.items()
+            _same(dict.__getitem__(seen, key), value) for key, value in expected.items()
         )
     if isinstance(expected, (list, tuple)):
-        return len(seen) == len(expected) and all(map(same, seen, expected))
+        return len(seen) == len(expected) and all(map(_same, seen, expected))
     return bool(expected == seen)  # expected's own type (str, int, ...) compares
 
 
-def expect(condition: bool, property_: str, seen: Any = None, *, topic: str) -> None:
-    """Raise ``CheckFailed`` naming ``property_`` (and what was ``seen``, cut short) unless
+def _expect(condition: bool, property_: str, seen: Any = None, *, topic: str) -> None:
+    """Raise ``_CheckFailed`` naming ``property_`` (and what was ``seen``, cut short) unless
     ``condition`` holds.
     """
     if not condition:
-        detail = f" (got {shown(seen)})" if seen is not None else ""
-        raise CheckFailed(f"{property_}{detail}", topic)
+        detail = f" (got {_shown(seen)})" if seen is not None else ""
+        raise _CheckFailed(f"{property_}{detail}", topic)
 
 
-def call(answer: Callable[..., Any], *args: Any, property_: str, topic: str) -> Any:
+def _call(answer: Callable[..., Any], *args: Any, property_: str, topic: str) -> Any:
     """Call the learner's ``answer(*args)``; an exception from it fails ``property_``, naming the
     exception.
 
     The one way checks call your code. ``NotImplementedError`` passes through, so an
-    untouched stub reads as "not attempted yet"; a ``CheckFailed`` passes through too.
+    untouched stub reads as "not attempted yet"; a ``_CheckFailed`` passes through too.
     """
     try:
         return answer(*args)
-    except (CheckFailed, NotImplementedError):
+    except (_CheckFailed, NotImplementedError):
         raise
     except (
         Exception
     ) as error:  # your code raised: that is the property failing, not the check crashing
-        raise CheckFailed(f"{property_} (your code raised {raised(error)})", topic) from error
+        raise _CheckFailed(f"{property_} (your code raised {_raised(error)})", topic) from error
 
 
-def raised(error: BaseException) -> str:
+def _raised(error: BaseException) -> str:
     """``"ValueError: the message"``, the message cut short; an unprintable one is left out."""
     try:
         message = str(error)
@@ -242,37 +228,37 @@ _hints_given: dict[tuple[str, str], int] = {}  # (exercise id, topic) -> how man
 
 def _module_of(exercise: str) -> Any:
     lesson = exercise.split(".", 1)[0]
-    if lesson not in LESSON_MODULES:
+    if lesson not in _LESSON_MODULES:
         raise ValueError(
             f"no exercises in lesson {lesson!r}; exercise ids look like '03.1' (lesson 03, "
             "exercise 1)"
         )
-    return importlib.import_module(f"cachelab.checks.{LESSON_MODULES[lesson]}")
+    return importlib.import_module(f"cachelab.checks.{_LESSON_MODULES[lesson]}")
 
 
 def _exercise_of(check: Callable[..., Any]) -> str:
-    """The id of the exercise ``check`` grades, from its module's ``EXERCISES``."""
+    """The id of the exercise ``check`` grades, from its module's ``_EXERCISES``."""
     module = importlib.import_module(check.__module__)
-    for exercise, graded_by in getattr(module, "EXERCISES", {}).items():
+    for exercise, graded_by in getattr(module, "_EXERCISES", {}).items():
         if graded_by is check:
             return exercise
     raise ValueError(f"{getattr(check, '__name__', check)!r} is not the check of any exercise")
 
 
 def _hints_for(exercise: str, topic: str) -> tuple[str, ...]:
-    hints: Mapping[str, Any] = getattr(_module_of(exercise), "HINTS", {}).get(exercise, {})
-    hints = {**RUNNER_HINTS, **hints}
+    hints: Mapping[str, Any] = getattr(_module_of(exercise), "_HINTS", {}).get(exercise, {})
+    hints = {**_RUNNER_HINTS, **hints}
     if topic not in hints:
         raise KeyError(f"exercise {exercise} has no hints on {topic!r} (a bug in cachelab.checks)")
     return tuple(hints[topic])
 
 
-def time_limit_s(check: Callable[..., str]) -> float:
-    """The seconds ``check`` may run: its module's ``TIME_LIMITS_S`` for its exercise, else
-    ``TIME_LIMIT_S``.
+def _time_limit_s(check: Callable[..., str]) -> float:
+    """The seconds ``check`` may run: its module's ``_TIME_LIMITS_S`` for its exercise, else
+    ``_TIME_LIMIT_S``.
     """
-    limits = getattr(importlib.import_module(check.__module__), "TIME_LIMITS_S", {})
-    return float(limits.get(_exercise_of(check), TIME_LIMIT_S))
+    limits = getattr(importlib.import_module(check.__module__), "_TIME_LIMITS_S", {})
+    return float(limits.get(_exercise_of(check), _TIME_LIMIT_S))
 
 
 def run(check: Callable[..., str], *answer: Any) -> None:
@@ -280,16 +266,16 @@ def run(check: Callable[..., str], *answer: Any) -> None:
 
     It prints rather than returns, so a check cell shows just the verdict. A failed
     check records the property that failed (for ``hint``) and raises ``ExerciseNotPassed``.
-    The check runs in a thread of its own, for at most ``time_limit_s(check)`` seconds
+    The check runs in a thread of its own, for at most ``_time_limit_s(check)`` seconds
     (``cachelab.checks._time_limit``); Ctrl-C while it runs stops it and interrupts the cell.
     An exception that is neither the answer failing a property nor an exit (a bug in a
     check, or an answer's error a check let through) is raised as it was.
     """
     exercise = _exercise_of(check)
     name = check.__name__.removeprefix("check_").replace("_", " ")
-    limit = time_limit_s(check)
+    limit = _time_limit_s(check)
     outcome = run_within(
-        lambda: check(*answer), limit, STOP_GRACE_S, name=f"cachelab-check-{exercise}"
+        lambda: check(*answer), limit, _STOP_GRACE_S, name=f"cachelab-check-{exercise}"
     )
     error = outcome.error
     if not outcome.finished:
@@ -300,18 +286,18 @@ def run(check: Callable[..., str], *answer: Any) -> None:
             "that stops it (a bare `except:` or `except BaseException:`), or it waits where "
             "Python cannot stop it; if the notebook slows down, restart the kernel"
         )
-        failure = CheckFailed(f"did not return within {limit:g} s ({what})", "time-limit")
+        failure = _CheckFailed(f"did not return within {limit:g} s ({what})", "time-limit")
     elif isinstance(error, NotImplementedError):
         print(
             f"⏳ {exercise} · {name}: not attempted yet -- replace the `raise NotImplementedError` "
             "with your code."
         )
         return
-    elif isinstance(error, CheckFailed):
+    elif isinstance(error, _CheckFailed):
         failure = error
     elif error is not None and not isinstance(error, Exception):
-        failure = CheckFailed(
-            f"returns a value: your code raised {raised(error)}, which stops a program, "
+        failure = _CheckFailed(
+            f"returns a value: your code raised {_raised(error)}, which stops a program, "
             "not a function",
             "exit",
         )
@@ -337,8 +323,8 @@ def hint(exercise: str) -> None:
     if not isinstance(exercise, str):
         raise TypeError(f"exercise is an id such as '03.1', got {exercise!r}")
     module = _module_of(exercise)
-    if exercise not in getattr(module, "EXERCISES", {}):
-        known = ", ".join(sorted(module.EXERCISES))
+    if exercise not in getattr(module, "_EXERCISES", {}):
+        known = ", ".join(sorted(module._EXERCISES))
         raise ValueError(f"there is no exercise {exercise!r}; this lesson has {known}")
     if exercise not in _last_failure:
         print(
@@ -365,7 +351,7 @@ def hint(exercise: str) -> None:
         )
 
 
-def reset_hints() -> None:
+def _reset_hints() -> None:
     """Forget every failure and every hint shown (tests start each case from nothing)."""
     _last_failure.clear()
     _hints_given.clear()

@@ -16,20 +16,18 @@ import random
 from typing import Any, Callable
 
 from cachelab.cache import MemoryCache
-from cachelab.checks import CheckFailed, call, expect, raised
+from cachelab.checks import _call, _CheckFailed, _expect, _raised
 from cachelab.clock import FakeClock
 from cachelab.lab import capstone
 from cachelab.shop.app import PRODUCT_SQL, Shop
 from cachelab.shop.data import DATA_END
 
 __all__ = [
-    "EXERCISES",
-    "HINTS",
     "ALLOWED_DAYS",
     "ALLOWED_LIMITS",
-    "check_normalize_trending",
-    "check_find_product",
     "check_capstone",
+    "check_find_product",
+    "check_normalize_trending",
 ]
 
 ALLOWED_DAYS = (1, 7, 30)
@@ -55,9 +53,9 @@ def check_normalize_trending(normalize_trending: Callable[[Any, Any], Any]) -> s
     ]
     for (days, limit), expected, prop, topic in cases:
         where = f"normalize_trending({days!r}, {limit!r})"
-        got = call(normalize_trending, days, limit, property_=f"{prop} [{where}]", topic=topic)
-        expect(got == expected, f"{prop} [{where}]", got, topic=topic)
-        expect(
+        got = _call(normalize_trending, days, limit, property_=f"{prop} [{where}]", topic=topic)
+        _expect(got == expected, f"{prop} [{where}]", got, topic=topic)
+        _expect(
             all(type(part) is int for part in got),
             f"returns two ints (not bools or floats) [{where}]",
             got,
@@ -67,13 +65,15 @@ def check_normalize_trending(normalize_trending: Callable[[Any, Any], Any]) -> s
         for limit in (10, days):
             where = f"normalize_trending({days!r}, {limit!r})"
             prop = "anything that is not a whole number >= 1 gives the default (7, 10)"
-            got = call(normalize_trending, days, limit, property_=f"{prop} [{where}]", topic="junk")
-            expect(got == (7, 10), f"{prop} [{where}]", got, topic="junk")
+            got = _call(
+                normalize_trending, days, limit, property_=f"{prop} [{where}]", topic="junk"
+            )
+            _expect(got == (7, 10), f"{prop} [{where}]", got, topic="junk")
     rng = random.Random(9)
     seen = set()
     for _ in range(5_000):
         days, limit = rng.randint(-10, 5_000), rng.randint(-10, 5_000)
-        got = call(
+        got = _call(
             normalize_trending,
             days,
             limit,
@@ -83,7 +83,7 @@ def check_normalize_trending(normalize_trending: Callable[[Any, Any], Any]) -> s
         seen.add(tuple(got) if isinstance(got, (tuple, list)) else got)
     allowed = {(d, n) for d in ALLOWED_DAYS for n in ALLOWED_LIMITS}
     prop = "5,000 random requests give only the nine allowed lists (a bounded key space)"
-    expect(seen <= allowed, prop, sorted(seen - allowed)[:5], topic="cap")
+    _expect(seen <= allowed, prop, sorted(seen - allowed)[:5], topic="cap")
     return (
         f"{len(cases)} requests, {len(_JUNK) * 2} junk ones, and 5,000 random ones, which gave "
         f"{len(seen)} of the nine lists"
@@ -113,32 +113,32 @@ def check_find_product(find_product: Callable[[Shop, Any, Any], Any]) -> str:
     cache = MemoryCache(clock=clock)
     try:
         prop = "an existing product's row comes back"
-        row = call(find_product, shop, cache, 42, property_=prop, topic="found")
-        expect(isinstance(row, dict) and row.get("id") == 42, prop, row, topic="found")
+        row = _call(find_product, shop, cache, 42, property_=prop, topic="found")
+        _expect(isinstance(row, dict) and row.get("id") == 42, prop, row, topic="found")
         before = shop.lookups
-        row = call(find_product, shop, cache, 42, property_=prop, topic="found")
+        row = _call(find_product, shop, cache, 42, property_=prop, topic="found")
         prop = "a second read of an existing product is a cache hit (no lookup)"
-        expect(shop.lookups == before, prop, f"{shop.lookups - before} lookups", topic="found")
+        _expect(shop.lookups == before, prop, f"{shop.lookups - before} lookups", topic="found")
 
-        missing = capstone.DISCONTINUED[5]
+        missing = capstone._DISCONTINUED[5]
         prop = f"a product that does not exist ({missing}, discontinued) gives None, no error"
-        got = call(find_product, shop, cache, missing, property_=prop, topic="negative")
-        expect(got is None, prop, got, topic="negative")
+        got = _call(find_product, shop, cache, missing, property_=prop, topic="negative")
+        _expect(got is None, prop, got, topic="negative")
         before = shop.lookups
         for _ in range(20):
-            got = call(find_product, shop, cache, missing, property_=prop, topic="negative")
-            expect(got is None, prop, got, topic="negative")
+            got = _call(find_product, shop, cache, missing, property_=prop, topic="negative")
+            _expect(got is None, prop, got, topic="negative")
         prop = "asking again for a missing product is answered from the cache (negative caching)"
-        expect(shop.lookups == before, prop, f"{shop.lookups - before} lookups", topic="negative")
+        _expect(shop.lookups == before, prop, f"{shop.lookups - before} lookups", topic="negative")
 
         prop = "junk ids (strings, negatives, 0, floats, True, None) give None without an error"
         before = shop.lookups
         for junk in ("42 OR 1=1", "42", "", -1, 0, 4.2, True, None, [42]):
-            got = call(
+            got = _call(
                 find_product, shop, cache, junk, property_=f"{prop} [{junk!r}]", topic="junk"
             )
-            expect(got is None, f"{prop} [{junk!r}]", got, topic="junk")
-        expect(
+            _expect(got is None, f"{prop} [{junk!r}]", got, topic="junk")
+        _expect(
             shop.lookups == before,
             "junk ids never reach the database",
             shop.lookups - before,
@@ -149,7 +149,7 @@ def check_find_product(find_product: Callable[[Shop, Any, Any], Any]) -> str:
         rng = random.Random(3)
         for _ in range(500):
             product_id = rng.randrange(10**6, 10**12)
-            got = call(
+            got = _call(
                 find_product,
                 shop,
                 cache,
@@ -157,13 +157,13 @@ def check_find_product(find_product: Callable[[Shop, Any, Any], Any]) -> str:
                 property_="guessed ids give None",
                 topic="bound",
             )
-            expect(got is None, "guessed ids give None", got, topic="bound")
+            _expect(got is None, "guessed ids give None", got, topic="bound")
         prop = (
             "500 guessed ids far above the catalogue cost at most 2 lookups and at most 2 new "
             "cache keys (answer them without the database or a key each)"
         )
         spent = (shop.lookups - before, len(cache) - keys_before)
-        expect(
+        _expect(
             spent[0] <= 2 and spent[1] <= 2,
             prop,
             f"{spent[0]} lookups, {spent[1]} keys",
@@ -176,8 +176,8 @@ def check_find_product(find_product: Callable[[Shop, Any, Any], Any]) -> str:
         )
         clock.advance(86_400)
         before = shop.lookups
-        call(find_product, shop, cache, missing, property_=prop, topic="ttl")
-        expect(shop.lookups == before + 1, prop, f"{shop.lookups - before} lookups", topic="ttl")
+        _call(find_product, shop, cache, missing, property_=prop, topic="ttl")
+        _expect(shop.lookups == before + 1, prop, f"{shop.lookups - before} lookups", topic="ttl")
     finally:
         shop.close()
     return (
@@ -200,57 +200,57 @@ _CAUSES = {
 }
 
 
-def check_capstone(make_pages: Callable[[capstone.Env], Any]) -> str:
+def check_capstone(make_pages: Callable[[capstone._Env], Any]) -> str:
     """Exercise 09.3: the capstone's page, graded on the seeded workload against every budget."""
     try:
         report = capstone.grade(
-            lambda env: call(
+            lambda env: _call(
                 make_pages, env, property_="your design can be built from env", topic="shape"
             )
         )
-    except capstone.PageError as error:
-        raise CheckFailed(str(error), error.topic) from None
-    except (CheckFailed, NotImplementedError):
+    except capstone._PageError as error:
+        raise _CheckFailed(str(error), error.topic) from None
+    except (_CheckFailed, NotImplementedError):
         raise
     except Exception as error:  # a write handler raised, say
-        raise CheckFailed(
-            f"the workload ran through your design (it raised {raised(error)})",
+        raise _CheckFailed(
+            f"the workload ran through your design (it raised {_raised(error)})",
             "shape",
         ) from error
     for result in report.missed:
         name = result.name.split(":")[0]
-        if name in capstone.DATA_TYPES:
-            raise CheckFailed(f"{result.describe()}", name)
+        if name in capstone._DATA_TYPES:
+            raise _CheckFailed(f"{result.describe()}", name)
         if result.name.startswith("cache keys"):
             biggest = next(iter(report.keys_by_kind), "other")
-            raise CheckFailed(
+            raise _CheckFailed(
                 f"{result.describe()}; most live keys are {_CAUSES.get(biggest, biggest)}",
                 "keys",
             )
         if result.name == "database load":
             biggest, rate = next(iter(report.queries_per_s().items()), ("other", 0.0))
-            raise CheckFailed(
+            raise _CheckFailed(
                 f"{result.describe()}; {_CAUSES.get(biggest, biggest)} cause most "
                 f"({rate:.2f} queries/s)",
-                f"db-{biggest}" if f"db-{biggest}" in HINTS["09.3"] else "db-product",
+                f"db-{biggest}" if f"db-{biggest}" in _HINTS["09.3"] else "db-product",
             )
-        raise CheckFailed(result.describe(), "latency")
+        raise _CheckFailed(result.describe(), "latency")
     return "every budget met: " + "; ".join(
         f"{r.name} {r._format(r.measured)} (≤ {r._format(r.budget)})" for r in report.results
     )
 
 
-TIME_LIMITS_S = {"09.3": 60.0}
+_TIME_LIMITS_S = {"09.3": 60.0}
 """The capstone's workload takes about 1.3 s with the reference design on a 2-core CI machine:
 60 s is 10x that on a machine 4x slower, with room to spare."""
 
-EXERCISES = {
+_EXERCISES = {
     "09.1": check_normalize_trending,
     "09.2": check_find_product,
     "09.3": check_capstone,
 }
 
-HINTS = {
+_HINTS = {
     "09.1": {
         "valid": (
             "A request that already names an allowed list must come back unchanged, as ints.",

@@ -18,19 +18,19 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from cachelab import keys
-from cachelab.cache import Cache, MemoryCache, RedisCache, delete_keys_under
-from cachelab.checks import call, expect, same, shown
+from cachelab.cache import Cache, MemoryCache, RedisCache, _delete_keys_under
+from cachelab.checks import _call, _expect, _same, _shown
 from cachelab.clock import FakeClock
 from cachelab.invalidation import LeaseCache
 from cachelab.shop.app import Shop
 from cachelab.shop.data import DATA_END, scratch_shop
 from cachelab.show.display import money
 
-__all__ = ["EXERCISES", "HINTS", "TTL", "MAX_LEASE_TRIES", "check_update_price", "check_lease_fill"]
+__all__ = ["check_lease_fill", "check_update_price"]
 
-TTL = 60.0
+_TTL = 60.0
 
-MAX_LEASE_TRIES = 20
+_MAX_LEASE_TRIES = 20
 """A fill may ask for a lease at most this many times before the check calls it a busy loop."""
 
 
@@ -46,7 +46,7 @@ class _ShopWithAReaderInTheWay(Shop):
     def set_price(self, product_id: int, price_cents: int) -> dict:
         if self.cache is not None:
             self.cache.get_or_load(
-                keys.product(product_id), lambda: Shop.product(self, product_id), TTL
+                keys.product(product_id), lambda: Shop.product(self, product_id), _TTL
             )
         return super().set_price(product_id, price_cents)
 
@@ -79,7 +79,7 @@ def check_update_price(update_price: Callable[[Shop, Any, int, int], Any]) -> st
             product_id,
         )
     finally:
-        delete_keys_under(connect(), prefix)
+        _delete_keys_under(connect(), prefix)
     return (
         "the database changes, no stale read follows, on MemoryCache and RedisCache, neighbours "
         "kept, delete after write"
@@ -90,7 +90,7 @@ def _price(row: Any) -> str:
     """A row's price as money, or the row itself (cut short) when it is not a product row."""
     if isinstance(row, dict) and isinstance(row.get("price_cents"), int):
         return f"{money(row['price_cents'])} (updated_at {row.get('updated_at')})"
-    return shown(row)
+    return _shown(row)
 
 
 def _check_update_price_on(
@@ -109,13 +109,13 @@ def _check_update_price_on(
     neighbour = product_id + 1
 
     def page(pid: int) -> dict:
-        return mine.get_or_load(keys.product(pid), lambda: shop.product(pid), TTL)
+        return mine.get_or_load(keys.product(pid), lambda: shop.product(pid), _TTL)
 
     old = page(product_id)
     page(neighbour)
     new_price = old["price_cents"] + 500
     clock.advance(1)
-    call(
+    _call(
         update_price,
         shop,
         theirs,
@@ -125,20 +125,20 @@ def _check_update_price_on(
         topic="steps",
     )
     truth = Shop(path).product(product_id)
-    expect(
+    _expect(
         truth["price_cents"] == new_price,
         f"writes the new price to the database ({kind})",
         money(truth["price_cents"]),
         topic="steps",
     )
     served = page(product_id)
-    expect(
-        same(served, truth),
+    _expect(
+        _same(served, truth),
         f"no stale read after the update ({kind}): the next read serves the database's row",
         f"served {_price(served)}, database {_price(truth)}",
         topic="steps",
     )
-    expect(
+    _expect(
         mine.get(keys.product(neighbour)) is not None,
         f"leaves other products' cached pages alone ({kind}): invalidate one key, don't clear the "
         "cache",
@@ -149,7 +149,7 @@ def _check_update_price_on(
     racing.cache = cache_on_the_store()  # another server's reader, with a client of its own
     page(product_id)
     clock.advance(1)
-    call(
+    _call(
         update_price,
         racing,
         theirs,
@@ -160,8 +160,8 @@ def _check_update_price_on(
     )
     truth = Shop(path).product(product_id)
     served = page(product_id)
-    expect(
-        same(served, truth),
+    _expect(
+        _same(served, truth),
         f"invalidates AFTER the database write ({kind}): a reader that comes between an early "
         "delete and the write refills the old row",
         f"served {_price(served)}, database {_price(truth)}",
@@ -203,12 +203,12 @@ class _CountingLeases(LeaseCache):
 
     def lease_get(self, key: str) -> tuple[Any, Optional[str]]:
         self.asked += 1
-        if self.asked > MAX_LEASE_TRIES:
+        if self.asked > _MAX_LEASE_TRIES:
             raise RuntimeError(f"asked for the lease {self.asked} times: stop after a few tries")
         answer = super().lease_get(key)
         if self.filled_by_other is not None and self.asked == 1:
             token = self.cache.get(keys.lease(key))  # the other reader's lease, which it now fills
-            self.lease_set(key, self.filled_by_other, token, TTL)
+            self.lease_set(key, self.filled_by_other, token, _TTL)
         return answer
 
 
@@ -223,7 +223,7 @@ def check_lease_fill(fill: Callable[[LeaseCache, Shop, int], dict]) -> str:
     shop = Shop(path, clock=clock)
 
     def read(leases: LeaseCache, on_shop: Shop, doing: str, topic: str) -> Any:
-        return call(
+        return _call(
             fill, leases, on_shop, product_id, property_=f"fill works on {doing}", topic=topic
         )
 
@@ -231,17 +231,20 @@ def check_lease_fill(fill: Callable[[LeaseCache, Shop, int], dict]) -> str:
     before = shop.queries
     row = read(leases, shop, "a miss on an empty cache", "miss")
     truth = Shop(path).product(product_id)
-    expect(
-        same(row, truth), "returns the product's row from the database on a miss", row, topic="miss"
+    _expect(
+        _same(row, truth),
+        "returns the product's row from the database on a miss",
+        row,
+        topic="miss",
     )
-    expect(
+    _expect(
         shop.queries - before == 1,
         "loads from the database exactly once on a miss",
         shop.queries - before,
         topic="miss",
     )
-    expect(
-        same(leases.get(key), truth),
+    _expect(
+        _same(leases.get(key), truth),
         "a miss with a lease of its own fills the cache",
         leases.get(key),
         topic="miss",
@@ -249,8 +252,8 @@ def check_lease_fill(fill: Callable[[LeaseCache, Shop, int], dict]) -> str:
 
     before = shop.queries
     row = read(leases, shop, "a hit", "hit")
-    expect(same(row, truth), "returns the cached row on a hit", row, topic="hit")
-    expect(
+    _expect(_same(row, truth), "returns the cached row on a hit", row, topic="hit")
+    _expect(
         shop.queries == before,
         "a hit does not touch the database",
         shop.queries - before,
@@ -263,8 +266,8 @@ def check_lease_fill(fill: Callable[[LeaseCache, Shop, int], dict]) -> str:
     )  # another reader got there first and is filling
     before = shop.queries
     row = read(leases, shop, "a miss while another reader holds the lease", "wait")
-    expect(same(row, truth), "returns the row the lease holder stored", row, topic="wait")
-    expect(
+    _expect(_same(row, truth), "returns the row the lease holder stored", row, topic="wait")
+    _expect(
         shop.queries == before,
         "a reader without the lease waits and asks again, and finds the holder's row: it does not "
         "go to the database (that is the herd leases prevent)",
@@ -278,19 +281,19 @@ def check_lease_fill(fill: Callable[[LeaseCache, Shop, int], dict]) -> str:
     )  # holds the lease and will never fill
     before = shop.queries
     row = read(leases, shop, "a miss while the lease holder never fills", "give-up")
-    expect(
-        same(row, truth),
+    _expect(
+        _same(row, truth),
         "after a few tries without the lease, returns the database's row",
         row,
         topic="give-up",
     )
-    expect(
+    _expect(
         shop.queries - before == 1,
         "after a few tries, loads from the database once",
         shop.queries - before,
         topic="give-up",
     )
-    expect(
+    _expect(
         leases.get(key) is None,
         "does not fill without a lease of its own",
         leases.get(key),
@@ -303,8 +306,8 @@ def check_lease_fill(fill: Callable[[LeaseCache, Shop, int], dict]) -> str:
     read(leases, racing, "a miss during which a writer deletes the key", "voided")
     truth = Shop(path).product(product_id)
     cached = leases.get(key)
-    expect(
-        cached is None or same(cached, truth),
+    _expect(
+        cached is None or _same(cached, truth),
         "a fill whose lease was voided by a delete is not stored (use lease_set with your token)",
         f"cache serves {_price(cached)}, database holds {_price(truth)}" if cached else None,
         topic="voided",
@@ -315,9 +318,9 @@ def check_lease_fill(fill: Callable[[LeaseCache, Shop, int], dict]) -> str:
     )
 
 
-EXERCISES = {"06.1": check_update_price, "06.2": check_lease_fill}
+_EXERCISES = {"06.1": check_update_price, "06.2": check_lease_fill}
 
-HINTS = {
+_HINTS = {
     "06.1": {
         "steps": (
             "Two steps: change the database, then tell the cache that this product's page is no "

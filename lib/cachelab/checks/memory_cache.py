@@ -8,8 +8,8 @@ The building blocks take a cache *object*, so they work for any cache with
 ``get(key, default=None)``, ``set(key, value)`` and ``delete(key)`` -- a dict-based
 class of your own, ``MemoryCache``, or a Redis-backed one:
 
-- ``check_get_set_delete(cache)``        miss, hit, overwrite, delete, falsy values;
-- ``check_ttl_expiry(cache, clock, ttl)`` expiry measured by an injected clock.
+- ``_check_get_set_delete(cache)``        miss, hit, overwrite, delete, falsy values;
+- ``_check_ttl_expiry(cache, clock, ttl)`` expiry measured by an injected clock.
 
 The exercise checks take the class (or any factory) you wrote:
 
@@ -31,29 +31,21 @@ from __future__ import annotations
 import uuid
 from typing import Any, Callable
 
-from cachelab.checks import call, expect, shown
+from cachelab.checks import _call, _expect, _shown
 from cachelab.clock import FakeClock
 
-__all__ = [
-    "EXERCISES",
-    "HINTS",
-    "check_get_set_delete",
-    "check_ttl_expiry",
-    "check_cache_contract",
-    "check_lru_eviction",
-    "check_cached_decorator",
-]
+__all__ = ["check_cache_contract", "check_cached_decorator", "check_lru_eviction"]
 
-CHECK_TTL = 60.0
+_CHECK_TTL = 60.0
 """The TTL, in seconds, that ``check_cache_contract`` and ``check_cached_decorator`` give your
 answer.
 """
 
-CHECK_START = 1_000.0
+_CHECK_START = 1_000.0
 """The fake clock starts here, not at 0, so a cache that forgets to add the current time is caught.
 """
 
-JUST = 2.0**-10
+_JUST = 2.0**-10
 """A sliver of a second (≈ 1 ms), a power of two so fake times like 1059.999 + JUST add up exactly.
 """
 
@@ -62,9 +54,9 @@ _ABSENT = object()  # passed as ``default`` to tell a miss from a cached value
 
 def _step(property_: str, topic: str, action: Callable[[], Any]) -> Any:
     """Run one step of a scenario; an exception from your code fails ``property_`` (see
-    ``checks.call``).
+    ``checks._call``).
     """
-    return call(action, property_=property_, topic=topic)
+    return _call(action, property_=property_, topic=topic)
 
 
 def _fresh_keys(*names: str) -> list[str]:
@@ -77,7 +69,7 @@ def _get(cache: Any, key: str, property_: str, topic: str) -> Any:
     return _step(property_, topic, lambda: cache.get(key, _ABSENT))
 
 
-def _shown(seen: Any) -> Any:
+def _hit_or_miss(seen: Any) -> Any:
     """What a get answered, for a failure message: the value, or the words "a miss"."""
     return "a miss" if seen is _ABSENT else seen
 
@@ -90,7 +82,7 @@ def _cleanup(cache: Any, keys: list[str]) -> None:
             pass
 
 
-def check_get_set_delete(cache: Any) -> str:
+def _check_get_set_delete(cache: Any) -> str:
     """Properties every cache must have, whatever stores it: miss, hit, overwrite, delete.
 
     ``cache`` needs ``get(key, default=None)``, ``set(key, value)`` and ``delete(key)``.
@@ -101,34 +93,37 @@ def check_get_set_delete(cache: Any) -> str:
     try:
         prop = "a key that was never set is a miss: get(key) returns None"
         seen = _step(prop, "miss", lambda: cache.get(missing))
-        expect(seen is None, prop, seen, topic="miss")
+        _expect(seen is None, prop, seen, topic="miss")
         prop = "a miss returns the default you pass: get(key, default) returns default"
         seen = _get(cache, missing, prop, "miss")
-        expect(seen is _ABSENT, prop, seen, topic="miss")
+        _expect(seen is _ABSENT, prop, seen, topic="miss")
 
         value = {"id": 7, "name": "kettle", "price_cents": 2499}
         _step("set stores a value", "store", lambda: cache.set(product, value))
         prop = "a value you set is a hit: get(key) returns it"
         seen = _get(cache, product, prop, "store")
-        expect(seen == value, prop, _shown(seen), topic="store")
+        _expect(seen == value, prop, _hit_or_miss(seen), topic="store")
 
         newer = {"id": 7, "name": "kettle", "price_cents": 1999}
         prop = "setting a key again replaces its value (get returns the newer one)"
         _step(prop, "store", lambda: cache.set(product, newer))
         seen = _get(cache, product, prop, "store")
-        expect(seen == newer, prop, _shown(seen), topic="store")
+        _expect(seen == newer, prop, _hit_or_miss(seen), topic="store")
 
         prop = "a cached falsy value (0, []) is a hit, not a miss"
         _step(prop, "falsy", lambda: cache.set(zero, 0))
         _step(prop, "falsy", lambda: cache.set(empty, []))
         seen_zero, seen_empty = _get(cache, zero, prop, "falsy"), _get(cache, empty, prop, "falsy")
-        expect(
+        _expect(
             seen_zero == 0
             and seen_zero is not _ABSENT
             and seen_empty == []
             and seen_empty is not _ABSENT,
             prop,
-            {"0 came back as": _shown(seen_zero), "[] came back as": _shown(seen_empty)},
+            {
+                "0 came back as": _hit_or_miss(seen_zero),
+                "[] came back as": _hit_or_miss(seen_empty),
+            },
             topic="falsy",
         )
 
@@ -136,7 +131,7 @@ def check_get_set_delete(cache: Any) -> str:
         _step(prop, "delete", lambda: cache.set(doomed, "soon gone"))
         _step(prop, "delete", lambda: cache.delete(doomed))
         seen = _get(cache, doomed, prop, "delete")
-        expect(seen is _ABSENT, prop, seen, topic="delete")
+        _expect(seen is _ABSENT, prop, seen, topic="delete")
         _step(
             "deleting a key that is not there is not an error",
             "delete",
@@ -144,13 +139,13 @@ def check_get_set_delete(cache: Any) -> str:
         )
         prop = "delete(key) removes only that key; the others stay cached"
         seen = _get(cache, product, prop, "delete")
-        expect(seen == newer, prop, _shown(seen), topic="delete")
+        _expect(seen == newer, prop, _hit_or_miss(seen), topic="delete")
     finally:
         _cleanup(cache, names)
     return "miss, hit, overwrite, falsy values and delete behave"
 
 
-def check_ttl_expiry(cache: Any, clock: FakeClock, ttl: float) -> str:
+def _check_ttl_expiry(cache: Any, clock: FakeClock, ttl: float) -> str:
     """Expiry, measured by the ``clock`` the cache was given (a ``FakeClock`` this check advances).
 
     The rule: a value set at time ``t`` is a hit while ``clock() < t + ttl`` and a
@@ -165,7 +160,7 @@ def check_ttl_expiry(cache: Any, clock: FakeClock, ttl: float) -> str:
     before, boundary, read, again, first, second, reborn = names = _fresh_keys(
         "before", "boundary", "read", "again", "first", "second", "reborn"
     )
-    just_before = ttl - JUST
+    just_before = ttl - _JUST
 
     set_at: dict[str, float] = {}
 
@@ -174,11 +169,11 @@ def check_ttl_expiry(cache: Any, clock: FakeClock, ttl: float) -> str:
 
     def hit(key: str, property_: str, topic: str) -> None:
         seen = _get(cache, key, property_, topic)
-        expect(seen is not _ABSENT, property_, f"a miss {age(key)}", topic=topic)
+        _expect(seen is not _ABSENT, property_, f"a miss {age(key)}", topic=topic)
 
     def miss(key: str, property_: str, topic: str) -> None:
         seen = _get(cache, key, property_, topic)
-        expect(seen is _ABSENT, property_, f"still a hit ({shown(seen)}) {age(key)}", topic=topic)
+        _expect(seen is _ABSENT, property_, f"still a hit ({_shown(seen)}) {age(key)}", topic=topic)
 
     def set_(key: str, value: Any, topic: str) -> None:
         _step("set stores a value", topic, lambda: cache.set(key, value))
@@ -220,7 +215,7 @@ def check_ttl_expiry(cache: Any, clock: FakeClock, ttl: float) -> str:
         clock.advance(ttl / 2)
         prop = "setting a key again restarts its TTL (still a hit ttl/2 after the second set)"
         seen = _get(cache, again, prop, "restart")
-        expect(seen == "version 2", prop, _shown(seen), topic="restart")
+        _expect(seen == "version 2", prop, _hit_or_miss(seen), topic="restart")
         clock.advance(ttl / 2)
         miss(again, "an overwritten entry expires ttl after its last set", "restart")
 
@@ -241,7 +236,7 @@ def check_ttl_expiry(cache: Any, clock: FakeClock, ttl: float) -> str:
         set_(reborn, "new", "store")
         prop = "an expired key can be set again, and is a hit with the new value"
         seen = _get(cache, reborn, prop, "store")
-        expect(seen == "new", prop, _shown(seen), topic="store")
+        _expect(seen == "new", prop, _hit_or_miss(seen), topic="store")
     finally:
         _cleanup(cache, names)
     return f"entries live exactly ttl={ttl:g} s from their last set, by the injected clock"
@@ -251,17 +246,17 @@ def check_cache_contract(make_cache: Callable[..., Any]) -> str:
     """Exercise 03.1, a TTL cache class: ``make_cache(ttl=60, clock=clock)``, then every property.
 
     ``make_cache`` is your class (or any function taking ``ttl`` and ``clock``);
-    ``clock`` is a ``FakeClock`` the check advances. Verifies ``check_get_set_delete``
-    and ``check_ttl_expiry``.
+    ``clock`` is a ``FakeClock`` the check advances. Verifies ``_check_get_set_delete``
+    and ``_check_ttl_expiry``.
     """
-    clock = FakeClock(CHECK_START)
+    clock = FakeClock(_CHECK_START)
     cache = _step(
         "the cache can be made with make_cache(ttl=60, clock=clock)",
         "construct",
-        lambda: make_cache(ttl=CHECK_TTL, clock=clock),
+        lambda: make_cache(ttl=_CHECK_TTL, clock=clock),
     )
-    contract = check_get_set_delete(cache)
-    expiry = check_ttl_expiry(cache, clock, CHECK_TTL)
+    contract = _check_get_set_delete(cache)
+    expiry = _check_ttl_expiry(cache, clock, _CHECK_TTL)
     return f"{contract}; {expiry}"
 
 
@@ -286,7 +281,7 @@ def check_lru_eviction(make_cache: Callable[..., Any]) -> str:
     def expect_cached(cache: Any, candidates: str, wanted: str, property_: str, topic: str) -> None:
         """Exactly the letters ``wanted`` of ``candidates`` are cached, or ``property_`` fails."""
         seen = present(cache, list(candidates), topic)
-        expect(seen == list(wanted), property_, f"cached afterwards: {seen}", topic=topic)
+        _expect(seen == list(wanted), property_, f"cached afterwards: {seen}", topic=topic)
 
     def filled(max_entries: int, letters: str) -> Any:
         """A fresh cache of ``max_entries`` with each letter set in order (``"a"`` → ``"A"``)."""
@@ -306,13 +301,13 @@ def check_lru_eviction(make_cache: Callable[..., Any]) -> str:
     # 1. Filling past the bound evicts in order of use, oldest first.
     cache = filled(3, "abcd")
     seen = present(cache, list("abcd"), "bound")
-    expect(
+    _expect(
         len(seen) <= 3,
         "the cache holds at most max_entries entries (max_entries=3, after 4 sets)",
         seen,
         topic="bound",
     )
-    expect(
+    _expect(
         seen == ["b", "c", "d"],
         "when full, set evicts the least recently used entry (set a, b, c, d with max_entries=3 → "
         "a goes)",
@@ -323,7 +318,7 @@ def check_lru_eviction(make_cache: Callable[..., Any]) -> str:
     letters = list("abcdefg")
     cache = filled(3, "abcdefg")
     seen = present(cache, letters, "order")
-    expect(
+    _expect(
         seen == ["e", "f", "g"],
         "the cache keeps the max_entries most recent entries (set a..g with max_entries=3 → e, f, "
         "g)",
@@ -331,12 +326,12 @@ def check_lru_eviction(make_cache: Callable[..., Any]) -> str:
         topic="order",
     )
     values = [_get(cache, key, "get returns the cached value", "bound") for key in seen]
-    expect(values == ["E", "F", "G"], "get returns the value that was set", values, topic="bound")
+    _expect(values == ["E", "F", "G"], "get returns the value that was set", values, topic="bound")
 
     # 2. A hit refreshes recency.
     cache = filled(3, "abc")
     seen = _get(cache, "a", "get returns the value that was set", "bound")
-    expect(seen == "A", "get returns the value that was set", _shown(seen), topic="bound")
+    _expect(seen == "A", "get returns the value that was set", _hit_or_miss(seen), topic="bound")
     set_(cache, "d", "D")
     expect_cached(
         cache,
@@ -350,9 +345,9 @@ def check_lru_eviction(make_cache: Callable[..., Any]) -> str:
     cache = filled(2, "ab")
     prop = "a key that was never set is a miss (get returns the default)"
     seen = _get(cache, "zzz", prop, "miss")
-    expect(seen is _ABSENT, prop, seen, topic="miss")
+    _expect(seen is _ABSENT, prop, seen, topic="miss")
     seen = present(cache, ["a", "b"], "miss")
-    expect(seen == ["a", "b"], "a miss evicts nothing", f"cached afterwards: {seen}", topic="miss")
+    _expect(seen == ["a", "b"], "a miss evicts nothing", f"cached afterwards: {seen}", topic="miss")
 
     # 4. Overwriting a cached key evicts nothing and refreshes it.
     cache = filled(3, "abc")
@@ -368,7 +363,7 @@ def check_lru_eviction(make_cache: Callable[..., Any]) -> str:
     set_(cache, "a", "A2", "overwrite")
     set_(cache, "d", "D")
     seen = present(cache, list("abcd"), "overwrite")
-    expect(
+    _expect(
         seen == ["a", "c", "d"],
         "setting a key again makes it the most recently used (set a, b, c; set a again; set d → b "
         "goes)",
@@ -377,12 +372,12 @@ def check_lru_eviction(make_cache: Callable[..., Any]) -> str:
     )
     prop = "setting a key again replaces its value"
     seen = _get(cache, "a", prop, "overwrite")
-    expect(seen == "A2", prop, _shown(seen), topic="overwrite")
+    _expect(seen == "A2", prop, _hit_or_miss(seen), topic="overwrite")
 
     # 5. The smallest cache and delete.
     cache = filled(1, "ab")
     seen = present(cache, ["a", "b"], "bound")
-    expect(
+    _expect(
         seen == ["b"],
         "with max_entries=1 the cache holds only the last key set",
         f"cached afterwards: {seen}",
@@ -390,7 +385,7 @@ def check_lru_eviction(make_cache: Callable[..., Any]) -> str:
     )
     _step("delete removes a key", "delete", lambda: cache.delete("b"))
     seen = _get(cache, "b", "after delete(key), get(key) is a miss", "delete")
-    expect(seen is _ABSENT, "after delete(key), get(key) is a miss", seen, topic="delete")
+    _expect(seen is _ABSENT, "after delete(key), get(key) is a miss", seen, topic="delete")
     _step("deleting a key that is not there is not an error", "delete", lambda: cache.delete("b"))
     return (
         "never more than max_entries; evicts the least recently used; get and set refresh recency"
@@ -404,22 +399,22 @@ def check_cached_decorator(cached: Callable[..., Any]) -> str:
     called with the same positional arguments, runs the original function at most
     once per TTL, and returns what the original returned (``None`` included).
     """
-    clock = FakeClock(CHECK_START)
-    ttl = CHECK_TTL
+    clock = FakeClock(_CHECK_START)
+    ttl = _CHECK_TTL
     calls: list[tuple] = []
 
     def product_page(product_id: int) -> dict:
         calls.append((product_id,))
-        return {"id": product_id, "loaded_at": clock() - CHECK_START}
+        return {"id": product_id, "loaded_at": clock() - _CHECK_START}
 
     def count(product_id: int) -> int:
         return sum(1 for call_ in calls if call_ == (product_id,))
 
     prop = "cached(ttl=60, clock=clock) returns a decorator (a function taking a function)"
     decorator = _step(prop, "shape", lambda: cached(ttl=ttl, clock=clock))
-    expect(callable(decorator), prop, decorator, topic="shape")
+    _expect(callable(decorator), prop, decorator, topic="shape")
     page = _step("the decorator returns a function", "shape", lambda: decorator(product_page))
-    expect(callable(page), "the decorator returns a function", page, topic="shape")
+    _expect(callable(page), "the decorator returns a function", page, topic="shape")
 
     def run_page(*args: Any) -> Any:
         return _step(
@@ -427,35 +422,35 @@ def check_cached_decorator(cached: Callable[..., Any]) -> str:
         )
 
     first = run_page(1)
-    expect(
+    _expect(
         first == {"id": 1, "loaded_at": 0.0},
         "the decorated function returns what the original returns",
         first,
         topic="shape",
     )
-    expect(
+    _expect(
         count(1) == 1,
         "the first call runs the original function once",
         f"{count(1)} runs",
         topic="once",
     )
     again = run_page(1)
-    expect(
+    _expect(
         count(1) == 1,
         "a second call with the same arguments within the TTL does not run the function again",
         f"{count(1)} runs",
         topic="once",
     )
-    expect(again == first, "a cached call returns the cached result", again, topic="once")
+    _expect(again == first, "a cached call returns the cached result", again, topic="once")
 
     other = run_page(2)
-    expect(
+    _expect(
         other == {"id": 2, "loaded_at": 0.0},
         "different arguments get their own result (the cache key includes the arguments)",
         other,
         topic="arguments",
     )
-    expect(
+    _expect(
         count(2) == 1,
         "different arguments run the function once for themselves",
         f"{count(2)} runs",
@@ -463,37 +458,37 @@ def check_cached_decorator(cached: Callable[..., Any]) -> str:
     )
     run_page(1)
     run_page(2)
-    expect(
+    _expect(
         count(1) == 1 and count(2) == 1,
         "each argument's result is cached separately",
         f"runs per argument: {{1: {count(1)}, 2: {count(2)}}}",
         topic="arguments",
     )
 
-    clock.advance(ttl - JUST)
+    clock.advance(ttl - _JUST)
     run_page(1)
-    expect(
+    _expect(
         count(1) == 1,
         "the function does not run again just before the TTL ends",
         f"{count(1)} runs",
         topic="expiry",
     )
-    clock.advance(JUST)
+    clock.advance(_JUST)
     fresh = run_page(1)
-    expect(
+    _expect(
         count(1) == 2,
         "the function runs again once ttl seconds have passed (at exactly ttl, by the clock)",
         f"{count(1)} runs",
         topic="expiry",
     )
-    expect(
+    _expect(
         fresh == {"id": 1, "loaded_at": ttl},
         "after expiry the decorated function returns the fresh result",
         fresh,
         topic="expiry",
     )
     run_page(1)
-    expect(
+    _expect(
         count(1) == 2,
         "the fresh result is cached again for a full TTL",
         f"{count(1)} runs",
@@ -512,13 +507,13 @@ def check_cached_decorator(cached: Callable[..., Any]) -> str:
         lambda: cached(ttl=ttl, clock=clock)(find_discount),
     )
     results = [_step("a result of None is returned", "none", lambda: find(9)) for _ in range(3)]
-    expect(
+    _expect(
         results == [None, None, None],
         "a function that returns None still returns None when cached",
         results,
         topic="none",
     )
-    expect(
+    _expect(
         len(nothing_calls) == 1,
         "a result of None is cached too: the function runs once for 3 calls",
         f"{len(nothing_calls)} runs for 3 calls",
@@ -527,7 +522,7 @@ def check_cached_decorator(cached: Callable[..., Any]) -> str:
     return "the function runs once per arguments per TTL, and its result comes back unchanged"
 
 
-EXERCISES = {
+_EXERCISES = {
     "03.1": check_cache_contract,
     "03.2": check_lru_eviction,
     "03.3": check_cached_decorator,
@@ -538,7 +533,7 @@ _CONSTRUCT = (
     "exercise's signature, and at the error in the message above.",
 )
 
-HINTS = {
+_HINTS = {
     "03.1": {
         "construct": _CONSTRUCT,
         "miss": (

@@ -13,7 +13,7 @@ Both checks run your function against a real Redis server, never a fake:
 - ``check_safe_get_or_load`` (04.2) starts a ``PrivateRedisServer`` of its own, uses it,
   then *stops* it to see what your function does when Redis is down.
 
-Each raises ``CheckFailed`` naming the first property that does not hold.
+Each raises ``_CheckFailed`` naming the first property that does not hold.
 """
 
 from __future__ import annotations
@@ -25,12 +25,12 @@ from typing import Any, Callable
 
 import redis
 
-from cachelab.cache import CacheStats, delete_keys_under
-from cachelab.checks import CheckFailed, call, expect, raised, same
+from cachelab.cache import CacheStats, _delete_keys_under
+from cachelab.checks import _call, _CheckFailed, _expect, _raised, _same
 from cachelab.environment.redis_server import PrivateRedisServer, connect
-from cachelab.keys import COURSE_PREFIX, learner_prefix
+from cachelab.keys import _COURSE_PREFIX, learner_prefix
 
-__all__ = ["EXERCISES", "HINTS", "check_get_or_load_json", "check_safe_get_or_load"]
+__all__ = ["check_get_or_load_json", "check_safe_get_or_load"]
 
 # What the loaders in these checks return: a small homepage-like value, as JSON can carry it.
 _PAGE = {
@@ -54,12 +54,12 @@ class _CountingLoader:
 
 
 def _decode_json(raw: Any, property_: str) -> Any:
-    """``json.loads(raw)``, or ``CheckFailed`` naming ``property_`` when ``raw`` is not JSON."""
+    """``json.loads(raw)``, or ``_CheckFailed`` naming ``property_`` when ``raw`` is not JSON."""
     try:
         return json.loads(raw)
     except (TypeError, ValueError):
         text = raw if isinstance(raw, str) else repr(raw)
-        raise CheckFailed(
+        raise _CheckFailed(
             f"{property_} (json.loads could not read what Redis holds: {text[:80]!r})", "json"
         ) from None
 
@@ -83,7 +83,7 @@ def check_get_or_load_json(get_or_load_json: Callable[..., Any]) -> str:
     def answer(
         on_client: Any, on_key: str, property_: str, topic: str, answer_ttl: int = ttl
     ) -> Any:
-        return call(
+        return _call(
             get_or_load_json,
             on_client,
             on_key,
@@ -95,32 +95,32 @@ def check_get_or_load_json(get_or_load_json: Callable[..., Any]) -> str:
 
     try:
         first = answer(client, key, "a miss returns what the loader returned", "miss")
-        expect(
+        _expect(
             loader.calls == 1, "a miss calls the loader exactly once", loader.calls, topic="miss"
         )
-        expect(same(first, _PAGE), "a miss returns what the loader returned", first, topic="miss")
+        _expect(_same(first, _PAGE), "a miss returns what the loader returned", first, topic="miss")
 
         raw = mine.get(key)
-        expect(
+        _expect(
             raw is not None,
             f"a miss stores the value in Redis under the key it was given ({key!r} is empty)",
             topic="store",
         )
         stored = _decode_json(raw, "the value is stored as JSON")
-        expect(
-            same(stored, _PAGE),
+        _expect(
+            _same(stored, _PAGE),
             "the stored JSON decodes to the loader's value",
             stored,
             topic="json",
         )
 
         pttl_ms = mine.pttl(key)
-        expect(
+        _expect(
             pttl_ms != -1,
             "the key has a TTL (SET … EX ttl); Redis says it never expires",
             topic="ttl",
         )
-        expect(
+        _expect(
             (ttl - 5) * 1000 < pttl_ms <= ttl * 1000,
             f"the TTL is ttl seconds: asked for {ttl} s (EX takes seconds, PX milliseconds)",
             f"{pttl_ms / 1000:.3f} s left",
@@ -128,14 +128,14 @@ def check_get_or_load_json(get_or_load_json: Callable[..., Any]) -> str:
         )
 
         second = answer(client, key, "a hit returns the decoded value", "hit")
-        expect(
+        _expect(
             loader.calls == 1,
             "a hit does not call the loader",
             f"{loader.calls} calls after 2 requests",
             topic="hit",
         )
-        expect(
-            same(second, _PAGE),
+        _expect(
+            _same(second, _PAGE),
             "a hit returns the decoded value (the dict, not the JSON text)",
             second,
             topic="hit",
@@ -145,14 +145,14 @@ def check_get_or_load_json(get_or_load_json: Callable[..., Any]) -> str:
         third = answer(
             client, key, "once the key has expired, the next request calls the loader again", "miss"
         )
-        expect(
-            loader.calls == 2 and same(third, _PAGE),
+        _expect(
+            loader.calls == 2 and _same(third, _PAGE),
             "once the key has expired, the next request calls the loader again",
             f"{loader.calls} loader calls",
             topic="miss",
         )
     finally:
-        delete_keys_under(mine, prefix)
+        _delete_keys_under(mine, prefix)
 
     outside = f"check04-outside-the-course-prefix:{uuid.uuid4().hex[:10]}"
     sandbox = (
@@ -168,18 +168,18 @@ def check_get_or_load_json(get_or_load_json: Callable[..., Any]) -> str:
         except NotImplementedError:
             raise
         except Exception as error:
-            raise CheckFailed(
+            raise _CheckFailed(
                 f"a key that does not start with 'cachelab:' is refused with ValueError "
-                f"(got {raised(error)})",
+                f"(got {_raised(error)})",
                 "prefix",
             ) from None
-        expect(
+        _expect(
             refused,
             "a key that does not start with 'cachelab:' is refused with ValueError",
             outside,
             topic="prefix",
         )
-        expect(
+        _expect(
             not sandbox_client.exists(outside),
             "nothing is written outside the course prefix",
             outside,
@@ -189,7 +189,7 @@ def check_get_or_load_json(get_or_load_json: Callable[..., Any]) -> str:
         sandbox.stop()
     return (
         f"stored as JSON under the key, TTL {ttl} s, the loader ran once per miss, "
-        f"hits decoded, keys outside {COURSE_PREFIX!r} refused"
+        f"hits decoded, keys outside {_COURSE_PREFIX!r} refused"
     )
 
 
@@ -213,7 +213,7 @@ def check_safe_get_or_load(safe_get_or_load: Callable[..., Any]) -> str:
         def answer(
             property_: str, topic: str, on_loader: Callable[[], Any] = loader, on_key: str = key
         ) -> Any:
-            return call(
+            return _call(
                 safe_get_or_load,
                 client,
                 on_key,
@@ -225,32 +225,32 @@ def check_safe_get_or_load(safe_get_or_load: Callable[..., Any]) -> str:
             )
 
         answers = [answer("with Redis up, it returns the loader's value", "up") for _ in range(3)]
-        expect(
-            same(answers, [_PAGE] * 3),
+        _expect(
+            _same(answers, [_PAGE] * 3),
             "with Redis up, it returns the loader's value",
             answers[-1],
             topic="up",
         )
-        expect(
+        _expect(
             loader.calls == 1,
             "with Redis up, it is cache-aside: the loader runs on the first request only",
             f"{loader.calls} loader calls for 3 requests",
             topic="up",
         )
-        expect(
+        _expect(
             (stats.misses, stats.hits, stats.errors) == (1, 2, 0),
             "with Redis up, stats count 1 miss, 2 hits and 0 errors for 3 requests",
             f"misses={stats.misses}, hits={stats.hits}, errors={stats.errors}",
             topic="stats",
         )
         stored = _decode_json(client.get(key), "with Redis up, the value is stored as JSON")
-        expect(
-            same(stored, _PAGE),
+        _expect(
+            _same(stored, _PAGE),
             "with Redis up, the stored JSON decodes to the loader's value",
             stored,
             topic="up",
         )
-        expect(
+        _expect(
             client.ttl(key) > 0,
             "with Redis up, the key is stored with a TTL (SET … EX ttl)",
             client.ttl(key),
@@ -274,9 +274,9 @@ def check_safe_get_or_load(safe_get_or_load: Callable[..., Any]) -> str:
         except NotImplementedError:
             raise
         except Exception as error:
-            raise CheckFailed(f"{prop} (got {raised(error)})", "loader-error") from None
-        expect(propagated, prop, topic="loader-error")
-        expect(
+            raise _CheckFailed(f"{prop} (got {_raised(error)})", "loader-error") from None
+        _expect(propagated, prop, topic="loader-error")
+        _expect(
             stats.errors == 0,
             "a loader's own error is not counted as a Redis error",
             stats.errors,
@@ -291,26 +291,26 @@ def check_safe_get_or_load(safe_get_or_load: Callable[..., Any]) -> str:
             try:
                 answers.append(safe_get_or_load(client, key, loader, ttl, stats))
             except redis.RedisError as error:
-                raise CheckFailed(
+                raise _CheckFailed(
                     f"with Redis down, the page is still served: no Redis error escapes "
-                    f"(got {raised(error)})",
+                    f"(got {_raised(error)})",
                     "down",
                 ) from None
             except NotImplementedError:
                 raise
-        expect(
-            same(answers, [_PAGE] * 3),
+        _expect(
+            _same(answers, [_PAGE] * 3),
             "with Redis down, it returns the loader's value",
             answers[-1],
             topic="down",
         )
-        expect(
+        _expect(
             loader.calls == 3,
             "with Redis down, the loader runs exactly once per request",
             f"{loader.calls} loader calls for 3 requests",
             topic="down-once",
         )
-        expect(
+        _expect(
             stats.errors - errors_before == 3,
             "with Redis down, stats.errors grows by one per request",
             f"{stats.errors - errors_before} errors counted for 3 requests",
@@ -324,9 +324,9 @@ def check_safe_get_or_load(safe_get_or_load: Callable[..., Any]) -> str:
     )
 
 
-EXERCISES = {"04.1": check_get_or_load_json, "04.2": check_safe_get_or_load}
+_EXERCISES = {"04.1": check_get_or_load_json, "04.2": check_safe_get_or_load}
 
-HINTS = {
+_HINTS = {
     "04.1": {
         "miss": (
             "On a miss (client.get(key) is None), call loader() once, store its value, and return "

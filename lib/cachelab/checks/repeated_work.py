@@ -13,10 +13,10 @@ import math
 import random
 from typing import Any, Callable
 
-from cachelab.checks import CheckFailed, call, expect, shown
+from cachelab.checks import _call, _CheckFailed, _expect, _shown
 from cachelab.lab.timing import percentile
 
-__all__ = ["EXERCISES", "HINTS", "check_percentile", "check_db_cores_busy"]
+__all__ = ["check_db_cores_busy", "check_percentile"]
 
 
 def _close(got: Any, want: float) -> bool:
@@ -32,17 +32,17 @@ def check_percentile(my_percentile: Callable[[list, float], float]) -> str:
     ``samples`` alone.
     """
     prop = "the 50th percentile of [30, 10, 20] is 20 (sort the samples first)"
-    got = call(my_percentile, [30, 10, 20], 50, property_=prop, topic="sort")
-    expect(_close(got, 20), prop, got, topic="sort")
+    got = _call(my_percentile, [30, 10, 20], 50, property_=prop, topic="sort")
+    _expect(_close(got, 20), prop, got, topic="sort")
 
     for q, want, name in ((0, 1.0, "smallest"), (100, 9.0, "largest")):
         prop = f"q={q} gives the {name} sample ([4, 1, 9, 7] → {want:g})"
-        got = call(my_percentile, [4.0, 1.0, 9.0, 7.0], q, property_=prop, topic="ends")
-        expect(_close(got, want), prop, got, topic="ends")
+        got = _call(my_percentile, [4.0, 1.0, 9.0, 7.0], q, property_=prop, topic="ends")
+        _expect(_close(got, want), prop, got, topic="ends")
 
     prop = "a single sample is every percentile of itself ([5] at q=95 → 5)"
-    got = call(my_percentile, [5.0], 95, property_=prop, topic="ends")
-    expect(_close(got, 5.0), prop, got, topic="ends")
+    got = _call(my_percentile, [5.0], 95, property_=prop, topic="ends")
+    _expect(_close(got, 5.0), prop, got, topic="ends")
 
     for samples, q, want in (
         ([1.0, 2.0, 3.0, 4.0], 50, 2.5),
@@ -50,20 +50,20 @@ def check_percentile(my_percentile: Callable[[list, float], float]) -> str:
         ([0.0, 10.0, 20.0, 30.0, 40.0], 90, 36.0),
     ):
         prop = f"between two ranks it interpolates linearly ({samples} at q={q} → {want:g})"
-        got = call(my_percentile, list(samples), q, property_=prop, topic="interpolate")
-        expect(_close(got, want), prop, got, topic="interpolate")
+        got = _call(my_percentile, list(samples), q, property_=prop, topic="interpolate")
+        _expect(_close(got, want), prop, got, topic="interpolate")
 
     rng = random.Random(2)
     samples = [rng.lognormvariate(-3.7, 0.3) for _ in range(200)]
     before = list(samples)
     prop = "your samples are left as they were (sort a copy, not the list you were given)"
-    call(my_percentile, samples, 99, property_=prop, topic="copy")
-    expect(samples == before, prop, "the list was reordered", topic="copy")
+    _call(my_percentile, samples, 99, property_=prop, topic="copy")
+    _expect(samples == before, prop, "the list was reordered", topic="copy")
 
     for q in (50, 90, 95, 99, 99.9):
         prop = f"it agrees with cachelab.lab.timing.percentile on 200 latencies at q={q}"
-        got = call(my_percentile, samples, q, property_=prop, topic="interpolate")
-        expect(_close(got, percentile(samples, q)), prop, got, topic="interpolate")
+        got = _call(my_percentile, samples, q, property_=prop, topic="interpolate")
+        _expect(_close(got, percentile(samples, q)), prop, got, topic="interpolate")
     return (
         "agrees with cachelab.lab.timing.percentile (q = 0, 50, 90, 95, 99, 99.9, 100) "
         "and leaves the samples alone"
@@ -106,8 +106,8 @@ def check_db_cores_busy(db_cores_busy: Callable[[float, float], float]) -> str:
         ),
     ]
     for requests_per_s, query_ms, cores, prop, topic in cases:
-        got = call(db_cores_busy, requests_per_s, query_ms, property_=prop, topic=topic)
-        expect(_close(got, cores), prop, got, topic=topic)
+        got = _call(db_cores_busy, requests_per_s, query_ms, property_=prop, topic=topic)
+        _expect(_close(got, cores), prop, got, topic=topic)
 
     for args in ((-5, 23), (100, -1)):
         prop = f"a negative input is refused with ValueError (db_cores_busy{args})"
@@ -118,17 +118,17 @@ def check_db_cores_busy(db_cores_busy: Callable[[float, float], float]) -> str:
         except NotImplementedError:
             raise
         except Exception as error:
-            raise CheckFailed(f"{prop}: got {type(error).__name__} instead", "negative") from None
-        raise CheckFailed(f"{prop} (it returned {shown(got)})", "negative")
+            raise _CheckFailed(f"{prop}: got {type(error).__name__} instead", "negative") from None
+        raise _CheckFailed(f"{prop} (it returned {_shown(got)})", "negative")
     return (
         "requests/s × query seconds, linear in both, in the right units, "
         "and it refuses negative inputs"
     )
 
 
-EXERCISES = {"02.1": check_percentile, "02.2": check_db_cores_busy}
+_EXERCISES = {"02.1": check_percentile, "02.2": check_db_cores_busy}
 
-HINTS = {
+_HINTS = {
     "02.1": {
         "sort": (
             "A percentile is read off the samples in order, smallest first.",

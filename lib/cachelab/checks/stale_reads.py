@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from cachelab.checks import call, expect
+from cachelab.checks import _call, _expect
 from cachelab.lab.staleness import Read
 
-__all__ = ["EXERCISES", "HINTS", "check_stale_fraction", "check_stale_age"]
+__all__ = ["check_stale_age", "check_stale_fraction"]
 
 
 def _read(t: float, served: dict, truth: dict, loaded: bool = False) -> Read:
@@ -30,13 +30,13 @@ def check_stale_fraction(stale_fraction: Callable[[list[Read]], float]) -> str:
     sold_out = {**row, "stock": 0}
 
     prop = "no reads → 0.0 (there is nothing stale to count, and no error)"
-    result = call(stale_fraction, [], property_=prop, topic="empty")
-    expect(result == 0.0, prop, result, topic="empty")
+    result = _call(stale_fraction, [], property_=prop, topic="empty")
+    _expect(result == 0.0, prop, result, topic="empty")
 
     fresh = [_read(t, dict(row), dict(row), loaded=(t == 0)) for t in range(4)]
     prop = "a read that served an equal copy of the database's row is fresh (compare values)"
-    result = call(stale_fraction, fresh, property_=prop, topic="compare")
-    expect(result == 0.0, prop, result, topic="compare")
+    result = _call(stale_fraction, fresh, property_=prop, topic="compare")
+    _expect(result == 0.0, prop, result, topic="compare")
 
     one_in_four = [
         _read(0, row, row, True),
@@ -45,11 +45,11 @@ def check_stale_fraction(stale_fraction: Callable[[list[Read]], float]) -> str:
         _read(3, new_price, new_price, True),
     ]
     prop = "1 stale read out of 4 → 0.25 (divide by all reads: hits and misses)"
-    result = call(stale_fraction, one_in_four, property_=prop, topic="divide")
-    expect(
+    result = _call(stale_fraction, one_in_four, property_=prop, topic="divide")
+    _expect(
         result != 25, "returns a fraction between 0 and 1, not a percentage", result, topic="divide"
     )
-    expect(isinstance(result, float) and abs(result - 0.25) < 1e-9, prop, result, topic="divide")
+    _expect(isinstance(result, float) and abs(result - 0.25) < 1e-9, prop, result, topic="divide")
 
     sale = [
         _read(0, row, row, True),
@@ -58,8 +58,8 @@ def check_stale_fraction(stale_fraction: Callable[[list[Read]], float]) -> str:
         _read(3, row, sold_out),
     ]
     prop = "a read is stale when ANY field differs -- a sale changes the stock, not the price"
-    result = call(stale_fraction, sale, property_=prop, topic="compare")
-    expect(isinstance(result, float) and abs(result - 0.75) < 1e-9, prop, result, topic="compare")
+    result = _call(stale_fraction, sale, property_=prop, topic="compare")
+    _expect(isinstance(result, float) and abs(result - 0.75) < 1e-9, prop, result, topic="compare")
     return "empty log, equal copies, hits and misses, price and stock changes"
 
 
@@ -109,8 +109,8 @@ def check_stale_age(stale_age: Callable[[float, Any, list[tuple[float, Any]]], f
         ),
     ]
     for args, wanted, property_, topic in cases:
-        result = call(stale_age, *args, property_=property_, topic=topic)
-        expect(
+        result = _call(stale_age, *args, property_=property_, topic=topic)
+        _expect(
             isinstance(result, (int, float)) and abs(result - wanted) < 1e-9,
             property_,
             result,
@@ -119,9 +119,9 @@ def check_stale_age(stale_age: Callable[[float, Any, list[tuple[float, Any]]], f
     return "fresh reads, one and several writes, future writes ignored, values that come back"
 
 
-EXERCISES = {"05.1": check_stale_fraction, "05.2": check_stale_age}
+_EXERCISES = {"05.1": check_stale_fraction, "05.2": check_stale_age}
 
-HINTS = {
+_HINTS = {
     "05.1": {
         "empty": (
             "With no reads there is nothing to divide by: decide what an empty list gives before "

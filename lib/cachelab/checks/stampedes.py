@@ -20,24 +20,17 @@ from typing import Any, Callable
 
 from cachelab import keys
 from cachelab.cache import MemoryCache
-from cachelab.checks import CheckFailed, call, expect, raised, same, shown
+from cachelab.checks import _call, _CheckFailed, _expect, _raised, _same, _shown
 from cachelab.clock import FakeClock
 
-__all__ = [
-    "EXERCISES",
-    "HINTS",
-    "SWR_ACTIONS",
-    "check_load_once",
-    "check_xfetch_rule",
-    "check_swr_action",
-]
+__all__ = ["check_load_once", "check_swr_action", "check_xfetch_rule"]
 
-KEY = keys.trending()
+_KEY = keys.trending()
 
-TIME_LIMITS_S = {"08.1": 90.0}
+_TIME_LIMITS_S = {"08.1": 90.0}
 """08.1 gives your function's threads up to 30 s and then 3 s to return (a ❌ that says
 which wait never ended); the runner's own limit comes after those, with room to spare."""
-LOCK = keys.lock(KEY)
+_LOCK = keys.lock(_KEY)
 
 
 # --------------------------------------------------------------------------- 08.1 single-flight
@@ -62,7 +55,7 @@ def _threads(count: int, target: Callable[[int], Any], within_s: float = 30.0) -
     for thread in threads:
         thread.join(timeout=max(0.0, deadline - time.monotonic()))
     if any(thread.is_alive() for thread in threads):
-        raise CheckFailed(
+        raise _CheckFailed(
             f"every caller returns within {within_s:g} s (a thread is still waiting: does a "
             "waiter ever see the value, or give up after wait_timeout?)",
             "timeout",
@@ -74,19 +67,19 @@ def check_load_once(load_once: Callable[..., Any]) -> str:
     """Exercise 08.1: ``load_once(cache, key, loader, ttl, lock_ttl, wait_timeout)``."""
     # A hit: no lock, no load.
     cache = MemoryCache()
-    cache.set(KEY, ["cached page"], 60)
+    cache.set(_KEY, ["cached page"], 60)
     prop = "a hit returns the cached value without calling the loader"
-    value = call(load_once, cache, KEY, lambda: ["loaded"], 60, 5, 2, property_=prop, topic="hit")
-    expect(same(value, ["cached page"]), prop, value, topic="hit")
+    value = _call(load_once, cache, _KEY, lambda: ["loaded"], 60, 5, 2, property_=prop, topic="hit")
+    _expect(_same(value, ["cached page"]), prop, value, topic="hit")
 
     # A miss on its own: one load, stored, lock released.
     cache = MemoryCache()
     prop = "a miss calls the loader once, stores its value and returns it"
     loads = []
-    value = call(
+    value = _call(
         load_once,
         cache,
-        KEY,
+        _KEY,
         lambda: loads.append(1) or ["page"],
         60,
         5,
@@ -94,15 +87,15 @@ def check_load_once(load_once: Callable[..., Any]) -> str:
         property_=prop,
         topic="fill",
     )
-    expect(same(value, ["page"]) and loads == [1], prop, value, topic="fill")
-    expect(
-        same(cache.get(KEY), ["page"]),
+    _expect(_same(value, ["page"]) and loads == [1], prop, value, topic="fill")
+    _expect(
+        _same(cache.get(_KEY), ["page"]),
         prop + " (in the cache, under key)",
-        cache.get(KEY),
+        cache.get(_KEY),
         topic="fill",
     )
     prop = "the lock is released once the value is stored (keys.lock(key) is gone)"
-    expect(cache.get(LOCK) is None, prop, cache.get(LOCK), topic="fill")
+    _expect(cache.get(_LOCK) is None, prop, cache.get(_LOCK), topic="fill")
 
     # Twenty concurrent misses: one load, everyone served.
     cache = MemoryCache()
@@ -116,12 +109,12 @@ def check_load_once(load_once: Callable[..., Any]) -> str:
         return ["the one page"]
 
     prop = "20 concurrent misses cause exactly one load, and every caller gets its value"
-    values = _threads(20, lambda i: load_once(cache, KEY, slow_loader, 60, 5, 5))
+    values = _threads(20, lambda i: load_once(cache, _KEY, slow_loader, 60, 5, 5))
     errors = [v for v in values if isinstance(v, BaseException)]
     if errors:
-        raise CheckFailed(f"{prop} (a caller raised {raised(errors[0])})", "one-load")
-    expect(len(counter) == 1, prop, f"{len(counter)} loads", topic="one-load")
-    expect(all(same(v, ["the one page"]) for v in values), prop, values, topic="one-load")
+        raise _CheckFailed(f"{prop} (a caller raised {_raised(errors[0])})", "one-load")
+    _expect(len(counter) == 1, prop, f"{len(counter)} loads", topic="one-load")
+    _expect(all(_same(v, ["the one page"]) for v in values), prop, values, topic="one-load")
 
     # The lock has a TTL: on a fake clock, the load outlives it.
     clock = FakeClock()
@@ -129,41 +122,41 @@ def check_load_once(load_once: Callable[..., Any]) -> str:
     seen: dict = {}
 
     def outlives_its_lock() -> list:
-        seen["during"] = cache.get(LOCK)
+        seen["during"] = cache.get(_LOCK)
         clock.advance(6)  # longer than lock_ttl = 5
-        seen["after"] = cache.get(LOCK)
+        seen["after"] = cache.get(_LOCK)
         return ["slow page"]
 
     prop = "the lock is taken with a TTL (lock_ttl), so a holder that dies cannot block forever"
-    value = call(
-        load_once, cache, KEY, outlives_its_lock, 60, 5, 2, property_=prop, topic="lock-ttl"
+    value = _call(
+        load_once, cache, _KEY, outlives_its_lock, 60, 5, 2, property_=prop, topic="lock-ttl"
     )
-    expect(
+    _expect(
         seen.get("during") is not None,
         "the loader runs while the lock is held "
         "(take it with cache.add(keys.lock(key), token, lock_ttl) first)",
         None,
         topic="lock-ttl",
     )
-    expect(seen.get("after") is None, prop, "the lock was still there 6 s later", topic="lock-ttl")
+    _expect(seen.get("after") is None, prop, "the lock was still there 6 s later", topic="lock-ttl")
     prop = "a load that outlived its lock still returns its value to its caller"
-    expect(same(value, ["slow page"]), prop, value, topic="lock-ttl")
+    _expect(_same(value, ["slow page"]), prop, value, topic="lock-ttl")
 
     # Only the holder releases: the lock expires mid-load and someone else takes it.
     cache = MemoryCache()
 
     def lock_taken_over() -> list:
-        cache.delete(LOCK)  # as if it expired...
-        cache.add(LOCK, "another request's token", 30)  # ...and another request took it
+        cache.delete(_LOCK)  # as if it expired...
+        cache.add(_LOCK, "another request's token", 30)  # ...and another request took it
         return ["late page"]
 
     prop = (
         "a holder whose lock expired mid-load neither releases the new holder's lock nor "
         "stores its value over theirs (compare the token: set_and_release)"
     )
-    call(load_once, cache, KEY, lock_taken_over, 60, 5, 2, property_=prop, topic="token")
-    expect(cache.get(LOCK) == "another request's token", prop, cache.get(LOCK), topic="token")
-    expect(cache.get(KEY) is None, prop, cache.get(KEY), topic="token")
+    _call(load_once, cache, _KEY, lock_taken_over, 60, 5, 2, property_=prop, topic="token")
+    _expect(cache.get(_LOCK) == "another request's token", prop, cache.get(_LOCK), topic="token")
+    _expect(cache.get(_KEY) is None, prop, cache.get(_KEY), topic="token")
 
     # A loader that raises: the lock is released, the error reaches the caller.
     cache = MemoryCache()
@@ -173,18 +166,18 @@ def check_load_once(load_once: Callable[..., Any]) -> str:
 
     prop = "a loader that raises releases the lock and its error reaches the caller"
     try:
-        load_once(cache, KEY, broken, 60, 5, 2)
+        load_once(cache, _KEY, broken, 60, 5, 2)
     except LookupError:
         pass
     except Exception as error:
-        raise CheckFailed(f"{prop} (got {raised(error)})", "error") from error
+        raise _CheckFailed(f"{prop} (got {_raised(error)})", "error") from error
     else:
-        raise CheckFailed(f"{prop} (nothing was raised)", "error")
-    expect(cache.get(LOCK) is None, prop, "the lock was left behind", topic="error")
+        raise _CheckFailed(f"{prop} (nothing was raised)", "error")
+    _expect(cache.get(_LOCK) is None, prop, "the lock was left behind", topic="error")
 
     # A waiter whose wait runs out.
     cache = MemoryCache()
-    cache.add(LOCK, "a holder that never finishes", 30)
+    cache.add(_LOCK, "a holder that never finishes", 30)
     loads = []
     prop = (
         "a waiter that waits wait_timeout seconds raises TimeoutError, without loading, "
@@ -192,15 +185,15 @@ def check_load_once(load_once: Callable[..., Any]) -> str:
     )
     started = time.monotonic()
     (outcome,) = _threads(
-        1, lambda i: load_once(cache, KEY, lambda: loads.append(1) or ["page"], 60, 5, 0.3), 3
+        1, lambda i: load_once(cache, _KEY, lambda: loads.append(1) or ["page"], 60, 5, 0.3), 3
     )
     waited = time.monotonic() - started
     if not isinstance(outcome, BaseException):
-        raise CheckFailed(f"{prop} (it returned {shown(outcome)} instead)", "timeout")
+        raise _CheckFailed(f"{prop} (it returned {_shown(outcome)} instead)", "timeout")
     if not isinstance(outcome, TimeoutError):
-        raise CheckFailed(f"{prop} (got {raised(outcome)})", "timeout")
-    expect(not loads, prop, "the waiter loaded", topic="timeout")
-    expect(0.3 <= waited < 3, prop, f"gave up after {waited:.2f} s", topic="timeout")
+        raise _CheckFailed(f"{prop} (got {_raised(outcome)})", "timeout")
+    _expect(not loads, prop, "the waiter loaded", topic="timeout")
+    _expect(0.3 <= waited < 3, prop, f"gave up after {waited:.2f} s", topic="timeout")
     return (
         "a hit does not load; 20 concurrent misses load once and all get the value; the lock "
         "has a TTL, is released by its holder only, and after a failed load; a waiter gives up "
@@ -292,7 +285,7 @@ def check_xfetch_rule(should_refresh: Callable[[float, float, float, float, floa
     ]
     for now, delta_s, beta, expires_at, u, expected, prop, topic in cases:
         where = f"now={now:g}, Δ={delta_s:g}, β={beta:g}, expiry={expires_at:g}, u={u:g}"
-        got = call(
+        got = _call(
             should_refresh,
             now,
             delta_s,
@@ -302,13 +295,13 @@ def check_xfetch_rule(should_refresh: Callable[[float, float, float, float, floa
             property_=f"{prop} [{where}]",
             topic=topic,
         )
-        expect(
+        _expect(
             isinstance(got, bool) or got in (0, 1),
             f"returns True or False [{where}]",
             got,
             topic="sign",
         )
-        expect(bool(got) == expected, f"{prop} [{where}]", got, topic=topic)
+        _expect(bool(got) == expected, f"{prop} [{where}]", got, topic=topic)
     # Over many u, the share that refreshes is the formula's exp(−gap/(Δβ)).
     gap, delta_s, beta, n = 0.5, 0.5, 1.0, 2_000
     refreshed = sum(
@@ -316,13 +309,13 @@ def check_xfetch_rule(should_refresh: Callable[[float, float, float, float, floa
     )
     expected = math.exp(-gap / (delta_s * beta))
     prop = f"over u spread evenly in (0, 1], a share exp(−gap/(Δβ)) = {expected:.3f} refreshes"
-    expect(abs(refreshed / n - expected) < 0.01, prop, round(refreshed / n, 3), topic="log")
+    _expect(abs(refreshed / n - expected) < 0.01, prop, round(refreshed / n, 3), topic="log")
     return f"{len(cases)} cases at and around every boundary, and the refresh probability"
 
 
 # --------------------------------------------------------------------------- 08.3 SWR windows
 
-SWR_ACTIONS = ("serve", "serve stale and refresh", "load", "serve stale (error)", "error")
+_SWR_ACTIONS = ("serve", "serve stale and refresh", "load", "serve stale (error)", "error")
 """What a stale-while-revalidate cache does with a read, by the age of its value."""
 
 
@@ -385,17 +378,17 @@ def check_swr_action(swr_action: Callable[..., Any]) -> str:
             f"age={age}, fresh_ttl={fresh:g}, stale_ttl={stale:g}, error_ttl={error:g}, "
             f"database_up={up}"
         )
-        got = call(
+        got = _call(
             swr_action, age, fresh, stale, error, up, property_=f"{prop} [{where}]", topic=topic
         )
-        expect(got in SWR_ACTIONS, f"returns one of {SWR_ACTIONS} [{where}]", got, topic="fresh")
-        expect(got == expected, f"{prop} [{where}]", got, topic=topic)
+        _expect(got in _SWR_ACTIONS, f"returns one of {_SWR_ACTIONS} [{where}]", got, topic="fresh")
+        _expect(got == expected, f"{prop} [{where}]", got, topic=topic)
     return f"{len(cases)} reads, at and around each window's edge, with the database up and down"
 
 
-EXERCISES = {"08.1": check_load_once, "08.2": check_xfetch_rule, "08.3": check_swr_action}
+_EXERCISES = {"08.1": check_load_once, "08.2": check_xfetch_rule, "08.3": check_swr_action}
 
-HINTS = {
+_HINTS = {
     "08.1": {
         "hit": (
             "Look in the cache first: cache.get(key, MISSING) with a sentinel MISSING = object(), "

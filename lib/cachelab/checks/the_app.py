@@ -27,24 +27,17 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from cachelab.checks import CheckFailed, call, expect, raised
+from cachelab.checks import _call, _CheckFailed, _expect, _raised
 from cachelab.shop.app import Shop
-from cachelab.shop.data import DATA_END, DAY, connect_read_only, scratch_shop
+from cachelab.shop.data import DATA_END, DAY, _connect_read_only, scratch_shop
 
-__all__ = [
-    "EXERCISES",
-    "HINTS",
-    "BAD_DAYS",
-    "units_by_category",
-    "check_top_categories",
-    "check_covering_index",
-]
+__all__ = ["check_covering_index", "check_top_categories"]
 
-BAD_DAYS = [0, -7, 2.5, "7", True, None]
+_BAD_DAYS = [0, -7, 2.5, "7", True, None]
 """Values of ``days`` that must be refused: not a whole number >= 1 (``ValueError``, or
 ``TypeError`` for a value that is not a whole number at all)."""
 
-PROBE_DAYS = 17
+_PROBE_DAYS = 17
 """The period of the parameter probe: a number that appears nowhere else in the SQL."""
 
 
@@ -90,11 +83,11 @@ def _recording_sql() -> Iterator[list[tuple[str, Any]]]:
         _RecordingConnection.statements = _RecordingCursor.statements = []
 
 
-def units_by_category(path: Path, days: int) -> list[tuple[str, int]]:
+def _units_by_category(path: Path, days: int) -> list[tuple[str, int]]:
     """The reference answer, computed row by row in Python: (category, units) biggest first, ties by
     name.
     """
-    connection = connect_read_only(path)
+    connection = _connect_read_only(path)
     try:
         category_of = dict(connection.execute("SELECT id, category FROM products"))
         units: Counter[str] = Counter()
@@ -115,7 +108,7 @@ def _file_digest(path: Path) -> str:
 
 def _as_pairs(rows: Any, call_text: str) -> list[tuple[Any, Any]]:
     """``rows`` as (category, units_sold) pairs, or CheckFailed saying what shape was expected."""
-    expect(
+    _expect(
         isinstance(rows, (list, tuple)),
         f"{call_text} returns a list of dicts",
         type(rows).__name__,
@@ -123,7 +116,7 @@ def _as_pairs(rows: Any, call_text: str) -> list[tuple[Any, Any]]:
     )
     pairs = []
     for row in rows:
-        expect(
+        _expect(
             hasattr(row, "keys") and {"category", "units_sold"} <= set(row.keys()),
             f"each row of {call_text} is a dict with the keys 'category' and 'units_sold'",
             row,
@@ -147,10 +140,10 @@ def check_top_categories(top_categories: Callable[[Any, int], list]) -> str:
     for days in (7, 1, 30, 365):
         call_text = f"top_categories(db_path, {days})"
         prop = f"{call_text} returns a list of dicts with 'category' and 'units_sold'"
-        got = _as_pairs(call(top_categories, path, days, property_=prop, topic="query"), call_text)
-        expected = units_by_category(path, days)
+        got = _as_pairs(_call(top_categories, path, days, property_=prop, topic="query"), call_text)
+        expected = _units_by_category(path, days)
         if got != expected and sorted(got, key=repr) == sorted(expected, key=repr):
-            raise CheckFailed(
+            raise _CheckFailed(
                 f"{call_text} puts the biggest seller first (ties by category name) "
                 f"(got {got[:3]!r}…)",
                 "order",
@@ -158,12 +151,12 @@ def check_top_categories(top_categories: Callable[[Any, int], list]) -> str:
         if got and expected and {c for c, _ in got} == {c for c, _ in expected}:
             counted_orders = dict(_order_counts(path, days))
             if dict(got) == counted_orders:
-                raise CheckFailed(
+                raise _CheckFailed(
                     f"{call_text} adds up units (SUM of quantity), not orders (COUNT) "
                     f"(got {got[:2]!r}…)",
                     "sum",
                 )
-        expect(
+        _expect(
             got == expected,
             f"{call_text} returns the units sold per category in the last {days} days "
             f"(orders with ordered_at >= DATA_END - {days} * DAY)",
@@ -172,22 +165,22 @@ def check_top_categories(top_categories: Callable[[Any, int], list]) -> str:
         )
 
     with _recording_sql() as statements:
-        call(
+        _call(
             top_categories,
             path,
-            PROBE_DAYS,
-            property_=f"top_categories(db_path, {PROBE_DAYS}) runs",
+            _PROBE_DAYS,
+            property_=f"top_categories(db_path, {_PROBE_DAYS}) runs",
             topic="query",
         )
-    pasted = _pasted_values(statements, PROBE_DAYS)
-    expect(
+    pasted = _pasted_values(statements, _PROBE_DAYS)
+    _expect(
         not pasted,
         f"the period travels as a parameter (:since or ?), never pasted into the SQL text: "
-        f"for days={PROBE_DAYS} your SQL contains {pasted}",
+        f"for days={_PROBE_DAYS} your SQL contains {pasted}",
         topic="parameters",
     )
 
-    for bad in BAD_DAYS:
+    for bad in _BAD_DAYS:
         try:
             top_categories(path, bad)
         except (ValueError, TypeError):
@@ -195,11 +188,11 @@ def check_top_categories(top_categories: Callable[[Any, int], list]) -> str:
         except NotImplementedError:
             raise
         except Exception as error:  # the wrong kind of error is what we report
-            raise CheckFailed(
-                f"top_categories(db_path, {bad!r}) raises ValueError (got {raised(error)})",
+            raise _CheckFailed(
+                f"top_categories(db_path, {bad!r}) raises ValueError (got {_raised(error)})",
                 "validate",
             ) from None
-        raise CheckFailed(
+        raise _CheckFailed(
             f"top_categories(db_path, {bad!r}) raises ValueError: days must be a whole number >= 1 "
             f"(it returned rows instead)",
             "validate",
@@ -213,21 +206,21 @@ def check_top_categories(top_categories: Callable[[Any, int], list]) -> str:
         except NotImplementedError:
             raise
         except Exception as error:
-            raise CheckFailed(
-                f"a missing database raises FileNotFoundError (got {raised(error)})",
+            raise _CheckFailed(
+                f"a missing database raises FileNotFoundError (got {_raised(error)})",
                 "missing",
             ) from None
         else:
-            raise CheckFailed(
+            raise _CheckFailed(
                 "a missing database raises FileNotFoundError (it returned rows instead)", "missing"
             )
-        expect(
+        _expect(
             not missing.exists(),
             "a missing database is reported, not created as a new empty file",
             missing.name,
             topic="missing",
         )
-    expect(
+    _expect(
         _file_digest(path) == digest,
         "top_categories only reads: the database is unchanged afterwards",
         topic="query",
@@ -253,7 +246,7 @@ def _pasted_values(statements: list[tuple[str, Any]], days: int) -> list[str]:
 
 def _order_counts(path: Path, days: int) -> list[tuple[str, int]]:
     """What a query with COUNT(*) instead of SUM(quantity) would give -- to name that mistake."""
-    connection = connect_read_only(path)
+    connection = _connect_read_only(path)
     try:
         return connection.execute(
             "SELECT products.category, COUNT(*) FROM orders JOIN products ON products.id = "
@@ -265,7 +258,7 @@ def _order_counts(path: Path, days: int) -> list[tuple[str, int]]:
 
 
 def _counts(path: Path) -> tuple[int, int]:
-    connection = connect_read_only(path)
+    connection = _connect_read_only(path)
     try:
         return (
             connection.execute("SELECT COUNT(*) FROM products").fetchone()[0],
@@ -303,35 +296,35 @@ def check_covering_index(add_covering_index: Callable[[Any], Any]) -> str:
     path = scratch_shop("tiny")
     before = _trending_answers(path)
     counts = _counts(path)
-    call(add_covering_index, path, property_="add_covering_index(db_path) runs", topic="columns")
+    _call(add_covering_index, path, property_="add_covering_index(db_path) runs", topic="columns")
     plan = _plan(path)
     orders_steps = [step for step in plan if " orders " in f" {step} "]
-    expect(
+    _expect(
         any("COVERING INDEX" in step for step in orders_steps),
         "the trending query's plan reads orders from a COVERING INDEX (every column it needs is in "
         "the index)",
         orders_steps,
         topic="columns",
     )
-    expect(
+    _expect(
         any(step.startswith("SEARCH orders USING COVERING INDEX") for step in orders_steps),
         "the plan SEARCHes the covering index (jumps to the last days' orders) instead of SCANning "
         "all of it",
         orders_steps,
         topic="column-order",
     )
-    expect(
+    _expect(
         _trending_answers(path) == before,
         "trending() returns exactly the same rows with the index",
         topic="columns",
     )
-    expect(
+    _expect(
         _counts(path) == counts,
         "no product or order was added or removed",
         _counts(path),
         topic="columns",
     )
-    call(
+    _call(
         add_covering_index,
         path,
         property_="running add_covering_index a second time is safe",
@@ -341,9 +334,9 @@ def check_covering_index(add_covering_index: Callable[[Any], Any]) -> str:
     return f"the plan now says {covering!r}, and trending() is unchanged"
 
 
-EXERCISES = {"01.1": check_top_categories, "01.2": check_covering_index}
+_EXERCISES = {"01.1": check_top_categories, "01.2": check_covering_index}
 
-HINTS = {
+_HINTS = {
     "01.1": {
         "query": (
             "Start from the subquery inside TRENDING_SQL: it adds up units since a time, per "

@@ -25,24 +25,14 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
-from cachelab.checks import CheckFailed, call, expect
+from cachelab.checks import _call, _CheckFailed, _expect
 from cachelab.lab.sim import model
 
-__all__ = [
-    "EXERCISES",
-    "HINTS",
-    "Workload",
-    "WORKLOADS",
-    "DB_LOAD_BUDGET",
-    "CASES",
-    "check_ttl_choice",
-    "check_per_data_ttls",
-    "check_longest_ttl_within",
-]
+__all__ = ["DB_LOAD_BUDGET", "WORKLOADS", "check_longest_ttl_within", "check_per_data_ttls"]
 
 
 @dataclass(frozen=True)
-class Workload:
+class _Workload:
     """One kind of cached data: how often it is read and changed, and how much staleness it
     tolerates.
     """
@@ -55,10 +45,10 @@ class Workload:
     why: str
 
 
-WORKLOADS: dict[str, Workload] = {
+WORKLOADS: dict[str, _Workload] = {
     w.name: w
     for w in (
-        Workload(
+        _Workload(
             "price",
             20.0,
             1 / 600,
@@ -66,7 +56,7 @@ WORKLOADS: dict[str, Workload] = {
             30.0,
             "a price changes every 10 minutes; a wrong price at checkout is costly",
         ),
-        Workload(
+        _Workload(
             "stock",
             20.0,
             1 / 30,
@@ -74,7 +64,7 @@ WORKLOADS: dict[str, Workload] = {
             10.0,
             "a hot product sells every 30 s; a stock figure may lag a little",
         ),
-        Workload(
+        _Workload(
             "trending",
             50.0,
             1 / 300,
@@ -99,38 +89,38 @@ def _number(value: object) -> bool:
     )
 
 
-def check_ttl_choice(ttls: Mapping[str, float]) -> str:
+def _check_ttl_choice(ttls: Mapping[str, float]) -> str:
     """Check a dict of TTLs (``{"price": ..., "stock": ..., "trending": ...}``) against every
     budget.
 
-    Raises ``CheckFailed`` naming the data type and the first budget it misses, and by how much.
+    Raises ``_CheckFailed`` naming the data type and the first budget it misses, and by how much.
     """
-    expect(
+    _expect(
         isinstance(ttls, Mapping),
         "the answer is a dict {data type: TTL in seconds}",
         type(ttls).__name__,
         topic="shape",
     )
-    expect(
+    _expect(
         set(ttls) == set(WORKLOADS),
         f"the dict has exactly the keys {sorted(WORKLOADS)}",
         sorted(ttls),
         topic="shape",
     )
     for name, ttl in ttls.items():
-        expect(_number(ttl), f"the TTL of {name!r} is a number of seconds > 0", ttl, topic="shape")
+        _expect(_number(ttl), f"the TTL of {name!r} is a number of seconds > 0", ttl, topic="shape")
     outcomes = {name: model(ttls[name], w.read_rate, w.write_rate) for name, w in WORKLOADS.items()}
     for name, w in WORKLOADS.items():
         stale = outcomes[name].stale_fraction
         if stale > w.stale_budget:
-            raise CheckFailed(
+            raise _CheckFailed(
                 f"{name}: staleness budget missed -- with a TTL of {ttls[name]:g} s, {stale:.1%} "
                 f"of reads are stale, over the budget of {w.stale_budget:.0%} (a shorter TTL is "
                 "staler less often)",
                 "fraction",
             )
         if ttls[name] > w.max_stale_age_s:
-            raise CheckFailed(
+            raise _CheckFailed(
                 f"{name}: age budget missed -- a TTL of {ttls[name]:g} s lets a stale read serve a "
                 f"value up to {ttls[name]:g} s old, {ttls[name] - w.max_stale_age_s:g} s over the "
                 f"budget of {w.max_stale_age_s:g} s",
@@ -139,7 +129,7 @@ def check_ttl_choice(ttls: Mapping[str, float]) -> str:
     total = sum(o.db_loads_per_s for o in outcomes.values())
     if total > DB_LOAD_BUDGET:
         worst = max(outcomes, key=lambda n: outcomes[n].db_loads_per_s)
-        raise CheckFailed(
+        raise _CheckFailed(
             f"database-load budget missed -- the three caches cause {total:.2f} loads/s, over the "
             f"budget of {DB_LOAD_BUDGET:g} loads/s; {worst!r} causes most "
             f"({outcomes[worst].db_loads_per_s:.2f}/s): lengthen the TTLs that have staleness to "
@@ -159,12 +149,12 @@ def check_ttl_choice(ttls: Mapping[str, float]) -> str:
 
 def check_per_data_ttls(pick_ttls: Callable[[], Mapping[str, float]]) -> str:
     """Exercise 07.2: ``pick_ttls()`` returns one TTL per data type that meets all the budgets."""
-    return check_ttl_choice(
-        call(pick_ttls, property_="pick_ttls() returns a dict of TTLs", topic="shape")
+    return _check_ttl_choice(
+        _call(pick_ttls, property_="pick_ttls() returns a dict of TTLs", topic="shape")
     )
 
 
-CASES = (  # (stale budget, read rate, write rate): a spread of rates and budgets
+_CASES = (  # (stale budget, read rate, write rate): a spread of rates and budgets
     (0.01, 20.0, 1 / 600),
     (0.05, 20.0, 1 / 30),
     (0.25, 50.0, 1 / 300),
@@ -177,9 +167,9 @@ def check_longest_ttl_within(longest_ttl_within: Callable[[float, float, float],
     """Exercise 07.1: ``longest_ttl_within(stale_budget, read_rate, write_rate)`` finds the longest
     TTL whose modelled stale fraction stays within the budget (to within 5 %)."""
     found = []
-    for budget, read_rate, write_rate in CASES:
+    for budget, read_rate, write_rate in _CASES:
         where = f"(stale_budget={budget}, read_rate={read_rate:g}, write_rate={write_rate:.3g})"
-        ttl = call(
+        ttl = _call(
             longest_ttl_within,
             budget,
             read_rate,
@@ -187,9 +177,9 @@ def check_longest_ttl_within(longest_ttl_within: Callable[[float, float, float],
             property_=f"longest_ttl_within{where[1:-1]} returns a TTL",
             topic="search",
         )
-        expect(_number(ttl), f"returns a TTL > 0 seconds {where}", ttl, topic="search")
+        _expect(_number(ttl), f"returns a TTL > 0 seconds {where}", ttl, topic="search")
         stale = model(ttl, read_rate, write_rate).stale_fraction
-        expect(
+        _expect(
             stale <= budget * (1 + 1e-6),
             f"the TTL stays within the staleness budget {where}: "
             f"TTL {ttl:g} s gives {stale:.2%} stale",
@@ -197,7 +187,7 @@ def check_longest_ttl_within(longest_ttl_within: Callable[[float, float, float],
             topic="good-end",
         )
         longer = model(ttl * 1.05, read_rate, write_rate).stale_fraction
-        expect(
+        _expect(
             longer > budget,
             f"the TTL is the longest within the budget (5 % longer must exceed it) {where}: "
             f"TTL {ttl * 1.05:g} s still gives only {longer:.2%} stale",
@@ -205,12 +195,12 @@ def check_longest_ttl_within(longest_ttl_within: Callable[[float, float, float],
             topic="precision",
         )
         found.append(f"{ttl:.3g} s")
-    return f"longest TTLs found for {len(CASES)} workloads: {', '.join(found)}"
+    return f"longest TTLs found for {len(_CASES)} workloads: {', '.join(found)}"
 
 
-EXERCISES = {"07.1": check_longest_ttl_within, "07.2": check_per_data_ttls}
+_EXERCISES = {"07.1": check_longest_ttl_within, "07.2": check_per_data_ttls}
 
-HINTS = {
+_HINTS = {
     "07.1": {
         "search": (
             "The stale fraction only grows with the TTL, so you can search for the TTL where it "

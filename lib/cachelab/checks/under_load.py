@@ -13,16 +13,10 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, Optional
 
-from cachelab.checks import CheckFailed, call, expect, shown
+from cachelab.checks import _call, _CheckFailed, _expect, _shown
 from cachelab.web._load import LoadRun
 
-__all__ = [
-    "EXERCISES",
-    "HINTS",
-    "check_sustained_rate",
-    "check_workers_needed",
-    "check_oldest_page",
-]
+__all__ = ["check_oldest_page", "check_sustained_rate", "check_workers_needed"]
 
 
 def _number(got: Any) -> bool:
@@ -55,8 +49,8 @@ def _refuses(answer: Callable[..., Any], args: tuple, prop: str, topic: str) -> 
     except NotImplementedError:
         raise
     except Exception as error:
-        raise CheckFailed(f"{prop}: got {type(error).__name__} instead", topic) from None
-    raise CheckFailed(f"{prop} (it returned {shown(got)})", topic)
+        raise _CheckFailed(f"{prop}: got {type(error).__name__} instead", topic) from None
+    raise _CheckFailed(f"{prop} (it returned {_shown(got)})", topic)
 
 
 # --------------------------------------------------------------------------- 10.1
@@ -68,37 +62,37 @@ def check_sustained_rate(sustained_rate: Callable[[list, float], Optional[float]
     sweep = [_run(50, 49, 20), _run(100, 98, 40), _run(200, 190, 90), _run(400, 230, 900)]
 
     def ask(runs: list, prop: str, topic: str) -> Any:
-        return call(sustained_rate, list(runs), budget_s, property_=prop, topic=topic)
+        return _call(sustained_rate, list(runs), budget_s, property_=prop, topic=topic)
 
     prop = "it answers the throughput of the fastest run within the budget (190 requests/s here)"
     got = ask(sweep, prop, "best")
-    expect(_number(got), prop, got, topic="best")
-    expect(not _close(got, 200), prop + " -- the throughput, not the offered rate", got,
+    _expect(_number(got), prop, got, topic="best")
+    _expect(not _close(got, 200), prop + " -- the throughput, not the offered rate", got,
            topic="throughput")  # fmt: skip
-    expect(not _close(got, 230), prop + " -- the 400/s run missed the budget", got, topic="budget")
-    expect(_close(got, 190), prop, got, topic="best")
+    _expect(not _close(got, 230), prop + " -- the 400/s run missed the budget", got, topic="budget")
+    _expect(_close(got, 190), prop, got, topic="best")
 
     prop = "a run whose p95 is exactly the budget meets it (p95 <= budget)"
     got = ask([_run(50, 49, 20), _run(100, 99, 100)], prop, "budget")
-    expect(_close(got, 99), prop, got, topic="budget")
+    _expect(_close(got, 99), prop, got, topic="budget")
 
     prop = "a run with more than 1 % errors is not sustained, however fast (3 of 200 failed)"
     got = ask([_run(50, 49, 20), _run(100, 97, 30, errors=3)], prop, "errors")
-    expect(_close(got, 49), prop, got, topic="errors")
+    _expect(_close(got, 49), prop, got, topic="errors")
 
     prop = "1 % errors (2 of 200) is still within the bar"
     got = ask([_run(50, 49, 20), _run(100, 98, 30, errors=2)], prop, "errors")
-    expect(_close(got, 98), prop, got, topic="errors")
+    _expect(_close(got, 98), prop, got, topic="errors")
 
     prop = "runs come in any order: the answer is the best, not the last within budget"
     got = ask(list(reversed(sweep)), prop, "best")
-    expect(_close(got, 190), prop, got, topic="best")
+    _expect(_close(got, 190), prop, got, topic="best")
 
     prop = "when no run met the budget, the answer is None (the service sustains nothing there)"
     got = ask([_run(400, 230, 900)], prop, "none")
-    expect(got is None, prop, got, topic="none")
+    _expect(got is None, prop, got, topic="none")
     got = ask([], prop, "none")
-    expect(got is None, prop + " -- and for no runs at all", got, topic="none")
+    _expect(got is None, prop + " -- and for no runs at all", got, topic="none")
     return (
         "the best throughput within the p95 budget (<=), runs with > 1 % errors left out, "
         "None when nothing qualifies"
@@ -123,10 +117,10 @@ def check_workers_needed(workers_needed: Callable[..., int]) -> str:
         ((1000, 0.0005, 0.7), 1, "a cache hit's 0.5 ms: 1,000/s is 0.5 cores -> 1", "units"),
     ]  # fmt: skip
     for args, want, prop, topic in cases:
-        got = call(workers_needed, *args, property_=prop, topic=topic)
-        expect(isinstance(got, int) and not isinstance(got, bool), prop + " (a whole number)",
+        got = _call(workers_needed, *args, property_=prop, topic=topic)
+        _expect(isinstance(got, int) and not isinstance(got, bool), prop + " (a whole number)",
                got, topic="ceil")  # fmt: skip
-        expect(got == want, prop, got, topic=topic)
+        _expect(got == want, prop, got, topic=topic)
     for args, why in (
         ((-1, 0.02, 0.7), "a negative rate"),
         ((100, -0.02, 0.7), "a negative service time"),
@@ -154,20 +148,20 @@ def check_oldest_page(oldest_page_s: Callable[..., float]) -> str:
         ((2.5, 4, False), 6.5, "fractions work: 2.5 s + 4 s -> 6.5 s", "add"),
     ]  # fmt: skip
     for args, want, prop, topic in cases:
-        got = call(oldest_page_s, *args, property_=prop, topic=topic)
-        expect(_close(got, want), prop, got, topic=topic)
+        got = _call(oldest_page_s, *args, property_=prop, topic=topic)
+        _expect(_close(got, want), prop, got, topic=topic)
     for args, why in (((-1, 30, False), "a negative TTL"), ((30, -5, False), "a negative max-age")):
         _refuses(oldest_page_s, args, f"{why} is refused with ValueError {args}", "refuse")
     return "server TTL + max-age (TTL only), max-age alone with delete-on-write or no server cache"
 
 
-EXERCISES = {
+_EXERCISES = {
     "10.1": check_sustained_rate,
     "10.2": check_workers_needed,
     "10.3": check_oldest_page,
 }
 
-HINTS = {
+_HINTS = {
     "10.1": {
         "best": (
             "Keep the runs that meet both bars, then take the best of what is left.",

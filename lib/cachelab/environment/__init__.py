@@ -4,3 +4,5 @@
 - ``checklist``     lesson 00's set-up checklist;
 - ``reset``         deletes the course's data, and only the course's.
 """
+
+__all__: list[str] = []

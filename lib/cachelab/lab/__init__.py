@@ -9,3 +9,5 @@
 - ``burst``      a hot key expiring under load, measured: the herd, and the fixes on one burst;
 - ``capstone``   lesson 09's mixed page, its budgets, and the seeded replay that grades a design.
 """
+
+__all__: list[str] = []

@@ -14,14 +14,14 @@ Each request goes through one ``strategy`` (``STRATEGIES``): plain cache-aside, 
 of ``cachelab.stampede``'s guards. The run reports every request (when it arrived, how
 long it took, how stale its value was) and every database load (when it started and
 ended), so a lesson can count the loads of one expiry, read p95 latencies, and draw
-the herd. Values reloaded during the burst keep for ``REFILL_TTL_S`` (under
+the herd. Values reloaded during the burst keep for ``_REFILL_TTL_S`` (under
 stale-while-revalidate: are fresh for that long), far past the burst's end however late a
 busy machine runs its requests, so each list expires exactly once in a run, and
 ``loads_per_expiry`` is loads divided by lists.
 
 **Stale seconds.** A value carries the wall-clock moment it was loaded and the TTL it
 was meant to have (the nominal ``ttl`` -- the soft TTL under stale-while-revalidate --
-for the warm-up's values, ``REFILL_TTL_S`` for values reloaded during the burst); a
+for the warm-up's values, ``_REFILL_TTL_S`` for values reloaded during the burst); a
 request's ``stale_s`` is how far past that TTL its value's age was when the request
 asked for it (0 for a younger value; measured when the request starts, so that a
 request descheduled on a busy machine after its answer came is not counted stale).
@@ -62,25 +62,7 @@ from cachelab import keys
 from cachelab._internal.validation import validate_choice, validate_number, validate_whole_number
 from cachelab.lab.timing import percentile
 
-__all__ = [
-    "STRATEGIES",
-    "TRENDING_LIMITS",
-    "REFILL_TTL_S",
-    "SWR_STALE_S",
-    "MAX_REQUESTS",
-    "MAX_READ_RATE",
-    "REDIS_TIMEOUT_S",
-    "BurstRequest",
-    "BurstLoad",
-    "BurstResult",
-    "run_burst",
-    "plot_burst",
-    "WarmUpRun",
-    "simulate_warm_up",
-    "EarlyRefreshRun",
-    "simulate_early_refresh",
-    "refreshed_at_least_formula",
-]
+__all__ = ["STRATEGIES", "plot_burst", "run_burst", "simulate_warm_up", "simulate_early_refresh"]
 
 STRATEGIES = {
     "none": "no protection",
@@ -92,36 +74,36 @@ STRATEGIES = {
 }
 """What a burst's requests go through, with the label lessons show."""
 
-TRENDING_LIMITS = (10, 20, 50, 5, 30, 40, 15, 25)
+_TRENDING_LIMITS = (10, 20, 50, 5, 30, 40, 15, 25)
 """The trending lists a burst caches, in order: ``keys.trending(7, limit)`` for each."""
 
-REFILL_TTL_S = 60.0
+_REFILL_TTL_S = 60.0
 """Values reloaded during a burst live this many seconds, so each list expires once per run."""
 
-SWR_STALE_S = 60.0
+_SWR_STALE_S = 60.0
 """Under stale-while-revalidate, a value past its soft TTL may be served stale for this many
 seconds more: longer than any burst, so that one background refresh per list is enough even
 when a busy machine makes it slow."""
 
-START_LEAD_S = 0.05
+_START_LEAD_S = 0.05
 """How far ahead of its start a burst writes its lists (and tells its processes the start)."""
 
-MAX_REQUESTS = 2_000
+_MAX_REQUESTS = 2_000
 """The most requests one burst starts (one thread each)."""
 
-REDIS_TIMEOUT_S = 10.0
+_REDIS_TIMEOUT_S = 10.0
 """How long a burst's requests wait for Redis. The course's usual quarter of a second would
 turn a busy machine's late answer into an outage (and the cache, failing open, into a miss):
 a burst measures herds, not outages."""
 
-MAX_READ_RATE = 100_000.0
+_MAX_READ_RATE = 100_000.0
 """The fastest arrivals a burst accepts, per second. Lessons set the rate from the measured
 load time (λD fixed), so a fast machine asks for thousands per second; the bound that keeps a
-burst small is ``MAX_REQUESTS``."""
+burst small is ``_MAX_REQUESTS``."""
 
 
 @dataclass(frozen=True)
-class BurstRequest:
+class _BurstRequest:
     """One request: arrival (s after the start), the list it asked for, latency, staleness.
 
     ``started_s`` is when it really began: its arrival, or later when a busy machine woke
@@ -140,7 +122,7 @@ class BurstRequest:
 
 
 @dataclass(frozen=True)
-class BurstLoad:
+class _BurstLoad:
     """One database load: which list, and when it started and ended (s after the start)."""
 
     key_index: int
@@ -153,7 +135,7 @@ class BurstLoad:
 
 
 @dataclass
-class BurstResult:
+class _BurstResult:
     """Everything one burst did, with the figures lesson 08 compares."""
 
     strategy: str
@@ -163,8 +145,8 @@ class BurstResult:
     key_count: int
     processes: int
     expiries_s: list[float]
-    requests: list[BurstRequest] = field(repr=False)
-    loads: list[BurstLoad] = field(repr=False)
+    requests: list[_BurstRequest] = field(repr=False)
+    loads: list[_BurstLoad] = field(repr=False)
     pids: list[int] = field(default_factory=list, repr=False)
     cache_down: bool = False
     stored_s: dict[int, float] = field(default_factory=dict, repr=False)
@@ -247,7 +229,7 @@ class BurstResult:
     @property
     def first_load_s(self) -> float:
         """How long the first load of each list took, on average: D as the burst saw it."""
-        firsts: dict[int, BurstLoad] = {}
+        firsts: dict[int, _BurstLoad] = {}
         for load in sorted(self.loads, key=lambda item: item.started_s):
             firsts.setdefault(load.key_index, load)
         return statistics.fmean(load.duration_s for load in firsts.values()) if firsts else 0.0
@@ -291,7 +273,7 @@ class _Loads:
         self._db_path = db_path
         self._start = start
         self._fresh_for_s = fresh_for_s
-        self.records: list[BurstLoad] = []
+        self.records: list[_BurstLoad] = []
         self._lock = threading.Lock()
         self._pool = threading.Semaphore(db_connections) if db_connections else None
 
@@ -299,7 +281,7 @@ class _Loads:
         """The loader of trending list ``key_index``: the real query, timed and recorded."""
         from cachelab.shop.app import Shop
 
-        limit = TRENDING_LIMITS[key_index]
+        limit = _TRENDING_LIMITS[key_index]
 
         def load() -> dict:
             if self._pool is not None:
@@ -316,7 +298,7 @@ class _Loads:
                 if self._pool is not None:
                     self._pool.release()
             with self._lock:
-                self.records.append(BurstLoad(key_index, started, ended))
+                self.records.append(_BurstLoad(key_index, started, ended))
             return {"rows": rows, "loaded_at": time.time(), "fresh_for_s": self._fresh_for_s}
 
         return load
@@ -326,7 +308,7 @@ def _page(strategy: str, cache: Any, ttl: float, spread: float, beta: float, see
     """The request handler of ``strategy``: ``page(key, loader) -> value``."""
     from cachelab.stampede import EarlyRefresh, SingleFlight, jittered_ttl
 
-    refill_ttl = REFILL_TTL_S
+    refill_ttl = _REFILL_TTL_S
     if strategy == "none":
         return lambda key, load: cache.get_or_load(key, load, refill_ttl)
     if strategy == "single_flight":
@@ -357,7 +339,7 @@ def _cache_that_notes_stores(
 
     index = {}
     for i, name in enumerate(names):
-        for key in (name, keys.early_refresh(name), keys.stale_while_revalidate(name)):
+        for key in (name, keys._early_refresh(name), keys._stale_while_revalidate(name)):
             index[key] = i
 
     class NotingCache(RedisCache):
@@ -379,8 +361,8 @@ def _cache_that_notes_stores(
 
 
 def _swr(cache: Any, ttl: float, clock: Callable[[], float] = time.time) -> Any:
-    """The burst's stale-while-revalidate: a refreshed value is fresh for ``REFILL_TTL_S``,
-    and may be served stale for ``SWR_STALE_S`` after that.
+    """The burst's stale-while-revalidate: a refreshed value is fresh for ``_REFILL_TTL_S``,
+    and may be served stale for ``_SWR_STALE_S`` after that.
 
     The warm-up stamps its values as loaded ``REFILL_TTL_S − ttl`` before the start, so
     they turn stale at ``ttl`` (and too old to serve at ``ttl + SWR_STALE_S``).
@@ -389,8 +371,8 @@ def _swr(cache: Any, ttl: float, clock: Callable[[], float] = time.time) -> Any:
 
     return StaleWhileRevalidate(
         cache,
-        fresh_ttl=REFILL_TTL_S,
-        stale_ttl=REFILL_TTL_S + SWR_STALE_S,
+        fresh_ttl=_REFILL_TTL_S,
+        stale_ttl=_REFILL_TTL_S + _SWR_STALE_S,
         clock=clock,
     )
 
@@ -422,7 +404,7 @@ def _warm_up(
         for name, value in zip(names, values):
             early.store(name, value, delta_s=plan["delta_s"], ttl=from_start(ttl))
     elif strategy == "stale_while_revalidate":
-        swr = _swr(cache, ttl, clock=lambda: start_wall - (REFILL_TTL_S - ttl))
+        swr = _swr(cache, ttl, clock=lambda: start_wall - (_REFILL_TTL_S - ttl))
         for name, value in zip(names, values):
             swr.store(name, value)
     else:
@@ -481,16 +463,16 @@ def _agree_on_start(
     # Meet the other processes. The first writes every list at once (the deploy), for a start
     # a moment ahead, and only then tells the others when that start is: a process that a busy
     # machine pauses before its writes plans a new start, rather than shift every expiry.
-    ready_key = keys.redis_key(prefix, "burst:ready")
-    start_key = keys.redis_key(prefix, "burst:start")
+    ready_key = keys._redis_key(prefix, "burst:ready")
+    start_key = keys._redis_key(prefix, "burst:start")
     client.incr(ready_key)
     if worker_index == 0:
         while int(client.get(ready_key) or 0) < workers:
             time.sleep(0.001)
         while True:
-            start_wall = time.time() + START_LEAD_S
+            start_wall = time.time() + _START_LEAD_S
             _warm_up(strategy, cache, names, [dict(v) for v in plan["values"]], plan, start_wall)
-            if time.time() < start_wall - START_LEAD_S / 2:
+            if time.time() < start_wall - _START_LEAD_S / 2:
                 break
         client.set(start_key, repr(start_wall), ex=60)
         return start_wall
@@ -516,9 +498,9 @@ def _burst_worker(
     """
     from cachelab.environment.redis_server import connect
 
-    client = connect(redis_url, timeout_s=REDIS_TIMEOUT_S)
+    client = connect(redis_url, timeout_s=_REDIS_TIMEOUT_S)
     offset = [0.0]  # perf_counter at the shared start, once it is known
-    names = [keys.trending(7, TRENDING_LIMITS[i]) for i in range(plan["key_count"])]
+    names = [keys.trending(7, _TRENDING_LIMITS[i]) for i in range(plan["key_count"])]
     stored: dict[int, float] = {}  # list -> first store after the start (the warm-up's are not)
     stores_lock = threading.Lock()
 
@@ -529,10 +511,10 @@ def _burst_worker(
 
     cache = _worker_cache(client, prefix, names, note_store, plan["cache_down"])
     loads = _Loads(
-        db_path, lambda: time.perf_counter() - offset[0], REFILL_TTL_S, plan["db_connections"]
+        db_path, lambda: time.perf_counter() - offset[0], _REFILL_TTL_S, plan["db_connections"]
     )
     page = _page(strategy, cache, plan["ttl"], plan["spread"], plan["beta"], plan["seed"] + 1)
-    records: list[Optional[BurstRequest]] = [None] * len(arrivals)
+    records: list[Optional[_BurstRequest]] = [None] * len(arrivals)
     ready = threading.Barrier(len(arrivals) + 1)
 
     def request(index: int, arrived_s: float, key_index: int) -> None:
@@ -544,7 +526,7 @@ def _burst_worker(
         started_s = time.perf_counter() - offset[0]
         stale_s, error, loaded = _ask(page, names[key_index], query)
         latency = time.perf_counter() - offset[0] - arrived_s
-        records[index] = BurstRequest(
+        records[index] = _BurstRequest(
             arrived_s, key_index, latency, stale_s, error, started_s, loaded
         )
         if on_done is not None:
@@ -591,7 +573,7 @@ def run_burst(
     db_connections: Optional[int] = None,
     redis_url: Optional[str] = None,
     progress: bool = False,
-) -> BurstResult:
+) -> _BurstResult:
     """Play one burst on the shop at ``db_path`` through ``strategy``; see the module docstring.
 
     ``read_rate`` requests per second arrive over ``duration`` seconds, spread evenly
@@ -609,7 +591,7 @@ def run_burst(
     """
     from cachelab.cache import RedisCache
     from cachelab.environment.redis_server import connect, url_of
-    from cachelab.lab.workload import key_of, poisson_arrivals
+    from cachelab.lab.workload import _key_of, poisson_arrivals
 
     read_rate, duration, ttl = _validate_burst(
         strategy, read_rate, duration, ttl, key_count, processes, db_connections, delta_s
@@ -617,7 +599,7 @@ def run_burst(
     times, codes = poisson_arrivals(
         read_rate, 0, duration, key_count=key_count, zipf_s=0.0, seed=seed
     )
-    arrivals = [(t, key_of(code)) for t, code in zip(times, codes)]
+    arrivals = [(t, _key_of(code)) for t, code in zip(times, codes)]
     client = connect(redis_url)
     url = redis_url or url_of(client)
     prefix = f"{keys.learner_prefix()}burst:{uuid.uuid4().hex[:10]}:"
@@ -634,7 +616,7 @@ def run_burst(
     finally:
         RedisCache(client, prefix=prefix).clear()
     requests, loads, stored = _merge_reports(reports)
-    return BurstResult(
+    return _BurstResult(
         cache_down=bool(cache_down),
         strategy=strategy,
         read_rate=read_rate,
@@ -663,17 +645,17 @@ def _validate_burst(
     """Check ``run_burst``'s arguments before it starts anything; return its rate, duration, ttl."""
     validate_choice(strategy, "strategy", STRATEGIES)
     read_rate = validate_number(
-        read_rate, "read_rate", above=0, maximum=MAX_READ_RATE, unit="per second"
+        read_rate, "read_rate", above=0, maximum=_MAX_READ_RATE, unit="per second"
     )
     duration = validate_number(duration, "duration", above=0, maximum=60, unit="seconds")
     ttl = validate_number(ttl, "ttl", above=0, maximum=60, unit="seconds")
-    validate_whole_number(key_count, "key_count", maximum=len(TRENDING_LIMITS))
+    validate_whole_number(key_count, "key_count", maximum=len(_TRENDING_LIMITS))
     validate_whole_number(processes, "processes", maximum=8)
     if db_connections is not None:
         validate_whole_number(db_connections, "db_connections", maximum=256)
-    if read_rate * duration > MAX_REQUESTS:
+    if read_rate * duration > _MAX_REQUESTS:
         raise ValueError(
-            f"read_rate × duration must be at most {MAX_REQUESTS:,} requests (one thread each), "
+            f"read_rate × duration must be at most {_MAX_REQUESTS:,} requests (one thread each), "
             f"got {read_rate * duration:,.0f}"
         )
     if delta_s is not None:
@@ -723,7 +705,7 @@ def _warm_up_values(db_path: Any, key_count: int) -> tuple[list[dict], float]:
     try:
         started = time.perf_counter()
         values = [
-            {"rows": shop.trending(days=7, limit=TRENDING_LIMITS[i])} for i in range(key_count)
+            {"rows": shop.trending(days=7, limit=_TRENDING_LIMITS[i])} for i in range(key_count)
         ]
         return values, (time.perf_counter() - started) / key_count
     finally:
@@ -754,7 +736,7 @@ def _run_shares(jobs: list[tuple], total: int, strategy: str, progress: bool) ->
 
 def _merge_reports(
     reports: list[dict],
-) -> tuple[list[BurstRequest], list[BurstLoad], dict[int, float]]:
+) -> tuple[list[_BurstRequest], list[_BurstLoad], dict[int, float]]:
     """All processes' requests (by arrival), loads (by start), and each list's first refill."""
     requests = sorted(
         (r for report in reports for r in report["requests"]), key=lambda r: r.arrived_s
@@ -767,7 +749,7 @@ def _merge_reports(
     return requests, loads, stored
 
 
-def plot_burst(result: BurstResult, ax=None, title: Optional[str] = None):
+def plot_burst(result: _BurstResult, ax=None, title: Optional[str] = None):
     """A burst as a picture: each request's latency at its arrival, each load as a bar below.
 
     The dotted lines mark the moments the lists were written to expire. Returns the Axes.
@@ -812,7 +794,7 @@ def plot_burst(result: BurstResult, ax=None, title: Optional[str] = None):
 
 
 @dataclass
-class WarmUpRun:
+class _WarmUpRun:
     """A simulated warm-up: when each key's first value expired, and when every load happened."""
 
     ttl: float
@@ -842,7 +824,7 @@ def simulate_warm_up(
     spread: float = 0.0,
     duration: float = 300.0,
     seed: int = 0,
-) -> WarmUpRun:
+) -> _WarmUpRun:
     """``key_count`` keys written together at t = 0, then read at random for ``duration`` s.
 
     The real ``MemoryCache`` on a ``FakeClock``: every key is written at once with
@@ -860,12 +842,12 @@ def simulate_warm_up(
     from cachelab.cache import MemoryCache
     from cachelab.clock import FakeClock
     from cachelab.lab.workload import poisson_arrivals
-    from cachelab.stampede import MAX_SPREAD, jittered_ttl
+    from cachelab.stampede import _MAX_SPREAD, jittered_ttl
 
     validate_whole_number(key_count, "key_count", maximum=100_000)
     read_rate = validate_number(read_rate, "read_rate", above=0, maximum=100_000, unit="per second")
     ttl = validate_number(ttl, "ttl", above=0, maximum=86_400, unit="seconds")
-    spread = validate_number(spread, "spread", minimum=0, maximum=MAX_SPREAD)
+    spread = validate_number(spread, "spread", minimum=0, maximum=_MAX_SPREAD)
     duration = validate_number(duration, "duration", above=0, maximum=86_400, unit="seconds")
     if read_rate * duration > 5_000_000:
         raise ValueError(
@@ -890,7 +872,7 @@ def simulate_warm_up(
         if cache.get(names[code], missing) is missing:
             loads.append(t)
             cache.set(names[code], 0, jittered_ttl(ttl, spread, rng))
-    return WarmUpRun(ttl, spread, key_count, duration, first_expiries, loads)
+    return _WarmUpRun(ttl, spread, key_count, duration, first_expiries, loads)
 
 
 # ---------------------------------------------------------------------- early refresh, simulated

@@ -34,7 +34,7 @@ busy the grading machine is. Work done in background jobs counts towards the dat
 load, not towards any page's latency. Writes are the same for every design, so the
 queries of the shop's own write methods are not counted; any other query is.
 
->>> report = grade(OneTTLForEverything, Workload(duration_s=60))  # 60 s TTLs, no invalidation
+>>> report = grade(OneTTLForEverything, _Workload(duration_s=60))  # 60 s TTLs, no invalidation
 >>> [r.name for r in report.results if not r.met][:3]
 ['price: stale fraction', 'price: max age', 'stock: stale fraction']
 """
@@ -50,38 +50,29 @@ from cachelab.cache import MemoryCache
 from cachelab.clock import FakeClock
 from cachelab.lab.staleness import stale_age
 from cachelab.lab.timing import percentile
-from cachelab.lab.workload import key_of, poisson_arrivals
-from cachelab.shop.app import NOTIFICATIONS_SQL, PRODUCT_SQL, TRENDING_SQL, Shop
+from cachelab.lab.workload import _key_of, poisson_arrivals
+from cachelab.shop.app import _NOTIFICATIONS_SQL, PRODUCT_SQL, TRENDING_SQL, Shop
 from cachelab.shop.data import DATA_END, add_users, scratch_shop
 from cachelab.show.display import Table, tick
 
 __all__ = [
-    "DATA_TYPES",
-    "StalenessBudget",
     "BUDGETS",
-    "DB_QUERIES_PER_S_BUDGET",
-    "P95_PAGE_MS_BUDGET",
     "CACHE_KEYS_BUDGET",
     "COSTS_MS",
-    "Workload",
+    "DB_QUERIES_PER_S_BUDGET",
+    "OneTTLForEverything",
+    "P95_PAGE_MS_BUDGET",
     "WORKLOAD",
-    "Env",
-    "PageError",
-    "BudgetResult",
-    "Report",
     "grade",
     "prepare_shop",
     "workload_summary",
-    "DISCONTINUED",
-    "NEW_ARRIVALS",
-    "OneTTLForEverything",
 ]
 
-DATA_TYPES = ("price", "stock", "trending", "notifications")
+_DATA_TYPES = ("price", "stock", "trending", "notifications")
 
 
 @dataclass(frozen=True)
-class StalenessBudget:
+class _StalenessBudget:
     """How stale one kind of data may be: how often (a fraction of its reads) and how old."""
 
     data: str
@@ -93,10 +84,10 @@ class StalenessBudget:
 BUDGETS = {
     b.data: b
     for b in (
-        StalenessBudget("price", 0.01, 5.0, "a wrong price at checkout is a complaint"),
-        StalenessBudget("stock", 0.05, 30.0, "a stock figure a little behind is an annoyance"),
-        StalenessBudget("trending", 0.50, 60.0, "a ranking a minute old is fine, if not always"),
-        StalenessBudget(
+        _StalenessBudget("price", 0.01, 5.0, "a wrong price at checkout is a complaint"),
+        _StalenessBudget("stock", 0.05, 30.0, "a stock figure a little behind is an annoyance"),
+        _StalenessBudget("trending", 0.50, 60.0, "a ranking a minute old is fine, if not always"),
+        _StalenessBudget(
             "notifications", 0.02, 10.0, "a user just notified expects to see it at once"
         ),
     )
@@ -124,7 +115,7 @@ COSTS_MS = {
 
 
 @dataclass(frozen=True)
-class Workload:
+class _Workload:
     """The seeded traffic of the capstone, over ``duration_s`` seconds of fake time."""
 
     duration_s: float = 200.0
@@ -139,12 +130,12 @@ class Workload:
     seed: int = 9
 
 
-WORKLOAD = Workload()
+WORKLOAD = _Workload()
 """The workload ``grade`` replays unless told otherwise."""
 
 
 @dataclass(frozen=True)
-class Env:
+class _Env:
     """What a design is built with: the shop, the cache, the clock, and ``spawn(job)``.
 
     ``spawn`` runs ``job()`` in the background: in the replay, right after the current
@@ -159,7 +150,7 @@ class Env:
     spawn: Callable[[Callable[[], Any]], Any]
 
 
-class PageError(Exception):
+class _PageError(Exception):
     """A design broke a rule of the page (it raised, or showed the wrong product)."""
 
     def __init__(self, message: str, topic: str) -> None:
@@ -189,9 +180,9 @@ class _Write:
     message: str = ""
 
 
-DISCONTINUED = range(101, 141)
+_DISCONTINUED = range(101, 141)
 """Product ids the capstone's shop no longer has (its tiny catalogue is 1-100, then 141-160)."""
-NEW_ARRIVALS = range(141, 161)
+_NEW_ARRIVALS = range(141, 161)
 """Products added after the discontinued ones, so that ids 101-140 are gaps inside the range."""
 
 _JUNK_IDS = ("42 OR 1=1", "", -1, 0, 3.5, True, None, "../etc/passwd", "%00", "42")
@@ -199,7 +190,7 @@ _JUNK_PARAMS = (("7", "10"), (None, None), (-7, 10), (7, 0), (10**9, 10**9), (Tr
 _MESSAGES = ("Your order has shipped", "A price dropped on your wishlist", "Back in stock")
 
 
-def _events(workload: Workload, catalogue: list[int], popular: int) -> list[Any]:
+def _events(workload: _Workload, catalogue: list[int], popular: int) -> list[Any]:
     """The workload's requests and writes, in time order (seeded)."""
     rng = random.Random(workload.seed)
     events: list[Any] = []
@@ -214,7 +205,7 @@ def _events(workload: Workload, catalogue: list[int], popular: int) -> list[Any]
         seed=workload.seed,
     )
     for t, code in zip(times, codes):
-        product_id = key_of(code) + 1
+        product_id = _key_of(code) + 1
         if code >= 0:
             signed_in = rng.random() < workload.signed_in
             user = rng.randint(1, workload.users) if signed_in else None
@@ -224,7 +215,7 @@ def _events(workload: Workload, catalogue: list[int], popular: int) -> list[Any]
     times, codes = poisson_arrivals(
         workload.sale_rate, 0, duration, key_count=popular, zipf_s=1.0, seed=workload.seed + 1
     )
-    events += [_Write(t, "sell", key_of(c) + 1, rng.randint(1, 3)) for t, c in zip(times, codes)]
+    events += [_Write(t, "sell", _key_of(c) + 1, rng.randint(1, 3)) for t, c in zip(times, codes)]
     times, codes = poisson_arrivals(
         workload.notify_rate,
         0,
@@ -234,10 +225,10 @@ def _events(workload: Workload, catalogue: list[int], popular: int) -> list[Any]
         seed=workload.seed + 2,
     )
     events += [
-        _Write(t, "notify", key_of(c) + 1, message=rng.choice(_MESSAGES))
+        _Write(t, "notify", _key_of(c) + 1, message=rng.choice(_MESSAGES))
         for t, c in zip(times, codes)
     ]
-    dead = list(DISCONTINUED)[: workload.dead_ids]
+    dead = list(_DISCONTINUED)[: workload.dead_ids]
     times, _ = poisson_arrivals(workload.bot_rate, 0, duration, seed=workload.seed + 3)
     for t in times:
         draw = rng.random()
@@ -255,9 +246,9 @@ def _events(workload: Workload, catalogue: list[int], popular: int) -> list[Any]
     return events
 
 
-def workload_summary(workload: Workload = WORKLOAD) -> Table:
+def workload_summary(workload: _Workload = WORKLOAD) -> Table:
     """What the workload holds, counted by kind: shoppers' pages, bots' pages, writes."""
-    catalogue = list(range(1, 101)) + list(NEW_ARRIVALS)
+    catalogue = list(range(1, 101)) + list(_NEW_ARRIVALS)
     counts: dict[str, int] = {}
     for event in _events(workload, catalogue, popular=100):
         if isinstance(event, _Write):
@@ -268,7 +259,7 @@ def workload_summary(workload: Workload = WORKLOAD) -> Table:
             kind = "pages, signed in" if event.user_id is not None else "pages, anonymous"
         elif (event.days, event.limit) != (7, 10) and isinstance(event.product_id, int):
             kind = "bot pages: trending with odd parameters"
-        elif isinstance(event.product_id, int) and event.product_id in DISCONTINUED:
+        elif isinstance(event.product_id, int) and event.product_id in _DISCONTINUED:
             kind = "bot pages: discontinued products"
         elif isinstance(event.product_id, int) and not isinstance(event.product_id, bool):
             kind = "bot pages: guessed ids"
@@ -289,10 +280,10 @@ def prepare_shop(users: int = WORKLOAD.users) -> Any:
     path = add_users(scratch_shop("tiny"), users=users)
     db = sqlite_utils.Database(path)
     try:
-        if not db.execute("SELECT 1 FROM products WHERE id = ?", [NEW_ARRIVALS[0]]).fetchone():
+        if not db.execute("SELECT 1 FROM products WHERE id = ?", [_NEW_ARRIVALS[0]]).fetchone():
             names = {row[0] for row in db.execute("SELECT name FROM products")}
             rows = []
-            for product_id in NEW_ARRIVALS:
+            for product_id in _NEW_ARRIVALS:
                 rows.append(
                     {
                         "id": product_id,
@@ -315,7 +306,7 @@ def prepare_shop(users: int = WORKLOAD.users) -> Any:
 
 
 @dataclass(frozen=True)
-class BudgetResult:
+class _BudgetResult:
     """One budget, met or missed, and by how much."""
 
     name: str
@@ -353,10 +344,10 @@ class BudgetResult:
 
 
 @dataclass
-class Report:
+class _Report:
     """What ``grade`` measured: every budget's result, and the figures behind them."""
 
-    results: list[BudgetResult]
+    results: list[_BudgetResult]
     reads: dict[str, int] = field(default_factory=dict)
     queries_by_kind: dict[str, int] = field(default_factory=dict)
     keys_by_kind: dict[str, int] = field(default_factory=dict)
@@ -369,10 +360,10 @@ class Report:
         return all(result.met for result in self.results)
 
     @property
-    def missed(self) -> list[BudgetResult]:
+    def missed(self) -> list[_BudgetResult]:
         return [result for result in self.results if not result.met]
 
-    def result(self, name: str) -> BudgetResult:
+    def result(self, name: str) -> _BudgetResult:
         return next(r for r in self.results if r.name == name)
 
     def table(self) -> Table:
@@ -414,16 +405,16 @@ def _ids(rows: Any) -> Optional[tuple]:
         return ("not a list of rows",)
 
 
-def grade(make_pages: Callable[[Env], Any], workload: Workload = WORKLOAD) -> Report:
+def grade(make_pages: Callable[[_Env], Any], workload: _Workload = WORKLOAD) -> _Report:
     """Replay ``workload`` through the design ``make_pages(env)`` and measure every budget.
 
-    Raises ``PageError`` when a page breaks a rule (it raised, showed the wrong product,
+    Raises ``_PageError`` when a page breaks a rule (it raised, showed the wrong product,
     or called a product that exists "not found"); otherwise returns the ``Report``.
     """
     if not callable(make_pages):
         raise TypeError(f"make_pages must be a class or function taking env, got {make_pages!r}")
-    if not isinstance(workload, Workload):
-        raise TypeError(f"workload must be a capstone.Workload, got {type(workload).__name__}")
+    if not isinstance(workload, _Workload):
+        raise TypeError(f"workload must be a capstone._Workload, got {type(workload).__name__}")
     replay = _Replay(workload)
     try:
         replay.build(make_pages)
@@ -444,7 +435,7 @@ class _Replay:
     gathers them.
     """
 
-    def __init__(self, workload: Workload) -> None:
+    def __init__(self, workload: _Workload) -> None:
         self.workload = workload
         path = prepare_shop(workload.users)
         self.start = float(DATA_END)
@@ -465,18 +456,18 @@ class _Replay:
         self.stock: dict[int, list] = {}
         self.trending: list = []
         self.notes: dict[int, list] = {}
-        self.reads: dict[str, list] = {data: [] for data in DATA_TYPES}  # (stale?, age) per read
+        self.reads: dict[str, list] = {data: [] for data in _DATA_TYPES}  # (stale?, age) per read
         self.latencies: list[float] = []
         self.peak_keys, self.peak_kinds = 0, {}
         self.next_trending_check = self.start + 10.0
 
-    def build(self, make_pages: Callable[[Env], Any]) -> None:
+    def build(self, make_pages: Callable[[_Env], Any]) -> None:
         """Build the design from ``Env``, then note what the database holds at the start."""
-        env = Env(shop=self.shop, cache=self.cache, clock=self.clock, spawn=self.jobs.append)
+        env = _Env(shop=self.shop, cache=self.cache, clock=self.clock, spawn=self.jobs.append)
         self.pages = make_pages(env)
         for method in ("page", "set_price", "sell", "notify"):
             if not callable(getattr(self.pages, method, None)):
-                raise PageError(f"the design has a {method}() method", "shape")
+                raise _PageError(f"the design has a {method}() method", "shape")
         for row in self.truth.db.execute("SELECT id, price_cents, stock FROM products"):
             self.price[row[0]], self.stock[row[0]] = [(self.start, row[1])], [(self.start, row[2])]
         self.trending = [(self.start, _ids(self.truth.trending()))]
@@ -519,7 +510,7 @@ class _Replay:
             price = self._column("price_cents", target)
             if price != event.amount:
                 message = f"set_price({target}, {event.amount}) did not change the price"
-                raise PageError(f"{message} in the database", "shape")
+                raise _PageError(f"{message} in the database", "shape")
             if price != self.price[target][-1][1]:
                 self.price[target].append((now, price))
         elif event.kind == "sell":
@@ -529,14 +520,14 @@ class _Replay:
                 stock = self._column("stock", target)
                 if stock != self.stock[target][-1][1] - quantity:
                     message = f"sell({target}, {quantity}) did not lower the stock"
-                    raise PageError(f"{message} in the database", "shape")
+                    raise _PageError(f"{message} in the database", "shape")
                 self.stock[target].append((now, stock))
                 self._follow_trending(now)
         else:
             self.pages.notify(target, event.message)
             current = _ids(self.truth.notifications(target))
             if current == self.notes[target][-1][1]:
-                raise PageError(f"notify({target}, ...) did not reach the database", "shape")
+                raise _PageError(f"notify({target}, ...) did not reach the database", "shape")
             self.notes[target].append((now, current))
 
     def _column(self, column: str, product_id: int) -> Any:
@@ -563,7 +554,7 @@ class _Replay:
         try:
             page = self.pages.page(event.user_id, event.product_id, event.days, event.limit)
         except Exception as error:
-            raise PageError(
+            raise _PageError(
                 f"page(user_id={event.user_id!r}, product_id={event.product_id!r}, "
                 f"days={event.days!r}, limit={event.limit!r}) raised "
                 f"{type(error).__name__}: {error} -- a page must answer whatever a request holds",
@@ -573,7 +564,7 @@ class _Replay:
         operations = self.cache.operations - operations_before
         self.latencies.append(self.shop.cost_ms - cost_before + operations * COSTS_MS["cache"])
         if not isinstance(page, dict) or set(page) != {"trending", "product", "notifications"}:
-            raise PageError(
+            raise _PageError(
                 f"a page is a dict with the keys 'trending', 'product' and 'notifications', "
                 f"got {page!r:.120}",
                 "shape",
@@ -593,7 +584,7 @@ class _Replay:
         whole = isinstance(product_id, int) and not isinstance(product_id, bool)
         if whole and product_id in self.existing:
             if not isinstance(product, dict) or product.get("id") != product_id:
-                raise PageError(
+                raise _PageError(
                     f"product {product_id} exists, but its page showed {product!r:.80} "
                     "(a 'not found' cached for an id that exists?)",
                     "not-found",
@@ -602,7 +593,7 @@ class _Replay:
             self._note("price", self.price[product_id], now, product.get("price_cents"), where)
             self._note("stock", self.stock[product_id], now, product.get("stock"), where)
         elif product is not None:
-            raise PageError(
+            raise _PageError(
                 f"product_id={product_id!r} does not exist, but the page showed "
                 f"{product!r:.80}: answer None",
                 "not-found",
@@ -613,7 +604,7 @@ class _Replay:
         try:
             age = stale_age(now, served, history)
         except ValueError:
-            raise PageError(
+            raise _PageError(
                 f"{what}: the page showed {served!r}, which the database never held", data
             ) from None
         self.reads[data].append((served != history[-1][1], age))
@@ -625,7 +616,7 @@ class _Replay:
 
     # ----------------------------------------------------------------------- the budgets
 
-    def staleness(self, data: str) -> list[BudgetResult]:
+    def staleness(self, data: str) -> list[_BudgetResult]:
         """The two staleness budgets of one kind of data: its stale fraction and its max age."""
         budget = BUDGETS[data]
         reads = self.reads[data]
@@ -634,40 +625,40 @@ class _Replay:
         oldest = max((age for _, age in reads), default=0.0)
         detail = f"{stale:,} of {len(reads):,} reads"
         return [
-            BudgetResult(
+            _BudgetResult(
                 f"{data}: stale fraction", fraction, budget.max_stale_fraction, "%", detail
             ),
-            BudgetResult(f"{data}: max age", oldest, budget.max_age_s, "s"),
+            _BudgetResult(f"{data}: max age", oldest, budget.max_age_s, "s"),
         ]
 
-    def cache_keys(self) -> BudgetResult:
+    def cache_keys(self) -> _BudgetResult:
         """The most live keys the cache held at any of the moments it was counted."""
         kinds = ", ".join(f"{kind} {count}" for kind, count in self.peak_kinds.items())
-        return BudgetResult(
+        return _BudgetResult(
             "cache keys (peak live)", self.peak_keys, CACHE_KEYS_BUDGET, "keys", kinds
         )
 
-    def database_load(self) -> BudgetResult:
+    def database_load(self) -> _BudgetResult:
         """Database queries per second of the workload's time, pages and background jobs alike."""
         per_s = {kind: n / self.workload.duration_s for kind, n in self.shop.reads.items()}
         biggest_first = sorted(per_s.items(), key=lambda item: -item[1])
         detail = ", ".join(f"{kind} {rate:.2f}/s" for kind, rate in biggest_first)
         total = sum(per_s.values())
-        return BudgetResult("database load", total, DB_QUERIES_PER_S_BUDGET, "queries/s", detail)
+        return _BudgetResult("database load", total, DB_QUERIES_PER_S_BUDGET, "queries/s", detail)
 
-    def page_latency(self) -> BudgetResult:
+    def page_latency(self) -> _BudgetResult:
         """The 95th percentile of the modelled page latency, and the share of pages over it."""
         p95 = percentile(self.latencies, 95) if self.latencies else 0.0
         slow = sum(1 for ms in self.latencies if ms > P95_PAGE_MS_BUDGET)
         share = slow / max(1, len(self.latencies))
         detail = f"{share:.1%} of pages over {P95_PAGE_MS_BUDGET:g} ms"
-        return BudgetResult("p95 page latency", p95, P95_PAGE_MS_BUDGET, "ms", detail)
+        return _BudgetResult("p95 page latency", p95, P95_PAGE_MS_BUDGET, "ms", detail)
 
-    def report(self) -> Report:
+    def report(self) -> _Report:
         """Every budget's result, in the order the table shows them, and the figures behind them."""
-        results = [result for data in DATA_TYPES for result in self.staleness(data)]
+        results = [result for data in _DATA_TYPES for result in self.staleness(data)]
         results += [self.cache_keys(), self.database_load(), self.page_latency()]
-        return Report(
+        return _Report(
             results=results,
             reads={data: len(reads) for data, reads in self.reads.items()},
             queries_by_kind=dict(self.shop.reads),
@@ -708,7 +699,7 @@ class _GradedShop(Shop):
         if sql == PRODUCT_SQL:
             found = isinstance(params, dict) and params.get("id") in self.existing_ids
             return "product" if found else "not-found"
-        if sql == NOTIFICATIONS_SQL:
+        if sql == _NOTIFICATIONS_SQL:
             return "notifications"
         if "MAX(id)" in sql:
             return "max-product-id"
@@ -798,7 +789,7 @@ class OneTTLForEverything:
 
     TTL = 60
 
-    def __init__(self, env: Env) -> None:
+    def __init__(self, env: _Env) -> None:
         self.shop, self.cache = env.shop, env.cache
 
     def page(self, user_id: Any, product_id: Any, days: Any, limit: Any) -> dict:

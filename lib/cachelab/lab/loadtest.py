@@ -38,14 +38,14 @@ from tqdm.auto import tqdm
 from cachelab._internal.validation import validate_whole_number
 from cachelab.lab.timing import Timing
 
-__all__ = ["LoadResult", "hammer", "sweep", "MAX_USERS"]
+__all__ = ["hammer", "sweep"]
 
-MAX_USERS = 256
+_MAX_USERS = 256
 """The most concurrent users (threads) one run starts."""
 
 
 @dataclass
-class LoadResult:
+class _LoadResult:
     """What ``users`` concurrent users saw: every request's latency (a ``Timing``), and how long the
     run took.
 
@@ -96,7 +96,7 @@ def hammer(
     users: int,
     requests_per_user: int,
     clock: Callable[[], float] = time.perf_counter,
-) -> LoadResult:
+) -> _LoadResult:
     """Run ``users`` users at once, each making ``requests_per_user`` requests back to back.
 
     ``make_request`` is called once in each user's own thread, before the clock
@@ -116,7 +116,7 @@ def hammer(
             "make_request must be a function that returns the request function, got "
             f"{make_request!r}"
         )
-    validate_whole_number(users, "users", maximum=MAX_USERS)
+    validate_whole_number(users, "users", maximum=_MAX_USERS)
     validate_whole_number(requests_per_user, "requests_per_user", maximum=1_000_000)
 
     start_together = threading.Barrier(users + 1)
@@ -170,7 +170,7 @@ def hammer(
         raise errors[0]
     elapsed = max(end for _, end in spans) - min(start for start, _ in spans)
     samples = [s for own in latencies for s in own]
-    return LoadResult(users=users, latency=Timing(f"{users} users", samples), elapsed_s=elapsed)
+    return _LoadResult(users=users, latency=Timing(f"{users} users", samples), elapsed_s=elapsed)
 
 
 def sweep(
@@ -178,8 +178,8 @@ def sweep(
     user_counts: Sequence[int],
     requests_per_level: int,
     progress: bool = True,
-) -> list[LoadResult]:
-    """``hammer`` once for each number of users in ``user_counts``; one ``LoadResult`` each, in
+) -> list[_LoadResult]:
+    """``hammer`` once for each number of users in ``user_counts``; one ``_LoadResult`` each, in
     order.
 
     Every level serves about ``requests_per_level`` requests in all (split evenly
@@ -191,7 +191,7 @@ def sweep(
             "user_counts is empty: give the numbers of users to try, e.g. [1, 2, 4, 8]"
         )
     for users in user_counts:
-        validate_whole_number(users, "every number of users", maximum=MAX_USERS)
+        validate_whole_number(users, "every number of users", maximum=_MAX_USERS)
     validate_whole_number(requests_per_level, "requests_per_level", maximum=1_000_000)
     results = []
     for users in tqdm(list(user_counts), desc="users", disable=not progress):

@@ -6,7 +6,7 @@ with numbers, two ways:
 
 - ``simulate(ttl, read_rate, write_rate, duration)`` runs the course's real
   ``MemoryCache`` on a seeded workload: reads and writes arrive at random
-  (Poisson processes) on a ``FakeClock``, the database is a ``VersionedDatabase``
+  (Poisson processes) on a ``FakeClock``, the database is a ``_VersionedDatabase``
   whose version of a key goes up on every write, and a read is *stale* when the
   cache hands back an older version than the database holds.
 - ``model(ttl, read_rate, write_rate)`` is the closed form for one key. A miss
@@ -62,24 +62,16 @@ from cachelab.cache import MemoryCache
 from cachelab.clock import FakeClock
 from cachelab.lab.workload import MAX_RATE, poisson_arrivals, popularity
 
-__all__ = [
-    "STRATEGY_LABELS",
-    "MAX_EVENTS",
-    "MAX_KEYS",
-    "CacheOutcome",
-    "VersionedDatabase",
-    "model",
-    "simulate",
-]
+__all__ = ["model", "simulate"]
 
 STRATEGY_LABELS = {"ttl": "TTL only", "delete_on_write": "delete-on-write"}
 """The strategies the simulation knows, with the label lessons show. ``"ttl"``: writes leave the
 cache alone, entries only expire. ``"delete_on_write"``: every write also deletes the key."""
 
-MAX_KEYS = 100_000
+_MAX_KEYS = 100_000
 """The most keys a model or a simulation takes (each key is one term of the model's sum)."""
 
-MAX_EVENTS = 20_000_000
+_MAX_EVENTS = 20_000_000
 """A guard: a simulation of more expected events than this is refused (it would take minutes)."""
 
 
@@ -103,14 +95,14 @@ class CacheOutcome:
     db_loads: Optional[int] = None
 
 
-class VersionedDatabase:
+class _VersionedDatabase:
     """The database, reduced to what staleness needs: a version number per key.
 
     Every ``write`` bumps the key's version; ``load`` returns the current version
     (and counts one database load). A cached value *is* the version that was
     loaded, so a read is stale exactly when ``cached < database.version(key)``.
 
-    >>> database = VersionedDatabase(key_count=2)
+    >>> database = _VersionedDatabase(key_count=2)
     >>> database.load(0)
     0
     >>> database.write(0)
@@ -152,7 +144,7 @@ def _validate_arguments(
         write_rate, "write_rate", minimum=0, maximum=MAX_RATE, unit="writes per second"
     )
     validate_choice(strategy, "strategy", STRATEGY_LABELS)
-    validate_whole_number(key_count, "key_count", maximum=MAX_KEYS)
+    validate_whole_number(key_count, "key_count", maximum=_MAX_KEYS)
     validate_number(zipf_s, "zipf_s", minimum=0, maximum=10)
     return float(ttl), read_rate, write_rate
 
@@ -257,12 +249,13 @@ def _events(
     zipf_s: float,
     writes_follow_reads: bool,
 ) -> tuple[list[float], list[int]]:
-    """The workload's event times and codes; refused past ``MAX_EVENTS`` (it would take minutes)."""
+    """The workload's event times and codes, refused past ``_MAX_EVENTS`` events (they would take
+    minutes)."""
     expected_events = (read_rate + write_rate) * duration
-    if expected_events > MAX_EVENTS:
+    if expected_events > _MAX_EVENTS:
         raise ValueError(
             f"duration={duration:g} s at these rates is about {expected_events:,.0f} events "
-            f"(more than {MAX_EVENTS:,}); use a shorter duration"
+            f"(more than {_MAX_EVENTS:,}); use a shorter duration"
         )
     generate = _cached_arrivals if expected_events <= 200_000 else poisson_arrivals
     return generate(
@@ -287,7 +280,7 @@ def _replay(
     """Play the events through a real ``MemoryCache`` on a ``FakeClock``, counting stale reads."""
     clock = FakeClock()
     cache = MemoryCache(ttl=ttl, clock=clock)
-    database = VersionedDatabase(int(key_count))
+    database = _VersionedDatabase(int(key_count))
     names = [keys.product(k + 1) for k in range(int(key_count))]  # key k is product k + 1
     versions = database.versions  # read directly in the loop: a stale check is not a database load
     get, set_, delete, load, write = (

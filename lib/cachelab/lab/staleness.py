@@ -12,7 +12,7 @@ course's one traffic generator), ``run_workload`` replays it -- reads through th
 measured, writes straight to the database -- and records every read next to the database's truth.
 The same seed gives the same figures, to the last read, on every machine.
 
->>> stale_fraction([{"served": 1, "truth": 1}, {"served": 1, "truth": 2}])
+>>> _stale_fraction([{"served": 1, "truth": 1}, {"served": 1, "truth": 2}])
 0.5
 >>> stale_age(12.0, "old", [(0.0, "old"), (5.0, "new")])
 7.0
@@ -25,27 +25,16 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Literal, Mapping, Optional, Protocol, Sequence
 
 from cachelab.clock import FakeClock
-from cachelab.lab.workload import is_read, key_of, poisson_arrivals
+from cachelab.lab.workload import _key_of, is_read, poisson_arrivals
 from cachelab.shop.app import Shop
 
-__all__ = [
-    "Event",
-    "Read",
-    "Write",
-    "StalenessRun",
-    "Pages",
-    "stale_fraction",
-    "stale_age",
-    "make_schedule",
-    "run_workload",
-    "plot_timeline",
-]
+__all__ = ["Read", "make_schedule", "plot_timeline", "run_workload", "stale_age"]
 
 
 # --------------------------------------------------------------------------- the two measures
 
 
-def stale_fraction(reads: Iterable[Any]) -> float:
+def _stale_fraction(reads: Iterable[Any]) -> float:
     """The fraction of ``reads`` that served something other than the truth; 0.0 for no reads.
 
     Each read is a ``Read`` or a mapping with ``"served"`` and ``"truth"``. Values are
@@ -97,7 +86,7 @@ def _truth(read: Any) -> Any:
 
 
 @dataclass(frozen=True)
-class Event:
+class _Event:
     """One request of a schedule, ``t`` seconds after the run starts.
 
     ``kind`` is ``"read"`` (a product page view), ``"price"`` (``amount`` = the new
@@ -127,7 +116,7 @@ class Read:
 
 
 @dataclass(frozen=True)
-class Write:
+class _Write:
     """One change to the database: the product's row after it."""
 
     t: float
@@ -137,11 +126,11 @@ class Write:
 
 
 @dataclass
-class StalenessRun:
+class _StalenessRun:
     """Every read and write of one replayed schedule, with the figures lessons quote."""
 
     reads: list[Read] = field(default_factory=list)
-    writes: list[Write] = field(default_factory=list)
+    writes: list[_Write] = field(default_factory=list)
 
     @property
     def stale_reads(self) -> int:
@@ -149,7 +138,7 @@ class StalenessRun:
 
     @property
     def stale_fraction(self) -> float:
-        return stale_fraction(self.reads)
+        return _stale_fraction(self.reads)
 
     @property
     def db_loads(self) -> int:
@@ -188,7 +177,7 @@ class StalenessRun:
 # --------------------------------------------------------------------------- the workload
 
 
-class Pages(Protocol):
+class _Pages(Protocol):
     """What ``run_workload`` drives: product pages that read through some cache and write the
     database.
     """
@@ -206,7 +195,7 @@ def make_schedule(
     read_rate: float,
     write_rate: float,
     seed: int = 0,
-) -> list[Event]:
+) -> list[_Event]:
     """A seeded, time-ordered list of reads and writes over ``duration`` seconds.
 
     Reads and writes arrive at random (``workload.poisson_arrivals``: Poisson
@@ -222,21 +211,21 @@ def make_schedule(
         read_rate, write_rate, duration, key_count=len(product_ids), zipf_s=0.0, seed=seed
     )
     amounts = random.Random(seed)  # what each write does: a price or a sale, and how much
-    events: list[Event] = []
+    events: list[_Event] = []
     for t, code in zip(times, codes):
-        product_id = product_ids[key_of(code)]
+        product_id = product_ids[_key_of(code)]
         if is_read(code):
-            events.append(Event(t, "read", product_id))
+            events.append(_Event(t, "read", product_id))
         elif amounts.random() < 0.5:
-            events.append(Event(t, "price", product_id, amounts.randrange(5, 100) * 100 + 99))
+            events.append(_Event(t, "price", product_id, amounts.randrange(5, 100) * 100 + 99))
         else:
-            events.append(Event(t, "sell", product_id, amounts.randint(1, 3)))
+            events.append(_Event(t, "sell", product_id, amounts.randint(1, 3)))
     return events
 
 
 def run_workload(
-    shop: Shop, pages: Pages, clock: FakeClock, events: Iterable[Event]
-) -> StalenessRun:
+    shop: Shop, pages: _Pages, clock: FakeClock, events: Iterable[_Event]
+) -> _StalenessRun:
     """Replay ``events`` on ``clock`` and record every read beside the database's truth.
 
     Reads go through ``pages.read``; a read *loaded* when it made ``shop`` run a
@@ -250,7 +239,7 @@ def run_workload(
     truth: dict[int, list[tuple[float, dict]]] = {}
     for product_id in sorted({e.product_id for e in events}):
         truth[product_id] = [(start, shop.product(product_id))]
-    run = StalenessRun()
+    run = _StalenessRun()
     for event in events:
         clock.advance(max(0.0, start + event.t - clock()))
         now = clock()
@@ -280,14 +269,14 @@ def run_workload(
             row = pages.sell(event.product_id, quantity)
             change = f"sold {quantity}"
         history.append((now, row))
-        run.writes.append(Write(now, event.product_id, change, row))
+        run.writes.append(_Write(now, event.product_id, change, row))
     return run
 
 
 # --------------------------------------------------------------------------- showing it
 
 
-def plot_timeline(run: StalenessRun, ttl: Optional[float] = None, title: str = ""):
+def plot_timeline(run: _StalenessRun, ttl: Optional[float] = None, title: str = ""):
     """The run as a picture: one lane per product (top) and the staleness age of each read (bottom).
 
     Fresh reads are small grey dots, stale reads red, cache misses (database loads)

@@ -33,14 +33,12 @@ from tqdm.auto import tqdm
 from cachelab._internal.validation import validate_number, validate_whole_number
 
 __all__ = [
-    "Timing",
-    "percentile",
+    "competing_work",
     "format_seconds",
     "measure",
-    "speedup",
+    "percentile",
     "plot_ladder",
-    "competing_work",
-    "MAX_COMPETING_SECONDS",
+    "speedup",
     "usable_cores",
 ]
 
@@ -213,7 +211,7 @@ while time.monotonic() < end:
     pass
 """
 
-MAX_COMPETING_SECONDS = 1800.0
+_MAX_COMPETING_SECONDS = 1800.0
 """The longest a ``competing_work`` process may be asked to run (half an hour: long enough to
 load a whole lesson's run, as ``scripts/time_lessons.py`` does). Each stops by itself after its
 ``max_seconds``, whatever happens.
@@ -236,7 +234,7 @@ def competing_work(processes: int, max_seconds: float = 30.0) -> Iterator[list[s
     """
     validate_whole_number(processes, "processes", maximum=64)
     validate_number(
-        max_seconds, "max_seconds", above=0, maximum=MAX_COMPETING_SECONDS, unit="seconds"
+        max_seconds, "max_seconds", above=0, maximum=_MAX_COMPETING_SECONDS, unit="seconds"
     )
     spinners: list[subprocess.Popen] = []
     try:

@@ -28,9 +28,9 @@ if TYPE_CHECKING:
     from cachelab.cache import Cache
     from cachelab.shop.app import Shop
 
-__all__ = ["CACHE_KINDS", "run_workers", "serve_pages", "PageWorker"]
+__all__ = ["PageWorker", "run_workers", "serve_pages"]
 
-CACHE_KINDS = ("none", "memory", "redis")
+_CACHE_KINDS = ("none", "memory", "redis")
 """What a worker caches with: nothing, a ``MemoryCache`` of its own, or a shared ``RedisCache``."""
 
 
@@ -84,7 +84,7 @@ def serve_pages(
     answers.
 
     ``pages`` is a list of ``("trending", 0)`` or ``("product", product_id)``.
-    ``cache`` is one of ``CACHE_KINDS``: ``"none"``, ``"memory"`` (a MemoryCache of
+    ``cache`` is one of ``_CACHE_KINDS``: ``"none"``, ``"memory"`` (a MemoryCache of
     this process's own) or ``"redis"`` (a RedisCache at ``redis_url``, shared with the
     other workers, under ``prefix``: by default the learner's, plus ``workers:``).
     """
@@ -106,7 +106,7 @@ def _open_shop_and_cache(
     from cachelab.environment.redis_server import connect
     from cachelab.shop.app import Shop
 
-    validate_choice(cache, "cache", CACHE_KINDS)
+    validate_choice(cache, "cache", _CACHE_KINDS)
     if cache == "redis" and redis_url is None:
         raise ValueError("cache='redis' needs redis_url: pass redis_server.url_of(client)")
     shop = Shop(db_path)

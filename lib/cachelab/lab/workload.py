@@ -30,15 +30,7 @@ import numpy as np
 
 from cachelab._internal.validation import validate_number, validate_whole_number
 
-__all__ = [
-    "MAX_RATE",
-    "popularity",
-    "poisson_arrivals",
-    "read_code",
-    "write_code",
-    "is_read",
-    "key_of",
-]
+__all__ = ["is_read", "poisson_arrivals", "popularity"]
 
 MAX_RATE = 1_000_000.0
 """The fastest read or write rate accepted, per second: beyond it the closed-form model loses
@@ -58,12 +50,12 @@ def popularity(key_count: int, zipf_s: float = 1.0) -> np.ndarray:
     return weights / weights.sum()
 
 
-def read_code(key: int) -> int:
+def _read_code(key: int) -> int:
     """The event code of a read of key ``key`` (a number >= 0)."""
     return key
 
 
-def write_code(key: int) -> int:
+def _write_code(key: int) -> int:
     """The event code of a write of key ``key`` (a number < 0: ``-1 - key``)."""
     return -1 - key
 
@@ -73,7 +65,7 @@ def is_read(code: int) -> bool:
     return code >= 0
 
 
-def key_of(code: int) -> int:
+def _key_of(code: int) -> int:
     """The key an event code is about."""
     return code if code >= 0 else -1 - code
 
@@ -91,7 +83,7 @@ def poisson_arrivals(
     """A seeded, time-ordered stream of reads and writes on ``[0, duration)`` seconds.
 
     Returns two lists of equal length: the event times, in order, and the event codes
-    (``read_code(k)`` for a read of key ``k``, ``write_code(k)`` for a write). The
+    (``_read_code(k)`` for a read of key ``k``, ``_write_code(k)`` for a write). The
     stream depends only on these arguments -- not on any TTL or strategy -- so every
     TTL compared on one stream sees the very same requests (common random numbers:
     differences between TTLs are not noise).

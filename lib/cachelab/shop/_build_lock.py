@@ -1,7 +1,7 @@
 """One build of a file at a time, across processes: ``build_lock(path)``.
 
 ``data.build_shop`` holds it while it builds a shop, so a second process that needs
-the same shop waits and then reuses it, and ``make reset`` (``reset.remove_databases``)
+the same shop waits and then reuses it, and ``make reset`` (``reset._remove_databases``)
 leaves a build in progress alone (``build_in_progress``, ``build_lock(wait=False)``).
 
 The lock is an ``fcntl.flock`` on ``<path>.lock`` beside the file -- never on the

@@ -30,19 +30,9 @@ from typing import Callable, Iterator, Optional, TypeVar, Union
 import sqlite_utils
 
 from cachelab._internal.validation import validate_id, validate_whole_number
-from cachelab.shop.data import DATA_END, DAY, describe
+from cachelab.shop.data import DATA_END, DAY, _describe
 
-__all__ = [
-    "Shop",
-    "OutOfStock",
-    "TRENDING_SQL",
-    "PRODUCT_SQL",
-    "NOTIFICATIONS_SQL",
-    "MAX_DAYS",
-    "MAX_LIMIT",
-    "MAX_PRICE_CENTS",
-    "MAX_QUANTITY",
-]
+__all__ = ["OutOfStock", "PRODUCT_SQL", "Shop", "TRENDING_SQL"]
 
 TRENDING_SQL = """
 SELECT products.id, products.name, products.category, products.price_cents, products.stock,
@@ -62,7 +52,7 @@ PRODUCT_SQL = """
 SELECT id, name, category, price_cents, stock, updated_at FROM products WHERE id = :id
 """
 
-NOTIFICATIONS_SQL = """
+_NOTIFICATIONS_SQL = """
 SELECT notifications.id, notifications.message, notifications.created_at
 FROM users LEFT JOIN notifications ON notifications.user_id = users.id
 WHERE users.id = :user_id
@@ -70,19 +60,19 @@ ORDER BY notifications.id DESC
 LIMIT :limit
 """
 
-T = TypeVar("T")
+_T = TypeVar("T")
 
-MAX_DAYS = 3_650
+_MAX_DAYS = 3_650
 """The longest trending period the shop computes: ten years (its data spans 90 days)."""
-MAX_LIMIT = 1_000
+_MAX_LIMIT = 1_000
 """The most products one trending list shows."""
-MAX_PRICE_CENTS = 100_000_000
+_MAX_PRICE_CENTS = 100_000_000
 """The highest price the shop accepts: $1,000,000.00."""
-MAX_QUANTITY = 10_000
+_MAX_QUANTITY = 10_000
 """The most units one sale may sell."""
-MAX_NOTIFICATIONS = 100
+_MAX_NOTIFICATIONS = 100
 """The most notifications one call returns."""
-MAX_MESSAGE_LENGTH = 500
+_MAX_MESSAGE_LENGTH = 500
 """The longest notification message, in characters."""
 
 
@@ -108,7 +98,7 @@ class Shop:
                 f"no shop database at {self.path}; build one with "
                 f"cachelab.shop.data.build_shop({str(self.path)!r})"
             )
-        if describe(self.path) is None:
+        if _describe(self.path) is None:
             raise ValueError(
                 f"{self.path} is not a complete shop database (corrupt, partial, or not the "
                 "course's); "
@@ -141,8 +131,8 @@ class Shop:
         This is the expensive query: it reads every order of the period and adds
         them up, product by product.
         """
-        days = validate_whole_number(days, "days", maximum=MAX_DAYS)
-        limit = validate_whole_number(limit, "limit", maximum=MAX_LIMIT)
+        days = validate_whole_number(days, "days", maximum=_MAX_DAYS)
+        limit = validate_whole_number(limit, "limit", maximum=_MAX_LIMIT)
         return self._rows(TRENDING_SQL, {"since": self.now() - days * DAY, "limit": limit})
 
     def product(self, product_id: int) -> dict:
@@ -156,7 +146,7 @@ class Shop:
     def set_price(self, product_id: int, price_cents: int) -> dict:
         """Change a product's price and return the updated product."""
         validate_id(product_id)
-        validate_whole_number(price_cents, "price_cents", minimum=0, maximum=MAX_PRICE_CENTS)
+        validate_whole_number(price_cents, "price_cents", minimum=0, maximum=_MAX_PRICE_CENTS)
         with self._transaction():
             cursor = self._execute(
                 "UPDATE products SET price_cents = :price, updated_at = :now WHERE id = :id",
@@ -174,7 +164,7 @@ class Shop:
         Returns the updated product.
         """
         validate_id(product_id)
-        validate_whole_number(quantity, "quantity", maximum=MAX_QUANTITY)
+        validate_whole_number(quantity, "quantity", maximum=_MAX_QUANTITY)
         with self._transaction():  # both writes happen, or neither
             cursor = self._execute(
                 "UPDATE products SET stock = stock - :quantity, updated_at = :now "
@@ -200,7 +190,7 @@ class Shop:
 
     # -- signed-in users (lesson 09; the tables come from data.add_users)
 
-    def _users_table(self, operation: Callable[[], T]) -> T:
+    def _users_table(self, operation: Callable[[], _T]) -> _T:
         try:
             return operation()
         except sqlite3.OperationalError as error:
@@ -216,9 +206,9 @@ class Shop:
         ``LookupError``.
         """
         validate_id(user_id, "user_id")
-        limit = validate_whole_number(limit, "limit", maximum=MAX_NOTIFICATIONS)
+        limit = validate_whole_number(limit, "limit", maximum=_MAX_NOTIFICATIONS)
         rows = self._users_table(
-            lambda: self._rows(NOTIFICATIONS_SQL, {"user_id": user_id, "limit": limit})
+            lambda: self._rows(_NOTIFICATIONS_SQL, {"user_id": user_id, "limit": limit})
         )
         if not rows:
             raise LookupError(f"no user with id {user_id!r} in {self.path.name}")
@@ -227,9 +217,10 @@ class Shop:
     def notify(self, user_id: int, message: str) -> dict:
         """Send a user a notification (one INSERT); return it. Unknown user → ``LookupError``."""
         validate_id(user_id, "user_id")
-        if not isinstance(message, str) or not 0 < len(message) <= MAX_MESSAGE_LENGTH:
+        if not isinstance(message, str) or not 0 < len(message) <= _MAX_MESSAGE_LENGTH:
             raise ValueError(
-                f"message must be a string of 1 to {MAX_MESSAGE_LENGTH} characters, got {message!r}"
+                f"message must be a string of 1 to {_MAX_MESSAGE_LENGTH} characters, "
+                f"got {message!r}"
             )
         now = self.now()
 
@@ -250,8 +241,8 @@ class Shop:
         """SQLite's query plan for the trending query, one line per step (not counted in
         ``queries``).
         """
-        days = validate_whole_number(days, "days", maximum=MAX_DAYS)
-        limit = validate_whole_number(limit, "limit", maximum=MAX_LIMIT)
+        days = validate_whole_number(days, "days", maximum=_MAX_DAYS)
+        limit = validate_whole_number(limit, "limit", maximum=_MAX_LIMIT)
         rows = self.db.execute(
             "EXPLAIN QUERY PLAN " + TRENDING_SQL, {"since": self.now() - days * DAY, "limit": limit}
         )

@@ -53,45 +53,22 @@ from cachelab._internal.validation import validate_choice
 from cachelab._internal.watchdog import is_alive, start_watchdog
 from cachelab.shop._build_lock import build_lock
 
-__all__ = [
-    "SCHEMA_VERSION",
-    "APPLICATION_ID",
-    "is_course_file",
-    "sweep_scratch_folders",
-    "verify_shop",
-    "DATA_END",
-    "DAY",
-    "SIZES",
-    "ShopSize",
-    "SHOP_SIZE_VARIABLE",
-    "shop_size",
-    "data_dir",
-    "default_path",
-    "build_shop",
-    "scratch_shop",
-    "connect_read_only",
-    "describe",
-    "load_catalog",
-    "generate_products",
-    "generate_orders",
-    "add_users",
-    "generate_users",
-]
+__all__ = ["DATA_END", "DAY", "build_shop", "scratch_shop", "shop_size", "add_users"]
 
-T = TypeVar("T")
+_T = TypeVar("T")
 
-SCHEMA_VERSION = 1
-APPLICATION_ID = 0x434C4142
+_SCHEMA_VERSION = 1
+_APPLICATION_ID = 0x434C4142
 """The course's marker in SQLite's header (``PRAGMA application_id``): "CLAB" in ASCII."""
 DATA_END = 1782777600  # 2026-06-30 00:00:00 UTC: the shop's "now" when it is built
 DAY = 86_400  # seconds
 
-REPO_DATA_DIR = Path(__file__).resolve().parents[3] / "data"
-CATALOG_PATH = REPO_DATA_DIR / "catalog.json"
+_REPO_DATA_DIR = Path(__file__).resolve().parents[3] / "data"
+_CATALOG_PATH = _REPO_DATA_DIR / "catalog.json"
 
 
 @dataclass(frozen=True)
-class ShopSize:
+class _ShopSize:
     """How big a shop to build."""
 
     products: int
@@ -99,12 +76,12 @@ class ShopSize:
     days: int
 
 
-SIZES = {
-    "tiny": ShopSize(products=100, orders=10_000, days=90),
-    "small": ShopSize(products=2_000, orders=100_000, days=90),
-    "default": ShopSize(products=2_000, orders=1_000_000, days=90),
+_SIZES = {
+    "tiny": _ShopSize(products=100, orders=10_000, days=90),
+    "small": _ShopSize(products=2_000, orders=100_000, days=90),
+    "default": _ShopSize(products=2_000, orders=1_000_000, days=90),
 }
-SHOP_SIZE_VARIABLE = "CACHELAB_SHOP_SIZE"
+_SHOP_SIZE_VARIABLE = "CACHELAB_SHOP_SIZE"
 
 
 def shop_size() -> str:
@@ -114,27 +91,27 @@ def shop_size() -> str:
     times faster) or for a quick run of every lesson; every figure a lesson states is
     computed on the shop it was given, so the lessons read correctly on either size.
 
-    >>> shop_size() in SIZES
+    >>> shop_size() in _SIZES
     True
     """
-    chosen = os.environ.get(SHOP_SIZE_VARIABLE) or "default"
-    if chosen not in SIZES:
+    chosen = os.environ.get(_SHOP_SIZE_VARIABLE) or "default"
+    if chosen not in _SIZES:
         raise ValueError(
-            f"{SHOP_SIZE_VARIABLE} must be one of {', '.join(map(repr, SIZES))}, got {chosen!r}; "
+            f"{_SHOP_SIZE_VARIABLE} must be one of {', '.join(map(repr, _SIZES))}, got {chosen!r}; "
             f"unset it for the default shop"
         )
     return chosen
 
 
-def data_dir() -> Path:
+def _data_dir() -> Path:
     """Where generated databases go: ``$CACHELAB_DATA_DIR`` if set, else the repository's data/."""
-    return Path(os.environ.get("CACHELAB_DATA_DIR") or REPO_DATA_DIR)
+    return Path(os.environ.get("CACHELAB_DATA_DIR") or _REPO_DATA_DIR)
 
 
-def default_path(size: Optional[str] = None) -> Path:
+def _default_path(size: Optional[str] = None) -> Path:
     """The database file used when ``build_shop`` is given no path: ``data/shop-<size>.db``
     (``size`` defaults to ``shop_size()``)."""
-    return data_dir() / f"shop-{size or shop_size()}.db"
+    return _data_dir() / f"shop-{size or shop_size()}.db"
 
 
 def build_shop(
@@ -162,14 +139,14 @@ def build_shop(
     ``os.replace``: readers see the old file or the whole new one.
 
     >>> path = build_shop(size="tiny")
-    >>> describe(path)["size"], path.name
+    >>> _describe(path)["size"], path.name
     ('tiny', 'shop-tiny.db')
     """
     size = shop_size() if size is None else size
-    validate_choice(size, "size", SIZES)
+    validate_choice(size, "size", _SIZES)
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TypeError(f"seed must be a whole number, got {type(seed).__name__} {seed!r}")
-    path = Path(path) if path is not None else default_path(size)
+    path = Path(path) if path is not None else _default_path(size)
     if _reusable(path, size, seed):  # the common case takes no lock: a read-only folder is fine
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -183,7 +160,7 @@ def build_shop(
         )
         os.close(handle)
         try:
-            _build_into(Path(partial), SIZES[size], size, seed)
+            _build_into(Path(partial), _SIZES[size], size, seed)
             os.chmod(partial, 0o644)  # mkstemp makes files private; a shop is not a secret
             os.replace(partial, path)  # atomic: readers see the old file or the whole new one
         finally:
@@ -221,10 +198,10 @@ def _reusable(path: Path, size: str, seed: int) -> bool:
 def _check_built(path: Path, size: str, seed: int) -> tuple[Optional[str], int]:
     """(None, orders added since the build) if the shop at ``path`` is whole, of this size and
     seed, with every row it was built with; else (why not, in a few words; 0)."""
-    found = describe(path)
+    found = _describe(path)
     if found is None:
         return "it was partial, truncated or damaged", 0
-    if (found["size"], found["seed"], found["schema_version"]) != (size, seed, SCHEMA_VERSION):
+    if (found["size"], found["seed"], found["schema_version"]) != (size, seed, _SCHEMA_VERSION):
         return (
             f"it was built with size={found['size']!r}, seed={found['seed']}, "
             f"schema {found['schema_version']}"
@@ -243,7 +220,7 @@ def _orders_added(path: Path) -> Optional[int]:
     no count, so it is not told apart from the shop as built: it damages nothing.)
     """
     try:
-        connection = connect_read_only(path)
+        connection = _connect_read_only(path)
         try:
             meta = dict(connection.execute("SELECT key, value FROM cachelab_meta").fetchall())
             counts = {
@@ -277,7 +254,7 @@ def _refuse_to_overwrite(path: Path) -> None:
         raise IsADirectoryError(
             f"{path} is a folder or a special file, not a shop database; pass another path"
         )
-    if path.stat().st_size == 0 or is_course_file(path):
+    if path.stat().st_size == 0 or _is_course_file(path):
         return  # nothing to lose: an empty file, or a shop the course built (partial, old, damaged)
     raise FileExistsError(
         f"{path} is not a file the course made ({_what_is_there(path)}); refusing to overwrite it. "
@@ -288,7 +265,7 @@ def _refuse_to_overwrite(path: Path) -> None:
 def _what_is_there(path: Path) -> str:
     """A few words on a file that is not ours, for an error message (read through SQLite)."""
     try:
-        connection = connect_read_only(path)
+        connection = _connect_read_only(path)
         try:
             tables = [
                 name
@@ -307,10 +284,10 @@ def _what_is_there(path: Path) -> str:
     )
 
 
-def is_course_file(path: Union[str, Path]) -> bool:
+def _is_course_file(path: Union[str, Path]) -> bool:
     """Whether ``path`` is a database the course made: it carries the course's marker.
 
-    The marker is SQLite's ``application_id`` header field (``APPLICATION_ID``), written
+    The marker is SQLite's ``application_id`` header field (``_APPLICATION_ID``), written
     before anything else when a shop is built, so even a partial or truncated build is
     recognised; a shop built before the marker existed is recognised by its
     ``cachelab_meta`` table. It is read through SQLite (read-only, with
@@ -325,14 +302,14 @@ def is_course_file(path: Union[str, Path]) -> bool:
     def marked(connection: sqlite3.Connection) -> bool:
         connection.execute("PRAGMA writable_schema = ON")  # read past a damaged page count
         (application_id,) = connection.execute("PRAGMA application_id").fetchone()
-        return application_id == APPLICATION_ID or bool(
+        return application_id == _APPLICATION_ID or bool(
             connection.execute(  # an older course shop: no marker, but the course's table
                 "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cachelab_meta'"
             ).fetchone()
         )
 
     try:
-        connection = connect_read_only(path)
+        connection = _connect_read_only(path)
         try:
             return marked(connection)
         finally:
@@ -359,7 +336,7 @@ def is_course_file(path: Union[str, Path]) -> bool:
         return False
 
 
-SCRATCH_PREFIX = "cachelab-scratch-"
+_SCRATCH_PREFIX = "cachelab-scratch-"
 """Scratch folders are named ``cachelab-scratch-<pid>-<random>``: the pid says whose they are."""
 
 _scratch_root: Optional[Path] = None
@@ -381,7 +358,7 @@ def scratch_shop(size: Optional[str] = None, seed: int = 42) -> Path:
     source = build_shop(size=size, seed=seed)
     handle, name = tempfile.mkstemp(prefix=source.stem + "-", suffix=".db", dir=_scratch_folder())
     os.close(handle)
-    reader, copy = connect_read_only(source), sqlite3.connect(name)
+    reader, copy = _connect_read_only(source), sqlite3.connect(name)
     try:
         copy.execute("PRAGMA journal_mode = OFF")  # a fresh throw-away file: nothing to roll back
         copy.execute("PRAGMA synchronous = OFF")
@@ -398,17 +375,17 @@ def _scratch_folder() -> Path:
     if (
         _scratch_root is not None
         and _scratch_root.is_dir()
-        and _scratch_root.name.startswith(f"{SCRATCH_PREFIX}{os.getpid()}-")
+        and _scratch_root.name.startswith(f"{_SCRATCH_PREFIX}{os.getpid()}-")
     ):
         return _scratch_root
-    sweep_scratch_folders()
-    _scratch_root = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
+    _sweep_scratch_folders()
+    _scratch_root = Path(tempfile.mkdtemp(prefix=f"{_SCRATCH_PREFIX}{os.getpid()}-"))
     atexit.register(shutil.rmtree, _scratch_root, ignore_errors=True)
     start_watchdog(os.getpid(), None, _scratch_root)
     return _scratch_root
 
 
-def sweep_scratch_folders(folder: Union[str, Path, None] = None) -> list[Path]:
+def _sweep_scratch_folders(folder: Union[str, Path, None] = None) -> list[Path]:
     """Remove the scratch folders of processes that are gone; return what was removed.
 
     Only folders named ``cachelab-scratch-<pid>-…`` are looked at, and only those whose
@@ -416,15 +393,15 @@ def sweep_scratch_folders(folder: Union[str, Path, None] = None) -> list[Path]:
     """
     folder = Path(folder) if folder is not None else Path(tempfile.gettempdir())
     removed = []
-    for candidate in folder.glob(SCRATCH_PREFIX + "*"):
-        pid_text = candidate.name[len(SCRATCH_PREFIX) :].split("-", 1)[0]
+    for candidate in folder.glob(_SCRATCH_PREFIX + "*"):
+        pid_text = candidate.name[len(_SCRATCH_PREFIX) :].split("-", 1)[0]
         if candidate.is_dir() and pid_text.isdigit() and not is_alive(int(pid_text)):
             shutil.rmtree(candidate, ignore_errors=True)
             removed.append(candidate)
     return removed
 
 
-def connect_read_only(path: Union[str, Path]) -> sqlite3.Connection:
+def _connect_read_only(path: Union[str, Path]) -> sqlite3.Connection:
     """Open the SQLite database at ``path`` read-only: it is never changed, and never created if
     missing.
 
@@ -435,23 +412,23 @@ def connect_read_only(path: Union[str, Path]) -> sqlite3.Connection:
     return sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)
 
 
-def _read(path: Path, read: Callable[[sqlite3.Connection], T]) -> T:
+def _read(path: Path, read: Callable[[sqlite3.Connection], _T]) -> _T:
     """``read(connection)`` on a read-only connection to ``path``, closed after.
 
     A writer that crashed mid-transaction leaves a "hot" journal, which SQLite must roll
     back before anyone reads, and a read-only connection cannot: then, if the file is the
-    course's (``is_course_file``), ``read`` runs on a read-write connection (never
+    course's (``_is_course_file``), ``read`` runs on a read-write connection (never
     creating the file), which rolls the unfinished transaction back as any SQLite reader
     would. Nothing else is ever written, and nobody else's file at all.
     """
     try:
-        connection = connect_read_only(path)
+        connection = _connect_read_only(path)
         try:
             return read(connection)
         finally:
             connection.close()
     except sqlite3.OperationalError as error:
-        if "readonly" not in str(error) or not is_course_file(path):
+        if "readonly" not in str(error) or not _is_course_file(path):
             raise
     connection = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=rw", uri=True)
     try:
@@ -460,12 +437,12 @@ def _read(path: Path, read: Callable[[sqlite3.Connection], T]) -> T:
         connection.close()
 
 
-def describe(path: Union[str, Path]) -> Optional[dict]:
+def _describe(path: Union[str, Path]) -> Optional[dict]:
     """What the course database at ``path`` says of itself, or None unless it is whole.
 
     Whole means, checked cheaply (a few milliseconds, so every lesson can ask): the
     file is as long as its SQLite header says (a truncated copy is not), and the build
-    finished (``complete`` is written last). ``verify_shop`` reads every page, for when
+    finished (``complete`` is written last). ``_verify_shop`` reads every page, for when
     that is worth a second; ``build_shop`` also checks the row counts before reuse.
 
     Everything is read through one read-only SQLite connection, inside one read
@@ -512,28 +489,28 @@ def describe(path: Union[str, Path]) -> Optional[dict]:
     }
 
 
-def verify_shop(path: Union[str, Path]) -> list[str]:
+def _verify_shop(path: Union[str, Path]) -> list[str]:
     """SQLite's full ``integrity_check`` of the database at ``path``: ``["ok"]`` when sound."""
-    connection = connect_read_only(path)
+    connection = _connect_read_only(path)
     try:
         return [row[0] for row in connection.execute("PRAGMA integrity_check").fetchall()]
     finally:
         connection.close()
 
 
-def load_catalog() -> dict:
+def _load_catalog() -> dict:
     """The committed inputs: categories with their nouns, adjectives and materials."""
-    if not CATALOG_PATH.exists():
+    if not _CATALOG_PATH.exists():
         raise FileNotFoundError(
-            f"{CATALOG_PATH} is missing: install the course from its repository with `pip install "
+            f"{_CATALOG_PATH} is missing: install the course from its repository with `pip install "
             "-e .`"
         )
-    return json.loads(CATALOG_PATH.read_text(encoding="utf-8"))
+    return json.loads(_CATALOG_PATH.read_text(encoding="utf-8"))
 
 
-def generate_products(count: int, rng: random.Random) -> list[dict]:
+def _generate_products(count: int, rng: random.Random) -> list[dict]:
     """``count`` products with unique names, a category, a price in cents and some stock."""
-    catalog = load_catalog()
+    catalog = _load_catalog()
     names = [
         (category, f"{adjective} {material} {noun}")
         for category, nouns in catalog["categories"].items()
@@ -556,7 +533,7 @@ def generate_products(count: int, rng: random.Random) -> list[dict]:
     ]
 
 
-def generate_orders(size: ShopSize, rng: random.Random) -> Iterator[tuple[int, int, int]]:
+def _generate_orders(size: _ShopSize, rng: random.Random) -> Iterator[tuple[int, int, int]]:
     """Yield ``(product_id, quantity, ordered_at)`` in time order.
 
     Popularity follows a Zipf law (a few products sell a lot, most sell little),
@@ -578,11 +555,11 @@ def generate_orders(size: ShopSize, rng: random.Random) -> Iterator[tuple[int, i
     return zip(products, quantities, timestamps)
 
 
-def _build_into(path: Path, size: ShopSize, size_name: str, seed: int) -> None:
+def _build_into(path: Path, size: _ShopSize, size_name: str, seed: int) -> None:
     """Create the tables, insert the rows, add indexes and, last, mark the database complete."""
     rng = random.Random(seed)
     db = sqlite_utils.Database(path)
-    db.execute(f"PRAGMA application_id = {APPLICATION_ID}")  # first: even a partial build is ours
+    db.execute(f"PRAGMA application_id = {_APPLICATION_ID}")  # first: even a partial build is ours
     db.execute("PRAGMA journal_mode = OFF")  # a fresh file: nothing to roll back to
     db.execute("PRAGMA synchronous = OFF")
     db["cachelab_meta"].create({"key": str, "value": str}, pk="key")
@@ -604,11 +581,11 @@ def _build_into(path: Path, size: ShopSize, size_name: str, seed: int) -> None:
         foreign_keys=[("product_id", "products", "id")],
         not_null={"product_id", "quantity", "ordered_at"},
     )
-    db["products"].insert_all(generate_products(size.products, rng))
+    db["products"].insert_all(_generate_products(size.products, rng))
     # A million orders go in through the plain DB-API ``executemany``, 50,000 at a time:
     # sqlite-utils' ``insert_all`` inspects and converts every value of every row, which
     # for a million rows of three integers made the build about twice as slow.
-    orders = generate_orders(size, rng)
+    orders = _generate_orders(size, rng)
     insert_order = "INSERT INTO orders (product_id, quantity, ordered_at) VALUES (?, ?, ?)"
     with tqdm(
         total=size.orders,
@@ -625,7 +602,7 @@ def _build_into(path: Path, size: ShopSize, size_name: str, seed: int) -> None:
     db.execute("ANALYZE")
     db["cachelab_meta"].insert_all(
         [
-            {"key": "schema_version", "value": str(SCHEMA_VERSION)},
+            {"key": "schema_version", "value": str(_SCHEMA_VERSION)},
             {"key": "size", "value": size_name},
             {"key": "seed", "value": str(seed)},
             {"key": "data_end", "value": str(DATA_END)},
@@ -671,7 +648,7 @@ _NOTICES = (
 )
 
 
-def generate_users(count: int, product_names: list[str], rng: random.Random) -> tuple[list, list]:
+def _generate_users(count: int, product_names: list[str], rng: random.Random) -> tuple[list, list]:
     """``count`` users, and a few notifications each (0 to 8, from the 30 days before the data
     ends), naming products from ``product_names``. Returns (users, notifications) as rows."""
     users = [
@@ -699,7 +676,7 @@ def add_users(path: Union[str, Path], users: int = 200, seed: int = 42) -> Path:
     created_at)``, with rows drawn from ``seed`` -- the same rows every time. The
     ``products`` and ``orders`` tables are not touched: their rows stay exactly as
     ``build_shop`` made them, and the schema every other lesson reads is unchanged (so
-    ``SCHEMA_VERSION`` did not move). A shop that already has users is left as it is.
+    ``_SCHEMA_VERSION`` did not move). A shop that already has users is left as it is.
     Call it on a ``scratch_shop()`` copy: lesson 09 writes notifications.
 
     Everything is added in one ``BEGIN IMMEDIATE`` transaction (sqlite-utils 4 would
@@ -717,7 +694,7 @@ def add_users(path: Union[str, Path], users: int = 200, seed: int = 42) -> Path:
         raise ValueError(f"users must be a whole number between 1 and 1,000,000, got {users!r}")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TypeError(f"seed must be a whole number, got {seed!r}")
-    if describe(path) is None:
+    if _describe(path) is None:
         raise FileNotFoundError(
             f"no complete shop database at {path}; build one first with build_shop() or "
             "scratch_shop()"
@@ -741,7 +718,7 @@ def add_users(path: Union[str, Path], users: int = 200, seed: int = 42) -> Path:
 def _add_user_tables(db: sqlite_utils.Database, users: int, seed: int) -> None:
     """Create and fill the users and notifications tables (inside the caller's transaction)."""
     names = [row["name"] for row in db.query("SELECT name FROM products ORDER BY id")]
-    user_rows, notification_rows = generate_users(users, names, random.Random(seed))
+    user_rows, notification_rows = _generate_users(users, names, random.Random(seed))
     db["users"].create({"id": int, "name": str}, pk="id", not_null={"name"})
     db["notifications"].create(
         {"id": int, "user_id": int, "message": str, "created_at": int},

@@ -23,4 +23,4 @@ from cachelab.web._config import MODE_DESCRIPTIONS
 from cachelab.web._load import run_load, sustained, sweep
 from cachelab.web._service import WebService
 
-__all__ = ["MODE_DESCRIPTIONS", "WebService", "run_load", "sweep", "sustained"]
+__all__ = ["MODE_DESCRIPTIONS", "WebService", "run_load", "sustained", "sweep"]

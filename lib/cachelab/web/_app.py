@@ -93,9 +93,9 @@ from starlette.routing import Route
 from cachelab import keys
 from cachelab._internal.validation import validate_id, validate_whole_number
 from cachelab.cache import CacheUnavailable, MemoryCache, RedisCache
-from cachelab.shop.app import MAX_PRICE_CENTS, MAX_QUANTITY, OutOfStock, Shop
+from cachelab.shop.app import _MAX_PRICE_CENTS, _MAX_QUANTITY, OutOfStock, Shop
 from cachelab.shop.data import DATA_END
-from cachelab.stampede import LockWatch, SingleFlight, WaitTimeout
+from cachelab.stampede import SingleFlight, WaitTimeout, _LockWatch
 from cachelab.web import _stats as stats
 from cachelab.web._config import ENVIRONMENT_VARIABLE, ServiceConfig
 from cachelab.web._edges import (
@@ -281,7 +281,7 @@ class ShopPages:
             return await self.run(self._cached, key, load)
         loaded: list[bool] = []
         load = _noting(loaded, load)
-        watch = LockWatch()
+        watch = _LockWatch()
         done, value = await self.run(self.single_flight.attempt, key, load, self.config.ttl, watch)
         if not done:
             value = await self._wait_for(key, load, watch)
@@ -289,7 +289,7 @@ class ShopPages:
         self._count(outcome)
         return value, outcome
 
-    async def _wait_for(self, key: str, load: Callable[[], Any], watch: LockWatch) -> Any:
+    async def _wait_for(self, key: str, load: Callable[[], Any], watch: _LockWatch) -> Any:
         """The value of ``key`` once another request has loaded it; ``TooManyWaiters`` if
         ``max_waiters`` requests of this worker already wait for it.
 
@@ -317,7 +317,7 @@ class ShopPages:
         if self._polls.get(key) is poll:
             del self._polls[key]
 
-    async def _poll(self, key: str, load: Callable[[], Any], watch: LockWatch) -> Any:
+    async def _poll(self, key: str, load: Callable[[], Any], watch: _LockWatch) -> Any:
         """Attempt again and again, pausing on the event loop, until the value comes; once
         ``wait_timeout`` runs out (its holder is alive but slow), load the page here instead.
         """
@@ -351,7 +351,7 @@ class ShopPages:
     def set_price(self, product_id: int, price_cents: int) -> dict:
         """Change a price; answer the product as the database now has it."""
         validate_id(product_id)
-        validate_whole_number(price_cents, "price_cents", minimum=0, maximum=MAX_PRICE_CENTS)
+        validate_whole_number(price_cents, "price_cents", minimum=0, maximum=_MAX_PRICE_CENTS)
         row = self.shop().set_price(product_id, price_cents)
         self._after_write(product_id)
         return row
@@ -359,7 +359,7 @@ class ShopPages:
     def sell(self, product_id: int, quantity: int) -> dict:
         """Sell ``quantity`` units (one transaction); ``OutOfStock`` if there are fewer."""
         validate_id(product_id)
-        validate_whole_number(quantity, "quantity", maximum=MAX_QUANTITY)
+        validate_whole_number(quantity, "quantity", maximum=_MAX_QUANTITY)
         row = self.shop().sell(product_id, quantity)  # OutOfStock: only the stock, nothing else
         self._after_write(product_id)
         return row
@@ -535,7 +535,7 @@ async def set_price(request: Request) -> Response:
         product_id = _product_id(request)
         price_cents = await _field(request, "price_cents", 1299)
         _checked(
-            validate_whole_number, price_cents, "price_cents", minimum=0, maximum=MAX_PRICE_CENTS
+            validate_whole_number, price_cents, "price_cents", minimum=0, maximum=_MAX_PRICE_CENTS
         )
         return await pages.run(pages.set_price, product_id, price_cents)
 
@@ -548,7 +548,7 @@ async def sell(request: Request) -> Response:
     async def work():
         product_id = _product_id(request)
         quantity = await _field(request, "quantity", 2)
-        _checked(validate_whole_number, quantity, "quantity", maximum=MAX_QUANTITY)
+        _checked(validate_whole_number, quantity, "quantity", maximum=_MAX_QUANTITY)
         return await pages.run(pages.sell, product_id, quantity)
 
     return await _answer(pages, work, _written)

@@ -115,7 +115,7 @@ class ServiceConfig:
         validate_whole_number(self.max_waiters, "max_waiters", maximum=MAX_WAITERS)
         if self.prefix is None:
             object.__setattr__(self, "prefix", keys.learner_prefix() + "web:")
-        keys.validate_prefix(self.prefix)
+        keys._validate_prefix(self.prefix)
         for name in ("db_path", "state_dir", "host"):
             if not isinstance(getattr(self, name), str) or not getattr(self, name):
                 raise TypeError(

@@ -16,7 +16,7 @@ service stops: Ctrl-C, SIGTERM, or an error.
 
 Redis is chosen as everywhere in the course: ``$REDIS_URL`` if set; otherwise, in a
 mode that needs Redis, this process starts one private ``redis-server``
-(``redis_server.private_server()``) and passes its URL to every worker in
+(``redis_server._private_server()``) and passes its URL to every worker in
 ``REDIS_URL``, so that all of them share it. It stops with the service.
 
 The service listens on the loopback interface only (127.0.0.1 by default): it has
@@ -44,7 +44,7 @@ from typing import Optional, Sequence
 
 from cachelab import keys
 from cachelab._internal.validation import validate_whole_number
-from cachelab.shop.data import SIZES
+from cachelab.shop.data import _SIZES
 from cachelab.web._config import (
     APPS,
     CACHE_MODES,
@@ -206,7 +206,7 @@ def _add_serving_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--size",
-        choices=tuple(SIZES),
+        choices=tuple(_SIZES),
         default=None,
         help="the shop to build without --db (default: $CACHELAB_SHOP_SIZE, else default)",
     )
@@ -251,7 +251,7 @@ def serve(arguments: argparse.Namespace) -> int:
             state_dir=str(state_dir),
             cache=arguments.cache,
             ttl=arguments.ttl,
-            prefix=keys.validate_prefix(arguments.prefix) if arguments.prefix else None,
+            prefix=keys._validate_prefix(arguments.prefix) if arguments.prefix else None,
             app=arguments.app,
             lock_ttl=arguments.lock_ttl,
             wait_timeout=arguments.wait_timeout,
@@ -313,11 +313,11 @@ def copy_shop(folder: Path, size: Optional[str] = None) -> Path:
     Copied through SQLite's backup API, which reads a consistent state of the file even
     while someone writes it, and opens it read-only: the course's file is not changed.
     """
-    from cachelab.shop.data import build_shop, connect_read_only
+    from cachelab.shop.data import _connect_read_only, build_shop
 
     source = build_shop(size=size)
     target = folder / source.name
-    reading = connect_read_only(source)
+    reading = _connect_read_only(source)
     try:
         writing = sqlite3.connect(target)
         try:

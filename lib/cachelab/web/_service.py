@@ -129,7 +129,7 @@ class WebService:
             start_timeout_s, "start_timeout_s", above=0, maximum=600, unit="seconds"
         )
         self._own_prefix = prefix is None
-        self.prefix = keys.validate_prefix(
+        self.prefix = keys._validate_prefix(
             prefix if prefix is not None else f"{keys.learner_prefix()}web:{uuid.uuid4().hex[:8]}:"
         )
         self.db_path = Path(db_path) if db_path is not None else None
@@ -267,10 +267,10 @@ class WebService:
             self.watchdog.wait()
             self.watchdog = None
         if self._redis_client is not None and self._own_prefix:
-            from cachelab.cache import delete_keys_under
+            from cachelab.cache import _delete_keys_under
 
             try:
-                delete_keys_under(self._redis_client, self.prefix)
+                _delete_keys_under(self._redis_client, self.prefix)
             except Exception:  # the server may be gone (a test stopped it): nothing to delete
                 pass
         if self.folder is not None:
@@ -352,7 +352,7 @@ class WebService:
         """Make the cached homepage expire ``in_s`` seconds from now (``PEXPIRE`` on its Redis
         key): lesson 10 lets it expire under load, on purpose, to show the stampede."""
         in_s = validate_number(in_s, "in_s", above=0, maximum=3600, unit="seconds")
-        key = keys.redis_key(self.prefix, keys.trending())
+        key = keys._redis_key(self.prefix, keys.trending())
         if not self.cache().client.pexpire(key, max(1, round(in_s * 1000))):
             raise RuntimeError("the homepage is not cached yet: GET / once, then expire it")
 
