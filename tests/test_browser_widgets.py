@@ -63,7 +63,7 @@ LESSON_WIDGETS = [
 ]
 
 # What marks a lesson as showing a widget (an ipywidgets import, the course's dashboards).
-WIDGET_MARKERS = re.compile(r"\bipywidgets\b|\bttl_dashboard\(|\bcachelab\.widgets\b|\binteract\(")
+WIDGET_MARKERS = re.compile(r"\bipywidgets\b|\bttl_dashboard\(|\bxfetch_dashboard\(|\binteract\(")
 
 # Console lines JupyterLab itself prints as errors on a machine with no internet, and that say
 # nothing about the lessons. Each entry must say why it is harmless.

@@ -38,10 +38,6 @@ LEARNER_FILES = sorted(
 
 MAX_PUBLIC_NAMES = 150
 
-NOT_YET_LISTED = {"cachelab.show"}
-"""Packages that still lack ``__all__`` because another change owns them; each is a map with no
-public names of its own (0 counted). To be emptied when ``show/__init__.py`` says ``__all__``."""
-
 
 def public_modules() -> list[str]:
     """Every module of ``cachelab`` not on a private path (no part after ``cachelab`` starts
@@ -58,13 +54,6 @@ def public_names(module_names: list[str]) -> dict[str, list[str]]:
     names = {}
     for name in module_names:
         module = importlib.import_module(name)
-        if name in NOT_YET_LISTED and not hasattr(module, "__all__"):
-            names[name] = [
-                n
-                for n, value in vars(module).items()
-                if not n.startswith("_") and not isinstance(value, types.ModuleType)
-            ]
-            continue
         assert hasattr(module, "__all__"), (
             f"{name} has no __all__: list what lessons and learners use (or [] for a package "
             "that is only a map), and make the rest private"

@@ -29,7 +29,7 @@ with numbers, two ways:
   lesson 06 shows the race that breaks this in real systems).
 
 Both return a ``CacheOutcome``. The tests check that the simulation agrees with
-the model within 3 % -- which is what lets the dashboard in ``cachelab.show.widgets``
+the model within 3 % -- which is what lets the dashboard in ``cachelab.show.ttl_dashboard``
 draw the model's curves beside the simulation's dots.
 
 >>> outcome = simulate(ttl=10, read_rate=2, write_rate=0.1, duration=2_000)

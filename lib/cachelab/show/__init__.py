@@ -5,3 +5,5 @@
 - ``display``           tables, money and stock;
 - ``_png``, ``_prefetch``  plumbing: a fast PNG encoder, and the simulating done between moves.
 """
+
+__all__: list[str] = []
