@@ -1,8 +1,8 @@
 """Checks for lesson 03's exercises (an in-memory cache): does your cache *behave* like a cache?
 
 Each check drives your answer through a short scenario -- miss, hit, overwrite,
-delete, expiry on a ``FakeClock``, eviction order -- and raises ``CheckFailed``
-naming the first property that does not hold, with what it saw.
+delete, expiry on a ``FakeClock``, eviction order -- and fails with a ❌ naming the first
+property that does not hold, with what it saw.
 
 The building blocks take a cache *object*, so they work for any cache with
 ``get(key, default=None)``, ``set(key, value)`` and ``delete(key)`` -- a dict-based

@@ -3,8 +3,8 @@
 - ``check_stale_fraction(stale_fraction)``   05.1
 - ``check_stale_age(stale_age)``             05.2
 
-Each check calls your function on small, known cases and raises ``CheckFailed``
-naming the first property that does not hold.
+Each check calls your function on small, known cases and fails with a ❌ naming the first
+property that does not hold.
 """
 
 from __future__ import annotations

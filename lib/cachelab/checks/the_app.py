@@ -107,7 +107,7 @@ def _file_digest(path: Path) -> str:
 
 
 def _as_pairs(rows: Any, call_text: str) -> list[tuple[Any, Any]]:
-    """``rows`` as (category, units_sold) pairs, or CheckFailed saying what shape was expected."""
+    """``rows`` as (category, units_sold) pairs, or a ❌ saying what shape was expected."""
     _expect(
         isinstance(rows, (list, tuple)),
         f"{call_text} returns a list of dicts",
