@@ -167,13 +167,35 @@ def _pieces(source: str, node: ast.expr) -> list[tuple[int, int, str]]:
     """(line number, column, source) of each literal that implicit concatenation glued into one
     string: ``"compare the " "whole rows"`` is one ``ast.Constant``, of two pieces."""
     first_line = source.splitlines()[node.lineno - 1]
-    segment = ast.get_source_segment(source, node)
+    wrapped = f"({ast.get_source_segment(source, node)})"
+    lines = wrapped.splitlines(keepends=True)
     pieces = []
-    for token in tokenize.generate_tokens(io.StringIO(f"({segment})").readline):
-        if token.type == tokenize.STRING:
-            row, col = token.start
-            column = _column(first_line, node.col_offset) + col - 1 if row == 1 else col
-            pieces.append((node.lineno + row - 1, column, token.string))
+
+    def add(start: tuple[int, int], end: tuple[int, int]) -> None:
+        (row, col), (end_row, end_col) = start, end
+        if row == end_row:
+            text = lines[row - 1][col:end_col]
+        else:
+            text = (
+                lines[row - 1][col:]
+                + "".join(lines[row : end_row - 1])
+                + lines[end_row - 1][:end_col]
+            )
+        column = _column(first_line, node.col_offset) + col - 1 if row == 1 else col
+        pieces.append((node.lineno + row - 1, column, text))
+
+    # Python 3.12+ tokenizes an f-string as FSTRING_START ... FSTRING_END (PEP 701), not as one
+    # STRING: a piece is then everything from its start to its matching end.
+    depth, start = 0, (0, 0)
+    for token in tokenize.generate_tokens(io.StringIO(wrapped).readline):
+        if token.type == tokenize.STRING and depth == 0:
+            add(token.start, token.end)
+        elif token.type == getattr(tokenize, "FSTRING_START", None):
+            depth, start = depth + 1, (token.start if depth == 0 else start)
+        elif token.type == getattr(tokenize, "FSTRING_END", None):
+            depth -= 1
+            if depth == 0:
+                add(start, token.end)
     return pieces
 
 
