@@ -443,6 +443,24 @@ def test_a_failed_probe_opens_the_breaker_again():
     assert breaker.state == "open" and not breaker.allow()
 
 
+def test_a_probe_that_never_reports_does_not_keep_the_breaker_half_open():
+    """A probe interrupted before it reports (Ctrl-C in a notebook) must not stop every later
+    call from reaching Redis: after open_s without a report, the next caller probes."""
+    clock = FakeClock()
+    breaker = CircuitBreaker(failures_to_open=1, open_s=5, clock=clock)
+    breaker.record_failure()
+    clock.advance(5)
+    assert breaker.allow(), "the first caller is the probe"
+    # ... and it never calls record_success or record_failure
+    clock.advance(4.9)
+    assert not breaker.allow(), "the probe still has time to report"
+    clock.advance(0.1)
+    assert breaker.allow() and breaker.state == "half-open", "a new probe after open_s"
+    assert not breaker.allow(), "still one probe at a time"
+    breaker.record_success()
+    assert breaker.state == "closed" and breaker.allow()
+
+
 def test_a_server_restarted_on_the_same_address_is_used_again_by_the_same_client(
     stoppable_redis, test_prefix
 ):

@@ -117,8 +117,11 @@ class CircuitBreaker:
 
     States: ``"closed"`` (calls go through), ``"open"`` (calls are skipped, for
     ``open_s`` seconds after the last failure), ``"half-open"`` (one probe call is let
-    through; the others are still skipped until it reports back). ``clock`` measures
-    the ``open_s`` (a ``FakeClock`` in tests). Threads may share one breaker.
+    through; the others are still skipped until it reports back). A probe that never
+    reports (interrupted by ``KeyboardInterrupt`` in a notebook, or by an exception the
+    caller does not count) would leave the breaker half-open for good, so a probe has
+    ``open_s`` seconds to report: after that the next caller becomes the probe.
+    ``clock`` measures both (a ``FakeClock`` in tests). Threads may share one breaker.
     """
 
     def __init__(
@@ -135,6 +138,7 @@ class CircuitBreaker:
         self.state = "closed"
         self.failures = 0  # outages in a row
         self.opened_at = 0.0
+        self.probe_sent_at = 0.0
         self._lock = threading.Lock()
 
     def allow(self) -> bool:
@@ -142,8 +146,13 @@ class CircuitBreaker:
         with self._lock:
             if self.state == "closed":
                 return True
-            if self.state == "open" and self.clock() - self.opened_at >= self.open_s:
+            now = self.clock()
+            probe_is_due = (self.state == "open" and now - self.opened_at >= self.open_s) or (
+                self.state == "half-open" and now - self.probe_sent_at >= self.open_s
+            )
+            if probe_is_due:
                 self.state = "half-open"
+                self.probe_sent_at = now
                 return True  # this caller is the probe
             return False
 
