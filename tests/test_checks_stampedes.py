@@ -24,7 +24,7 @@ def test_load_once_check_passes_the_reference():
 
 
 def test_the_library_single_flight_passes_the_same_check():
-    from cachelab.stampede import SingleFlight, WaitTimeout
+    from cachelab.stampedes import SingleFlight, WaitTimeout
 
     def with_the_library(cache, key, loader, ttl, lock_ttl, wait_timeout):
         try:
@@ -129,7 +129,7 @@ def test_a_hit_that_still_loads_is_caught():
 
 
 def test_xfetch_check_passes_the_reference_and_the_library():
-    from cachelab.stampede import xfetch_probability
+    from cachelab.stampedes import xfetch_probability
 
     assert check_xfetch_rule(solutions.should_refresh)
     assert xfetch_probability(1.0, 1.0) == math.exp(-1)

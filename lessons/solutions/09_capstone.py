@@ -7,7 +7,7 @@ and runs ``CapstonePages`` through the whole workload.
 from __future__ import annotations
 
 from cachelab import keys
-from cachelab.stampede import StaleWhileRevalidate
+from cachelab.stampedes import StaleWhileRevalidate
 
 ALLOWED_DAYS = (1, 7, 30)
 ALLOWED_LIMITS = (10, 20, 50)

@@ -10,7 +10,7 @@ What the course teaches:
 - ``clock``         a fake clock, so TTLs can be taught without ``sleep``;
 - ``outages``       when Redis cannot answer: which errors are outages, and a circuit breaker;
 - ``invalidation``  delete-on-write, write-through, versioned keys, leases, and the race;
-- ``stampede``      single-flight locks, early refresh (XFetch), TTL jitter, stale-while-revalidate.
+- ``stampedes``     single-flight locks, early refresh (XFetch), TTL jitter, stale-while-revalidate.
 
 The folders:
 

@@ -110,7 +110,7 @@ def lock(key: str) -> str:
 
 def refresh_lock(key: str) -> str:
     """Key of the marker held while one process refreshes ``key`` in the background:
-    ``refresh:product:42`` (holds a token; see ``stampede.StaleWhileRevalidate``).
+    ``refresh:product:42`` (holds a token; see ``stampedes.StaleWhileRevalidate``).
     """
     return f"refresh:{_validate_key(key)}"
 
@@ -118,14 +118,14 @@ def refresh_lock(key: str) -> str:
 def _early_refresh(key: str) -> str:
     """Key of ``key``'s value kept for early refresh, with its recompute time and expiry:
     ``xfetch:trending:…`` (holds ``{"value", "delta_s", "expires_at"}``; see
-    ``stampede.EarlyRefresh``).
+    ``stampedes.EarlyRefresh``).
     """
     return f"xfetch:{_validate_key(key)}"
 
 
 def _stale_while_revalidate(key: str) -> str:
     """Key of ``key``'s value kept with the moment it was loaded, so it can be served stale:
-    ``swr:trending:…`` (holds ``{"value", "loaded_at"}``; see ``stampede.StaleWhileRevalidate``).
+    ``swr:trending:…`` (holds ``{"value", "loaded_at"}``; see ``stampedes.StaleWhileRevalidate``).
     """
     return f"swr:{_validate_key(key)}"
 

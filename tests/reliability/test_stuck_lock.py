@@ -30,7 +30,7 @@ import redis
 from cachelab import keys
 from cachelab.cache import MemoryCache, RedisCache
 from cachelab.clock import FakeClock
-from cachelab.stampede import SingleFlight, WaitTimeout, _LockWatch
+from cachelab.stampedes import SingleFlight, WaitTimeout, _LockWatch
 from cachelab.web._service import WebService
 
 KEY = keys.trending()

@@ -11,7 +11,7 @@ shared between two worker processes (``workers.run_workers``) that talk to the s
 Redis and the same shop database. A load is the real trending query on the real shop.
 
 Each request goes through one ``strategy`` (``STRATEGIES``): plain cache-aside, or one
-of ``cachelab.stampede``'s guards. The run reports every request (when it arrived, how
+of ``cachelab.stampedes``'s guards. The run reports every request (when it arrived, how
 long it took, how stale its value was) and every database load (when it started and
 ended), so a lesson can count the loads of one expiry, read p95 latencies, and draw
 the herd. Values reloaded during the burst keep for ``_REFILL_TTL_S`` (under
@@ -306,7 +306,7 @@ class _Loads:
 
 def _page(strategy: str, cache: Any, ttl: float, spread: float, beta: float, seed: int):
     """The request handler of ``strategy``: ``page(key, loader) -> value``."""
-    from cachelab.stampede import EarlyRefresh, SingleFlight, jittered_ttl
+    from cachelab.stampedes import EarlyRefresh, SingleFlight, jittered_ttl
 
     refill_ttl = _REFILL_TTL_S
     if strategy == "none":
@@ -367,7 +367,7 @@ def _swr(cache: Any, ttl: float, clock: Callable[[], float] = time.time) -> Any:
     The warm-up stamps its values as loaded ``REFILL_TTL_S − ttl`` before the start, so
     they turn stale at ``ttl`` (and too old to serve at ``ttl + SWR_STALE_S``).
     """
-    from cachelab.stampede import StaleWhileRevalidate
+    from cachelab.stampedes import StaleWhileRevalidate
 
     return StaleWhileRevalidate(
         cache,
@@ -388,7 +388,7 @@ def _warm_up(
     """Write every list at once, as a deploy would, each with its TTL counted from
     ``start_wall`` (the burst's start, a few milliseconds ahead: the TTLs are lengthened
     by that lead, and the values stamped as loaded at the start)."""
-    from cachelab.stampede import EarlyRefresh
+    from cachelab.stampedes import EarlyRefresh
 
     ttl = plan["ttl"]
     for value in values:
@@ -676,7 +676,7 @@ def _plan(
     db_connections: Optional[int],
 ) -> dict:
     """What every process needs to play its share: the warm-up's values, each list's expiry."""
-    from cachelab.stampede import jittered_ttl
+    from cachelab.stampedes import jittered_ttl
 
     values, measured_delta_s = _warm_up_values(db_path, key_count)
     rng = random.Random(seed)
@@ -842,7 +842,7 @@ def simulate_warm_up(
     from cachelab.cache import MemoryCache
     from cachelab.clock import FakeClock
     from cachelab.lab.workload import poisson_arrivals
-    from cachelab.stampede import _MAX_SPREAD, jittered_ttl
+    from cachelab.stampedes import _MAX_SPREAD, jittered_ttl
 
     validate_whole_number(key_count, "key_count", maximum=100_000)
     read_rate = validate_number(read_rate, "read_rate", above=0, maximum=100_000, unit="per second")
@@ -971,7 +971,7 @@ def simulate_early_refresh(
     from cachelab.cache import MemoryCache
     from cachelab.clock import FakeClock
     from cachelab.lab.workload import poisson_arrivals
-    from cachelab.stampede import EarlyRefresh
+    from cachelab.stampedes import EarlyRefresh
 
     beta = validate_number(beta, "beta", above=0, maximum=100)
     delta_s = validate_number(delta_s, "delta_s", above=0, maximum=60, unit="seconds")

@@ -95,7 +95,7 @@ from cachelab._internal.validation import validate_id, validate_whole_number
 from cachelab.cache import CacheUnavailable, MemoryCache, RedisCache
 from cachelab.shop.app import _MAX_PRICE_CENTS, _MAX_QUANTITY, OutOfStock, Shop
 from cachelab.shop.data import DATA_END
-from cachelab.stampede import SingleFlight, WaitTimeout, _LockWatch
+from cachelab.stampedes import SingleFlight, WaitTimeout, _LockWatch
 from cachelab.web import _stats as stats
 from cachelab.web._config import ENVIRONMENT_VARIABLE, ServiceConfig
 from cachelab.web._edges import (

@@ -22,7 +22,7 @@ from cachelab.cache import MemoryCache, RedisCache
 from cachelab.clock import FakeClock
 from cachelab.environment.redis_server import connect, url_of
 from cachelab.lab.workers import _context, run_workers
-from cachelab.stampede import (
+from cachelab.stampedes import (
     _MAX_SPREAD,
     EarlyRefresh,
     SingleFlight,
