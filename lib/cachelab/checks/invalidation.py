@@ -212,6 +212,16 @@ class _CountingLeases(LeaseCache):
         return answer
 
 
+def _expect_the_row_loaded_once(
+    row: Any, truth: dict, queries: int, *, returns: str, loads: str, topic: str
+) -> None:
+    """The fill returned the database's row (else ``returns`` fails) after exactly one query (else
+    ``loads`` fails), both under the hints of ``topic``.
+    """
+    _expect(_same(row, truth), returns, row, topic=topic)
+    _expect(queries == 1, loads, queries, topic=topic)
+
+
 def check_lease_fill(fill: Callable[[LeaseCache, Shop, int], dict]) -> str:
     """Exercise 06.2, ``fill(leases, shop, product_id)``: a product page read that respects
     memcache-style leases.
@@ -231,16 +241,12 @@ def check_lease_fill(fill: Callable[[LeaseCache, Shop, int], dict]) -> str:
     before = shop.queries
     row = read(leases, shop, "a miss on an empty cache", "miss")
     truth = Shop(path).product(product_id)
-    _expect(
-        _same(row, truth),
-        "returns the product's row from the database on a miss",
+    _expect_the_row_loaded_once(
         row,
-        topic="miss",
-    )
-    _expect(
-        shop.queries - before == 1,
-        "loads from the database exactly once on a miss",
+        truth,
         shop.queries - before,
+        returns="returns the product's row from the database on a miss",
+        loads="loads from the database exactly once on a miss",
         topic="miss",
     )
     _expect(
@@ -281,16 +287,12 @@ def check_lease_fill(fill: Callable[[LeaseCache, Shop, int], dict]) -> str:
     )  # holds the lease and will never fill
     before = shop.queries
     row = read(leases, shop, "a miss while the lease holder never fills", "give-up")
-    _expect(
-        _same(row, truth),
-        "after a few tries without the lease, returns the database's row",
+    _expect_the_row_loaded_once(
         row,
-        topic="give-up",
-    )
-    _expect(
-        shop.queries - before == 1,
-        "after a few tries, loads from the database once",
+        truth,
         shop.queries - before,
+        returns="after a few tries without the lease, returns the database's row",
+        loads="after a few tries, loads from the database once",
         topic="give-up",
     )
     _expect(

@@ -410,6 +410,15 @@ def check_cached_decorator(cached: Callable[..., Any]) -> str:
     def count(product_id: int) -> int:
         return sum(1 for call_ in calls if call_ == (product_id,))
 
+    def expect_page(
+        result: Any, product_id: int, loaded_at: float, property_: str, *, topic: str
+    ) -> None:
+        expected = {"id": product_id, "loaded_at": loaded_at}
+        _expect(result == expected, property_, result, topic=topic)
+
+    def expect_runs(product_id: int, runs: int, property_: str, *, topic: str) -> None:
+        _expect(count(product_id) == runs, property_, f"{count(product_id)} runs", topic=topic)
+
     prop = "cached(ttl=60, clock=clock) returns a decorator (a function taking a function)"
     decorator = _step(prop, "shape", lambda: cached(ttl=ttl, clock=clock))
     _expect(callable(decorator), prop, decorator, topic="shape")
@@ -422,40 +431,28 @@ def check_cached_decorator(cached: Callable[..., Any]) -> str:
         )
 
     first = run_page(1)
-    _expect(
-        first == {"id": 1, "loaded_at": 0.0},
-        "the decorated function returns what the original returns",
-        first,
-        topic="shape",
+    expect_page(
+        first, 1, 0.0, "the decorated function returns what the original returns", topic="shape"
     )
-    _expect(
-        count(1) == 1,
-        "the first call runs the original function once",
-        f"{count(1)} runs",
-        topic="once",
-    )
+    expect_runs(1, 1, "the first call runs the original function once", topic="once")
     again = run_page(1)
-    _expect(
-        count(1) == 1,
+    expect_runs(
+        1,
+        1,
         "a second call with the same arguments within the TTL does not run the function again",
-        f"{count(1)} runs",
         topic="once",
     )
     _expect(again == first, "a cached call returns the cached result", again, topic="once")
 
     other = run_page(2)
-    _expect(
-        other == {"id": 2, "loaded_at": 0.0},
-        "different arguments get their own result (the cache key includes the arguments)",
+    expect_page(
         other,
+        2,
+        0.0,
+        "different arguments get their own result (the cache key includes the arguments)",
         topic="arguments",
     )
-    _expect(
-        count(2) == 1,
-        "different arguments run the function once for themselves",
-        f"{count(2)} runs",
-        topic="arguments",
-    )
+    expect_runs(2, 1, "different arguments run the function once for themselves", topic="arguments")
     run_page(1)
     run_page(2)
     _expect(
@@ -467,33 +464,24 @@ def check_cached_decorator(cached: Callable[..., Any]) -> str:
 
     clock.advance(ttl - _JUST)
     run_page(1)
-    _expect(
-        count(1) == 1,
-        "the function does not run again just before the TTL ends",
-        f"{count(1)} runs",
-        topic="expiry",
-    )
+    expect_runs(1, 1, "the function does not run again just before the TTL ends", topic="expiry")
     clock.advance(_JUST)
     fresh = run_page(1)
-    _expect(
-        count(1) == 2,
+    expect_runs(
+        1,
+        2,
         "the function runs again once ttl seconds have passed (at exactly ttl, by the clock)",
-        f"{count(1)} runs",
         topic="expiry",
     )
-    _expect(
-        fresh == {"id": 1, "loaded_at": ttl},
-        "after expiry the decorated function returns the fresh result",
+    expect_page(
         fresh,
+        1,
+        ttl,
+        "after expiry the decorated function returns the fresh result",
         topic="expiry",
     )
     run_page(1)
-    _expect(
-        count(1) == 2,
-        "the fresh result is cached again for a full TTL",
-        f"{count(1)} runs",
-        topic="expiry",
-    )
+    expect_runs(1, 2, "the fresh result is cached again for a full TTL", topic="expiry")
 
     nothing_calls: list[int] = []
 

@@ -193,6 +193,33 @@ def check_get_or_load_json(get_or_load_json: Callable[..., Any]) -> str:
     )
 
 
+def _expect_three_pages(
+    answers: list,
+    loader_calls: int,
+    *,
+    redis_is: str,
+    loads: int,
+    loads_property: str,
+    loads_topic: str,
+) -> None:
+    """Three requests, with Redis ``redis_is`` ("up" or "down"), each returned the loader's page
+    (else a ❌ on that topic) and ran the loader ``loads`` times in all (else ``loads_property``
+    fails, on ``loads_topic``).
+    """
+    _expect(
+        _same(answers, [_PAGE] * 3),
+        f"with Redis {redis_is}, it returns the loader's value",
+        answers[-1],
+        topic=redis_is,
+    )
+    _expect(
+        loader_calls == loads,
+        loads_property,
+        f"{loader_calls} loader calls for 3 requests",
+        topic=loads_topic,
+    )
+
+
 def check_safe_get_or_load(safe_get_or_load: Callable[..., Any]) -> str:
     """Exercise 04.2: ``safe_get_or_load(client, key, loader, ttl, stats)``.
 
@@ -225,17 +252,15 @@ def check_safe_get_or_load(safe_get_or_load: Callable[..., Any]) -> str:
             )
 
         answers = [answer("with Redis up, it returns the loader's value", "up") for _ in range(3)]
-        _expect(
-            _same(answers, [_PAGE] * 3),
-            "with Redis up, it returns the loader's value",
-            answers[-1],
-            topic="up",
-        )
-        _expect(
-            loader.calls == 1,
-            "with Redis up, it is cache-aside: the loader runs on the first request only",
-            f"{loader.calls} loader calls for 3 requests",
-            topic="up",
+        _expect_three_pages(
+            answers,
+            loader.calls,
+            redis_is="up",
+            loads=1,
+            loads_property=(
+                "with Redis up, it is cache-aside: the loader runs on the first request only"
+            ),
+            loads_topic="up",
         )
         _expect(
             (stats.misses, stats.hits, stats.errors) == (1, 2, 0),
@@ -298,17 +323,13 @@ def check_safe_get_or_load(safe_get_or_load: Callable[..., Any]) -> str:
                 ) from None
             except NotImplementedError:
                 raise
-        _expect(
-            _same(answers, [_PAGE] * 3),
-            "with Redis down, it returns the loader's value",
-            answers[-1],
-            topic="down",
-        )
-        _expect(
-            loader.calls == 3,
-            "with Redis down, the loader runs exactly once per request",
-            f"{loader.calls} loader calls for 3 requests",
-            topic="down-once",
+        _expect_three_pages(
+            answers,
+            loader.calls,
+            redis_is="down",
+            loads=3,
+            loads_property="with Redis down, the loader runs exactly once per request",
+            loads_topic="down-once",
         )
         _expect(
             stats.errors - errors_before == 3,

@@ -340,8 +340,7 @@ _HINTS = {
     "01.1": {
         "query": (
             "Start from the subquery inside TRENDING_SQL: it adds up units since a time, per "
-            "product. "
-            "You want the same per category.",
+            "product. You want the same per category.",
             "Join orders to products (ON products.id = orders.product_id), keep orders with "
             "ordered_at >= :since, and GROUP BY products.category.",
             "SELECT products.category AS category, SUM(orders.quantity) AS units_sold ... ; "

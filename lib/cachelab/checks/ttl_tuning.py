@@ -198,7 +198,10 @@ def check_longest_ttl_within(longest_ttl_within: Callable[[float, float, float],
     return f"longest TTLs found for {len(_CASES)} workloads: {', '.join(found)}"
 
 
-_EXERCISES = {"07.1": check_longest_ttl_within, "07.2": check_per_data_ttls}
+_EXERCISES = {
+    "07.1": check_longest_ttl_within,
+    "07.2": check_per_data_ttls,
+}
 
 _HINTS = {
     "07.1": {
