@@ -259,7 +259,7 @@ _HINTS = {
         ),
         "round": (
             "Between two allowed values, take the next one up: a visitor asking for 8 days gets "
-            "the 30-day list, which contains them.",
+            "the 30-day list, which covers the 8 days asked for.",
             "next(d for d in ALLOWED_DAYS if d >= days)",
         ),
         "cap": (
