@@ -5,6 +5,10 @@ server at ``$REDIS_URL`` if set, else a private ``redis-server`` on a unix socke
 Each test gets its own key prefix inside the learner's prefix, so tests never see
 each other's keys (or another learner's), and only that prefix is ever deleted.
 Helpers that test modules import (``load_solutions``) are in ``support.py``.
+
+The browser tests share two more: ``chromium`` (the system's Chromium-family browser, or a skip
+that says how to get one) and ``page`` (a fresh headless page in it, per test); the machinery
+behind them is ``lab.py``'s.
 """
 
 from __future__ import annotations
@@ -96,3 +100,28 @@ def clocked_shop(shop: Shop) -> Iterator[Shop]:
     clocked.db.execute("PRAGMA synchronous = OFF")
     yield clocked
     clocked.close()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """The browser ``scripts/browser.py`` finds, or a skip that says how to get one (a failure
+    under ``CI=true``, where a skipped browser test must not look like a pass).
+    """
+    from lab import browser, find_chromium
+
+    try:
+        return find_chromium().path
+    except browser.BrowserNotFound as error:
+        missing = str(error)
+    if browser.ci_requires_browser():
+        pytest.fail(f"{missing} (CI=true: a browser test may not be skipped)", pytrace=False)
+    pytest.skip(missing)
+
+
+@pytest.fixture
+def page(chromium: str, tmp_path: Path):
+    """One page of a fresh headless Chromium with an empty profile of this test's own."""
+    from lab import chromium_page
+
+    with chromium_page(chromium, tmp_path / "chromium-profile") as page:
+        yield page

@@ -170,7 +170,11 @@ def jupyterlab(
 
 @contextmanager
 def chromium_page(executable: str, profile: Path, viewport=(1280, 900)):
-    """A fresh headless Chromium with its own empty profile, and its one page."""
+    """A fresh headless Chromium with its own empty profile, and its one page.
+
+    Playwright drives the system's browser (``executable``, from ``find_chromium``), never one
+    it downloaded; ``tests/conftest.py``'s ``page`` fixture is this, per test.
+    """
     from playwright import sync_api
 
     with sync_api.sync_playwright() as playwright:
@@ -282,6 +286,10 @@ def run_all_cells(page, timeout_ms: int = RUN_ALL_TIMEOUT_MS) -> list[CellState]
 
 
 def find_chromium() -> browser.Found:
-    """The browser ``scripts/browser.py`` finds (never installs); ``browser.BrowserNotFound``
-    if none."""
-    return browser.ensure_browser(install=False)
+    """The browser ``scripts/browser.py`` finds (it never installs one here); if there is none,
+    ``browser.BrowserNotFound`` with the line that says how to get one.
+    """
+    found = browser.find_browser()
+    if found is None:
+        raise browser.BrowserNotFound(browser.HOW_TO_GET_ONE)
+    return found

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
+import sys
 import threading
 import time
 from pathlib import Path
@@ -30,17 +32,41 @@ def shop_digest(path: Path) -> str:
         connection.close()
 
 
-def load_solutions(lesson: str) -> ModuleType:
-    """The instructor's reference solutions of one lesson: ``load_solutions("03_memory_cache")``.
+def load_module(name: str, path: Path) -> ModuleType:
+    """The Python file at ``path``, run as a module called ``name``: for the scripts, the site
+    build and the solutions, which are files outside any package or named like a lesson
+    (``03_memory_cache.py``), so Python cannot ``import`` them by name.
 
-    The files are named like the lessons (``03_memory_cache.py``), which Python cannot
-    ``import`` by name, so they are loaded from their path.
+    The module is put in ``sys.modules`` before it runs, so a dataclass or a ``NamedTuple``
+    inside it can find its own module; loading it again runs the file again.
     """
-    path = SOLUTIONS_DIR / f"{lesson}.py"
-    spec = importlib.util.spec_from_file_location(f"solutions_{lesson}", path)
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def load_solutions(lesson: str) -> ModuleType:
+    """The instructor's reference solutions of one lesson: ``load_solutions("03_memory_cache")``."""
+    return load_module(f"solutions_{lesson}", SOLUTIONS_DIR / f"{lesson}.py")
+
+
+def load_notebook(path: Path) -> dict:
+    """A notebook as stored in git: its JSON (``cells``, ``metadata``), read as UTF-8."""
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def cell_source(cell: dict) -> str:
+    """A cell's source as one string (a stored notebook may hold it as a list of lines)."""
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else source
+
+
+def notebook_code(path: Path) -> str:
+    """Every code cell of the notebook at ``path``, in order, one after the other."""
+    cells = load_notebook(path)["cells"]
+    return "\n".join(cell_source(cell) for cell in cells if cell["cell_type"] == "code")
 
 
 def failure_of(check, *answer):

@@ -7,15 +7,14 @@ the slider, and checks that the summary line shows the slider's new value and th
 was drawn again: the kernel behind the page answered. Afterwards Voila and every kernel it
 started are stopped, by process id, and checked gone.
 
-The browser is the one ``scripts/browser.py`` finds; no browser: skipped with how to get one
-(failed under ``CI=true``), as in ``tests/test_browser_widgets.py``.
+The browser and its page are ``tests/conftest.py``'s ``chromium`` and ``page`` fixtures, shared
+with ``tests/test_browser_widgets.py``: no browser, skipped with how to get one (failed under
+``CI=true``).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -23,8 +22,9 @@ from typing import Iterator, NamedTuple
 
 import psutil
 import pytest
+from support import load_module
 
-from lab import REPO, Console, browser, chromium_page, find_chromium, free_port
+from lab import REPO, Console, free_port
 
 RESULTS = REPO / "test-results"
 START_TIMEOUT_S = 90  # Voila starts in a few seconds, slower on a busy 2-core machine
@@ -32,15 +32,7 @@ RENDER_TIMEOUT_MS = 150_000  # Voila runs the whole notebook first, in make test
 MOVE_TIMEOUT_MS = 30_000  # a slider's round trip to the kernel and the redraw
 
 
-def _load_serve():
-    spec = importlib.util.spec_from_file_location("serve", REPO / "dashboards" / "serve.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-serve = _load_serve()
+serve = load_module("serve", REPO / "dashboards" / "serve.py")
 
 
 class Dashboard(NamedTuple):
@@ -59,18 +51,6 @@ DASHBOARDS = [
         "xfetch_dashboard(",
     ),
 ]
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    """The browser, or a skip that says how to get one (a failure under CI=true)."""
-    try:
-        return find_chromium().path
-    except browser.BrowserNotFound as error:
-        missing = str(error)
-    if browser.ci_requires_browser():
-        pytest.fail(f"{missing} (CI=true: a browser test may not be skipped)", pytrace=False)
-    pytest.skip(missing)
 
 
 def _stop(process: subprocess.Popen) -> list[str]:
@@ -125,12 +105,6 @@ def voila(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[s
     finally:
         survivors = _stop(process)
         assert not survivors, f"processes Voila started outlived it: {survivors}"
-
-
-@pytest.fixture
-def page(chromium: str, tmp_path: Path):
-    with chromium_page(chromium, tmp_path / "chromium-profile") as page:
-        yield page
 
 
 def _pictures(page) -> list[str]:

@@ -15,31 +15,28 @@ the slider's cell output (text or picture) changed.
 ``test_every_lesson_that_shows_a_widget_is_listed`` fails when a lesson with widgets
 is missing from the table.
 
-The browser is the one ``scripts/browser.py`` finds (``$CHROMIUM``, chromium,
-google-chrome, Edge, the macOS applications); ``make test`` and ``.ci/run`` install
-Debian's chromium first when they run as root. No browser: the tests are *skipped*
-with the one line that says how to get one -- except under ``CI=true``, where they
+The browser is ``tests/conftest.py``'s ``chromium`` fixture, the one ``scripts/browser.py``
+finds (``$CHROMIUM``, chromium, google-chrome, Edge, the macOS applications); ``make test`` and
+``.ci/run`` install Debian's chromium first when they run as root. No browser: the tests are
+*skipped* with the one line that says how to get one -- except under ``CI=true``, where they
 fail, so CI can never pass by skipping them.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from pathlib import Path
 from typing import Iterator, NamedTuple, Optional
 
 import pytest
+from support import notebook_code
 
 from lab import (
     REPO,
     Console,
     JupyterServer,
     LabFailed,
-    browser,
-    chromium_page,
-    find_chromium,
     jupyterlab,
     open_lesson,
     run_all_cells,
@@ -72,16 +69,11 @@ HARMLESS_CONSOLE_ERRORS: list[tuple[str, str]] = []
 MOVE_TIMEOUT_MS = 20_000  # the slider's round trip to the kernel and back
 
 
-def _code_of(notebook: Path) -> str:
-    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
-    return "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
-
-
 def test_every_lesson_that_shows_a_widget_is_listed() -> None:
     with_widgets = {
         path.relative_to(REPO).as_posix()
         for path in sorted((REPO / "lessons").glob("[0-9][0-9]_*.ipynb"))
-        if WIDGET_MARKERS.search(_code_of(path))
+        if WIDGET_MARKERS.search(notebook_code(path))
     }
     listed = {w.notebook for w in LESSON_WIDGETS}
     assert with_widgets <= listed, (
@@ -94,7 +86,7 @@ def test_every_lesson_that_shows_a_widget_is_listed() -> None:
 def test_each_listed_lesson_exists_and_its_slider_class_is_used(lesson: LessonWidget) -> None:
     notebook = REPO / lesson.notebook
     assert notebook.exists(), f"{lesson.notebook} is listed in LESSON_WIDGETS but missing"
-    sources = _code_of(notebook) + "".join(
+    sources = notebook_code(notebook) + "".join(
         path.read_text(encoding="utf-8") for path in (REPO / "lib" / "cachelab").rglob("*.py")
     )
     for css_class in filter(None, (lesson.slider_class, lesson.output_class)):
@@ -107,18 +99,6 @@ def test_each_listed_lesson_exists_and_its_slider_class_is_used(lesson: LessonWi
 
 
 @pytest.fixture(scope="module")
-def chromium() -> str:
-    """The browser, or a skip that says how to get one (a failure under CI=true)."""
-    try:
-        return find_chromium().path
-    except browser.BrowserNotFound as error:
-        missing = str(error)
-    if browser.ci_requires_browser():
-        pytest.fail(f"{missing} (CI=true: a browser test may not be skipped)", pytrace=False)
-    pytest.skip(missing)
-
-
-@pytest.fixture(scope="module")
 def jupyter_server(
     chromium: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[JupyterServer]:
@@ -128,12 +108,6 @@ def jupyter_server(
             yield server
     except LabFailed as error:
         pytest.fail(str(error), pytrace=False)
-
-
-@pytest.fixture
-def page(chromium: str, tmp_path: Path):
-    with chromium_page(chromium, tmp_path / "chromium-profile") as page:
-        yield page
 
 
 def _digest(path: Path) -> str:

@@ -9,37 +9,19 @@ nothing from the network.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-import sys
 from pathlib import Path
 
 import pytest
+from support import cell_source, load_module, load_notebook, notebook_code
 
 REPO = Path(__file__).resolve().parents[1]
 DASHBOARDS = sorted((REPO / "dashboards").glob("[0-9][0-9]_*.ipynb"))
 TEMPLATE = REPO / "dashboards" / "jupyter" / "voila" / "templates" / "course"
 
 
-def _load_serve():
-    spec = importlib.util.spec_from_file_location("serve", REPO / "dashboards" / "serve.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-serve = _load_serve()
-
-
-def _cells(path: Path) -> list[dict]:
-    return json.loads(path.read_text(encoding="utf-8"))["cells"]
-
-
-def _source(cell: dict) -> str:
-    source = cell["source"]
-    return "".join(source) if isinstance(source, list) else source
+serve = load_module("serve", REPO / "dashboards" / "serve.py")
 
 
 def test_there_is_a_dashboard_for_lessons_07_and_08():
@@ -49,20 +31,16 @@ def test_there_is_a_dashboard_for_lessons_07_and_08():
 
 @pytest.mark.parametrize("path", DASHBOARDS, ids=[p.stem for p in DASHBOARDS])
 def test_a_dashboard_is_stored_without_outputs_with_a_kernel_and_a_title(path: Path):
-    notebook = json.loads(path.read_text(encoding="utf-8"))
+    notebook = load_notebook(path)
     assert notebook["metadata"]["kernelspec"]["name"] == "python3"
     cells = notebook["cells"]
-    assert cells[0]["cell_type"] == "markdown" and _source(cells[0]).startswith("# ")
+    assert cells[0]["cell_type"] == "markdown" and cell_source(cells[0]).startswith("# ")
     dirty = [
         i
         for i, cell in enumerate(cells)
         if cell["cell_type"] == "code" and (cell["outputs"] or cell["execution_count"] is not None)
     ]
     assert not dirty, f"{path.name}: cells {dirty} were stored with outputs"
-
-
-def _code(path: Path) -> str:
-    return "\n".join(_source(c) for c in _cells(path) if c["cell_type"] == "code")
 
 
 @pytest.mark.parametrize(
@@ -75,10 +53,10 @@ def _code(path: Path) -> str:
 def test_a_dashboard_and_its_lesson_call_the_same_function(dashboard, lesson, module, function):
     """One function draws the lesson's sliders and the projected page: nothing is copied."""
     for path in (REPO / "dashboards" / dashboard, REPO / "lessons" / lesson):
-        code = _code(path)
+        code = notebook_code(path)
         assert f"from cachelab.show.{module} import" in code, path.name
         assert re.search(rf"\b{function}\(", code), f"{path.name} does not call {function}()"
-    page = _code(REPO / "dashboards" / dashboard)
+    page = notebook_code(REPO / "dashboards" / dashboard)
     assert not re.search(r"^\s*def ", page, re.M), f"{dashboard} defines functions: use {module}'s"
 
 

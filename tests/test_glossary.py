@@ -19,38 +19,22 @@ those are *expected* to fail, strictly, so the entry must go once they pass.
 
 from __future__ import annotations
 
-import importlib.util
-import json
 import re
-import sys
 from pathlib import Path
 
 import pytest
+from support import load_module, load_notebook
 
 REPO = Path(__file__).resolve().parents[1]
 LESSONS = sorted((REPO / "lessons").glob("[0-9][0-9]_*.ipynb"))
 DOCUMENTS = [REPO / "README.md", REPO / "INSTRUCTORS.md"]
 
 
-def _load_script():
-    spec = importlib.util.spec_from_file_location(
-        "link_glossary", REPO / "scripts" / "link_glossary.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-glossary = _load_script()
+glossary = load_module("link_glossary", REPO / "scripts" / "link_glossary.py")
 
 
 def _cells(*markdown: str) -> list[dict]:
     return [{"cell_type": "markdown", "metadata": {}, "source": [text]} for text in markdown]
-
-
-def _notebook(path: Path) -> dict:
-    return json.loads(path.read_text(encoding="utf-8"))
 
 
 # --- the glossary itself ------------------------------------------------------------------------
@@ -171,7 +155,7 @@ def test_a_link_to_an_anchor_the_glossary_lacks_is_found():
 @pytest.mark.parametrize("path", LESSONS + DOCUMENTS, ids=[p.name for p in LESSONS + DOCUMENTS])
 def test_every_glossary_link_points_at_a_term_of_the_glossary(path: Path):
     if path.suffix == ".ipynb":
-        texts = [glossary.cell_text(cell) for cell in _notebook(path)["cells"]]
+        texts = [glossary.cell_text(cell) for cell in load_notebook(path)["cells"]]
     else:
         texts = [path.read_text(encoding="utf-8")]
     anchors = set(glossary.glossary_anchors())
@@ -181,7 +165,7 @@ def test_every_glossary_link_points_at_a_term_of_the_glossary(path: Path):
 
 @pytest.mark.parametrize("path", LESSONS, ids=[p.stem for p in LESSONS])
 def test_every_term_a_lesson_uses_is_linked_to_the_glossary_at_its_first_use(path: Path):
-    cells = _notebook(path)["cells"]
+    cells = load_notebook(path)["cells"]
     missing = glossary.unlinked_first_uses(cells)
     described = [
         f"cell {use.cell}: {glossary.cell_text(cells[use.cell])[use.start : use.end]!r} "

@@ -7,24 +7,15 @@ start; the opening cell is the lesson's contract (title, time, prerequisites).
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import pytest
+from support import cell_source, load_notebook
 
 LESSONS = Path(__file__).resolve().parents[1] / "lessons"
 NOTEBOOKS = sorted(LESSONS.glob("*.ipynb"))
 TITLE = re.compile(r"^# (\d\d) · \S")
-
-
-def _load(path: Path) -> dict:
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def _source(cell: dict) -> str:
-    source = cell.get("source", "")
-    return "".join(source) if isinstance(source, list) else source
 
 
 def test_there_are_lessons() -> None:
@@ -44,7 +35,7 @@ def test_lesson_files_are_numbered_from_00_without_gaps() -> None:
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
 def test_stored_without_outputs(path: Path) -> None:
-    notebook = _load(path)
+    notebook = load_notebook(path)
     dirty = [
         index
         for index, cell in enumerate(notebook["cells"])
@@ -60,7 +51,7 @@ def test_stored_without_outputs(path: Path) -> None:
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
 def test_has_a_kernelspec(path: Path) -> None:
-    kernelspec = _load(path).get("metadata", {}).get("kernelspec") or {}
+    kernelspec = load_notebook(path).get("metadata", {}).get("kernelspec") or {}
     assert kernelspec.get("name"), (
         f"{path.name} has no kernelspec (metadata.kernelspec.name, e.g. python3)"
     )
@@ -68,13 +59,13 @@ def test_has_a_kernelspec(path: Path) -> None:
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
 def test_opens_with_the_lesson_frame(path: Path) -> None:
-    cells = _load(path)["cells"]
+    cells = load_notebook(path)["cells"]
     assert cells, f"{path.name} has no cells"
     first = cells[0]
     assert first["cell_type"] == "markdown", (
         f"{path.name}: the first cell must be markdown (the lesson's frame)"
     )
-    text = _source(first).lstrip()
+    text = cell_source(first).lstrip()
     match = TITLE.match(text)
     assert match, (
         f"{path.name}: the first cell must start with '# {path.name[:2]} · Title', got "
@@ -87,11 +78,11 @@ def test_opens_with_the_lesson_frame(path: Path) -> None:
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
 def test_ends_with_key_points_whats_next_and_references(path: Path) -> None:
-    cells = _load(path)["cells"]
-    text = "\n".join(_source(cell) for cell in cells if cell["cell_type"] == "markdown")
+    cells = load_notebook(path)["cells"]
+    text = "\n".join(cell_source(cell) for cell in cells if cell["cell_type"] == "markdown")
     for heading in ("## Key points", "## What's next", "## References"):
         assert heading in text, f"{path.name} has no '{heading}' section"
-    last = _source(cells[-1]).lstrip()
+    last = cell_source(cells[-1]).lstrip()
     assert last.startswith("## References"), f"{path.name} must end with its References"
     assert last.count("\n- ") >= 1, f"{path.name}'s References list no source"
 
@@ -99,8 +90,8 @@ def test_ends_with_key_points_whats_next_and_references(path: Path) -> None:
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
 def test_hints_are_asked_for_never_shown_in_advance(path: Path) -> None:
     """Hints live with the checks (``checks.hint("03.1")``), not in the notebook's source."""
-    for index, cell in enumerate(_load(path)["cells"]):
-        source = _source(cell)
+    for index, cell in enumerate(load_notebook(path)["cells"]):
+        source = cell_source(cell)
         assert "hints=" not in source, f"{path.name} cell {index} passes hint texts to a check"
         assert "<details>" not in source, f"{path.name} cell {index} has a hidden hint block"
 
@@ -111,7 +102,7 @@ def test_valid_against_nbformat_s_schema(path: Path) -> None:
     nbformat 4.4, which has none: ids came with 4.5)."""
     import nbformat
 
-    notebook = _load(path)
+    notebook = load_notebook(path)
     try:
         nbformat.validate(notebook)
     except nbformat.ValidationError as error:

@@ -12,7 +12,6 @@ hub admits exactly the learner names the course accepts (on one machine too).
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -21,21 +20,17 @@ import yaml
 
 from cachelab.keys import _LEARNER_NAME_PATTERN
 
-if sys.version_info >= (3, 11):
-    pass
-else:  # pragma: no cover
-    pass
-
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _load(path: str):
+def _yaml(path: str):
+    """The YAML file at ``path`` in the repository (one document)."""
     return yaml.safe_load((REPO / path).read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")
 def values() -> dict:
-    return _load("hub/k8s/config.yaml")
+    return _yaml("hub/k8s/config.yaml")
 
 
 @pytest.fixture(scope="module")

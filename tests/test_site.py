@@ -22,7 +22,6 @@ import functools
 import hashlib
 import html
 import importlib
-import importlib.util
 import re
 import shutil
 import subprocess
@@ -34,6 +33,7 @@ from typing import NamedTuple
 from urllib.parse import unquote, urlsplit
 
 import pytest
+from support import load_module
 
 from lab import browser
 
@@ -45,15 +45,7 @@ pytestmark = [pytest.mark.site, pytest.mark.xdist_group("site")]  # one build, o
 BUILD_TIMEOUT_S = 3600  # executing every lesson on a slow, busy 2-core machine
 
 
-def _load(name: str, path: Path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-build = _load("site_build", REPO / "book" / "build.py")
+build = load_module("site_build", REPO / "book" / "build.py")
 
 
 class Page(NamedTuple):

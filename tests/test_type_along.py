@@ -9,30 +9,16 @@ lessons generate now.
 
 from __future__ import annotations
 
-import importlib.util
-import json
-import sys
 from pathlib import Path
 
 import pytest
+from support import load_module, load_notebook
 
 REPO = Path(__file__).resolve().parents[1]
 LESSONS = sorted((REPO / "lessons").glob("[0-9][0-9]_*.ipynb"))
 
 
-def _load_script():
-    spec = importlib.util.spec_from_file_location("type_along", REPO / "scripts" / "type_along.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-type_along = _load_script()
-
-
-def _notebook(path: Path) -> dict:
-    return json.loads(path.read_text(encoding="utf-8"))
+type_along = load_module("type_along", REPO / "scripts" / "type_along.py")
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +30,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize("path", LESSONS, ids=[p.stem for p in LESSONS])
 def test_every_lesson_marks_code_cells_to_type_along_and_only_code_cells(path: Path):
-    cells = _notebook(path)["cells"]
+    cells = load_notebook(path)["cells"]
     tagged = [i for i, cell in enumerate(cells) if type_along.is_typed_live(cell)]
     assert tagged, f"{path.name} tags no cell {type_along.TAG!r}: what does the instructor type?"
     not_code = [i for i in tagged if cells[i]["cell_type"] != "code"]
@@ -55,8 +41,8 @@ def test_every_lesson_marks_code_cells_to_type_along_and_only_code_cells(path: P
 def test_the_copy_empties_exactly_the_tagged_cells_and_keeps_every_other_cell(
     path: Path, generated: Path
 ):
-    lesson = _notebook(path)
-    copy = _notebook(generated / path.name)
+    lesson = load_notebook(path)
+    copy = load_notebook(generated / path.name)
     assert copy["metadata"] == lesson["metadata"]
     assert len(copy["cells"]) == len(lesson["cells"]), "a copy has the lesson's cells, one for one"
     for index, (original, copied) in enumerate(zip(lesson["cells"], copy["cells"])):
@@ -75,7 +61,7 @@ def test_the_copy_empties_exactly_the_tagged_cells_and_keeps_every_other_cell(
 
 @pytest.mark.parametrize("path", LESSONS, ids=[p.stem for p in LESSONS])
 def test_each_emptied_cell_says_what_the_lesson_types_there(path: Path, generated: Path):
-    lesson, copy = _notebook(path), _notebook(generated / path.name)
+    lesson, copy = load_notebook(path), load_notebook(generated / path.name)
     for original, copied in zip(lesson["cells"], copy["cells"]):
         if original["cell_type"] == "code" and type_along.is_typed_live(original):
             said = type_along.source_of(copied).splitlines()[0]
