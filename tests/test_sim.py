@@ -12,7 +12,7 @@ import math
 
 import pytest
 
-from cachelab.lab.sim import CacheOutcome, _VersionedDatabase, model, simulate
+from cachelab.lab.sim import CacheOutcome, Invalidation, _VersionedDatabase, model, simulate
 from cachelab.lab.workload import popularity
 
 CYCLES = 40_000
@@ -23,12 +23,14 @@ GRID = list(
 
 
 def _duration_for(
-    ttl: float, read_rate: float, write_rate: float, strategy: str, cycles: int = CYCLES
+    ttl: float, read_rate: float, write_rate: float, strategy: Invalidation, cycles: int = CYCLES
 ) -> float:
     """Long enough for ``cycles`` cache cycles: an entry lives T (or min(T, next write)), then waits
     ~1/λ.
     """
-    lifetime = ttl if strategy == "ttl" else -math.expm1(-write_rate * ttl) / write_rate
+    lifetime = (
+        ttl if strategy == Invalidation.TTL_ONLY else -math.expm1(-write_rate * ttl) / write_rate
+    )
     return cycles * (lifetime + 1 / read_rate)
 
 
@@ -36,14 +38,14 @@ def _relative_error(simulated: float, modelled: float) -> float:
     return abs(simulated / modelled - 1) if modelled else abs(simulated)
 
 
-@pytest.mark.parametrize("strategy", ["ttl", "delete_on_write"])
+@pytest.mark.parametrize("strategy", list(Invalidation))
 @pytest.mark.parametrize("read_rate,write_rate,ttl", GRID)
 def test_simulation_agrees_with_the_closed_form_within_3_percent(
     read_rate, write_rate, ttl, strategy
 ):
     duration = _duration_for(ttl, read_rate, write_rate, strategy)
     simulated = simulate(ttl, read_rate, write_rate, duration, strategy, seed=1)
-    modelled = model(ttl, read_rate, write_rate, strategy)
+    modelled = model(ttl, read_rate, write_rate, strategy=strategy)
     for metric in METRICS:
         error = _relative_error(getattr(simulated, metric), getattr(modelled, metric))
         assert error < 0.03, (
@@ -79,7 +81,9 @@ def test_model_formulas_for_one_key():
 
 def test_model_without_writes_is_never_stale():
     assert model(10, 2, 0).stale_fraction == 0
-    assert model(10, 2, 0, "delete_on_write").hit_ratio == pytest.approx(model(10, 2, 0).hit_ratio)
+    assert model(10, 2, 0, strategy=Invalidation.DELETE_ON_WRITE).hit_ratio == pytest.approx(
+        model(10, 2, 0).hit_ratio
+    )
 
 
 def test_simulation_without_writes_is_never_stale():
@@ -89,8 +93,8 @@ def test_simulation_without_writes_is_never_stale():
 
 @pytest.mark.parametrize("ttl", [1.0, 5.0, 20.0])
 def test_delete_on_write_is_less_stale_than_ttl_only_at_the_same_ttl(ttl):
-    ttl_only = simulate(ttl, 2, 0.2, duration=5_000, strategy="ttl")
-    deleting = simulate(ttl, 2, 0.2, duration=5_000, strategy="delete_on_write")
+    ttl_only = simulate(ttl, 2, 0.2, duration=5_000, strategy=Invalidation.TTL_ONLY)
+    deleting = simulate(ttl, 2, 0.2, duration=5_000, strategy=Invalidation.DELETE_ON_WRITE)
     assert deleting.stale_fraction < ttl_only.stale_fraction
     assert deleting.stale_fraction == 0  # one process: a delete cannot race a fill
     assert deleting.hit_ratio <= ttl_only.hit_ratio  # the price: every write costs a miss
@@ -170,3 +174,11 @@ def test_zipf_popularity_sums_to_one_and_falls_with_rank():
     assert shares.sum() == pytest.approx(1.0)
     assert shares[0] == pytest.approx(2 * shares[1])
     assert popularity(4, zipf_s=0).tolist() == [0.25] * 4
+
+
+def test_a_strategy_may_be_given_as_its_string_and_means_the_same():
+    named = simulate(2, 2, 0.2, duration=500, strategy=Invalidation.DELETE_ON_WRITE)
+    assert simulate(2, 2, 0.2, duration=500, strategy="delete_on_write") == named
+    assert model(2, 2, 0.2, strategy="delete_on_write") == model(
+        2, 2, 0.2, strategy=Invalidation.DELETE_ON_WRITE
+    )

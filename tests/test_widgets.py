@@ -13,7 +13,7 @@ import numpy as np
 import PIL.Image
 import pytest
 
-from cachelab.lab.sim import STRATEGY_LABELS, model, simulate
+from cachelab.lab.sim import Invalidation, model, simulate
 from cachelab.show import ttl_dashboard as dashboard_module
 from cachelab.show.ttl_dashboard import (
     CURVE_TTLS_S,
@@ -48,18 +48,18 @@ def test_a_frame_simulates_every_curve_ttl_and_the_current_one(default_frame):
 def test_the_dashboard_dots_sit_near_the_model_lines(default_frame):
     s = default_frame.settings
     for ttl, outcome in zip(default_frame.sim_ttls, default_frame.sim):
-        expected = model(ttl, s.read_rate, s.write_rate, s.strategy)
+        expected = model(ttl, s.read_rate, s.write_rate, strategy=s.strategy)
         assert outcome.hit_ratio == pytest.approx(expected.hit_ratio, abs=0.03)
         assert outcome.stale_fraction == pytest.approx(expected.stale_fraction, abs=0.03)
         assert outcome.db_loads_per_s == pytest.approx(expected.db_loads_per_s, rel=0.1)
 
 
 def test_model_lines_show_the_trade_off(default_frame):
-    ttl_only = default_frame.model["ttl"]
+    ttl_only = default_frame.model[Invalidation.TTL_ONLY]
     assert (ttl_only["hit_ratio"][1:] > ttl_only["hit_ratio"][:-1]).all()
     assert (ttl_only["stale_fraction"][1:] >= ttl_only["stale_fraction"][:-1]).all()
     assert (ttl_only["db_loads_per_s"][1:] < ttl_only["db_loads_per_s"][:-1]).all()
-    assert (default_frame.model["delete_on_write"]["stale_fraction"] == 0).all()
+    assert (default_frame.model[Invalidation.DELETE_ON_WRITE]["stale_fraction"] == 0).all()
 
 
 def test_the_summary_names_the_ttl_and_changes_with_it(default_frame):
@@ -81,7 +81,7 @@ def test_model_only_frames_put_the_dots_on_the_model():
 
 def test_a_slider_move_renders_a_png():
     plot = _DashboardPlot()
-    frame, png = _slider_move(plot, Settings(ttl=2, strategy="delete_on_write"))
+    frame, png = _slider_move(plot, Settings(ttl=2, strategy=Invalidation.DELETE_ON_WRITE))
     assert png.startswith(b"\x89PNG")
     width, height = PIL.Image.open(io.BytesIO(png)).size
     assert (width, height) == tuple(int(v) for v in plot.figure.bbox.size)
@@ -92,7 +92,7 @@ def test_blitting_leaves_no_trace_of_the_previous_move():
     plot = _DashboardPlot()
     first, other = (
         _compute(Settings(ttl=1)),
-        _compute(Settings(ttl=20, read_rate=5, strategy="delete_on_write")),
+        _compute(Settings(ttl=20, read_rate=5, strategy=Invalidation.DELETE_ON_WRITE)),
     )
     before = plot.render(first)
     plot.render(other)
@@ -108,7 +108,7 @@ def test_a_budget_appears_in_the_picture_and_goes_again():
 
 
 def test_the_static_figure_has_three_panels_and_a_title():
-    figure = plot_curves(Settings(ttl=10, read_rate=2))
+    figure = plot_curves(ttl=10, read_rate=2)
     assert [ax.get_title() for ax in figure.axes] == [
         "hit ratio",
         "stale-read fraction",
@@ -133,25 +133,25 @@ def _legend_styles(plot: _DashboardPlot) -> dict[str, tuple]:
     }
 
 
-@pytest.mark.parametrize("chosen", list(STRATEGY_LABELS))
+@pytest.mark.parametrize("chosen", list(Invalidation))
 def test_the_legend_draws_each_strategy_as_its_lines_are_drawn(chosen):
     plot = _DashboardPlot()
     plot.update(_compute(Settings(strategy=chosen), model_only=True))
     legend = _legend_styles(plot)
-    for strategy, label in STRATEGY_LABELS.items():
+    for strategy in Invalidation:
         for metric in ("hit_ratio", "stale_fraction", "db_loads_per_s"):
             line = plot.lines[metric, strategy]
             drawn = (line.get_linestyle(), line.get_linewidth(), line.get_alpha())
-            assert legend[f"model, {label}"] == drawn, (strategy, metric)
-    assert legend[f"model, {STRATEGY_LABELS[chosen]}"][0] == "-"  # the chosen one is solid
+            assert legend[f"model, {strategy.label}"] == drawn, (strategy, metric)
+    assert legend[f"model, {chosen.label}"][0] == "-"  # the chosen one is solid
 
 
 def test_switching_the_strategy_redraws_the_legend_in_the_picture():
     """A plot switched to delete-on-write looks exactly like one that started there: the legend,
     which is part of the kept background, is redrawn with the strategy."""
     switched, fresh = _DashboardPlot(), _DashboardPlot()
-    switched.render(_compute(Settings(strategy="ttl"), model_only=True))
-    after = _compute(Settings(strategy="delete_on_write"), model_only=True)
+    switched.render(_compute(Settings(strategy=Invalidation.TTL_ONLY), model_only=True))
+    after = _compute(Settings(strategy=Invalidation.DELETE_ON_WRITE), model_only=True)
     assert switched.render(after) == fresh.render(after)
 
 
@@ -176,14 +176,20 @@ def test_moving_only_the_ttl_simulates_only_the_current_ttl(monkeypatch):
 
 def test_the_kept_curve_is_the_curve_a_fresh_simulation_gives():
     dashboard_module._forget_simulations()
-    frame = _compute(Settings(ttl=3, read_rate=5, write_rate=0.2, strategy="delete_on_write"))
-    again = _compute(Settings(ttl=3, read_rate=5, write_rate=0.2, strategy="delete_on_write"))
+    frame = _compute(
+        Settings(ttl=3, read_rate=5, write_rate=0.2, strategy=Invalidation.DELETE_ON_WRITE)
+    )
+    again = _compute(
+        Settings(ttl=3, read_rate=5, write_rate=0.2, strategy=Invalidation.DELETE_ON_WRITE)
+    )
     assert frame.curve_simulated and not again.curve_simulated
     assert again.sim == frame.sim
     durations, _ = dashboard_module._durations(
         frame.settings, CURVE_TTLS_S, dashboard_module._EVENTS_PER_MOVE
     )
-    assert frame.sim[2] == simulate(CURVE_TTLS_S[2], 5, 0.2, durations[2], "delete_on_write", 0)
+    assert frame.sim[2] == simulate(
+        CURVE_TTLS_S[2], 5, 0.2, durations[2], Invalidation.DELETE_ON_WRITE, 0
+    )
 
 
 def test_neighbours_are_one_slider_step_either_way_or_the_other_strategy():
@@ -194,7 +200,7 @@ def test_neighbours_are_one_slider_step_either_way_or_the_other_strategy():
         Settings(5, 0.5, 0.1),
         Settings(5, 1, 0.2),
         Settings(5, 1, 0.05),
-        Settings(5, 1, 0.1, "delete_on_write"),
+        Settings(5, 1, 0.1, Invalidation.DELETE_ON_WRITE),
     ]
     ends = dashboard_module.neighbours(Settings(ttl=30, read_rate=10, write_rate=0))
     assert [(n.ttl, n.read_rate, n.write_rate) for n in ends] == [
@@ -236,7 +242,14 @@ def test_the_prefetcher_has_the_next_rate_steps_curve_ready_and_it_is_the_same_c
     ttl, duration = dashboard_module._current_point(
         step, CURVE_TTLS_S, dashboard_module._EVENTS_PER_MOVE
     )
-    assert (ttl, 2, 0.1, duration, "ttl", 0) in dashboard_module._kept  # its current point too
+    assert (
+        ttl,
+        2,
+        0.1,
+        duration,
+        Invalidation.TTL_ONLY,
+        0,
+    ) in dashboard_module._kept  # its current point too
     dashboard.read_rate_slider.value = 2.0
     assert dashboard.settings == step and not dashboard.frame.curve_simulated
     assert dashboard.prefetcher.wait(timeout=120)
@@ -272,14 +285,16 @@ def test_moving_the_ttl_slider_updates_the_frame_and_the_summary():
 
 def test_the_strategy_dropdown_switches_the_simulation():
     dashboard = ttl_dashboard(ttl=10)
-    dashboard.strategy_dropdown.value = "delete_on_write"
+    dashboard.strategy_dropdown.value = Invalidation.DELETE_ON_WRITE
     assert dashboard.frame.current_sim.stale_fraction == 0
     assert "delete-on-write" in dashboard.summary.value
 
 
 def test_rates_snap_to_the_nearest_slider_position():
     dashboard = ttl_dashboard(ttl=7, read_rate=1.8, write_rate=0.09)
-    assert dashboard.settings == Settings(ttl=5.0, read_rate=2.0, write_rate=0.1, strategy="ttl")
+    assert dashboard.settings == Settings(
+        ttl=5.0, read_rate=2.0, write_rate=0.1, strategy=Invalidation.TTL_ONLY
+    )
 
 
 def test_an_unknown_strategy_is_refused():

@@ -22,7 +22,7 @@ with numbers, two ways:
   arrives during the load misses too (about λD extra loads per expiry): the herd of
   lesson 08.
 
-  With ``strategy="delete_on_write"`` every write deletes the key, so an entry
+  With ``strategy=Invalidation.DELETE_ON_WRITE`` every write deletes the key, so an entry
   lives ``min(T, time to the next write)``, on average L = (1 − e^{−μT})/μ, and
   the same argument gives hit ratio λL/(1 + λL), db loads λ/(1 + λL), and no
   stale reads at all (in one process, where the delete cannot race a fill --
@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import lru_cache
 from typing import Optional
 
@@ -62,11 +63,28 @@ from cachelab.cache import MemoryCache
 from cachelab.clock import FakeClock
 from cachelab.lab.workload import MAX_RATE, poisson_arrivals, popularity
 
-__all__ = ["model", "simulate"]
+__all__ = ["Invalidation", "model", "simulate"]
 
-STRATEGY_LABELS = {"ttl": "TTL only", "delete_on_write": "delete-on-write"}
-"""The strategies the simulation knows, with the label lessons show. ``"ttl"``: writes leave the
-cache alone, entries only expire. ``"delete_on_write"``: every write also deletes the key."""
+
+class Invalidation(StrEnum):
+    """What a write does to the cache, in the simulation and the model: the ``strategy``.
+
+    ``TTL_ONLY``: writes leave the cache alone, and an entry only expires. ``DELETE_ON_WRITE``:
+    every write also deletes the key (lesson 06's ``DeleteOnWrite``, in one process). Each member
+    is also its string (``"ttl"``, ``"delete_on_write"``), and ``label`` is what lessons show.
+
+    >>> [member.label for member in Invalidation]
+    ['TTL only', 'delete-on-write']
+    """
+
+    TTL_ONLY = "ttl"
+    DELETE_ON_WRITE = "delete_on_write"
+
+    @property
+    def label(self) -> str:
+        """The strategy's name as lessons and the dashboard show it."""
+        return "TTL only" if self is Invalidation.TTL_ONLY else "delete-on-write"
+
 
 _MAX_KEYS = 100_000
 """The most keys a model or a simulation takes (each key is one term of the model's sum)."""
@@ -132,8 +150,9 @@ class _VersionedDatabase:
 
 def _validate_arguments(
     ttl: float, read_rate: float, write_rate: float, strategy: str, key_count: int, zipf_s: float
-) -> tuple[float, float, float]:
-    """Check the arguments shared by ``model`` and ``simulate``; return ttl and rates as floats."""
+) -> tuple[float, float, float, Invalidation]:
+    """Check the arguments shared by ``model`` and ``simulate``; return ttl and rates as floats, and
+    the strategy as an ``Invalidation`` (a member, or its string, is accepted)."""
     if ttl is None:
         raise TypeError("ttl must be a number of seconds: the simulation models caching with a TTL")
     validate_ttl(ttl)
@@ -143,23 +162,24 @@ def _validate_arguments(
     write_rate = validate_number(
         write_rate, "write_rate", minimum=0, maximum=MAX_RATE, unit="writes per second"
     )
-    validate_choice(strategy, "strategy", STRATEGY_LABELS)
     validate_whole_number(key_count, "key_count", maximum=_MAX_KEYS)
     validate_number(zipf_s, "zipf_s", minimum=0, maximum=10)
-    return float(ttl), read_rate, write_rate
+    strategy = validate_choice(strategy, "strategy", [member.value for member in Invalidation])
+    return float(ttl), read_rate, write_rate, Invalidation(strategy)
 
 
 def _single_key_model(
-    ttl: float, read_rate: float, write_rate: float, strategy: str
+    ttl: float, read_rate: float, write_rate: float, strategy: Invalidation
 ) -> tuple[float, float, float]:
     """(hit ratio, stale fraction, db loads per second) of one key; see the module docstring."""
     lam, mu, T = read_rate, write_rate, ttl
     # Expected time a value written at a miss stays fresh in the database: min(T, next write).
     fresh_for = (-math.expm1(-mu * T)) / mu if mu > 0 else T
-    lifetime = T if strategy == "ttl" else fresh_for  # how long an entry lives in the cache
+    ttl_only = strategy == Invalidation.TTL_ONLY
+    lifetime = T if ttl_only else fresh_for  # how long an entry lives in the cache
     hit_ratio = lam * lifetime / (1 + lam * lifetime)
     db_loads_per_s = lam / (1 + lam * lifetime)
-    stale = lam * (T - fresh_for) / (1 + lam * T) if strategy == "ttl" else 0.0
+    stale = lam * (T - fresh_for) / (1 + lam * T) if ttl_only else 0.0
     return hit_ratio, max(stale, 0.0), db_loads_per_s
 
 
@@ -167,11 +187,11 @@ def model(
     ttl: float,
     read_rate: float,
     write_rate: float,
-    strategy: str = "ttl",
     *,
+    strategy: Invalidation = Invalidation.TTL_ONLY,
     key_count: int = 1,
-    zipf_s: float = 1.0,
     writes_follow_reads: bool = False,
+    zipf_s: float = 1.0,
 ) -> CacheOutcome:
     """The closed-form ``CacheOutcome`` of caching with a TTL (see the module docstring).
 
@@ -184,7 +204,7 @@ def model(
     >>> round(m.hit_ratio, 4), round(m.stale_fraction, 4), round(m.db_loads_per_s, 4)
     (0.9524, 0.3504, 0.0952)
     """
-    ttl, read_rate, write_rate = _validate_arguments(
+    ttl, read_rate, write_rate, strategy = _validate_arguments(
         ttl, read_rate, write_rate, strategy, key_count, zipf_s
     )
     if key_count == 1:
@@ -209,7 +229,7 @@ def simulate(
     read_rate: float,
     write_rate: float,
     duration: float,
-    strategy: str = "ttl",
+    strategy: Invalidation = Invalidation.TTL_ONLY,
     seed: int = 0,
     *,
     key_count: int = 1,
@@ -222,7 +242,7 @@ def simulate(
     second, each a Poisson process (independent, memoryless arrivals). A read is
     cache-aside: ``cache.get``; on a miss, load the value from the database and
     ``cache.set`` it with ``ttl``. A write bumps the database's version and, with
-    ``strategy="delete_on_write"``, calls ``cache.delete``. Time is a ``FakeClock``
+    ``strategy=Invalidation.DELETE_ON_WRITE``, calls ``cache.delete``. Time is a ``FakeClock``
     moved to each event, so a 1-hour workload takes milliseconds, and the same
     ``seed`` gives the same result, to the last digit.
 
@@ -230,7 +250,7 @@ def simulate(
     events. A relative precision of a few % needs thousands of cache *cycles*
     (miss, then hits until expiry), i.e. ``duration`` of thousands of ``ttl + 1/read_rate``.
     """
-    ttl, read_rate, write_rate = _validate_arguments(
+    ttl, read_rate, write_rate, strategy = _validate_arguments(
         ttl, read_rate, write_rate, strategy, key_count, zipf_s
     )
     duration = validate_number(duration, "duration", above=0, unit="seconds")
@@ -274,7 +294,7 @@ def _replay(
     codes: list[int],
     ttl: float,
     duration: float,
-    strategy: str,
+    strategy: Invalidation,
     key_count: int,
 ) -> CacheOutcome:
     """Play the events through a real ``MemoryCache`` on a ``FakeClock``, counting stale reads."""
@@ -290,7 +310,7 @@ def _replay(
         database.load,
         database.write,
     )
-    delete_on_write = strategy == "delete_on_write"
+    delete_on_write = strategy == Invalidation.DELETE_ON_WRITE
     missing = object()
     stale_reads = 0
     writes = 0

@@ -42,6 +42,7 @@ import shutil
 import sqlite3
 import tempfile
 import warnings
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Optional, TypeVar, Union
@@ -309,11 +310,8 @@ def _is_course_file(path: Union[str, Path]) -> bool:
         )
 
     try:
-        connection = _connect_read_only(path)
-        try:
+        with closing(_connect_read_only(path)) as connection:
             return marked(connection)
-        finally:
-            connection.close()
     except sqlite3.OperationalError as error:
         if _is_busy(error):
             raise
@@ -327,11 +325,9 @@ def _is_course_file(path: Union[str, Path]) -> bool:
     # close(), but SQLite calls a journal hot only when no process holds a lock on the file
     # (any reader rolls it back first), so this process has no lock on it to lose.
     try:
-        connection = sqlite3.connect(path.resolve().as_uri() + "?mode=ro&immutable=1", uri=True)
-        try:
+        immutable = path.resolve().as_uri() + "?mode=ro&immutable=1"
+        with closing(sqlite3.connect(immutable, uri=True)) as connection:
             return marked(connection)
-        finally:
-            connection.close()
     except sqlite3.DatabaseError:
         return False
 
@@ -422,19 +418,15 @@ def _read(path: Path, read: Callable[[sqlite3.Connection], _T]) -> _T:
     would. Nothing else is ever written, and nobody else's file at all.
     """
     try:
-        connection = _connect_read_only(path)
-        try:
+        with closing(_connect_read_only(path)) as connection:
             return read(connection)
-        finally:
-            connection.close()
     except sqlite3.OperationalError as error:
         if "readonly" not in str(error) or not _is_course_file(path):
             raise
-    connection = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=rw", uri=True)
-    try:
+    with closing(
+        sqlite3.connect(Path(path).resolve().as_uri() + "?mode=rw", uri=True)
+    ) as connection:
         return read(connection)
-    finally:
-        connection.close()
 
 
 def _describe(path: Union[str, Path]) -> Optional[dict]:

@@ -43,7 +43,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedFormatter, FixedLocator, NullFormatter, NullLocator
 
 from cachelab._internal.validation import validate_choice, validate_number, validate_ttl
-from cachelab.lab.sim import STRATEGY_LABELS, CacheOutcome, model, simulate
+from cachelab.lab.sim import CacheOutcome, Invalidation, model, simulate
 from cachelab.lab.workload import MAX_RATE
 from cachelab.show._png import encode_png
 from cachelab.show._prefetch import Prefetcher
@@ -69,7 +69,7 @@ DB_LOADS_RANGE = (0.02, 15.0)
 """The database-load axis (loads/s, log scale) covers every slider setting, so it never has to move.
 """
 
-COLORS = {"ttl": "#1f77b4", "delete_on_write": "#2ca02c"}
+COLORS = {Invalidation.TTL_ONLY: "#1f77b4", Invalidation.DELETE_ON_WRITE: "#2ca02c"}
 MAX_MOVE_TIMINGS = 1_000
 """How many moves' timings a dashboard keeps (``TTLDashboard.move_timings``)."""
 MODEL_POINTS = 120
@@ -78,12 +78,13 @@ MODEL_POINTS = 120
 
 @dataclass(frozen=True)
 class Settings:
-    """What the sliders say: a TTL in seconds, rates per second, a strategy (checked when made)."""
+    """What the sliders say: a TTL in seconds, rates per second, a strategy (checked when made;
+    its string, ``"ttl"`` or ``"delete_on_write"``, becomes the ``Invalidation`` member)."""
 
     ttl: float = 5.0
     read_rate: float = 1.0
     write_rate: float = 0.1
-    strategy: str = "ttl"
+    strategy: Invalidation = Invalidation.TTL_ONLY
 
     def __post_init__(self) -> None:
         if self.ttl is None:
@@ -97,7 +98,8 @@ class Settings:
         validate_number(
             self.write_rate, "write_rate", minimum=0, maximum=MAX_RATE, unit="writes per second"
         )
-        validate_choice(self.strategy, "strategy", STRATEGY_LABELS)
+        validate_choice(self.strategy, "strategy", [member.value for member in Invalidation])
+        object.__setattr__(self, "strategy", Invalidation(self.strategy))  # frozen: set once, here
 
 
 @dataclass
@@ -108,7 +110,7 @@ class Frame:
     sim_ttls: list[float]
     sim: list[CacheOutcome]
     model_ttls: np.ndarray
-    model: dict[str, dict[str, np.ndarray]]  # strategy -> metric -> values over model_ttls
+    model: dict[Invalidation, dict[str, np.ndarray]]  # strategy -> metric -> values
     current_sim: CacheOutcome
     current_model: CacheOutcome
     stale_budget: Optional[float] = None
@@ -154,13 +156,16 @@ def _compute(
     TTL gets as many cycles as each curve point. ``model_only=True`` skips the
     simulation (the dots then sit on the model): the benchmark's baseline.
     """
-    current_model = model(settings.ttl, settings.read_rate, settings.write_rate, settings.strategy)
+    current_model = model(
+        settings.ttl, settings.read_rate, settings.write_rate, strategy=settings.strategy
+    )
     curve_ttls = tuple(float(t) for t in curve_ttls)
     curve_simulated = False
     durations, cycles = _durations(settings, curve_ttls, events)
     if model_only:
         sim = [
-            model(t, settings.read_rate, settings.write_rate, settings.strategy) for t in curve_ttls
+            model(t, settings.read_rate, settings.write_rate, strategy=settings.strategy)
+            for t in curve_ttls
         ]
         current_sim = current_model
     else:
@@ -172,14 +177,15 @@ def _compute(
         )
     low, high = min(min(curve_ttls), settings.ttl), max(max(curve_ttls), settings.ttl)
     model_ttls, lines = _model_lines(settings.read_rate, settings.write_rate, low, high)
+    # The seven fields every frame has, in Frame's order; then what this move adds.
     return Frame(
-        settings=settings,
-        sim_ttls=list(curve_ttls),
-        sim=sim,
-        model_ttls=model_ttls,
-        model=lines,
-        current_sim=current_sim,
-        current_model=current_model,
+        settings,
+        list(curve_ttls),
+        sim,
+        model_ttls,
+        lines,
+        current_sim,
+        current_model,
         stale_budget=stale_budget,
         db_load_budget=db_load_budget,
         cycles_per_point=cycles,
@@ -258,8 +264,8 @@ def _model_lines(
     model_ttls = np.geomspace(low, high, MODEL_POINTS)
     model_ttls.setflags(write=False)
     lines: dict[str, dict[str, np.ndarray]] = {}
-    for strategy in STRATEGY_LABELS:
-        outcomes = [model(t, read_rate, write_rate, strategy) for t in model_ttls.tolist()]
+    for strategy in Invalidation:
+        outcomes = [model(t, read_rate, write_rate, strategy=strategy) for t in model_ttls.tolist()]
         lines[strategy] = {}
         for name, _, _ in METRICS:
             values = np.array([getattr(o, name) for o in outcomes])
@@ -272,7 +278,7 @@ def summary(frame: Frame) -> str:
     """The one-line summary of the current setting: simulated figures, the model's in brackets."""
     s, sim, mod = frame.settings, frame.current_sim, frame.current_model
     line = (
-        f"TTL {s.ttl:g} s, {STRATEGY_LABELS[s.strategy]}: "
+        f"TTL {s.ttl:g} s, {s.strategy.label}: "
         f"hit ratio {sim.hit_ratio:.1%} (model {mod.hit_ratio:.1%}) · "
         f"stale reads {sim.stale_fraction:.1%} (model {mod.stale_fraction:.1%}) · "
         f"database loads {sim.db_loads_per_s:.3g}/s (model {mod.db_loads_per_s:.3g}/s)"
@@ -339,7 +345,7 @@ class _DashboardPlot:
             ax.set_xlabel("TTL (s, log scale)")
             ax.set_title(title, fontsize=11)
             ax.grid(True, which="major", alpha=0.3)
-            for strategy in STRATEGY_LABELS:
+            for strategy in Invalidation:
                 (self.lines[name, strategy],) = ax.plot([], [], color=COLORS[strategy], lw=1.6)
             (self.lines[name, "sim"],) = ax.plot([], [], "o", color="black", ms=4.5)
             self.lines[name, "vline"] = ax.axvline(1.0, color="#d62728", lw=1, ls=":")
@@ -356,9 +362,9 @@ class _DashboardPlot:
         for artist in [*self.lines.values(), self.title]:
             artist.set_animated(blit)
         self.legend = None
-        self._show_legend(budget=False, strategy="ttl")
+        self._show_legend(budget=False, strategy=Invalidation.TTL_ONLY)
 
-    def _show_legend(self, budget: bool, strategy: str) -> None:
+    def _show_legend(self, budget: bool, strategy: Invalidation) -> None:
         """One legend below the panels, drawn as the lines are: the chosen strategy's model line
         solid and thick, the other dashed and faint (``_line_style``); the budget appears in it
         only when a budget is drawn."""
@@ -366,9 +372,13 @@ class _DashboardPlot:
             self.legend.remove()
         handles = [
             Line2D(
-                [], [], color=COLORS[key], label=f"model, {label}", **_line_style(key == strategy)
+                [],
+                [],
+                color=COLORS[key],
+                label=f"model, {key.label}",
+                **_line_style(key == strategy),
             )
-            for key, label in STRATEGY_LABELS.items()
+            for key in Invalidation
         ]
         handles += [
             Line2D([], [], ls="", marker="o", color="black", ms=4.5, label="simulation"),
@@ -391,7 +401,7 @@ class _DashboardPlot:
         """Put ``frame``'s numbers into the figure (without rendering it)."""
         s = frame.settings
         for name, _, _ in METRICS:
-            for strategy in STRATEGY_LABELS:
+            for strategy in Invalidation:
                 line = self.lines[name, strategy]
                 line.set_data(frame.model_ttls, frame.model[strategy][name])
                 style = _line_style(strategy == s.strategy)
@@ -413,8 +423,7 @@ class _DashboardPlot:
         xlim = (min(ttls) / 1.3, max(ttls) * 1.3)
         loads = np.concatenate(
             [
-                frame.model["ttl"]["db_loads_per_s"],
-                frame.model["delete_on_write"]["db_loads_per_s"],
+                *(frame.model[strategy]["db_loads_per_s"] for strategy in Invalidation),
                 [o.db_loads_per_s for o in frame.sim],
                 [frame.current_sim.db_loads_per_s],
                 [frame.db_load_budget or DB_LOADS_RANGE[0]],
@@ -455,7 +464,7 @@ class _DashboardPlot:
         # Text is the slowest thing to paint; the live dashboard has its summary line instead.
         self.title.set_visible(not self.blit)
         self.title.set_text(
-            f"{s.read_rate:g} reads/s, {s.write_rate:g} writes/s, {STRATEGY_LABELS[s.strategy]}, "
+            f"{s.read_rate:g} reads/s, {s.write_rate:g} writes/s, {s.strategy.label}, "
             f"TTL {s.ttl:g} s"
         )
         return self.figure
@@ -490,7 +499,7 @@ class _DashboardPlot:
 
     def _layer_lines(self, name: str, part: str) -> list:
         if part == "model":
-            return [self.lines[name, strategy] for strategy in STRATEGY_LABELS]
+            return [self.lines[name, strategy] for strategy in Invalidation]
         return [self.lines[name, part]]
 
     def png(self) -> bytes:
@@ -519,12 +528,11 @@ def _slider_move(
     return frame, plot.render(frame)
 
 
-def plot_curves(settings: Settings = Settings(), **compute_options) -> Figure:
-    """A static dashboard figure for ``settings``: for reading, printing, or a notebook without
-    widgets.
-    """
-    plot = _DashboardPlot(blit=False)
-    return plot.update(_compute(settings, **compute_options))
+def plot_curves(**settings: Any) -> Figure:
+    """The dashboard's figure for one setting of its sliders, drawn once: for reading, printing, or
+    a notebook without widgets. ``settings`` are ``Settings``' fields, which ``ttl_dashboard`` takes
+    too: ``plot_curves(ttl=5, read_rate=1, write_rate=0.1)``."""
+    return _DashboardPlot(blit=False).update(_compute(Settings(**settings)))
 
 
 def neighbours(settings: Settings, previous: Optional[Settings] = None) -> list[Settings]:
@@ -560,7 +568,7 @@ def neighbours(settings: Settings, previous: Optional[Settings] = None) -> list[
             for j in steps:
                 if 0 <= j < len(values):
                     out.append(dataclasses.replace(settings, **{field_name: values[j]}))
-    for strategy in STRATEGY_LABELS:
+    for strategy in Invalidation:
         if strategy != settings.strategy:
             out.append(dataclasses.replace(settings, strategy=strategy))
     return out
@@ -636,7 +644,7 @@ class TTLDashboard:
         ttl: float = 5.0,
         read_rate: float = 1.0,
         write_rate: float = 0.1,
-        strategy: str = "ttl",
+        strategy: Invalidation = Invalidation.TTL_ONLY,
         *,
         stale_budget: Optional[float] = None,
         db_load_budget: Optional[float] = None,
@@ -663,8 +671,8 @@ class TTLDashboard:
             "write rate", _WRITE_RATE_CHOICES, write_rate, "{:g}/s"
         )
         self.strategy_dropdown = widgets.Dropdown(
-            options=[(label, key) for key, label in STRATEGY_LABELS.items()],
-            value=strategy,
+            options=[(member.label, member) for member in Invalidation],
+            value=Invalidation(strategy),
             description="strategy",
             style=_CONTROL_STYLE,
             layout=widgets.Layout(width=_CONTROL_WIDTH),
@@ -770,7 +778,7 @@ def ttl_dashboard(
     ttl: float = 5.0,
     read_rate: float = 1.0,
     write_rate: float = 0.1,
-    strategy: str = "ttl",
+    strategy: Invalidation = Invalidation.TTL_ONLY,
     **options,
 ) -> TTLDashboard:
     """The lesson-07 dashboard, set to the nearest slider positions to the given values."""
