@@ -82,7 +82,7 @@ def check_update_price(update_price: Callable[[Shop, Any, int, int], Any]) -> st
         _delete_keys_under(connect(), prefix)
     return (
         "the database changes, no stale read follows, on MemoryCache and RedisCache, neighbours "
-        "kept, delete after write"
+        "kept, the cache step after the database write"
     )
 
 

@@ -71,6 +71,22 @@ def check_load_once(load_once: Callable[..., Any]) -> str:
     prop = "a hit returns the cached value without calling the loader"
     value = _call(load_once, cache, _KEY, lambda: ["loaded"], 60, 5, 2, property_=prop, topic="hit")
     _expect(_same(value, ["cached page"]), prop, value, topic="hit")
+    cache = MemoryCache()
+    cache.set(_KEY, None, 60)  # "nothing there" is an answer worth caching too
+    loads = []
+    prop = "a cached None is a hit: returned without calling the loader"
+    value = _call(
+        load_once,
+        cache,
+        _KEY,
+        lambda: loads.append(1) or ["loaded"],
+        60,
+        5,
+        2,
+        property_=prop,
+        topic="hit",
+    )
+    _expect(value is None and not loads, prop, "the loader ran" if loads else value, topic="hit")
 
     # A miss on its own: one load, stored, lock released.
     cache = MemoryCache()
@@ -195,9 +211,9 @@ def check_load_once(load_once: Callable[..., Any]) -> str:
     _expect(not loads, prop, "the waiter loaded", topic="timeout")
     _expect(0.3 <= waited < 3, prop, f"gave up after {waited:.2f} s", topic="timeout")
     return (
-        "a hit does not load; 20 concurrent misses load once and all get the value; the lock "
-        "has a TTL, is released by its holder only, and after a failed load; a waiter gives up "
-        "with TimeoutError after wait_timeout"
+        "a hit (a cached None too) does not load; 20 concurrent misses load once and all get "
+        "the value; the lock has a TTL, is released by its holder only, and after a failed "
+        "load; a waiter gives up with TimeoutError after wait_timeout"
     )
 
 
