@@ -66,7 +66,7 @@ def paired_ratio(subject: Timing, baseline: Timing) -> float:
 
     Steadier than the ratio of the medians when other programs come and go on the machine.
     """
-    return statistics.median(s / b for s, b in zip(subject.samples_s, baseline.samples_s))
+    return statistics.median(s / b for s, b in zip(subject.latencies_s, baseline.latencies_s))
 
 
 def memory_vs_cachetools(quick: bool) -> dict:

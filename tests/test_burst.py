@@ -11,10 +11,11 @@ from cachelab import keys
 from cachelab.lab.burst import (
     _MAX_READ_RATE,
     _TRENDING_LIMITS,
-    STRATEGIES,
+    BurstRun,
+    Protection,
     _BurstLoad,
     _BurstRequest,
-    _BurstResult,
+    _validate_burst,
     refreshed_at_least_formula,
     run_burst,
     simulate_early_refresh,
@@ -32,9 +33,9 @@ on_the_wall_clock = pytest.mark.serial
 def test_single_flight_loads_each_list_once_per_expiry(tiny_shop_path):
     result = run_burst(
         tiny_shop_path,
-        "single_flight",
+        Protection.SINGLE_FLIGHT,
         read_rate=150,
-        duration=0.4,
+        duration_s=0.4,
         ttl=0.2,
         key_count=2,
         progress=True,
@@ -47,7 +48,12 @@ def test_single_flight_loads_each_list_once_per_expiry(tiny_shop_path):
 @on_the_wall_clock
 def test_a_burst_is_shared_by_worker_processes(tiny_shop_path):
     result = run_burst(
-        tiny_shop_path, "single_flight", read_rate=100, duration=0.4, ttl=0.2, processes=2
+        tiny_shop_path,
+        Protection.SINGLE_FLIGHT,
+        read_rate=100,
+        duration_s=0.4,
+        ttl=0.2,
+        processes=2,
     )
     assert len(set(result.pids)) == 2
     assert result.load_count == 1, "one load per expiry across both processes"
@@ -55,7 +61,9 @@ def test_a_burst_is_shared_by_worker_processes(tiny_shop_path):
 
 @on_the_wall_clock
 def test_every_request_is_recorded_once_in_arrival_order(tiny_shop_path):
-    result = run_burst(tiny_shop_path, "none", read_rate=100, duration=0.3, ttl=0.2, seed=4)
+    result = run_burst(
+        tiny_shop_path, Protection.NONE, read_rate=100, duration_s=0.3, ttl=0.2, seed=4
+    )
     arrivals = [r.arrived_s for r in result.requests]
     assert arrivals == sorted(arrivals) and len(set(arrivals)) == len(arrivals)
     assert all(0 <= t < 0.3 for t in arrivals)
@@ -64,7 +72,9 @@ def test_every_request_is_recorded_once_in_arrival_order(tiny_shop_path):
 
 @on_the_wall_clock
 def test_a_dead_cache_sends_every_request_to_the_database(tiny_shop_path):
-    result = run_burst(tiny_shop_path, "none", read_rate=60, duration=0.3, ttl=0.2, cache_down=True)
+    result = run_burst(
+        tiny_shop_path, Protection.NONE, read_rate=60, duration_s=0.3, ttl=0.2, cache_down=True
+    )
     assert result.load_count == len(result.requests) and result.errors == 0
     assert "cache down" in result.label
 
@@ -72,7 +82,12 @@ def test_a_dead_cache_sends_every_request_to_the_database(tiny_shop_path):
 @on_the_wall_clock
 def test_stale_while_revalidate_serves_stale_inside_its_window(tiny_shop_path):
     result = run_burst(
-        tiny_shop_path, "stale_while_revalidate", read_rate=150, duration=0.38, ttl=0.2, seed=1
+        tiny_shop_path,
+        Protection.STALE_WHILE_REVALIDATE,
+        read_rate=150,
+        duration_s=0.38,
+        ttl=0.2,
+        seed=1,
     )
     assert result.loads_per_expiry == 1
     assert result.stale_reads > 0 and 0 < result.max_stale_s < 3 * 0.2
@@ -85,7 +100,12 @@ def test_stale_while_revalidate_serves_stale_only_until_the_refresh_is_stored(ti
     # strategy's own clock reading: the read that starts the refresh can count as fresh. So the
     # rate is high enough for reads inside the refresh (at 200/s, 1 run in 40 had none).
     result = run_burst(
-        tiny_shop_path, "stale_while_revalidate", read_rate=1000, duration=0.3, ttl=0.05, seed=2
+        tiny_shop_path,
+        Protection.STALE_WHILE_REVALIDATE,
+        read_rate=1000,
+        duration_s=0.3,
+        ttl=0.05,
+        seed=2,
     )
     assert result.loads_per_expiry == 1 and result.refilled_s() < 0.3
     stale = [r for r in result.requests if r.stale_s > 0]
@@ -98,7 +118,9 @@ def test_a_list_expires_ttl_seconds_into_the_burst_and_loads_start_before_its_re
     tiny_shop_path,
 ):
     ttl = 0.05
-    result = run_burst(tiny_shop_path, "none", read_rate=400, duration=0.15, ttl=ttl, seed=3)
+    result = run_burst(
+        tiny_shop_path, Protection.NONE, read_rate=400, duration_s=0.15, ttl=ttl, seed=3
+    )
     loaders = [r for r in result.requests if r.loaded]
     assert len(loaders) == result.load_count >= 1
     assert min(r.started_s for r in loaders) > ttl - 0.003, "the TTL counts from the start"
@@ -108,18 +130,22 @@ def test_a_list_expires_ttl_seconds_into_the_burst_and_loads_start_before_its_re
 
 @on_the_wall_clock
 def test_plain_cache_aside_never_serves_a_value_past_its_ttl(tiny_shop_path):
-    result = run_burst(tiny_shop_path, "none", read_rate=150, duration=0.5, ttl=0.2, seed=1)
+    result = run_burst(
+        tiny_shop_path, Protection.NONE, read_rate=150, duration_s=0.5, ttl=0.2, seed=1
+    )
     assert result.max_stale_s == 0
 
 
 @on_the_wall_clock
-@pytest.mark.parametrize("strategy", list(STRATEGIES))
+@pytest.mark.parametrize("strategy", list(Protection))
 def test_every_strategy_serves_every_request_and_leaves_no_keys(
     strategy, tiny_shop_path, redis_client
 ):
-    result = run_burst(tiny_shop_path, strategy, read_rate=80, duration=0.3, ttl=0.15, key_count=2)
+    result = run_burst(
+        tiny_shop_path, strategy, read_rate=80, duration_s=0.3, ttl=0.15, key_count=2
+    )
     assert result.errors == 0 and result.load_count >= 1
-    assert result.summary()["strategy"] == STRATEGIES[strategy]
+    assert result.summary()["strategy"] == strategy.label
     left = list(redis_client.scan_iter(match=f"{keys.learner_prefix()}burst:*"))
     assert left == [], "a burst deletes its own keys"
 
@@ -129,8 +155,8 @@ def test_every_strategy_serves_every_request_and_leaves_no_keys(
     [
         (dict(strategy="lru"), ValueError, "strategy must be one of"),
         (dict(read_rate=0), ValueError, "read_rate must be"),
-        (dict(read_rate=1_000, duration=5), ValueError, "at most 2,000 requests"),
-        (dict(read_rate=_MAX_READ_RATE * 2, duration=0.001), ValueError, "read_rate must be"),
+        (dict(read_rate=1_000, duration_s=5), ValueError, "at most 2,000 requests"),
+        (dict(read_rate=_MAX_READ_RATE * 2, duration_s=0.001), ValueError, "read_rate must be"),
         (dict(key_count=len(_TRENDING_LIMITS) + 1), ValueError, "key_count must be"),
         (dict(processes=0), ValueError, "processes must be"),
         (dict(ttl=-1), ValueError, "ttl must be"),
@@ -143,16 +169,27 @@ def test_run_burst_refuses_bad_arguments(tiny_shop_path, arguments, error, match
         run_burst(tiny_shop_path, **arguments)
 
 
+def test_a_protection_may_also_be_given_by_its_string():
+    strategy, *_ = _validate_burst("jitter", 100.0, 0.5, 0.2, 1, 1, None, None)
+    assert strategy is Protection.JITTER and strategy.label == "TTL jitter"
+
+
 @on_the_wall_clock
 def test_a_pool_of_one_database_connection_runs_a_herds_loads_one_at_a_time(tiny_shop_path):
     result = run_burst(
-        tiny_shop_path, "none", read_rate=400, duration=0.1, ttl=0.03, seed=3, db_connections=1
+        tiny_shop_path,
+        Protection.NONE,
+        read_rate=400,
+        duration_s=0.1,
+        ttl=0.03,
+        seed=3,
+        db_connections=1,
     )
     assert result.load_count >= 1 and result.most_loads_at_once == 1
 
 
 def _result(requests, loads=()):
-    return _BurstResult("none", 100.0, 1.0, 0.5, 1, 1, [0.5], list(requests), list(loads))
+    return BurstRun(Protection.NONE, 100.0, 1.0, 0.5, 1, 1, [0.5], list(requests), list(loads))
 
 
 def test_latency_quartiles_are_the_medians_of_the_first_and_last_quarter_by_arrival():
@@ -174,8 +211,8 @@ def test_most_loads_at_once_counts_overlaps_not_loads_that_only_touch():
 
 
 def test_a_warm_up_with_one_ttl_reloads_in_one_spike_and_jitter_spreads_it():
-    together = simulate_warm_up(key_count=200, read_rate=400, ttl=30, duration=100)
-    spread = simulate_warm_up(key_count=200, read_rate=400, ttl=30, spread=0.1, duration=100)
+    together = simulate_warm_up(key_count=200, read_rate=400, ttl=30, duration_s=100)
+    spread = simulate_warm_up(key_count=200, read_rate=400, ttl=30, spread=0.1, duration_s=100)
     assert set(together.first_expiries_s) == {30}
     assert 27 <= min(spread.first_expiries_s) < max(spread.first_expiries_s) <= 33
     assert together.peak_loads_per_s > 3 * spread.peak_loads_per_s
@@ -183,8 +220,8 @@ def test_a_warm_up_with_one_ttl_reloads_in_one_spike_and_jitter_spreads_it():
 
 
 def test_the_warm_up_simulation_is_seeded():
-    first = simulate_warm_up(key_count=50, read_rate=100, ttl=10, spread=0.2, duration=40, seed=3)
-    again = simulate_warm_up(key_count=50, read_rate=100, ttl=10, spread=0.2, duration=40, seed=3)
+    first = simulate_warm_up(key_count=50, read_rate=100, ttl=10, spread=0.2, duration_s=40, seed=3)
+    again = simulate_warm_up(key_count=50, read_rate=100, ttl=10, spread=0.2, duration_s=40, seed=3)
     assert first.load_times_s == again.load_times_s
 
 

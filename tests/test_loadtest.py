@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from cachelab.clock import FakeClock
-from cachelab.lab.loadtest import _LoadResult, hammer, sweep
-from cachelab.lab.timing import Timing, percentile
+from cachelab.lab.loadtest import HammerRun, hammer, sweep_users
+from cachelab.lab.timing import percentile
 from cachelab.shop.app import Shop
 
 
@@ -39,7 +39,7 @@ def test_hammer_makes_users_times_requests_per_user_requests():
     result = hammer(make_request, users=3, requests_per_user=5)
     assert calls["n"] == 15
     assert result.requests == 15
-    assert len(result.latency.samples_s) == 15
+    assert len(result.latencies_s) == 15
 
 
 def test_make_request_is_called_once_in_each_users_own_thread():
@@ -66,26 +66,27 @@ def test_each_user_can_use_its_own_real_sqlite_connection(tiny_shop_path: Path):
 
 
 def test_throughput_is_requests_divided_by_elapsed_time():
-    result = _LoadResult(users=2, latency=Timing("t", [0.1, 0.2, 0.3, 0.4]), elapsed_s=0.5)
+    result = HammerRun(users=2, latencies_s=[0.1, 0.2, 0.3, 0.4], elapsed_s=0.5)
     assert result.throughput_per_s == pytest.approx(8.0)
 
 
 def test_median_p95_and_mean_summarise_the_latencies():
     samples = [0.01 * i for i in range(1, 101)]
-    result = _LoadResult(users=1, latency=Timing("t", samples), elapsed_s=1.0)
+    result = HammerRun(users=1, latencies_s=samples, elapsed_s=1.0)
     assert result.median_s == pytest.approx(statistics.median(samples))
     assert result.p95_s == pytest.approx(percentile(samples, 95))
     assert result.mean_s == pytest.approx(statistics.fmean(samples))
 
 
 def test_summary_reports_milliseconds():
-    row = _LoadResult(users=2, latency=Timing("t", [0.010, 0.020, 0.030]), elapsed_s=0.5).summary()
+    row = HammerRun(users=2, latencies_s=[0.010, 0.020, 0.030], elapsed_s=0.5).summary()
     assert row == {
         "users": 2,
         "requests": 3,
         "throughput_per_s": 6.0,
         "median_ms": 20.0,
         "p95_ms": 29.0,
+        "p99_ms": 29.8,
     }
 
 
@@ -96,7 +97,7 @@ def test_latencies_are_per_request_not_per_user():
     """
     clock = FakeClock()
     result = hammer(lambda: lambda: clock.advance(1.0), users=1, requests_per_user=5, clock=clock)
-    assert result.latency.samples_s == [1.0] * 5
+    assert result.latencies_s == [1.0] * 5
     assert result.elapsed_s == 5.0 and result.throughput_per_s == 1.0
 
 
@@ -144,22 +145,22 @@ def test_make_request_must_be_callable():
         hammer("trending", users=1, requests_per_user=1)
 
 
-def test_sweep_gives_one_result_per_level_in_order_with_requests_split_between_users():
+def test_sweep_users_gives_one_result_per_level_in_order_with_requests_split_between_users():
     make_request, _, calls = counting_request_factory()
-    results = sweep(make_request, [1, 2, 4, 8], requests_per_level=8, progress=False)
+    results = sweep_users(make_request, [1, 2, 4, 8], requests_per_level=8, progress=False)
     assert [r.users for r in results] == [1, 2, 4, 8]
     assert [r.requests for r in results] == [8, 8, 8, 8]
     assert calls["n"] == 32
 
 
-def test_sweep_gives_every_user_at_least_one_request():
-    results = sweep(lambda: lambda: None, [5], requests_per_level=2, progress=False)
+def test_sweep_users_gives_every_user_at_least_one_request():
+    results = sweep_users(lambda: lambda: None, [5], requests_per_level=2, progress=False)
     assert results[0].requests == 5
 
 
-def test_sweep_rejects_an_empty_list_of_levels():
+def test_sweep_users_rejects_an_empty_list_of_levels():
     with pytest.raises(ValueError, match="user_counts is empty"):
-        sweep(lambda: lambda: None, [], requests_per_level=2)
+        sweep_users(lambda: lambda: None, [], requests_per_level=2)
 
 
 def test_elapsed_runs_from_the_first_request_to_the_last_even_when_the_caller_is_late():
@@ -184,4 +185,4 @@ def test_elapsed_runs_from_the_first_request_to_the_last_even_when_the_caller_is
 
     result = hammer(lambda: request, users=1, requests_per_user=3, clock=clock)
     assert result.elapsed_s == 3.0
-    assert sum(result.latency.samples_s) <= result.elapsed_s * result.users
+    assert sum(result.latencies_s) <= result.elapsed_s * result.users

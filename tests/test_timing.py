@@ -53,12 +53,25 @@ def test_timing_summaries_come_from_its_samples():
     assert t.min_s == 0.001 and t.max_s == 0.010
     assert t.median_ms == pytest.approx(3.0)
     assert t.median_us == pytest.approx(3000.0)
-    assert t.p95_s == pytest.approx(percentile(t.samples_s, 95))
+    assert t.p95_s == pytest.approx(percentile(t.latencies_s, 95))
 
 
 def test_timing_summary_is_one_table_row_in_microseconds():
     row = Timing("hit", [1e-6, 2e-6, 3e-6]).summary()
-    assert row == {"what": "hit", "samples": 3, "median_us": 2.0, "p95_us": 2.9, "min_us": 1.0}
+    assert row == {
+        "what": "hit",
+        "samples": 3,
+        "median_us": 2.0,
+        "p95_us": 2.9,
+        "p99_us": 2.98,
+        "min_us": 1.0,
+    }
+
+
+def test_every_latency_summary_is_inf_without_latencies():
+    empty = Timing("nothing answered", [])
+    assert empty.median_s == empty.p95_s == empty.p99_s == empty.mean_s == float("inf")
+    assert empty.summary()["p99_us"] is None
 
 
 def test_timing_str_names_the_label_median_and_sample_count():
@@ -105,8 +118,8 @@ def test_measure_calls_warmup_plus_repeat_times_number(ticking):
 
 def test_measure_returns_one_sample_per_repeat_in_seconds_per_call(ticking):
     result = measure(lambda: ticking.advance(0.25), repeat=4, number=8, warmup=1)
-    assert len(result.samples_s) == 4
-    assert result.samples_s == pytest.approx([0.25] * 4)
+    assert len(result.latencies_s) == 4
+    assert result.latencies_s == pytest.approx([0.25] * 4)
 
 
 def test_measure_does_not_time_the_warmup(ticking):

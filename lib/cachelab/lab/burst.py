@@ -4,13 +4,13 @@
 top 10, the "see more" top 20, ...) are written to the shared Redis cache together, as
 by a deploy or a cache warm-up, with one TTL; then requests arrive at random
 (``workload.poisson_arrivals``, ``read_rate`` per second over every list) for
-``duration`` seconds, through the window in which the lists expire. Every request is a
+``duration_s`` seconds, through the window in which the lists expire. Every request is a
 thread of its own, started at its arrival time whatever the others are doing (an
 *open* loop, as independent users are), and with ``processes=2`` the requests are
 shared between two worker processes (``workers.run_workers``) that talk to the same
 Redis and the same shop database. A load is the real trending query on the real shop.
 
-Each request goes through one ``strategy`` (``STRATEGIES``): plain cache-aside, or one
+Each request goes through one ``strategy`` (a ``Protection``): plain cache-aside, or one
 of ``cachelab.stampedes``'s guards. The run reports every request (when it arrived, how
 long it took, how stale its value was) and every database load (when it started and
 ended), so a lesson can count the loads of one expiry, read p95 latencies, and draw
@@ -38,8 +38,8 @@ TTLs that count from the start, so a list written to expire at ``ttl`` expires `
 seconds into the burst however short ``ttl`` is.
 
 >>> from cachelab.shop.data import build_shop
->>> result = run_burst(build_shop(size="tiny"), "single_flight", read_rate=100, duration=0.4,
-...                    ttl=0.2, seed=1)
+>>> result = run_burst(build_shop(size="tiny"), Protection.SINGLE_FLIGHT, read_rate=100,
+...                    duration_s=0.4, ttl=0.2, seed=1)
 >>> result.loads_per_expiry, result.errors
 (1.0, 0)
 """
@@ -54,25 +54,57 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Callable, Optional, Sequence
 
 from tqdm.auto import tqdm
 
 from cachelab import keys
 from cachelab._internal.validation import validate_choice, validate_number, validate_whole_number
-from cachelab.lab.timing import percentile
+from cachelab.lab.timing import Latencies
 
-__all__ = ["STRATEGIES", "plot_burst", "run_burst", "simulate_warm_up", "simulate_early_refresh"]
+__all__ = [
+    "BurstRun",
+    "Protection",
+    "plot_burst",
+    "run_burst",
+    "simulate_warm_up",
+    "simulate_early_refresh",
+]
 
-STRATEGIES = {
-    "none": "no protection",
-    "single_flight": "single-flight lock",
-    "early_refresh": "early refresh (XFetch)",
-    "early_refresh_marker": "early refresh + marker",
-    "jitter": "TTL jitter",
-    "stale_while_revalidate": "stale-while-revalidate",
+
+class Protection(StrEnum):
+    """What a burst's requests go through: plain cache-aside, or one of ``cachelab.stampedes``'s
+    guards.
+
+    Each member is also its string (``Protection.SINGLE_FLIGHT == "single_flight"``), so a report
+    keeps reading plainly; ``label`` is the name lessons show.
+
+    >>> [protection.label for protection in Protection][:3]
+    ['no protection', 'single-flight lock', 'early refresh (XFetch)']
+    """
+
+    NONE = "none"
+    SINGLE_FLIGHT = "single_flight"
+    EARLY_REFRESH = "early_refresh"
+    EARLY_REFRESH_MARKER = "early_refresh_marker"
+    JITTER = "jitter"
+    STALE_WHILE_REVALIDATE = "stale_while_revalidate"
+
+    @property
+    def label(self) -> str:
+        """The protection's name in lesson 08's tables and figures."""
+        return _LABELS[self]
+
+
+_LABELS = {
+    Protection.NONE: "no protection",
+    Protection.SINGLE_FLIGHT: "single-flight lock",
+    Protection.EARLY_REFRESH: "early refresh (XFetch)",
+    Protection.EARLY_REFRESH_MARKER: "early refresh + marker",
+    Protection.JITTER: "TTL jitter",
+    Protection.STALE_WHILE_REVALIDATE: "stale-while-revalidate",
 }
-"""What a burst's requests go through, with the label lessons show."""
 
 _TRENDING_LIMITS = (10, 20, 50, 5, 30, 40, 15, 25)
 """The trending lists a burst caches, in order: ``keys.trending(7, limit)`` for each."""
@@ -135,12 +167,16 @@ class _BurstLoad:
 
 
 @dataclass
-class _BurstResult:
-    """Everything one burst did, with the figures lesson 08 compares."""
+class BurstRun(Latencies):
+    """Everything one burst did, with the figures lesson 08 compares.
 
-    strategy: str
+    ``median_s``, ``p95_s`` and ``p99_s`` summarise the served requests' ``latencies_s``
+    (``timing.Latencies``).
+    """
+
+    strategy: Protection
     read_rate: float
-    duration: float
+    duration_s: float
     ttl: float
     key_count: int
     processes: int
@@ -153,7 +189,7 @@ class _BurstResult:
 
     @property
     def label(self) -> str:
-        return STRATEGIES[self.strategy] + (", cache down" if self.cache_down else "")
+        return self.strategy.label + (", cache down" if self.cache_down else "")
 
     @property
     def load_count(self) -> int:
@@ -172,15 +208,8 @@ class _BurstResult:
 
     @property
     def latencies_s(self) -> list[float]:
+        """The latency of every request that got its page, in arrival order."""
         return [r.latency_s for r in self.requests if not r.error]
-
-    @property
-    def p95_s(self) -> float:
-        return percentile(self.latencies_s, 95)
-
-    @property
-    def median_s(self) -> float:
-        return statistics.median(self.latencies_s)
 
     @property
     def stale_reads(self) -> int:
@@ -198,7 +227,7 @@ class _BurstResult:
         A system past its capacity queues: the last requests wait for every one before
         them, so the late figure grows with the burst while the early one does not.
         """
-        served = [r.latency_s for r in self.requests if not r.error]  # in arrival order
+        served = self.latencies_s
         if len(served) < 4:
             raise ValueError(f"quartiles need at least 4 served requests, got {len(served)}")
         quarter = len(served) // 4
@@ -240,8 +269,7 @@ class _BurstResult:
             "strategy": self.label,
             "requests": len(self.requests),
             "loads per expiry": round(self.loads_per_expiry, 2),
-            "p95 (ms)": round(self.p95_s * 1e3, 1),
-            "median (ms)": round(self.median_s * 1e3, 1),
+            **super().summary(),
             "ran the query": sum(r.loaded for r in self.requests),
             "stale reads": self.stale_reads,
             "most stale (s)": round(self.max_stale_s, 3),
@@ -304,21 +332,21 @@ class _Loads:
         return load
 
 
-def _page(strategy: str, cache: Any, ttl: float, spread: float, beta: float, seed: int):
+def _page(strategy: Protection, cache: Any, ttl: float, spread: float, beta: float, seed: int):
     """The request handler of ``strategy``: ``page(key, loader) -> value``."""
     from cachelab.stampedes import EarlyRefresh, SingleFlight, jittered_ttl
 
     refill_ttl = _REFILL_TTL_S
-    if strategy == "none":
+    if strategy == Protection.NONE:
         return lambda key, load: cache.get_or_load(key, load, refill_ttl)
-    if strategy == "single_flight":
+    if strategy == Protection.SINGLE_FLIGHT:
         flight = SingleFlight(cache, lock_ttl=5.0, wait_timeout=10.0)
         return lambda key, load: flight.get_or_load(key, load, refill_ttl)
-    if strategy == "jitter":
+    if strategy == Protection.JITTER:
         rng = random.Random(seed)
         return lambda key, load: cache.get_or_load(key, load, jittered_ttl(refill_ttl, spread, rng))
-    if strategy in ("early_refresh", "early_refresh_marker"):
-        lock_ttl = 5.0 if strategy == "early_refresh_marker" else None
+    if strategy in (Protection.EARLY_REFRESH, Protection.EARLY_REFRESH_MARKER):
+        lock_ttl = 5.0 if strategy == Protection.EARLY_REFRESH_MARKER else None
         early = EarlyRefresh(cache, beta=beta, rng=random.Random(seed), lock_ttl=lock_ttl)
         return lambda key, load: early.get_or_load(key, load, refill_ttl)
     swr = _swr(cache, ttl)
@@ -378,7 +406,7 @@ def _swr(cache: Any, ttl: float, clock: Callable[[], float] = time.time) -> Any:
 
 
 def _warm_up(
-    strategy: str,
+    strategy: Protection,
     cache: Any,
     names: list[str],
     values: list[dict],
@@ -399,11 +427,11 @@ def _warm_up(
     def from_start(expiry: float) -> float:  # whole ms, a ms early: Redis may keep a key 1 ms on
         return max(0.001, math.floor((expiry + lead) * 1000) / 1000 - 0.001)
 
-    if strategy in ("early_refresh", "early_refresh_marker"):
+    if strategy in (Protection.EARLY_REFRESH, Protection.EARLY_REFRESH_MARKER):
         early = EarlyRefresh(cache, beta=plan["beta"])
         for name, value in zip(names, values):
             early.store(name, value, delta_s=plan["delta_s"], ttl=from_start(ttl))
-    elif strategy == "stale_while_revalidate":
+    elif strategy == Protection.STALE_WHILE_REVALIDATE:
         swr = _swr(cache, ttl, clock=lambda: start_wall - (_REFILL_TTL_S - ttl))
         for name, value in zip(names, values):
             swr.store(name, value)
@@ -452,7 +480,7 @@ def _ask(
 def _agree_on_start(
     client: Any,
     prefix: str,
-    strategy: str,
+    strategy: Protection,
     cache: Any,
     names: list[str],
     plan: dict,
@@ -485,7 +513,7 @@ def _burst_worker(
     db_path: str,
     redis_url: str,
     prefix: str,
-    strategy: str,
+    strategy: Protection,
     plan: dict,
     arrivals: Sequence[tuple[float, int]],
     worker_index: int,
@@ -558,10 +586,10 @@ def _burst_worker(
 
 def run_burst(
     db_path: Any,
-    strategy: str = "none",
+    strategy: Protection = Protection.NONE,
     *,
     read_rate: float = 100.0,
-    duration: float = 0.9,
+    duration_s: float = 0.9,
     ttl: float = 0.5,
     key_count: int = 1,
     processes: int = 1,
@@ -573,10 +601,10 @@ def run_burst(
     db_connections: Optional[int] = None,
     redis_url: Optional[str] = None,
     progress: bool = False,
-) -> _BurstResult:
+) -> BurstRun:
     """Play one burst on the shop at ``db_path`` through ``strategy``; see the module docstring.
 
-    ``read_rate`` requests per second arrive over ``duration`` seconds, spread evenly
+    ``read_rate`` requests per second arrive over ``duration_s`` seconds, spread evenly
     over ``key_count`` trending lists written together with ``ttl`` (under
     ``"jitter"``, with ``jittered_ttl(ttl, spread)`` each). ``processes`` worker
     processes share the requests. ``beta`` is early refresh's β, and ``delta_s`` the
@@ -593,11 +621,11 @@ def run_burst(
     from cachelab.environment.redis_server import connect, url_of
     from cachelab.lab.workload import _key_of, poisson_arrivals
 
-    read_rate, duration, ttl = _validate_burst(
-        strategy, read_rate, duration, ttl, key_count, processes, db_connections, delta_s
+    strategy, read_rate, duration_s, ttl = _validate_burst(
+        strategy, read_rate, duration_s, ttl, key_count, processes, db_connections, delta_s
     )
     times, codes = poisson_arrivals(
-        read_rate, 0, duration, key_count=key_count, zipf_s=0.0, seed=seed
+        read_rate, 0, duration_s, key_count=key_count, zipf_s=0.0, seed=seed
     )
     arrivals = [(t, _key_of(code)) for t, code in zip(times, codes)]
     client = connect(redis_url)
@@ -616,11 +644,11 @@ def run_burst(
     finally:
         RedisCache(client, prefix=prefix).clear()
     requests, loads, stored = _merge_reports(reports)
-    return _BurstResult(
+    return BurstRun(
         cache_down=bool(cache_down),
         strategy=strategy,
         read_rate=read_rate,
-        duration=duration,
+        duration_s=duration_s,
         ttl=ttl,
         key_count=key_count,
         processes=processes,
@@ -635,37 +663,38 @@ def run_burst(
 def _validate_burst(
     strategy: str,
     read_rate: float,
-    duration: float,
+    duration_s: float,
     ttl: float,
     key_count: int,
     processes: int,
     db_connections: Optional[int],
     delta_s: Optional[float],
-) -> tuple[float, float, float]:
-    """Check ``run_burst``'s arguments before it starts anything; return its rate, duration, ttl."""
-    validate_choice(strategy, "strategy", STRATEGIES)
+) -> tuple[Protection, float, float, float]:
+    """Check ``run_burst``'s arguments before it starts anything; return its strategy (a
+    ``Protection``), rate, duration and ttl."""
+    strategy = Protection(validate_choice(strategy, "strategy", [p.value for p in Protection]))
     read_rate = validate_number(
         read_rate, "read_rate", above=0, maximum=_MAX_READ_RATE, unit="per second"
     )
-    duration = validate_number(duration, "duration", above=0, maximum=60, unit="seconds")
+    duration_s = validate_number(duration_s, "duration_s", above=0, maximum=60, unit="seconds")
     ttl = validate_number(ttl, "ttl", above=0, maximum=60, unit="seconds")
     validate_whole_number(key_count, "key_count", maximum=len(_TRENDING_LIMITS))
     validate_whole_number(processes, "processes", maximum=8)
     if db_connections is not None:
         validate_whole_number(db_connections, "db_connections", maximum=256)
-    if read_rate * duration > _MAX_REQUESTS:
+    if read_rate * duration_s > _MAX_REQUESTS:
         raise ValueError(
-            f"read_rate × duration must be at most {_MAX_REQUESTS:,} requests (one thread each), "
-            f"got {read_rate * duration:,.0f}"
+            f"read_rate × duration_s must be at most {_MAX_REQUESTS:,} requests (one thread each), "
+            f"got {read_rate * duration_s:,.0f}"
         )
     if delta_s is not None:
         validate_number(delta_s, "delta_s", minimum=0, maximum=60, unit="seconds")
-    return read_rate, duration, ttl
+    return strategy, read_rate, duration_s, ttl
 
 
 def _plan(
     db_path: Any,
-    strategy: str,
+    strategy: Protection,
     ttl: float,
     key_count: int,
     spread: float,
@@ -681,7 +710,8 @@ def _plan(
     values, measured_delta_s = _warm_up_values(db_path, key_count)
     rng = random.Random(seed)
     expiries = [
-        jittered_ttl(ttl, spread, rng) if strategy == "jitter" else ttl for _ in range(key_count)
+        jittered_ttl(ttl, spread, rng) if strategy == Protection.JITTER else ttl
+        for _ in range(key_count)
     ]
     return {
         "key_count": key_count,
@@ -712,7 +742,7 @@ def _warm_up_values(db_path: Any, key_count: int) -> tuple[list[dict], float]:
         shop.close()
 
 
-def _run_shares(jobs: list[tuple], total: int, strategy: str, progress: bool) -> list[dict]:
+def _run_shares(jobs: list[tuple], total: int, strategy: Protection, progress: bool) -> list[dict]:
     """Every process's report: one share in this process (with a progress bar), or several."""
     from cachelab.lab.workers import run_workers
 
@@ -720,7 +750,7 @@ def _run_shares(jobs: list[tuple], total: int, strategy: str, progress: bool) ->
         return run_workers(_burst_worker, jobs)
     with tqdm(
         total=total,
-        desc=STRATEGIES[strategy],
+        desc=Protection(strategy).label,
         unit=" requests",
         disable=not progress,
         leave=False,
@@ -749,7 +779,7 @@ def _merge_reports(
     return requests, loads, stored
 
 
-def plot_burst(result: _BurstResult, ax=None, title: Optional[str] = None):
+def plot_burst(result: BurstRun, ax=None, title: Optional[str] = None):
     """A burst as a picture: each request's latency at its arrival, each load as a bar below.
 
     The dotted lines mark the moments the lists were written to expire. Returns the Axes.
@@ -782,7 +812,7 @@ def plot_burst(result: _BurstResult, ax=None, title: Optional[str] = None):
         )
     ax.set_ylim(bottom=-height * 13.5)
     ax.set_yticks([tick for tick in ax.get_yticks() if 0 <= tick <= top * 1.05])
-    ax.set_xlim(0, result.duration)
+    ax.set_xlim(0, result.duration_s)
     ax.set_xlabel("time since the lists were written (s)")
     ax.set_ylabel("latency (ms)")
     ax.set_title(title or f"{result.label}: {result.load_count} database loads")
@@ -800,13 +830,13 @@ class _WarmUpRun:
     ttl: float
     spread: float
     key_count: int
-    duration: float
+    duration_s: float
     first_expiries_s: list[float] = field(repr=False)
     load_times_s: list[float] = field(repr=False)
 
     def loads_per_second(self) -> list[int]:
         """Database loads in each second of the run (index = the second)."""
-        counts = [0] * int(math.ceil(self.duration))
+        counts = [0] * int(math.ceil(self.duration_s))
         for t in self.load_times_s:
             counts[min(int(t), len(counts) - 1)] += 1
         return counts
@@ -822,10 +852,10 @@ def simulate_warm_up(
     read_rate: float = 500.0,
     ttl: float = 60.0,
     spread: float = 0.0,
-    duration: float = 300.0,
+    duration_s: float = 300.0,
     seed: int = 0,
 ) -> _WarmUpRun:
-    """``key_count`` keys written together at t = 0, then read at random for ``duration`` s.
+    """``key_count`` keys written together at t = 0, then read at random for ``duration_s`` s.
 
     The real ``MemoryCache`` on a ``FakeClock``: every key is written at once with
     ``jittered_ttl(ttl, spread)`` (``spread=0``: one TTL for all), then reads arrive
@@ -834,8 +864,8 @@ def simulate_warm_up(
     instant here -- this counts loads per second, it does not time them (``run_burst``
     does). Seeded: the same arguments give the same run.
 
-    >>> together = simulate_warm_up(key_count=50, read_rate=100, ttl=10, duration=30)
-    >>> spread = simulate_warm_up(key_count=50, read_rate=100, ttl=10, spread=0.2, duration=30)
+    >>> together = simulate_warm_up(key_count=50, read_rate=100, ttl=10, duration_s=30)
+    >>> spread = simulate_warm_up(key_count=50, read_rate=100, ttl=10, spread=0.2, duration_s=30)
     >>> together.peak_loads_per_s > 2 * spread.peak_loads_per_s
     True
     """
@@ -848,10 +878,11 @@ def simulate_warm_up(
     read_rate = validate_number(read_rate, "read_rate", above=0, maximum=100_000, unit="per second")
     ttl = validate_number(ttl, "ttl", above=0, maximum=86_400, unit="seconds")
     spread = validate_number(spread, "spread", minimum=0, maximum=_MAX_SPREAD)
-    duration = validate_number(duration, "duration", above=0, maximum=86_400, unit="seconds")
-    if read_rate * duration > 5_000_000:
+    duration_s = validate_number(duration_s, "duration_s", above=0, maximum=86_400, unit="seconds")
+    if read_rate * duration_s > 5_000_000:
         raise ValueError(
-            f"read_rate × duration must be at most 5,000,000 reads, got {read_rate * duration:,.0f}"
+            "read_rate × duration_s must be at most 5,000,000 reads, "
+            f"got {read_rate * duration_s:,.0f}"
         )
     clock = FakeClock()
     cache = MemoryCache(clock=clock)
@@ -863,7 +894,7 @@ def simulate_warm_up(
         cache.set(name, 0, key_ttl)
         first_expiries.append(key_ttl)
     times, codes = poisson_arrivals(
-        read_rate, 0, duration, key_count=key_count, zipf_s=0.0, seed=seed
+        read_rate, 0, duration_s, key_count=key_count, zipf_s=0.0, seed=seed
     )
     loads: list[float] = []
     missing = object()
@@ -872,7 +903,7 @@ def simulate_warm_up(
         if cache.get(names[code], missing) is missing:
             loads.append(t)
             cache.set(names[code], 0, jittered_ttl(ttl, spread, rng))
-    return _WarmUpRun(ttl, spread, key_count, duration, first_expiries, loads)
+    return _WarmUpRun(ttl, spread, key_count, duration_s, first_expiries, loads)
 
 
 # ---------------------------------------------------------------------- early refresh, simulated

@@ -3,7 +3,7 @@
 A homepage is rarely asked for by one visitor at a time. ``hammer`` plays ``users``
 visitors who each open their own connection and then request the page as fast as
 they can, all starting at the same moment; it returns every request's latency and
-the throughput the whole crowd got. ``sweep`` does that for several crowd sizes,
+the throughput the whole crowd got. ``sweep_users`` does that for several crowd sizes,
 so a lesson can draw throughput and latency against the number of users.
 
 The users are threads. That is enough to load a database: SQLite releases
@@ -18,7 +18,7 @@ adds latency instead.
 
 >>> import time
 >>> result = hammer(lambda: (lambda: time.sleep(0.001)), users=4, requests_per_user=10)
->>> result.requests, result.latency.median_s >= 0.001
+>>> result.requests, result.median_s >= 0.001
 (40, True)
 
 (Called as ``hammer(lambda: Shop(path).trending, users=4, requests_per_user=10)`` in
@@ -30,64 +30,49 @@ from __future__ import annotations
 import math
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from tqdm.auto import tqdm
 
 from cachelab._internal.validation import validate_whole_number
-from cachelab.lab.timing import Timing
+from cachelab.lab.timing import Latencies
 
-__all__ = ["hammer", "sweep"]
+__all__ = ["HammerRun", "hammer", "sweep_users"]
 
 _MAX_USERS = 256
 """The most concurrent users (threads) one run starts."""
 
 
 @dataclass
-class _LoadResult:
-    """What ``users`` concurrent users saw: every request's latency (a ``Timing``), and how long the
-    run took.
+class HammerRun(Latencies):
+    """What ``users`` concurrent users saw: every request's latency, and how long the run took.
 
-    ``median_s``, ``p95_s`` and ``mean_s`` are the latency's (``latency.median_s``, ...),
-    here so that a row of a sweep reads as one thing.
+    ``median_s``, ``p95_s``, ``p99_s`` and ``mean_s`` summarise ``latencies_s``
+    (``timing.Latencies``).
     """
 
     users: int
-    latency: Timing
+    latencies_s: list[float] = field(repr=False)
     elapsed_s: float
 
     @property
     def requests(self) -> int:
         """How many requests were served, by all users together."""
-        return len(self.latency.samples_s)
+        return len(self.latencies_s)
 
     @property
     def throughput_per_s(self) -> float:
         """Requests served per second of wall-clock time, by all users together."""
         return self.requests / self.elapsed_s
 
-    @property
-    def median_s(self) -> float:
-        return self.latency.median_s
-
-    @property
-    def p95_s(self) -> float:
-        return self.latency.p95_s
-
-    @property
-    def mean_s(self) -> float:
-        """The mean latency, in seconds (the one Little's law talks about)."""
-        return self.latency.mean_s
-
     def summary(self) -> dict[str, Any]:
-        """One row for a table: users, requests, throughput, and median/p95 latency in ms."""
+        """One row for a table: users, requests, throughput, and median/p95/p99 latency in ms."""
         return {
             "users": self.users,
             "requests": self.requests,
             "throughput_per_s": round(self.throughput_per_s, 1),
-            "median_ms": round(self.median_s * 1e3, 1),
-            "p95_ms": round(self.p95_s * 1e3, 1),
+            **super().summary(),
         }
 
 
@@ -96,7 +81,7 @@ def hammer(
     users: int,
     requests_per_user: int,
     clock: Callable[[], float] = time.perf_counter,
-) -> _LoadResult:
+) -> HammerRun:
     """Run ``users`` users at once, each making ``requests_per_user`` requests back to back.
 
     ``make_request`` is called once in each user's own thread, before the clock
@@ -170,17 +155,16 @@ def hammer(
         raise errors[0]
     elapsed = max(end for _, end in spans) - min(start for start, _ in spans)
     samples = [s for own in latencies for s in own]
-    return _LoadResult(users=users, latency=Timing(f"{users} users", samples), elapsed_s=elapsed)
+    return HammerRun(users=users, latencies_s=samples, elapsed_s=elapsed)
 
 
-def sweep(
+def sweep_users(
     make_request: Callable[[], Callable[[], Any]],
     user_counts: Sequence[int],
     requests_per_level: int,
     progress: bool = True,
-) -> list[_LoadResult]:
-    """``hammer`` once for each number of users in ``user_counts``; one ``_LoadResult`` each, in
-    order.
+) -> list[HammerRun]:
+    """``hammer`` once for each number of users in ``user_counts``: a ``HammerRun`` for each.
 
     Every level serves about ``requests_per_level`` requests in all (split evenly
     between its users, at least one each), so each level's percentiles rest on a

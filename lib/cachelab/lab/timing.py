@@ -10,6 +10,12 @@ better than absolute figures do.
 Very fast operations (a dict lookup takes tens of nanoseconds, less than the
 clock's own overhead) are timed in batches of ``number`` calls per sample.
 
+``Latencies`` is the one vocabulary of every measurement in the course: a ``Timing`` here,
+``loadtest``'s ``HammerRun``, ``burst``'s ``BurstRun`` and the web ``LoadRun`` each hold their
+latencies in ``latencies_s`` and inherit ``median_s``, ``p95_s``, ``p99_s``, ``mean_s`` and the
+latency columns of ``summary()`` from it. A base class, not a field holding one: a lesson reads
+``run.p95_s`` whatever the run, never ``run.latency.p95_s``.
+
 ``competing_work`` starts a few CPU-bound processes beside a measurement, so a
 lesson can show where a latency tail comes from: work that lands on top of a
 request, because something else wanted the same cores at the same moment.
@@ -26,7 +32,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional, Sequence
+from typing import Any, Callable, ClassVar, Iterator, Optional, Sequence
 
 from tqdm.auto import tqdm
 
@@ -43,35 +49,70 @@ __all__ = [
 ]
 
 
-@dataclass
-class Timing:
-    """The samples of one measurement, in seconds per call, with the summaries lessons use."""
+class Latencies:
+    """Median, p95, p99 and mean of ``latencies_s``: the summaries every run type shares.
 
-    label: str
-    samples_s: list[float] = field(repr=False)
+    A class that inherits from it has ``latencies_s``, a list of seconds (a field or a
+    property). With no latencies at all (every request failed) each figure is ``inf``, so a
+    comparison with a budget fails rather than raises. ``summary()`` gives the latency columns of
+    a table row in ``unit`` (``"ms"``; ``"us"`` for microseconds, the unit of cache operations);
+    each run type puts its own columns in front.
+    """
+
+    latencies_s: Sequence[float]
+    unit: ClassVar[str] = "ms"
 
     @property
     def median_s(self) -> float:
-        return statistics.median(self.samples_s)
+        """The typical latency: half the requests took less."""
+        return statistics.median(self.latencies_s) if self.latencies_s else math.inf
 
     @property
     def p95_s(self) -> float:
-        return percentile(self.samples_s, 95)
+        """The slow ones users notice: one request in twenty took longer."""
+        return percentile(self.latencies_s, 95) if self.latencies_s else math.inf
+
+    @property
+    def p99_s(self) -> float:
+        """The tail: one request in a hundred took longer."""
+        return percentile(self.latencies_s, 99) if self.latencies_s else math.inf
 
     @property
     def mean_s(self) -> float:
         """The mean, in seconds (Little's law talks about means; latencies are better told by
         medians).
         """
-        return statistics.fmean(self.samples_s)
+        return statistics.fmean(self.latencies_s) if self.latencies_s else math.inf
+
+    def summary(self) -> dict[str, Any]:
+        """The latency columns of a table row: median, p95 and p99 in ``unit`` (None for inf)."""
+        scale = {"ms": 1e3, "us": 1e6}[self.unit]
+
+        def shown(seconds: float) -> Optional[float]:
+            return round(seconds * scale, 2) if math.isfinite(seconds) else None
+
+        return {
+            f"median_{self.unit}": shown(self.median_s),
+            f"p95_{self.unit}": shown(self.p95_s),
+            f"p99_{self.unit}": shown(self.p99_s),
+        }
+
+
+@dataclass
+class Timing(Latencies):
+    """The samples of one measurement, in seconds per call, with the summaries lessons use."""
+
+    label: str
+    latencies_s: list[float] = field(repr=False)
+    unit: ClassVar[str] = "us"
 
     @property
     def min_s(self) -> float:
-        return min(self.samples_s)
+        return min(self.latencies_s, default=math.inf)
 
     @property
     def max_s(self) -> float:
-        return max(self.samples_s)
+        return max(self.latencies_s, default=math.inf)
 
     @property
     def median_us(self) -> float:
@@ -84,18 +125,17 @@ class Timing:
         return self.median_s * 1e3
 
     def summary(self) -> dict[str, Any]:
-        """One row for a table: label, samples, and median/p95/min in µs."""
+        """One row for a table: label, samples, and median/p95/p99/min in µs."""
         return {
             "what": self.label,
-            "samples": len(self.samples_s),
-            "median_us": round(self.median_us, 2),
-            "p95_us": round(self.p95_s * 1e6, 2),
-            "min_us": round(self.min_s * 1e6, 2),
+            "samples": len(self.latencies_s),
+            **super().summary(),
+            "min_us": round(self.min_s * 1e6, 2) if self.latencies_s else None,
         }
 
     def __str__(self) -> str:
         median, p95 = format_seconds(self.median_s), format_seconds(self.p95_s)
-        return f"{self.label}: median {median}, p95 {p95} ({len(self.samples_s)} samples)"
+        return f"{self.label}: median {median}, p95 {p95} ({len(self.latencies_s)} samples)"
 
 
 def percentile(samples: Sequence[float], q: float) -> float:
