@@ -65,7 +65,7 @@ def race(
                 services[mode].url,
                 rate,
                 requests,
-                max_seconds=requests / rate + 2.0,
+                time_limit_s=requests / rate + 2.0,
                 timeout_s=2.0,
                 seed=len(runs[mode]),
                 progress=False,

@@ -19,7 +19,7 @@ from cachelab.web._load import (
     LoadRun,
     run_load,
     sustained,
-    sweep,
+    sweep_rates,
     validate_local_url,
 )
 from cachelab.web._service import WebService
@@ -47,7 +47,7 @@ def test_a_run_sends_its_whole_budget_and_counts_every_answer(uncached):
     assert run.statuses == {200: 60}
     assert run.db_queries == 60, "uncached: one trending query per homepage, read from /stats"
     assert run.cpu_s > 0 and run.cpu_per_answer_s == run.cpu_s / 60, "CPU time, read from /stats"
-    assert 0 < run.p50_s <= run.p95_s <= run.p99_s
+    assert 0 < run.median_s <= run.p95_s <= run.p99_s
 
 
 def test_requests_go_to_the_paths_given_and_other_statuses_are_errors(uncached):
@@ -64,22 +64,22 @@ def test_arrivals_come_at_the_offered_rate(uncached):
 
 def test_a_run_against_a_server_that_never_answers_stops_by_itself(silent_url):
     started = time.monotonic()
-    run = run_load(silent_url, 100, 1_000, max_seconds=1.0, timeout_s=30, progress=False)
+    run = run_load(silent_url, 100, 1_000, time_limit_s=1.0, timeout_s=30, progress=False)
     took = time.monotonic() - started
-    assert took < 5, f"the run must end at max_seconds (1 s), it took {took:.1f} s"
+    assert took < 5, f"the run must end at time_limit_s (1 s), it took {took:.1f} s"
     assert run.ok == 0 and run.errors == 1_000
-    assert run.failures["cut off at max_seconds"] > 0
-    assert run.failures["not sent before max_seconds"] > 0
+    assert run.failures["cut off at time_limit_s"] > 0
+    assert run.failures["not sent before time_limit_s"] > 0
     assert run.db_queries is None  # it has no /stats
 
 
 def test_a_request_that_times_out_is_an_error(silent_url):
-    run = run_load(silent_url, 50, 5, max_seconds=5, timeout_s=0.2, progress=False)
+    run = run_load(silent_url, 50, 5, time_limit_s=5, timeout_s=0.2, progress=False)
     assert run.failures["timeout"] == 5 and run.ok == 0
 
 
 def test_a_sweep_stops_two_runs_past_the_knee(silent_url):
-    runs = sweep(
+    runs = sweep_rates(
         silent_url, [50, 100, 200], seconds_per_rate=0.3, p95_budget_s=0.05, timeout_s=0.2,
         progress=False,
     )  # fmt: skip
@@ -87,7 +87,7 @@ def test_a_sweep_stops_two_runs_past_the_knee(silent_url):
 
 
 def test_a_sweep_offers_rates_past_the_generators_limit_at_that_limit_once(silent_url):
-    runs = sweep(
+    runs = sweep_rates(
         silent_url, [2 * MAX_RATE, 4 * MAX_RATE], seconds_per_rate=0.001, timeout_s=0.2,
         progress=False,
     )  # fmt: skip
@@ -113,7 +113,7 @@ def test_local_addresses_are_accepted():
         ({"rate_per_s": 0}, "rate_per_s must be a finite number of requests per second > 0"),
         ({"requests": 0}, "requests must be a whole number between 1 and"),
         ({"requests": MAX_REQUESTS + 1}, "requests must be a whole number between 1 and"),
-        ({"max_seconds": 1e6}, "max_seconds must be a finite number of seconds > 0 and <= 120"),
+        ({"time_limit_s": 1e6}, "time_limit_s must be a finite number of seconds > 0 and <= 120"),
         ({"paths": "/"}, "paths must be a list of paths"),
         ({"paths": ["products/1"]}, "paths must be a list of paths"),
     ],

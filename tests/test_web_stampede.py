@@ -42,7 +42,7 @@ def burst_after_expiry(service: WebService):
     service.get("/")  # warm: the key is there
     assert service.cache().delete(keys.trending()), "the homepage's key was cached"
     run = run_load(
-        service.url, 5_000, BURST, max_seconds=60, timeout_s=60, progress=False
+        service.url, 5_000, BURST, time_limit_s=60, timeout_s=60, progress=False
     )  # generous: a herd on a busy machine is slow, and every answer is counted
     wait_until_idle(service.url)
     return run

@@ -20,7 +20,7 @@ Lessons import what this package exports; the modules behind it are private:
 """
 
 from cachelab.web._config import MODE_DESCRIPTIONS
-from cachelab.web._load import LoadRun, run_load, sustained, sweep
+from cachelab.web._load import LoadRun, run_load, sustained, sweep_rates
 from cachelab.web._service import WebService
 
-__all__ = ["MODE_DESCRIPTIONS", "WebService", "LoadRun", "run_load", "sustained", "sweep"]
+__all__ = ["MODE_DESCRIPTIONS", "WebService", "LoadRun", "run_load", "sustained", "sweep_rates"]

@@ -17,13 +17,13 @@ of the process it runs in -- not something to do inside a Jupyter kernel. Here a
 asyncio event loop with aiohttp (an HTTP client with a C parser, so the generator
 is not the bottleneck) runs in a thread of its own, beside the notebook's.
 
-Every run is bounded: at most ``requests`` requests (the budget) and ``max_seconds``
+Every run is bounded: at most ``requests`` requests (the budget) and ``time_limit_s``
 seconds; whatever is unanswered then is cut off and counted, and the run stops by
 itself. It talks to 127.0.0.1 (or ``localhost``, ``::1``) only.
 
 >>> from cachelab.web._service import WebService
 >>> with WebService("redis", workers=1) as service:
-...     run = run_load(service.url, rate_per_s=100, requests=50, max_seconds=10, progress=False)
+...     run = run_load(service.url, rate_per_s=100, requests=50, time_limit_s=10, progress=False)
 >>> run.sent, run.ok, run.errors
 (50, 50, 0)
 """
@@ -39,13 +39,13 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence
+from typing import Any, Coroutine, Optional, Sequence
 from urllib.parse import urlsplit
 
 from tqdm.auto import tqdm
 
 from cachelab._internal.validation import validate_number, validate_whole_number
-from cachelab.lab.timing import percentile
+from cachelab.lab.timing import Latencies, percentile
 from cachelab.lab.workload import poisson_arrivals
 
 __all__ = [
@@ -54,7 +54,7 @@ __all__ = [
     "MAX_RATE",
     "LoadRun",
     "run_load",
-    "sweep",
+    "sweep_rates",
     "sustained",
     "fetch_stats",
     "wait_until_idle",
@@ -70,7 +70,7 @@ MAX_RATE = 20_000.0
 
 
 @dataclass
-class LoadRun:
+class LoadRun(Latencies):
     """What one open-loop run offered and got back.
 
     ``latencies_s`` holds the latency of every successful (2xx) answer, from the
@@ -79,7 +79,8 @@ class LoadRun:
     timed out, or were still unanswered when the run was cut off are ``errors``.
     ``db_queries``, ``cache_hits``/``cache_misses`` and ``cpu_s`` (the CPU seconds the
     service's workers used) are read from the service's ``/stats`` before and after the
-    run (None if it has none).
+    run (None if it has none). ``median_s``, ``p95_s``, ``p99_s`` and ``mean_s`` summarise
+    ``latencies_s`` (``timing.Latencies``; ``inf`` when nothing was answered).
     """
 
     rate_per_s: float
@@ -115,26 +116,6 @@ class LoadRun:
         """Successful answers per second of the run."""
         return self.ok / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
-    def latency_s(self, q: float) -> float:
-        """The ``q``-th percentile of the successful answers' latency (inf if there were none)."""
-        return percentile(self.latencies_s, q) if self.latencies_s else math.inf
-
-    @property
-    def p50_s(self) -> float:
-        return self.latency_s(50)
-
-    @property
-    def p95_s(self) -> float:
-        return self.latency_s(95)
-
-    @property
-    def p99_s(self) -> float:
-        return self.latency_s(99)
-
-    @property
-    def mean_s(self) -> float:
-        return sum(self.latencies_s) / len(self.latencies_s) if self.latencies_s else math.inf
-
     @property
     def db_queries_per_s(self) -> Optional[float]:
         """SQL statements the service ran per second of the run."""
@@ -157,13 +138,9 @@ class LoadRun:
         return percentile(self.late_s, 99) if self.late_s else 0.0
 
     def summary(self) -> dict[str, Any]:
-        """One row for a table: offered rate, answers, errors, throughput, p50/p95/p99 in ms,
+        """One row for a table: offered rate, answers, errors, throughput, median/p95/p99 in ms,
         queries/s, and the service's CPU milliseconds per answer.
         """
-
-        def ms(seconds: float) -> Optional[float]:
-            return round(seconds * 1e3, 1) if math.isfinite(seconds) else None
-
         queries = self.db_queries_per_s
         cpu = self.cpu_per_answer_s
         return {
@@ -172,9 +149,7 @@ class LoadRun:
             "ok": self.ok,
             "errors": self.errors,
             "throughput_per_s": round(self.throughput_per_s, 1),
-            "p50_ms": ms(self.p50_s),
-            "p95_ms": ms(self.p95_s),
-            "p99_ms": ms(self.p99_s),
+            **super().summary(),
             "db_queries_per_s": round(queries, 1) if queries is not None else None,
             "cpu_ms_per_answer": round(cpu * 1e3, 2) if cpu is not None else None,
         }
@@ -250,7 +225,7 @@ async def _drive(
     url: str,
     due_s: Sequence[float],
     paths: Sequence[str],
-    max_seconds: float,
+    time_limit_s: float,
     timeout_s: float,
     connections: int,
     run: LoadRun,
@@ -263,7 +238,7 @@ async def _drive(
     timeout = aiohttp.ClientTimeout(total=timeout_s)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         start = loop.time() + 0.01
-        deadline = start + max_seconds
+        deadline = start + time_limit_s
         tasks: set[asyncio.Task] = set()
 
         async def one(path: str, due: float) -> None:
@@ -300,11 +275,11 @@ async def _drive(
             for task in unanswered:
                 task.cancel()
             if unanswered:
-                run.failures["cut off at max_seconds"] += len(unanswered)
+                run.failures["cut off at time_limit_s"] += len(unanswered)
                 await asyncio.gather(*unanswered, return_exceptions=True)
         run.elapsed_s = loop.time() - start
     if run.sent < run.budget:
-        run.failures["not sent before max_seconds"] += run.budget - run.sent
+        run.failures["not sent before time_limit_s"] += run.budget - run.sent
 
 
 def _new_event_loop() -> asyncio.AbstractEventLoop:
@@ -322,7 +297,7 @@ def run_load(
     requests: int,
     *,
     paths: Sequence[str] = ("/",),
-    max_seconds: float = 30.0,
+    time_limit_s: float = 30.0,
     timeout_s: float = 5.0,
     connections: int = 100,
     seed: int = 0,
@@ -334,7 +309,7 @@ def run_load(
     Each request goes to one of ``paths``, picked at random (seeded). At most
     ``connections`` connections are open at once (requests beyond wait for one, and
     that wait counts in their latency); each request gets ``timeout_s`` seconds. The
-    run ends when every request has been answered or at ``max_seconds``, whichever
+    run ends when every request has been answered or at ``time_limit_s``, whichever
     comes first. The service's ``/stats`` is read before and after, for the queries it
     ran (a server without one costs a second's wait at most). A progress bar shows the
     answers coming in (``progress=False`` hides it).
@@ -344,8 +319,8 @@ def run_load(
         rate_per_s, "rate_per_s", above=0, maximum=MAX_RATE, unit="requests per second"
     )
     requests = validate_whole_number(requests, "requests", maximum=MAX_REQUESTS)
-    max_seconds = validate_number(
-        max_seconds, "max_seconds", above=0, maximum=MAX_SECONDS, unit="seconds"
+    time_limit_s = validate_number(
+        time_limit_s, "time_limit_s", above=0, maximum=MAX_SECONDS, unit="seconds"
     )
     timeout_s = validate_number(
         timeout_s, "timeout_s", above=0, maximum=MAX_SECONDS, unit="seconds"
@@ -356,10 +331,9 @@ def run_load(
 
     before = _stats_or_none(url)
     run = LoadRun(rate_per_s=rate_per_s, budget=requests, sent=0, elapsed_s=0.0, latencies_s=[])
-    label = desc or f"{rate_per_s:,.0f} requests/s"
-    _drive_in_a_thread(
-        url, due_s, chosen, max_seconds, timeout_s, connections, run, label, progress
-    )
+    done = [0]  # requests finished so far, for the progress bar
+    drive = _drive(url, due_s, chosen, time_limit_s, timeout_s, connections, run, done)
+    _drive_in_a_thread(drive, requests, done, desc or f"{rate_per_s:,.0f} requests/s", progress)
     # A service that answered /stats before the run has one: give it time to answer after an
     # overloaded run too (its workers may still be busy with what the run left queued).
     after = _stats_or_none(url, timeout_s=max(10.0, timeout_s)) if before is not None else None
@@ -396,23 +370,13 @@ def _schedule(
 
 
 def _drive_in_a_thread(
-    url: str,
-    due_s: Sequence[float],
-    paths: Sequence[str],
-    max_seconds: float,
-    timeout_s: float,
-    connections: int,
-    run: LoadRun,
-    label: str,
-    progress: bool,
+    drive: Coroutine[Any, Any, None], total: int, done: list[int], label: str, progress: bool
 ) -> None:
-    """Run ``_drive`` on an event loop of its own thread (a notebook's already runs one)."""
-    done = [0]
+    """Run ``drive`` (a ``_drive``) on an event loop of its own thread (a notebook's already runs
+    one), with a progress bar of the requests finished (``done[0]`` of ``total``)."""
     failure: list[BaseException] = []
     loop = _new_event_loop()
-    main = loop.create_task(
-        _drive(url, due_s, paths, max_seconds, timeout_s, connections, run, done)
-    )
+    main = loop.create_task(drive)
 
     finished = threading.Event()
 
@@ -426,7 +390,7 @@ def _drive_in_a_thread(
             finished.set()
 
     thread = threading.Thread(target=drive, name="cachelab-load", daemon=True)
-    with tqdm(total=run.budget, desc=label, disable=not progress, leave=False) as bar:
+    with tqdm(total=total, desc=label, disable=not progress, leave=False) as bar:
         thread.start()
         try:
             while thread.is_alive():
@@ -463,7 +427,7 @@ def _stats_or_none(url: str, timeout_s: float = 1.0) -> Optional[dict]:
 # --------------------------------------------------------------------------- many runs
 
 
-def sweep(
+def sweep_rates(
     url: str,
     rates: Sequence[float],
     *,
@@ -471,7 +435,7 @@ def sweep(
     min_requests: int = 50,
     p95_budget_s: Optional[float] = None,
     paths: Sequence[str] = ("/",),
-    max_seconds: Optional[float] = None,
+    time_limit_s: Optional[float] = None,
     timeout_s: float = 5.0,
     seed: int = 0,
     progress: bool = True,
@@ -482,7 +446,7 @@ def sweep(
     Rates are usually multiples of a measured capacity, so on a fast machine they can exceed
     ``MAX_RATE``: such a rate is offered at ``MAX_RATE`` instead (once, however many rates were
     above it). Each rate gets a budget of ``max(min_requests, rate × seconds_per_rate)`` requests,
-    and as long as its schedule needs plus ``timeout_s`` (or ``max_seconds``, if given) before the
+    and as long as its schedule needs plus ``timeout_s`` (or ``time_limit_s``, if given) before the
     rest is cut off. Between runs it waits until the service has no request in flight, so one
     overloaded run does not spill into the next. With ``p95_budget_s``, the sweep stops after two
     runs in a row whose *median* latency is more than 4 times that budget, or that lost more than a
@@ -505,13 +469,13 @@ def sweep(
     previous_past = False
     for index, rate in enumerate(tqdm(offered, desc=desc or "arrival rates", disable=not progress)):
         budget = max(min_requests, math.ceil(rate * seconds_per_rate))
-        limit_s = max_seconds if max_seconds is not None else budget / rate + timeout_s
+        limit_s = time_limit_s if time_limit_s is not None else budget / rate + timeout_s
         run = run_load(
             url,
             rate,
             budget,
             paths=paths,
-            max_seconds=min(MAX_SECONDS, limit_s),
+            time_limit_s=min(MAX_SECONDS, limit_s),
             timeout_s=timeout_s,
             seed=seed + index,
             progress=progress,
@@ -520,7 +484,7 @@ def sweep(
         wait_until_idle(url)
         if p95_budget_s is None:
             continue
-        past_the_knee = run.p50_s > 4 * p95_budget_s or run.error_fraction > 0.1
+        past_the_knee = run.median_s > 4 * p95_budget_s or run.error_fraction > 0.1
         if past_the_knee and previous_past:
             break
         previous_past = past_the_knee
