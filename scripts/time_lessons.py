@@ -69,7 +69,7 @@ def main() -> int:
     for path in lessons:
         quiet_s, quiet = run_lesson(path)
         print(f"{path.stem:<24} quiet   {format_seconds(quiet_s):>9}  {quiet}", flush=True)
-        with competing_work(processes=args.busy, max_seconds=_MAX_COMPETING_SECONDS):
+        with competing_work(processes=args.busy, time_limit_s=_MAX_COMPETING_SECONDS):
             busy_s, busy = run_lesson(path)
         print(f"{path.stem:<24} busy    {format_seconds(busy_s):>9}  {busy}", flush=True)
         rows.append((path.stem, quiet_s, quiet, busy_s, busy))

@@ -179,7 +179,7 @@ def test_plot_ladder_draws_one_bar_per_timing_fastest_first():
 def test_competing_work_keeps_its_processes_busy_during_the_block_and_terminates_them_after():
     import psutil
 
-    with timing.competing_work(processes=2, max_seconds=30) as busy:
+    with timing.competing_work(processes=2, time_limit_s=30) as busy:
         assert len(busy) == 2 and all(process.poll() is None for process in busy)
         started = [psutil.Process(process.pid).cpu_times().user for process in busy]
         time.sleep(0.5)
@@ -194,20 +194,20 @@ def test_competing_work_keeps_its_processes_busy_during_the_block_and_terminates
 
 def test_competing_work_terminates_its_processes_when_the_block_raises():
     with pytest.raises(KeyboardInterrupt):
-        with timing.competing_work(processes=1, max_seconds=30) as busy:
+        with timing.competing_work(processes=1, time_limit_s=30) as busy:
             raise KeyboardInterrupt
     assert busy[0].returncode == -signal.SIGTERM
 
 
-def test_a_competing_process_stops_by_itself_after_max_seconds():
-    with timing.competing_work(processes=1, max_seconds=0.3) as busy:
+def test_a_competing_process_stops_by_itself_after_its_time_limit():
+    with timing.competing_work(processes=1, time_limit_s=0.3) as busy:
         assert busy[0].wait(timeout=10) == 0, "it ended by itself, with exit status 0"
 
 
-@pytest.mark.parametrize("processes, max_seconds", [(0, 1), (True, 1), (1.5, 1), (1, 0), (1, 1e6)])
-def test_competing_work_refuses_bad_arguments(processes, max_seconds):
-    with pytest.raises((TypeError, ValueError), match="processes|max_seconds"):
-        with timing.competing_work(processes, max_seconds):
+@pytest.mark.parametrize("processes, time_limit_s", [(0, 1), (True, 1), (1.5, 1), (1, 0), (1, 1e6)])
+def test_competing_work_refuses_bad_arguments(processes, time_limit_s):
+    with pytest.raises((TypeError, ValueError), match="processes|time_limit_s"):
+        with timing.competing_work(processes, time_limit_s):
             pass
 
 

@@ -254,34 +254,34 @@ while time.monotonic() < end:
 _MAX_COMPETING_SECONDS = 1800.0
 """The longest a ``competing_work`` process may be asked to run (half an hour: long enough to
 load a whole lesson's run, as ``scripts/time_lessons.py`` does). Each stops by itself after its
-``max_seconds``, whatever happens.
+``time_limit_s``, whatever happens.
 """
 
 
 @contextlib.contextmanager
-def competing_work(processes: int, max_seconds: float = 30.0) -> Iterator[list[subprocess.Popen]]:
+def competing_work(processes: int, time_limit_s: float = 30.0) -> Iterator[list[subprocess.Popen]]:
     """Keep ``processes`` other processes busy on the CPU while the ``with`` block runs.
 
     Each is a plain Python busy loop (no I/O), as another program would be that
     wants the same cores. They are stopped when the block ends (also on an
     exception or a kernel interrupt), and each stops by itself after
-    ``max_seconds`` in any case, so nothing is left spinning if the kernel dies.
+    ``time_limit_s`` in any case, so nothing is left spinning if the kernel dies.
     The block receives the busy processes (``subprocess.Popen`` objects).
 
-    >>> with competing_work(processes=1, max_seconds=5) as busy:
+    >>> with competing_work(processes=1, time_limit_s=5) as busy:
     ...     len(busy), busy[0].poll() is None
     (1, True)
     """
     validate_whole_number(processes, "processes", maximum=64)
     validate_number(
-        max_seconds, "max_seconds", above=0, maximum=_MAX_COMPETING_SECONDS, unit="seconds"
+        time_limit_s, "time_limit_s", above=0, maximum=_MAX_COMPETING_SECONDS, unit="seconds"
     )
     spinners: list[subprocess.Popen] = []
     try:
         for _ in range(processes):
             spinners.append(
                 subprocess.Popen(
-                    [sys.executable, "-c", _SPIN, str(max_seconds)],
+                    [sys.executable, "-c", _SPIN, str(time_limit_s)],
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.DEVNULL,
