@@ -11,7 +11,7 @@ from cachelab import checks
 from cachelab.checks.under_load import (
     check_oldest_page,
     check_sustained_rate,
-    check_workers_needed,
+    check_cores_needed,
 )
 
 
@@ -77,8 +77,8 @@ def test_check_sustained_rate_rejects_zero_for_nothing_sustained():
 
 
 def test_check_workers_needed_accepts_the_reference_solution(solutions):
-    assert "ceil(rate x service time / utilization)" in check_workers_needed(
-        solutions.workers_needed
+    assert "ceil(rate x service time / utilization)" in check_cores_needed(
+        solutions.cores_needed
     )
 
 
@@ -86,7 +86,7 @@ def test_check_workers_needed_rejects_forgetting_the_utilization():
     def busy_only(rate, service_time, utilization=0.7):
         return max(1, math.ceil(rate * service_time))
 
-    assert_fails(check_workers_needed, busy_only, topic="utilization", match="70 % utilization")
+    assert_fails(check_cores_needed, busy_only, topic="utilization", match="70 % utilization")
 
 
 def test_check_workers_needed_rejects_rounding_to_nearest():
@@ -95,21 +95,21 @@ def test_check_workers_needed_rejects_rounding_to_nearest():
             raise ValueError("bad")
         return max(1, round(rate * service_time / utilization))
 
-    assert_fails(check_workers_needed, rounded, topic="ceil", match="round up")
+    assert_fails(check_cores_needed, rounded, topic="ceil", match="round up")
 
 
 def test_check_workers_needed_rejects_zero_workers_for_no_traffic():
     def no_minimum(rate, service_time, utilization=0.7):
         return math.ceil(rate * service_time / utilization)
 
-    assert_fails(check_workers_needed, no_minimum, topic="minimum", match="still needs one")
+    assert_fails(check_cores_needed, no_minimum, topic="minimum", match="still needs one")
 
 
 def test_check_workers_needed_rejects_an_answer_that_accepts_impossible_input(solutions):
     def unchecked(rate, service_time, utilization=0.7):
         return max(1, math.ceil(rate * service_time / max(utilization, 1e-9)))
 
-    assert_fails(check_workers_needed, unchecked, topic="refuse", match="refused with ValueError")
+    assert_fails(check_cores_needed, unchecked, topic="refuse", match="refused with ValueError")
 
 
 # --- exercise 3: the oldest page ---------------------------------------------------

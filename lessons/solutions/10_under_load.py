@@ -25,8 +25,8 @@ def sustained_rate(runs: Sequence, p95_budget_s: float) -> Optional[float]:
     return max(good, default=None)
 
 
-def workers_needed(rate_per_s: float, service_time_s: float, utilization: float = 0.7) -> int:
-    """Exercise 2: how many cores (busy workers) serve ``rate_per_s`` at ``utilization`` or less.
+def cores_needed(rate_per_s: float, service_time_s: float, utilization: float = 0.7) -> int:
+    """Exercise 2: how many cores serve ``rate_per_s`` at ``utilization`` or less.
 
     Each request keeps a core busy for ``service_time_s``, so on average
     ``rate_per_s × service_time_s`` cores are busy (Little's law applied to the requests

@@ -2,8 +2,9 @@
 
 - ``check_sustained_rate`` (10.1): your ``sustained_rate(runs, p95_budget_s)`` reads a sweep
   of ``LoadRun``\\ s and answers the throughput the service sustains within a p95 budget.
-- ``check_workers_needed`` (10.2): your ``workers_needed(rate_per_s, service_time_s,
-  utilization)`` says how many cores (busy workers) a traffic needs, kept below a utilization.
+- ``check_cores_needed`` (10.2): your ``cores_needed(rate_per_s, service_time_s,
+  utilization)`` says how many cores a traffic needs, each kept busy at most that share of the
+  time.
 - ``check_oldest_page`` (10.3): your ``oldest_page_s(server_ttl_s, max_age_s, deletes_on_write)``
   says how old a page a browser shows can be, with a server cache and ``max-age`` in front.
 """
@@ -16,7 +17,7 @@ from typing import Any, Callable, Optional
 from cachelab.checks import _call, _CheckFailed, _expect, _shown
 from cachelab.web._load import LoadRun
 
-__all__ = ["check_oldest_page", "check_sustained_rate", "check_workers_needed"]
+__all__ = ["check_oldest_page", "check_sustained_rate", "check_cores_needed"]
 
 
 def _number(got: Any) -> bool:
@@ -102,8 +103,8 @@ def check_sustained_rate(sustained_rate: Callable[[list, float], Optional[float]
 # --------------------------------------------------------------------------- 10.2
 
 
-def check_workers_needed(workers_needed: Callable[..., int]) -> str:
-    """``workers_needed(rate_per_s, service_time_s, utilization=0.7)`` = ceil(λ·S / ρ), >= 1."""
+def check_cores_needed(cores_needed: Callable[..., int]) -> str:
+    """``cores_needed(rate_per_s, service_time_s, utilization=0.7)`` = ceil(λ·S / ρ), >= 1."""
     cases = [  # (args, want, property, topic)
         ((100, 0.02), 3, "100 requests/s x 20 ms = 2 cores busy; at 70 % utilization: 2.86 -> 3",
          "utilization"),
@@ -112,12 +113,12 @@ def check_workers_needed(workers_needed: Callable[..., int]) -> str:
         ((10, 0.05, 0.7), 1, "10/s x 50 ms = 0.5 busy -> 0.71 -> 1 (round up)", "ceil"),
         ((100, 0.01, 0.7), 2, "100/s x 10 ms = 1 busy -> 1.43 -> 2 (round up, not to nearest)",
          "ceil"),
-        ((0, 0.02, 0.7), 1, "no traffic still needs one worker to answer the first request",
+        ((0, 0.02, 0.7), 1, "no traffic still needs one core to answer the first request",
          "minimum"),
         ((1000, 0.0005, 0.7), 1, "a cache hit's 0.5 ms: 1,000/s is 0.5 cores -> 1", "units"),
     ]  # fmt: skip
     for args, want, prop, topic in cases:
-        got = _call(workers_needed, *args, property_=prop, topic=topic)
+        got = _call(cores_needed, *args, property_=prop, topic=topic)
         _expect(isinstance(got, int) and not isinstance(got, bool), prop + " (a whole number)",
                got, topic="ceil")  # fmt: skip
         _expect(got == want, prop, got, topic=topic)
@@ -127,7 +128,7 @@ def check_workers_needed(workers_needed: Callable[..., int]) -> str:
         ((100, 0.02, 0.0), "a utilization of 0"),
         ((100, 0.02, 1.5), "a utilization above 1"),
     ):
-        _refuses(workers_needed, args, f"{why} is refused with ValueError {args}", "refuse")
+        _refuses(cores_needed, args, f"{why} is refused with ValueError {args}", "refuse")
     return "ceil(rate x service time / utilization), at least 1; impossible inputs refused"
 
 
@@ -157,7 +158,7 @@ def check_oldest_page(oldest_page_s: Callable[..., float]) -> str:
 
 _EXERCISES = {
     "10.1": check_sustained_rate,
-    "10.2": check_workers_needed,
+    "10.2": check_cores_needed,
     "10.3": check_oldest_page,
 }
 
@@ -198,7 +199,7 @@ _HINTS = {
             "Divide the busy cores by the utilization you aim for: 2 busy / 0.7 = 2.86 cores.",
         ),
         "ceil": (
-            "You cannot run 2.86 workers: round to a whole number, in the direction that keeps "
+            "You cannot run 2.86 cores: round to a whole number, in the direction that keeps "
             "the utilization below the target.",
             "math.ceil(busy / utilization), returned as an int.",
         ),
