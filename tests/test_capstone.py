@@ -13,7 +13,7 @@ from cachelab.lab.capstone import (
     _NEW_ARRIVALS,
     COSTS_MS,
     OneTTLForEverything,
-    _BudgetResult,
+    _BudgetVerdict,
     _PageError,
     _Workload,
     grade,
@@ -138,8 +138,8 @@ def test_the_workload_summary_counts_every_kind_of_request_and_write():
 
 
 def test_a_budget_says_whether_it_was_met_and_by_how_much():
-    over = _BudgetResult("price: stale fraction", 0.032, 0.01, "%")
-    under = _BudgetResult("database load", 3.0, 4.0, "queries/s")
+    over = _BudgetVerdict("price: stale fraction", 0.032, 0.01, "%")
+    under = _BudgetVerdict("database load", 3.0, 4.0, "queries/s")
     assert not over.met and over.describe().startswith(
         "price: stale fraction 3.20%, over the budget of 1.00% by 2.20 points"
     )

@@ -421,7 +421,7 @@ class _Step:
 
 
 @dataclass
-class _RaceResult:
+class _RaceRun:
     """What an interleaving did, step by step, and how it ended."""
 
     steps: list[_Step] = field(default_factory=list)
@@ -455,7 +455,7 @@ def interleave(
     actors: Mapping[str, _Steps[Any]],
     order: Union[Sequence[str], random.Random],
     record: bool = True,
-) -> _RaceResult:
+) -> _RaceRun:
     """Run ``actors`` (name → step generator) one step at a time, in ``order``.
 
     ``order`` is either a list of actor names (a scripted interleaving; actors left
@@ -465,7 +465,7 @@ def interleave(
     the database holds right after it.
     """
     pending = dict(actors)
-    result = _RaceResult()
+    result = _RaceRun()
 
     def advance(name: str) -> bool:
         """Do one step of ``name``; False if it had already finished."""
@@ -512,7 +512,7 @@ def _random_race(
     readers: int = 2,
     writers: int = 2,
     record: bool = False,
-) -> _RaceResult:
+) -> _RaceRun:
     """One random interleaving of ``readers`` reads and ``writers`` price changes of one product.
 
     Writer *i* sets a new price: the current one plus $i, wrapping round below $500, so

@@ -306,7 +306,7 @@ def prepare_shop(users: int = WORKLOAD.users) -> Any:
 
 
 @dataclass(frozen=True)
-class _BudgetResult:
+class _BudgetVerdict:
     """One budget, met or missed, and by how much."""
 
     name: str
@@ -347,7 +347,7 @@ class _BudgetResult:
 class _Report:
     """What ``grade`` measured: every budget's result, and the figures behind them."""
 
-    results: list[_BudgetResult]
+    results: list[_BudgetVerdict]
     reads: dict[str, int] = field(default_factory=dict)
     queries_by_kind: dict[str, int] = field(default_factory=dict)
     keys_by_kind: dict[str, int] = field(default_factory=dict)
@@ -360,10 +360,10 @@ class _Report:
         return all(result.met for result in self.results)
 
     @property
-    def missed(self) -> list[_BudgetResult]:
+    def missed(self) -> list[_BudgetVerdict]:
         return [result for result in self.results if not result.met]
 
-    def result(self, name: str) -> _BudgetResult:
+    def result(self, name: str) -> _BudgetVerdict:
         return next(r for r in self.results if r.name == name)
 
     def table(self) -> Table:
@@ -616,7 +616,7 @@ class _Replay:
 
     # ----------------------------------------------------------------------- the budgets
 
-    def staleness(self, data: str) -> list[_BudgetResult]:
+    def staleness(self, data: str) -> list[_BudgetVerdict]:
         """The two staleness budgets of one kind of data: its stale fraction and its max age."""
         budget = BUDGETS[data]
         reads = self.reads[data]
@@ -625,34 +625,34 @@ class _Replay:
         oldest = max((age for _, age in reads), default=0.0)
         detail = f"{stale:,} of {len(reads):,} reads"
         return [
-            _BudgetResult(
+            _BudgetVerdict(
                 f"{data}: stale fraction", fraction, budget.max_stale_fraction, "%", detail
             ),
-            _BudgetResult(f"{data}: max age", oldest, budget.max_age_s, "s"),
+            _BudgetVerdict(f"{data}: max age", oldest, budget.max_age_s, "s"),
         ]
 
-    def cache_keys(self) -> _BudgetResult:
+    def cache_keys(self) -> _BudgetVerdict:
         """The most live keys the cache held at any of the moments it was counted."""
         kinds = ", ".join(f"{kind} {count}" for kind, count in self.peak_kinds.items())
-        return _BudgetResult(
+        return _BudgetVerdict(
             "cache keys (peak live)", self.peak_keys, CACHE_KEYS_BUDGET, "keys", kinds
         )
 
-    def database_load(self) -> _BudgetResult:
+    def database_load(self) -> _BudgetVerdict:
         """Database queries per second of the workload's time, pages and background jobs alike."""
         per_s = {kind: n / self.workload.duration_s for kind, n in self.shop.reads.items()}
         biggest_first = sorted(per_s.items(), key=lambda item: -item[1])
         detail = ", ".join(f"{kind} {rate:.2f}/s" for kind, rate in biggest_first)
         total = sum(per_s.values())
-        return _BudgetResult("database load", total, DB_QUERIES_PER_S_BUDGET, "queries/s", detail)
+        return _BudgetVerdict("database load", total, DB_QUERIES_PER_S_BUDGET, "queries/s", detail)
 
-    def page_latency(self) -> _BudgetResult:
+    def page_latency(self) -> _BudgetVerdict:
         """The 95th percentile of the modelled page latency, and the share of pages over it."""
         p95 = percentile(self.latencies, 95) if self.latencies else 0.0
         slow = sum(1 for ms in self.latencies if ms > P95_PAGE_MS_BUDGET)
         share = slow / max(1, len(self.latencies))
         detail = f"{share:.1%} of pages over {P95_PAGE_MS_BUDGET:g} ms"
-        return _BudgetResult("p95 page latency", p95, P95_PAGE_MS_BUDGET, "ms", detail)
+        return _BudgetVerdict("p95 page latency", p95, P95_PAGE_MS_BUDGET, "ms", detail)
 
     def report(self) -> _Report:
         """Every budget's result, in the order the table shows them, and the figures behind them."""
