@@ -69,6 +69,23 @@ def notebook_code(path: Path) -> str:
     return "\n".join(cell_source(cell) for cell in cells if cell["cell_type"] == "code")
 
 
+def wrong_answers(*rows) -> list:
+    """The rows of a ``@pytest.mark.parametrize("answer, topic, match", ...)`` table of planted
+    wrong answers: each row ``(answer, topic, match)`` gets its answer's name as its id
+    (``_crashes_on_an_empty_log`` -> ``crashes_on_an_empty_log``), so a failing row names the
+    mistake. A row that is already a ``pytest.param`` (an answer without a telling name) keeps
+    the id it was given.
+    """
+    import pytest
+
+    return [
+        row
+        if isinstance(row, type(pytest.param()))
+        else pytest.param(*row, id=row[0].__name__.lstrip("_"))
+        for row in rows
+    ]
+
+
 def failure_of(check, *answer):
     """Run ``check(*answer)`` and return its ``_CheckFailed``; fail the test if the check passed."""
     import pytest

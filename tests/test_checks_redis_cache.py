@@ -1,5 +1,5 @@
 """The checks of lesson 04's exercises accept the reference solutions and reject plausible wrong
-answers.
+answers: each is a function named after its mistake, in a table whose ids are those names.
 
 Every check runs against a real Redis: the course's (``connect()``) for exercise 1,
 a private server of the check's own, which it stops, for exercise 2.
@@ -11,7 +11,7 @@ import json
 
 import pytest
 import redis
-from support import assert_fails, load_solutions
+from support import assert_fails, load_solutions, wrong_answers
 
 from cachelab import checks
 from cachelab.checks.redis_cache import check_get_or_load_json, check_safe_get_or_load
@@ -111,22 +111,20 @@ def _checks_prefix_after_writing(client, key, loader, ttl):
 
 
 @pytest.mark.parametrize(
-    "wrong_answer, property_, topic",
-    [
-        (_never_caches, "stores the value in Redis", "store"),
-        (_no_ttl, "the key has a TTL", "ttl"),
-        (_milliseconds_ttl, "the TTL is ttl seconds", "ttl"),
-        (_stores_repr, "stored as JSON", "json"),
-        (_forgets_to_decode, "a hit returns the decoded value", "hit"),
-        (_never_reads, "a hit does not call the loader", "hit"),
-        (_no_prefix_check, "refused with ValueError", "prefix"),
-        (_checks_prefix_after_writing, "nothing is written outside the course prefix", "prefix"),
-    ],
+    "answer, topic, match",
+    wrong_answers(
+        (_never_caches, "store", "stores the value in Redis"),
+        (_no_ttl, "ttl", "the key has a TTL"),
+        (_milliseconds_ttl, "ttl", "the TTL is ttl seconds"),
+        (_stores_repr, "json", "stored as JSON"),
+        (_forgets_to_decode, "hit", "a hit returns the decoded value"),
+        (_never_reads, "hit", "a hit does not call the loader"),
+        (_no_prefix_check, "prefix", "refused with ValueError"),
+        (_checks_prefix_after_writing, "prefix", "nothing is written outside the course prefix"),
+    ),
 )
-def test_get_or_load_json_check_rejects_a_wrong_answer(
-    redis_client, wrong_answer, property_, topic
-):
-    assert_fails(check_get_or_load_json, wrong_answer, topic=topic, match=property_)
+def test_get_or_load_json_check_rejects_a_wrong_answer(redis_client, answer, topic, match):
+    assert_fails(check_get_or_load_json, answer, topic=topic, match=match)
 
 
 # --- exercise 2: safe_get_or_load --------------------------------------------------------------
@@ -232,16 +230,16 @@ def _no_stats(client, key, loader, ttl, stats):
 
 
 @pytest.mark.parametrize(
-    "wrong_answer, property_, topic",
-    [
-        (_no_fail_open, "with Redis down, the page is still served", "down"),
-        (_catches_everything, "a loader's own error is not counted", "loader-error"),
-        (_does_not_count_errors, "stats.errors grows by one per request", "down-once"),
-        (_loads_twice_when_down, "the loader runs exactly once per request", "down-once"),
-        (_counts_two_errors_per_request, "stats.errors grows by one per request", "down-once"),
-        (_always_loads, "the loader runs on the first request only", "up"),
-        (_no_stats, "stats count 1 miss, 2 hits", "stats"),
-    ],
+    "answer, topic, match",
+    wrong_answers(
+        (_no_fail_open, "down", "with Redis down, the page is still served"),
+        (_catches_everything, "loader-error", "a loader's own error is not counted"),
+        (_does_not_count_errors, "down-once", "stats.errors grows by one per request"),
+        (_loads_twice_when_down, "down-once", "the loader runs exactly once per request"),
+        (_counts_two_errors_per_request, "down-once", "stats.errors grows by one per request"),
+        (_always_loads, "up", "the loader runs on the first request only"),
+        (_no_stats, "stats", "stats count 1 miss, 2 hits"),
+    ),
 )
-def test_safe_get_or_load_check_rejects_a_wrong_answer(wrong_answer, property_, topic):
-    assert_fails(check_safe_get_or_load, wrong_answer, topic=topic, match=property_)
+def test_safe_get_or_load_check_rejects_a_wrong_answer(answer, topic, match):
+    assert_fails(check_safe_get_or_load, answer, topic=topic, match=match)

@@ -1,5 +1,10 @@
 """Lesson 08's checks accept the reference solutions and reject plausible wrong answers, naming
-the property that failed and the hints that help with it."""
+the property that failed and the hints that help with it.
+
+Each wrong answer is a function named after its mistake, in a table with the hint topic and the
+words the check's message must hold; the table's ids are those names. The one that waits forever
+has a test of its own, which also times the check.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,8 @@ import math
 import time
 import uuid
 
-from support import assert_fails, load_solutions
+import pytest
+from support import assert_fails, load_solutions, wrong_answers
 
 from cachelab import checks, keys
 from cachelab.checks.stampedes import check_load_once, check_swr_action, check_xfetch_rule
@@ -36,76 +42,81 @@ def test_the_library_single_flight_passes_the_same_check():
     assert check_load_once(with_the_library)
 
 
-def test_plain_cache_aside_is_caught_loading_once_per_miss():
-    def cache_aside(cache, key, loader, ttl, lock_ttl, wait_timeout):
-        return cache.get_or_load(key, loader, ttl)
-
-    assert_fails(check_load_once, cache_aside, topic="one-load", match="exactly one load")
+def plain_cache_aside(cache, key, loader, ttl, lock_ttl, wait_timeout):
+    return cache.get_or_load(key, loader, ttl)
 
 
-def test_a_lock_without_a_ttl_is_caught():
-    def no_lock_ttl(cache, key, loader, ttl, lock_ttl, wait_timeout):
-        return solutions.load_once(cache, key, loader, ttl, None, wait_timeout)
-
-    assert_fails(check_load_once, no_lock_ttl, topic="lock-ttl", match="taken with a TTL")
+def a_lock_without_a_ttl(cache, key, loader, ttl, lock_ttl, wait_timeout):
+    return solutions.load_once(cache, key, loader, ttl, None, wait_timeout)
 
 
-def test_releasing_with_a_plain_delete_is_caught():
-    def plain_delete(cache, key, loader, ttl, lock_ttl, wait_timeout):
+def releases_with_a_plain_delete(cache, key, loader, ttl, lock_ttl, wait_timeout):
+    value = cache.get(key, MISSING)
+    if value is not MISSING:
+        return value
+    deadline = time.monotonic() + wait_timeout
+    while not cache.add(keys.lock(key), uuid.uuid4().hex, lock_ttl):
+        if time.monotonic() >= deadline:
+            raise TimeoutError("waited too long")
+        time.sleep(0.005)
         value = cache.get(key, MISSING)
         if value is not MISSING:
             return value
-        deadline = time.monotonic() + wait_timeout
-        while not cache.add(keys.lock(key), uuid.uuid4().hex, lock_ttl):
-            if time.monotonic() >= deadline:
-                raise TimeoutError("waited too long")
-            time.sleep(0.005)
-            value = cache.get(key, MISSING)
-            if value is not MISSING:
-                return value
-        value = cache.get(key, MISSING)  # stored between our miss and our lock?
-        if value is MISSING:
-            value = loader()
-            cache.set(key, value, ttl)
-        cache.delete(keys.lock(key))  # whoever holds it now
+    value = cache.get(key, MISSING)  # stored between our miss and our lock?
+    if value is MISSING:
+        value = loader()
+        cache.set(key, value, ttl)
+    cache.delete(keys.lock(key))  # whoever holds it now
+    return value
+
+
+def keeps_the_lock_on_error(cache, key, loader, ttl, lock_ttl, wait_timeout):
+    value = cache.get(key, MISSING)
+    if value is not MISSING:
         return value
-
-    assert_fails(check_load_once, plain_delete, topic="token", match="neither releases")
-
-
-def test_a_lock_left_behind_by_a_failed_load_is_caught():
-    def keeps_the_lock_on_error(cache, key, loader, ttl, lock_ttl, wait_timeout):
+    token = uuid.uuid4().hex
+    deadline = time.monotonic() + wait_timeout
+    while not cache.add(keys.lock(key), token, lock_ttl):
+        if time.monotonic() >= deadline:
+            raise TimeoutError("waited too long")
+        time.sleep(0.005)
         value = cache.get(key, MISSING)
         if value is not MISSING:
             return value
-        token = uuid.uuid4().hex
-        deadline = time.monotonic() + wait_timeout
-        while not cache.add(keys.lock(key), token, lock_ttl):
-            if time.monotonic() >= deadline:
-                raise TimeoutError("waited too long")
-            time.sleep(0.005)
-            value = cache.get(key, MISSING)
-            if value is not MISSING:
-                return value
-        value = cache.get(key, MISSING)  # stored between our miss and our lock?
-        if value is not MISSING:
-            cache.delete_if_equal(keys.lock(key), token)
-            return value
-        value = loader()  # an exception leaves the lock for lock_ttl
-        cache.set_and_release(key, value, ttl, lock_key=keys.lock(key), token=token)
+    value = cache.get(key, MISSING)  # stored between our miss and our lock?
+    if value is not MISSING:
+        cache.delete_if_equal(keys.lock(key), token)
         return value
+    value = loader()  # an exception leaves the lock for lock_ttl
+    cache.set_and_release(key, value, ttl, lock_key=keys.lock(key), token=token)
+    return value
 
-    assert_fails(check_load_once, keeps_the_lock_on_error, topic="error", match="releases the lock")
+
+def loads_after_waiting(cache, key, loader, ttl, lock_ttl, wait_timeout):
+    try:
+        return solutions.load_once(cache, key, loader, ttl, lock_ttl, wait_timeout)
+    except TimeoutError:
+        return loader()  # the herd, back when the database is slowest
 
 
-def test_a_waiter_that_loads_after_its_wait_is_caught():
-    def loads_after_waiting(cache, key, loader, ttl, lock_ttl, wait_timeout):
-        try:
-            return solutions.load_once(cache, key, loader, ttl, lock_ttl, wait_timeout)
-        except TimeoutError:
-            return loader()  # the herd, back when the database is slowest
+def a_hit_that_still_loads(cache, key, loader, ttl, lock_ttl, wait_timeout):
+    cache.delete(key)
+    return solutions.load_once(cache, key, loader, ttl, lock_ttl, wait_timeout)
 
-    assert_fails(check_load_once, loads_after_waiting, topic="timeout", match="raises TimeoutError")
+
+@pytest.mark.parametrize(
+    "answer, topic, match",
+    wrong_answers(
+        (plain_cache_aside, "one-load", "exactly one load"),
+        (a_lock_without_a_ttl, "lock-ttl", "taken with a TTL"),
+        (releases_with_a_plain_delete, "token", "neither releases"),
+        (keeps_the_lock_on_error, "error", "releases the lock"),
+        (loads_after_waiting, "timeout", "raises TimeoutError"),
+        (a_hit_that_still_loads, "hit", "without calling the loader"),
+    ),
+)
+def test_load_once_check_rejects_a_wrong_answer(answer, topic, match):
+    assert_fails(check_load_once, answer, topic=topic, match=match)
 
 
 def test_a_waiter_that_waits_forever_is_caught_without_hanging_the_check():
@@ -115,14 +126,6 @@ def test_a_waiter_that_waits_forever_is_caught_without_hanging_the_check():
     started = time.monotonic()
     assert_fails(check_load_once, waits_forever, topic="timeout", match="returns within")
     assert time.monotonic() - started < 30
-
-
-def test_a_hit_that_still_loads_is_caught():
-    def always_loads(cache, key, loader, ttl, lock_ttl, wait_timeout):
-        cache.delete(key)
-        return solutions.load_once(cache, key, loader, ttl, lock_ttl, wait_timeout)
-
-    assert_fails(check_load_once, always_loads, topic="hit", match="without calling the loader")
 
 
 # --------------------------------------------------------------------------- 08.2 · XFetch
@@ -135,40 +138,33 @@ def test_xfetch_check_passes_the_reference_and_the_library():
     assert xfetch_probability(1.0, 1.0) == math.exp(-1)
 
 
-def test_a_plus_sign_never_refreshes_early():
-    assert_fails(
-        check_xfetch_rule,
-        lambda now, d, b, e, u: now + d * b * math.log(u) >= e,
-        topic="sign",
-        match="refreshes",
-    )
+def a_plus_sign(now, delta, beta, expiry, u):
+    return now + delta * beta * math.log(u) >= expiry
 
 
-def test_log10_is_caught():
-    assert_fails(
-        check_xfetch_rule,
-        lambda now, d, b, e, u: now - d * b * math.log10(u) >= e,
-        topic="log",
-        match="natural log",
-    )
+def log10(now, delta, beta, expiry, u):
+    return now - delta * beta * math.log10(u) >= expiry
 
 
-def test_a_rule_without_beta_is_caught():
-    assert_fails(
-        check_xfetch_rule,
-        lambda now, d, b, e, u: now - d * math.log(u) >= e,
-        topic="beta",
-        match="β = 2 doubles",
-    )
+def no_beta(now, delta, beta, expiry, u):
+    return now - delta * math.log(u) >= expiry
 
 
-def test_a_strict_comparison_is_caught_at_expiry():
-    assert_fails(
-        check_xfetch_rule,
-        lambda now, d, b, e, u: now - d * b * math.log(u) > e,
-        topic="expired",
-        match="at expiry",
-    )
+def a_strict_comparison(now, delta, beta, expiry, u):
+    return now - delta * beta * math.log(u) > expiry
+
+
+@pytest.mark.parametrize(
+    "answer, topic, match",
+    wrong_answers(
+        (a_plus_sign, "sign", "refreshes"),
+        (log10, "log", "natural log"),
+        (no_beta, "beta", "β = 2 doubles"),
+        (a_strict_comparison, "expired", "at expiry"),
+    ),
+)
+def test_xfetch_check_rejects_a_wrong_rule(answer, topic, match):
+    assert_fails(check_xfetch_rule, answer, topic=topic, match=match)
 
 
 # --------------------------------------------------------------------------- 08.3 · SWR windows
@@ -178,43 +174,45 @@ def test_swr_check_passes_the_reference():
     assert check_swr_action(solutions.swr_action)
 
 
-def test_a_fresh_ttl_that_includes_its_end_is_caught():
-    def inclusive(age, fresh, stale, error, up):
-        if age is not None and age == fresh:
-            return "serve"
-        return solutions.swr_action(age, fresh, stale, error, up)
-
-    assert_fails(check_swr_action, inclusive, topic="fresh", match="at fresh_ttl")
+def a_fresh_ttl_that_includes_its_end(age, fresh, stale, error, up):
+    if age is not None and age == fresh:
+        return "serve"
+    return solutions.swr_action(age, fresh, stale, error, up)
 
 
-def test_waiting_for_the_database_inside_the_window_is_caught():
-    def blocks_in_the_window(age, fresh, stale, error, up):
-        if age is not None and fresh <= age < stale:
-            return "load"
-        return solutions.swr_action(age, fresh, stale, error, up)
-
-    assert_fails(check_swr_action, blocks_in_the_window, topic="window", match="served at once")
+def waits_for_the_database_inside_the_window(age, fresh, stale, error, up):
+    if age is not None and fresh <= age < stale:
+        return "load"
+    return solutions.swr_action(age, fresh, stale, error, up)
 
 
-def test_no_stale_if_error_is_caught():
-    def errors_at_once(age, fresh, stale, error, up):
-        answer = solutions.swr_action(age, fresh, stale, error, up)
-        return "error" if answer == "serve stale (error)" else answer
-
-    assert_fails(check_swr_action, errors_at_once, topic="error", match="stale-if-error")
+def no_stale_if_error(age, fresh, stale, error, up):
+    answer = solutions.swr_action(age, fresh, stale, error, up)
+    return "error" if answer == "serve stale (error)" else answer
 
 
-def test_serving_stale_forever_when_the_database_is_down_is_caught():
-    def stale_forever(age, fresh, stale, error, up):
-        if not up and age is not None and age >= stale:
-            return "serve stale (error)"
-        return solutions.swr_action(age, fresh, stale, error, up)
-
-    assert_fails(check_swr_action, stale_forever, topic="error", match="at error_ttl")
+def serves_stale_forever_when_the_database_is_down(age, fresh, stale, error, up):
+    if not up and age is not None and age >= stale:
+        return "serve stale (error)"
+    return solutions.swr_action(age, fresh, stale, error, up)
 
 
-def test_an_answer_outside_the_actions_is_named():
-    assert_fails(check_swr_action, lambda *a: "fresh", topic="fresh", match="returns one of")
+def an_answer_outside_the_actions(age, fresh, stale, error, up):
+    return "fresh"
+
+
+@pytest.mark.parametrize(
+    "answer, topic, match",
+    wrong_answers(
+        (a_fresh_ttl_that_includes_its_end, "fresh", "at fresh_ttl"),
+        (waits_for_the_database_inside_the_window, "window", "served at once"),
+        (no_stale_if_error, "error", "stale-if-error"),
+        (serves_stale_forever_when_the_database_is_down, "error", "at error_ttl"),
+        (an_answer_outside_the_actions, "fresh", "returns one of"),
+    ),
+)
+def test_swr_check_rejects_a_wrong_answer(answer, topic, match):
+    assert_fails(check_swr_action, answer, topic=topic, match=match)
 
 
 def test_the_stubs_are_reported_as_not_attempted(capsys):
