@@ -185,7 +185,7 @@ def test_versioned_keys_never_serve_an_older_version(clocked_shop):
 
 def test_strategies_rank_as_expected_on_the_same_workload(clocked_shop):
     clock = clocked_shop.clock
-    events = make_schedule([1, 2, 3], duration=600, read_rate=2, write_rate=1 / 15, seed=5)
+    events = make_schedule([1, 2, 3], duration_s=600, read_rate=2, write_rate=1 / 15, seed=5)
     runs = {}
     for strategy_class in (TTLOnly, DeleteOnWrite, WriteThrough, VersionedKeys):
         clock.advance(3600)  # a fresh start: every entry of the previous run has expired

@@ -55,8 +55,8 @@ def test_simulation_agrees_with_the_closed_form_within_3_percent(
 
 
 def test_many_zipf_keys_agree_with_the_summed_single_key_models():
-    args = dict(ttl=2.0, read_rate=20.0, write_rate=2.0, key_count=50, zipf_s=1.0)
-    simulated = simulate(duration=20_000, seed=3, **args)
+    args = dict(ttl=2.0, read_rate=20.0, write_rate=2.0, key_count=50, zipf_exponent=1.0)
+    simulated = simulate(duration_s=20_000, seed=3, **args)
     modelled = model(**args)
     for metric in METRICS:
         assert _relative_error(getattr(simulated, metric), getattr(modelled, metric)) < 0.03, metric
@@ -87,14 +87,14 @@ def test_model_without_writes_is_never_stale():
 
 
 def test_simulation_without_writes_is_never_stale():
-    outcome = simulate(5, 2, 0, duration=1_000)
+    outcome = simulate(5, 2, 0, duration_s=1_000)
     assert outcome.stale_reads == 0 and outcome.writes == 0 and outcome.hit_ratio > 0.8
 
 
 @pytest.mark.parametrize("ttl", [1.0, 5.0, 20.0])
 def test_delete_on_write_is_less_stale_than_ttl_only_at_the_same_ttl(ttl):
-    ttl_only = simulate(ttl, 2, 0.2, duration=5_000, strategy=Invalidation.TTL_ONLY)
-    deleting = simulate(ttl, 2, 0.2, duration=5_000, strategy=Invalidation.DELETE_ON_WRITE)
+    ttl_only = simulate(ttl, 2, 0.2, duration_s=5_000, strategy=Invalidation.TTL_ONLY)
+    deleting = simulate(ttl, 2, 0.2, duration_s=5_000, strategy=Invalidation.DELETE_ON_WRITE)
     assert deleting.stale_fraction < ttl_only.stale_fraction
     assert deleting.stale_fraction == 0  # one process: a delete cannot race a fill
     assert deleting.hit_ratio <= ttl_only.hit_ratio  # the price: every write costs a miss
@@ -110,13 +110,13 @@ def test_longer_ttls_trade_staleness_for_fewer_database_loads():
 
 
 def test_same_seed_gives_the_same_outcome_and_another_seed_does_not():
-    first = simulate(3, 2, 0.3, duration=2_000, seed=7)
-    assert simulate(3, 2, 0.3, duration=2_000, seed=7) == first
-    assert simulate(3, 2, 0.3, duration=2_000, seed=8) != first
+    first = simulate(3, 2, 0.3, duration_s=2_000, seed=7)
+    assert simulate(3, 2, 0.3, duration_s=2_000, seed=7) == first
+    assert simulate(3, 2, 0.3, duration_s=2_000, seed=8) != first
 
 
 def test_counts_add_up():
-    outcome = simulate(3, 2, 0.3, duration=2_000, seed=7)
+    outcome = simulate(3, 2, 0.3, duration_s=2_000, seed=7)
     assert isinstance(outcome, CacheOutcome)
     assert outcome.hit_ratio == pytest.approx(1 - outcome.db_loads / outcome.reads)
     assert outcome.db_loads_per_s == pytest.approx(outcome.db_loads / 2_000)
@@ -137,29 +137,29 @@ def test_outcome_is_frozen():
         (dict(read_rate=-1), "read_rate"),
         (dict(write_rate=-0.1), "write_rate"),
         (dict(strategy="write_through"), "strategy"),
-        (dict(duration=0), "duration"),
-        (dict(duration=-10), "duration"),
+        (dict(duration_s=0), "duration_s"),
+        (dict(duration_s=-10), "duration_s"),
         (dict(key_count=0), "key_count"),
     ],
 )
 def test_bad_input_is_a_value_error_naming_the_argument(kwargs, argument):
-    args = dict(ttl=1.0, read_rate=1.0, write_rate=0.1, duration=100.0) | kwargs
+    args = dict(ttl=1.0, read_rate=1.0, write_rate=0.1, duration_s=100.0) | kwargs
     with pytest.raises(ValueError, match=argument):
         simulate(**args)
-    if argument != "duration":
-        args.pop("duration")
+    if argument != "duration_s":
+        args.pop("duration_s")
         with pytest.raises(ValueError, match=argument):
             model(**args)
 
 
 def test_a_huge_simulation_is_refused_with_advice():
     with pytest.raises(ValueError, match="shorter duration"):
-        simulate(1, 1_000, 0, duration=1e6)
+        simulate(1, 1_000, 0, duration_s=1e6)
 
 
 def test_a_ttl_that_is_not_a_number_is_a_type_error():
     with pytest.raises(TypeError, match="ttl"):
-        simulate("10", 1, 0.1, duration=100)  # type: ignore[arg-type]
+        simulate("10", 1, 0.1, duration_s=100)  # type: ignore[arg-type]
 
 
 def test_the_versioned_database_counts_loads_not_version_checks():
@@ -170,15 +170,15 @@ def test_the_versioned_database_counts_loads_not_version_checks():
 
 
 def test_zipf_popularity_sums_to_one_and_falls_with_rank():
-    shares = popularity(100, zipf_s=1.0)
+    shares = popularity(100, zipf_exponent=1.0)
     assert shares.sum() == pytest.approx(1.0)
     assert shares[0] == pytest.approx(2 * shares[1])
-    assert popularity(4, zipf_s=0).tolist() == [0.25] * 4
+    assert popularity(4, zipf_exponent=0).tolist() == [0.25] * 4
 
 
 def test_a_strategy_may_be_given_as_its_string_and_means_the_same():
-    named = simulate(2, 2, 0.2, duration=500, strategy=Invalidation.DELETE_ON_WRITE)
-    assert simulate(2, 2, 0.2, duration=500, strategy="delete_on_write") == named
+    named = simulate(2, 2, 0.2, duration_s=500, strategy=Invalidation.DELETE_ON_WRITE)
+    assert simulate(2, 2, 0.2, duration_s=500, strategy="delete_on_write") == named
     assert model(2, 2, 0.2, strategy="delete_on_write") == model(
         2, 2, 0.2, strategy=Invalidation.DELETE_ON_WRITE
     )

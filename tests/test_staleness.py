@@ -46,7 +46,7 @@ class CacheAsidePages:
 
 def replay(shop, seed=3):
     """Replay a seeded schedule on ``shop``, whose clock (a FakeClock) the pages' cache shares."""
-    events = make_schedule([1, 2, 3], duration=300, read_rate=2, write_rate=1 / 15, seed=seed)
+    events = make_schedule([1, 2, 3], duration_s=300, read_rate=2, write_rate=1 / 15, seed=seed)
     return run_workload(
         shop, CacheAsidePages(shop, MemoryCache(clock=shop.clock)), shop.clock, events
     )
@@ -98,8 +98,8 @@ def test_schedule_rejects_negative_rates():
 def test_schedule_draws_its_arrivals_from_the_one_workload_generator():
     from cachelab.lab.workload import is_read, poisson_arrivals
 
-    events = make_schedule([7, 8, 9], duration=200, read_rate=3, write_rate=0.2, seed=4)
-    times, codes = poisson_arrivals(3, 0.2, 200, key_count=3, zipf_s=0.0, seed=4)
+    events = make_schedule([7, 8, 9], duration_s=200, read_rate=3, write_rate=0.2, seed=4)
+    times, codes = poisson_arrivals(3, 0.2, 200, key_count=3, zipf_exponent=0.0, seed=4)
     assert [e.t for e in events] == times
     assert [e.kind == "read" for e in events] == [is_read(code) for code in codes]
 

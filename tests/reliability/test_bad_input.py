@@ -484,7 +484,7 @@ def other_cases() -> list[Case]:
         ("key_count", 1.5),
         ("key_count", True),
         ("key_count", 10**6),
-        ("zipf_s", -1),
+        ("zipf_exponent", -1),
     ]:
         base = dict(ttl=10.0, read_rate=2.0, write_rate=0.1)
         cases.append(
@@ -495,8 +495,13 @@ def other_cases() -> list[Case]:
                 name,
             )
         )
-    for name, value in [("duration", 0), ("duration", -1), ("duration", math.nan), ("seed", "x")]:
-        base = dict(ttl=1.0, read_rate=1.0, write_rate=0.1, duration=100.0)
+    for name, value in [
+        ("duration_s", 0),
+        ("duration_s", -1),
+        ("duration_s", math.nan),
+        ("seed", "x"),
+    ]:
+        base = dict(ttl=1.0, read_rate=1.0, write_rate=0.1, duration_s=100.0)
         cases.append(
             Case(
                 f"simulate({name}={value!r})",

@@ -625,7 +625,7 @@ def run_burst(
         strategy, read_rate, duration_s, ttl, key_count, processes, db_connections, delta_s
     )
     times, codes = poisson_arrivals(
-        read_rate, 0, duration_s, key_count=key_count, zipf_s=0.0, seed=seed
+        read_rate, 0, duration_s, key_count=key_count, zipf_exponent=0.0, seed=seed
     )
     arrivals = [(t, _key_of(code)) for t, code in zip(times, codes)]
     client = connect(redis_url)
@@ -894,7 +894,7 @@ def simulate_warm_up(
         cache.set(name, 0, key_ttl)
         first_expiries.append(key_ttl)
     times, codes = poisson_arrivals(
-        read_rate, 0, duration_s, key_count=key_count, zipf_s=0.0, seed=seed
+        read_rate, 0, duration_s, key_count=key_count, zipf_exponent=0.0, seed=seed
     )
     loads: list[float] = []
     missing = object()

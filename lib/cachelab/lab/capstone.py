@@ -200,7 +200,7 @@ def _events(workload: _Workload, catalogue: list[int], popular: int) -> list[Any
         workload.price_rate,
         duration,
         key_count=popular,
-        zipf_s=1.0,
+        zipf_exponent=1.0,
         writes_follow_reads=True,
         seed=workload.seed,
     )
@@ -213,7 +213,12 @@ def _events(workload: _Workload, catalogue: list[int], popular: int) -> list[Any
         else:
             events.append(_Write(t, "price", product_id, rng.randrange(5, 100) * 100 + 99))
     times, codes = poisson_arrivals(
-        workload.sale_rate, 0, duration, key_count=popular, zipf_s=1.0, seed=workload.seed + 1
+        workload.sale_rate,
+        0,
+        duration,
+        key_count=popular,
+        zipf_exponent=1.0,
+        seed=workload.seed + 1,
     )
     events += [_Write(t, "sell", _key_of(c) + 1, rng.randint(1, 3)) for t, c in zip(times, codes)]
     times, codes = poisson_arrivals(
@@ -221,7 +226,7 @@ def _events(workload: _Workload, catalogue: list[int], popular: int) -> list[Any
         0,
         duration,
         key_count=workload.users,
-        zipf_s=0.0,
+        zipf_exponent=0.0,
         seed=workload.seed + 2,
     )
     events += [

@@ -4,7 +4,7 @@ Lesson 07 asks: *how long should a cached value live?* Too short a TTL and the
 cache hardly ever hits; too long and readers see old prices. This module answers
 with numbers, two ways:
 
-- ``simulate(ttl, read_rate, write_rate, duration)`` runs the course's real
+- ``simulate(ttl, read_rate, write_rate, duration_s)`` runs the course's real
   ``MemoryCache`` on a seeded workload: reads and writes arrive at random
   (Poisson processes) on a ``FakeClock``, the database is a ``_VersionedDatabase``
   whose version of a key goes up on every write, and a read is *stale* when the
@@ -32,13 +32,13 @@ Both return a ``CacheOutcome``. The tests check that the simulation agrees with
 the model within 3 % -- which is what lets the dashboard in ``cachelab.show.ttl_dashboard``
 draw the model's curves beside the simulation's dots.
 
->>> outcome = simulate(ttl=10, read_rate=2, write_rate=0.1, duration=2_000)
+>>> outcome = simulate(ttl=10, read_rate=2, write_rate=0.1, duration_s=2_000)
 >>> round(outcome.hit_ratio, 2), round(model(10, 2, 0.1).hit_ratio, 2)
 (0.95, 0.95)
 
 Many keys: pass ``key_count=100`` and reads pick a key by popularity (a Zipf law
-with exponent ``zipf_s``: the most popular key is read twice as often as the second,
-three times as often as the third, ... when ``zipf_s=1``), while writes hit every
+with ``zipf_exponent``: the most popular key is read twice as often as the second,
+three times as often as the third, ... when ``zipf_exponent=1``), while writes hit every
 key equally often -- or, with ``writes_follow_reads=True``, follow the same
 popularity. ``read_rate`` and ``write_rate`` are then totals over all keys. The
 events come from ``cachelab.lab.workload.poisson_arrivals``, the course's one generator.
@@ -149,7 +149,12 @@ class _VersionedDatabase:
 
 
 def _validate_arguments(
-    ttl: float, read_rate: float, write_rate: float, strategy: str, key_count: int, zipf_s: float
+    ttl: float,
+    read_rate: float,
+    write_rate: float,
+    strategy: str,
+    key_count: int,
+    zipf_exponent: float,
 ) -> tuple[float, float, float, Invalidation]:
     """Check the arguments shared by ``model`` and ``simulate``; return ttl and rates as floats, and
     the strategy as an ``Invalidation`` (a member, or its string, is accepted)."""
@@ -163,7 +168,7 @@ def _validate_arguments(
         write_rate, "write_rate", minimum=0, maximum=MAX_RATE, unit="writes per second"
     )
     validate_whole_number(key_count, "key_count", maximum=_MAX_KEYS)
-    validate_number(zipf_s, "zipf_s", minimum=0, maximum=10)
+    validate_number(zipf_exponent, "zipf_exponent", minimum=0, maximum=10)
     strategy = validate_choice(strategy, "strategy", [member.value for member in Invalidation])
     return float(ttl), read_rate, write_rate, Invalidation(strategy)
 
@@ -191,7 +196,7 @@ def model(
     strategy: Invalidation = Invalidation.TTL_ONLY,
     key_count: int = 1,
     writes_follow_reads: bool = False,
-    zipf_s: float = 1.0,
+    zipf_exponent: float = 1.0,
 ) -> CacheOutcome:
     """The closed-form ``CacheOutcome`` of caching with a TTL (see the module docstring).
 
@@ -205,11 +210,11 @@ def model(
     (0.9524, 0.3504, 0.0952)
     """
     ttl, read_rate, write_rate, strategy = _validate_arguments(
-        ttl, read_rate, write_rate, strategy, key_count, zipf_s
+        ttl, read_rate, write_rate, strategy, key_count, zipf_exponent
     )
     if key_count == 1:
         return CacheOutcome(*_single_key_model(ttl, read_rate, write_rate, strategy))
-    shares = popularity(key_count, zipf_s)
+    shares = popularity(key_count, zipf_exponent)
     hit_ratio = stale = loads = 0.0
     for share in shares.tolist():
         key_write_rate = write_rate * share if writes_follow_reads else write_rate / key_count
@@ -228,15 +233,15 @@ def simulate(
     ttl: float,
     read_rate: float,
     write_rate: float,
-    duration: float,
+    duration_s: float,
     strategy: Invalidation = Invalidation.TTL_ONLY,
     seed: int = 0,
     *,
     key_count: int = 1,
-    zipf_s: float = 1.0,
+    zipf_exponent: float = 1.0,
     writes_follow_reads: bool = False,
 ) -> CacheOutcome:
-    """Run a real ``MemoryCache`` on ``duration`` seconds of seeded reads and writes.
+    """Run a real ``MemoryCache`` on ``duration_s`` seconds of seeded reads and writes.
 
     Reads arrive at ``read_rate`` per second and writes at ``write_rate`` per
     second, each a Poisson process (independent, memoryless arrivals). A read is
@@ -246,44 +251,44 @@ def simulate(
     moved to each event, so a 1-hour workload takes milliseconds, and the same
     ``seed`` gives the same result, to the last digit.
 
-    The cost is about a microsecond per event: ``(read_rate + write_rate) * duration``
+    The cost is about a microsecond per event: ``(read_rate + write_rate) * duration_s``
     events. A relative precision of a few % needs thousands of cache *cycles*
-    (miss, then hits until expiry), i.e. ``duration`` of thousands of ``ttl + 1/read_rate``.
+    (miss, then hits until expiry), i.e. ``duration_s`` of thousands of ``ttl + 1/read_rate``.
     """
     ttl, read_rate, write_rate, strategy = _validate_arguments(
-        ttl, read_rate, write_rate, strategy, key_count, zipf_s
+        ttl, read_rate, write_rate, strategy, key_count, zipf_exponent
     )
-    duration = validate_number(duration, "duration", above=0, unit="seconds")
+    duration_s = validate_number(duration_s, "duration_s", above=0, unit="seconds")
     times, codes = _events(
-        read_rate, write_rate, duration, seed, key_count, zipf_s, writes_follow_reads
+        read_rate, write_rate, duration_s, seed, key_count, zipf_exponent, writes_follow_reads
     )
-    return _replay(times, codes, ttl, duration, strategy, key_count)
+    return _replay(times, codes, ttl, duration_s, strategy, key_count)
 
 
 def _events(
     read_rate: float,
     write_rate: float,
-    duration: float,
+    duration_s: float,
     seed: int,
     key_count: int,
-    zipf_s: float,
+    zipf_exponent: float,
     writes_follow_reads: bool,
 ) -> tuple[list[float], list[int]]:
     """The workload's event times and codes, refused past ``_MAX_EVENTS`` events (they would take
     minutes)."""
-    expected_events = (read_rate + write_rate) * duration
+    expected_events = (read_rate + write_rate) * duration_s
     if expected_events > _MAX_EVENTS:
         raise ValueError(
-            f"duration={duration:g} s at these rates is about {expected_events:,.0f} events "
+            f"duration_s={duration_s:g} s at these rates is about {expected_events:,.0f} events "
             f"(more than {_MAX_EVENTS:,}); use a shorter duration"
         )
     generate = _cached_arrivals if expected_events <= 200_000 else poisson_arrivals
     return generate(
         read_rate,
         write_rate,
-        duration,
+        duration_s,
         key_count=int(key_count),
-        zipf_s=float(zipf_s),
+        zipf_exponent=float(zipf_exponent),
         writes_follow_reads=bool(writes_follow_reads),
         seed=seed,
     )
@@ -293,7 +298,7 @@ def _replay(
     times: list[float],
     codes: list[int],
     ttl: float,
-    duration: float,
+    duration_s: float,
     strategy: Invalidation,
     key_count: int,
 ) -> CacheOutcome:
@@ -333,7 +338,7 @@ def _replay(
     return CacheOutcome(
         hit_ratio=cache.stats.hit_ratio,
         stale_fraction=stale_reads / reads if reads else 0.0,
-        db_loads_per_s=database.loads / duration,
+        db_loads_per_s=database.loads / duration_s,
         reads=reads,
         writes=writes,
         stale_reads=stale_reads,

@@ -191,12 +191,12 @@ class _Pages(Protocol):
 
 def make_schedule(
     product_ids: Sequence[int],
-    duration: float,
+    duration_s: float,
     read_rate: float,
     write_rate: float,
     seed: int = 0,
 ) -> list[_Event]:
-    """A seeded, time-ordered list of reads and writes over ``duration`` seconds.
+    """A seeded, time-ordered list of reads and writes over ``duration_s`` seconds.
 
     Reads and writes arrive at random (``workload.poisson_arrivals``: Poisson
     processes) at ``read_rate`` and ``write_rate`` per second in all, each on a
@@ -208,7 +208,7 @@ def make_schedule(
     if not product_ids:
         raise ValueError("product_ids must name at least one product")
     times, codes = poisson_arrivals(
-        read_rate, write_rate, duration, key_count=len(product_ids), zipf_s=0.0, seed=seed
+        read_rate, write_rate, duration_s, key_count=len(product_ids), zipf_exponent=0.0, seed=seed
     )
     amounts = random.Random(seed)  # what each write does: a price or a sale, and how much
     events: list[_Event] = []

@@ -2,22 +2,22 @@
 course.
 
 Real requests arrive independently of one another, which makes a *Poisson
-process*: in a window of ``duration`` seconds at ``rate`` per second, the number
-of arrivals is Poisson-distributed with mean ``rate × duration``, and given that
+process*: in a window of ``duration_s`` seconds at ``rate`` per second, the number
+of arrivals is Poisson-distributed with mean ``rate × duration_s``, and given that
 number their times are uniform over the window. Reads and writes are two such
 processes, at ``read_rate`` and ``write_rate`` per second.
 
-With several keys, each read picks a key by popularity -- a Zipf law with exponent
-``zipf_s``: key *i* (counting from 0) is read in proportion to ``1 / (i + 1) ** zipf_s``,
-so ``zipf_s=0`` is uniform and ``zipf_s=1`` makes the most popular key twice as
-popular as the second. Writes pick a key uniformly, unless ``writes_follow_reads``:
-then they follow the same popularity (in a shop, the products people look at are
-also the ones whose stock changes, because they sell).
+With several keys, each read picks a key by popularity -- a Zipf law: key *i* (counting
+from 0) is read in proportion to ``1 / (i + 1) ** zipf_exponent``, so ``zipf_exponent=0`` is
+uniform and ``zipf_exponent=1`` makes the most popular key twice as popular as the second.
+Writes pick a key uniformly, unless ``writes_follow_reads``: then they follow the same
+popularity (in a shop, the products people look at are also the ones whose stock changes,
+because they sell).
 
 The same arguments always give the same events, on every machine: lessons 05, 06
 and 07 replay them and assert exact figures.
 
->>> times, codes = poisson_arrivals(read_rate=2, write_rate=0.5, duration=10, seed=1)
+>>> times, codes = poisson_arrivals(read_rate=2, write_rate=0.5, duration_s=10, seed=1)
 >>> len(times) == len(codes), times == sorted(times)
 (True, True)
 >>> sorted(set(codes))  # 0: a read of key 0; -1: a write of key 0
@@ -38,15 +38,15 @@ precision.
 """
 
 
-def popularity(key_count: int, zipf_s: float = 1.0) -> np.ndarray:
-    """The share of reads each key gets: a Zipf law, ``p_i ∝ 1 / i**zipf_s`` for i = 1..key_count.
+def popularity(key_count: int, zipf_exponent: float = 1.0) -> np.ndarray:
+    """The share of reads each key gets: a Zipf law, ``p_i ∝ 1 / i**zipf_exponent`` (i from 1).
 
-    >>> popularity(3, zipf_s=1).round(3).tolist()
+    >>> popularity(3, zipf_exponent=1).round(3).tolist()
     [0.545, 0.273, 0.182]
     """
     validate_whole_number(key_count, "key_count")
-    validate_number(zipf_s, "zipf_s", minimum=0, maximum=10)
-    weights = 1.0 / np.arange(1, key_count + 1, dtype=float) ** zipf_s
+    validate_number(zipf_exponent, "zipf_exponent", minimum=0, maximum=10)
+    weights = 1.0 / np.arange(1, key_count + 1, dtype=float) ** zipf_exponent
     return weights / weights.sum()
 
 
@@ -73,14 +73,14 @@ def _key_of(code: int) -> int:
 def poisson_arrivals(
     read_rate: float,
     write_rate: float,
-    duration: float,
+    duration_s: float,
     *,
     key_count: int = 1,
-    zipf_s: float = 1.0,
+    zipf_exponent: float = 1.0,
     writes_follow_reads: bool = False,
     seed: int = 0,
 ) -> tuple[list[float], list[int]]:
-    """A seeded, time-ordered stream of reads and writes on ``[0, duration)`` seconds.
+    """A seeded, time-ordered stream of reads and writes on ``[0, duration_s)`` seconds.
 
     Returns two lists of equal length: the event times, in order, and the event codes
     (``_read_code(k)`` for a read of key ``k``, ``_write_code(k)`` for a write). The
@@ -94,14 +94,14 @@ def poisson_arrivals(
     write_rate = validate_number(
         write_rate, "write_rate", minimum=0, maximum=MAX_RATE, unit="writes per second"
     )
-    duration = validate_number(duration, "duration", above=0, unit="seconds")
-    shares = popularity(key_count, zipf_s)
+    duration_s = validate_number(duration_s, "duration_s", above=0, unit="seconds")
+    shares = popularity(key_count, zipf_exponent)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise TypeError(f"seed must be a whole number, got {type(seed).__name__} {seed!r}")
     rng = np.random.default_rng(int(seed))
-    n_reads = int(rng.poisson(read_rate * duration))
-    n_writes = int(rng.poisson(write_rate * duration))
-    times = rng.uniform(0.0, duration, n_reads + n_writes)
+    n_reads = int(rng.poisson(read_rate * duration_s))
+    n_writes = int(rng.poisson(write_rate * duration_s))
+    times = rng.uniform(0.0, duration_s, n_reads + n_writes)
     if key_count == 1:
         read_keys = np.zeros(n_reads, dtype=np.int64)
         write_keys = np.zeros(n_writes, dtype=np.int64)
