@@ -11,6 +11,7 @@ for free. What only one cache does (a hit that is the very stored object; JSON,
 from __future__ import annotations
 
 import math
+import time
 from typing import Callable, Iterator, Optional
 
 import pytest
@@ -235,6 +236,19 @@ def test_delete_if_equal_deletes_only_the_value_it_names(make_cache):
     assert cache.delete_if_equal("lock", "mine") is True
     assert cache.get("lock") is None
     assert cache.delete_if_equal("lock", "mine") is False
+
+
+def test_replace_if_equal_swaps_only_the_value_it_names_and_restarts_the_ttl(make_cache):
+    cache = make_cache()
+    cache.add("lock", "old token", ttl=0.2)
+    assert cache.replace_if_equal("lock", "someone else's", "new token", ttl=10) is False
+    assert cache.get("lock") == "old token"
+    assert cache.replace_if_equal("lock", "old token", "new token", ttl=10) is True
+    assert cache.get("lock") == "new token"
+    time.sleep(0.3)
+    assert cache.get("lock") == "new token", "the TTL restarted: 10 s, not the first 0.2 s"
+    assert cache.replace_if_equal("absent", None, "x", ttl=10) is False, "nothing to swap"
+    assert cache.get("absent") is None
 
 
 def test_set_and_release_stores_while_the_lock_is_held_and_releases_it(make_cache):

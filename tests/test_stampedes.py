@@ -213,6 +213,44 @@ def test_a_holder_whose_lock_expired_neither_stores_its_value_nor_releases_the_n
     assert slow.stats.late_fills == 1
 
 
+def test_a_load_slower_than_lock_ttl_keeps_its_lock_and_ends_cached(atomic_cache):
+    """A herd slows its own loads, so a load can outlast lock_ttl. Ten requests miss at once; the
+    one load takes 0.3 s with lock_ttl=0.2 s. Without renewals the lock expired mid-load, waiters
+    retook it and loaded again, every fill was refused (8 loads, nothing cached, 2 WaitTimeouts
+    measured): the holder must keep its lock alive while it loads."""
+    flight = SingleFlight(atomic_cache, lock_ttl=0.2, wait_timeout=5)
+    loads = Counter()
+
+    def slow_loader() -> str:
+        loads()
+        time.sleep(0.3)
+        return "the page"
+
+    values = run_threads(10, lambda i: flight.get_or_load(HOT, slow_loader, ttl=60))
+    assert values == ["the page"] * 10, f"every request is served the one value: {values}"
+    assert loads.calls == 1, f"one load, not {loads.calls}"
+    assert atomic_cache.get(HOT) == "the page", "and it ends cached"
+    assert flight.stats.late_fills == 0 and flight.stats.lock_renewals >= 1
+    assert atomic_cache.get(keys.lock(HOT)) is None, "the lock is released after the fill"
+
+
+def test_a_holder_stops_renewing_when_it_dies_so_its_lock_still_expires(redis_cache):
+    """Renewals run in the holder's process: once it is gone (here: its load never returns, and
+    renewals give up after wait_timeout), the lock expires within lock_ttl."""
+    flight = SingleFlight(redis_cache, lock_ttl=0.3, wait_timeout=0.5)
+    release = threading.Event()
+    holder = threading.Thread(
+        target=lambda: flight.get_or_load(HOT, lambda: release.wait(5) and "late"), daemon=True
+    )
+    holder.start()
+    time.sleep(0.45)
+    assert redis_cache.get(keys.lock(HOT)) is not None, "renewed past lock_ttl while loading"
+    time.sleep(0.5 + 0.3 + 0.2)  # past wait_timeout: no more renewals; then one lock_ttl
+    assert redis_cache.get(keys.lock(HOT)) is None, "the lock expired once renewals stopped"
+    release.set()
+    holder.join(5)
+
+
 def test_a_waiter_is_served_the_holders_value_and_never_loads(clock):
     cache = MemoryCache(clock=clock)
     holder_token = "holder"

@@ -122,6 +122,11 @@ class _AtomicCache(Cache, Protocol):
     def delete_if_equal(self, key: str, value: Any) -> bool:
         """Delete ``key`` only if it holds ``value``; True if it was deleted."""
 
+    def replace_if_equal(
+        self, key: str, expected: Any, value: Any, ttl: Optional[float] = None
+    ) -> bool:
+        """Store ``value`` (with ``ttl``) only if ``key`` holds ``expected``; True if stored."""
+
     def set_and_release(
         self, key: str, value: Any, ttl: Optional[float] = None, *, lock_key: str, token: str
     ) -> bool:
@@ -288,6 +293,19 @@ class MemoryCache:
                 return False
             return self.delete(key)
 
+    def replace_if_equal(
+        self, key: str, expected: Any, value: Any, ttl: Optional[float] = None
+    ) -> bool:
+        """Store ``value`` (with ``ttl``) only if ``key`` holds a value equal to ``expected``;
+        True if stored (compare-and-set)."""
+        keys._validate_key(key)
+        ttl = validate_ttl(ttl)
+        with self._lock:
+            entry = self._live_entry(key)
+            if entry is _MISSING or entry[0] != expected:
+                return False
+            return self.set(key, value, ttl)
+
     def set_and_release(
         self, key: str, value: Any, ttl: Optional[float] = None, *, lock_key: str, token: str
     ) -> bool:
@@ -341,6 +359,19 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
     return redis.call('DEL', KEYS[1])
 end
 return 0
+"""
+
+# Compare-and-set: replace a lock's token (and restart its TTL) only while it holds ours.
+_REPLACE_IF_EQUAL_SCRIPT = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+    return 0
+end
+if ARGV[3] == '' then
+    redis.call('SET', KEYS[1], ARGV[2])
+else
+    redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+end
+return 1
 """
 
 # Add one to a counter (setting its TTL), in one step: two writers never bump to the same version.
@@ -414,6 +445,7 @@ class RedisCache:
         self.stats = CacheStats()
         self._pending = _pending_deletes_for(client)  # shared with the process's other caches
         self._delete_if_equal = client.register_script(_DELETE_IF_EQUAL_SCRIPT)
+        self._replace_if_equal = client.register_script(_REPLACE_IF_EQUAL_SCRIPT)
         self._set_and_release = client.register_script(SET_AND_RELEASE_SCRIPT)
         self._increment = client.register_script(_INCREMENT_SCRIPT)
 
@@ -494,6 +526,11 @@ class RedisCache:
         if float(ttl).is_integer():
             return {"ex": int(ttl)}
         return {"px": max(1, round(ttl * 1000))}  # Redis's EX takes whole seconds; PX milliseconds
+
+    def _ttl_argument(self, ttl: Optional[float]) -> str:
+        """A script's TTL argument for ``ttl``: milliseconds as text, or '' for no TTL."""
+        expiry = self._ttl_arguments(ttl)
+        return str(expiry.get("px", expiry.get("ex", 0) * 1000)) if expiry else ""
 
     def _decode(self, raw: str, redis_key: str) -> Any:
         try:
@@ -654,6 +691,20 @@ class RedisCache:
             self.stats.deletes += 1
         return deleted
 
+    def replace_if_equal(
+        self, key: str, expected: Any, value: Any, ttl: Optional[float] = None
+    ) -> bool:
+        """Store ``value`` (with ``ttl``) only if ``key`` holds ``expected`` (compare-and-set,
+        one Lua script); True if stored."""
+        redis_key = keys._redis_key(self.prefix, key)
+        arguments = [to_json(expected), to_json(value), self._ttl_argument(ttl)]
+        stored = bool(
+            self._run(lambda: self._replace_if_equal(keys=[redis_key], args=arguments), redis_key)
+        )
+        if stored:
+            self.stats.sets += 1
+        return stored
+
     def set_and_release(
         self, key: str, value: Any, ttl: Optional[float] = None, *, lock_key: str, token: str
     ) -> bool:
@@ -664,9 +715,7 @@ class RedisCache:
         """
         redis_key = keys._redis_key(self.prefix, key)
         redis_lock_key = keys._redis_key(self.prefix, lock_key)
-        expiry = self._ttl_arguments(ttl)
-        milliseconds = expiry.get("px", expiry.get("ex", 0) * 1000)
-        arguments = [to_json(value), to_json(token), str(milliseconds) if expiry else ""]
+        arguments = [to_json(value), to_json(token), self._ttl_argument(ttl)]
         stored = bool(
             self._run(
                 lambda: self._set_and_release(keys=[redis_key, redis_lock_key], args=arguments),
@@ -683,9 +732,7 @@ class RedisCache:
         ``ttl`` (if given) is set on the key each time, in the same script.
         """
         redis_key = keys._redis_key(self.prefix, key)
-        expiry = self._ttl_arguments(ttl)
-        milliseconds = expiry.get("px", expiry.get("ex", 0) * 1000)
-        argument = str(milliseconds) if expiry else ""
+        argument = self._ttl_argument(ttl)
         value = int(
             self._run(lambda: self._increment(keys=[redis_key], args=[argument]), redis_key)
         )

@@ -107,6 +107,7 @@ class _StampedeStats:
     ``waits``               requests that waited for another's load (``SingleFlight``);
     ``timeouts``            waits that ran out (``WaitTimeout`` raised);
     ``late_fills``          loads whose lock had expired by the time they finished: not stored;
+    ``lock_renewals``       times a holder renewed its lock while its load ran (``SingleFlight``);
     ``broken_locks``        locks that would have outlived ``lock_ttl``, broken by a waiter;
     ``uncoordinated``       loads done without a lock because the cache was unavailable;
     ``early_refreshes``     loads made before expiry, by the XFetch rule (``EarlyRefresh``);
@@ -121,6 +122,7 @@ class _StampedeStats:
     waits: int = 0
     timeouts: int = 0
     late_fills: int = 0
+    lock_renewals: int = 0
     broken_locks: int = 0
     uncoordinated: int = 0
     early_refreshes: int = 0
@@ -198,6 +200,48 @@ def _quietly_release(cache: _AtomicCache, lock_key: str, token: str) -> None:
 # --------------------------------------------------------------------------- single-flight
 
 
+class _LockKeeper:
+    """Keeps a held lock alive while its holder loads: a heartbeat, as Redisson's lock watchdog.
+
+    Every ``lock_ttl / 3`` seconds a thread swaps the lock's token for a new one and
+    restarts its TTL (``replace_if_equal``: only while the lock still holds ours). A new
+    token each time, so a waiter that sees one value held for ``lock_ttl`` still knows
+    the lock is broken: a live holder changes it. A holder that dies stops renewing, and
+    its lock expires as before. Renewals stop after ``give_up_s`` (the waiters have given
+    up by then), or once the lock is lost; ``stop`` ends them and returns the token the
+    lock holds now. The heartbeat runs on real time, in a daemon thread.
+    """
+
+    def __init__(
+        self, cache: _AtomicCache, lock_key: str, token: str, lock_ttl: float, give_up_s: float
+    ) -> None:
+        self.cache, self.lock_key, self.token, self.lock_ttl = cache, lock_key, token, lock_ttl
+        self.renewals = 0
+        self._give_up_at = time.monotonic() + give_up_s
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="cachelab-lock-keeper", daemon=True)
+        self._thread.start()
+
+    def _beat(self) -> None:
+        while not self._done.wait(self.lock_ttl / 3) and time.monotonic() < self._give_up_at:
+            new_token = _new_token()
+            try:
+                if not self.cache.replace_if_equal(
+                    self.lock_key, self.token, new_token, self.lock_ttl
+                ):
+                    return  # lost: it expired, or was broken, and another request holds it
+            except CacheUnavailable:
+                return  # the cache cannot answer; the lock's TTL decides
+            self.token = new_token
+            self.renewals += 1
+
+    def stop(self) -> str:
+        """End the renewals; the token the lock holds now (if it is still ours)."""
+        self._done.set()
+        self._thread.join()
+        return self.token
+
+
 @dataclass
 class _LockWatch:
     """What one waiter has seen of the lock it waits on: the value, since when, how many polls.
@@ -237,10 +281,16 @@ class SingleFlight:
     takes its place; ``stats.broken_locks`` counts them. Every ``SingleFlight`` sharing a key should
     therefore use one ``lock_ttl``: a longer one's locks look broken to a shorter one.
 
-    Choose ``lock_ttl`` longer than the slowest load you expect; a holder whose load
-    outlives its lock still returns its value, but does not store it
-    (another process may hold the lock by then: ``stats.late_fills``), and cannot
-    release someone else's lock (compare-and-delete, one Lua script on Redis).
+    **A slow load keeps its lock.** A herd slows its own loads, so a load can outlast
+    ``lock_ttl``. If the lock then expired, a waiter would take it and load again, and
+    the first holder's fill would be refused: every fill refused, nothing cached. So
+    while it loads, the holder renews its lock every ``lock_ttl / 3`` seconds, with a new
+    token each time (``_LockKeeper``, counted in ``stats.lock_renewals``), for up to
+    ``wait_timeout``. A holder that dies stops renewing, and its lock expires after at
+    most ``lock_ttl``, so ``lock_ttl`` is how long a crashed holder blocks, not a bound on
+    the load. A holder whose lock was lost anyway (renewals stopped, or the cache was
+    unreachable) still returns its value but does not store it (``stats.late_fills``),
+    and cannot release someone else's lock (compare-and-delete, one Lua script on Redis).
 
     **A waiter that waits longer than** ``wait_timeout`` **gets a** ``WaitTimeout``.
     Not a load of its own: the waits that run out are those where the load is slow,
@@ -495,11 +545,15 @@ class SingleFlight:
         if value is not _MISSING:
             _quietly_release(self.cache, lock_key, token)
             return value
+        keeper = _LockKeeper(self.cache, lock_key, token, self.lock_ttl, self.wait_timeout)
         try:
             value = loader()
         except BaseException:
-            _quietly_release(self.cache, lock_key, token)  # let the next request try at once
+            _quietly_release(self.cache, lock_key, keeper.stop())  # the next request may try now
             raise
+        finally:
+            token = keeper.stop()
+            self.stats.count("lock_renewals", keeper.renewals)
         self.stats.count("loads")
         try:
             stored = self.cache.set_and_release(key, value, ttl, lock_key=lock_key, token=token)
