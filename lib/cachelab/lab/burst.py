@@ -61,10 +61,22 @@ from tqdm.auto import tqdm
 
 from cachelab import keys
 from cachelab._internal.validation import validate_choice, validate_number, validate_whole_number
+from cachelab.cache import MemoryCache, RedisCache
+from cachelab.clock import FakeClock
+from cachelab.environment.redis_server import PrivateRedisServer, connect, url_of
 from cachelab.lab.timing import Latencies
+from cachelab.lab.workers import run_workers
+from cachelab.lab.workload import _key_of, poisson_arrivals
+from cachelab.shop.app import Shop
+from cachelab.stampedes import (
+    _MAX_SPREAD,
+    EarlyRefresh,
+    SingleFlight,
+    StaleWhileRevalidate,
+    jittered_ttl,
+)
 
 __all__ = [
-    "BurstRun",
     "Protection",
     "plot_burst",
     "run_burst",
@@ -307,8 +319,6 @@ class _Loads:
 
     def loader(self, key_index: int) -> Callable[[], dict]:
         """The loader of trending list ``key_index``: the real query, timed and recorded."""
-        from cachelab.shop.app import Shop
-
         limit = _TRENDING_LIMITS[key_index]
 
         def load() -> dict:
@@ -334,8 +344,6 @@ class _Loads:
 
 def _page(strategy: Protection, cache: Any, ttl: float, spread: float, beta: float, seed: int):
     """The request handler of ``strategy``: ``page(key, loader) -> value``."""
-    from cachelab.stampedes import EarlyRefresh, SingleFlight, jittered_ttl
-
     refill_ttl = _REFILL_TTL_S
     if strategy == Protection.NONE:
         return lambda key, load: cache.get_or_load(key, load, refill_ttl)
@@ -363,8 +371,6 @@ def _cache_that_notes_stores(
 ) -> Any:
     """A ``RedisCache`` that calls ``note(list index)`` after each store of a list's value
     (plain, early-refresh or stale-while-revalidate entry) that Redis accepted."""
-    from cachelab.cache import RedisCache
-
     index = {}
     for i, name in enumerate(names):
         for key in (name, keys._early_refresh(name), keys._stale_while_revalidate(name)):
@@ -395,8 +401,6 @@ def _swr(cache: Any, ttl: float, clock: Callable[[], float] = time.time) -> Any:
     The warm-up stamps its values as loaded ``REFILL_TTL_S − ttl`` before the start, so
     they turn stale at ``ttl`` (and too old to serve at ``ttl + SWR_STALE_S``).
     """
-    from cachelab.stampedes import StaleWhileRevalidate
-
     return StaleWhileRevalidate(
         cache,
         fresh_ttl=_REFILL_TTL_S,
@@ -416,8 +420,6 @@ def _warm_up(
     """Write every list at once, as a deploy would, each with its TTL counted from
     ``start_wall`` (the burst's start, a few milliseconds ahead: the TTLs are lengthened
     by that lead, and the values stamped as loaded at the start)."""
-    from cachelab.stampedes import EarlyRefresh
-
     ttl = plan["ttl"]
     for value in values:
         value["loaded_at"] = start_wall
@@ -444,9 +446,6 @@ def _worker_cache(
     client: Any, prefix: str, names: list[str], note: Callable[[int], None], cache_down: bool
 ) -> Any:
     """The shared cache, noting each list's stores; with ``cache_down``, one whose server died."""
-    from cachelab.cache import RedisCache
-    from cachelab.environment.redis_server import PrivateRedisServer, connect
-
     if not cache_down:
         return _cache_that_notes_stores(client, prefix, names, note)
     dead = PrivateRedisServer().start()  # a cache whose server has just died: it fails open
@@ -524,8 +523,6 @@ def _burst_worker(
 
     ``on_done()`` is called as each request finishes (a progress bar, in this process only).
     """
-    from cachelab.environment.redis_server import connect
-
     client = connect(redis_url, timeout_s=_REDIS_TIMEOUT_S)
     offset = [0.0]  # perf_counter at the shared start, once it is known
     names = [keys.trending(7, _TRENDING_LIMITS[i]) for i in range(plan["key_count"])]
@@ -617,10 +614,6 @@ def run_burst(
     a prefix of its own inside the learner's, deleted afterwards. ``progress=True`` shows
     a progress bar of the requests (in one process; with several, the caller shows one).
     """
-    from cachelab.cache import RedisCache
-    from cachelab.environment.redis_server import connect, url_of
-    from cachelab.lab.workload import _key_of, poisson_arrivals
-
     strategy, read_rate, duration_s, ttl = _validate_burst(
         strategy, read_rate, duration_s, ttl, key_count, processes, db_connections, delta_s
     )
@@ -705,8 +698,6 @@ def _plan(
     db_connections: Optional[int],
 ) -> dict:
     """What every process needs to play its share: the warm-up's values, each list's expiry."""
-    from cachelab.stampedes import jittered_ttl
-
     values, measured_delta_s = _warm_up_values(db_path, key_count)
     rng = random.Random(seed)
     expiries = [
@@ -729,8 +720,6 @@ def _plan(
 
 def _warm_up_values(db_path: Any, key_count: int) -> tuple[list[dict], float]:
     """The lists' values, loaded before the burst for its warm-up, and how long one load took."""
-    from cachelab.shop.app import Shop
-
     shop = Shop(db_path)
     try:
         started = time.perf_counter()
@@ -744,8 +733,6 @@ def _warm_up_values(db_path: Any, key_count: int) -> tuple[list[dict], float]:
 
 def _run_shares(jobs: list[tuple], total: int, strategy: Protection, progress: bool) -> list[dict]:
     """Every process's report: one share in this process (with a progress bar), or several."""
-    from cachelab.lab.workers import run_workers
-
     if len(jobs) > 1:
         return run_workers(_burst_worker, jobs)
     with tqdm(
@@ -869,11 +856,6 @@ def simulate_warm_up(
     >>> together.peak_loads_per_s > 2 * spread.peak_loads_per_s
     True
     """
-    from cachelab.cache import MemoryCache
-    from cachelab.clock import FakeClock
-    from cachelab.lab.workload import poisson_arrivals
-    from cachelab.stampedes import _MAX_SPREAD, jittered_ttl
-
     validate_whole_number(key_count, "key_count", maximum=100_000)
     read_rate = validate_number(read_rate, "read_rate", above=0, maximum=100_000, unit="per second")
     ttl = validate_number(ttl, "ttl", above=0, maximum=86_400, unit="seconds")
@@ -999,11 +981,6 @@ def simulate_early_refresh(
     >>> run.expired_fraction < 0.05 < run.median_refresh_gap_s < 0.2
     True
     """
-    from cachelab.cache import MemoryCache
-    from cachelab.clock import FakeClock
-    from cachelab.lab.workload import poisson_arrivals
-    from cachelab.stampedes import EarlyRefresh
-
     beta = validate_number(beta, "beta", above=0, maximum=100)
     delta_s = validate_number(delta_s, "delta_s", above=0, maximum=60, unit="seconds")
     read_rate = validate_number(read_rate, "read_rate", above=0, maximum=10_000, unit="per second")

@@ -38,7 +38,7 @@ from tqdm.auto import tqdm
 from cachelab._internal.validation import validate_whole_number
 from cachelab.lab.timing import Latencies
 
-__all__ = ["HammerRun", "hammer", "sweep_users"]
+__all__ = ["hammer", "sweep_users"]
 
 _MAX_USERS = 256
 """The most concurrent users (threads) one run starts."""
@@ -63,7 +63,9 @@ class HammerRun(Latencies):
 
     @property
     def throughput_per_s(self) -> float:
-        """Requests served per second of wall-clock time, by all users together."""
+        """Requests served per second of wall-clock time, by all users together: the X of
+        Little's law, L = X·W, where L is ``users`` and W the mean latency.
+        """
         return self.requests / self.elapsed_s
 
     def summary(self) -> dict[str, Any]:
