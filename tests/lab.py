@@ -191,6 +191,9 @@ def chromium_page(executable: str, profile: Path, viewport=(1280, 900)):
             context.close()
 
 
+RESULTS = REPO / "test-results"  # what a failed browser test leaves behind
+
+
 class Console:
     """What the page said on its console: every message, and the errors among them."""
 
@@ -208,6 +211,20 @@ class Console:
         self.messages.append(line)
         if error:
             self.errors.append(line)
+
+
+def keep_evidence(page, console: Console, name: str) -> None:
+    """After a browser test failed: the page as ``test-results/<name>.png``, and the last 30 lines
+    of its console printed (pytest shows them with the failure).
+    """
+    RESULTS.mkdir(exist_ok=True)
+    shot = RESULTS / f"{name}.png"
+    try:
+        page.screenshot(path=str(shot), full_page=True)
+        print(f"screenshot: {shot}")
+    except Exception as error:  # the browser may be gone; the first failure matters more
+        print(f"no screenshot: {error}")
+    print("browser console (last 30 lines):", *console.messages[-30:], sep="\n  ")
 
 
 # The notebook's model, read through window.jupyterapp: [{type, count, state, errors: [...]}]

@@ -24,9 +24,8 @@ import psutil
 import pytest
 from support import load_module
 
-from lab import REPO, Console, free_port
+from lab import REPO, Console, free_port, keep_evidence
 
-RESULTS = REPO / "test-results"
 START_TIMEOUT_S = 90  # Voila starts in a few seconds, slower on a busy 2-core machine
 RENDER_TIMEOUT_MS = 150_000  # Voila runs the whole notebook first, in make test beside others
 MOVE_TIMEOUT_MS = 30_000  # a slider's round trip to the kernel and the redraw
@@ -183,12 +182,5 @@ def test_moving_a_dashboards_slider_redraws_its_summary_and_its_picture(
         assert not outside, f"the page asked other servers for {outside}"
         assert not console.errors, f"the browser's console has errors: {console.errors}"
     except BaseException:
-        RESULTS.mkdir(exist_ok=True)
-        shot = RESULTS / f"dashboard-{Path(dashboard.notebook).stem}.png"
-        try:
-            page.screenshot(path=str(shot), full_page=True)
-            print(f"screenshot: {shot}")
-        except Exception as error:  # the browser may be gone; the first failure matters more
-            print(f"no screenshot: {error}")
-        print("browser console (last 30 lines):", *console.messages[-30:], sep="\n  ")
+        keep_evidence(page, console, f"dashboard-{Path(dashboard.notebook).stem}")
         raise

@@ -38,11 +38,10 @@ from lab import (
     JupyterServer,
     LabFailed,
     jupyterlab,
+    keep_evidence,
     open_lesson,
     run_all_cells,
 )
-
-RESULTS = REPO / "test-results"
 
 
 class LessonWidget(NamedTuple):
@@ -222,14 +221,7 @@ def test_the_lesson_runs_in_the_browser_and_its_slider_updates_the_output(
         ]
         assert not errors, "the browser console shows errors:\n  " + "\n  ".join(errors)
     except BaseException:
-        RESULTS.mkdir(exist_ok=True)
-        shot = RESULTS / f"browser-{Path(lesson.notebook).stem}.png"
-        try:
-            page.screenshot(path=str(shot), full_page=True)
-            print(f"screenshot: {shot}")
-        except Exception as error:  # the browser may be gone; the original failure matters more
-            print(f"no screenshot: {error}")
-        print("browser console (last 30 lines):", *console.messages[-30:], sep="\n  ")
+        keep_evidence(page, console, f"browser-{Path(lesson.notebook).stem}")
         raise
     finally:
         assert _digest(notebook) == before, (

@@ -83,43 +83,36 @@ def no_negative_caching(shop, cache, product_id):
         return None
 
 
-def caches_a_not_found_for_ever(shop, cache, product_id):
-    if not solutions._whole(product_id) or product_id < 1:
-        return None
-    if product_id > cache.get_or_load("products:max-id", shop.max_product_id, 300):
-        return None
-    row = cache.get(keys.product(product_id))
-    if row is None:
-        try:
-            row = shop.product(product_id)
-        except LookupError:
-            row = solutions.NOT_FOUND
-        cache.set(keys.product(product_id), row, None)  # never expires
-    return None if row == solutions.NOT_FOUND else row
-
-
-def negative_caching_every_guessed_id(shop, cache, product_id):
-    if not solutions._whole(product_id) or product_id < 1:
-        return None
-    row = cache.get(keys.product(product_id))
-    if row is None:
-        try:
-            row = shop.product(product_id)
-        except LookupError:
-            row = solutions.NOT_FOUND
-        cache.set(keys.product(product_id), row, 60)
-    return None if row == solutions.NOT_FOUND else row
-
-
-def raises_on_junk_ids(shop, cache, product_id):
+def _caching_not_found_too(shop, cache, product_id, ttl):
+    """A read-through that caches a "not found" as well, for ``ttl`` seconds (None: for ever):
+    the negative caching the answers below share, each with another mistake around it.
+    """
     row = cache.get(keys.product(product_id))  # raises TypeError on "42", None, 4.2...
     if row is None:
         try:
             row = shop.product(product_id)
         except LookupError:
             row = solutions.NOT_FOUND
-        cache.set(keys.product(product_id), row, 60)
+        cache.set(keys.product(product_id), row, ttl)
     return None if row == solutions.NOT_FOUND else row
+
+
+def caches_a_not_found_for_ever(shop, cache, product_id):
+    if not solutions._whole(product_id) or product_id < 1:
+        return None
+    if product_id > cache.get_or_load("products:max-id", shop.max_product_id, 300):
+        return None
+    return _caching_not_found_too(shop, cache, product_id, None)  # never expires
+
+
+def negative_caching_every_guessed_id(shop, cache, product_id):
+    if not solutions._whole(product_id) or product_id < 1:
+        return None
+    return _caching_not_found_too(shop, cache, product_id, 60)
+
+
+def raises_on_junk_ids(shop, cache, product_id):
+    return _caching_not_found_too(shop, cache, product_id, 60)
 
 
 @pytest.mark.parametrize(
@@ -184,10 +177,7 @@ def no_negative_caching_below_the_largest_id(shop, cache, product_id):
         return None
     if product_id > cache.get_or_load("products:max-id", shop.max_product_id, 300):
         return None
-    try:
-        return cache.get_or_load(keys.product(product_id), lambda: shop.product(product_id), 600)
-    except LookupError:
-        return None
+    return no_negative_caching(shop, cache, product_id)
 
 
 def trending_parameters_as_asked(days, limit):
@@ -200,14 +190,7 @@ def trending_parameters_as_asked(days, limit):
 def negative_caching_every_guessed_id_for_two_minutes(shop, cache, product_id):
     if not solutions._whole(product_id) or product_id < 1:
         return None
-    row = cache.get(keys.product(product_id))
-    if row is None:
-        try:
-            row = shop.product(product_id)
-        except LookupError:
-            row = solutions.NOT_FOUND
-        cache.set(keys.product(product_id), row, 120)
-    return None if row == solutions.NOT_FOUND else row
+    return _caching_not_found_too(shop, cache, product_id, 120)
 
 
 def everything_missing(shop, cache, product_id):

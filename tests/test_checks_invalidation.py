@@ -120,31 +120,36 @@ def goes_to_the_database_when_another_reader_holds_the_lease(leases, shop, produ
     return row
 
 
-def waits_forever_for_a_holder_that_never_fills(leases, shop, product_id):
+def _ask_once(leases, shop, product_id):
+    """One right try: the cached row, or the database's row stored under a lease of this reader's
+    own, or None while another reader holds the lease. The two answers below retry it wrongly.
+    """
     key = keys.product(product_id)
+    row, token = leases.lease_get(key)
+    if row is not None:
+        return row
+    if token is not None:
+        row = shop.product(product_id)
+        leases.lease_set(key, row, token, 60)
+        return row
+    return None
+
+
+def waits_forever_for_a_holder_that_never_fills(leases, shop, product_id):
     while True:
-        row, token = leases.lease_get(key)
+        row = _ask_once(leases, shop, product_id)
         if row is not None:
-            return row
-        if token is not None:
-            row = shop.product(product_id)
-            leases.lease_set(key, row, token, 60)
             return row
         time.sleep(0.001)
 
 
 def fills_without_a_lease_after_giving_up(leases, shop, product_id):
-    key = keys.product(product_id)
     for _ in range(3):
-        row, token = leases.lease_get(key)
+        row = _ask_once(leases, shop, product_id)
         if row is not None:
             return row
-        if token is not None:
-            row = shop.product(product_id)
-            leases.lease_set(key, row, token, 60)
-            return row
     row = shop.product(product_id)
-    leases.cache.set(key, row, 60)
+    leases.cache.set(keys.product(product_id), row, 60)
     return row
 
 

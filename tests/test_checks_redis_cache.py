@@ -48,40 +48,42 @@ def _never_caches(client, key, loader, ttl):
     return loader()
 
 
-def _no_ttl(client, key, loader, ttl):
+def _cache_aside(client, key, loader, decode, store):
+    """Cache-aside, reading a hit with ``decode(raw)`` and storing a miss with ``store(value)``:
+    each wrong answer below gets one of the two wrong, or skips a step around it.
+    """
     raw = client.get(key)
     if raw is not None:
-        return json.loads(raw)
+        return decode(raw)
     value = loader()
-    client.set(key, json.dumps(value))
+    store(value)
     return value
+
+
+def _no_ttl(client, key, loader, ttl):
+    return _cache_aside(client, key, loader, json.loads, lambda v: client.set(key, json.dumps(v)))
 
 
 def _milliseconds_ttl(client, key, loader, ttl):
-    raw = client.get(key)
-    if raw is not None:
-        return json.loads(raw)
-    value = loader()
-    client.set(key, json.dumps(value), px=ttl)
-    return value
+    return _cache_aside(
+        client, key, loader, json.loads, lambda v: client.set(key, json.dumps(v), px=ttl)
+    )
 
 
 def _stores_repr(client, key, loader, ttl):
-    raw = client.get(key)
-    if raw is not None:
-        return eval(raw)  # noqa: S307 -- the wrong answer under test
-    value = loader()
-    client.set(key, str(value), ex=ttl)
-    return value
+    return _cache_aside(
+        client,
+        key,
+        loader,
+        eval,  # noqa: S307 -- the wrong answer under test
+        lambda v: client.set(key, str(v), ex=ttl),
+    )
 
 
 def _forgets_to_decode(client, key, loader, ttl):
-    raw = client.get(key)
-    if raw is not None:
-        return raw
-    value = loader()
-    client.set(key, json.dumps(value), ex=ttl)
-    return value
+    return _cache_aside(
+        client, key, loader, lambda raw: raw, lambda v: client.set(key, json.dumps(v), ex=ttl)
+    )
 
 
 def _never_reads(client, key, loader, ttl):
@@ -91,20 +93,13 @@ def _never_reads(client, key, loader, ttl):
 
 
 def _no_prefix_check(client, key, loader, ttl):
-    raw = client.get(key)
-    if raw is not None:
-        return json.loads(raw)
-    value = loader()
-    client.set(key, json.dumps(value), ex=ttl)
-    return value
+    return _cache_aside(
+        client, key, loader, json.loads, lambda v: client.set(key, json.dumps(v), ex=ttl)
+    )
 
 
 def _checks_prefix_after_writing(client, key, loader, ttl):
-    raw = client.get(key)
-    if raw is not None:
-        return json.loads(raw)
-    value = loader()
-    client.set(key, json.dumps(value), ex=ttl)
+    value = _no_prefix_check(client, key, loader, ttl)
     if not key.startswith("cachelab:"):
         raise ValueError("outside the prefix")
     return value
@@ -147,14 +142,7 @@ def _no_fail_open(client, key, loader, ttl, stats):
 
 def _catches_everything(client, key, loader, ttl, stats):
     try:
-        raw = client.get(key)
-        if raw is not None:
-            stats.hits += 1
-            return json.loads(raw)
-        stats.misses += 1
-        value = loader()
-        client.set(key, json.dumps(value), ex=ttl)
-        return value
+        return _no_fail_open(client, key, loader, ttl, stats)
     except Exception:
         stats.errors += 1
         return loader()
@@ -162,53 +150,27 @@ def _catches_everything(client, key, loader, ttl, stats):
 
 def _does_not_count_errors(client, key, loader, ttl, stats):
     try:
-        raw = client.get(key)
+        return _no_fail_open(client, key, loader, ttl, stats)
     except redis.ConnectionError:
         return loader()
-    if raw is not None:
-        stats.hits += 1
-        return json.loads(raw)
-    stats.misses += 1
-    value = loader()
-    client.set(key, json.dumps(value), ex=ttl)
-    return value
 
 
 def _loads_twice_when_down(client, key, loader, ttl, stats):
-    raw = None
     try:
-        raw = client.get(key)
+        return _no_fail_open(client, key, loader, ttl, stats)
     except redis.ConnectionError:
         stats.errors += 1
-        loader()  # "warm" the value, then fall through to the miss path and load again
-    if raw is not None:
-        stats.hits += 1
-        return json.loads(raw)
-    stats.misses += 1
-    value = loader()
-    try:
-        client.set(key, json.dumps(value), ex=ttl)
-    except redis.ConnectionError:
-        pass
-    return value
+        loader()  # "warm" the value, then go on as on a miss and load again
+        stats.misses += 1
+        return loader()
 
 
 def _counts_two_errors_per_request(client, key, loader, ttl, stats):
-    raw = None
     try:
-        raw = client.get(key)
+        return _no_fail_open(client, key, loader, ttl, stats)
     except redis.ConnectionError:
-        stats.errors += 1
-    if raw is not None:
-        stats.hits += 1
-        return json.loads(raw)
-    stats.misses += 1
-    value = loader()
-    try:
-        client.set(key, json.dumps(value), ex=ttl)
-    except redis.ConnectionError:
-        stats.errors += 1
-    return value
+        stats.errors += 2  # the failed GET and the SET of the loaded value, which fails too
+        return loader()
 
 
 def _always_loads(client, key, loader, ttl, stats):
@@ -218,15 +180,10 @@ def _always_loads(client, key, loader, ttl, stats):
 
 def _no_stats(client, key, loader, ttl, stats):
     try:
-        raw = client.get(key)
+        return _no_prefix_check(client, key, loader, ttl)  # 04.1's answer: counts nothing
     except redis.ConnectionError:
         stats.errors += 1
         return loader()
-    if raw is not None:
-        return json.loads(raw)
-    value = loader()
-    client.set(key, json.dumps(value), ex=ttl)
-    return value
 
 
 @pytest.mark.parametrize(

@@ -50,18 +50,29 @@ def a_lock_without_a_ttl(cache, key, loader, ttl, lock_ttl, wait_timeout):
     return solutions.load_once(cache, key, loader, ttl, None, wait_timeout)
 
 
-def releases_with_a_plain_delete(cache, key, loader, ttl, lock_ttl, wait_timeout):
+def _hit_or_lock(cache, key, token, lock_ttl, wait_timeout):
+    """The cached value (a hit, or stored by the lock's holder while this reader waited), or
+    MISSING once this reader holds the lock with ``token``: the right start of the two answers
+    below, which go wrong after it.
+    """
     value = cache.get(key, MISSING)
     if value is not MISSING:
         return value
     deadline = time.monotonic() + wait_timeout
-    while not cache.add(keys.lock(key), uuid.uuid4().hex, lock_ttl):
+    while not cache.add(keys.lock(key), token, lock_ttl):
         if time.monotonic() >= deadline:
             raise TimeoutError("waited too long")
         time.sleep(0.005)
         value = cache.get(key, MISSING)
         if value is not MISSING:
             return value
+    return MISSING
+
+
+def releases_with_a_plain_delete(cache, key, loader, ttl, lock_ttl, wait_timeout):
+    value = _hit_or_lock(cache, key, uuid.uuid4().hex, lock_ttl, wait_timeout)
+    if value is not MISSING:
+        return value
     value = cache.get(key, MISSING)  # stored between our miss and our lock?
     if value is MISSING:
         value = loader()
@@ -71,18 +82,10 @@ def releases_with_a_plain_delete(cache, key, loader, ttl, lock_ttl, wait_timeout
 
 
 def keeps_the_lock_on_error(cache, key, loader, ttl, lock_ttl, wait_timeout):
-    value = cache.get(key, MISSING)
+    token = uuid.uuid4().hex
+    value = _hit_or_lock(cache, key, token, lock_ttl, wait_timeout)
     if value is not MISSING:
         return value
-    token = uuid.uuid4().hex
-    deadline = time.monotonic() + wait_timeout
-    while not cache.add(keys.lock(key), token, lock_ttl):
-        if time.monotonic() >= deadline:
-            raise TimeoutError("waited too long")
-        time.sleep(0.005)
-        value = cache.get(key, MISSING)
-        if value is not MISSING:
-            return value
     value = cache.get(key, MISSING)  # stored between our miss and our lock?
     if value is not MISSING:
         cache.delete_if_equal(keys.lock(key), token)
