@@ -50,7 +50,7 @@ def ladder(start: float, step: float = STEP) -> list[float]:
 
 
 def race(
-    services: dict[str, WebService], seconds_per_rate: float, step: float = STEP
+    services: dict[str, WebService], duration_per_rate_s: float, step: float = STEP
 ) -> dict[str, list[LoadRun]]:
     """Load every service on one ladder of rates until each has missed the budget twice in a row."""
     runs: dict[str, list[LoadRun]] = {mode: [] for mode in services}
@@ -60,7 +60,7 @@ def race(
         if not racing and all(misses[m] >= 2 for m in services):
             break
         for mode in racing:
-            requests = max(20, math.ceil(rate * seconds_per_rate))
+            requests = max(20, math.ceil(rate * duration_per_rate_s))
             run = run_load(
                 services[mode].url,
                 rate,

@@ -80,7 +80,7 @@ def test_a_request_that_times_out_is_an_error(silent_url):
 
 def test_a_sweep_stops_two_runs_past_the_knee(silent_url):
     runs = sweep_rates(
-        silent_url, [50, 100, 200], seconds_per_rate=0.3, p95_budget_s=0.05, timeout_s=0.2,
+        silent_url, [50, 100, 200], duration_per_rate_s=0.3, p95_budget_s=0.05, timeout_s=0.2,
         progress=False,
     )  # fmt: skip
     assert len(runs) == 2, "nothing answered at two rates in a row: faster ones would only queue"
@@ -88,7 +88,7 @@ def test_a_sweep_stops_two_runs_past_the_knee(silent_url):
 
 def test_a_sweep_offers_rates_past_the_generators_limit_at_that_limit_once(silent_url):
     runs = sweep_rates(
-        silent_url, [2 * MAX_RATE, 4 * MAX_RATE], seconds_per_rate=0.001, timeout_s=0.2,
+        silent_url, [2 * MAX_RATE, 4 * MAX_RATE], duration_per_rate_s=0.001, timeout_s=0.2,
         progress=False,
     )  # fmt: skip
     assert [run.rate_per_s for run in runs] == [MAX_RATE]

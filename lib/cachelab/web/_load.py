@@ -50,7 +50,7 @@ from cachelab.lab.workload import poisson_arrivals
 
 __all__ = [
     "MAX_REQUESTS",
-    "MAX_SECONDS",
+    "MAX_TIME_LIMIT_S",
     "MAX_RATE",
     "LoadRun",
     "run_load",
@@ -63,7 +63,7 @@ __all__ = [
 
 MAX_REQUESTS = 200_000
 """The largest request budget of one run."""
-MAX_SECONDS = 120.0
+MAX_TIME_LIMIT_S = 120.0
 """The longest one run may last, in seconds, whatever its budget."""
 MAX_RATE = 20_000.0
 """The fastest arrival rate one run offers, in requests per second."""
@@ -320,10 +320,10 @@ def run_load(
     )
     requests = validate_whole_number(requests, "requests", maximum=MAX_REQUESTS)
     time_limit_s = validate_number(
-        time_limit_s, "time_limit_s", above=0, maximum=MAX_SECONDS, unit="seconds"
+        time_limit_s, "time_limit_s", above=0, maximum=MAX_TIME_LIMIT_S, unit="seconds"
     )
     timeout_s = validate_number(
-        timeout_s, "timeout_s", above=0, maximum=MAX_SECONDS, unit="seconds"
+        timeout_s, "timeout_s", above=0, maximum=MAX_TIME_LIMIT_S, unit="seconds"
     )
     connections = validate_whole_number(connections, "connections", maximum=10_000)
     _validate_paths(paths)
@@ -431,7 +431,7 @@ def sweep_rates(
     url: str,
     rates: Sequence[float],
     *,
-    seconds_per_rate: float = 2.0,
+    duration_per_rate_s: float = 2.0,
     min_requests: int = 50,
     p95_budget_s: Optional[float] = None,
     paths: Sequence[str] = ("/",),
@@ -441,23 +441,28 @@ def sweep_rates(
     progress: bool = True,
     desc: str = "",
 ) -> list[LoadRun]:
-    """``run_load`` at each arrival rate in ``rates`` (in order), about ``seconds_per_rate`` each.
+    """``run_load`` at each rate in ``rates``, in order, for about ``duration_per_rate_s`` each.
 
     Rates are usually multiples of a measured capacity, so on a fast machine they can exceed
     ``MAX_RATE``: such a rate is offered at ``MAX_RATE`` instead (once, however many rates were
-    above it). Each rate gets a budget of ``max(min_requests, rate × seconds_per_rate)`` requests,
-    and as long as its schedule needs plus ``timeout_s`` (or ``time_limit_s``, if given) before the
-    rest is cut off. Between runs it waits until the service has no request in flight, so one
-    overloaded run does not spill into the next. With ``p95_budget_s``, the sweep stops after two
-    runs in a row whose *median* latency is more than 4 times that budget, or that lost more than a
-    tenth of their requests: the service is past its knee, and faster rates would only queue longer.
+    above it). Each rate gets a budget of ``max(min_requests, rate × duration_per_rate_s)``
+    requests, and as long as its schedule needs plus ``timeout_s`` (or ``time_limit_s``, if given)
+    before the rest is cut off. Between runs it waits until the service has no request in flight,
+    so one overloaded run does not spill into the next. With ``p95_budget_s``, the sweep stops
+    after two runs in a row whose *median* latency is more than 4 times that budget, or that lost
+    more than a tenth of their requests: the service is past its knee, and faster rates would only
+    queue longer.
     (The median, not the p95, and two runs, not one: a short run's p95 is one of its slowest few
     answers, and one stall of a busy machine can slow a whole run, at any rate.)
     """
     if not rates:
         raise ValueError("rates is empty: give the arrival rates to try, e.g. [50, 100, 200]")
-    seconds_per_rate = validate_number(
-        seconds_per_rate, "seconds_per_rate", above=0, maximum=MAX_SECONDS, unit="seconds"
+    duration_per_rate_s = validate_number(
+        duration_per_rate_s,
+        "duration_per_rate_s",
+        above=0,
+        maximum=MAX_TIME_LIMIT_S,
+        unit="seconds",
     )
     min_requests = validate_whole_number(min_requests, "min_requests", maximum=MAX_REQUESTS)
     offered: list[float] = []
@@ -468,14 +473,14 @@ def sweep_rates(
     runs: list[LoadRun] = []
     previous_past = False
     for index, rate in enumerate(tqdm(offered, desc=desc or "arrival rates", disable=not progress)):
-        budget = max(min_requests, math.ceil(rate * seconds_per_rate))
+        budget = max(min_requests, math.ceil(rate * duration_per_rate_s))
         limit_s = time_limit_s if time_limit_s is not None else budget / rate + timeout_s
         run = run_load(
             url,
             rate,
             budget,
             paths=paths,
-            time_limit_s=min(MAX_SECONDS, limit_s),
+            time_limit_s=min(MAX_TIME_LIMIT_S, limit_s),
             timeout_s=timeout_s,
             seed=seed + index,
             progress=progress,
