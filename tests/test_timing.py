@@ -8,7 +8,10 @@ import pytest
 
 from cachelab.clock import FakeClock
 from cachelab.lab import timing
-from cachelab.lab.timing import Timing, format_seconds, measure, percentile, speedup
+from cachelab.lab.burst import BurstRun, Protection, _BurstRequest
+from cachelab.lab.loadtest import HammerRun
+from cachelab.lab.timing import Latencies, Timing, format_seconds, measure, percentile, speedup
+from cachelab.web._load import LoadRun
 
 # --- percentile -----------------------------------------------------------------------------------
 
@@ -72,6 +75,35 @@ def test_every_latency_summary_is_inf_without_latencies():
     empty = Timing("nothing answered", [])
     assert empty.median_s == empty.p95_s == empty.p99_s == empty.mean_s == float("inf")
     assert empty.summary()["p99_us"] is None
+
+
+def _burst_run(latencies_s: list[float]) -> BurstRun:
+    requests = [_BurstRequest(i * 0.1, 0, latency, 0.0) for i, latency in enumerate(latencies_s)]
+    return BurstRun(Protection.NONE, 100.0, 1.0, 0.5, 1, 1, [0.5], requests, [])
+
+
+@pytest.mark.parametrize(
+    "make_run",
+    [
+        lambda latencies_s: Timing("calls", latencies_s),
+        lambda latencies_s: HammerRun(users=2, latencies_s=latencies_s, elapsed_s=1.0),
+        lambda latencies_s: LoadRun(10.0, len(latencies_s), len(latencies_s), 1.0, latencies_s),
+        _burst_run,
+    ],
+    ids=["Timing", "HammerRun", "LoadRun", "BurstRun"],
+)
+def test_every_run_type_summarises_its_latencies_the_one_way(make_run):
+    latencies_s = [0.040, 0.010, 0.030, 0.020, 0.100]
+    run = make_run(latencies_s)
+    assert isinstance(run, Latencies)
+    assert run.median_s == 0.030
+    assert run.p95_s == pytest.approx(percentile(latencies_s, 95))
+    assert run.p99_s == pytest.approx(percentile(latencies_s, 99))
+    assert run.mean_s == pytest.approx(0.040)
+    unit = run.unit
+    row = run.summary()
+    assert row[f"median_{unit}"] == pytest.approx(0.030 * {"ms": 1e3, "us": 1e6}[unit])
+    assert {f"median_{unit}", f"p95_{unit}", f"p99_{unit}"} <= row.keys()
 
 
 def test_timing_str_names_the_label_median_and_sample_count():
