@@ -21,8 +21,8 @@ from cachelab.show.ttl_dashboard import (
     _compute,
     _DashboardPlot,
     _slider_move,
+    _summary,
     plot_curves,
-    summary,
     ttl_dashboard,
 )
 from cachelab.show.xfetch_dashboard import (
@@ -63,14 +63,14 @@ def test_model_lines_show_the_trade_off(default_frame):
 
 
 def test_the_summary_names_the_ttl_and_changes_with_it(default_frame):
-    text = summary(default_frame)
+    text = _summary(default_frame)
     assert text.startswith("TTL 5 s, TTL only: hit ratio")
-    assert summary(_compute(Settings(ttl=10))) != text
+    assert _summary(_compute(Settings(ttl=10))) != text
 
 
 def test_budgets_mark_the_summary():
     frame = _compute(Settings(ttl=30), stale_budget=0.05, db_load_budget=1.0)
-    assert "❌ stale ≤ 5.0%" in summary(frame) and "✅ loads ≤ 1/s" in summary(frame)
+    assert "❌ stale ≤ 5.0%" in _summary(frame) and "✅ loads ≤ 1/s" in _summary(frame)
 
 
 def test_model_only_frames_put_the_dots_on_the_model():

@@ -13,7 +13,7 @@ without a browser::
     >>> frame = _compute(Settings(ttl=5, read_rate=1, write_rate=0.1))
     >>> plot = _DashboardPlot()
     >>> png = plot.render(frame)        # PNG bytes, drawn by matplotlib's Agg
-    >>> summary(frame)                  # doctest: +ELLIPSIS
+    >>> _summary(frame)                 # doctest: +ELLIPSIS
     'TTL 5 s, TTL only: hit ratio ...'
 
 In a notebook, ``ttl_dashboard()`` builds the sliders and shows the plot in an
@@ -48,7 +48,7 @@ from cachelab.lab.workload import MAX_RATE
 from cachelab.show._png import encode_png
 from cachelab.show._prefetch import Prefetcher
 
-__all__ = ["Settings", "Frame", "summary", "plot_curves", "TTLDashboard", "ttl_dashboard"]
+__all__ = ["Settings", "Frame", "plot_curves", "TTLDashboard", "ttl_dashboard"]
 
 _TTL_CHOICES_S = (0.1, 0.2, 0.5, 1, 2, 3, 5, 10, 20, 30)
 """The TTLs the slider offers, in seconds (log-spaced: the trade-off lives on a log scale)."""
@@ -274,7 +274,7 @@ def _model_lines(
     return model_ttls, lines
 
 
-def summary(frame: Frame) -> str:
+def _summary(frame: Frame) -> str:
     """The one-line summary of the current setting: simulated figures, the model's in brackets."""
     s, sim, mod = frame.settings, frame.current_sim, frame.current_model
     line = (
@@ -752,7 +752,7 @@ class TTLDashboard:
         png = self.plot.png()
         encoded = time.perf_counter()
         self.image.value = png
-        self.summary.value = summary(self.frame)
+        self.summary.value = _summary(self.frame)
         sent = time.perf_counter()
         self.move_timings.append(
             {
