@@ -654,6 +654,66 @@ def test_a_value_is_never_served_past_stale_ttl(clock, error_ttl):
     assert not jobs
 
 
+@pytest.mark.parametrize("start", ["cold", "too old"])
+def test_readers_that_must_wait_for_a_load_share_one_load(atomic_cache, start):
+    """On a cold key, or one older than stale_ttl, readers wait for a load in the foreground:
+    ten at once made ten loads before it was coalesced (single-flight)."""
+    clock = FakeClock(1_000.0)
+    swr = StaleWhileRevalidate(atomic_cache, 10, 60, error_ttl=3_600, clock=clock)
+    if start == "too old":
+        swr.get_or_load(HOT, lambda: "v1")
+        clock.advance(61)
+    loads = Counter()
+
+    def slow_load() -> str:
+        loads()
+        time.sleep(0.3)
+        return "v2"
+
+    served = run_threads(10, lambda i: swr.get_or_load(HOT, slow_load))
+    assert served == ["v2"] * 10, f"every reader waits for the one load: {served}"
+    assert loads.calls == 1, f"one load, not {loads.calls}"
+
+
+def test_a_failed_foreground_load_still_answers_with_a_value_young_enough_for_errors(clock):
+    swr = StaleWhileRevalidate(MemoryCache(clock=clock), 10, 60, error_ttl=300, clock=clock)
+    swr.get_or_load(HOT, lambda: "v1")
+    clock.advance(100)  # too old to serve, young enough for errors
+
+    def database_down() -> str:
+        raise ConnectionError("the database is down")
+
+    assert swr.get_or_load(HOT, database_down) == "v1"
+    assert swr.stats.stale_if_error == 1
+    assert swr.cache.get(keys.lock(keys._stale_while_revalidate(HOT))) is None, "lock released"
+
+
+class CountingAdds(MemoryCache):
+    """A real MemoryCache that counts its add calls (what a RedisCache sends as SET NX)."""
+
+    adds = 0
+
+    def add(self, key, value, ttl=None):
+        self.adds += 1
+        return super().add(key, value, ttl)
+
+
+def test_stale_reads_try_the_refresh_marker_at_most_once_per_lock_ttl(clock):
+    """Every stale read used to send SET NX for the marker: a write command per hot-key read."""
+    cache = CountingAdds(clock=clock)
+    swr = StaleWhileRevalidate(cache, 10, 60, lock_ttl=5, clock=clock, spawn=Jobs())
+    swr.get_or_load(HOT, lambda: "v1")
+    clock.advance(20)
+    adds_before = cache.adds
+    for _ in range(100):
+        assert swr.get_or_load(HOT, lambda: "v2") == "v1"
+        clock.advance(0.01)  # 100 stale reads in one second: the refresh never lands
+    assert cache.adds - adds_before == 1, "one SET NX for 100 stale reads within lock_ttl"
+    clock.advance(5)
+    swr.get_or_load(HOT, lambda: "v2")
+    assert cache.adds - adds_before == 2, "after lock_ttl it tries the marker again"
+
+
 def test_at_most_one_refresh_per_key_runs_at_a_time_across_threads_and_caches(
     redis_client, test_prefix
 ):

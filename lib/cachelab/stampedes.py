@@ -84,6 +84,10 @@ return 0
 """
 """Lua: delete the lock key only if its fingerprint is still ``ARGV[1]`` (compare-and-delete)."""
 
+_MAX_MARKERS_REMEMBERED = 10_000
+"""How many keys' refresh markers a ``StaleWhileRevalidate`` remembers trying; past it, it forgets
+them all (the cost: one more ``SET NX`` per key)."""
+
 _MAX_SPREAD = 0.5
 """The widest jitter ``jittered_ttl`` accepts: ±50 %. Jitter is a small spread around a TTL
 you chose; at ±50 % one key may already live three times as long as another."""
@@ -371,23 +375,32 @@ class SingleFlight:
         """
         return self.cache.delete_if_equal(keys.lock(keys._validate_key(key)), token)
 
-    def get_or_load(self, key: str, loader: Callable[[], Any], ttl: Optional[float] = None) -> Any:
+    def get_or_load(
+        self,
+        key: str,
+        loader: Callable[[], Any],
+        ttl: Optional[float] = None,
+        *,
+        usable: Callable[[Any], bool] = lambda value: True,
+    ) -> Any:
         """The cached value of ``key``; on a miss, ``loader()``'s -- loaded by one request only.
 
         ``ttl`` is the value's TTL (None: the cache's default). Raises ``WaitTimeout``
         when another request's load does not land within ``wait_timeout`` seconds.
+        ``usable(value)`` False makes a cached value count as a miss (a record too old
+        to serve: ``StaleWhileRevalidate`` passes one).
         """
         keys._validate_key(key)
         _validate_loader(loader)
         validate_ttl(ttl)
-        value = self.cache.get(key, _MISSING)
+        value = self._usable_value(key, usable)
         if value is not _MISSING:
             self.stats.count("hits")
             return value
         deadline = self.clock() + self.wait_timeout
         watch = _LockWatch()
         while True:
-            done, value = self._take_or_watch(key, loader, ttl, watch)
+            done, value = self._take_or_watch(key, loader, ttl, watch, usable)
             if done:
                 return value
             if watch.polls == 1:
@@ -401,9 +414,14 @@ class SingleFlight:
                     f"holder died and the lock lives {self.lock_ttl:g} s"
                 )
             self.sleep(min(self.poll_interval, remaining))
-            value = self.cache.get(key, _MISSING)
+            value = self._usable_value(key, usable)
             if value is not _MISSING:
                 return value
+
+    def _usable_value(self, key: str, usable: Callable[[Any], bool]) -> Any:
+        """The cached value of ``key`` if there is one and ``usable`` accepts it; else _MISSING."""
+        value = self.cache.get(key, _MISSING)
+        return value if value is not _MISSING and usable(value) else _MISSING
 
     def attempt(
         self,
@@ -438,7 +456,12 @@ class SingleFlight:
         return self._take_or_watch(key, loader, ttl, watch if watch is not None else _LockWatch())
 
     def _take_or_watch(
-        self, key: str, loader: Callable[[], Any], ttl: Optional[float], watch: "_LockWatch"
+        self,
+        key: str,
+        loader: Callable[[], Any],
+        ttl: Optional[float],
+        watch: "_LockWatch",
+        usable: Callable[[Any], bool] = lambda value: True,
     ) -> tuple[bool, Any]:
         """Take the lock and load; or, if it is held, look at it (and break it if it is broken)."""
         try:
@@ -450,7 +473,7 @@ class SingleFlight:
             self.stats.count("loads")
             return True, loader()
         if token is not None:
-            return True, self._load_holding_the_lock(key, loader, ttl, token)
+            return True, self._load_holding_the_lock(key, loader, ttl, token, usable)
         watch.polls += 1
         return False, None
 
@@ -536,12 +559,17 @@ class SingleFlight:
         return remaining > self.lock_ttl + 0.01  # PX rounds to the millisecond
 
     def _load_holding_the_lock(
-        self, key: str, loader: Callable[[], Any], ttl: Optional[float], token: str
+        self,
+        key: str,
+        loader: Callable[[], Any],
+        ttl: Optional[float],
+        token: str,
+        usable: Callable[[Any], bool],
     ) -> Any:
         lock_key = keys.lock(key)
         # The holder before us may have stored the value and released the lock between our
         # miss and our add: then the value is there, and loading again would be a second load.
-        value = self.cache.get(key, _MISSING)
+        value = self._usable_value(key, usable)
         if value is not _MISSING:
             _quietly_release(self.cache, lock_key, token)
             return value
@@ -782,8 +810,18 @@ class StaleWhileRevalidate:
       background refresh starts -- one per key at a time, across every process sharing
       the cache: it needs the marker ``keys.refresh_lock(key)``, taken with ``cache.add``
       for ``lock_ttl`` seconds and released by the fill (``cache.set_and_release``);
-    - **too old** once ``age ≥ stale_ttl``: never served as a normal answer; the reader
-      loads it itself and waits, as plain cache-aside does.
+    - **too old** once ``age ≥ stale_ttl`` (or not cached at all): never served as a
+      normal answer; the reader waits for a load, as in plain cache-aside -- but one load
+      per key at a time: the foreground load goes through a ``SingleFlight`` (its lock
+      ``keys.lock`` of the stored key, ``lock_ttl``, ``wait_timeout``), so the readers
+      that arrive meanwhile wait for its value instead of each loading. A waiter whose
+      wait runs out gets the stale value if there is one it may serve for errors, and
+      ``WaitTimeout`` otherwise.
+
+    What it costs Redis per read: one ``GET`` of the stored record. A stale read also
+    tries to take the refresh marker (``SET NX``), at most once per key per ``lock_ttl``
+    in each object: after an attempt, this object leaves the marker alone for
+    ``lock_ttl``, since whoever took it is refreshing (or failed, and keeps it that long).
 
     That is RFC 5861's ``Cache-Control: max-age=<fresh_ttl>,
     stale-while-revalidate=<stale_ttl − fresh_ttl>``, with ages counted from the load.
@@ -825,6 +863,7 @@ class StaleWhileRevalidate:
         *,
         error_ttl: Optional[float] = None,
         lock_ttl: float = 10.0,
+        wait_timeout: float = 10.0,
         clock: Callable[[], float] = time.time,
         spawn: Callable[[Callable[[], None]], Any] = _start_daemon_thread,
     ) -> None:
@@ -855,7 +894,11 @@ class StaleWhileRevalidate:
             raise TypeError(f"spawn must be a function that runs a job, got {spawn!r}")
         self.spawn = spawn
         self.stats = _StampedeStats()
+        self.foreground = SingleFlight(
+            self.cache, lock_ttl=self.lock_ttl, wait_timeout=wait_timeout
+        )
         self._background: list[Any] = []
+        self._leave_marker_until: dict[str, float] = {}  # key -> when to try its marker again
 
     def entry(self, key: str) -> Optional[dict]:
         """The stored ``{"value", "loaded_at"}`` of ``key``, or None."""
@@ -879,16 +922,30 @@ class StaleWhileRevalidate:
         return self._load_now(key, loader, stale=entry if age < self.error_ttl else None)
 
     def _load_now(self, key: str, loader: Callable[[], Any], stale: Optional[dict]) -> Any:
-        try:
+        """Wait for one load of ``key`` (ours, or another reader's); stale only on an error."""
+
+        def load_record() -> dict:
             value = loader()
-        except Exception:
+            self.stats.count("loads")
+            return {"value": value, "loaded_at": self.clock()}
+
+        try:
+            record = self.foreground.get_or_load(
+                keys._stale_while_revalidate(key),
+                load_record,
+                self.error_ttl,
+                usable=self._servable,
+            )
+        except Exception:  # the loader's error, or WaitTimeout
             if stale is None:
                 raise
             self.stats.count("stale_if_error")
             return stale["value"]
-        self.stats.count("loads")
-        self.store(key, value)
-        return value
+        return record["value"]
+
+    def _servable(self, record: Any) -> bool:
+        """Whether a stored record may be served as a normal answer: younger than ``stale_ttl``."""
+        return _is_swr_entry(record) and self.clock() - record["loaded_at"] < self.stale_ttl
 
     def store(self, key: str, value: Any) -> bool:
         """Store ``value`` as loaded now (fresh for ``fresh_ttl``): a warm-up, a write-through."""
@@ -899,6 +956,12 @@ class StaleWhileRevalidate:
         )
 
     def _refresh_in_background(self, key: str, loader: Callable[[], Any]) -> None:
+        now = self.clock()
+        if now < self._leave_marker_until.get(key, now):
+            return  # tried lately: a refresh is running (or failed, and holds its marker)
+        if len(self._leave_marker_until) > _MAX_MARKERS_REMEMBERED:
+            self._leave_marker_until.clear()
+        self._leave_marker_until[key] = now + self.lock_ttl
         token = _new_token()
         try:
             if not self.cache.add(keys.refresh_lock(key), token, self.lock_ttl):
