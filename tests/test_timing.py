@@ -251,8 +251,8 @@ def _affinity() -> int:
     "files, quota_cores",
     [
         ({"cpu.max": "200000 100000\n"}, 2),  # cgroup v2, 2 CPUs
-        ({"cpu.max": "150000 100000\n"}, 2),  # 1.5 CPUs: two requests can run at once
-        ({"cpu.max": "50000 100000\n"}, 1),  # half a CPU is still one
+        ({"cpu.max": "150000 100000\n"}, 1.5),  # 1.5 CPUs: a ceiling is 1.5 / S, not 2 / S
+        ({"cpu.max": "50000 100000\n"}, 0.5),  # half a CPU's worth of work per second
         ({"cpu/cpu.cfs_quota_us": "100000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 1),  # v1
     ],
 )

@@ -303,22 +303,26 @@ def competing_work(processes: int, time_limit_s: float = 30.0) -> Iterator[list[
             spinner.stdout.close()
 
 
-def usable_cores(cgroup_root: str | Path = "/sys/fs/cgroup") -> int:
-    """How many CPUs this process can keep busy: the CPUs it may run on, capped by a CPU quota.
+def usable_cores(cgroup_root: str | Path = "/sys/fs/cgroup") -> float:
+    """How many CPUs' worth of work this process can do per second: the CPUs it may run on,
+    capped by a CPU quota.
 
     Why not ``os.cpu_count()``: Binder, JupyterHub on Kubernetes and most containers limit CPU
     with a cgroup *quota* (cgroup v2's ``cpu.max``, v1's ``cpu.cfs_quota_us`` over
     ``cpu.cfs_period_us``), while the CPU count and ``os.sched_getaffinity`` still list every CPU
     of the host. A capacity prediction made from the host's count would be many times too high.
-    A quota of 1.5 CPUs counts as 2 (two requests can run at once, each a little slower).
+    A quota can be fractional, and so is the answer: 1.5 CPUs is 1.5, which is what a throughput
+    ceiling (cores / service time) needs. Where a whole number of things must run at once (users,
+    threads), round it up: ``math.ceil(usable_cores())`` -- two requests can run at once on 1.5
+    CPUs, each a little slower.
     """
     if hasattr(os, "sched_getaffinity"):
-        cores = len(os.sched_getaffinity(0))
+        cores: float = len(os.sched_getaffinity(0))
     else:  # macOS, Windows
         cores = os.cpu_count() or 1
     quota = _cgroup_cpu_quota(Path(cgroup_root))
     if quota is not None:
-        cores = min(cores, max(1, math.ceil(quota)))
+        cores = min(cores, quota)
     return cores
 
 
