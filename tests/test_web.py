@@ -20,12 +20,12 @@ from support import shop_digest
 from cachelab import keys
 from cachelab.shop.app import Shop
 from cachelab.shop.data import DATA_END
-from cachelab.web._config import CACHE_MODES
+from cachelab.web._config import CacheMode
 from cachelab.web._service import WebService
 
 TTL_S = 60
-CACHED_MODES = [mode for mode in CACHE_MODES if mode != "none"]
-REDIS_MODES = [mode for mode in CACHE_MODES if mode.startswith("redis")]
+CACHED_MODES = [mode for mode in CacheMode if mode is not CacheMode.NONE]
+REDIS_MODES = [mode for mode in CacheMode if mode.uses_redis]
 
 
 def integrity(path: Path) -> str:
@@ -106,7 +106,7 @@ def reference(tiny_shop_path: Path) -> Iterator[Shop]:
 # --------------------------------------------------------------------------- reads, every mode
 
 
-@pytest.mark.parametrize("mode", CACHE_MODES)
+@pytest.mark.parametrize("mode", list(CacheMode))
 def test_the_homepage_answers_the_trending_products(services, mode, reference):
     service = services[mode]
     reply = service.get("/")
@@ -114,7 +114,7 @@ def test_the_homepage_answers_the_trending_products(services, mode, reference):
     assert reply.body == {"trending": reference.trending()}
 
 
-@pytest.mark.parametrize("mode", CACHE_MODES)
+@pytest.mark.parametrize("mode", list(CacheMode))
 def test_a_product_page_answers_the_products_row(services, mode, reference):
     service = services[mode]
     reply = service.get("/products/42")
@@ -122,11 +122,11 @@ def test_a_product_page_answers_the_products_row(services, mode, reference):
     assert reply.body["id"] == 42 and reply.body["name"] == reference.product(42)["name"]
 
 
-@pytest.mark.parametrize("mode", CACHE_MODES)
+@pytest.mark.parametrize("mode", list(CacheMode))
 def test_cached_pages_say_how_long_a_browser_may_keep_them(services, mode):
     service = services[mode]
     reply = service.get("/")
-    if service.cache_mode == "none":
+    if service.cache_mode is CacheMode.NONE:
         assert reply.headers["cache-control"] == "no-cache"
         assert "x-cache" not in reply.headers
     else:
@@ -146,7 +146,7 @@ def test_a_cached_mode_misses_once_then_hits(services, mode):
             assert replies[-1].headers["x-cache"] == "hit"
 
 
-@pytest.mark.parametrize("mode", CACHE_MODES)
+@pytest.mark.parametrize("mode", list(CacheMode))
 def test_stats_reports_every_worker_and_their_totals(services, mode):
     service = services[mode]
     before = service.stats()
@@ -176,7 +176,7 @@ def test_only_keys_under_the_services_own_prefix_are_written(services, mode):
 # --------------------------------------------------------------------------- writes, every mode
 
 
-@pytest.mark.parametrize("mode", CACHE_MODES)
+@pytest.mark.parametrize("mode", list(CacheMode))
 def test_a_sale_lowers_the_stock_and_records_one_order(services, mode):
     service = services[mode]
     orders_before = row_counts(service.db_path)[1]
@@ -188,7 +188,7 @@ def test_a_sale_lowers_the_stock_and_records_one_order(services, mode):
     assert "cache-control" not in reply.headers
 
 
-@pytest.mark.parametrize("mode", CACHE_MODES)
+@pytest.mark.parametrize("mode", list(CacheMode))
 def test_a_price_change_answers_the_new_price(services, mode):
     service = services[mode]
     reply = service.post("/products/13/price", {"price_cents": 4321})
@@ -227,7 +227,7 @@ BAD_REQUESTS = [  # (method, path, body, status, what the message must say)
     BAD_REQUESTS,
     ids=[f"{m} {p} {b!r}"[:60] for m, p, b, _, _ in BAD_REQUESTS],
 )
-@pytest.mark.parametrize("mode", CACHE_MODES)
+@pytest.mark.parametrize("mode", list(CacheMode))
 def test_a_bad_request_gets_its_status_and_a_json_message(
     services, mode, method, path, body, status, message
 ):
@@ -239,7 +239,7 @@ def test_a_bad_request_gets_its_status_and_a_json_message(
     assert re.search(message, reply.body["error"]), reply.body
 
 
-@pytest.mark.parametrize("mode", CACHE_MODES)
+@pytest.mark.parametrize("mode", list(CacheMode))
 def test_refused_requests_leave_the_database_exactly_as_it_was(services, mode):
     service = services[mode]
     before = shop_digest(service.db_path)

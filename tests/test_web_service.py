@@ -207,9 +207,9 @@ def test_the_command_line_help_lists_every_cache_mode_and_endpoint():
     help_text = subprocess.run(
         [sys.executable, "-m", "cachelab.web", "--help"], capture_output=True, text=True, check=True
     ).stdout
-    from cachelab.web._config import CACHE_MODES
+    from cachelab.web._config import CacheMode
 
-    for needed in (*CACHE_MODES, "--workers", "--port", "POST /products/ID/price", "GET  /stats"):
+    for needed in (*CacheMode, "--workers", "--port", "POST /products/ID/price", "GET  /stats"):
         assert needed in help_text
 
 

@@ -2,11 +2,11 @@
 
 Lessons import what this package exports; the modules behind it are private:
 
-- ``_config``   what the service is told at start (``ServiceConfig``, the cache modes);
+- ``_config``   what the service is told at start (``ServiceConfig``, ``CacheMode``);
 - ``_app``      the Starlette application: pages, cache modes, status codes, headers;
 - ``_edges``    what a request must be first: this machine's host, JSON writes, a small body;
 - ``_stats``    each worker's counters, shared through small files, for ``GET /stats``;
-- ``_server``   ``python -m cachelab.web``: the command line, and uvicorn with N workers;
+- ``_server``   ``python -m cachelab.web``: the command line, and gunicorn's N uvicorn workers;
 - ``_service``  ``WebService``: start the service from a notebook or a test, and stop it;
 - ``_load``     an open-loop load generator, bounded in requests and seconds.
 
@@ -19,8 +19,8 @@ Lessons import what this package exports; the modules behind it are private:
 (['miss', 'hit', 'hit'], 100, 0)
 """
 
-from cachelab.web._config import MODE_DESCRIPTIONS
+from cachelab.web._config import CacheMode
 from cachelab.web._load import LoadRun, run_load, sustained, sweep_rates
 from cachelab.web._service import WebService
 
-__all__ = ["MODE_DESCRIPTIONS", "WebService", "LoadRun", "run_load", "sustained", "sweep_rates"]
+__all__ = ["CacheMode", "WebService", "LoadRun", "run_load", "sustained", "sweep_rates"]

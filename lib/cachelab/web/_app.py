@@ -97,7 +97,7 @@ from cachelab.shop.app import _MAX_PRICE_CENTS, _MAX_QUANTITY, OutOfStock, Shop
 from cachelab.shop.data import DATA_END
 from cachelab.stampedes import SingleFlight, WaitTimeout, _LockWatch
 from cachelab.web import _stats as stats
-from cachelab.web._config import ENVIRONMENT_VARIABLE, ServiceConfig
+from cachelab.web._config import CacheMode, ServiceConfig
 from cachelab.web._edges import (
     ForeignOrigin,
     NotJson,
@@ -110,7 +110,6 @@ from cachelab.web._edges import (
 __all__ = [
     "create_app",
     "create_ceiling_app",
-    "app_from_environment",
     "ShopPages",
     "BadRequest",
     "Unprocessable",
@@ -164,10 +163,10 @@ class ShopPages:
         self.cache = _open_cache(config)
         self.single_flight = (
             SingleFlight(self.cache, lock_ttl=config.lock_ttl, wait_timeout=config.wait_timeout)
-            if config.cache == "redis-single-flight"
+            if config.cache is CacheMode.REDIS_SINGLE_FLIGHT
             else None
         )
-        self.deletes_on_write = config.cache in ("memory", "redis-delete-on-write")
+        self.deletes_on_write = config.cache in (CacheMode.MEMORY, CacheMode.REDIS_DELETE_ON_WRITE)
         self.executor = ThreadPoolExecutor(config.threads, thread_name_prefix="cachelab-shop")
         self._local = threading.local()
         self._shops: list[Shop] = []
@@ -381,9 +380,9 @@ def _noting(loaded: list, load: Callable[[], Any]) -> Callable[[], Any]:
 
 
 def _open_cache(config: ServiceConfig):
-    if config.cache == "none":
+    if config.cache is CacheMode.NONE:
         return None
-    if config.cache == "memory":
+    if config.cache is CacheMode.MEMORY:
         return MemoryCache(ttl=config.ttl, max_entries=MEMORY_MAX_ENTRIES)
     from cachelab.environment.redis_server import (
         connect,  # REDIS_URL, set by whoever started the service
@@ -611,20 +610,13 @@ def create_app(config: ServiceConfig) -> Starlette:
             pages.counters.close()
             pages.close()
 
-    app = Starlette(
-        routes=[
-            Route("/", homepage, methods=["GET"]),
-            Route("/products/{product_id}", product, methods=["GET"]),
-            Route("/products/{product_id}/price", set_price, methods=["POST"]),
-            Route("/products/{product_id}/sell", sell, methods=["POST"]),
-            Route("/stats", worker_stats, methods=["GET"]),
-        ],
-        exception_handlers={HTTPException: _http_error, Exception: _server_error},
-        middleware=[trusted_hosts(config.host)],
-        lifespan=lifespan,
-    )
-    app.state.config = config
-    return app
+    routes = [
+        Route("/", homepage, methods=["GET"]),
+        Route("/products/{product_id}", product, methods=["GET"]),
+        Route("/products/{product_id}/price", set_price, methods=["POST"]),
+        Route("/products/{product_id}/sell", sell, methods=["POST"]),
+    ]
+    return _starlette(config, routes, lifespan)
 
 
 def create_ceiling_app(config: ServiceConfig) -> Starlette:
@@ -653,25 +645,18 @@ def create_ceiling_app(config: ServiceConfig) -> Starlette:
         request.app.state.counters.publish(requests=counted["requests"])
         return Response(body, media_type="application/json")
 
+    return _starlette(config, [Route("/", constant, methods=["GET"])], lifespan)
+
+
+def _starlette(config: ServiceConfig, routes: list[Route], lifespan: Callable) -> Starlette:
+    """A Starlette app for ``routes`` and ``GET /stats``, with the service's JSON errors and its
+    ``Host`` check (``cachelab.web._edges``); ``lifespan`` runs in each worker.
+    """
     app = Starlette(
-        routes=[
-            Route("/", constant, methods=["GET"]),
-            Route("/stats", worker_stats, methods=["GET"]),
-        ],
+        routes=[*routes, Route("/stats", worker_stats, methods=["GET"])],
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
         middleware=[trusted_hosts(config.host)],
         lifespan=lifespan,
     )
     app.state.config = config
     return app
-
-
-def app_from_environment() -> Starlette:
-    """uvicorn's app factory in each worker: the app for the config in ``CACHELAB_WEB_CONFIG``."""
-    text = os.environ.get(ENVIRONMENT_VARIABLE)
-    if not text:
-        raise RuntimeError(
-            f"{ENVIRONMENT_VARIABLE} is not set: start the service with python -m cachelab.web "
-            "or cachelab.web.WebService, which set it for the workers"
-        )
-    return create_app(ServiceConfig.from_json(text))

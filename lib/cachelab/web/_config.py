@@ -1,16 +1,14 @@
 """What the web service is told when it starts: which shop, which cache mode, which TTL.
 
-One ``ServiceConfig`` is made by whoever starts the service (the command line, or
-``WebService`` from a notebook) and handed to every worker process through one
-environment variable, ``CACHELAB_WEB_CONFIG`` (JSON): uvicorn starts the workers
-itself and calls the app factory with no arguments, so the environment is the one
-channel there is. The Redis server travels as everywhere in the course, in
+One ``ServiceConfig`` is made by the service's main process (``python -m cachelab.web``, which
+``WebService`` runs from a notebook), from its command line. The main process builds the app from
+it before gunicorn forks the workers (``cachelab.web._server``), so every worker starts with the
+same config, already checked. The Redis server travels as everywhere in the course, in
 ``REDIS_URL``.
 
->>> config = ServiceConfig(db_path="shop.db", cache="redis", ttl=30, prefix="cachelab:alice:web:",
-...                        state_dir="/tmp/x")
->>> ServiceConfig.from_json(config.to_json()) == config
-True
+>>> config = ServiceConfig(db_path="shop.db", cache="redis", ttl=30, state_dir="/tmp/x")
+>>> config.cache, config.cache.uses_redis, config.prefix.endswith(":web:")
+(<CacheMode.REDIS: 'redis'>, True, True)
 >>> ServiceConfig(db_path="shop.db", cache="redis-ish", state_dir="/tmp/x")
 Traceback (most recent call last):
 ...
@@ -20,9 +18,9 @@ ValueError: cache must be one of 'none', 'memory', 'redis', 'redis-delete-on-wri
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
-from typing import Optional
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Optional
 
 from cachelab import keys
 from cachelab._internal.validation import (
@@ -32,35 +30,57 @@ from cachelab._internal.validation import (
     validate_whole_number,
 )
 
-__all__ = [
-    "CACHE_MODES",
-    "MODE_DESCRIPTIONS",
-    "APPS",
-    "ENVIRONMENT_VARIABLE",
-    "MAX_THREADS",
-    "MAX_WAITERS",
-    "ServiceConfig",
-    "needs_redis",
-]
+__all__ = ["CacheMode", "APPS", "MAX_THREADS", "MAX_WAITERS", "ServiceConfig", "cache_mode"]
 
-CACHE_MODES = ("none", "memory", "redis", "redis-delete-on-write", "redis-single-flight")
-"""The cache modes the service can start in (``--cache``)."""
 
-MODE_DESCRIPTIONS = {
-    "none": "no cache: every page runs its query",
-    "memory": "a MemoryCache in each worker; a write deletes the key in that worker's cache only",
-    "redis": "one RedisCache shared by every worker; writes leave it alone (TTL only)",
-    "redis-delete-on-write": "the shared RedisCache; a write deletes the keys it made stale",
-    "redis-single-flight": "the shared RedisCache, TTL only; on a miss, one load per key at a "
-    "time (lesson 08's SingleFlight)",
-}
-"""One line per cache mode, as ``--help`` and the lesson tell them."""
+class CacheMode(StrEnum):
+    """The cache modes the service can start in (``--cache``), each with what the service does.
+
+    A mode is its command-line name (``CacheMode.REDIS == "redis"``), so either may be passed
+    where a mode is asked for; ``description`` is the line that ``--help`` and lesson 10 show.
+
+    >>> [mode.value for mode in CacheMode if mode.uses_redis]
+    ['redis', 'redis-delete-on-write', 'redis-single-flight']
+    >>> CacheMode("memory").description
+    "a MemoryCache in each worker; a write deletes the key in that worker's cache only"
+    """
+
+    NONE = "none", "no cache: every page runs its query"
+    MEMORY = (
+        "memory",
+        "a MemoryCache in each worker; a write deletes the key in that worker's cache only",
+    )
+    REDIS = "redis", "one RedisCache shared by every worker; writes leave it alone (TTL only)"
+    REDIS_DELETE_ON_WRITE = (
+        "redis-delete-on-write",
+        "the shared RedisCache; a write deletes the keys it made stale",
+    )
+    REDIS_SINGLE_FLIGHT = (
+        "redis-single-flight",
+        "the shared RedisCache, TTL only; on a miss, one load per key at a time (lesson 08's "
+        "SingleFlight)",
+    )
+
+    def __new__(cls, value: str, description: str) -> "CacheMode":
+        mode = str.__new__(cls, value)
+        mode._value_ = value
+        mode.description = description
+        return mode
+
+    @property
+    def uses_redis(self) -> bool:
+        """Whether this mode caches in the shared Redis."""
+        return self.value.startswith("redis")
+
+
+def cache_mode(value: Any) -> CacheMode:
+    """``value`` (a ``CacheMode`` or its name) as a ``CacheMode``; a ``ValueError`` lists them."""
+    return CacheMode(validate_choice(value, "cache", [mode.value for mode in CacheMode]))
+
 
 APPS = ("shop", "ceiling")
 """What the service serves: the shop, or (``ceiling``) the homepage's bytes as a constant --
 what uvicorn and Starlette can serve on this machine when the page costs nothing."""
-
-ENVIRONMENT_VARIABLE = "CACHELAB_WEB_CONFIG"
 
 MAX_THREADS = 256
 """The most threads one worker's pool may have."""
@@ -69,17 +89,12 @@ MAX_WAITERS = 10_000
 """The most single-flight waiters per key one worker may be told to keep (``max_waiters``)."""
 
 
-def needs_redis(cache: str) -> bool:
-    """Whether cache mode ``cache`` uses the shared Redis."""
-    return validate_choice(cache, "cache", CACHE_MODES).startswith("redis")
-
-
 @dataclass(frozen=True)
 class ServiceConfig:
     """How one web service runs; every worker gets the same.
 
     - ``db_path``: the shop's SQLite file (``data.build_shop()`` by default on the command line);
-    - ``cache``: one of ``CACHE_MODES``; ``ttl``: seconds every page stays cached;
+    - ``cache``: a ``CacheMode`` (or its name); ``ttl``: seconds every page stays cached;
     - ``prefix``: the Redis keys' prefix (under the learner's: ``cachelab:<learner>:web:``);
     - ``state_dir``: a folder for the workers' counters (``/stats``);
     - ``app``: ``"shop"``, or ``"ceiling"`` (a constant page, to measure the stack alone);
@@ -94,7 +109,7 @@ class ServiceConfig:
 
     db_path: str
     state_dir: str
-    cache: str = "none"
+    cache: CacheMode = CacheMode.NONE
     ttl: float = 30.0
     prefix: Optional[str] = None
     app: str = "shop"
@@ -105,7 +120,7 @@ class ServiceConfig:
     host: str = "127.0.0.1"
 
     def __post_init__(self) -> None:
-        validate_choice(self.cache, "cache", CACHE_MODES)
+        object.__setattr__(self, "cache", cache_mode(self.cache))
         validate_choice(self.app, "app", APPS)
         if validate_ttl(self.ttl) is None:
             raise ValueError("ttl must be a number of seconds > 0: every cached page expires")
@@ -121,10 +136,3 @@ class ServiceConfig:
                 raise TypeError(
                     f"{name} must be a path (a non-empty str), got {getattr(self, name)!r}"
                 )
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
-
-    @classmethod
-    def from_json(cls, text: str) -> "ServiceConfig":
-        return cls(**json.loads(text))

@@ -1,31 +1,42 @@
-"""Serve the shop over HTTP from a shell: the service's main process and its workers.
+"""Serve the shop over HTTP from a shell: the service's main process, and gunicorn's workers.
 
     python -m cachelab.web --port 8000 --workers 2 --cache redis
 
-This is the service's main process. It decides what every worker gets -- the
-shop's database, the cache mode, the TTL, the Redis server -- binds the listening
-socket, and hands both to uvicorn, which starts ``--workers`` worker processes that
-all accept connections on that one socket.
+This is the service's main process. It decides what every worker gets -- the shop's database,
+the cache mode, the TTL, the Redis server -- and builds the app once. gunicorn then binds the
+listening socket and forks ``--workers`` worker processes that all accept connections on it, each
+running the app in uvicorn (gunicorn's worker class from the ``uvicorn-worker`` package). gunicorn
+supervises them: a worker that dies is replaced, and if one cannot start the app the whole service
+stops with exit status 3 (``STARTUP_FAILURE``).
 
-The shop: ``--db FILE`` serves (and writes) that file. Without it, the service
-serves a private copy of the course's shop (``data.build_shop()``), made in its
-state folder and removed when it stops: a price posted over HTTP must not stay in
-every later lesson, nor make the next ``build_shop()`` think the course's file is
-damaged. The state folder (the workers' counters, the copy) is removed however the
-service stops: Ctrl-C, SIGTERM, or an error.
+Why gunicorn, and why ``--preload`` (``preload_app``): the app is loaded in this process, which has
+imported everything already, and the workers are forked from it, so a worker starts in
+milliseconds instead of importing Starlette, the shop and the caches again (uvicorn's own
+``--workers`` starts fresh interpreters); lesson 10 starts five services side by side. Nothing that
+belongs to one worker is made before the fork: each worker's lifespan opens its own thread pool,
+shops, cache (a ``MemoryCache`` of its own, or its own connection to the shared Redis) and
+counters, so per-worker caches really are per worker. Lesson 10 teaches what the workers do, not
+how they are supervised, so that part is gunicorn's (which runs on Linux and macOS; on Windows
+the course runs inside WSL 2).
 
-Redis is chosen as everywhere in the course: ``$REDIS_URL`` if set; otherwise, in a
-mode that needs Redis, this process starts one private ``redis-server``
-(``redis_server._private_server()``) and passes its URL to every worker in
-``REDIS_URL``, so that all of them share it. It stops with the service.
+The shop: ``--db FILE`` serves (and writes) that file. Without it, the service serves a private
+copy of the course's shop (``data.build_shop()``), made in its state folder and removed when it
+stops: a price posted over HTTP must not stay in every later lesson, nor make the next
+``build_shop()`` think the course's file is damaged. The state folder (the workers' counters, the
+copy) is removed however the service stops: Ctrl-C, SIGTERM, or an error.
 
-The service listens on the loopback interface only (127.0.0.1 by default): it has
-no passwords, and anyone who can reach it can change prices. ``--port 0`` picks a
-free port; the line ``serving ... on http://127.0.0.1:<port>`` says which.
+Redis is chosen as everywhere in the course: ``$REDIS_URL`` if set; otherwise, in a mode that
+needs Redis, this process starts one private ``redis-server`` (``redis_server.connect()``) and
+passes its URL to every worker in ``REDIS_URL``, so that all of them share it. It stops with the
+service.
+
+The service listens on the loopback interface only (127.0.0.1 by default): it has no passwords,
+and anyone who can reach it can change prices. ``--port 0`` picks a free port; the line ``serving
+... on http://127.0.0.1:<port>`` says which.
 
 >>> arguments = parse_arguments(["--cache", "redis", "--workers", "4", "--port", "0"])
 >>> arguments.cache, arguments.workers, arguments.host
-('redis', 4, '127.0.0.1')
+(<CacheMode.REDIS: 'redis'>, 4, '127.0.0.1')
 """
 
 from __future__ import annotations
@@ -38,33 +49,24 @@ import signal
 import sqlite3
 import sys
 import tempfile
-import time
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
+
+from gunicorn.app.base import BaseApplication
 
 from cachelab import keys
 from cachelab._internal.validation import validate_whole_number
 from cachelab.shop.data import _SIZES
 from cachelab.web._config import (
     APPS,
-    CACHE_MODES,
-    ENVIRONMENT_VARIABLE,
     MAX_THREADS,
     MAX_WAITERS,
-    MODE_DESCRIPTIONS,
+    CacheMode,
     ServiceConfig,
-    needs_redis,
+    cache_mode,
 )
 
-__all__ = [
-    "MAX_WORKERS",
-    "READY_LINE",
-    "STARTUP_FAILURE",
-    "parse_arguments",
-    "serve",
-    "run_workers",
-    "main",
-]
+__all__ = ["MAX_WORKERS", "READY_LINE", "STARTUP_FAILURE", "parse_arguments", "serve", "main"]
 
 MAX_WORKERS = 32
 """The most worker processes one service starts."""
@@ -73,7 +75,7 @@ READY_LINE = "cachelab.web: serving"
 """How the line that announces the service's address starts (``WebService`` waits for it)."""
 
 STARTUP_FAILURE = 3
-"""uvicorn's exit status when the app cannot start (the same here)."""
+"""The exit status when a worker cannot start the app (gunicorn's ``WORKER_BOOT_ERROR``)."""
 
 
 def _loopback(host: str) -> str:
@@ -90,25 +92,16 @@ def _loopback(host: str) -> str:
     )
 
 
-def _workers(text: str) -> int:
-    try:
-        return validate_whole_number(int(text), "--workers", maximum=MAX_WORKERS)
-    except (TypeError, ValueError) as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
+def _whole_number(option: str, minimum: int = 1, maximum: int = 1) -> Callable[[str], int]:
+    """An argparse ``type``: a whole number for ``option`` in ``[minimum, maximum]``."""
 
+    def parse(text: str) -> int:
+        try:
+            return validate_whole_number(int(text), option, minimum=minimum, maximum=maximum)
+        except (TypeError, ValueError) as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
 
-def _threads(text: str) -> int:
-    try:
-        return validate_whole_number(int(text), "--threads", maximum=MAX_THREADS)
-    except (TypeError, ValueError) as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
-def _waiters(text: str) -> int:
-    try:
-        return validate_whole_number(int(text), "--max-waiters", maximum=MAX_WAITERS)
-    except (TypeError, ValueError) as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
+    return parse
 
 
 def _seconds(text: str) -> float:
@@ -121,10 +114,10 @@ def _seconds(text: str) -> float:
     return value
 
 
-def _port(text: str) -> int:
+def _cache(text: str) -> CacheMode:
     try:
-        return validate_whole_number(int(text), "--port", minimum=0, maximum=65_535)
-    except (TypeError, ValueError) as error:
+        return cache_mode(text)
+    except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
@@ -139,12 +132,13 @@ def parse_arguments(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     _add_serving_options(parser)
     parser.add_argument("--lock-ttl", type=_seconds, default=5.0, help=argparse.SUPPRESS)
     parser.add_argument("--wait-timeout", type=_seconds, default=5.0, help=argparse.SUPPRESS)
-    parser.add_argument("--max-waiters", type=_waiters, default=64, help=argparse.SUPPRESS)
+    waiters = _whole_number("--max-waiters", maximum=MAX_WAITERS)
+    parser.add_argument("--max-waiters", type=waiters, default=64, help=argparse.SUPPRESS)
     parser.add_argument(
         "--log-level",
         default="warning",
         choices=("critical", "error", "warning", "info", "debug"),
-        help="uvicorn's log level (default warning)",
+        help="gunicorn's and uvicorn's log level (default warning)",
     )
     # Where the workers keep their counters; WebService passes a folder it owns.
     parser.add_argument("--state-dir", type=Path, default=None, help=argparse.SUPPRESS)
@@ -153,7 +147,7 @@ def parse_arguments(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def _epilog() -> str:
     """The end of ``--help``: the cache modes, the endpoints, and commands to copy."""
-    modes = "\n".join(f"  {mode:<22} {MODE_DESCRIPTIONS[mode]}" for mode in CACHE_MODES)
+    modes = "\n".join(f"  {mode.value:<22} {mode.description}" for mode in CacheMode)
     return f"""cache modes:
 {modes}
 
@@ -182,13 +176,22 @@ def _add_serving_options(parser: argparse.ArgumentParser) -> None:
         help="the address to listen on, on this machine only (default 127.0.0.1)",
     )
     parser.add_argument(
-        "--port", type=_port, default=8000, help="the TCP port; 0 picks a free one (default 8000)"
+        "--port",
+        type=_whole_number("--port", minimum=0, maximum=65_535),
+        default=8000,
+        help="the TCP port; 0 picks a free one (default 8000)",
     )
-    parser.add_argument("--workers", type=_workers, default=2, help="worker processes (default 2)")
+    parser.add_argument(
+        "--workers",
+        type=_whole_number("--workers", maximum=MAX_WORKERS),
+        default=2,
+        help="worker processes (default 2)",
+    )
     parser.add_argument(
         "--cache",
-        choices=CACHE_MODES,
-        default="none",
+        type=_cache,
+        default=CacheMode.NONE,
+        metavar="{" + ",".join(CacheMode) + "}",
         help="the cache mode (default none; see below)",
     )
     parser.add_argument(
@@ -221,7 +224,7 @@ def _add_serving_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--threads",
-        type=_threads,
+        type=_whole_number("--threads", maximum=MAX_THREADS),
         default=8,
         help="requests each worker serves at once: its thread pool (default 8)",
     )
@@ -229,16 +232,13 @@ def _add_serving_options(parser: argparse.ArgumentParser) -> None:
 
 def serve(arguments: argparse.Namespace) -> int:
     """Run the service until it is stopped (Ctrl-C, SIGTERM); return the exit status."""
-    import uvicorn
-    from uvicorn.supervisors import Multiprocess
-
+    main_pid = os.getpid()
     own_state_dir = arguments.state_dir is None
     state_dir = (
         Path(tempfile.mkdtemp(prefix="cachelab-web-")) if own_state_dir else arguments.state_dir
     )
     private_copy: Optional[Path] = None
-    # uvicorn, once it has shut down on SIGTERM, raises the signal again: with Python's default
-    # handler that would end this process before the clean-up below.
+    # Until gunicorn installs its own handlers, SIGTERM ends this process through the clean-up.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         if arguments.db is not None:
@@ -259,52 +259,82 @@ def serve(arguments: argparse.Namespace) -> int:
             max_waiters=arguments.max_waiters,
             host=arguments.host,
         )
-        from cachelab.shop.app import Shop
-
-        # A missing or broken database is refused here, once, rather than in every worker.
-        Shop(config.db_path).close()
-        if needs_redis(config.cache) and config.app == "shop":
-            from cachelab.environment import redis_server
-
-            client = redis_server.connect()  # $REDIS_URL, else a private server started now
-            os.environ["REDIS_URL"] = redis_server.url_of(client)
-            client.close()  # each worker opens its own connection
-        os.environ[ENVIRONMENT_VARIABLE] = config.to_json()
-
-        uvicorn_config = uvicorn.Config(
-            "cachelab.web._app:app_from_environment",
-            factory=True,
-            host=arguments.host,
-            port=arguments.port,
-            workers=arguments.workers,
-            log_level=arguments.log_level,
-            access_log=False,
-            timeout_graceful_shutdown=5,
-        )
-        socket = uvicorn_config.bind_socket()
-        socket.listen(uvicorn_config.backlog)  # from now on connections wait for a worker
-        port = socket.getsockname()[1]
-        print(
-            f"{READY_LINE} the shop ({config.app}, cache={config.cache}, ttl={config.ttl:g} s, "
-            f"{arguments.workers} worker(s) x {arguments.threads} threads) on http://{arguments.host}:{port}",
-            flush=True,
-        )
-        if arguments.workers > 1 and hasattr(os, "fork"):
-            return run_workers(uvicorn_config, socket, arguments.workers)
-        if arguments.workers > 1:  # no fork (Windows): uvicorn's own supervisor spawns them
-            Multiprocess(uvicorn_config, sockets=[socket]).run()
-        else:
-            uvicorn.Server(uvicorn_config).run(sockets=[socket])
+        _use_the_shared_redis(config)
+        _Gunicorn(config, arguments).run()
         return 0
+    except SystemExit as stop:  # gunicorn's arbiter ends with sys.exit(status)
+        return stop.code if isinstance(stop.code, int) else 1
     finally:
-        if private_copy is not None:
-            shutil.rmtree(private_copy, ignore_errors=True)
-        if own_state_dir:
-            shutil.rmtree(state_dir, ignore_errors=True)
+        # A worker is a fork of this process and leaves through here too: the clean-up is the
+        # main process's alone.
+        if os.getpid() == main_pid:
+            if private_copy is not None:
+                shutil.rmtree(private_copy, ignore_errors=True)
+            if own_state_dir:
+                shutil.rmtree(state_dir, ignore_errors=True)
 
 
 def _exit_on_sigterm(number: int, frame: object) -> None:
     raise SystemExit(0)
+
+
+def _use_the_shared_redis(config: ServiceConfig) -> None:
+    """Refuse a missing or broken shop once, here, rather than in every worker; and, in a mode
+    that caches in Redis, put the server's URL in ``REDIS_URL`` for the workers (starting a
+    private server now if ``$REDIS_URL`` is not set).
+    """
+    from cachelab.shop.app import Shop
+
+    Shop(config.db_path).close()
+    if config.cache.uses_redis and config.app == "shop":
+        from cachelab.environment import redis_server
+
+        client = redis_server.connect()  # $REDIS_URL, else a private server started now
+        os.environ["REDIS_URL"] = redis_server.url_of(client)
+        client.close()  # each worker opens its own connection
+
+
+class _Gunicorn(BaseApplication):
+    """gunicorn, told by this module what to run, instead of by its command line and config file:
+    its documented way of being embedded ("custom application").
+    """
+
+    def __init__(self, config: ServiceConfig, arguments: argparse.Namespace) -> None:
+        self.config = config
+        self.arguments = arguments
+        super().__init__()
+
+    def load_config(self) -> None:
+        host = f"[{self.arguments.host}]" if ":" in self.arguments.host else self.arguments.host
+        settings = {
+            "bind": [f"{host}:{self.arguments.port}"],
+            "workers": self.arguments.workers,
+            "worker_class": "uvicorn_worker.UvicornWorker",
+            "preload_app": True,  # the app is built here, once, and the workers are forked
+            "loglevel": self.arguments.log_level,
+            "graceful_timeout": 5,  # seconds a worker has to finish its requests on SIGTERM
+            "keepalive": 5,  # uvicorn's own default for idle keep-alive connections
+            "control_socket_disable": True,  # no gunicornc socket in the learner's home
+            "when_ready": self.announce,
+        }
+        for name, value in settings.items():
+            self.cfg.set(name, value)
+
+    def load(self) -> Any:
+        from cachelab.web._app import create_app
+
+        return create_app(self.config)
+
+    def announce(self, arbiter: Any) -> None:
+        """Print ``READY_LINE`` with the port: the socket is bound, the workers come next."""
+        port = arbiter.LISTENERS[0].getsockname()[1]
+        config, arguments = self.config, self.arguments
+        print(
+            f"{READY_LINE} the shop ({config.app}, cache={config.cache}, ttl={config.ttl:g} s, "
+            f"{arguments.workers} worker(s) x {config.threads} threads) "
+            f"on http://{arguments.host}:{port}",
+            flush=True,
+        )
 
 
 def copy_shop(folder: Path, size: Optional[str] = None) -> Path:
@@ -327,93 +357,6 @@ def copy_shop(folder: Path, size: Optional[str] = None) -> Path:
     finally:
         reading.close()
     return target
-
-
-def _worker(uvicorn_config, socket) -> None:
-    """The body of one forked worker: a uvicorn server on the shared socket, until told to stop."""
-    import traceback
-
-    import uvicorn
-
-    # The parent's handlers are inherited; uvicorn installs its own, and once it has shut
-    # down cleanly it raises the signal again, which must then end this process.
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    status = 0
-    try:
-        uvicorn.Server(uvicorn_config).run(sockets=[socket])
-    except SystemExit as stop:  # uvicorn exits with 3 when the app cannot start
-        status = stop.code if isinstance(stop.code, int) else 1
-    except BaseException:
-        traceback.print_exc()
-        status = 1
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(status)
-
-
-def run_workers(uvicorn_config, socket, workers: int, grace_s: float = 5.0) -> int:
-    """Fork ``workers`` uvicorn servers on ``socket``; supervise them until SIGTERM or SIGINT.
-
-    The way gunicorn runs uvicorn workers with ``--preload``: this process has imported
-    everything already, so a forked worker starts in milliseconds instead of importing
-    it all again (uvicorn's own ``--workers`` starts fresh interpreters). It is
-    single-threaded when it forks, which is what makes forking safe. A worker that
-    dies is replaced; one that cannot start the app stops the whole service.
-    Returns the exit status: 0, or 3 if a worker could not start.
-    """
-    import cachelab.web._app  # noqa: F401 -- imported once, here, for every worker
-
-    stopping = []
-    for handled in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(handled, lambda number, frame: stopping.append(number))
-
-    def fork_one() -> int:
-        pid = os.fork()
-        if pid == 0:
-            _worker(uvicorn_config, socket)
-        return pid
-
-    children = {fork_one() for _ in range(workers)}
-    status = 0
-    while not stopping:
-        try:
-            pid, wait_status = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            pid = 0
-        if pid in children:
-            children.discard(pid)
-            code = os.waitstatus_to_exitcode(wait_status)
-            if code == STARTUP_FAILURE:
-                print("cachelab.web: a worker could not start the app; stopping", flush=True)
-                status = STARTUP_FAILURE
-                break
-            print(f"cachelab.web: worker {pid} ended ({code}); starting another", flush=True)
-            children.add(fork_one())
-            continue
-        time.sleep(0.1)
-    for pid in children:
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-    deadline = time.monotonic() + grace_s
-    while children and time.monotonic() < deadline:
-        for pid in list(children):
-            try:
-                if os.waitpid(pid, os.WNOHANG)[0] == pid:
-                    children.discard(pid)
-            except ChildProcessError:
-                children.discard(pid)
-        time.sleep(0.02)
-    for pid in children:  # still there after the grace period
-        try:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-        except (ProcessLookupError, ChildProcessError):
-            pass
-    return status
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -10,7 +10,7 @@ when it stops)::
 
 Stopping is done by process id, and reaches the workers too: the service leads a
 process group of its own (its workers belong to it), and ``stop()`` signals that
-group -- SIGTERM, so uvicorn shuts the workers down cleanly, then SIGKILL for
+group -- SIGTERM, so gunicorn shuts the workers down cleanly, then SIGKILL for
 anything still there after a grace period. The group is also a session of its own,
 so Jupyter's "Interrupt kernel" (which signals the kernel's process group) leaves
 the service running for the ``with`` block to stop. If the kernel *dies*, the same
@@ -43,7 +43,7 @@ from typing import Any, Optional, Union
 from cachelab import keys
 from cachelab._internal import watchdog
 from cachelab._internal.validation import validate_choice, validate_number, validate_whole_number
-from cachelab.web._config import APPS, CACHE_MODES, MAX_THREADS, MAX_WAITERS, needs_redis
+from cachelab.web._config import APPS, MAX_THREADS, MAX_WAITERS, CacheMode, cache_mode
 from cachelab.web._load import wait_until_idle
 from cachelab.web._server import MAX_WORKERS, READY_LINE
 
@@ -81,8 +81,8 @@ atexit.register(stop_all)
 
 
 class WebService:
-    """The shop served by ``workers`` uvicorn worker processes in ``cache`` mode, on 127.0.0.1,
-    each serving up to ``threads`` requests at once.
+    """The shop served by ``workers`` worker processes in ``cache`` mode (a ``CacheMode``, or its
+    name), on 127.0.0.1, each serving up to ``threads`` requests at once.
 
     ``db_path`` is the shop it serves, and writes; by default a private copy of the course's shop
     (``data.build_shop()``) that the service makes and removes. A lesson that looks at the database
@@ -102,7 +102,7 @@ class WebService:
 
     def __init__(
         self,
-        cache: str = "none",
+        cache: Union[CacheMode, str] = CacheMode.NONE,
         *,
         workers: int = 2,
         ttl: float = 30.0,
@@ -115,7 +115,7 @@ class WebService:
         max_waiters: int = 64,
         start_timeout_s: float = 60.0,
     ) -> None:
-        self.cache_mode = validate_choice(cache, "cache", CACHE_MODES)
+        self.cache_mode = cache_mode(cache)
         self.workers = validate_whole_number(workers, "workers", maximum=MAX_WORKERS)
         self.ttl = validate_number(ttl, "ttl", above=0, maximum=365 * 86_400, unit="seconds")
         self.app = validate_choice(app, "app", APPS)
@@ -173,7 +173,7 @@ class WebService:
         self.folder = Path(tempfile.mkdtemp(prefix="cachelab-web-"))
         (self.folder / "state").mkdir()
         environment = dict(os.environ, PYTHONUNBUFFERED="1")
-        if needs_redis(self.cache_mode) and self.app == "shop":
+        if self.cache_mode.uses_redis and self.app == "shop":
             from cachelab.environment import redis_server
 
             self._redis_client = redis_server.connect()
@@ -182,7 +182,7 @@ class WebService:
             sys.executable, "-m", "cachelab.web",
             "--host", "127.0.0.1", "--port", "0",
             "--workers", str(self.workers),
-            "--cache", self.cache_mode,
+            "--cache", self.cache_mode.value,
             "--ttl", repr(float(self.ttl)),
             "--prefix", self.prefix,
             "--app", self.app,
@@ -343,7 +343,7 @@ class WebService:
         them.
         """
         if self._redis_client is None:
-            raise RuntimeError(f"cache mode {self.cache_mode!r} uses no Redis")
+            raise RuntimeError(f"cache mode {self.cache_mode.value!r} uses no Redis")
         from cachelab.cache import RedisCache
 
         return RedisCache(self._redis_client, prefix=self.prefix)
@@ -372,4 +372,4 @@ class WebService:
 
     def __repr__(self) -> str:
         state = f"running at {self.url}" if self.is_running() else "stopped"
-        return f"WebService(cache={self.cache_mode!r}, workers={self.workers}, {state})"
+        return f"WebService(cache={self.cache_mode.value!r}, workers={self.workers}, {state})"
