@@ -472,6 +472,17 @@ def _unavailable(message: str) -> JSONResponse:
     return response
 
 
+_CLIENT_ERRORS = {
+    BadRequest: 400,
+    ForeignOrigin: 403,
+    OutOfStock: 409,
+    TooLarge: 413,
+    NotJson: 415,
+    Unprocessable: 422,
+}
+"""The requests the service refuses, and the status that says why (RFC 9110, section 15.5)."""
+
+
 async def _answer(pages: ShopPages, work: Callable[[], Any], respond: Callable) -> Response:
     """Await ``work()`` (which reads the request, checks it, then serves it) and turn its result
     or its error into an HTTP answer.
@@ -479,18 +490,9 @@ async def _answer(pages: ShopPages, work: Callable[[], Any], respond: Callable) 
     with pages.counting():
         try:
             return respond(await work())
-        except BadRequest as error:
-            return error_response(400, str(error))
-        except ForeignOrigin as error:
-            return error_response(403, str(error))
-        except TooLarge as error:
-            return error_response(413, str(error))
-        except NotJson as error:
-            return error_response(415, str(error))
-        except Unprocessable as error:
-            return error_response(422, str(error))
-        except OutOfStock as error:
-            return error_response(409, str(error))
+        except tuple(_CLIENT_ERRORS) as error:
+            status = next(code for kind, code in _CLIENT_ERRORS.items() if isinstance(error, kind))
+            return error_response(status, str(error))
         except (KeyError, IndexError):  # lookups inside our own code: bugs, not 404s
             raise
         except LookupError as error:  # the shop's "no product with id ... in <file name>"

@@ -175,18 +175,12 @@ def _add_serving_options(parser: argparse.ArgumentParser) -> None:
         default="127.0.0.1",
         help="the address to listen on, on this machine only (default 127.0.0.1)",
     )
+    port = _whole_number("--port", minimum=0, maximum=65_535)
     parser.add_argument(
-        "--port",
-        type=_whole_number("--port", minimum=0, maximum=65_535),
-        default=8000,
-        help="the TCP port; 0 picks a free one (default 8000)",
+        "--port", type=port, default=8000, help="the TCP port; 0 picks a free one (default 8000)"
     )
-    parser.add_argument(
-        "--workers",
-        type=_whole_number("--workers", maximum=MAX_WORKERS),
-        default=2,
-        help="worker processes (default 2)",
-    )
+    workers = _whole_number("--workers", maximum=MAX_WORKERS)
+    parser.add_argument("--workers", type=workers, default=2, help="worker processes (default 2)")
     parser.add_argument(
         "--cache",
         type=_cache,
