@@ -65,44 +65,31 @@ def _threads(count: int, target: Callable[[int], Any], within_s: float = 30.0) -
 
 def check_load_once(load_once: Callable[..., Any]) -> str:
     """Exercise 08.1: ``load_once(cache, key, loader, ttl, lock_ttl, wait_timeout)``."""
+
+    def answer(cache: MemoryCache, loader: Callable[[], Any], prop: str, topic: str) -> Any:
+        """``load_once`` with a TTL of 60 s, a lock TTL of 5 s and a 2 s wait; an exception it
+        raises fails ``prop``.
+        """
+        return _call(load_once, cache, _KEY, loader, 60, 5, 2, property_=prop, topic=topic)
+
     # A hit: no lock, no load.
     cache = MemoryCache()
     cache.set(_KEY, ["cached page"], 60)
     prop = "a hit returns the cached value without calling the loader"
-    value = _call(load_once, cache, _KEY, lambda: ["loaded"], 60, 5, 2, property_=prop, topic="hit")
+    value = answer(cache, lambda: ["loaded"], prop, "hit")
     _expect(_same(value, ["cached page"]), prop, value, topic="hit")
     cache = MemoryCache()
     cache.set(_KEY, None, 60)  # "nothing there" is an answer worth caching too
     loads = []
     prop = "a cached None is a hit: returned without calling the loader"
-    value = _call(
-        load_once,
-        cache,
-        _KEY,
-        lambda: loads.append(1) or ["loaded"],
-        60,
-        5,
-        2,
-        property_=prop,
-        topic="hit",
-    )
+    value = answer(cache, lambda: loads.append(1) or ["loaded"], prop, "hit")
     _expect(value is None and not loads, prop, "the loader ran" if loads else value, topic="hit")
 
     # A miss on its own: one load, stored, lock released.
     cache = MemoryCache()
     prop = "a miss calls the loader once, stores its value and returns it"
     loads = []
-    value = _call(
-        load_once,
-        cache,
-        _KEY,
-        lambda: loads.append(1) or ["page"],
-        60,
-        5,
-        2,
-        property_=prop,
-        topic="fill",
-    )
+    value = answer(cache, lambda: loads.append(1) or ["page"], prop, "fill")
     _expect(_same(value, ["page"]) and loads == [1], prop, value, topic="fill")
     _expect(
         _same(cache.get(_KEY), ["page"]),
@@ -144,9 +131,7 @@ def check_load_once(load_once: Callable[..., Any]) -> str:
         return ["slow page"]
 
     prop = "the lock is taken with a TTL (lock_ttl), so a holder that dies cannot block forever"
-    value = _call(
-        load_once, cache, _KEY, outlives_its_lock, 60, 5, 2, property_=prop, topic="lock-ttl"
-    )
+    value = answer(cache, outlives_its_lock, prop, "lock-ttl")
     _expect(
         seen.get("during") is not None,
         "the loader runs while the lock is held "
@@ -170,7 +155,7 @@ def check_load_once(load_once: Callable[..., Any]) -> str:
         "a holder whose lock expired mid-load neither releases the new holder's lock nor "
         "stores its value over theirs (compare the token: set_and_release)"
     )
-    _call(load_once, cache, _KEY, lock_taken_over, 60, 5, 2, property_=prop, topic="token")
+    answer(cache, lock_taken_over, prop, "token")
     _expect(cache.get(_LOCK) == "another request's token", prop, cache.get(_LOCK), topic="token")
     _expect(cache.get(_KEY) is None, prop, cache.get(_KEY), topic="token")
 
