@@ -259,8 +259,8 @@ def serve(arguments: argparse.Namespace) -> int:
     except SystemExit as stop:  # gunicorn's arbiter ends with sys.exit(status)
         return stop.code if isinstance(stop.code, int) else 1
     finally:
-        # A worker is a fork of this process and leaves through here too: the clean-up is the
-        # main process's alone.
+        # A worker is a fork of this process, and gunicorn ends one with sys.exit(), which would
+        # pass through here: the clean-up is the main process's alone.
         if os.getpid() == main_pid:
             if private_copy is not None:
                 shutil.rmtree(private_copy, ignore_errors=True)

@@ -362,7 +362,7 @@ class WebService:
         return wait_until_idle(self.url, timeout_s=timeout_s)
 
     def log(self) -> str:
-        """What the service has printed so far (uvicorn's warnings and errors, at least)."""
+        """What the service has printed so far (gunicorn's and uvicorn's warnings and errors)."""
         if self.folder is None:
             return ""
         try:
