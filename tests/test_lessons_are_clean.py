@@ -103,6 +103,9 @@ def test_valid_against_nbformat_s_schema(path: Path) -> None:
     import nbformat
 
     notebook = load_notebook(path)
+    stored_ids = [cell.get("id") for cell in notebook["cells"]]  # validate() repairs repeats
+    repeated = sorted({i for i in stored_ids if i is not None and stored_ids.count(i) > 1})
+    assert not repeated, f"{path.name}: cell ids used twice {repeated} (nbformat renames them)"
     try:
         nbformat.validate(notebook)
     except nbformat.ValidationError as error:
