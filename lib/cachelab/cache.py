@@ -122,10 +122,8 @@ class _AtomicCache(Cache, Protocol):
     def delete_if_equal(self, key: str, value: Any) -> bool:
         """Delete ``key`` only if it holds ``value``; True if it was deleted."""
 
-    def replace_if_equal(
-        self, key: str, expected: Any, value: Any, ttl: Optional[float] = None
-    ) -> bool:
-        """Store ``value`` (with ``ttl``) only if ``key`` holds ``expected``; True if stored."""
+    def replace_if_equal(self, key: str, expected: Any, value: Any, ttl: float) -> bool:
+        """Store ``value`` for ``ttl`` seconds only if ``key`` holds ``expected``; True if so."""
 
     def set_and_release(
         self, key: str, value: Any, ttl: Optional[float] = None, *, lock_key: str, token: str
@@ -293,13 +291,11 @@ class MemoryCache:
                 return False
             return self.delete(key)
 
-    def replace_if_equal(
-        self, key: str, expected: Any, value: Any, ttl: Optional[float] = None
-    ) -> bool:
-        """Store ``value`` (with ``ttl``) only if ``key`` holds a value equal to ``expected``;
-        True if stored (compare-and-set)."""
+    def replace_if_equal(self, key: str, expected: Any, value: Any, ttl: float) -> bool:
+        """Store ``value`` for ``ttl`` seconds only if ``key`` holds a value equal to
+        ``expected``; True if stored (compare-and-set: a lock's holder renews it so)."""
         keys._validate_key(key)
-        ttl = validate_ttl(ttl)
+        ttl = _required_ttl(ttl)
         with self._lock:
             entry = self._live_entry(key)
             if entry is _MISSING or entry[0] != expected:
@@ -361,16 +357,10 @@ end
 return 0
 """
 
-# Compare-and-set: replace a lock's token (and restart its TTL) only while it holds ours.
+# Compare-and-set: replace a lock's token, and restart its TTL, only while it holds ours.
 _REPLACE_IF_EQUAL_SCRIPT = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then
-    return 0
-end
-if ARGV[3] == '' then
-    redis.call('SET', KEYS[1], ARGV[2])
-else
-    redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-end
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1
 """
 
@@ -691,13 +681,12 @@ class RedisCache:
             self.stats.deletes += 1
         return deleted
 
-    def replace_if_equal(
-        self, key: str, expected: Any, value: Any, ttl: Optional[float] = None
-    ) -> bool:
-        """Store ``value`` (with ``ttl``) only if ``key`` holds ``expected`` (compare-and-set,
-        one Lua script); True if stored."""
+    def replace_if_equal(self, key: str, expected: Any, value: Any, ttl: float) -> bool:
+        """Store ``value`` for ``ttl`` seconds only if ``key`` holds ``expected`` (compare-and-set,
+        one Lua script: a lock's holder renews it so); True if stored."""
         redis_key = keys._redis_key(self.prefix, key)
-        arguments = [to_json(expected), to_json(value), self._ttl_argument(ttl)]
+        milliseconds = str(max(1, round(_required_ttl(ttl) * 1000)))
+        arguments = [to_json(expected), to_json(value), milliseconds]
         stored = bool(
             self._run(lambda: self._replace_if_equal(keys=[redis_key], args=arguments), redis_key)
         )
@@ -776,6 +765,13 @@ def _delete_keys_under(
     if batch:
         deleted += len(batch) if dry_run else client.unlink(*batch)
     return deleted
+
+
+def _required_ttl(ttl: Any) -> float:
+    """A TTL that must be given: a renewed lock without one would never expire."""
+    if ttl is None:
+        raise TypeError("ttl must be a number of seconds: a lock without a TTL never expires")
+    return validate_ttl(ttl)
 
 
 def to_json(value: Any) -> str:
