@@ -22,6 +22,7 @@ from cachelab.show.plots import (  # noqa: E402
     plot_latency_histograms,
     plot_load_by_users,
     plot_protection_runs,
+    plot_rate_sweeps,
     plot_strategy_runs,
     plot_warm_up,
 )
@@ -127,3 +128,37 @@ def test_protection_runs_give_each_protection_its_own_hatching_in_every_panel():
     for axes in figure.axes:
         assert len({bar.get_hatch() for bar in axes.patches}) == len(runs), axes.get_title()
     assert [bar.get_width() for bar in figure.axes[1].patches] == pytest.approx([40, 30, 2])
+
+
+@dataclass
+class _LoadRun:
+    rate_per_s: float
+    ok: int
+    median_s: float
+    p95_s: float
+    p99_s: float
+    throughput_per_s: float
+    error_fraction: float
+    db_queries_per_s: float
+
+
+def _sweep(slowdown: float, queries: float) -> list[_LoadRun]:
+    return [
+        _LoadRun(rate, 20, 0.01 * slowdown, 0.02 * slowdown, 0.03 * slowdown, rate, 0.0, queries)
+        for rate in (10, 20, 40)
+    ]
+
+
+def test_rate_sweeps_draw_each_sweep_in_its_own_style_in_all_four_panels():
+    sweeps = {"none": _sweep(3, 40.0), "redis": _sweep(1, 0.1)}
+    figure = plot_rate_sweeps(sweeps, ceiling_per_s=25, p95_budget_s=0.05, title="two modes")
+    _every_axes_is_labelled(figure)
+    for axes in figure.axes:
+        mode_lines = [line for line in axes.lines if line.get_label() in sweeps]
+        assert [line.get_label() for line in mode_lines] == list(sweeps), axes.get_title()
+        assert len({(line.get_linestyle(), line.get_marker()) for line in mode_lines}) == 2
+    latency = figure.axes[0]
+    assert list(latency.lines[0].get_ydata()) == pytest.approx([60, 60, 60])  # p95 in ms
+    colours = {"none": "#000000", "redis": "#D55E00"}
+    again = plot_rate_sweeps(sweeps, ceiling_per_s=25, p95_budget_s=0.05, colours=colours)
+    assert [line.get_color() for line in again.axes[1].lines[:2]] == ["#000000", "#D55E00"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 from cachelab.lab.timing import format_seconds, percentile
 
@@ -21,6 +21,7 @@ __all__ = [
     "plot_latency_histograms",
     "plot_load_by_users",
     "plot_protection_runs",
+    "plot_rate_sweeps",
     "plot_strategy_runs",
     "plot_warm_up",
 ]
@@ -37,10 +38,12 @@ _SERIES = [  # (colour, line style, marker, hatch): the n-th series of a figure
 ]
 
 
-def _subplots(columns: int, figsize: tuple[float, float], **options: Any) -> tuple[Any, Any]:
+def _subplots(
+    columns: int, figsize: tuple[float, float], rows: int = 1, **options: Any
+) -> tuple[Any, Any]:
     import matplotlib.pyplot as plt  # imported when a figure is drawn, not when cachelab is
 
-    return plt.subplots(1, columns, figsize=figsize, **options)
+    return plt.subplots(rows, columns, figsize=figsize, **options)
 
 
 def plot_latencies(latencies_s: Sequence[float], title: str = "every request, in order") -> Any:
@@ -244,4 +247,80 @@ def plot_warm_up(runs: Mapping[str, Any], bin_s: float = 0.5) -> Any:
     for axes in (expiries, loads):
         axes.legend(fontsize=8)
     figure.tight_layout()
+    return figure
+
+
+_SWEEP_PANELS = ("latency", "throughput", "errors: timeouts and cut-offs", "load on the database")
+"""The titles of the four panels of ``plot_rate_sweeps``, in reading order."""
+
+
+def plot_rate_sweeps(
+    sweeps: Mapping[str, Sequence[Any]],
+    ceiling_per_s: float,
+    p95_budget_s: float,
+    title: str = "the service under load",
+    colours: Optional[Mapping[str, str]] = None,
+) -> Any:
+    """Four views of load sweeps against the arrival rate offered, one series per sweep
+    (``sweeps``: name -> the runs of ``web.sweep_rates``, each with ``rate_per_s``, ``ok``,
+    ``median_s``, ``p95_s``, ``p99_s``, ``throughput_per_s``, ``error_fraction`` and
+    ``db_queries_per_s``): latency (the p95 as a line, the p50 to p99 as a band), throughput,
+    errors and database queries per second.
+
+    A dotted vertical line marks ``ceiling_per_s`` (lesson 10's predicted ceiling, cores / S) in
+    every panel, a grey line the p95 budget, and a dotted diagonal "everything offered, served".
+    Each sweep keeps its colour, line style and marker in every panel; pass ``colours`` (name ->
+    colour) to match another figure's.
+    """
+    figure, panels = _subplots(2, (11, 7.5), rows=2)
+    (latency, throughput), (errors, queries) = panels
+    for (name, runs), (colour, style, marker, _) in zip(sweeps.items(), _SERIES):
+        colour = (colours or {}).get(name, colour)
+        line = dict(color=colour, linestyle=style, marker=marker, markersize=5, label=str(name))
+        answered = [run for run in runs if run.ok]
+        answered_rates = [run.rate_per_s for run in answered]
+        latency.plot(answered_rates, [run.p95_s * 1e3 for run in answered], **line)
+        latency.fill_between(
+            answered_rates,
+            [run.median_s * 1e3 for run in answered],
+            [run.p99_s * 1e3 for run in answered],
+            color=colour,
+            alpha=0.12,
+        )
+        rates = [run.rate_per_s for run in runs]
+        throughput.plot(rates, [run.throughput_per_s for run in runs], **line)
+        errors.plot(rates, [100 * run.error_fraction for run in runs], **line)
+        queries.plot(rates, [run.db_queries_per_s for run in runs], **line)
+    every_run = [run for runs in sweeps.values() for run in runs]
+    lowest, highest = min(r.rate_per_s for r in every_run), max(r.rate_per_s for r in every_run)
+    throughput.plot(
+        [lowest, highest], [lowest, highest], ":", color=_GREY, label="everything offered, served"
+    )
+    latency.axhline(
+        p95_budget_s * 1e3,
+        color=_GREY,
+        linewidth=1,
+        label=f"p95 budget {format_seconds(p95_budget_s)}",
+    )
+    for axes in panels.flat:
+        axes.axvline(ceiling_per_s, color=_GREY, linestyle=":", linewidth=1.2)
+        axes.set_xscale("log")
+        axes.set_xlabel("arrival rate offered (requests/s, log scale)")
+    latency.set_yscale("log")
+    latency.set_ylabel("latency (ms, log): p95 line, p50-p99 band")
+    throughput.set_yscale("log")
+    throughput.set_ylabel("answers per second (log)")
+    errors.set_ylabel("errors (% of requests)")
+    errors.set_ylim(0, max(5, *(100 * run.error_fraction for run in every_run)) * 1.1)
+    queries.set_ylabel("database queries per second")
+    for axes, heading in zip(panels.flat, _SWEEP_PANELS):
+        axes.set_title(heading)
+    count = len(sweeps)
+    handles, labels = latency.get_legend_handles_labels()
+    figure.legend(handles[:count], labels[:count], loc="lower center", ncol=count, fontsize=9)
+    latency.legend(handles[count:], labels[count:], fontsize=8, loc="upper right")
+    extra_handles, extra_labels = throughput.get_legend_handles_labels()
+    throughput.legend(extra_handles[count:], extra_labels[count:], fontsize=8, loc="upper left")
+    figure.suptitle(title)
+    figure.tight_layout(rect=(0, 0.05, 1, 1))
     return figure
