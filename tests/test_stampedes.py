@@ -895,8 +895,6 @@ def test_the_guards_store_under_keys_of_their_own(redis_cache, clock):
     SingleFlight(redis_cache).get_or_load(HOT, lambda: "plain", ttl=60)
     EarlyRefresh(redis_cache, clock=clock).get_or_load(HOT, lambda: "early", ttl=60)
     StaleWhileRevalidate(redis_cache, 10, 60, clock=clock).get_or_load(HOT, lambda: "swr")
-    stored = {
-        key.removeprefix(redis_cache.prefix)
-        for key in redis_cache.client.scan_iter(match=keys._scan_pattern(redis_cache.prefix))
-    }
-    assert stored == {HOT, keys._early_refresh(HOT), keys._stale_while_revalidate(HOT)}
+    stored = set(redis_cache.client.scan_iter(match=keys._scan_pattern(redis_cache.prefix)))
+    expected = [HOT, keys._early_refresh(HOT), keys._stale_while_revalidate(HOT)]
+    assert stored == {keys._redis_key(redis_cache.prefix, key) for key in expected}

@@ -15,7 +15,9 @@ Three layers:
 - the *Redis key* is the logical key under a prefix: ``cachelab:alice:product:42``.
   Every prefix starts with ``_COURSE_PREFIX`` and ends with ``:``, so the course can
   only ever delete its own keys, and one prefix can never be the start of another
-  learner's (``cachelab:a1`` would have covered ``cachelab:a10…``).
+  learner's (``cachelab:a1`` would have covered ``cachelab:a10…``). A key that lives
+  beside another (its lock, lease or refresh marker) carries a Redis Cluster hash tag,
+  so that the two share a slot (``_redis_key``).
 
 >>> product(42)
 'product:42'
@@ -227,9 +229,16 @@ def _validate_key(key: str) -> str:
 
     A key is a non-empty string of at most ``_MAX_KEY_LENGTH`` printable characters: no
     newlines, tabs or other control characters (they make logs and ``redis-cli`` output
-    lie). Spaces, unicode letters and glob characters are fine: a key is never a pattern.
+    lie), and no braces (Redis Cluster reads ``{…}`` as a hash tag, which ``_redis_key``
+    sets). Spaces, unicode letters and glob characters are fine: a key is never a pattern.
     """
-    if type(key) is str and 0 < len(key) <= _MAX_KEY_LENGTH and key.isprintable():
+    if (
+        type(key) is str
+        and 0 < len(key) <= _MAX_KEY_LENGTH
+        and key.isprintable()
+        and "{" not in key
+        and "}" not in key
+    ):
         return key  # the common case, checked quickly: caches call this on every operation
     if not isinstance(key, str):
         raise TypeError(f"cache keys are non-empty strings, got {type(key).__name__} {key!r}")
@@ -239,15 +248,46 @@ def _validate_key(key: str) -> str:
         raise ValueError(
             f"cache keys are at most {_MAX_KEY_LENGTH:,} characters, got one of {len(key):,}"
         )
+    if "{" in key or "}" in key:
+        raise ValueError(
+            f"cache keys hold no braces: Redis Cluster reads {{...}} as a hash tag, got {key!r}"
+        )
     raise ValueError(
         f"cache keys are printable characters: no newlines, tabs or control characters, got {key!r}"
     )
     return key
 
 
+_COMPANIONS = ("lock:", "lease:", "refresh:", "xfetch:", "swr:")
+"""Kinds of key that live beside a value key (``lock(key)``, ``lease(key)``, ...), and that
+Lua scripts change together with it."""
+
+
 def _redis_key(prefix: str, key: str) -> str:
-    """The Redis key that stores logical ``key`` under ``prefix`` (both validated)."""
-    return _validate_prefix(prefix) + _validate_key(key)
+    """The Redis key that stores logical ``key`` under ``prefix`` (both validated).
+
+    A key that lives beside another -- ``lock:trending:…`` beside ``trending:…`` --
+    carries a Redis Cluster *hash tag*: the other's whole Redis key, in braces. A
+    Cluster hashes only what is inside the first braces of a key, and a key without
+    braces whole, so both land in one slot, and the scripts that change both at once
+    (fill and release a lock or a lease) run on a Cluster too instead of failing with
+    ``CROSSSLOT``. Value keys, the ones learners read, are unchanged.
+
+    >>> _redis_key("cachelab:alice:", "trending:days=7:limit=10")
+    'cachelab:alice:trending:days=7:limit=10'
+    >>> _redis_key("cachelab:alice:", lock("trending:days=7:limit=10"))
+    'cachelab:alice:lock:{cachelab:alice:trending:days=7:limit=10}'
+    >>> _redis_key("cachelab:alice:", lock(_stale_while_revalidate("home")))
+    'cachelab:alice:lock:swr:{cachelab:alice:home}'
+    """
+    prefix, key = _validate_prefix(prefix), _validate_key(key)
+    kinds, base = "", key
+    while base.startswith(_COMPANIONS):
+        kind, _, rest = base.partition(":")
+        kinds, base = kinds + kind + ":", rest
+    if not kinds or not base:
+        return prefix + key
+    return f"{prefix}{kinds}{{{prefix}{base}}}"
 
 
 def _scan_pattern(prefix: str) -> str:
