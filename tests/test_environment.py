@@ -32,6 +32,10 @@ PYPI_TO_CONDA = {
     ),
     "jupyterhub": ("jupyterhub-singleuser", "a conda image runs the hub's single-user server"),
     "playwright": ("pip:playwright", "installed from PyPI: it drives the system's Chromium"),
+    "uvicorn-worker": (
+        "pip:uvicorn-worker",
+        "from PyPI: gunicorn's uvicorn worker class, whose conda-forge package was not checked",
+    ),
 }
 OWN_FLOORS = {
     # conda-forge name: why its minimum version is not pyproject.toml's

@@ -52,6 +52,10 @@ def plot_latencies(latencies_s: Sequence[float], title: str = "every request, in
 
     Lesson 02 reads its first latency distribution from it: the order shows when the slow ones
     came, the histogram how they spread.
+
+    >>> figure = plot_latencies([0.010, 0.012, 0.011, 0.030, 0.012])
+    >>> [axes.get_xlabel() for axes in figure.axes]
+    ['request number', 'requests']
     """
     latencies_ms = [s * 1e3 for s in latencies_s]
     median_s, p95_s = statistics.median(latencies_s), percentile(latencies_s, 95)
@@ -111,7 +115,7 @@ def plot_latency_histograms(
 
 
 def plot_load_by_users(
-    runs: Sequence[Any], cores: int, cpu_per_request_s: float, title: str = "under load"
+    runs: Sequence[Any], cores: float, cpu_per_request_s: float, title: str = "under load"
 ) -> Any:
     """Throughput (left) and latency (right) against the number of concurrent users, from one run
     per user count (``lab.loadtest.sweep_users``'s: ``users``, ``throughput_per_s``, ``median_s``,
@@ -130,7 +134,7 @@ def plot_load_by_users(
         [min(u, cores) / cpu_per_request_s for u in users],
         ":",
         color=_GREY,
-        label=f"ceiling: min(users, {cores} cores) / CPU time per request",
+        label=f"ceiling: min(users, {cores:g} cores) / CPU time per request",
     )
     throughput.set_ylabel("requests per second (all users)")
     throughput.set_title("throughput")
