@@ -519,6 +519,8 @@ _EXERCISES = {
 _CONSTRUCT = (
     "Your class must accept exactly the arguments the check passes, by name: look at the "
     "exercise's signature, and at the error in the message above.",
+    "The ❌ shows the call the check makes, such as make_cache(ttl=60, clock=clock): give your "
+    "__init__ parameters with exactly those names, and the defaults the exercise shows.",
 )
 
 _HINTS = {
@@ -527,41 +529,52 @@ _HINTS = {
         "miss": (
             "A key that was never set is not an error: get must return the default, not raise "
             "KeyError.",
-            "Look the key up with self.entries.get(key) or `key in self.entries`, and return "
-            "default when absent.",
+            "Ask your dict of entries whether it holds the key (the in operator, or dict.get with "
+            "a default) instead of indexing it with [].",
+            "When the key is absent, return the default your get was called with, whatever it is.",
         ),
         "store": (
             "set must store the value so that a later get returns it, replacing what was there.",
-            "Keep one dict, key -> (value, expires_at); set always writes a new pair for the key.",
+            "One dict of entries is enough: the key maps to what you stored for it, and a second "
+            "set for the same key simply writes over the first.",
         ),
         "falsy": (
             "A cached 0 or [] is a value like any other. How does your get decide that something "
             "is a miss?",
-            "`if value:` treats 0 and [] as missing. Tell a miss apart by whether the key is in "
-            "the dict (or compare with a sentinel object), never by the value's truth.",
+            "`if value:` is false for 0 and [] as well as for a missing entry: the truth of the "
+            "value cannot tell them apart.",
+            "Decide hit or miss by whether the key is in your dict of entries (or by comparing "
+            "with a sentinel object of your own), never by the value.",
         ),
         "delete": (
             "delete(key) removes that one key, and deleting a key that is not there is fine.",
-            "self.entries.pop(key, None) removes a key without raising when it is absent.",
+            "dict.pop takes a default as its second argument: with one, a missing key is not an "
+            "error.",
         ),
         "deadline": (
-            "Every time comes from the clock you were given: self.clock(). Store when each entry "
-            "stops being valid, and compare with the clock at every get.",
-            "expires_at = self.clock() + self.ttl at set time; in get, the entry is a miss when "
-            "self.clock() >= expires_at -- at exactly the deadline it is already gone (>=, not >).",
+            "Every time comes from the clock you were given, called as a function: store when "
+            "each entry stops being valid, and compare with the clock at every get.",
+            "At set time, the deadline is the clock's time now plus the ttl; keep it beside the "
+            "value.",
+            "At exactly the deadline the entry is already gone: in get, a read at or after the "
+            "deadline is a miss (>=, not >).",
         ),
         "sliding": (
             "Reading an entry must not change its expiry: only set does.",
-            "Does your get write anything back into the dict? It should only read.",
+            "Does your get write anything back into your dict of entries? It should only read "
+            "(and at most remove an entry that has expired).",
         ),
         "restart": (
             "Setting a key that is already cached starts its TTL again, from that set.",
-            "In set, always compute a fresh expires_at = self.clock() + self.ttl; never keep the "
-            "old deadline.",
+            "In set, compute the deadline from the clock afresh every time, even when the key is "
+            "already there.",
+            "Look for a branch in your set that keeps the old entry's deadline when the key "
+            "exists: the new value needs a new deadline.",
         ),
         "per-entry": (
             "Each entry has its own deadline; one expiring says nothing about the others.",
-            "Store expires_at with each value, not once for the whole cache.",
+            "Keep the deadline with each value in your dict of entries, not once for the whole "
+            "cache.",
         ),
     },
     "03.2": {
@@ -569,60 +582,75 @@ _HINTS = {
         "miss": (
             "A key that was never set is a miss (return the default), and a miss must not change "
             "the cache.",
-            "Check `key in self.entries` before touching anything; only a hit moves an entry.",
+            "Find out whether the key is in your entries before touching anything: only a hit "
+            "changes the order of use.",
         ),
         "bound": (
-            "The cache may never hold more than max_entries entries: after storing, if it is over, "
-            "evict.",
-            "Keep the entries in an OrderedDict; after each set, while len(self.entries) > "
-            "self.max_entries, remove one entry.",
+            "The cache may never hold more than max_entries entries: after storing, if it is "
+            "over, evict.",
+            "collections.OrderedDict remembers an order among its keys and can remove from either "
+            "end: a good home for your entries.",
+            "After each set, compare how many entries you hold with max_entries, and remove one "
+            "while there are too many.",
         ),
         "order": (
             "Evict the least recently used entry: the one whose last get or set is the oldest.",
-            "An OrderedDict keeps order of insertion; popitem(last=False) removes the oldest end. "
-            "Keep the most recently used entry at the other end.",
+            "An OrderedDict's popitem(last=False) removes the entry at the oldest end.",
+            "Keep your entries ordered by use, least recent at the end you evict from and most "
+            "recent at the other.",
         ),
         "recency": (
             "A hit is a use: after get(key) succeeds, that key is the most recently used.",
-            "In get, call self.entries.move_to_end(key) on a hit, before returning the value.",
+            "OrderedDict.move_to_end(key) moves a key to the most recent end of the order.",
+            "A get that finds its key must change the order too, not only set.",
         ),
         "overwrite": (
             "Setting a key that is already cached replaces its value: it is not a new entry, so "
             "nothing is evicted, and it becomes the most recently used.",
-            "Store first, then move_to_end(key), then evict only while len > max_entries. Evicting "
-            "before storing throws out an entry even when the key was already there.",
+            "Evicting before storing throws out an entry even when the key was already there: "
+            "store first, then decide.",
+            "After storing, make the key the most recent, then evict only while you hold more "
+            "than max_entries.",
         ),
         "delete": (
             "delete(key) removes that one key, and deleting a key that is not there is fine.",
-            "self.entries.pop(key, None) removes a key without raising when it is absent.",
+            "dict.pop (and OrderedDict.pop) takes a default as its second argument: with one, a "
+            "missing key is not an error.",
         ),
     },
     "03.3": {
         "shape": (
             "cached(ttl, clock) returns a decorator; the decorator takes a function and returns a "
             "new function (the wrapper) that returns what the original returns.",
-            "Three nested functions: def cached(ttl, clock): def decorator(func): "
-            "def wrapper(*args): ... return wrapper; return decorator.",
+            "That is three functions nested in one another: cached, the decorator inside it, and "
+            "the wrapper inside that, which takes *args.",
+            "Each function returns the one nested in it: the decorator returns the wrapper, and "
+            "cached returns the decorator.",
         ),
         "once": (
             "The wrapper keeps results: a second call with the same arguments within the TTL "
             "returns the kept result without calling the original.",
-            "Keep a dict in the decorator, args -> (result, expires_at); look args up before "
-            "calling func.",
+            "Keep a dict of results in the decorator, made once per decorated function, and look "
+            "in it before calling the function.",
+            "Only a miss calls the original; store what it returned before you return it.",
         ),
         "arguments": (
             "The cache key must include the arguments: product 1 and product 2 are different "
             "results.",
-            "Use the tuple args itself as the dict key.",
+            "The wrapper receives the arguments as the tuple args, and a tuple can be a dict key.",
         ),
         "expiry": (
             "A kept result is fresh while clock() < its expiry; after that, call the original "
             "again.",
-            "Store (result, clock() + ttl); in the wrapper, recompute when clock() >= expires_at.",
+            "Keep each result's deadline beside it: the clock's time at the call plus ttl.",
+            "In the wrapper, a result whose deadline has come (>=) counts as a miss: call the "
+            "original and store the new result with a new deadline.",
         ),
         "none": (
             "A function that returns None has still done its work: its None must be cached too.",
-            "Test `args in results`, not `results.get(args) is None`: None is a result too.",
+            "A lookup that gives None cannot tell a missing entry from a kept None.",
+            "Ask whether the arguments are in your dict of results (the in operator), not whether "
+            "what you find is None.",
         ),
     },
 }

@@ -132,44 +132,56 @@ _HINTS = {
     "02.1": {
         "sort": (
             "A percentile is read off the samples in order, smallest first.",
-            "ordered = sorted(samples) gives a sorted copy; then look for the position "
-            "(len(ordered) - 1) * q / 100.",
+            "sorted() gives you a sorted copy of the samples; the position to read is (n - 1) × q "
+            "/ 100 in that copy.",
+            "Do all the reading (the position, the two neighbours) on the sorted copy, never on "
+            "the list you were given.",
         ),
         "ends": (
-            "q = 0 is the smallest sample and q = 100 the largest: the position runs from 0 to len "
-            "- 1.",
-            "At q = 100 the position is the last index: there is no sample after it to interpolate "
-            "towards, so take min(below + 1, len(ordered) - 1).",
+            "q = 0 is the smallest sample and q = 100 the largest: the position runs from 0 to "
+            "len - 1.",
+            "At q = 100 the position is the last index itself: there is no sample after it to "
+            "interpolate towards.",
+            "Make sure the neighbour above the position never goes past the last index of the "
+            "sorted list.",
         ),
         "interpolate": (
             "The position is usually fractional, e.g. 3.6: the answer lies 60 % of the way from "
             "the sample at index 3 to the one at index 4.",
-            "below = int(position); fraction = position - below; "
-            "answer = ordered[below] + (ordered[above] - ordered[below]) * fraction.",
+            "Split the position into its whole part (int() gives it) and its fraction: the whole "
+            "part is the index of the sample below.",
+            "The answer is the sample below, plus the fraction of the gap between it and the "
+            "sample above.",
         ),
         "copy": (
             "Your function changed the list it was given: the caller's samples must come back as "
             "they were.",
-            "samples.sort() sorts in place; sorted(samples) returns a new list.",
+            "list.sort() sorts in place, the caller's list included; sorted() returns a new list "
+            "and leaves the original alone.",
         ),
     },
     "02.2": {
         "formula": (
-            "A core busy all the time does one second of work per second. How many seconds of work "
-            "arrive per second?",
-            "Work per second = requests per second × seconds of work per request; that many cores "
-            "are busy.",
+            "A core busy all the time does one second of work per second. How many seconds of "
+            "work arrive per second?",
+            "Every request brings its own seconds of database work: multiply the requests per "
+            "second by the work of one request.",
+            "The seconds of work that arrive per second are the number of cores kept busy: that "
+            "product is the answer, once its units are right.",
         ),
         "units": (
             "Check the units: query_ms is in milliseconds, and the answer is in cores (seconds of "
             "work per second).",
-            "Divide by 1000: 100 requests/s × 23 ms = 100 × 0.023 s = 2.3 cores.",
+            "Turn the milliseconds into seconds before you multiply: 23 ms is 0.023 s.",
+            "Try it by hand: 100 requests/s of 23 ms each should come out as 2.3 cores.",
         ),
         "negative": (
             "Refuse impossible input before computing anything, with a ValueError that says what "
             "was wrong.",
-            "if requests_per_s < 0 or query_ms < 0: raise ValueError(f'... got {requests_per_s!r}, "
-            "{query_ms!r}')",
+            "Compare each input with 0 at the top of the function: a negative rate and a negative "
+            "time are both impossible.",
+            "Put the values you were given in the message (an f-string with !r shows them as they "
+            "are), so the caller sees what was wrong.",
         ),
     },
 }

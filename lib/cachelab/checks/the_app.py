@@ -341,53 +341,67 @@ _HINTS = {
         "query": (
             "Start from the subquery inside TRENDING_SQL: it adds up units since a time, per "
             "product. You want the same per category.",
-            "Join orders to products (ON products.id = orders.product_id), keep orders with "
-            "ordered_at >= :since, and GROUP BY products.category.",
-            "SELECT products.category AS category, SUM(orders.quantity) AS units_sold ... ; "
-            "list(sqlite_utils.Database(db_path).query(sql, {'since': ...})) gives dicts.",
+            "The category is a column of products, and the units are in orders: join the two "
+            "tables on the product's id, and keep only the orders since your :since parameter.",
+            "Group the joined rows by category, and name the two columns you select exactly "
+            "category and units_sold, so that each row comes back as the dict the check compares.",
         ),
         "order": (
             "The rows are right but in the wrong order: biggest seller first, and ties broken by "
             "name.",
-            "ORDER BY units_sold DESC, category",
+            "Sort in the SQL with ORDER BY, on two columns: the units first, descending, then the "
+            "category name for the ties.",
         ),
         "sum": (
             "Units are the quantity of each order, not the number of orders.",
-            "SUM(orders.quantity), not COUNT(*).",
+            "COUNT(*) counts orders; the aggregate that adds up a column is SUM, applied to the "
+            "orders' quantity.",
         ),
         "parameters": (
             "A value computed in Python must reach SQLite beside the SQL, as a parameter, never "
             "inside the SQL text: an f-string or + builds the query out of data.",
-            "Write ordered_at >= :since in the SQL, and pass {'since': DATA_END - days * DAY} as "
-            "the second argument of query() (or execute()).",
+            "Put a named placeholder such as :since in the SQL text, and give query() (or "
+            "execute()) a dict that maps since to the time you computed.",
+            "Compute the time from DATA_END, DAY and days in Python first; the SQL string itself "
+            "should be the same for every days.",
         ),
         "validate": (
             "Check days before you open the database: it must be a whole number >= 1.",
-            "A bool is an int in Python: isinstance(days, bool) or not isinstance(days, int) or "
-            "days < 1 → raise ValueError(...).",
+            "isinstance tells you whether days is an int, but a bool is an int in Python too: "
+            'True must be refused as well as 2.5 and "7".',
+            "Put the check at the very top of the function and raise ValueError (or TypeError for "
+            "a non-number) with a message that shows the days you were given.",
         ),
         "missing": (
             "SQLite quietly creates an empty database when asked to open a file that does not "
             "exist.",
-            "Before opening it: if not Path(db_path).is_file(): raise FileNotFoundError(...).",
+            "pathlib's Path(db_path).is_file() says whether the file is there without creating "
+            "anything.",
+            "Ask before sqlite_utils ever opens the path, and raise FileNotFoundError when the "
+            "file is not there: afterwards it is too late, the empty file exists.",
         ),
     },
     "01.2": {
         "columns": (
             "List what the trending query reads from orders: the column in its WHERE, the one it "
             "groups by, and the one it adds up. A covering index holds all of them.",
-            "sqlite_utils.Database(db_path)['orders'].create_index([...three columns...]) adds an "
-            "index.",
+            "sqlite_utils.Database(db_path)['orders'].create_index([...]) adds an index over the "
+            "columns you list.",
+            "Three columns of orders, no more and no fewer: the time of the order, the product, "
+            "and the quantity.",
         ),
         "column-order": (
             "The index covers the query, but SQLite has to read all of it: the order of its "
             "columns matters.",
-            "Put ordered_at first, so SQLite can SEARCH for the recent orders; then product_id and "
-            "quantity.",
+            "An index can only be searched by its first column. Which column does the WHERE of "
+            "the trending query narrow down?",
+            "Put the column the query filters on first, so that SQLite can SEARCH for the recent "
+            "orders; the other two follow it.",
         ),
         "twice": (
             "The second run fails because the index is already there.",
-            "create_index(..., if_not_exists=True), or CREATE INDEX IF NOT EXISTS in SQL.",
+            "create_index has an if_not_exists argument, and SQL has CREATE INDEX IF NOT EXISTS: "
+            "either makes a second run do nothing.",
         ),
     },
 }
