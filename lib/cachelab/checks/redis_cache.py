@@ -350,33 +350,39 @@ _EXERCISES = {"04.1": check_get_or_load_json, "04.2": check_safe_get_or_load}
 _HINTS = {
     "04.1": {
         "miss": (
-            "On a miss (client.get(key) is None), call loader() once, store its value, and return "
-            "it.",
-            "raw = client.get(key); if raw is None: value = loader(); client.set(key, ..., "
-            "ex=ttl); return value.",
+            "On a miss (client.get(key) returns None), call loader() once, store its value, and "
+            "return it.",
+            "Read the key once with client.get and decide from what came back: None means a miss, "
+            "anything else is the stored JSON.",
+            "On the miss path call the loader exactly once, keep its value in a variable, store "
+            "that, and return that same value.",
         ),
         "store": (
             "The value must end up in Redis under exactly the key you were given.",
-            "client.set(key, json.dumps(value), ex=ttl) -- the same key, not a key of your own "
-            "making.",
+            "client.set writes a key; give it the key argument itself, not a key of your own "
+            "making or one with a prefix added.",
         ),
         "json": (
             "Redis stores text. The course stores values as JSON text, never pickle or str().",
-            "Store json.dumps(value); read back with json.loads(raw).",
+            "json.dumps turns the loader's value into JSON text, and json.loads turns it back.",
+            "Encode on the way in (before client.set) and decode on the way out (after "
+            "client.get), so the caller only ever sees the value.",
         ),
         "ttl": (
             "The key must expire by itself: set it with a TTL of ttl seconds.",
-            "client.set(key, payload, ex=ttl): ex is in seconds (px would be milliseconds).",
+            "client.set takes the TTL in the same call: ex= is in seconds, px= in milliseconds.",
         ),
         "hit": (
             "On a hit, return the value decoded from JSON, and do not call the loader.",
-            "if raw is not None: return json.loads(raw) -- before the loader is ever reached.",
+            "What client.get returns on a hit is JSON text: json.loads gives back the dict.",
+            "Return on the hit path before the code that calls the loader is ever reached.",
         ),
         "prefix": (
             "Check the key before you send anything to Redis: a key outside the course prefix is "
             "refused.",
-            "if not key.startswith('cachelab:'): raise ValueError(f'... {key!r}') -- as the first "
-            "line.",
+            "str.startswith('cachelab:') tells you whether a key is under the course prefix.",
+            "Make the check the first thing the function does, and raise ValueError with the key "
+            "in its message, before any client call.",
         ),
     },
     "04.2": {
@@ -386,26 +392,31 @@ _HINTS = {
         ),
         "stats": (
             "Count every request once: a hit adds 1 to stats.hits, a miss 1 to stats.misses.",
-            "stats.hits += 1 just before returning the decoded value; stats.misses += 1 before "
-            "calling the loader.",
+            "Each request takes exactly one of the two paths, hit or miss: count in the path, "
+            "once, not before the lookup.",
         ),
         "loader-error": (
-            "Only Redis's own errors are an outage. An error from the loader is a bug in the page: "
-            "let it through.",
-            "Catch (redis.ConnectionError, redis.TimeoutError) around the Redis calls only, and "
-            "call loader() outside every try block. `except Exception` would hide the loader's "
-            "LookupError.",
+            "Only Redis's own errors are an outage. An error from the loader is a bug in the "
+            "page: let it through.",
+            "Catch redis.ConnectionError and redis.TimeoutError only: `except Exception` would "
+            "also catch the loader's LookupError.",
+            "Keep the call to loader() outside every try block, so that nothing you catch can "
+            "come from it.",
         ),
         "down": (
             "When Redis is down, the page must still be served: from the loader.",
-            "Wrap client.get(...) in try/except (redis.ConnectionError, redis.TimeoutError): and "
-            "return loader() in the except branch.",
+            "client.get raises redis.ConnectionError (or redis.TimeoutError) when Redis is down: "
+            "that is the exception to catch.",
+            "Put only the Redis calls inside a try, and make the except branch fall back to the "
+            "loader's value.",
         ),
         "down-once": (
-            "With Redis down, each request must call the loader exactly once and count exactly one "
-            "error.",
-            "After a failed GET, count one error and return loader() at once: do not go on to the "
-            "miss path (which would load again and try a SET that fails too).",
+            "With Redis down, each request must call the loader exactly once and count exactly "
+            "one error.",
+            "After a failed GET, the SET would fail too: once you know Redis is down, do not try "
+            "it again in the same request.",
+            "Make the failed GET lead straight to one error counted and the loader's value "
+            "returned, without going on to the miss path.",
         ),
     },
 }

@@ -126,40 +126,49 @@ _HINTS = {
         "empty": (
             "With no reads there is nothing to divide by: decide what an empty list gives before "
             "anything else.",
-            "if not reads: return 0.0",
+            "The exercise says what no reads give: 0.0. Check for an empty list at the top, "
+            "before you divide.",
         ),
         "compare": (
             "A read is stale when what it served differs from the database's row at that moment: "
             "compare the whole rows, by value.",
-            "r.served != r.truth compares every field (price, stock, ...); `is not` would compare "
-            "objects, and two equal copies are not the same object.",
+            "== and != compare rows by value, field by field; is and is not ask whether two "
+            "objects are the same one, and two equal copies are not.",
+            "Compare each read's .served with its .truth, the whole row, whether the read was a "
+            "hit or a miss.",
         ),
         "divide": (
             "The fraction is stale reads divided by ALL reads, hits and misses alike, between 0 "
             "and 1.",
-            "sum(r.served != r.truth for r in reads) / len(reads) -- no * 100.",
+            "Count the stale reads, then divide by len(reads), the number of all reads.",
+            "A fraction, not a percentage: 3 stale reads out of 12 is 0.25.",
         ),
     },
     "05.2": {
         "fresh": (
             "If the served value is the truth at read_time, its age is 0.0.",
-            "The truth at read_time is the last history entry whose time is <= read_time.",
+            "The truth at read_time is the value of the last history entry whose time is <= "
+            "read_time.",
         ),
         "future": (
             "Writes after read_time have not happened yet at the moment of the read: ignore them.",
-            "known = [(t, v) for t, v in history if t <= read_time] -- then work with known only.",
+            "Keep only the history entries whose time is <= read_time (a list comprehension does "
+            "it), and work with those alone.",
         ),
         "replaced": (
-            "The age is how long the served value had been wrong: from the write that replaced it, "
-            "not from the latest write.",
-            "Find the entry where the served value was true; the entry right after it is the write "
-            "that replaced it; the age is read_time minus that entry's time.",
+            "The age is how long the served value had been wrong: from the write that replaced "
+            "it, not from the latest write.",
+            "Find the entry where the served value was true; the entry right after it is the "
+            "write that replaced it.",
+            "The age is read_time minus the time of that replacing entry, not of the last entry.",
         ),
         "last-time": (
             "A value can be the truth more than once (a price that goes back). Which time it was "
             "true counts?",
-            "Walk known backwards to the LAST entry whose value equals served; the age counts from "
-            "known[index + 1].",
+            "The served value was stored the last time it was the truth: search the past entries "
+            "from the newest backwards for it.",
+            "Once you find the newest entry holding the served value, the age counts from the "
+            "entry that follows it.",
         ),
     },
 }
