@@ -327,48 +327,57 @@ _HINTS = {
         "steps": (
             "Two steps: change the database, then tell the cache that this product's page is no "
             "longer right.",
-            "shop.set_price(product_id, price_cents), then cache.delete(keys.product(product_id)): "
-            "delete works the same on both caches.",
+            "shop.set_price changes the database; cache.delete removes a cached page, and it "
+            "works the same on a MemoryCache and a RedisCache.",
+            "The page to remove is the one cached under the product's key, which keys.product "
+            "builds from the product id.",
         ),
         "one-key": (
             "Invalidate the one page that changed; the other products' pages are still right.",
-            "cache.delete(keys.product(product_id)), not cache.clear().",
+            "cache.clear() throws away every product's page: remove only the key of the product "
+            "whose price changed.",
         ),
         "order": (
             "Order matters. If you delete first, a reader that arrives before your write misses, "
             "loads the OLD row and stores it again.",
-            "Database first, delete second.",
+            "Which step must come last so that nothing old can be cached after it?",
+            "Write to the database first, and invalidate the cache after it.",
         ),
     },
     "06.2": {
         "miss": (
             "On a miss you get a token with your lease: load the row, then fill with that token.",
-            "row, token = leases.lease_get(key); if row is None and token is not None: row = "
-            "shop.product(...); "
-            "leases.lease_set(key, row, token, 60).",
+            "leases.lease_get(key) returns a pair: no value and a token means the lease is yours, "
+            "so this reader is the one that loads.",
+            "Load the row with shop.product, store it through leases.lease_set with your token, "
+            "and return the row.",
         ),
         "hit": (
             "lease_get returns (value, None) on a hit: return the value, and leave the database "
             "alone.",
-            "if row is not None: return row -- before any database call.",
+            "Look at the value lease_get gave you before anything else: when it is there, return "
+            "it at once, before any call to shop.",
         ),
         "wait": (
             "(None, None) means another reader holds the lease and is loading right now. Going to "
             "the database too is the herd leases exist to stop: wait a moment and ask again.",
-            "Loop a few times: time.sleep(0.01), then lease_get again; return the value as soon as "
-            "it is there.",
+            "A loop around lease_get with time.sleep(0.01) between the asks does the waiting.",
+            "Leave the loop as soon as lease_get gives you a value (return it) or a token (the "
+            "lease is yours now: load and fill).",
         ),
         "give-up": (
             "The lease holder may have died: after a few tries, stop waiting and load the row "
             "yourself -- but you still hold no lease, so do not store it.",
-            "After, say, five tries with no value and no token: return shop.product(product_id) "
-            "without calling lease_set or cache.set.",
+            "Bound your loop by a number of tries: the check counts more than 20 asks for one "
+            "page as a busy loop, so a handful is plenty.",
+            "When the tries run out, read the row from shop and return it, without any call that "
+            "stores it.",
         ),
         "voided": (
             "A delete during your load voids your lease. Store only through lease_set, which "
             "checks the token.",
-            "Never write with leases.cache.set directly: that skips the check, and the old row "
-            "lands after the delete.",
+            "Writing with leases.cache.set directly skips the token check, and the old row lands "
+            "after the delete.",
         ),
     },
 }

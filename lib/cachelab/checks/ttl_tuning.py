@@ -209,43 +209,53 @@ _HINTS = {
             "The stale fraction only grows with the TTL, so you can search for the TTL where it "
             "reaches the budget: a TTL is good when model(ttl, read_rate, "
             "write_rate).stale_fraction <= stale_budget.",
-            "Bisect: keep low (good) and high (too stale), try the middle, move whichever end it "
-            "replaces.",
+            "Bisection finds such a boundary: keep one TTL known to be good and one known to be "
+            "too stale, and try a TTL between them.",
+            "Each round, the TTL you tried replaces whichever end it agrees with (good or too "
+            "stale), so the two ends close in on the boundary.",
         ),
         "good-end": (
             "Your TTL is over the budget. When a search stops, which of its two ends is known to "
             "be good?",
-            "Return low, the good end, never high.",
+            "The end that was always tested good is the one to return, never the too-stale end "
+            "(nor their middle, untested).",
         ),
         "precision": (
             "Your TTL is within the budget but stops short of the longest one.",
-            "Search on a log scale -- middle = (low * high) ** 0.5, from 0.001 s to 1e6 s -- "
-            "because the answer can be a tenth of a second or an hour; sixty rounds are plenty.",
+            "The answer can be a tenth of a second or an hour: start with ends far apart (a "
+            "millisecond and many days), and run enough rounds to close the gap.",
+            "Halving the gap in seconds is slow over such a range: take the middle on a log scale "
+            "(the geometric mean of the two ends).",
         ),
     },
     "07.2": {
         "shape": (
             "Return a dict with exactly the keys price, stock and trending, each a number of "
             "seconds > 0.",
-            "{'price': ..., 'stock': ..., 'trending': ...}",
+            "The keys are the names in ttl_tuning.WORKLOADS, as strings; the values are plain "
+            "numbers of seconds, not None nor a string.",
         ),
         "fraction": (
             "Start from the staleness budgets: each data type has a longest TTL it tolerates, and "
             "for price and stock these differ a lot (stock changes twenty times as often).",
-            "Your exercise 1 finds exactly that TTL: longest_ttl_within(w.stale_budget, "
-            "w.read_rate, w.write_rate).",
+            "Your exercise 1 finds exactly that TTL, given a type's stale_budget, read_rate and "
+            "write_rate from ttl_tuning.WORKLOADS.",
         ),
         "age": (
             "The fraction is only half of a staleness budget: a stale read may also be no older "
             "than max_stale_age_s. With a TTL alone, how old can a stale value get?",
-            "With TTL-only caching no stale value outlives its entry: cap each TTL at "
-            "w.max_stale_age_s, min(longest_ttl_within(...), w.max_stale_age_s).",
+            "With TTL-only caching no stale value outlives its entry, so a stale read is at most "
+            "one TTL old.",
+            "Cap each type's TTL by its max_stale_age_s as well as by its stale fraction: the "
+            "smaller of the two limits wins.",
         ),
         "load": (
             "Shorter TTLs mean more misses. The longest TTL within a type's staleness budgets is "
             "also the one that loads the database least.",
-            "Give each type the longest TTL its budgets allow, then add up "
-            "model(...).db_loads_per_s.",
+            "model(...).db_loads_per_s gives each type's database loads for a TTL: add them up "
+            "for your three TTLs and compare with ttl_tuning.DB_LOAD_BUDGET.",
+            "Give each type the longest TTL that both of its budgets allow, rather than a round "
+            "number below it.",
         ),
     },
 }
