@@ -392,96 +392,116 @@ _EXERCISES = {"08.1": check_load_once, "08.2": check_xfetch_rule, "08.3": check_
 _HINTS = {
     "08.1": {
         "hit": (
-            "Look in the cache first: cache.get(key, MISSING) with a sentinel MISSING = object(), "
-            "so that a cached None is a hit too.",
-            "value = cache.get(key, MISSING); if value is not MISSING: return value -- before "
-            "anything else.",
+            "Look in the cache first, in a way that tells a cached None from a miss: a cached "
+            "None is a hit too.",
+            "cache.get(key, default) returns your default on a miss: make the default a sentinel "
+            "object of your own (object()), which no cached value can be.",
+            "Compare what came back with your sentinel by identity (is), and return it at once "
+            "when it is not the sentinel, before any lock.",
         ),
         "fill": (
             "The one that holds the lock loads, then stores the value and releases the lock.",
-            "cache.set_and_release(key, value, ttl, lock_key=keys.lock(key), token=token) does "
-            "both in one step, then return value.",
+            "cache.set_and_release stores the value and removes the lock in one atomic step, "
+            "given the lock's key and your token.",
+            "After storing, return the value the loader gave you: the caller is waiting for it.",
         ),
         "one-load": (
             "Only one caller may load: the one that gets the lock. Everyone else waits for the "
             "value to appear in the cache.",
-            "token = uuid.uuid4().hex; if cache.add(keys.lock(key), token, lock_ttl): load. Else "
-            "loop: time.sleep(0.005); value = cache.get(key, MISSING); return it once it is there.",
+            "cache.add(keys.lock(key), token, lock_ttl) succeeds for one caller only, with a "
+            "token of your own making (uuid.uuid4().hex): only that caller loads.",
             "Between your miss and your add, the holder may have stored the value and released "
             "the lock: after a successful add, look in the cache once more before loading.",
         ),
         "lock-ttl": (
             "A holder can crash mid-load. What frees its lock then?",
-            "Pass lock_ttl to cache.add(keys.lock(key), token, lock_ttl): the cache removes the "
-            "lock after that long. Whatever happens, return the value you loaded.",
+            "cache.add takes a TTL as its third argument: give the lock lock_ttl, and the cache "
+            "removes it after that long.",
+            "Take the lock before the loader runs, and return the loaded value even when the lock "
+            "ran out meanwhile.",
         ),
         "token": (
-            "Your lock may have expired while you loaded, and another request may hold it now. "
-            "A plain delete or set would undo their work.",
-            "Release and store with the token: cache.set_and_release(..., lock_key=..., "
-            "token=token) does nothing if the lock holds another token (and delete_if_equal "
-            "releases only your own).",
+            "Your lock may have expired while you loaded, and another request may hold it now. A "
+            "plain delete or set would undo their work.",
+            "cache.set_and_release and cache.delete_if_equal both compare the lock with your "
+            "token first, and do nothing when another request holds it.",
+            "Keep the token you took the lock with, and release only through those two calls, "
+            "never with cache.delete or cache.set.",
         ),
         "error": (
             "If the loader raises, nobody will ever store a value under this lock; the others "
             "would wait until its TTL runs out.",
-            "try: value = loader() except BaseException: cache.delete_if_equal(keys.lock(key), "
-            "token); raise",
+            "cache.delete_if_equal(keys.lock(key), token) releases your own lock and nobody "
+            "else's.",
+            "Wrap only the loader call in try, release the lock when it raises, and raise the "
+            "error again so that it reaches the caller.",
         ),
         "timeout": (
             "A waiter must not wait forever, and must not go to the database either.",
-            "deadline = time.monotonic() + wait_timeout; in the loop, once time.monotonic() >= "
-            "deadline: raise TimeoutError(...).",
-            "If the lock disappears while you wait (its holder failed), try cache.add again: you "
-            "may be the one to load now.",
+            "time.monotonic() at the start plus wait_timeout is the moment to give up; compare "
+            "with it on every round of the wait.",
+            "When that moment has passed, raise TimeoutError instead of loading; and if the lock "
+            "disappears while you wait (its holder failed), try cache.add again.",
         ),
     },
     "08.2": {
         "far": (
             "Far from expiry the look-ahead −Δ·β·ln(u) almost never reaches the expiry.",
-            "return now - delta_s * beta * math.log(u) >= expires_at",
+            "The rule compares now plus a look-ahead with expires_at; the look-ahead is zero when "
+            "Δ is zero, so a value that took no time to compute is never refreshed early.",
         ),
         "sign": (
             "ln(u) is negative for u < 1, so −Δ·β·ln(u) is a positive look-ahead added to now.",
-            "return now - delta_s * beta * math.log(u) >= expires_at (minus a negative number "
-            "moves now forward).",
+            "Check the sign by hand: with u = 0.5, Δ = 1 and β = 1, the look-ahead is about +0.69 "
+            "s, so now moves later, not earlier.",
+            "Return the comparison itself, a bool: True when now plus the look-ahead has reached "
+            "expires_at.",
         ),
         "log": (
             "XFetch uses the natural logarithm: −ln(u) for u uniform in (0, 1] is exponentially "
             "distributed with mean 1.",
-            "math.log(u), not math.log10(u) or math.log2(u).",
+            "Python's math.log(x) with one argument is the natural logarithm; math.log10 and "
+            "math.log2 are other bases.",
         ),
         "beta": (
             "The look-ahead is Δ·β·(−ln u): both Δ and β scale it.",
-            "now - delta_s * beta * math.log(u) >= expires_at",
+            "Does your look-ahead use delta_s and beta, each once, multiplied together? Leaving "
+            "either out breaks the cases where it is not 1.",
         ),
         "expired": (
             "At or past expiry the value must be reloaded whatever u says.",
-            "−ln(u) ≥ 0, so with >= (not >) the rule is already true at now == expires_at.",
+            "−ln(u) ≥ 0, so the look-ahead is never negative: at now == expires_at the rule holds "
+            "as long as the comparison includes equality (>=, not >).",
         ),
     },
     "08.3": {
         "fresh": (
             "Ages are counted from the load: below fresh_ttl the value is fresh, from fresh_ttl "
             "on it is stale (fresh_ttl itself is stale).",
-            "if age_s < fresh_ttl: return 'serve' -- and return exactly one of SWR_ACTIONS.",
+            "Compare age_s with fresh_ttl using <, and return exactly one of the five strings the "
+            "exercise lists, spelled as they are.",
         ),
         "window": (
             "Inside the window (fresh_ttl ≤ age < stale_ttl) a reader never waits: it gets the "
             "stale value at once, and one refresh runs in the background.",
-            "if age_s < stale_ttl: return 'serve stale and refresh' -- whether the database is up "
-            "or not.",
+            "In the window the answer does not depend on database_up: the refresh behind the read "
+            "may fail, the read itself does not.",
+            "Test the windows from the youngest to the oldest, so each test only has to compare "
+            "age_s with one edge.",
         ),
         "hard": (
             "From stale_ttl on (and when nothing is cached) the value may not be served as a "
             "normal answer: the reader loads, and waits.",
-            "age None or age_s >= stale_ttl, database up: return 'load'.",
+            "Handle age_s is None before you compare it with anything: nothing cached means a "
+            "load, like a value past stale_ttl.",
         ),
         "error": (
             "stale-if-error: when the load fails, a stale value younger than error_ttl may answer "
             "instead of the error; older than that, the error it is.",
-            "database down and age_s is not None and age_s < error_ttl: 'serve stale (error)'; "
-            "otherwise 'error'.",
+            "This only matters when the reader would load and database_up is False; then compare "
+            "age_s with error_ttl (strictly below it to serve).",
+            "Nothing cached (age None) and the database down has no stale value to offer: that "
+            "read is an error.",
         ),
     },
 }
