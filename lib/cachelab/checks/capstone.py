@@ -253,117 +253,155 @@ _EXERCISES = {
 _HINTS = {
     "09.1": {
         "valid": (
-            "A request that already names an allowed list must come back unchanged, as ints.",
-            "return days, limit -- as a tuple of two ints -- when days in ALLOWED_DAYS and limit "
-            "in ALLOWED_LIMITS.",
+            "A request that already names an allowed list must come back unchanged, as a tuple of "
+            "two ints.",
+            "Keep the allowed values in two tuples of your own, (1, 7, 30) and (10, 20, 50), and "
+            "return a tuple, not a list; an int that went through float() or a bool is not an "
+            "int.",
         ),
         "round": (
             "Between two allowed values, take the next one up: a visitor asking for 8 days gets "
             "the 30-day list, which covers the 8 days asked for.",
-            "next(d for d in ALLOWED_DAYS if d >= days)",
+            "Walk the allowed values in increasing order and take the first one that is >= what "
+            "was asked; next() over a generator expression does that in one step.",
+            "Round days and limit the same way, each against its own allowed values.",
         ),
         "cap": (
             "Above the largest allowed value there is no next one up: take the largest.",
-            "next((d for d in ALLOWED_DAYS if d >= days), ALLOWED_DAYS[-1])",
+            "When no allowed value is >= the request, your search finds nothing: next() takes a "
+            "default for that case, as its second argument.",
+            "Make the default of that search the last (largest) allowed value, and check that "
+            "5,000 random numbers give only the nine lists.",
         ),
         "junk": (
             "Anything may arrive in a query string. Check the type first: a whole number >= 1, "
             "and not a bool (True is an int in Python).",
-            "if not (isinstance(days, int) and not isinstance(days, bool) and days >= 1 and the "
-            "same for limit): return 7, 10",
+            "isinstance(x, int) is True for True and False too: refuse bools explicitly, and "
+            "refuse floats such as 7.0 as well.",
+            "Check both parameters before any rounding, and return the default (7, 10) as soon as "
+            "either is junk: nothing after that check may raise.",
         ),
     },
     "09.2": {
         "found": (
             "Cache-aside for the rows that exist: look in the cache, load on a miss, store.",
-            "row = cache.get(keys.product(product_id)); on a miss row = shop.product(product_id) "
-            "and cache.set(key, row, ttl).",
+            "cache.get and cache.set under keys.product(product_id), with shop.product to load on "
+            "a miss (or cache.get_or_load, which does all three).",
+            "A second read of the same product must not reach the shop: is the row you loaded "
+            "stored before you return it?",
         ),
         "negative": (
             "shop.product raises LookupError for an id it does not have. Catch it, return None, "
             "and remember the answer: store a marker meaning 'not found' under the same key.",
-            "NOT_FOUND = {'not_found': True}; cache.set(key, NOT_FOUND, not_found_ttl); on a hit, "
-            "return None if row == NOT_FOUND else row.",
+            "The marker must be JSON so that it works on Redis too: a small dict such as "
+            "{'not_found': True}, which no real row looks like.",
+            "On a hit, compare what the cache gave you with your marker: the marker means None, "
+            "anything else is the row.",
         ),
         "junk": (
-            "Check the id before building a key or asking the shop: keys.product and "
-            "shop.product raise on anything that is not a whole number >= 1.",
-            "if not isinstance(product_id, int) or isinstance(product_id, bool) or product_id "
-            "< 1: return None",
+            "Check the id before building a key or asking the shop: keys.product and shop.product "
+            "raise on anything that is not a whole number >= 1.",
+            "isinstance tells ints from strings, floats and None, but True is an int too: refuse "
+            "bools explicitly, and ids below 1.",
+            "Make that check the first thing find_product does, returning None before any call to "
+            "the cache or the shop.",
         ),
         "bound": (
             "Negative caching saves nothing for ids that are each asked once: every guess would "
             "cost a lookup and a key. What do all the guesses have in common?",
-            "They are above the highest id the shop has: shop.max_product_id(), cached for a "
-            "while (cache.get_or_load), answers them with no lookup and no key.",
+            "They are above the highest id the shop has: shop.max_product_id() gives it, and it "
+            "is cheap to cache under a key of its own for a while (cache.get_or_load).",
+            "Compare the id with that highest id before the product's own key: an id above it is "
+            "None, with no lookup and no new key.",
         ),
         "ttl": (
             "A 'not found' may stop being true (a product is added). Cache it for a while, not "
             "for ever.",
-            "Store the NOT_FOUND marker with a TTL -- a minute or a few, not None.",
+            "cache.set takes a TTL: give the 'not found' marker one of a minute or a few, never "
+            "None.",
         ),
     },
     "09.3": {
         "shape": (
             "Build your class from env (env.shop, env.cache, env.clock, env.spawn); page() "
-            "returns a dict with exactly 'trending', 'product' and 'notifications'; the writes "
-            "go to env.shop.",
-            "def set_price(self, product_id, price_cents): self.shop.set_price(product_id, "
-            "price_cents), then tell the cache.",
+            "returns a dict with exactly 'trending', 'product' and 'notifications'; the writes go "
+            "to env.shop.",
+            "Keep what you need from env on your instance in __init__, and give each write method "
+            "its own call to the shop's method of the same name before anything else.",
+            "The ❌ says what broke: a missing key in page()'s dict, a method the workload calls "
+            "that you do not have, or an error your code raised.",
         ),
         "not-found": (
             "Every page must answer: a product that exists shows its row, one that does not (or "
             "junk) shows None, and nothing may raise.",
-            "Use your find_product from exercise 2, and normalize_trending from exercise 1.",
+            "Your find_product from exercise 2 already answers all of these, and "
+            "normalize_trending from exercise 1 keeps the trending parameters safe.",
         ),
         "price": (
             "A price must be right within seconds. A TTL short enough for that reloads every "
             "product all the time: the price needs invalidation.",
-            "Delete the product's key in set_price, after the database write (delete-on-write, "
-            "lesson 06).",
+            "Delete-on-write (lesson 06): set_price is where you know the price changed.",
+            "After the database write in set_price, remove the product's cached page "
+            "(keys.product gives its key).",
         ),
         "stock": (
             "Stock changes on every sale. Does sell() tell the cache?",
-            "Delete the product's key in sell() too, after shop.sell.",
+            "The stock is in the same cached row as the price: what set_price does for the cache, "
+            "sell() must do too, after the shop's own sell.",
         ),
         "trending": (
             "The trending list changes every few tens of seconds in this shop: a long TTL serves "
             "an old ranking most of the time.",
-            "Try a TTL of 15-20 s (the trending query is rare anyway), or stale-while-revalidate "
-            "with a short fresh_ttl and clock=env.clock, spawn=env.spawn.",
+            "Its budget (capstone.BUDGETS['trending']) allows half the reads stale but none older "
+            "than a minute: pick a TTL well inside that, or stale-while-revalidate.",
+            "StaleWhileRevalidate (lesson 08) needs the fake clock and the background runner of "
+            "the replay: build it with clock=env.clock and spawn=env.spawn, and a short fresh "
+            "time.",
         ),
         "notifications": (
             "A user who was just notified must see it within seconds.",
-            "Delete keys.notifications(user_id) in notify(), after shop.notify.",
+            "Delete-on-write again: notify() is where a user's notifications change, and "
+            "keys.notifications(user_id) is where they are cached.",
+            "After shop.notify in your notify(), remove that user's cached notifications.",
         ),
         "keys": (
             "Something fills the cache with keys that are never read twice.",
-            "'not found' entries for guessed ids: answer ids above shop.max_product_id() without "
-            "a key (exercise 2), or cache them briefly.",
+            "Look at what the ❌ says most live keys are: usually 'not found' entries for guessed "
+            "ids, or a trending key per days and limit asked.",
+            "Answer ids above shop.max_product_id() without a key (exercise 2), and bound the "
+            "trending parameters with normalize_trending (exercise 1).",
         ),
         "db-not-found": (
             "Bots ask for products that do not exist, again and again: each one is a lookup.",
-            "Negative caching (exercise 2): cache 'not found' under the product's key for a "
-            "while, and answer guessed ids above shop.max_product_id() without a lookup.",
+            "Negative caching (exercise 2): remember 'not found' under the product's key for a "
+            "while.",
+            "And guessed ids above shop.max_product_id() need no lookup at all: your find_product "
+            "answers them before the shop is asked.",
         ),
         "db-trending": (
             "Bots ask for trending lists with every days and limit there is: each new pair is a "
             "new key, so a miss, so an expensive query.",
-            "Bound the parameters first: normalize_trending (exercise 1), then cache by the "
-            "normalized key.",
+            "Bound the parameters first with normalize_trending (exercise 1): then only nine "
+            "lists exist.",
+            "Build the trending key from the normalized pair, not from what the request asked for.",
         ),
         "db-product": (
             "Product pages reload too often: is their TTL short? Invalidation lets it be long.",
-            "Delete on write (set_price, sell) and give the product key a TTL of several minutes.",
+            "With delete-on-write in set_price and sell, a cached row is right until the next "
+            "write, so the TTL is only a backstop.",
+            "Give the product's key a TTL of minutes rather than seconds.",
         ),
         "db-notifications": (
             "Notifications reload too often: with delete-on-write their TTL can be long.",
-            "Delete keys.notifications(user_id) in notify() and cache them for ten minutes.",
+            "Once notify() removes the user's cached notifications, a TTL of many minutes costs "
+            "no staleness.",
         ),
         "latency": (
             "Some pages pay for the expensive trending query themselves. Which ones miss it?",
-            "Bound the trending parameters (normalize_trending) so that bots hit the nine "
-            "cached lists; stale-while-revalidate keeps even the refresh off the page.",
+            "Bots asking for unusual days and limit miss every time: bound the trending "
+            "parameters (normalize_trending) so that they hit one of the nine cached lists.",
+            "A plain TTL still makes one reader wait for each reload: stale-while-revalidate "
+            "moves even that refresh off the page.",
         ),
     },
 }
