@@ -166,77 +166,94 @@ _HINTS = {
     "10.1": {
         "best": (
             "Keep the runs that meet both bars, then take the best of what is left.",
-            "good = [r for r in runs if r.p95_s <= p95_budget_s and r.error_fraction <= 0.01]; "
-            "then max(r.throughput_per_s for r in good).",
+            "Filter first (a list comprehension over runs with both conditions), then take the "
+            "maximum of what passed; max() of a list does it.",
+            "The runs come in any order: do not stop at the first run that passes, or keep the "
+            "last one.",
         ),
         "throughput": (
             "What the service *sustained* is what it answered, not what it was offered.",
-            "Use run.throughput_per_s (answers per second), not run.rate_per_s (the offer).",
+            "Each LoadRun has both: throughput_per_s is what it answered per second, rate_per_s "
+            "what it was offered. Take the maximum of the first.",
         ),
         "budget": (
             "A budget is met when the p95 is at most the budget: compare with <=.",
-            "A run past the budget is left out even when its throughput is higher: filter first, "
-            "then take the maximum.",
+            "A run past the budget is left out even when its throughput is higher: filter on "
+            "p95_s first, and only then take the maximum.",
         ),
         "errors": (
             "A run that drops requests is not keeping up, however fast the rest were served.",
-            "run.error_fraction is errors / budget; keep runs with error_fraction <= 0.01.",
+            "error_fraction is the share of a run's requests that failed: a run counts only when "
+            "it is at most 1 %, i.e. 0.01, not 1.",
+            "The bar is inclusive: 2 errors in 200 requests (exactly 1 %) still counts.",
         ),
         "none": (
             "Some services sustain nothing within a budget: say so rather than returning 0.",
-            "If no run is left after filtering (or there were none), return None: max(..., "
-            "default=None) does it.",
+            "max() of an empty list raises ValueError, but it takes a default= for that case.",
+            "Return None when no run is left after filtering, and when there were no runs at all.",
         ),
     },
     "10.2": {
         "formula": (
             "Each request keeps a core busy for service_time_s: rate × service time is how many "
             "cores are busy on average (Little's law, applied to the requests being served).",
-            "busy = rate_per_s * service_time_s; cores = busy / utilization.",
+            "The busy cores are not yet the answer: you must also leave headroom for the "
+            "utilization you aim for.",
         ),
         "utilization": (
             "A core busy 100 % of the time has a queue that grows without bound: plan for less.",
-            "Divide the busy cores by the utilization you aim for: 2 busy / 0.7 = 2.86 cores.",
+            "To keep cores busy at most 70 % of the time you need more of them than are busy: "
+            "divide the busy cores by the utilization.",
+            "Try it by hand: 2 busy cores at 0.7 is 2.86 cores, before rounding.",
         ),
         "ceil": (
-            "You cannot run 2.86 cores: round to a whole number, in the direction that keeps "
-            "the utilization below the target.",
-            "math.ceil(busy / utilization), returned as an int.",
+            "You cannot run 2.86 cores: round to a whole number, in the direction that keeps the "
+            "utilization below the target.",
+            "round() goes to the nearest, int() cuts towards zero: math.ceil rounds up, and "
+            "returns an int.",
         ),
         "minimum": (
             "Even with no traffic, someone has to answer the first request.",
-            "max(1, math.ceil(...)).",
+            "Whatever your formula gives, the answer is never below 1: max() of two numbers does "
+            "it.",
         ),
         "units": (
             "service_time_s is in seconds: a cache hit of half a millisecond is 0.0005.",
-            "1,000 requests/s × 0.0005 s = 0.5 cores busy.",
+            "Do not convert it: 1,000 requests/s × 0.0005 s = 0.5 cores busy, which rounds up to "
+            "1 core.",
         ),
         "refuse": (
             "Refuse impossible input before computing: negative rates or times, a utilization "
             "that is not in (0, 1].",
-            "if rate_per_s < 0 or service_time_s < 0 or not 0 < utilization <= 1: raise "
-            "ValueError(...)",
+            "A chained comparison such as 0 < x <= 1 says whether x is in (0, 1]; zero is "
+            "refused, one is allowed.",
+            "Put the checks at the top of the function and raise ValueError with the values you "
+            "were given in its message.",
         ),
     },
     "10.3": {
         "add": (
             "A page can be served from Redis when it is already server_ttl_s old, and then the "
             "browser may keep it for max_age_s more: the two ages add up.",
-            "With TTL only: server_ttl_s + max_age_s.",
+            "With a TTL only (no delete-on-write), the oldest page is the server's TTL plus the "
+            "browser's max-age; fractions of a second count too.",
         ),
         "delete": (
             "Delete-on-write keeps the server's copy in step with the database; can it reach the "
             "copy a browser already holds?",
-            "With deletes_on_write the server adds no staleness: only max_age_s is left.",
+            "With deletes_on_write the server's part adds no staleness: only the browser's "
+            "max_age_s is left.",
         ),
         "none": (
             "server_ttl_s=None means the service caches nothing.",
-            "No server cache: the answer is max_age_s alone (treat the server's part as 0).",
+            "None cannot be added to a number: treat the server's part as 0 when there is no "
+            "server cache, and check for None before any arithmetic.",
         ),
         "refuse": (
             "A negative time is a bug in the caller: refuse it with a ValueError that says which.",
-            "if (server_ttl_s is not None and server_ttl_s < 0) or max_age_s < 0: raise "
-            "ValueError(...)",
+            "server_ttl_s may be None, which is allowed: compare it with 0 only when it is a "
+            "number.",
+            "Check both times at the top of the function, before any arithmetic.",
         ),
     },
 }
