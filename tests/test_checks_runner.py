@@ -8,9 +8,12 @@ first. These tests drive real checks (lesson 03's) with plausible wrong answers.
 
 from __future__ import annotations
 
+import ast
 import importlib
+import re
 import time
 from collections import OrderedDict
+from pathlib import Path
 
 import pytest
 from support import load_solutions
@@ -20,6 +23,7 @@ from cachelab.checks import ExerciseNotPassed
 from cachelab.checks.memory_cache import _HINTS, check_cache_contract, check_lru_eviction
 
 solutions = load_solutions("03_memory_cache")
+ROOT = Path(__file__).resolve().parents[1]
 
 
 class FirstInFirstOut:
@@ -161,3 +165,48 @@ def test_every_exercise_of_every_lesson_has_hints_of_one_or_more_levels():
             assert topics and all(len(levels) >= 1 and all(levels) for levels in topics.values()), (
                 exercise
             )
+
+
+def _reference_names_and_lines(lesson: str) -> tuple[set[str], set[str]]:
+    """The names a lesson's reference solution binds that its notebook never shows (its locals
+    and ``self.`` attributes), and its code lines, whitespace squeezed: what a learner's own
+    answer need not have.
+    """
+    (solution,) = (ROOT / "lessons" / "solutions").glob(f"{lesson}_*.py")
+    (notebook,) = (ROOT / "lessons").glob(f"{lesson}_*.ipynb")
+    shown = set(re.findall(r"\w+", notebook.read_text()))
+    source = solution.read_text()
+    bound = {
+        node.id if isinstance(node, ast.Name) else node.attr
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, (ast.Name, ast.Attribute)) and isinstance(node.ctx, ast.Store)
+    }
+    lines = {" ".join(line.split()) for line in source.splitlines()}
+    code = {line for line in lines if len(line) >= 20 and not line.startswith(("#", '"'))}
+    return bound - shown, code
+
+
+def test_no_hint_names_the_reference_solutions_insides_or_ends_in_its_code():
+    """A learner wrote their own class and names: a hint speaks of "your dict of entries", never
+    ``self.entries.move_to_end`` or ``known[index + 1]``; and each property's hints climb at least
+    two levels to a nudge, not to a line of the answer (the solution file is where that is).
+    """
+    problems = []
+    for lesson, name in checks._LESSON_MODULES.items():
+        private, code = _reference_names_and_lines(lesson)
+        names = "|".join(map(re.escape, private)) or "(?!)"
+        used_as_code = re.compile(rf"\b({names})(?:\[|\(|\.\w)")  # known[i], f(, x.y
+        module = importlib.import_module(f"cachelab.checks.{name}")
+        for exercise, topics in module._HINTS.items():
+            for topic, levels in topics.items():
+                if len(levels) < 2:
+                    problems.append(f"{exercise} {topic}: one level is no path")
+                for text in levels:
+                    squeezed = " ".join(text.split())
+                    if "self." in text:
+                        problems.append(f"{exercise} {topic}: names an attribute: {text!r}")
+                    if found := used_as_code.search(text):
+                        problems.append(f"{exercise} {topic}: uses the reference's {found[1]!r}")
+                    if line := next((line for line in code if line in squeezed), None):
+                        problems.append(f"{exercise} {topic}: gives the reference's {line!r}")
+    assert not problems, "\n".join(problems)
