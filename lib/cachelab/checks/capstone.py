@@ -256,8 +256,8 @@ _HINTS = {
             "A request that already names an allowed list must come back unchanged, as a tuple of "
             "two ints.",
             "Keep the allowed values in two tuples of your own, (1, 7, 30) and (10, 20, 50), and "
-            "return a tuple, not a list; an int that went through float() or a bool is not an "
-            "int.",
+            "return a tuple, not a list; 7.0 and True are not ints, even where they equal the "
+            "right number.",
         ),
         "round": (
             "Between two allowed values, take the next one up: a visitor asking for 8 days gets "
