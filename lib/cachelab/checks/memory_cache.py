@@ -602,7 +602,8 @@ _HINTS = {
         "recency": (
             "A hit is a use: after get(key) succeeds, that key is the most recently used.",
             "OrderedDict.move_to_end(key) moves a key to the most recent end of the order.",
-            "A get that finds its key must change the order too, not only set.",
+            "Not only set changes the order: in your get, a hit moves its key to the most recent "
+            "end before the value is returned, and a miss moves nothing.",
         ),
         "overwrite": (
             "Setting a key that is already cached replaces its value: it is not a new entry, so "
