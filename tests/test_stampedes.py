@@ -18,7 +18,7 @@ import pytest
 
 from cachelab import keys
 from cachelab._internal.validation import MAX_TTL_S
-from cachelab.cache import MemoryCache, RedisCache
+from cachelab.cache import CacheUnavailable, MemoryCache, RedisCache
 from cachelab.clock import FakeClock
 from cachelab.environment.redis_server import connect, url_of
 from cachelab.lab.workers import _context, run_workers
@@ -232,6 +232,36 @@ def test_a_load_slower_than_lock_ttl_keeps_its_lock_and_ends_cached(atomic_cache
     assert atomic_cache.get(HOT) == "the page", "and it ends cached"
     assert flight.stats.late_fills == 0 and flight.stats.lock_renewals >= 1
     assert atomic_cache.get(keys.lock(HOT)) is None, "the lock is released after the fill"
+
+
+class LosesOneRenewalAnswer(MemoryCache):
+    """A real MemoryCache whose first token swap lands but whose answer is lost (a timeout)."""
+
+    lost = False
+
+    def replace_if_equal(self, key, expected, value, ttl):
+        swapped = super().replace_if_equal(key, expected, value, ttl)
+        if not self.lost:
+            self.lost = True
+            raise CacheUnavailable("Redis could not answer (TimeoutError: the reply was lost)")
+        return swapped
+
+
+def test_a_renewal_whose_answer_was_lost_still_ends_cached():
+    """The swap landed but the holder never heard: it must find out which token the lock holds,
+    or its fill is refused and the waiters wait for a lock nobody holds."""
+    cache = LosesOneRenewalAnswer()
+    flight = SingleFlight(cache, lock_ttl=0.2, wait_timeout=5)
+    loads = Counter()
+
+    def slow_loader() -> str:
+        loads()
+        time.sleep(0.5)
+        return "the page"
+
+    values = run_threads(5, lambda i: flight.get_or_load(HOT, slow_loader, ttl=60))
+    assert values == ["the page"] * 5 and loads.calls == 1
+    assert cache.lost and flight.stats.late_fills == 0 and cache.get(HOT) == "the page"
 
 
 def test_a_holder_stops_renewing_when_it_dies_so_its_lock_still_expires(redis_cache):

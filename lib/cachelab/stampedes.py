@@ -208,12 +208,14 @@ class _LockKeeper:
     """Keeps a held lock alive while its holder loads: a heartbeat, as Redisson's lock watchdog.
 
     Every ``lock_ttl / 3`` seconds a thread swaps the lock's token for a new one and
-    restarts its TTL (``replace_if_equal``: only while the lock still holds ours). A new
-    token each time, so a waiter that sees one value held for ``lock_ttl`` still knows
-    the lock is broken: a live holder changes it. A holder that dies stops renewing, and
-    its lock expires as before. Renewals stop after ``give_up_s`` (the waiters have given
-    up by then), or once the lock is lost; ``stop`` ends them and returns the token the
-    lock holds now. The heartbeat runs on real time, in a daemon thread.
+    restarts its TTL (``replace_if_equal``: only while the lock still holds ours). Unlike
+    Redisson's watchdog, a new token each time, so a waiter that sees one value held for
+    ``lock_ttl`` still knows the lock is broken: a live holder changes it. A holder that
+    dies stops renewing, and its lock expires as before. Renewals stop after ``give_up_s``
+    or once the lock is lost; ``stop`` ends them and returns the token the lock holds now.
+    A renewal whose answer is lost (a timeout) may or may not have swapped the token: the
+    next beat, or ``stop``, reads the lock to find out which one it holds. The heartbeat
+    runs on real time, in a daemon thread.
     """
 
     def __init__(
@@ -221,6 +223,7 @@ class _LockKeeper:
     ) -> None:
         self.cache, self.lock_key, self.token, self.lock_ttl = cache, lock_key, token, lock_ttl
         self.renewals = 0
+        self._unsure: Optional[str] = None  # a token a renewal may have stored; no answer came
         self._give_up_at = time.monotonic() + give_up_s
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._beat, name="cachelab-lock-keeper", daemon=True)
@@ -228,21 +231,42 @@ class _LockKeeper:
 
     def _beat(self) -> None:
         while not self._done.wait(self.lock_ttl / 3) and time.monotonic() < self._give_up_at:
-            new_token = _new_token()
             try:
-                if not self.cache.replace_if_equal(
-                    self.lock_key, self.token, new_token, self.lock_ttl
-                ):
+                if not self._settle():
                     return  # lost: it expired, or was broken, and another request holds it
+                new_token = self._unsure = _new_token()
+                swapped = self.cache.replace_if_equal(
+                    self.lock_key, self.token, new_token, self.lock_ttl
+                )
             except CacheUnavailable:
-                return  # the cache cannot answer; the lock's TTL decides
+                continue  # no answer: the next beat finds out what the lock holds
+            self._unsure = None
+            if not swapped:
+                return  # lost
             self.token = new_token
             self.renewals += 1
+
+    def _settle(self) -> bool:
+        """After a renewal that got no answer, read which of our tokens the lock holds (if one).
+
+        True while the lock is still ours.
+        """
+        if self._unsure is None:
+            return True
+        held = self.cache.get(self.lock_key)
+        if held == self._unsure:
+            self.token = held
+        self._unsure = None
+        return held == self.token
 
     def stop(self) -> str:
         """End the renewals; the token the lock holds now (if it is still ours)."""
         self._done.set()
         self._thread.join()
+        try:
+            self._settle()
+        except CacheUnavailable:
+            pass  # the fill will tell: it is refused unless the lock holds this token
         return self.token
 
 
@@ -290,11 +314,13 @@ class SingleFlight:
     the first holder's fill would be refused: every fill refused, nothing cached. So
     while it loads, the holder renews its lock every ``lock_ttl / 3`` seconds, with a new
     token each time (``_LockKeeper``, counted in ``stats.lock_renewals``), for up to
-    ``wait_timeout``. A holder that dies stops renewing, and its lock expires after at
-    most ``lock_ttl``, so ``lock_ttl`` is how long a crashed holder blocks, not a bound on
-    the load. A holder whose lock was lost anyway (renewals stopped, or the cache was
-    unreachable) still returns its value but does not store it (``stats.late_fills``),
-    and cannot release someone else's lock (compare-and-delete, one Lua script on Redis).
+    ``wait_timeout``: a holder that hangs while alive blocks the others for at most
+    ``wait_timeout + lock_ttl``, and one that dies stops renewing, so its lock expires
+    within ``lock_ttl``. A load longer than ``wait_timeout + lock_ttl`` is therefore
+    loaded again by a request that arrives after its lock expired. A holder whose lock
+    was lost (renewals stopped, or the cache was unreachable) still returns its value
+    but does not store it (``stats.late_fills``), and cannot release someone else's lock
+    (compare-and-delete, one Lua script on Redis).
 
     **A waiter that waits longer than** ``wait_timeout`` **gets a** ``WaitTimeout``.
     Not a load of its own: the waits that run out are those where the load is slow,
