@@ -107,10 +107,18 @@ def a_hit_that_still_loads(cache, key, loader, ttl, lock_ttl, wait_timeout):
     return solutions.load_once(cache, key, loader, ttl, lock_ttl, wait_timeout)
 
 
+def a_cached_none_is_a_miss(cache, key, loader, ttl, lock_ttl, wait_timeout):
+    if cache.get(key) is not None:  # None is also what a miss gives: a cached None reloads
+        return cache.get(key)
+    cache.delete(key)
+    return solutions.load_once(cache, key, loader, ttl, lock_ttl, wait_timeout)
+
+
 @pytest.mark.parametrize(
     "answer, topic, match",
     wrong_answers(
         (plain_cache_aside, "one-load", "exactly one load"),
+        (a_cached_none_is_a_miss, "hit", "a cached None is a hit"),
         (a_lock_without_a_ttl, "lock-ttl", "taken with a TTL"),
         (releases_with_a_plain_delete, "token", "neither releases"),
         (keeps_the_lock_on_error, "error", "releases the lock"),
