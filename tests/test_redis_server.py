@@ -200,7 +200,7 @@ def test_a_program_that_is_not_redis_fails_to_start_with_its_name_and_leaves_no_
     fake.chmod(0o755)
     server = PrivateRedisServer(executable=str(fake))
     with pytest.raises(RedisNotFoundError, match="did not start") as error:
-        server.start(timeout=5)
+        server.start(timeout_s=5)
     assert str(fake) in str(error.value) and "I am not a Redis server" in str(error.value)
     assert server.folder is None
 

@@ -772,7 +772,7 @@ def test_at_most_one_refresh_per_key_runs_at_a_time_across_threads_and_caches(
         assert served == ["v1"] * 20
     finally:
         everyone_served.set()
-    assert all(guard.wait_for_refreshes(timeout=10) for guard in guards)
+    assert all(guard.wait_for_refreshes(timeout_s=10) for guard in guards)
     assert refreshes.calls == 1
     assert guards[1].get_or_load(HOT, lambda: pytest.fail("refreshed")) == "v2"
     caches[0].clear()

@@ -225,7 +225,7 @@ def test_the_slider_that_just_moved_comes_first_one_more_step_the_same_way():
 def test_the_prefetcher_has_the_next_rate_steps_curve_ready_and_it_is_the_same_curve():
     dashboard_module._forget_simulations()
     dashboard = ttl_dashboard(ttl=5, read_rate=1, write_rate=0.1, prefetch=True)
-    assert dashboard.prefetcher.wait(timeout=120)
+    assert dashboard.prefetcher.wait(timeout_s=120)
     # Every neighbour's curve points and current point are kept (a TTL step shares this curve).
     for near in dashboard_module.neighbours(dashboard.settings):
         points = dashboard_module._curve_points(
@@ -252,7 +252,7 @@ def test_the_prefetcher_has_the_next_rate_steps_curve_ready_and_it_is_the_same_c
     ) in dashboard_module._kept  # its current point too
     dashboard.read_rate_slider.value = 2.0
     assert dashboard.settings == step and not dashboard.frame.curve_simulated
-    assert dashboard.prefetcher.wait(timeout=120)
+    assert dashboard.prefetcher.wait(timeout_s=120)
     dashboard_module._forget_simulations()
     assert _compute(dashboard.settings).sim == dashboard.frame.sim  # what a fresh move computes
 

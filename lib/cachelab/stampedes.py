@@ -1025,10 +1025,12 @@ class StaleWhileRevalidate:
         if isinstance(handle, threading.Thread):
             self._background = [t for t in self._background if t.is_alive()] + [handle]
 
-    def wait_for_refreshes(self, timeout: float = 10.0) -> bool:
+    def wait_for_refreshes(self, timeout_s: float = 10.0) -> bool:
         """Wait for this object's background refreshes to finish; True if none is left running."""
-        timeout = validate_number(timeout, "timeout", minimum=0, maximum=MAX_TTL_S, unit="seconds")
-        deadline = time.monotonic() + timeout
+        timeout_s = validate_number(
+            timeout_s, "timeout_s", minimum=0, maximum=MAX_TTL_S, unit="seconds"
+        )
+        deadline = time.monotonic() + timeout_s
         for thread in list(self._background):
             thread.join(max(0.0, deadline - time.monotonic()))
         self._background = [t for t in self._background if t.is_alive()]

@@ -240,16 +240,16 @@ class PrivateRedisServer:
             return self.socket_path.exists()
         return self.process.poll() is None
 
-    def start(self, timeout: float = 10.0) -> "PrivateRedisServer":
+    def start(self, timeout_s: float = 10.0) -> "PrivateRedisServer":
         """Start the server in a fresh temporary folder and wait until it answers PING."""
         if self.is_running():
             return self
         self.folder = Path(tempfile.mkdtemp(prefix="cachelab-redis-"))
         self.owner_pid = os.getpid()
-        self._launch(timeout)
+        self._launch(timeout_s)
         return self
 
-    def restart(self, timeout: float = 10.0) -> "PrivateRedisServer":
+    def restart(self, timeout_s: float = 10.0) -> "PrivateRedisServer":
         """Stop the server (if it still runs) and start a new one on the same socket path.
 
         A restarted server keeps nothing (no persistence), but its address is the same,
@@ -259,10 +259,10 @@ class PrivateRedisServer:
             raise RuntimeError("the private Redis server has not been started")
         self.terminate()
         self.socket_path.unlink(missing_ok=True)
-        self._launch(timeout)
+        self._launch(timeout_s)
         return self
 
-    def _launch(self, timeout: float) -> None:
+    def _launch(self, timeout_s: float) -> None:
         """Start redis-server on this server's socket, and a watchdog for it; wait for PING."""
         command = [
             self.executable,
@@ -280,7 +280,7 @@ class PrivateRedisServer:
             self.watchdog.wait()
         # Redis must survive "Interrupt kernel"; its watchdog stops it if we die.
         self.process, self.watchdog = start_detached(command, self.folder, "redis.log")
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 break
@@ -294,7 +294,7 @@ class PrivateRedisServer:
         output = (self.folder / "redis.log").read_text(errors="replace")[-2000:]
         self.stop()
         raise RedisNotFoundError(
-            f"{self.executable} did not start within {timeout} s. Its log said:\n{output}"
+            f"{self.executable} did not start within {timeout_s} s. Its log said:\n{output}"
         )
 
     def terminate(self) -> None:

@@ -572,7 +572,7 @@ def _burst_worker(
         thread.join()
     guard = getattr(page, "guard", None)
     if guard is not None:
-        guard.wait_for_refreshes(timeout=30)
+        guard.wait_for_refreshes(timeout_s=30)
     return {
         "pid": os.getpid(),
         "requests": [r for r in records if r is not None],

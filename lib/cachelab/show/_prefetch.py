@@ -11,7 +11,7 @@ counts the jobs that had work to do.
 >>> prefetcher = Prefetcher()
 >>> prefetcher.move_started()
 >>> prefetcher.move_finished([lambda: done.append("a") is None, lambda: False])
->>> prefetcher.wait(timeout=10), done, prefetcher.simulated_points
+>>> prefetcher.wait(timeout_s=10), done, prefetcher.simulated_points
 (True, ['a'], 1)
 """
 
@@ -63,12 +63,12 @@ class Prefetcher:
                 self._thread.start()
         self.idle.set()
 
-    def wait(self, timeout: float = 60.0) -> bool:
+    def wait(self, timeout_s: float = 60.0) -> bool:
         """Wait until the thread has nothing left to do; True if it finished."""
         with self._lock:
             thread = self._thread
         if thread is not None:
-            thread.join(timeout)
+            thread.join(timeout_s)
             return not thread.is_alive()
         return True
 
