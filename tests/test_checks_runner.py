@@ -137,6 +137,37 @@ def test_asking_for_an_unknown_exercise_is_a_clear_error(exercise):
         checks.hint(exercise)
 
 
+def test_a_check_cell_may_name_its_exercise_instead_of_its_check(capsys):
+    checks.run("03.2", solutions.LRUCache)
+    assert capsys.readouterr().out.startswith("✅ 03.2 · lru eviction")
+    with pytest.raises(ExerciseNotPassed):
+        checks.run("03.2", FirstInFirstOut)
+    assert "❌ 03.2" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("exercise", ["03.9", "42.1", "three"])
+def test_running_an_unknown_exercise_is_a_clear_error(exercise):
+    with pytest.raises(ValueError, match="exercise"):
+        checks.run(exercise, solutions.LRUCache)
+
+
+def test_every_lessons_check_cell_names_an_exercise_of_that_lesson():
+    """Lessons call checks.run("NN.k", answer): the id must be one of lesson NN's exercises."""
+    every_call = []
+    for path in sorted((ROOT / "lessons").glob("*.ipynb")):
+        calls = re.findall(r'checks\.run\(\\"(\d\d\.\d)\\"', path.read_text(encoding="utf-8"))
+        for exercise in calls:
+            assert exercise.startswith(path.name[:2] + "."), f"{path.name} runs {exercise}"
+            assert checks._check_of(exercise)
+        every_call += calls
+    all_exercises = [
+        exercise
+        for name in checks._LESSON_MODULES.values()
+        for exercise in importlib.import_module(f"cachelab.checks.{name}")._EXERCISES
+    ]
+    assert sorted(every_call) == sorted(all_exercises), "each exercise is checked once, by its id"
+
+
 def test_an_unattempted_stub_reads_as_not_attempted_and_does_not_stop_run_all(capsys):
     class Stub:
         def __init__(self, ttl, clock=time.monotonic):

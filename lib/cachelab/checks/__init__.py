@@ -2,9 +2,10 @@
 
 Every exercise in the lessons ends with a check cell such as::
 
-    checks.run(check_cache_contract, TTLCache)
+    checks.run("03.1", TTLCache)
 
-``run`` calls the check on your answer and prints one of three things:
+``run`` calls the exercise's check on your answer (the check itself may be passed instead of
+its id, as the tests do) and prints one of three things:
 
 - ✅ and what was verified, when every property holds;
 - ❌ and the first property that failed, then stops "Run all" at that cell with one
@@ -37,6 +38,8 @@ can neither reject a right answer nor accept a known wrong one.
 >>> from cachelab.checks.memory_cache import check_lru_eviction
 >>> run(check_lru_eviction, MemoryCache)   # the library's own cache passes exercise 03.2
 ✅ 03.2 · lru eviction: never more than max_entries; evicts the least recently used; ...
+>>> run("03.2", MemoryCache)                 # the same check, named by its exercise
+✅ 03.2 · lru eviction: never more than max_entries; evicts the least recently used; ...
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ from __future__ import annotations
 import importlib
 import reprlib
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional, Union
 
 from cachelab.checks._time_limit import run_within
 
@@ -236,6 +239,15 @@ def _module_of(exercise: str) -> Any:
     return importlib.import_module(f"cachelab.checks.{_LESSON_MODULES[lesson]}")
 
 
+def _check_of(exercise: str) -> Callable[..., str]:
+    """The check of exercise ``exercise`` (``"03.1"``), from its lesson's ``_EXERCISES``."""
+    module = _module_of(exercise)
+    if exercise not in getattr(module, "_EXERCISES", {}):
+        known = ", ".join(sorted(module._EXERCISES))
+        raise ValueError(f"there is no exercise {exercise!r}; this lesson has {known}")
+    return module._EXERCISES[exercise]
+
+
 def _exercise_of(check: Callable[..., Any]) -> str:
     """The id of the exercise ``check`` grades, from its module's ``_EXERCISES``."""
     module = importlib.import_module(check.__module__)
@@ -261,8 +273,10 @@ def _time_limit_s(check: Callable[..., str]) -> float:
     return float(limits.get(_exercise_of(check), _TIME_LIMIT_S))
 
 
-def run(check: Callable[..., str], *answer: Any) -> None:
+def run(check: Union[str, Callable[..., str]], *answer: Any) -> None:
     """Run ``check(*answer)`` and print the verdict; see the module docstring.
+
+    ``check`` is an exercise id (``"03.1"``), or the check function itself.
 
     It prints rather than returns, so a check cell shows just the verdict. A failed
     check records the property that failed (for ``hint``) and raises ``ExerciseNotPassed``.
@@ -271,6 +285,8 @@ def run(check: Callable[..., str], *answer: Any) -> None:
     An exception that is neither the answer failing a property nor an exit (a bug in a
     check, or an answer's error a check let through) is raised as it was.
     """
+    if isinstance(check, str):
+        check = _check_of(check)
     exercise = _exercise_of(check)
     name = check.__name__.removeprefix("check_").replace("_", " ")
     limit = _time_limit_s(check)
@@ -322,10 +338,7 @@ def hint(exercise: str) -> None:
     """
     if not isinstance(exercise, str):
         raise TypeError(f"exercise is an id such as '03.1', got {exercise!r}")
-    module = _module_of(exercise)
-    if exercise not in getattr(module, "_EXERCISES", {}):
-        known = ", ".join(sorted(module._EXERCISES))
-        raise ValueError(f"there is no exercise {exercise!r}; this lesson has {known}")
+    _check_of(exercise)  # a clear error for an id that names no exercise
     if exercise not in _last_failure:
         print(
             f"💡 {exercise}: run its check cell first -- a hint belongs to the property that fails."
