@@ -228,7 +228,11 @@ class ShopPages:
             queries = self.db_queries()
             with self._lock:
                 self.counters.publish(
-                    self.requests, self.in_flight, queries, self.cache_hits, self.cache_misses
+                    requests=self.requests,
+                    in_flight=self.in_flight,
+                    db_queries=queries,
+                    cache_hits=self.cache_hits,
+                    cache_misses=self.cache_misses,
                 )
 
     @contextlib.contextmanager

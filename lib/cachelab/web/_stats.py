@@ -22,8 +22,12 @@ the same on a busy machine as on a quiet one.
 >>> folder = tempfile.mkdtemp()
 >>> counters = WorkerCounters(folder)
 >>> counters.publish(requests=3, db_queries=1, cache_hits=2, cache_misses=1)
->>> [row["requests"] for row in read_workers(folder)]
-[3]
+>>> [(row["requests"], row["in_flight"]) for row in read_workers(folder)]  # not given: 0
+[(3, 0)]
+>>> counters.publish(request=4)
+Traceback (most recent call last):
+...
+TypeError: no such counter: ['request']; the counters are ('requests', 'in_flight', ...)
 >>> counters.close()
 >>> read_workers(folder)
 []
@@ -60,29 +64,16 @@ class WorkerCounters:
         self._memory = mmap.mmap(self._file.fileno(), _LAYOUT.size)
         self.publish()
 
-    def publish(
-        self,
-        requests: int = 0,
-        in_flight: int = 0,
-        db_queries: int = 0,
-        cache_hits: int = 0,
-        cache_misses: int = 0,
-    ) -> None:
-        """Store the current values (totals since the worker started, not increments), and the
-        CPU time this process has used so far.
+    def publish(self, **counters: int) -> None:
+        """Store the current values of the counters named in ``FIELDS`` (totals since the worker
+        started, not increments; a counter not given is 0), and the CPU time this process has used
+        so far.
         """
-        cpu_us = int(time.process_time() * 1e6)
-        _LAYOUT.pack_into(
-            self._memory,
-            0,
-            self.pid,
-            requests,
-            in_flight,
-            db_queries,
-            cache_hits,
-            cache_misses,
-            cpu_us,
-        )
+        unknown = set(counters) - set(FIELDS[1:-1])
+        if unknown:
+            raise TypeError(f"no such counter: {sorted(unknown)}; the counters are {FIELDS[1:-1]}")
+        values = {**counters, "pid": self.pid, "cpu_us": int(time.process_time() * 1e6)}
+        _LAYOUT.pack_into(self._memory, 0, *(values.get(name, 0) for name in FIELDS))
 
     def close(self) -> None:
         """Unmap and remove this worker's file. Safe to call twice."""
