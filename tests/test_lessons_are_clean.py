@@ -87,6 +87,53 @@ def test_ends_with_key_points_whats_next_and_references(path: Path) -> None:
     assert last.count("\n- ") >= 1, f"{path.name}'s References list no source"
 
 
+MAX_WORDS_PER_MARKDOWN_CELL = 200  # issue 21: a longer cell is a wall of text on a projector
+_HEADING = re.compile(r"#{1,6}[ \t]")
+_FENCE = re.compile(r"\s*(```|~~~)")
+
+
+def _buried_headings(text: str) -> list[str]:
+    """The heading lines of a markdown cell's text that are not its first line (a ``#`` line
+    inside a fenced code block is a comment, not a heading)."""
+    buried, in_fence = [], False
+    for number, line in enumerate(text.splitlines()):
+        if _FENCE.match(line):
+            in_fence = not in_fence
+        elif not in_fence and number > 0 and _HEADING.match(line):
+            buried.append(line)
+    return buried
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
+def test_no_markdown_cell_is_a_wall_of_text(path: Path) -> None:
+    """Prose comes in short cells: a learner reads one idea, then runs the cell that shows it."""
+    long_cells = {
+        index: len(cell_source(cell).split())
+        for index, cell in enumerate(load_notebook(path)["cells"])
+        if cell["cell_type"] == "markdown"
+        and len(cell_source(cell).split()) > MAX_WORDS_PER_MARKDOWN_CELL
+    }
+    assert not long_cells, (
+        f"{path.name}: markdown cells over {MAX_WORDS_PER_MARKDOWN_CELL} words {long_cells} "
+        "(cell: words); split them at a paragraph"
+    )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
+def test_every_heading_opens_its_own_cell(path: Path) -> None:
+    """A heading buried mid-cell is lost on the projector and in JupyterLab's table of contents,
+    which folds a section from its heading cell on."""
+    buried = {
+        index: headings
+        for index, cell in enumerate(load_notebook(path)["cells"])
+        if cell["cell_type"] == "markdown" and (headings := _buried_headings(cell_source(cell)))
+    }
+    assert not buried, (
+        f"{path.name}: headings that are not the first line of their cell {buried}; "
+        "start a new markdown cell at each"
+    )
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
 def test_hints_are_asked_for_never_shown_in_advance(path: Path) -> None:
     """Hints live with the checks (``checks.hint("03.1")``), not in the notebook's source."""
