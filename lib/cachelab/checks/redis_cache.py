@@ -1,17 +1,20 @@
 """Checks for lesson 04's exercises: cache-aside on Redis by hand, and failing open.
 
-Both checks run your function against a real Redis server, never a fake:
+Both checks run your function against a real Redis server, never a fake, and both run on
+the course's Redis alone (``connect()``: ``$REDIS_URL`` or this process's private server), so
+they also work where the only Redis is a room's shared one and no server program is installed.
+Each writes under a key prefix of its own inside your learner prefix, which it deletes
+afterwards (``cachelab:<learner>:check04:<random>:``), reading Redis and deleting that prefix
+through a client of its own, never the one your function was handed, so nothing your function
+does to its client changes what is deleted. Where Redis must be down, the check hands your
+function a client whose server has stopped (``redis_server._gone_client``): every command fails
+at once, as after a crash, and nobody's server is stopped.
 
-- ``check_get_or_load_json`` (04.1) uses the course's Redis (``connect()``: ``$REDIS_URL``
-  or this process's private server), under a key prefix of its own inside your learner
-  prefix, which it deletes afterwards (``cachelab:<learner>:check04:<random>:``). It reads
-  Redis and deletes that prefix through a client of its own, never the one your function
-  was handed, so nothing your function does to its client changes what is deleted. To see
-  whether your function refuses a key outside the course prefix, it calls it on a
-  private server of its own, which holds nobody's data: a check never writes outside
-  the course prefix of a server that may be shared;
-- ``check_safe_get_or_load`` (04.2) starts a ``PrivateRedisServer`` of its own, uses it,
-  then *stops* it to see what your function does when Redis is down.
+- ``check_get_or_load_json`` (04.1): cache-aside with JSON and a TTL; then a key outside the
+  course prefix, through a client whose server is gone: it must be refused before anything is
+  sent, so a check never writes outside the course prefix of a server that may be shared;
+- ``check_safe_get_or_load`` (04.2): cache-aside while Redis is up, then the same calls with
+  Redis down, to see that your function fails open.
 
 Each raises ``_CheckFailed`` naming the first property that does not hold.
 """
@@ -27,7 +30,7 @@ import redis
 
 from cachelab.cache import CacheStats, _delete_keys_under
 from cachelab.checks import _call, _CheckFailed, _expect, _raised, _same
-from cachelab.environment.redis_server import PrivateRedisServer, connect
+from cachelab.environment.redis_server import _gone_client, connect
 from cachelab.keys import _COURSE_PREFIX, learner_prefix
 
 __all__ = ["check_get_or_load_json", "check_safe_get_or_load"]
@@ -71,7 +74,8 @@ def check_get_or_load_json(get_or_load_json: Callable[..., Any]) -> str:
     value is stored in Redis under ``key`` as JSON; with a TTL of ``ttl`` seconds;
     a hit returns the decoded value without calling the loader; once the key is
     gone the loader runs again; a key outside ``cachelab:`` is refused with
-    ``ValueError`` and nothing is written there (tried on a private server).
+    ``ValueError`` before anything is sent to Redis (tried through a client whose server is
+    gone, so nothing can be written anywhere).
     """
     client = connect()  # the answer's
     mine = connect()  # the check's own reads and clean-up: a client the answer never had
@@ -155,38 +159,23 @@ def check_get_or_load_json(get_or_load_json: Callable[..., Any]) -> str:
         _delete_keys_under(mine, prefix)
 
     outside = f"check04-outside-the-course-prefix:{uuid.uuid4().hex[:10]}"
-    sandbox = (
-        PrivateRedisServer().start()
-    )  # nobody's data: the only server a check writes outside cachelab: on
-    try:
-        sandbox_client = sandbox.client()
+    refusal = "a key that does not start with 'cachelab:' is refused with ValueError"
+    try:  # through a client whose server is gone: a command sent would reach nobody's data
+        get_or_load_json(_gone_client(), outside, loader, 1)
         refused = False
-        try:
-            get_or_load_json(sandbox_client, outside, loader, 1)
-        except ValueError:
-            refused = True
-        except NotImplementedError:
-            raise
-        except Exception as error:
-            raise _CheckFailed(
-                f"a key that does not start with 'cachelab:' is refused with ValueError "
-                f"(got {_raised(error)})",
-                "prefix",
-            ) from None
-        _expect(
-            refused,
-            "a key that does not start with 'cachelab:' is refused with ValueError",
-            outside,
-            topic="prefix",
-        )
-        _expect(
-            not sandbox_client.exists(outside),
-            "nothing is written outside the course prefix",
-            outside,
-            topic="prefix",
-        )
-    finally:
-        sandbox.stop()
+    except ValueError:
+        refused = True
+    except NotImplementedError:
+        raise
+    except redis.RedisError as error:
+        raise _CheckFailed(
+            f"{refusal} before anything is sent to Redis, so nothing is written outside the "
+            f"course prefix (got {type(error).__name__}: it sent a command first)",
+            "prefix",
+        ) from None
+    except Exception as error:
+        raise _CheckFailed(f"{refusal} (got {_raised(error)})", "prefix") from None
+    _expect(refused, refusal, outside, topic="prefix")
     return (
         f"stored as JSON under the key, TTL {ttl} s, the loader ran once per miss, "
         f"hits decoded, keys outside {_COURSE_PREFIX!r} refused"
@@ -227,12 +216,15 @@ def check_safe_get_or_load(safe_get_or_load: Callable[..., Any]) -> str:
     ``stats``); an error raised by the loader itself propagates and is not counted;
     with Redis *stopped* it still returns the loader's value, calls the loader once
     per request, lets no Redis error escape, and adds one to ``stats.errors`` per
-    request.
+    request. Redis is up on the course's server, under a prefix of the check's own that it
+    deletes afterwards, and down through a client whose server has stopped (``_gone_client``):
+    no server is stopped, so the check also runs on a room's shared one.
     """
-    server = PrivateRedisServer().start()
+    client = connect()  # the answer's, while Redis is up: the course's Redis
+    mine = connect()  # the check's own reads and clean-up: a client the answer never had
+    prefix = f"{learner_prefix()}check04:{uuid.uuid4().hex[:10]}:"
+    key = prefix + "safe:homepage"
     try:
-        client = server.client()
-        key = f"{learner_prefix()}check04:safe:homepage"
         ttl = 60
         loader = _CountingLoader()
         stats = CacheStats()
@@ -268,7 +260,7 @@ def check_safe_get_or_load(safe_get_or_load: Callable[..., Any]) -> str:
             f"misses={stats.misses}, hits={stats.hits}, errors={stats.errors}",
             topic="stats",
         )
-        stored = _decode_json(client.get(key), "with Redis up, the value is stored as JSON")
+        stored = _decode_json(mine.get(key), "with Redis up, the value is stored as JSON")
         _expect(
             _same(stored, _PAGE),
             "with Redis up, the stored JSON decodes to the loader's value",
@@ -276,9 +268,9 @@ def check_safe_get_or_load(safe_get_or_load: Callable[..., Any]) -> str:
             topic="up",
         )
         _expect(
-            client.ttl(key) > 0,
+            mine.ttl(key) > 0,
             "with Redis up, the key is stored with a TTL (SET … EX ttl)",
-            client.ttl(key),
+            mine.ttl(key),
             topic="up",
         )
 
@@ -290,9 +282,7 @@ def check_safe_get_or_load(safe_get_or_load: Callable[..., Any]) -> str:
             "(catch redis.ConnectionError and redis.TimeoutError, not Exception)"
         )
         try:
-            safe_get_or_load(
-                client, f"{learner_prefix()}check04:safe:missing", broken_loader, ttl, stats
-            )
+            safe_get_or_load(client, prefix + "safe:missing", broken_loader, ttl, stats)
             propagated = False
         except LookupError:
             propagated = True
@@ -308,13 +298,13 @@ def check_safe_get_or_load(safe_get_or_load: Callable[..., Any]) -> str:
             topic="loader-error",
         )
 
-        server.stop()
+        down = _gone_client()  # a client of a server that has just stopped: Redis is down
         loader.calls = 0
         errors_before = stats.errors
         answers = []
         for _ in range(3):
             try:
-                answers.append(safe_get_or_load(client, key, loader, ttl, stats))
+                answers.append(safe_get_or_load(down, key, loader, ttl, stats))
             except redis.RedisError as error:
                 raise _CheckFailed(
                     f"with Redis down, the page is still served: no Redis error escapes "
@@ -338,7 +328,7 @@ def check_safe_get_or_load(safe_get_or_load: Callable[..., Any]) -> str:
             topic="down-once",
         )
     finally:
-        server.stop()
+        _delete_keys_under(mine, prefix)
     return (
         "cache-aside while Redis is up; with Redis stopped, every request served from the loader "
         "and each failure counted once"

