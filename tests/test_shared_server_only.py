@@ -175,6 +175,31 @@ def test_the_dead_cache_burst_runs_on_the_rooms_server_alone(room, hidden, tiny_
     assert course_keys(room) == []
 
 
+def test_a_check_whose_redis_cannot_be_reached_says_why_and_is_not_a_pass(tmp_path):
+    """The room's server gone mid-lesson: ⏭️ and the reason, never a traceback or a ✅."""
+    env = without_server_programs(f"unix://{tmp_path}/gone/redis.sock", tmp_path)
+    output = run_python(
+        """
+        import sys
+        sys.path.insert(0, "tests")
+        from support import load_solutions
+        from cachelab import checks
+        solutions = load_solutions("04_redis_cache")
+        for exercise, answer in [("04.1", solutions.get_or_load_json),
+                                 ("04.2", solutions.safe_get_or_load)]:
+            try:
+                checks.run(exercise, answer)
+            except checks.ExerciseNotPassed:
+                print("not passed")
+        """,
+        env,
+    )
+    lines = output.splitlines()
+    assert [line[:7] for line in lines] == ["⏭️ 04.1", "not pas", "⏭️ 04.2", "not pas"], output
+    assert "cannot be checked here: cannot reach Redis at unix://" in lines[0], output
+    assert "✅" not in output
+
+
 def test_a_section_that_needs_a_server_of_its_own_says_so_in_one_line(hidden):
     output = run_python(
         """

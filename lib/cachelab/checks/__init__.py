@@ -10,7 +10,10 @@ its id, as the tests do) and prints one of three things:
 - ✅ and what was verified, when every property holds;
 - ❌ and the first property that failed, then stops "Run all" at that cell with one
   short line (no traceback through the checks' insides);
-- ⏳ "not attempted yet" when your answer still raises ``NotImplementedError``.
+- ⏳ "not attempted yet" when your answer still raises ``NotImplementedError``;
+- ⏭️ "cannot be checked here" and why, when the course's Redis cannot be reached
+  (``RedisNotFoundError``: say a room's server that went away): like a ❌ it stops "Run all"
+  at that cell with one short line, and it is never a pass.
 
 A check runs with a time limit (``_time_limit_s``: generous, many times what the
 reference answer takes on a slow machine), so an answer that loops forever gets a ❌
@@ -50,6 +53,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional, Union
 
 from cachelab.checks._time_limit import run_within
+from cachelab.environment.redis_server import RedisNotFoundError
 
 __all__ = ["run", "hint", "ExerciseNotPassed"]
 
@@ -110,7 +114,7 @@ class _CheckFailed(AssertionError):
 
 
 class ExerciseNotPassed(Exception):
-    """Raised by ``run`` after it has printed a ❌, to stop "Run all" at the exercise.
+    """Raised by ``run`` after it has printed a ❌ (or a ⏭️), to stop "Run all" at the exercise.
 
     IPython shows an exception that has ``_render_traceback_`` by calling it, so the
     notebook shows this one line instead of a traceback through the checks.
@@ -311,6 +315,9 @@ def run(check: Union[str, Callable[..., str]], *answer: Any) -> None:
         return
     elif isinstance(error, _CheckFailed):
         failure = error
+    elif isinstance(error, RedisNotFoundError):
+        print(f"⏭️ {exercise} · {name}: cannot be checked here: {str(error).splitlines()[0]}")
+        raise ExerciseNotPassed(f"exercise {exercise} was not checked (see the ⏭️ above)") from None
     elif error is not None and not isinstance(error, Exception):
         failure = _CheckFailed(
             f"returns a value: your code raised {_raised(error)}, which stops a program, "
