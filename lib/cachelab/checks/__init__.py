@@ -5,7 +5,7 @@ Every exercise in the lessons ends with a check cell such as::
     checks.run("03.1", TTLCache)
 
 ``run`` calls the exercise's check on your answer (the check itself may be passed instead of
-its id, as the tests do) and prints one of three things:
+its id, as the tests do) and prints one of four things:
 
 - ✅ and what was verified, when every property holds;
 - ❌ and the first property that failed, then stops "Run all" at that cell with one
