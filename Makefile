@@ -1,7 +1,7 @@
 # Make or Break -- a hands-on caching course.
 #
 #   make lab     set up (.venv, the course and what the lessons need, shop database) and open
-#                JupyterLab on lessons/
+#                JupyterLab on the repository, at lessons/00_setup_check.ipynb
 #   make test    set up (plus the test, bench, hub and site extras), then run every test: library,
 #                every lesson on three machines, browser, room
 #
@@ -104,8 +104,15 @@ data: setup ## build the default shop database if it is missing (progress bar; q
 
 # --- the two commands -----------------------------------------------------------------------------
 
-lab: data ## set up, then open JupyterLab on lessons/
-	$(VENV)/bin/jupyter lab lessons/ --port=$(PORT) $(ALLOW_ROOT)
+# JupyterLab serves the repository's root and opens lessons/00_setup_check.ipynb: a lesson's links
+# (../GLOSSARY.md, ../docs/setup.md, ../type-along/) reach only what the served tree holds, and the
+# hubs give each learner's home the same layout (scripts/learner_home.py). The type-along copies
+# are written the first time only: a learner types into them, so a later make lab keeps them.
+LAB_START := lessons/00_setup_check.ipynb
+
+lab: data ## set up, then open JupyterLab on the repository, at lessons/00_setup_check.ipynb
+	@[ -d type-along ] || $(PY) scripts/type_along.py
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/$(LAB_START) --port=$(PORT) $(ALLOW_ROOT)
 
 # make test is four pytest runs, one after the other, the first three on several workers
 # (pytest-xdist):
@@ -186,7 +193,7 @@ site: data $(VENV)/.cachelab-with-site ## the course as a web site in book/_buil
 dashboard: data $(VENV)/.cachelab-with-site ## lesson 07's TTL explorer and 08's XFetch view as pages to project (Voila, 127.0.0.1:8866)
 	$(PY) dashboards/serve.py --port $(DASHBOARD_PORT)
 
-type-along: setup ## each lesson with the cells an instructor types live emptied, into type-along/
+type-along: setup ## each lesson with the cells an instructor types live emptied, into type-along/ (overwrites)
 	$(PY) scripts/type_along.py
 
 clean: ## remove .venv, the generated databases, caches and test by-products

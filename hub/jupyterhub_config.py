@@ -8,7 +8,9 @@ Read by ``jupyterhub -f hub/jupyterhub_config.py``; ``hub/run.py`` sets the
   for the room. Nobody needs an account on the machine.
 - **Servers**: each learner gets a Jupyter server of their own, started as a process
   of the hub's user (``SimpleLocalProcessSpawner``), in a home folder of their own
-  under the room folder, holding a copy of ``lessons/`` and their own ``data/``.
+  under the room folder, laid out like the repository (``scripts/learner_home.py``:
+  ``lessons/``, ``GLOSSARY.md``, ``docs/``, ``type-along/`` ...) so a lesson's links
+  open, with their own ``data/``.
 - **Redis**: one private ``redis-server`` for the whole room (started by ``hub/run.py``
   on a unix socket); every learner's kernel gets its URL as ``REDIS_URL`` and its
   learner name as ``CACHELAB_LEARNER``, so each one's keys live under
@@ -20,7 +22,7 @@ Read by ``jupyterhub -f hub/jupyterhub_config.py``; ``hub/run.py`` sets the
 """
 
 import os
-import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -81,11 +83,13 @@ c.Spawner.environment = {
 
 
 def give_the_learner_the_lessons(spawner) -> None:
-    """Before a learner's first server starts: a home with a copy of the lessons."""
+    """Before a learner's server starts: a home laid out like the repository, as ``make lab``
+    serves it (the lessons, the glossary, docs/, the type-along copies), so that a lesson's
+    links open. What the home already holds is kept. The Kubernetes hub runs the same script."""
     home = Path(spawner.home_dir)
     (home / "data").mkdir(parents=True, exist_ok=True)
-    if not (home / "lessons").exists():
-        shutil.copytree(REPO / "lessons", home / "lessons")
+    script = REPO / "scripts" / "learner_home.py"
+    subprocess.run([sys.executable, str(script), str(home)], check=True, capture_output=True)
 
 
 c.Spawner.pre_spawn_hook = give_the_learner_the_lessons

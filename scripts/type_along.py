@@ -10,9 +10,15 @@ with one comment that says what to type, into ``type-along/`` (git-ignored):
     lessons/03_memory_cache.ipynb  ->  type-along/03_memory_cache.ipynb
 
 Every other cell is copied unchanged, so the copy runs top to bottom once the typed cells are
-typed. The copies are generated, never edited by hand: change the lesson (or its tags) and run
-``make type-along`` again. ``tests/test_type_along.py`` checks that every lesson has such cells,
-and that a copy differs from its lesson only in them.
+typed. ``type-along/`` sits beside ``lessons/``, so a copy's links resolve as the lesson's do
+(``../GLOSSARY.md``, the next lesson, ``figures/``, copied along), and learners open it where
+they open the lessons: ``make lab`` serves the repository's root (and writes the copies when
+there are none), and each hub puts them in every learner's home (``scripts/learner_home.py``).
+
+The copies are generated, never edited by hand: change the lesson (or its tags) and run
+``make type-along`` again (it overwrites them, a learner's typing too). ``tests/test_type_along.py``
+checks that a copy differs from its lesson only in the typed cells, and holds the typed cells to
+what a live-coded workshop needs (few, no asserts, safe to run twice).
 
     python scripts/type_along.py                 # every lesson, into type-along/
     python scripts/type_along.py --out /tmp/ta   # somewhere else
@@ -24,6 +30,7 @@ import argparse
 import ast
 import copy
 import json
+import shutil
 import sys
 from pathlib import Path
 from typing import Optional
@@ -36,8 +43,13 @@ COMMENT_MARK = "# ✍ Type along"
 """How an emptied cell's comment starts (``tests/test_type_along.py`` looks for it)."""
 
 
-def lessons() -> list[Path]:
-    return sorted(LESSONS.glob("[0-9][0-9]_*.ipynb"))
+FIGURES = "figures"
+"""The lessons' folder of images (``lessons/figures/``), copied beside the copies."""
+
+
+def lessons(folder: Path = LESSONS) -> list[Path]:
+    """The lessons in ``folder``, in order."""
+    return sorted(folder.glob("[0-9][0-9]_*.ipynb"))
 
 
 def source_of(cell: dict) -> str:
@@ -118,15 +130,19 @@ def generate(out: Path = OUT, paths: Optional[list[Path]] = None) -> list[Path]:
     """Write the type-along copy of every lesson into ``out``; return the files written."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    wanted = {path.name for path in (paths or lessons())}
+    paths = paths or lessons()
+    wanted = {path.name for path in paths}
     for stale in out.glob("*.ipynb"):  # a lesson renamed or removed leaves no copy behind
         if stale.name not in wanted:
             stale.unlink()
-    for path in paths or lessons():
+    for path in paths:
         notebook = json.loads(path.read_text(encoding="utf-8"))
         target = out / path.name
         target.write_text(dumps(type_along(notebook, path.name)), encoding="utf-8")
         written.append(target)
+    figures = paths[0].parent / FIGURES if paths else None
+    if figures and figures.is_dir():  # a lesson's images, at the path its markdown names
+        shutil.copytree(figures, out / FIGURES, dirs_exist_ok=True)
     return written
 
 

@@ -131,5 +131,6 @@ def test_the_lessons_are_copied_from_where_the_documented_image_build_puts_the_c
     hook = " ".join(values["singleuser"]["lifecycleHooks"]["postStart"]["exec"]["command"])
     build = re.search(r"--target-repo-dir (\S+)", (REPO / "docs" / "room.md").read_text())
     assert build, "docs/room.md builds the image with repo2docker --target-repo-dir"
-    assert f"{build.group(1)}/lessons" in hook
+    # the script that lays out a learner's home (tests/test_served_tree.py runs this hook)
+    assert f"{build.group(1)}/scripts/learner_home.py" in hook
     assert values["singleuser"]["extraEnv"]["CACHELAB_DATA_DIR"].startswith("/home/jovyan/")
