@@ -17,10 +17,11 @@ the network. Four steps:
    ``tests/test_lessons.py`` kept there too (``store_executed``), so it only renders.
 3. **Sources** (``stage``): the pages are copied into ``book/_build/src/`` in the layout of
    the repository -- ``index.md`` (``book/index.md`` with the table of lessons made from each
-   lesson's first cell), ``lessons/NN_*.ipynb``, ``GLOSSARY.md``, ``INSTRUCTORS.md``,
-   ``README.md`` -- so the links between them (``03_memory_cache.ipynb``,
-   ``../GLOSSARY.md#ttl-time-to-live``) are the repository's, and Sphinx makes them links
-   between pages.
+   lesson's first cell), ``lessons/NN_*.ipynb``, the diagrams they show (``lessons/figures/``),
+   ``GLOSSARY.md``, ``INSTRUCTORS.md``, ``README.md`` -- so the links between them
+   (``03_memory_cache.ipynb``, ``../GLOSSARY.md#ttl-time-to-live``) and the images
+   (``figures/stampede.svg``) are the repository's, and Sphinx makes them links between pages
+   and images on them.
 4. **Sphinx** (``render``): reads the outputs from the cache (it executes nothing itself) and
    writes ``book/_build/html/``. Every warning is an error: a link that does not resolve, an
    anchor that does not exist, fails the build.
@@ -74,6 +75,8 @@ STAGED_FILES = {
     "GLOSSARY.md": REPO / "GLOSSARY.md",
     "INSTRUCTORS.md": REPO / "INSTRUCTORS.md",
 }
+FIGURES = REPO / "lessons" / "figures"
+"""The diagrams the lessons show (SVG), staged beside them so the lessons' image links hold."""
 LESSON_TABLE_MARK = "<!-- lesson table -->"
 """Where ``book/index.md`` gets the table of lessons, made from each lesson's first cell."""
 
@@ -328,6 +331,8 @@ def stage() -> Path:
     (SOURCES / "index.md").write_text(index.replace(LESSON_TABLE_MARK, lesson_table()), "utf-8")
     for lesson in lessons():
         shutil.copy2(lesson, SOURCES / "lessons" / lesson.name)
+    if FIGURES.is_dir():  # the diagrams the lessons show: ![...](figures/cache_aside.svg)
+        shutil.copytree(FIGURES, SOURCES / "lessons" / FIGURES.name)
     return SOURCES
 
 
