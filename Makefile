@@ -137,7 +137,7 @@ LIBRARY_RUN := $(PY) -m pytest -n 3 --dist worksteal -m "not (lesson or room or 
 test: data $(ALL_EXTRAS_STAMP) lint browser-and-proxy ## set up, then run every test: lint, library, lessons on three machines, room, browser, site
 	$(LIBRARY_RUN) tests
 	$(PY) -m pytest -m serial tests
-	$(PYTEST) $(NBVAL) --dist loadgroup -m lesson --durations=25 lessons tests/test_lessons.py
+	$(PYTEST) $(NBVAL) --dist loadgroup -m lesson --durations=25 lessons tests
 	$(PYTEST) --dist loadgroup -m "room or site or platforms" tests
 	$(PY) -m pytest -m browser tests
 

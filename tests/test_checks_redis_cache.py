@@ -1,8 +1,8 @@
 """The checks of lesson 04's exercises accept the reference solutions and reject plausible wrong
 answers: each is a function named after its mistake, in a table whose ids are those names.
 
-Every check runs against a real Redis: the course's (``connect()``) for exercise 1,
-a private server of the check's own, which it stops, for exercise 2.
+Every check runs against a real Redis, the course's (``connect()``): exercise 2 uses it while
+Redis is up, and while it is down a client whose server has stopped (its socket is gone).
 """
 
 from __future__ import annotations
