@@ -354,8 +354,9 @@ class LeasedDeleteOnWrite(DeleteOnWrite):
     to: it waits a moment and asks again, up to ``lease_retries`` times, and is served
     the holder's value once it lands -- it does not join a herd at the database. In
     the step harness a wait is one step (the other requests move meanwhile). If the
-    value never comes (the holder died), the reader loads the row itself, without
-    filling: it holds no lease.
+    value does not come within those retries (the holder died, or its load is slower
+    than the retries last), the reader loads the row itself, without filling: it holds
+    no lease.
     """
 
     name = "delete-on-write + leases"
