@@ -40,6 +40,8 @@ from support import load_module
 
 from test_lesson_links import links_in, local_target, markdown_of
 
+pytestmark = pytest.mark.room  # three JupyterLab servers: with the room's tests, not make test-fast
+
 REPO = Path(__file__).resolve().parents[1]
 JUPYTER = str(Path(sys.executable).parent / "jupyter")
 START_TIMEOUT_S = 60  # JupyterLab starts in a few seconds; slower on a busy 2-core machine
