@@ -25,7 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 LESSONS = REPO / "lessons"
 
-PLAN_MIN = {"00": 15, "01": 15, "02": 10, "03": 40, "04": 33, "05": 20, "06": 12, "07": 8}
+PLAN_MIN = {"00": 15, "01": 15, "02": 10, "03": 40, "04": 33, "05": 20, "06": 12, "07": 3}
 """The room minutes of each lesson in INSTRUCTORS.md's 3-hour plan (teaching and hands-on)."""
 
 
