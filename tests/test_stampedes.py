@@ -213,20 +213,26 @@ def test_a_holder_whose_lock_expired_neither_stores_its_value_nor_releases_the_n
     assert slow.stats.late_fills == 1
 
 
+def crowd_with_a_slow_load(flight: SingleFlight, requests: int, load_s: float) -> tuple:
+    """``requests`` threads ask ``flight`` for HOT at once; its load takes ``load_s`` seconds.
+    Returns what each was served and the load counter."""
+    loads = Counter()
+
+    def slow_loader() -> str:
+        loads()
+        time.sleep(load_s)
+        return "the page"
+
+    return run_threads(requests, lambda i: flight.get_or_load(HOT, slow_loader, ttl=60)), loads
+
+
 def test_a_load_slower_than_lock_ttl_keeps_its_lock_and_ends_cached(atomic_cache):
     """A herd slows its own loads, so a load can outlast lock_ttl. Ten requests miss at once; the
     one load takes 0.3 s with lock_ttl=0.2 s. Without renewals the lock expired mid-load, waiters
     retook it and loaded again, every fill was refused (8 loads, nothing cached, 2 WaitTimeouts
     measured): the holder must keep its lock alive while it loads."""
     flight = SingleFlight(atomic_cache, lock_ttl=0.2, wait_timeout=5)
-    loads = Counter()
-
-    def slow_loader() -> str:
-        loads()
-        time.sleep(0.3)
-        return "the page"
-
-    values = run_threads(10, lambda i: flight.get_or_load(HOT, slow_loader, ttl=60))
+    values, loads = crowd_with_a_slow_load(flight, requests=10, load_s=0.3)
     assert values == ["the page"] * 10, f"every request is served the one value: {values}"
     assert loads.calls == 1, f"one load, not {loads.calls}"
     assert atomic_cache.get(HOT) == "the page", "and it ends cached"
@@ -252,14 +258,7 @@ def test_a_renewal_whose_answer_was_lost_still_ends_cached():
     or its fill is refused and the waiters wait for a lock nobody holds."""
     cache = LosesOneRenewalAnswer()
     flight = SingleFlight(cache, lock_ttl=0.2, wait_timeout=5)
-    loads = Counter()
-
-    def slow_loader() -> str:
-        loads()
-        time.sleep(0.5)
-        return "the page"
-
-    values = run_threads(5, lambda i: flight.get_or_load(HOT, slow_loader, ttl=60))
+    values, loads = crowd_with_a_slow_load(flight, requests=5, load_s=0.5)
     assert values == ["the page"] * 5 and loads.calls == 1
     assert cache.lost and flight.stats.late_fills == 0 and cache.get(HOT) == "the page"
 
