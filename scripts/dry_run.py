@@ -1,6 +1,6 @@
-"""A stopwatch for a dry run of the workshop: time lessons 00-07 as *taught*, section by section.
+"""A stopwatch for a dry run of the workshop: the 3-hour plan's lessons as *taught*, by section.
 
-    python scripts/dry_run.py                  # every lesson of the 3-hour plan, 00 to 07
+    python scripts/dry_run.py                  # every lesson of the 3-hour plan (00-05, 07)
     python scripts/dry_run.py 03 04            # only lessons 03 and 04
     python scripts/dry_run.py --report runs/   # the plan's minutes beside every run recorded
 
@@ -25,7 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 LESSONS = REPO / "lessons"
 
-PLAN_MIN = {"00": 15, "01": 15, "02": 10, "03": 40, "04": 33, "05": 20, "06": 12, "07": 3}
+PLAN_MIN = {"00": 15, "01": 15, "02": 10, "03": 40, "04": 33, "05": 20, "07": 3}
 """The room minutes of each lesson in INSTRUCTORS.md's 3-hour plan (teaching and hands-on)."""
 
 
@@ -79,7 +79,7 @@ def report(folder: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("lessons", nargs="*", help="lesson numbers (default: 00-07)")
+    parser.add_argument("lessons", nargs="*", help="lesson numbers (default: the plan's)")
     parser.add_argument("--out", type=Path, default=REPO / "dry-runs", help="folder for the CSV")
     parser.add_argument("--report", type=Path, help="print the recorded runs in a folder and stop")
     args = parser.parse_args(argv)
