@@ -307,14 +307,17 @@ def plot_timeline(run: _StalenessRun, ttl: Optional[float] = None, title: str = 
     fresh = [r for r in run.reads if not r.stale]
     stale = [r for r in run.reads if r.stale]
     loads = [r for r in run.reads if r.loaded]
-    top.scatter(xs(fresh), ys(fresh), s=6, color="0.7", label="fresh read", zorder=2)
-    top.scatter(xs(stale), ys(stale), s=10, color="tab:red", label="stale read", zorder=3)
+    # Okabe-Ito colours, and a shape of its own for each kind: nothing told by colour alone
+    top.scatter(xs(fresh), ys(fresh), s=6, color="0.6", marker="o", label="fresh read", zorder=2)
+    top.scatter(
+        xs(stale), ys(stale), s=22, color="#D55E00", marker="x", label="stale read", zorder=3
+    )
     top.scatter(
         xs(loads),
         ys(loads),
         s=40,
         facecolors="none",
-        edgecolors="tab:blue",
+        edgecolors="#0072B2",
         label="miss → database",
         zorder=4,
     )
@@ -339,7 +342,7 @@ def plot_timeline(run: _StalenessRun, ttl: Optional[float] = None, title: str = 
         frameon=False,
     )
 
-    bottom.scatter(xs(stale), [r.stale_age_s for r in stale], s=8, color="tab:red")
+    bottom.scatter(xs(stale), [r.stale_age_s for r in stale], s=16, color="#D55E00", marker="x")
     for w in run.writes:
         bottom.axvline(w.t - start, color="black", linewidth=0.5, alpha=0.3)
     if ttl is not None:
