@@ -189,6 +189,11 @@ def _validate_rng(rng: Any) -> Any:
     return rng
 
 
+def _any_value(value: Any) -> bool:
+    """``SingleFlight``'s default ``usable``: every cached value may be served."""
+    return True
+
+
 def _new_token() -> str:
     return uuid.uuid4().hex
 
@@ -407,7 +412,7 @@ class SingleFlight:
         loader: Callable[[], Any],
         ttl: Optional[float] = None,
         *,
-        usable: Callable[[Any], bool] = lambda value: True,
+        usable: Callable[[Any], bool] = _any_value,
     ) -> Any:
         """The cached value of ``key``; on a miss, ``loader()``'s -- loaded by one request only.
 
@@ -487,7 +492,7 @@ class SingleFlight:
         loader: Callable[[], Any],
         ttl: Optional[float],
         watch: "_LockWatch",
-        usable: Callable[[Any], bool] = lambda value: True,
+        usable: Callable[[Any], bool] = _any_value,
     ) -> tuple[bool, Any]:
         """Take the lock and load; or, if it is held, look at it (and break it if it is broken)."""
         try:
