@@ -47,6 +47,7 @@ from cachelab.lab.sim import CacheOutcome, Invalidation, model, simulate
 from cachelab.lab.workload import MAX_RATE
 from cachelab.show._png import encode_png
 from cachelab.show._prefetch import Prefetcher
+from cachelab.show.plots import _BLACK, _BLUE, _GREEN, _ORANGE, _VERMILLION
 
 __all__ = ["Settings", "Frame", "plot_curves", "TTLDashboard", "ttl_dashboard"]
 
@@ -69,7 +70,10 @@ DB_LOADS_RANGE = (0.02, 15.0)
 """The database-load axis (loads/s, log scale) covers every slider setting, so it never has to move.
 """
 
-COLORS = {Invalidation.TTL_ONLY: "#1f77b4", Invalidation.DELETE_ON_WRITE: "#2ca02c"}
+COLORS = {Invalidation.TTL_ONLY: _BLUE, Invalidation.DELETE_ON_WRITE: _GREEN}
+"""Each strategy's model line, in the Okabe-Ito colours the course's plots use
+(``cachelab.show.plots``); the chosen strategy is also solid and thick, the other dashed
+(``_line_style``), so the two are told apart without colour too."""
 MAX_MOVE_TIMINGS = 1_000
 """How many moves' timings a dashboard keeps (``TTLDashboard.move_timings``)."""
 MODEL_POINTS = 120
@@ -347,11 +351,13 @@ class _DashboardPlot:
             ax.grid(True, which="major", alpha=0.3)
             for strategy in Invalidation:
                 (self.lines[name, strategy],) = ax.plot([], [], color=COLORS[strategy], lw=1.6)
-            (self.lines[name, "sim"],) = ax.plot([], [], "o", color="black", ms=4.5)
-            self.lines[name, "vline"] = ax.axvline(1.0, color="#d62728", lw=1, ls=":")
-            (self.lines[name, "current"],) = ax.plot([], [], "*", color="#d62728", ms=13, zorder=5)
+            (self.lines[name, "sim"],) = ax.plot([], [], "o", color=_BLACK, ms=4.5)
+            self.lines[name, "vline"] = ax.axvline(1.0, color=_VERMILLION, lw=1, ls=":")
+            (self.lines[name, "current"],) = ax.plot(
+                [], [], "*", color=_VERMILLION, ms=13, zorder=5
+            )
             self.lines[name, "budget"] = ax.axhline(
-                0.0, color="#ff7f0e", lw=1.2, ls="--", visible=False
+                0.0, color=_ORANGE, lw=1.2, ls="--", visible=False
             )
         self.axes[0].set_ylim(0, 1.02)
         self.axes[1].set_ylim(0, 1.02)
@@ -381,13 +387,13 @@ class _DashboardPlot:
             for key in Invalidation
         ]
         handles += [
-            Line2D([], [], ls="", marker="o", color="black", ms=4.5, label="simulation"),
+            Line2D([], [], ls="", marker="o", color=_BLACK, ms=4.5, label="simulation"),
             Line2D(
-                [], [], ls="", marker="*", color="#d62728", ms=11, label="current TTL (simulated)"
+                [], [], ls="", marker="*", color=_VERMILLION, ms=11, label="current TTL (simulated)"
             ),
         ]
         if budget:
-            handles.append(Line2D([], [], color="#ff7f0e", lw=1.2, ls="--", label="budget"))
+            handles.append(Line2D([], [], color=_ORANGE, lw=1.2, ls="--", label="budget"))
         self.legend = self.figure.legend(
             handles=handles,
             loc="lower center",
