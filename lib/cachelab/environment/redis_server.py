@@ -40,7 +40,7 @@ import threading
 import time
 from pathlib import Path
 from typing import Optional
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import redis
 from redis.backoff import NoBackoff
@@ -191,12 +191,25 @@ def server_version(client: redis.Redis) -> str:
 
     Valkey reports ``redis_version:7.2.4`` (the Redis release it stays compatible
     with) and its own ``valkey_version``; naming that one tells a learner what
-    actually runs.
+    actually runs. A user who may not run ``INFO`` (a learner's ACL user in a room) gets what
+    ``HELLO`` says: ``"Valkey 9.1.2"``.
     """
-    info = client.info("server")
+    try:
+        info = client.info("server")
+    except redis.exceptions.NoPermissionError:  # INFO is @dangerous: a room's learner user
+        hello = client.execute_command("HELLO")  # every user may say hello
+        if isinstance(hello, list):  # RESP2 answers a flat list of names and values
+            hello = dict(zip(hello[::2], hello[1::2]))
+        said = {_text(name): _text(value) for name, value in hello.items()}
+        return f"{said['server'].capitalize()} {said['version']}"
     if info.get("valkey_version"):
         return f"Valkey {info['valkey_version']} (Redis-compatible: {info['redis_version']})"
     return f"Redis {info['redis_version']}"
+
+
+def _text(value: object) -> str:
+    """``value`` as text: a client without ``decode_responses`` answers ``bytes``."""
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class PrivateRedisServer:
@@ -513,25 +526,36 @@ def connect(url: Optional[str] = None, timeout_s: Optional[float] = None) -> red
 def url_of(client: redis.Redis) -> str:
     """The URL another process can pass to ``connect()`` to reach the same server as ``client``.
 
-    Worker processes use it: each one opens its own connection to the shared cache.
+    Worker processes use it: each one opens its own connection to the shared cache, as the same
+    ACL user (a room's Redis has one per learner), so the user and password are in the URL --
+    for a unix socket too: ``unix://ada:s3cret@/tmp/redis.sock?db=0``.
     """
-    options = client.connection_pool.connection_kwargs
+    pool = client.connection_pool
+    return _url_from_options(
+        pool.connection_kwargs, tls=pool.connection_class.__name__ == "SSLConnection"
+    )
+
+
+def _url_from_options(options: dict, tls: bool = False) -> str:
+    """The URL of redis-py's connection ``options`` (``path`` or ``host`` and ``port``, ``db``,
+    ``username``, ``password``); ``tls`` for ``rediss://``.
+
+    The user, the password and the socket path are percent-encoded, as redis-py's ``from_url``
+    decodes them: a password may hold ``@``, ``:`` or ``/``.
+
+    >>> _url_from_options({"path": "/tmp/r.sock", "db": 2, "username": "ada", "password": "p@ss"})
+    'unix://ada:p%40ss@/tmp/r.sock?db=2'
+    """
+    username, password = options.get("username"), options.get("password")
+    auth = ""
+    if username or password:
+        auth = quote(username or "", safe="")
+        auth += (":" + quote(password, safe="") if password else "") + "@"
+    db = options.get("db", 0)
     if options.get("path"):
-        return f"unix://{options['path']}?db={options.get('db', 0)}"
-    password = options.get("password")
-    auth = f":{password}@" if password else ""
-    username = options.get("username")
-    if username:
-        auth = f"{username}:{password or ''}@"
-    scheme = (
-        "rediss" if client.connection_pool.connection_class.__name__ == "SSLConnection" else "redis"
-    )
-    host, port, db = (
-        options.get("host", "localhost"),
-        options.get("port", 6379),
-        options.get("db", 0),
-    )
-    return f"{scheme}://{auth}{host}:{port}/{db}"
+        return f"unix://{auth}{quote(options['path'])}?db={db}"
+    host, port = options.get("host", "localhost"), options.get("port", 6379)
+    return f"{'rediss' if tls else 'redis'}://{auth}{host}:{port}/{db}"
 
 
 if __name__ == "__main__":  # python -m cachelab.environment.redis_server: a quick check
