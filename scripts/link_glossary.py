@@ -1,7 +1,14 @@
 """Link each glossary term at its first use in a lesson: ``python scripts/link_glossary.py``.
 
 ``GLOSSARY.md`` has one ``## Term`` heading per term, and GitHub and the course site both give
-that heading an anchor (``## Hit ratio`` -> ``#hit-ratio``). This script finds, in each lesson,
+that heading an anchor (``## Hit ratio`` -> ``#hit-ratio``). JupyterLab does not: its Markdown
+viewer names a heading in the heading's own case (``Hit-ratio``), so a link to ``#hit-ratio``
+would open the glossary at its top. So each heading has, on the line before it, an explicit anchor
+of the same name, ``<a id="hit-ratio"></a>``, which JupyterLab keeps (its sanitizer turns ``id``
+into the ``data-jupyter-id`` it looks a fragment up by; it drops ``<a name=...>``), and which
+GitHub and the site keep too. The script adds that line to a new term (``anchor_glossary``).
+
+This script finds, in each lesson,
 the first time a term is *used* and makes those words a link,
 ``[hit ratio](../GLOSSARY.md#hit-ratio)``, changing nothing else: only the text of markdown
 cells, never code, outputs or metadata. It is safe to run again (a term already linked at its
@@ -19,9 +26,10 @@ What counts as a use (the same rules ``tests/test_glossary.py`` checks):
 - where two terms' words overlap ("cache hit ratio"), the longer match is linked first, and the
   shorter term's first use is then its next occurrence outside that link.
 
-    python scripts/link_glossary.py                     # every lesson: add the missing links
+    python scripts/link_glossary.py                     # every lesson (and the glossary's anchors)
     python scripts/link_glossary.py lessons/08_*.ipynb  # only these
     python scripts/link_glossary.py --check             # change nothing; exit 1 if one is missing
+                                                        # (a link, or an anchor in GLOSSARY.md)
 """
 
 from __future__ import annotations
@@ -142,6 +150,35 @@ def glossary_anchors(path: Path = GLOSSARY) -> list[str]:
     """The anchors of the glossary's terms (its ``## `` headings), in order."""
     text = path.read_text(encoding="utf-8")
     return [slug(title) for title in re.findall(r"^## (.+?)\s*$", text, flags=re.MULTILINE)]
+
+
+_ANCHOR_LINE = re.compile(r'^<a id="[^"]*"></a>\s*$')
+
+
+def anchor_line(anchor: str) -> str:
+    """The explicit anchor that stands on the line before a term's heading."""
+    return f'<a id="{anchor}"></a>'
+
+
+def anchor_glossary(text: str) -> str:
+    r"""The glossary's text with each ``## `` heading preceded by its ``anchor_line``.
+
+    A heading that has the right line before it is left alone; a wrong or missing one is
+    replaced, so the anchor follows a renamed term. Nothing else changes.
+
+    >>> anchor_glossary("intro\n\n## Hit ratio\n\nHits per lookup.\n")
+    'intro\n\n<a id="hit-ratio"></a>\n## Hit ratio\n\nHits per lookup.\n'
+    """
+    lines = text.splitlines(keepends=True)
+    out: list[str] = []
+    for line in lines:
+        heading = re.match(r"## (.+?)\s*$", line)
+        if heading:
+            if out and _ANCHOR_LINE.match(out[-1]):
+                out.pop()
+            out.append(anchor_line(slug(heading.group(1))) + "\n")
+        out.append(line)
+    return "".join(out)
 
 
 def _compiled() -> list[tuple[str, re.Pattern]]:
@@ -267,8 +304,16 @@ def main(argv: Optional[list[str]] = None) -> int:
             file=sys.stderr,
         )
         return 2
+    glossary_text = GLOSSARY.read_text(encoding="utf-8")
+    anchored = anchor_glossary(glossary_text)
+    missing_any = anchored != glossary_text
+    if missing_any and args.check:
+        print(f"{GLOSSARY.name}: a term's heading lacks its anchor line {anchor_line('...')}")
+    elif missing_any:
+        GLOSSARY.write_text(anchored, encoding="utf-8")
+        print(f"{GLOSSARY.name}: anchored each term's heading")
+        missing_any = False
     paths = args.lessons or sorted(LESSONS.glob("[0-9][0-9]_*.ipynb"))
-    missing_any = False
     for path in paths:
         notebook = _load(path)
         if args.check:

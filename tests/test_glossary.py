@@ -80,6 +80,28 @@ def test_the_glossary_covers_the_terms_the_course_is_built_on():
     assert not missing, f"GLOSSARY.md lacks {missing}"
 
 
+def test_every_term_has_its_anchor_on_the_line_before_its_heading():
+    # JupyterLab names a heading in its own case (Hit-ratio): the explicit anchor is what a
+    # lesson's link lands on there (tests/test_browser_glossary.py clicks one).
+    lines = glossary.GLOSSARY.read_text(encoding="utf-8").splitlines()
+    headings = [(i, line[3:].strip()) for i, line in enumerate(lines) if line.startswith("## ")]
+    assert headings
+    wrong = [
+        title for i, title in headings if lines[i - 1] != f'<a id="{glossary.slug(title)}"></a>'
+    ]
+    assert not wrong, f"terms without their anchor (run scripts/link_glossary.py): {wrong}"
+
+
+def test_anchoring_the_glossary_adds_a_missing_anchor_and_follows_a_renamed_term():
+    text = '<a id="hit-ratio"></a>\n## Hit rate\n\nHits per lookup.\n\n## Lease\n\nA lock.\n'
+    anchored = glossary.anchor_glossary(text)
+    assert anchored == (
+        '<a id="hit-rate"></a>\n## Hit rate\n\nHits per lookup.\n\n'
+        '<a id="lease"></a>\n## Lease\n\nA lock.\n'
+    )
+    assert glossary.anchor_glossary(anchored) == anchored, "running it again changes nothing"
+
+
 def test_a_heading_becomes_the_anchor_github_and_the_site_give_it():
     assert glossary.slug("TTL (time to live)") == "ttl-time-to-live"
     assert glossary.slug("Little's law") == "littles-law"
