@@ -4,21 +4,26 @@ An instructor who live-codes types some cells in front of the room -- the small 
 functions, the cache calls -- and runs the rest (setup, plots, measurements) as they are. A
 lesson marks the cells to type with the cell tag ``type-along`` (cell metadata
 ``{"tags": ["type-along"]}``; JupyterLab: the property inspector, *Common Tools* → *Cell Tags*).
-This script writes, for every lesson, the same notebook with those cells emptied, each left
-with one comment that says what to type, into ``type-along/`` (git-ignored):
+This script writes, for every lesson of the 3-hour plan (00-07, ``LAST_IN_THE_ROOM``), the same
+notebook with those cells emptied, each left with one comment that says what to type, into
+``type-along/`` (git-ignored):
 
     lessons/03_memory_cache.ipynb  ->  type-along/03_memory_cache.ipynb
 
 Every other cell is copied unchanged, so the copy runs top to bottom once the typed cells are
-typed. ``type-along/`` sits beside ``lessons/``, so a copy's links resolve as the lesson's do
+typed. The later lessons (08 on, a second session or homework) are copied whole, nothing emptied:
+their tagged cells have not been made safe to type (some hold asserts, some fail when run twice),
+and a copy of each keeps the "What's next" links of the copies before it opening.
+
+``type-along/`` sits beside ``lessons/``, so a copy's links resolve as the lesson's do
 (``../GLOSSARY.md``, the next lesson, ``figures/``, copied along), and learners open it where
 they open the lessons: ``make lab`` serves the repository's root (and writes the copies when
 there are none), and each hub puts them in every learner's home (``scripts/learner_home.py``).
 
 The copies are generated, never edited by hand: change the lesson (or its tags) and run
 ``make type-along`` again (it overwrites them, a learner's typing too). ``tests/test_type_along.py``
-checks that a copy differs from its lesson only in the typed cells, and holds the typed cells to
-what a live-coded workshop needs (few, no asserts, safe to run twice).
+checks that a copy differs from its lesson only in the typed cells of lessons 00-07, and holds
+those cells to what a live-coded workshop needs (few, no asserts, safe to run twice).
 
     python scripts/type_along.py                 # every lesson, into type-along/
     python scripts/type_along.py --out /tmp/ta   # somewhere else
@@ -43,6 +48,9 @@ COMMENT_MARK = "# ✍ Type along"
 """How an emptied cell's comment starts (``tests/test_type_along.py`` looks for it)."""
 
 
+LAST_IN_THE_ROOM = 7
+"""The last lesson of the 3-hour plan (INSTRUCTORS.md): only lessons up to it have cells emptied."""
+
 FIGURES = "figures"
 """The lessons' folder of images (``lessons/figures/``), copied beside the copies."""
 
@@ -50,6 +58,11 @@ FIGURES = "figures"
 def lessons(folder: Path = LESSONS) -> list[Path]:
     """The lessons in ``folder``, in order."""
     return sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+
+
+def in_the_room(path: Path) -> bool:
+    """Whether a lesson (``NN_slug.ipynb``) is taught in the 3-hour plan, so typed along."""
+    return int(path.name[:2]) <= LAST_IN_THE_ROOM
 
 
 def source_of(cell: dict) -> str:
@@ -127,7 +140,8 @@ def dumps(notebook: dict) -> str:
 
 
 def generate(out: Path = OUT, paths: Optional[list[Path]] = None) -> list[Path]:
-    """Write the type-along copy of every lesson into ``out``; return the files written."""
+    """Write the type-along copy of every lesson into ``out`` (lessons after
+    ``LAST_IN_THE_ROOM`` whole); return the files written."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
     paths = paths or lessons()
@@ -138,7 +152,8 @@ def generate(out: Path = OUT, paths: Optional[list[Path]] = None) -> list[Path]:
     for path in paths:
         notebook = json.loads(path.read_text(encoding="utf-8"))
         target = out / path.name
-        target.write_text(dumps(type_along(notebook, path.name)), encoding="utf-8")
+        copied = type_along(notebook, path.name) if in_the_room(path) else notebook
+        target.write_text(dumps(copied), encoding="utf-8")
         written.append(target)
     figures = paths[0].parent / FIGURES if paths else None
     if figures and figures.is_dir():  # a lesson's images, at the path its markdown names
@@ -154,7 +169,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         notebook = json.loads(target.read_text(encoding="utf-8"))
         blanks = sum(COMMENT_MARK in source_of(cell) for cell in notebook["cells"])
         shown = target.relative_to(REPO) if target.is_relative_to(REPO) else target
-        print(f"{shown}: {blanks} cell(s) to type along")
+        after = "" if in_the_room(target) else " (after the 3-hour plan: copied whole)"
+        print(f"{shown}: {blanks} cell(s) to type along{after}")
     return 0
 
 
