@@ -100,6 +100,7 @@ class RoomRedis:
         """Use ``lock_down``: this only keeps what it made (a client of the hub's admin user, the
         server's location as redis-py's connection options, the secret)."""
         self._admin = admin
+        self._admin_url = _url_as(location, secret, _ADMIN_USER)  # the hub's own, for its tests
         self._location = location
         self._secret = secret
         self.instructor_url = _url_as(location, secret, _INSTRUCTOR_USER)

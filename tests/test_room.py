@@ -1,22 +1,25 @@
 """A room of learners on one Redis: every lesson that writes to Redis, run by learners at once.
 
-An instructor gives a room one shared Redis (``REDIS_URL``). This test is that room:
-four learners (distinct ``CACHELAB_LEARNER``, two of whose names start alike) run
+An instructor gives a room one shared Redis (``REDIS_URL``). This test is that room, locked
+down as the hub locks it (``hub/room_redis.py``): ``default`` off, each learner an ACL user of
+their own, confined to their prefix, and an ``instructor`` user for ``cachelab:``. Four learners
+(distinct ``CACHELAB_LEARNER`` and ACL user, two of whose names start alike) run
 the lessons *concurrently*, each lesson by two of them (``LESSONS_OF``; the two whose
 names start alike run the same ones), each on a fresh kernel, against one Redis
 that also holds other people's data -- strings, hashes, lists, sets, sorted sets,
 keys with a TTL, and look-alikes such as ``cachelab``, ``cachelabX:…``,
 ``Cachelab:…``. Then:
 
-- every lesson passed for every learner who ran it;
+- every lesson passed for every learner who ran it, as that learner's ACL user (a lesson that
+  used a command the user may not run, or another learner's key, would have met ``NOPERM``);
 - every key any of them wrote (Redis's own keyspace notifications, which name each
   key a command changed) was under one of the learners' prefixes, and each learner
   wrote under their own;
 - each learner's keys from before the lessons, and every foreign key (type, value,
   TTL), are intact;
 - ``python -m cachelab.environment.reset`` as one learner deletes that learner's keys only, and
-  ``--all-learners`` deletes every learner's, says how many each had, and leaves the
-  foreign keys as they were.
+  ``--all-learners``, as the ``instructor`` user, deletes every learner's, says how many each
+  had, and leaves the foreign keys as they were.
 
 Which lessons: ``ROOM_LESSONS``, every lesson that talks to Redis (00 only PINGs it,
 and is in for the setup check a room starts with; 03 reads its memory settings; 04, 05,
@@ -38,13 +41,14 @@ from pathlib import Path
 
 import pytest
 import redis
-from support import KeyWrites, foreign_keys, plant_foreign_keys, snapshot
+from support import KeyWrites, foreign_keys, load_module, plant_foreign_keys, snapshot
 
 from cachelab import keys
 from cachelab.environment import reset
-from cachelab.environment.redis_server import PrivateRedisServer
+from cachelab.environment.redis_server import PrivateRedisServer, connect
 
 REPO = Path(__file__).resolve().parents[1]
+room_redis = load_module("room_redis", REPO / "hub" / "room_redis.py")
 
 ROOM_LESSONS = [
     "lessons/00_setup_check.ipynb",
@@ -64,6 +68,8 @@ LESSONS_OF = {
     "grace": ROOM_LESSONS[1::2],
     "linus": ROOM_LESSONS[1::2],
 }
+# What a lesson may print when the learner's ACL user is refused a command: an explanation.
+EXPLAINED_REFUSALS = {"lessons/03_memory_cache.ipynb": "this Redis does not show its configuration"}
 ROOM_TIMEOUT_S = 600  # all learners' lessons, concurrently, on a busy 2-core machine
 
 # A lesson that uses these writes to (or reads from) the course's Redis.
@@ -100,17 +106,23 @@ for lesson in sys.argv[1:]:
         error = None
     except Exception as failure:
         error = "".join(traceback.format_exception_only(type(failure), failure))[-3000:]
-    results.append({"lesson": lesson, "error": error, "seconds": time.monotonic() - started})
+    said = [output.get("text", "") + str(output.get("data", {}).get("text/plain", ""))
+            for cell in notebook.cells for output in cell.get("outputs", [])]
+    refusals = [text[:300] for text in said if "noperm" in text.lower() or "no permissions" in text]
+    results.append({"lesson": lesson, "error": error, "seconds": time.monotonic() - started,
+                    "refusals": refusals})
 print("RESULTS " + json.dumps(results))
 """
 
 
-def _run_room(url: str) -> dict[str, list[dict]]:
-    """Start every learner at once; wait for all; return each one's lesson results."""
+def _run_room(room) -> dict[str, list[dict]]:
+    """Start every learner at once, each with the URL of their own ACL user; wait for all; return
+    each one's lesson results."""
     processes = {}
     for learner in LEARNERS:
         env = {k: v for k, v in os.environ.items() if k not in ("JUPYTERHUB_USER",)}
-        env.update(REDIS_URL=url, CACHELAB_LEARNER=learner, PYTHONUNBUFFERED="1")
+        env.update(REDIS_URL=room.learner_url(learner), CACHELAB_LEARNER=learner)
+        env.update(PYTHONUNBUFFERED="1")
         processes[learner] = subprocess.Popen(
             [sys.executable, "-c", _LEARNER_SCRIPT, *LESSONS_OF[learner]],
             cwd=REPO,
@@ -166,16 +178,17 @@ def test_the_room_covers_every_lesson_that_uses_redis() -> None:
 def test_four_learners_share_one_redis_without_touching_each_other_or_anyone_else() -> None:
     server = PrivateRedisServer().start()
     try:
-        client = server.client()
-        plant_foreign_keys(client)
+        plant_foreign_keys(server.client())
+        room = room_redis.RoomRedis.lock_down(server.url, b"the room's secret, for this test")
+        client = connect(room._admin_url)  # the hub's own user: it sees everyone's keys
         foreign = foreign_keys(client)
         foreign_before = snapshot(client, foreign)
         planted = _plant_learners_keys(client)
         # A client of its own, with no socket timeout: a subscriber waits for minutes in silence.
-        writes = KeyWrites(redis.Redis.from_url(server.url, decode_responses=True))
+        writes = KeyWrites(redis.Redis.from_url(room._admin_url, decode_responses=True))
 
         started = time.monotonic()
-        results = _run_room(server.url)
+        results = _run_room(room)
         room_seconds = time.monotonic() - started
         events = writes.stop()
 
@@ -189,6 +202,14 @@ def test_four_learners_share_one_redis_without_touching_each_other_or_anyone_els
         assert not failures, "lessons failed in the room:\n" + "\n\n".join(
             f"{where}:\n{error}" for where, error in failures.items()
         )
+        unexplained = {
+            f"{learner} / {r['lesson']}": text
+            for learner, runs in results.items()
+            for r in runs
+            for text in r["refusals"]
+            if EXPLAINED_REFUSALS.get(r["lesson"], "\0") not in text
+        }
+        assert not unexplained, f"lessons printed an ACL refusal they do not explain: {unexplained}"
         print(
             f"room: {len(LEARNERS)} learners, each lesson run by two of them, in "
             f"{room_seconds:.0f} s; "
@@ -216,7 +237,7 @@ def test_four_learners_share_one_redis_without_touching_each_other_or_anyone_els
         assert snapshot(client, foreign) == foreign_before
 
         # A learner's reset deletes that learner's keys only ("ada" is the start of "ada2").
-        out = _reset(server.url, "ada")
+        out = _reset(room.learner_url("ada"), "ada")
         assert "under 'cachelab:ada:'" in out, out
         assert client.exists(*planted["ada"]) == 0
         for learner in LEARNERS[1:]:
@@ -226,7 +247,7 @@ def test_four_learners_share_one_redis_without_touching_each_other_or_anyone_els
         # The instructor's reset deletes every learner's keys and says how many each had.
         remaining = reset._keys_per_learner(client)
         assert set(remaining) == set(LEARNERS[1:]), remaining
-        out = _reset(server.url, "ada", "--all-learners")
+        out = _reset(room.instructor_url, "ada", "--all-learners")
         for learner in LEARNERS[1:]:
             assert f"{learner}: {remaining[learner]} key(s)" in out, out
         assert client.keys("cachelab:*") == []
