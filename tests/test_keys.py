@@ -1,5 +1,7 @@
 """Cache keys: built in one place, under a learner's prefix that can never cover another's."""
 
+import warnings
+
 import pytest
 
 from cachelab import keys
@@ -84,6 +86,51 @@ def test_then_from_jupyterhub_user_then_the_login_name(monkeypatch):
     monkeypatch.delenv("JUPYTERHUB_USER")
     monkeypatch.setattr(getpass, "getuser", lambda: "linus")
     assert keys._learner_name() == "linus"
+
+
+@pytest.fixture
+def login_jovyan(monkeypatch):
+    """A learner on Binder: no CACHELAB_LEARNER, no JUPYTERHUB_USER, logged in as ``jovyan``
+    (as every Binder user is); the once-per-name warning forgotten."""
+    import getpass
+
+    monkeypatch.delenv("CACHELAB_LEARNER", raising=False)
+    monkeypatch.delenv("JUPYTERHUB_USER", raising=False)
+    monkeypatch.setattr(getpass, "getuser", lambda: "jovyan")
+    keys._warn_login_name_on_a_shared_server.cache_clear()
+    yield
+    keys._warn_login_name_on_a_shared_server.cache_clear()
+
+
+def test_a_login_name_on_a_shared_server_is_warned_about_once_with_the_fix(
+    login_jovyan, monkeypatch
+):
+    monkeypatch.setenv("REDIS_URL", "redis://room.example:6379/0")
+    with pytest.warns(UserWarning) as warned:
+        assert keys.learner_prefix() == "cachelab:jovyan:"
+    [warning] = warned
+    message = str(warning.message)
+    assert "'jovyan'" in message and "share the prefix 'cachelab:jovyan:'" in message
+    assert "export CACHELAB_LEARNER=" in message and "os.environ['CACHELAB_LEARNER']" in message
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a second time, nothing: once is enough
+        assert keys.learner_prefix() == "cachelab:jovyan:"
+
+
+@pytest.mark.parametrize(
+    "variable, value", [("CACHELAB_LEARNER", "ada"), ("JUPYTERHUB_USER", "grace"), (None, None)]
+)
+def test_a_chosen_name_or_a_private_server_is_not_warned_about(
+    login_jovyan, monkeypatch, variable, value
+):
+    if variable:  # a name chosen for this learner, on the shared server
+        monkeypatch.setenv("REDIS_URL", "redis://room.example:6379/0")
+        monkeypatch.setenv(variable, value)
+    else:  # the login name, on a private server of one's own
+        monkeypatch.delenv("REDIS_URL", raising=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert keys.learner_prefix() == f"cachelab:{value or 'jovyan'}:"
 
 
 @pytest.mark.parametrize(

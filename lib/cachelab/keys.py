@@ -11,7 +11,9 @@ Three layers:
 - the *learner prefix*, ``cachelab:<learner>:``, says whose keys they are. A whole
   room of learners may share one Redis; each one's keys live under their own
   prefix, and a learner's reset deletes only those. The learner's name comes from
-  ``$CACHELAB_LEARNER``, else ``$JUPYTERHUB_USER``, else the login name.
+  ``$CACHELAB_LEARNER``, else ``$JUPYTERHUB_USER``, else the login name. On a shared server
+  (``$REDIS_URL`` set) the login name is often everyone's (every Binder user is ``jovyan``), so
+  the course then warns, once, how to set ``CACHELAB_LEARNER``.
 - the *Redis key* is the logical key under a prefix: ``cachelab:alice:product:42``.
   Every prefix starts with ``_COURSE_PREFIX`` and ends with ``:``, so the course can
   only ever delete its own keys, and one prefix can never be the start of another
@@ -29,9 +31,11 @@ Three layers:
 
 from __future__ import annotations
 
+import functools
 import getpass
 import os
 import re
+import warnings
 from typing import Optional
 
 from cachelab._internal.validation import validate_id, validate_whole_number
@@ -167,9 +171,29 @@ def _learner_name() -> str:
     except (KeyError, OSError):  # no login name (some containers): one shared default
         login = "learner"
     try:
-        return _validate_learner_name(login)
+        name = _validate_learner_name(login)
     except ValueError as error:
         raise ValueError(f"the login name cannot be a learner name: {error}") from None
+    if os.environ.get("REDIS_URL"):
+        _warn_login_name_on_a_shared_server(name)
+    return name
+
+
+@functools.cache
+def _warn_login_name_on_a_shared_server(name: str) -> None:
+    """Warn (once per name in a process) that a name taken from the login may be another
+    learner's too: on a room's Redis, two learners with one name share one prefix, see each
+    other's keys, and one's reset deletes the other's."""
+    warnings.warn(
+        f"REDIS_URL is set, so your cache keys may live on a server other learners share, and "
+        f"your learner name {name!r} is your login name, which others may have too (every Binder "
+        f"user is 'jovyan'): learners with one name share the prefix 'cachelab:{name}:', see each "
+        "other's keys, and one's reset deletes the other's. Choose a name no one else in the room "
+        "has (letters, digits and . _ @ + -) and set CACHELAB_LEARNER to it: in a terminal, "
+        "`export CACHELAB_LEARNER=<name>` before starting JupyterLab; or in a notebook, "
+        "`import os; os.environ['CACHELAB_LEARNER'] = '<name>'`, then run the lesson from the top.",
+        stacklevel=3,
+    )
 
 
 def learner_prefix(learner: Optional[str] = None) -> str:
