@@ -13,13 +13,13 @@ from cachelab.lab.burst import (
     _TRENDING_LIMITS,
     BurstRun,
     Protection,
+    SimulatedReads,
     _BurstLoad,
     _BurstRequest,
     _validate_burst,
+    plot_burst,
     refreshed_at_least_formula,
     run_burst,
-    simulate_early_refresh,
-    simulate_warm_up,
 )
 
 # Real bursts on the wall clock: requests must start near their due times, which the parallel
@@ -207,12 +207,33 @@ def test_most_loads_at_once_counts_overlaps_not_loads_that_only_touch():
     assert _result([]).refilled_s() == math.inf
 
 
+def test_the_herd_plot_tells_requests_from_loads_by_shape_as_well_as_colour():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    requests = [_BurstRequest(i * 0.1, 0, 0.01 * (i + 1), 0.0) for i in range(5)]
+    loads = [_BurstLoad(0, 0.5, 0.6), _BurstLoad(0, 0.52, 0.63)]
+    ax = plot_burst(_result(requests, loads))
+    try:
+        dots, *bars = ax.collections
+        assert len(dots.get_offsets()) == 5 and len(bars) == 2
+        assert all(bar.get_hatch() for bar in bars), "a load is a hatched bar, a request a dot"
+        assert matplotlib.colors.to_hex(dots.get_facecolor()[0]) == "#0072b2"  # Okabe-Ito blue
+        assert matplotlib.colors.to_hex(bars[0].get_facecolor()[0]) == "#d55e00"  # vermillion
+        assert [line.get_linestyle() for line in ax.lines] == [":"], "the expiry, dotted"
+    finally:
+        plt.close(ax.figure)
+
+
 # --- the simulations --------------------------------------------------------------------------
 
 
 def test_a_warm_up_with_one_ttl_reloads_in_one_spike_and_jitter_spreads_it():
-    together = simulate_warm_up(key_count=200, read_rate=400, ttl=30, duration_s=100)
-    spread = simulate_warm_up(key_count=200, read_rate=400, ttl=30, spread=0.1, duration_s=100)
+    reads = SimulatedReads(read_rate=400, ttl=30)
+    together = reads.warm_up(key_count=200, duration_s=100)
+    spread = reads.warm_up(key_count=200, spread=0.1, duration_s=100)
     assert set(together.first_expiries_s) == {30}
     assert 27 <= min(spread.first_expiries_s) < max(spread.first_expiries_s) <= 33
     assert together.peak_loads_per_s > 3 * spread.peak_loads_per_s
@@ -220,8 +241,9 @@ def test_a_warm_up_with_one_ttl_reloads_in_one_spike_and_jitter_spreads_it():
 
 
 def test_the_warm_up_simulation_is_seeded():
-    first = simulate_warm_up(key_count=50, read_rate=100, ttl=10, spread=0.2, duration_s=40, seed=3)
-    again = simulate_warm_up(key_count=50, read_rate=100, ttl=10, spread=0.2, duration_s=40, seed=3)
+    reads = SimulatedReads(read_rate=100, ttl=10, seed=3)
+    first = reads.warm_up(key_count=50, spread=0.2, duration_s=40)
+    again = reads.warm_up(key_count=50, spread=0.2, duration_s=40)
     assert first.load_times_s == again.load_times_s
 
 
@@ -229,7 +251,7 @@ def test_the_warm_up_simulation_is_seeded():
 def test_early_refresh_simulation_agrees_with_its_formula(beta):
     """Over 600 cycles a share's standard deviation is at most 0.02: tolerance 0.08."""
     delta_s, rate, ttl = 0.05, 80.0, 1.0
-    run = simulate_early_refresh(beta, delta_s, rate, ttl, cycles=600, seed=2)
+    run = SimulatedReads(rate, ttl, seed=2).early_refresh(beta, delta_s, cycles=600)
     for gap in (0.0, 0.02, 0.05, 0.1, 0.2):
         predicted = refreshed_at_least_formula(gap, delta_s, beta, rate, ttl)
         assert abs(run.refreshed_at_least(gap) - predicted) < 0.08, (gap, predicted)
@@ -240,5 +262,6 @@ def test_early_refresh_simulation_agrees_with_its_formula(beta):
 
 
 def test_a_larger_beta_refreshes_earlier_in_the_simulation():
-    gaps = [simulate_early_refresh(b, cycles=200).median_refresh_gap_s for b in (0.5, 1, 2, 4)]
+    reads = SimulatedReads(read_rate=80, ttl=1.0)
+    gaps = [reads.early_refresh(b, cycles=200).median_refresh_gap_s for b in (0.5, 1, 2, 4)]
     assert gaps == sorted(gaps)

@@ -15,7 +15,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 
-from cachelab.lab.burst import simulate_warm_up  # noqa: E402
+from cachelab.lab.burst import SimulatedReads  # noqa: E402
 from cachelab.lab.loadtest import sweep_users  # noqa: E402
 from cachelab.show.plots import (  # noqa: E402
     plot_latencies,
@@ -84,11 +84,10 @@ def test_strategy_runs_give_each_strategy_its_own_hatching_in_every_panel():
 
 
 def test_warm_up_draws_each_run_in_its_own_line_style():
+    reads = SimulatedReads(read_rate=50, ttl=20)
     runs = {
-        "one TTL": simulate_warm_up(key_count=50, read_rate=50, ttl=20, duration_s=60),
-        "TTL ± 10 %": simulate_warm_up(
-            key_count=50, read_rate=50, ttl=20, spread=0.1, duration_s=60
-        ),
+        "one TTL": reads.warm_up(key_count=50, duration_s=60),
+        "TTL ± 10 %": reads.warm_up(key_count=50, spread=0.1, duration_s=60),
     }
     figure = plot_warm_up(runs)
     _every_axes_is_labelled(figure)

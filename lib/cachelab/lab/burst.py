@@ -80,8 +80,7 @@ __all__ = [
     "Protection",
     "plot_burst",
     "run_burst",
-    "simulate_warm_up",
-    "simulate_early_refresh",
+    "SimulatedReads",
 ]
 
 
@@ -611,7 +610,8 @@ def run_burst(
     web app's do: past them, loads wait in line. The run coordinates its
     processes through the course's Redis (``redis_url``, default ``connect()``'s), under
     a prefix of its own inside the learner's, deleted afterwards. ``progress=True`` shows
-    a progress bar of the requests (in one process; with several, the caller shows one).
+    a progress bar of the requests (in one process; with several, a bar of one step that
+    fills when every process has reported).
     """
     strategy, read_rate, duration_s, ttl = _validate_burst(
         strategy, read_rate, duration_s, ttl, key_count, processes, db_connections, delta_s
@@ -732,8 +732,12 @@ def _warm_up_values(db_path: Any, key_count: int) -> tuple[list[dict], float]:
 
 def _run_shares(jobs: list[tuple], total: int, strategy: Protection, progress: bool) -> list[dict]:
     """Every process's report: one share in this process (with a progress bar), or several."""
-    if len(jobs) > 1:
-        return run_workers(_burst_worker, jobs)
+    if len(jobs) > 1:  # the workers report only when done: a bar of one step says what runs
+        label = f"{Protection(strategy).label}, {len(jobs)} processes"
+        with tqdm(total=1, desc=label, unit=" burst", disable=not progress, leave=False) as bar:
+            reports = run_workers(_burst_worker, jobs)
+            bar.update()
+        return reports
     with tqdm(
         total=total,
         desc=Protection(strategy).label,
@@ -768,7 +772,9 @@ def _merge_reports(
 def plot_burst(result: BurstRun, ax=None, title: Optional[str] = None):
     """A burst as a picture: each request's latency at its arrival, each load as a bar below.
 
-    The dotted lines mark the moments the lists were written to expire. Returns the Axes.
+    The dotted lines mark the moments the lists were written to expire. Requests and loads differ
+    in shape (dots, hatched bars) as well as in colour (Okabe-Ito blue and vermillion, as the
+    course's other plots), so the figure reads without colour too. Returns the Axes.
     """
     import matplotlib.pyplot as plt
 
@@ -779,7 +785,8 @@ def plot_burst(result: BurstRun, ax=None, title: Optional[str] = None):
         arrived,
         [r.latency_s * 1e3 for r in result.requests if not r.error],
         s=10,
-        color="tab:blue",
+        color="#0072B2",
+        marker="o",
         label="a request (its latency)",
         zorder=3,
     )
@@ -789,7 +796,10 @@ def plot_burst(result: BurstRun, ax=None, title: Optional[str] = None):
         ax.broken_barh(
             [(load.started_s, load.duration_s)],
             (-height * (i % 12 + 1.5), height * 0.8),
-            color="tab:red",
+            facecolor="#D55E00",
+            edgecolor="black",
+            hatch="////",
+            linewidth=0.5,
             label="a database load" if i == 0 else None,
         )
     for i, expiry in enumerate(sorted(set(result.expiries_s))):
@@ -806,14 +816,141 @@ def plot_burst(result: BurstRun, ax=None, title: Optional[str] = None):
     return ax
 
 
-# --------------------------------------------------------------------------- many keys, simulated
+# ------------------------------------------------------------------ simulated on a fake clock
+
+
+@dataclass(frozen=True)
+class SimulatedReads:
+    """Reads replayed on a ``FakeClock`` through the real caches: ``read_rate`` a second at
+    random (``workload.poisson_arrivals``), of values cached for ``ttl`` seconds.
+
+    Two experiments run on them: ``warm_up`` (many keys written together, with or without TTL
+    jitter) and ``early_refresh`` (one key read through XFetch). A comparison states its reads
+    once and changes only what it compares. The random numbers come from ``seed``: the same
+    settings replay the same run.
+
+    >>> reads = SimulatedReads(read_rate=100, ttl=10)
+    >>> together = reads.warm_up(key_count=50, duration_s=30)
+    >>> spread = reads.warm_up(key_count=50, spread=0.2, duration_s=30)
+    >>> together.peak_loads_per_s > 2 * spread.peak_loads_per_s
+    True
+    """
+
+    read_rate: float
+    ttl: float
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        validate_number(self.read_rate, "read_rate", above=0, maximum=100_000, unit="per second")
+        validate_number(self.ttl, "ttl", above=0, maximum=86_400, unit="seconds")
+
+    def warm_up(
+        self, key_count: int = 500, spread: float = 0.0, duration_s: float = 300.0
+    ) -> _WarmUpRun:
+        """``key_count`` keys written together at t = 0, then these reads for ``duration_s`` s.
+
+        The real ``MemoryCache``: every key is written at once with
+        ``jittered_ttl(ttl, spread)`` (``spread=0``: one TTL for all), then the reads arrive,
+        spread evenly over the keys; a miss is a database load, stored again with a freshly
+        jittered TTL. A load is instant here -- this counts loads per second, it does not time
+        them (``run_burst`` does).
+        """
+        validate_whole_number(key_count, "key_count", maximum=100_000)
+        read_rate, ttl, seed = self.read_rate, self.ttl, self.seed
+        spread = validate_number(spread, "spread", minimum=0, maximum=_MAX_SPREAD)
+        duration_s = validate_number(
+            duration_s, "duration_s", above=0, maximum=86_400, unit="seconds"
+        )
+        if read_rate * duration_s > 5_000_000:
+            raise ValueError(
+                "read_rate × duration_s must be at most 5,000,000 reads, "
+                f"got {read_rate * duration_s:,.0f}"
+            )
+        clock = FakeClock()
+        cache = MemoryCache(clock=clock)
+        rng = random.Random(seed)
+        names = [keys.product(i + 1) for i in range(key_count)]
+        first_expiries = []
+        for name in names:
+            key_ttl = jittered_ttl(ttl, spread, rng)
+            cache.set(name, 0, key_ttl)
+            first_expiries.append(key_ttl)
+        times, codes = poisson_arrivals(
+            read_rate, 0, duration_s, key_count=key_count, zipf_exponent=0.0, seed=seed
+        )
+        loads: list[float] = []
+        missing = object()
+        for t, code in zip(times, codes):
+            clock.now = t
+            if cache.get(names[code], missing) is missing:
+                loads.append(t)
+                cache.set(names[code], 0, jittered_ttl(ttl, spread, rng))
+        return _WarmUpRun(self, spread, key_count, duration_s, first_expiries, loads)
+
+    def early_refresh(
+        self, beta: float = 1.0, delta_s: float = 0.05, cycles: int = 300
+    ) -> EarlyRefreshRun:
+        """``cycles`` lives of one value, these reads of it going through the real
+        ``EarlyRefresh``.
+
+        Each cycle stores the value with recompute time ``delta_s`` and this ``ttl``, then
+        replays that cycle's reads until one refreshes or the value expires. A refresh is taken
+        as instant here, so a cycle ends at its first refresh: this measures *when* XFetch
+        decides, not the overlap of refreshes that a slow recomputation allows (``run_burst``
+        measures that).
+
+        >>> run = SimulatedReads(read_rate=80, ttl=1.0).early_refresh(beta=1.0, cycles=200)
+        >>> run.expired_fraction < 0.05 < run.median_refresh_gap_s < 0.2
+        True
+        """
+        beta = validate_number(beta, "beta", above=0, maximum=100)
+        delta_s = validate_number(delta_s, "delta_s", above=0, maximum=60, unit="seconds")
+        read_rate, ttl, seed = self.read_rate, self.ttl, self.seed
+        validate_whole_number(cycles, "cycles", maximum=100_000)
+        if read_rate * ttl * cycles > 2_000_000:
+            raise ValueError("read_rate × ttl × cycles must be at most 2,000,000 reads")
+        clock = FakeClock()
+        early = EarlyRefresh(
+            MemoryCache(clock=clock), beta=beta, rng=random.Random(seed), clock=clock
+        )
+        key = keys.trending()
+        times, _ = poisson_arrivals(read_rate, 0, ttl * cycles, seed=seed)
+        read_gaps: list[float] = []
+        refreshed_flags: list[bool] = []
+        refresh_gaps: list[Optional[float]] = [None] * cycles
+        refreshed = [False]
+
+        def refresh() -> str:
+            refreshed[0] = True
+            return "new"
+
+        current = -1
+        for t in times:
+            cycle = min(int(t // ttl), cycles - 1)
+            if cycle != current:  # a new life of the value: stored afresh at the cycle's start
+                current = cycle
+                clock.now = 2 * ttl * cycle
+                early.store(key, "old", delta_s=delta_s, ttl=ttl)
+                done = False
+            if done:
+                continue
+            clock.now = 2 * ttl * cycle + (t - ttl * cycle)
+            gap = ttl - (t - ttl * cycle)
+            refreshed[0] = False
+            early.get_or_load(key, refresh, ttl)
+            read_gaps.append(gap)
+            refreshed_flags.append(refreshed[0])
+            if refreshed[0]:
+                refresh_gaps[cycle] = gap
+                done = True
+        return EarlyRefreshRun(self, beta, delta_s, read_gaps, refreshed_flags, refresh_gaps)
 
 
 @dataclass
 class _WarmUpRun:
     """A simulated warm-up: when each key's first value expired, and when every load happened."""
 
-    ttl: float
+    reads: SimulatedReads
     spread: float
     key_count: int
     duration_s: float
@@ -833,63 +970,6 @@ class _WarmUpRun:
         return max(self.loads_per_second())
 
 
-def simulate_warm_up(
-    key_count: int = 500,
-    read_rate: float = 500.0,
-    ttl: float = 60.0,
-    spread: float = 0.0,
-    duration_s: float = 300.0,
-    seed: int = 0,
-) -> _WarmUpRun:
-    """``key_count`` keys written together at t = 0, then read at random for ``duration_s`` s.
-
-    The real ``MemoryCache`` on a ``FakeClock``: every key is written at once with
-    ``jittered_ttl(ttl, spread)`` (``spread=0``: one TTL for all), then reads arrive
-    (``workload.poisson_arrivals``, ``read_rate`` per second spread evenly over the keys);
-    a miss is a database load, stored again with a freshly jittered TTL. A load is
-    instant here -- this counts loads per second, it does not time them (``run_burst``
-    does). Seeded: the same arguments give the same run.
-
-    >>> together = simulate_warm_up(key_count=50, read_rate=100, ttl=10, duration_s=30)
-    >>> spread = simulate_warm_up(key_count=50, read_rate=100, ttl=10, spread=0.2, duration_s=30)
-    >>> together.peak_loads_per_s > 2 * spread.peak_loads_per_s
-    True
-    """
-    validate_whole_number(key_count, "key_count", maximum=100_000)
-    read_rate = validate_number(read_rate, "read_rate", above=0, maximum=100_000, unit="per second")
-    ttl = validate_number(ttl, "ttl", above=0, maximum=86_400, unit="seconds")
-    spread = validate_number(spread, "spread", minimum=0, maximum=_MAX_SPREAD)
-    duration_s = validate_number(duration_s, "duration_s", above=0, maximum=86_400, unit="seconds")
-    if read_rate * duration_s > 5_000_000:
-        raise ValueError(
-            "read_rate × duration_s must be at most 5,000,000 reads, "
-            f"got {read_rate * duration_s:,.0f}"
-        )
-    clock = FakeClock()
-    cache = MemoryCache(clock=clock)
-    rng = random.Random(seed)
-    names = [keys.product(i + 1) for i in range(key_count)]
-    first_expiries = []
-    for name in names:
-        key_ttl = jittered_ttl(ttl, spread, rng)
-        cache.set(name, 0, key_ttl)
-        first_expiries.append(key_ttl)
-    times, codes = poisson_arrivals(
-        read_rate, 0, duration_s, key_count=key_count, zipf_exponent=0.0, seed=seed
-    )
-    loads: list[float] = []
-    missing = object()
-    for t, code in zip(times, codes):
-        clock.now = t
-        if cache.get(names[code], missing) is missing:
-            loads.append(t)
-            cache.set(names[code], 0, jittered_ttl(ttl, spread, rng))
-    return _WarmUpRun(ttl, spread, key_count, duration_s, first_expiries, loads)
-
-
-# ---------------------------------------------------------------------- early refresh, simulated
-
-
 @dataclass
 class EarlyRefreshRun:
     """Many TTL cycles of one key read through ``EarlyRefresh``: which reads refreshed, and when.
@@ -899,10 +979,9 @@ class EarlyRefreshRun:
     the refresh came -- or None when the value expired before any read refreshed it.
     """
 
+    reads: SimulatedReads
     beta: float
     delta_s: float
-    read_rate: float
-    ttl: float
     read_gaps_s: list[float] = field(repr=False)
     read_refreshed: list[bool] = field(repr=False)
     refresh_gaps_s: list[Optional[float]] = field(repr=False)
@@ -958,65 +1037,3 @@ def refreshed_at_least_formula(
         return 0.0
     gap_s = min(max(gap_s, 0.0), ttl)
     return 1.0 - math.exp(-read_rate * scale * (math.exp(-gap_s / scale) - math.exp(-ttl / scale)))
-
-
-def simulate_early_refresh(
-    beta: float = 1.0,
-    delta_s: float = 0.05,
-    read_rate: float = 80.0,
-    ttl: float = 1.0,
-    cycles: int = 300,
-    seed: int = 0,
-) -> EarlyRefreshRun:
-    """``cycles`` lives of one value, read at ``read_rate`` through the real ``EarlyRefresh``.
-
-    Each cycle stores the value with recompute time ``delta_s`` and ``ttl`` on a
-    ``FakeClock``, then replays that cycle's reads (``workload.poisson_arrivals``) until
-    one refreshes or the value expires. A refresh is taken as instant here, so a cycle
-    ends at its first refresh: this measures *when* XFetch decides, not the overlap of
-    refreshes that a slow recomputation allows (``run_burst`` measures that). Seeded.
-
-    >>> run = simulate_early_refresh(beta=1.0, delta_s=0.05, read_rate=80, ttl=1.0, cycles=200)
-    >>> run.expired_fraction < 0.05 < run.median_refresh_gap_s < 0.2
-    True
-    """
-    beta = validate_number(beta, "beta", above=0, maximum=100)
-    delta_s = validate_number(delta_s, "delta_s", above=0, maximum=60, unit="seconds")
-    read_rate = validate_number(read_rate, "read_rate", above=0, maximum=10_000, unit="per second")
-    ttl = validate_number(ttl, "ttl", above=0, maximum=3_600, unit="seconds")
-    validate_whole_number(cycles, "cycles", maximum=100_000)
-    if read_rate * ttl * cycles > 2_000_000:
-        raise ValueError("read_rate × ttl × cycles must be at most 2,000,000 reads")
-    clock = FakeClock()
-    early = EarlyRefresh(MemoryCache(clock=clock), beta=beta, rng=random.Random(seed), clock=clock)
-    key = keys.trending()
-    times, _ = poisson_arrivals(read_rate, 0, ttl * cycles, seed=seed)
-    read_gaps: list[float] = []
-    refreshed_flags: list[bool] = []
-    refresh_gaps: list[Optional[float]] = [None] * cycles
-    refreshed = [False]
-
-    def refresh() -> str:
-        refreshed[0] = True
-        return "new"
-
-    current = -1
-    for t in times:
-        cycle = min(int(t // ttl), cycles - 1)
-        if cycle != current:  # a new life of the value: stored afresh at the cycle's start
-            current = cycle
-            clock.now = 2 * ttl * cycle
-            early.store(key, "old", delta_s=delta_s, ttl=ttl)
-            done = False
-        if done:
-            continue
-        clock.now = 2 * ttl * cycle + (t - ttl * cycle)
-        gap = ttl - (t - ttl * cycle)
-        refreshed[0] = False
-        early.get_or_load(key, refresh, ttl)
-        read_gaps.append(gap)
-        refreshed_flags.append(refreshed[0])
-        if refreshed[0]:
-            refresh_gaps[cycle] = gap
-            done = True
-    return EarlyRefreshRun(beta, delta_s, read_rate, ttl, read_gaps, refreshed_flags, refresh_gaps)

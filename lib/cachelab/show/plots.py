@@ -218,7 +218,7 @@ def plot_strategy_runs(runs: Mapping[str, Any], title: str = "one workload, each
 def plot_warm_up(runs: Mapping[str, Any], bin_s: float = 0.5) -> Any:
     """Keys written together: when each key's first value expired (left, a histogram) and the
     database loads in each second (right), one series per run (``runs``: label -> a run of
-    ``lab.burst.simulate_warm_up``, with ``first_expiries_s`` and ``loads_per_second()``).
+    ``lab.burst.SimulatedReads.warm_up``, with ``first_expiries_s`` and ``loads_per_second()``).
     """
     import numpy as np
 

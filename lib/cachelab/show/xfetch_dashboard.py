@@ -1,9 +1,9 @@
 """The slider dashboard of lesson 08: when does XFetch refresh, as β moves?
 
 One slider, β. Every move runs the real ``EarlyRefresh`` through ``lives`` lives of one value on
-a fake clock (``cachelab.lab.burst.simulate_early_refresh``), with Δ the time the value takes to
-recompute, reads at ``reads_per_delta`` per Δ on average (λΔ) and a TTL of ``ttl_in_deltas`` Δ,
-and draws, for the chosen β:
+a fake clock (``cachelab.lab.burst.SimulatedReads.early_refresh``), with Δ the time the value
+takes to recompute, reads at ``reads_per_delta`` per Δ on average (λΔ) and a TTL of
+``ttl_in_deltas`` Δ, and draws, for the chosen β:
 
 - left, the chance that a read at each gap before expiry refreshes: dots measured, the line
   the formula e^(−g/Δβ);
@@ -34,7 +34,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from cachelab._internal.validation import validate_number
-from cachelab.lab.burst import EarlyRefreshRun, refreshed_at_least_formula, simulate_early_refresh
+from cachelab.lab.burst import EarlyRefreshRun, SimulatedReads, refreshed_at_least_formula
 from cachelab.lab.timing import format_seconds
 
 __all__ = ["XFetchDashboard", "xfetch_dashboard"]
@@ -65,20 +65,16 @@ def _simulate_xfetch(
     ``ttl_in_deltas * delta_s`` seconds: the dashboard's settings, as ratios to Δ.
     """
     delta_s = validate_number(delta_s, "delta_s", above=0, maximum=60, unit="seconds")
-    return simulate_early_refresh(
-        beta=beta,
-        delta_s=delta_s,
-        read_rate=reads_per_delta / delta_s,
-        ttl=ttl_in_deltas * delta_s,
-        cycles=lives,
-        seed=seed,
+    reads = SimulatedReads(
+        read_rate=reads_per_delta / delta_s, ttl=ttl_in_deltas * delta_s, seed=seed
     )
+    return reads.early_refresh(beta=beta, delta_s=delta_s, cycles=lives)
 
 
 def _plot_xfetch(run: EarlyRefreshRun) -> Figure:
     """The dashboard's figure for ``run``: when reads refresh (left), how early lives were
     refreshed (right), each measured beside its formula."""
-    beta, delta_s, read_rate, ttl = run.beta, run.delta_s, run.read_rate, run.ttl
+    beta, delta_s, read_rate, ttl = run.beta, run.delta_s, run.reads.read_rate, run.reads.ttl
     scale = delta_s * beta
     edges = np.linspace(0, 4 * scale, 17)
     middles, shares, counts = run.refreshed_by_gap(list(edges))
@@ -128,7 +124,7 @@ def _xfetch_summary(run: EarlyRefreshRun) -> str:
     """One line for ``run``: how early the median refresh came, and how many lives expired
     first, measured and by the formula."""
     expired_formula = 1 - refreshed_at_least_formula(
-        0, run.delta_s, run.beta, run.read_rate, run.ttl
+        0, run.delta_s, run.beta, run.reads.read_rate, run.reads.ttl
     )
     return (
         f"β = {run.beta:.2f}: the median refresh comes {format_seconds(run.median_refresh_gap_s)} "
