@@ -205,6 +205,34 @@ def test_plot_ladder_draws_one_bar_per_timing_fastest_first():
         plt.close(ax.figure)
 
 
+def test_plot_latency_parts_stacks_each_request_s_parts_each_with_its_own_hatching():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ax = timing.plot_latency_parts(
+        {"the database": [0.010, 0.020], "waiting": [0.250, 0.001]},
+        limit_s=0.25,
+        limit_label="timeout",
+    )
+    try:
+        database, waiting = ax.containers
+        assert [bar.get_y() for bar in waiting] == pytest.approx([10.0, 20.0]), "stacked on top"
+        assert [bar.get_height() for bar in waiting] == pytest.approx([250.0, 1.0])
+        assert database[0].get_hatch() != waiting[0].get_hatch(), "told apart without colour"
+        assert [line.get_ydata()[0] for line in ax.lines] == [250.0]
+        assert [text.get_text() for text in ax.get_legend().get_texts()] == [
+            "timeout",
+            "the database",
+            "waiting",
+        ]
+    finally:
+        plt.close(ax.figure)
+    with pytest.raises(ValueError, match="one time per request"):
+        timing.plot_latency_parts({"a": [1.0], "b": [1.0, 2.0]})
+
+
 # --- competing_work -------------------------------------------------------------------------------
 
 

@@ -32,7 +32,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Iterator, Optional, Sequence
+from typing import Any, Callable, ClassVar, Iterator, Mapping, Optional, Sequence
 
 from tqdm.auto import tqdm
 
@@ -44,6 +44,7 @@ __all__ = [
     "measure",
     "percentile",
     "plot_ladder",
+    "plot_latency_parts",
     "speedup",
     "usable_cores",
 ]
@@ -238,6 +239,50 @@ def plot_ladder(
         )
     longest_us = max(max(t.p95_s, t.median_s) * 1e6 for t in ordered)
     ax.set_xlim(right=longest_us * 30)  # room on the log axis for the last label
+    return ax
+
+
+_PART_STYLES = (("#0072B2", ""), ("#E69F00", "//"), ("#009E73", ".."), ("#CC79A7", "xx"))
+"""The parts of ``plot_latency_parts``, in order: an Okabe-Ito colour and a hatching each."""
+
+
+def plot_latency_parts(
+    parts_s: Mapping[str, Sequence[float]],
+    limit_s: Optional[float] = None,
+    limit_label: str = "",
+    title: str = "",
+    ax=None,
+):
+    """Each request's latency as one bar stacked from its parts, in request order.
+
+    ``parts_s`` maps a part's name to one time per request, in seconds (``{"the database":
+    [...], "waiting for Redis": [...]}``). The parts differ in hatching as well as in colour,
+    so the figure reads without colour too. ``limit_s`` draws a dashed line (a timeout, a
+    budget) named ``limit_label`` in the legend. Returns the matplotlib ``Axes``.
+    """
+    import matplotlib.pyplot as plt
+
+    lengths = {len(times_s) for times_s in parts_s.values()}
+    if len(lengths) != 1 or len(parts_s) > len(_PART_STYLES):
+        raise ValueError(
+            f"parts_s needs 1 to {len(_PART_STYLES)} parts with one time per request each, got "
+            + ", ".join(f"{name!r}: {len(times_s)}" for name, times_s in parts_s.items())
+        )
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 2.6))
+    numbers = list(range(1, lengths.pop() + 1))
+    bottom_ms = [0.0] * len(numbers)
+    for (name, times_s), (colour, hatch) in zip(parts_s.items(), _PART_STYLES):
+        heights_ms = [t * 1e3 for t in times_s]
+        ax.bar(numbers, heights_ms, bottom=bottom_ms, color=colour, hatch=hatch, label=name)
+        bottom_ms = [b + h for b, h in zip(bottom_ms, heights_ms)]
+    if limit_s is not None:
+        ax.axhline(limit_s * 1e3, color="black", linestyle="--", linewidth=1, label=limit_label)
+    ax.set_xticks(numbers)
+    ax.set_xlabel("request number")
+    ax.set_ylabel("latency (ms)")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
     return ax
 
 
