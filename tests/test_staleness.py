@@ -17,6 +17,7 @@ from cachelab.lab.staleness import (
     _Event,
     _stale_fraction,
     make_schedule,
+    plot_served_prices,
     plot_timeline,
     run_workload,
     stale_age,
@@ -159,6 +160,17 @@ def test_the_timeline_draws_every_read_and_write_where_it_happened(clocked_shop)
     ages = bottom.collections[0].get_offsets()[:, 1]
     assert sorted(ages.tolist()) == sorted(r.stale_age_s for r in run.reads if r.stale)
     assert bottom.get_ylim() == (0, TTL * 1.25) and bottom.get_ylabel() == "staleness age (s)"
+
+
+def test_served_prices_step_through_every_read_with_the_expiry_marked():
+    served = [(0.1, 1000), (0.5, 1000), (0.9, 1500)]
+    figure = plot_served_prices(served, expires_s=0.8)
+    (ax,) = figure.axes
+    steps = ax.lines[0]
+    assert steps.get_drawstyle() == "steps-post" and list(steps.get_ydata()) == [10.0, 10.0, 15.0]
+    assert ax.collections[0].get_offsets().tolist() == [[0.1, 10.0], [0.5, 10.0], [0.9, 15.0]]
+    expiry = ax.lines[1]
+    assert list(expiry.get_xdata()) == [0.8, 0.8] and expiry.get_linestyle() == "--"
 
 
 def test_read_is_stale_when_any_field_differs():

@@ -28,7 +28,14 @@ from cachelab.clock import FakeClock
 from cachelab.lab.workload import _key_of, is_read, poisson_arrivals
 from cachelab.shop.app import Shop
 
-__all__ = ["Read", "make_schedule", "plot_timeline", "run_workload", "stale_age"]
+__all__ = [
+    "Read",
+    "make_schedule",
+    "plot_served_prices",
+    "plot_timeline",
+    "run_workload",
+    "stale_age",
+]
 
 
 # --------------------------------------------------------------------------- the two measures
@@ -351,4 +358,38 @@ def plot_timeline(run: _StalenessRun, ttl: Optional[float] = None, title: str = 
         bottom.set_ylim(0, ttl * 1.25)
     bottom.set_ylabel("staleness age (s)")
     bottom.set_xlabel("time (s, fake clock)")
+    return fig
+
+
+def plot_served_prices(served: Sequence[tuple[float, int]], expires_s: float, title: str = ""):
+    """Prices a real cache served after a write, as steps: ``served`` holds one (seconds since
+    the write, price in cents) pair per read, each drawn as a cross.
+
+    A dashed line marks ``expires_s``, when the cached key's TTL ran out (in seconds since the
+    write, so before 0 if it was cached long before). Okabe-Ito colours, and a marker and a line
+    style for each thing drawn, as in ``plot_timeline``. Returns the matplotlib figure.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 2.2), constrained_layout=True)
+    seconds = [t for t, _ in served]
+    dollars = [cents / 100 for _, cents in served]
+    ax.step(seconds, dollars, where="post", color="#D55E00")
+    ax.scatter(seconds, dollars, s=18, color="#D55E00", marker="x")
+    ax.axvline(expires_s, color="#0072B2", linestyle="--", linewidth=1)
+    # at the top left of the line, where the old price is below it
+    ax.text(
+        expires_s,
+        0.95,
+        "key expires ",
+        color="#0072B2",
+        va="top",
+        ha="right",
+        fontsize=8,
+        transform=ax.get_xaxis_transform(),
+    )
+    ax.set_xlabel("seconds since the write (real clock)")
+    ax.set_ylabel("price served ($)")
+    if title:
+        ax.set_title(title, fontsize=10)
     return fig
