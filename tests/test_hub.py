@@ -294,7 +294,7 @@ for label, attempt in {
         reached[label] = "done"
     except redis.exceptions.NoPermissionError:
         pass
-print("PROBE " + json.dumps(reached))
+print("PROBE " + json.dumps({"reached": reached, "environ": dict(os.environ)}))
 """
 
 
@@ -387,8 +387,23 @@ def test_two_learners_log_in_run_a_lesson_and_cannot_reach_each_other(hub) -> No
     targets = {"files": {k: str(v) for k, v in files.items()}, "key": "cachelab:grace:hub-check"}
     probe = asyncio.run(_run_cells(hub, "ada", tokens["ada"], [PROBE_CELL % json.dumps(targets)]))
     assert probe[-1]["status"] == "ok", probe[-1]["output"]
-    reached = _printed(probe, "PROBE")
+    reached, environ = _printed(probe, "PROBE").values()
     assert not reached, f"ada's kernel reached what is not hers: {reached}"
+    # ...nor does her kernel's own environment hold a secret of the hub's.
+    secret_values = {hub.state["admin_token"], hub.state["instructor_password"]}
+    secret_values.add((secrets_dir / "jupyterhub_cookie_secret").read_text().strip())
+    for pid in (hub.state["pids"][name] for name in ("run", "hub", "proxy")):
+        for variable in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+            name, _, value = variable.decode(errors="replace").partition("=")
+            if any(word in name for word in ("TOKEN", "SECRET", "PASSWORD")):
+                secret_values.add(value)
+    leaked = sorted(
+        name
+        for name, value in environ.items()
+        if name.startswith("CACHELAB_HUB_")
+        or any(len(secret) >= 8 and secret in value for secret in secret_values)
+    )
+    assert not leaked, f"ada's kernel's environment holds the hub's secrets: {leaked}"
     # ...nor, with her own token, grace's server or the hub's control of it.
     status, _ = hub.api("/users/grace/server", "DELETE", token=tokens["ada"])
     assert status in (403, 404), f"ada's token stopped grace's server ({status})"
