@@ -13,6 +13,7 @@
 #   FULL=1              make wheelhouse: every extra's wheels too (the default is the learner's set)
 #   PORT=8888           the port `make lab` asks JupyterLab for
 #   HUB_PORT=8000       the port `make hub` serves the room's JupyterHub on
+#   HUB_ROOM=/srv/...   the room's folder for `make hub` (default /srv/make-or-break-room)
 #   DASHBOARD_PORT=8866 the port `make dashboard` serves the dashboards on (127.0.0.1 only)
 #   ARGS=--quick        passed on to benchmarks/run.py by `make bench`
 
@@ -55,7 +56,7 @@ endif
 # --allow-root only when we really are root (containers, CI); never otherwise.
 ALLOW_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: help lab test test-fast browser-and-proxy lint bench reset clean wheelhouse site setup data hub hub-proxy dashboard type-along
+.PHONY: help lab test test-fast browser-and-proxy lint bench reset clean wheelhouse site setup data hub hub-remove-users hub-proxy dashboard type-along
 
 help: ## list the targets
 	@echo "Make or Break -- a hands-on caching course. Start with: make lab   (check everything: make test)"
@@ -164,8 +165,11 @@ lint: $(TEST_EXTRAS) ## check the code's style with ruff (configured in pyprojec
 bench: data $(VENV)/.cachelab-with-bench ## run the benchmarks (honest measurements; never pass/fail); e.g. make bench ARGS=--quick
 	$(PY) benchmarks/run.py $(ARGS)
 
-hub: data $(VENV)/.cachelab-with-hub $(HUB_PROXY) ## JupyterHub for a room on 127.0.0.1:8000 (HUB_PORT=...): one password, one Redis; Ctrl-C stops it
-	$(PY) hub/run.py --port $(HUB_PORT)
+hub: data $(VENV)/.cachelab-with-hub $(HUB_PROXY) ## JupyterHub for a room, as root (sudo make hub), on 127.0.0.1:8000 (HUB_PORT=...): a Unix user and a login per learner, a Redis ACL user each; Ctrl-C stops it
+	$(PY) hub/run.py --port $(HUB_PORT) $(if $(HUB_ROOM),--room $(HUB_ROOM))
+
+hub-remove-users: ## after the course: remove the Unix users make hub made for its learners (as root)
+	$(PY) hub/run.py --remove-users $(if $(HUB_ROOM),--room $(HUB_ROOM))
 
 hub-proxy: $(HUB_PROXY) ## install JupyterHub's proxy (configurable-http-proxy) into hub/node_modules
 
