@@ -124,7 +124,11 @@ c.Spawner.http_timeout = 120
 c.Spawner.env_keep = ["LANG", "LC_ALL"]  # nothing else of the hub's environment
 c.Spawner.environment = {
     **{name: value for name, value in COURSE.items() if name != "PYTHON"},
-    "REDIS_URL": lambda spawner: ROOM_REDIS.learner_url(spawner.user.name),
+    "REDIS_URL": lambda spawner: (
+        ROOM_REDIS.instructor_url  # the instructor's own server resets the room
+        if spawner.user.name == "instructor"
+        else ROOM_REDIS.learner_url(spawner.user.name)
+    ),
     "CACHELAB_LEARNER": lambda spawner: spawner.user.name,
     "CACHELAB_DATA_DIR": lambda spawner: str(Path(spawner.home_dir) / "data"),
     "PYTHONUNBUFFERED": "1",
