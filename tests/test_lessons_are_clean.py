@@ -7,6 +7,7 @@ start; the opening cell is the lesson's contract (title, time, prerequisites).
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -164,3 +165,37 @@ def test_valid_against_nbformat_s_schema(path: Path) -> None:
         f"{path.name}: cells {[i for i, x in enumerate(ids) if x is None]} have no id"
     )
     assert len(ids) == len(set(ids)), f"{path.name}: two cells share an id"
+
+
+MAX_NAMES_PER_IMPORTS_CELL = 13  # issue 19: "no imports cell names more than about 12 things"
+
+
+def _imports_cell(cells: list[dict]) -> str:
+    """The lesson's imports cell: its first code cell that imports anything."""
+    for cell in cells:
+        if cell["cell_type"] == "code" and re.search(r"^(import|from) ", cell_source(cell), re.M):
+            return cell_source(cell)
+    return ""
+
+
+def _names_bound(source: str) -> list[str]:
+    """Every name an imports cell binds, the standard library's included: each is one more
+    thing a learner holds in mind before the lesson starts (``import numpy as np`` binds np,
+    ``from a import b, c`` binds b and c)."""
+    names = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                names.append(alias.asname or alias.name.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
+def test_the_imports_cell_names_a_handful_of_things(path: Path) -> None:
+    names = _names_bound(_imports_cell(load_notebook(path)["cells"]))
+    assert names, f"{path.name} has no imports cell"
+    assert len(names) <= MAX_NAMES_PER_IMPORTS_CELL, (
+        f"{path.name}'s imports cell binds {len(names)} names, more than "
+        f"{MAX_NAMES_PER_IMPORTS_CELL}: {', '.join(names)}; import a module and use it qualified "
+        "(timing.measure), or drop an import used once"
+    )
