@@ -22,8 +22,11 @@ library for the whole server). ``@dangerous`` already holds ``FLUSHALL``, ``FLUS
 
 What a learner can still see of others (checked on Valkey 9, ``tests/test_room_acl.py``): the
 *names* of every key on the server through ``SCAN`` and ``RANDOMKEY``, and how many there are
-through ``DBSIZE``. Redis checks key patterns against the keys a command names, and these
-commands name none: ``SCAN``'s ``MATCH`` is a filter on the answer, not a key. Every command
+through ``DBSIZE``; with ``CLIENT TRACKING ON BCAST`` and no prefix, the names of keys as others
+change them (checked by hand); the server's memory totals (``MEMORY STATS``) and the names of
+channels someone listens on (``PUBSUB CHANNELS``). Redis checks key patterns against the keys a
+command names, and these commands name none: ``SCAN``'s ``MATCH`` is a filter on the answer, not
+a key. Every command
 that reads, writes, deletes or expires another learner's key -- ``EVAL`` scripts included, even
 when the key is built inside the script -- gets ``NOPERM``; so does ``PUBLISH`` to another
 learner's channel. Key names in this course are product ids and lesson names, not secrets. A
