@@ -12,13 +12,13 @@ all, writable by none but root):
   venv's ``pyvenv.cfg`` and ``bin/python*`` point at this copy, and ``LD_LIBRARY_PATH`` finds
   its ``libpython``;
 - ``repo/``: what the installed course reads from the checkout: ``lib/`` (the editable
-  install's ``.pth`` is rewritten to point here) and ``data/catalog.json``.
+  install's ``.pth`` is rewritten to point here) and ``data/catalog.json``; and what
+  ``scripts/learner_home.py``, run as each learner, copies from it into their home.
 
 Copies are hard links where the room is on the checkout's file system (two seconds for two
 gigabytes), real copies elsewhere. A hard link shares its file with the original, so every file
 this module changes is unlinked and written anew, never edited in place. The course is staged
-afresh on every start of the hub, so it is always the checkout's. The lessons themselves go into
-each learner's home (``scripts/learner_home.py``), not here.
+afresh on every start of the hub, so it is always the checkout's.
 
 Why not simpler: running the instructor's environment in place breaks as above; a fresh
 ``pip install`` per room needs the network and minutes. Why not less: the probe at the end runs
@@ -37,8 +37,19 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-REPO_FILES = ("lib", "data/catalog.json")
-"""What the installed course reads from the checkout (``cachelab.shop.data`` reads the catalog)."""
+REPO_FILES = (
+    "lib",
+    "data/catalog.json",
+    "scripts/learner_home.py",
+    "scripts/type_along.py",
+    "lessons",
+    "docs",
+    "GLOSSARY.md",
+    "README.md",
+    "INSTRUCTORS.md",
+)
+"""What the installed course reads from the checkout (``cachelab.shop.data`` reads the catalog),
+and what ``scripts/learner_home.py`` (its ``SERVED``) copies from it into a learner's home."""
 
 
 def _link_or_copy(source: str, target: str) -> None:

@@ -112,7 +112,7 @@ def make_the_learners_user(spawner) -> None:
     """Before a learner's server starts: their Unix user and their home, laid out like the
     repository, as ``make lab`` serves it, so that a lesson's links open (what the home already
     holds is kept). The Kubernetes hub lays out homes with the same script."""
-    learners.ensure_user(ROOM, spawner.user.name)
+    learners.ensure_user(ROOM, spawner.user.name, COURSE)
 
 
 c.JupyterHub.spawner_class = LearnerSpawner

@@ -30,13 +30,11 @@ import re
 import resource
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Callable
 
 from jupyterhub.spawner import set_user_setuid
 
-REPO = Path(__file__).resolve().parents[1]
 HUB_NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,28}")
 """What the hub admits as a learner name: a course learner name that is safe in a Unix name."""
 UNIX_PREFIX = "cl-"
@@ -66,8 +64,10 @@ def made_users(room: Path) -> list[str]:
     return path.read_text().split() if path.exists() else []
 
 
-def ensure_user(room: Path, learner: str) -> pwd.struct_passwd:
-    """The learner's Unix user, made (and recorded) on first use, with its home laid out."""
+def ensure_user(room: Path, learner: str, course_env: dict[str, str]) -> pwd.struct_passwd:
+    """The learner's Unix user, made (and recorded) on first use, with its home laid out by
+    ``scripts/learner_home.py`` from the room's course (``course_env``: ``course_copy.stage``'s
+    answer)."""
     name, home = unix_name(learner), room / "homes" / learner
     if name not in made_users(room):
         try:
@@ -86,15 +86,19 @@ def ensure_user(room: Path, learner: str) -> pwd.struct_passwd:
         with open(_record(room), "a") as record:
             record.write(name + "\n")
     user = pwd.getpwnam(name)
-    (home / "data").mkdir(parents=True, exist_ok=True)
-    subprocess.run(  # the lessons, the glossary, docs/, the type-along copies; what it lacks
-        [sys.executable, str(REPO / "scripts" / "learner_home.py"), str(home)],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    for folder, _, files in os.walk(home):
-        for path in [folder, *(os.path.join(folder, f) for f in files)]:
-            os.lchown(path, user.pw_uid, user.pw_gid)
+    for folder in (home, home / "data"):
+        folder.mkdir(parents=True, exist_ok=True)
+        os.chown(folder, user.pw_uid, user.pw_gid, follow_symlinks=False)
     os.chmod(home, 0o700)
+    # The lessons, the glossary, docs/, the type-along copies: what the home lacks, copied by the
+    # learner's own user from the room's course, so root never writes where a learner could
+    # have put a symbolic link.
+    subprocess.run(
+        [course_env["PYTHON"], str(room / "course" / "repo" / "scripts" / "learner_home.py"), home],
+        user=user.pw_uid, group=user.pw_gid, extra_groups=[], cwd=home, check=True,
+        env={name: value for name, value in course_env.items() if name != "PYTHON"},
+        capture_output=True,
+    )  # fmt: skip
     return user
 
 
