@@ -318,6 +318,13 @@ def execute(paths: Optional[Iterable[Path]] = None, log=print) -> dict[str, floa
 # --- 3. sources -------------------------------------------------------------------------------
 
 
+def _without_anchor_lines(markdown: str) -> str:
+    """The glossary without its ``<a id="slug"></a>`` lines: JupyterLab needs them to land on a
+    term, but Sphinx gives each heading the same id from its own slug, and an id twice on a page
+    is invalid HTML."""
+    return re.sub(r'^<a id="[^"]+"></a>\n', "", markdown, flags=re.MULTILINE)
+
+
 def stage() -> Path:
     """Copy the pages into ``book/_build/src`` in the repository's layout; return that folder."""
     if SOURCES.exists():
@@ -325,6 +332,8 @@ def stage() -> Path:
     (SOURCES / "lessons").mkdir(parents=True)
     for name, source in STAGED_FILES.items():
         shutil.copy2(source, SOURCES / name)
+    glossary = SOURCES / "GLOSSARY.md"
+    glossary.write_text(_without_anchor_lines(glossary.read_text("utf-8")), "utf-8")
     index = (BOOK / "index.md").read_text(encoding="utf-8")
     if LESSON_TABLE_MARK not in index:
         raise ValueError(f"book/index.md has no {LESSON_TABLE_MARK} line for the lesson table")

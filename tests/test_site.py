@@ -62,6 +62,7 @@ class _Reader(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.links: list[tuple[str, str, str]] = []  # (tag, attribute, value)
         self.ids: set[str] = set()
+        self.repeated_ids: list[str] = []  # an id given to a second element of the page
         self.text: list[str] = []  # text outside code, scripts and math
         self.scripts: list[tuple[dict, str]] = []
         self._hidden = 0
@@ -74,6 +75,8 @@ class _Reader(HTMLParser):
         attributes = dict(attrs)
         for key in ("id", "name"):
             if attributes.get(key) and (key == "id" or tag == "a"):
+                if key == "id" and attributes[key] in self.ids:
+                    self.repeated_ids.append(attributes[key])
                 self.ids.add(attributes[key])
         for key in ("href", "src"):
             if attributes.get(key) is not None:
@@ -310,6 +313,13 @@ def test_every_local_link_and_resource_resolves_and_every_anchor_exists(site):
                 if unquote(parts.fragment) not in ids[target]:
                     broken.append(f"{name}: {value} (no id {parts.fragment!r} there)")
     assert not broken, f"{len(broken)} links lead nowhere, e.g.:\n" + "\n".join(broken[:15])
+
+
+def test_no_page_gives_one_id_to_two_elements(site):
+    # The glossary's <a id> lines (for JupyterLab) would repeat the ids Sphinx gives its headings.
+    repeated = {name: _read(page).repeated_ids for name, page in site["pages"].items()}
+    repeated = {name: ids for name, ids in repeated.items() if ids}
+    assert not repeated, f"ids given twice: {repeated}"
 
 
 def test_links_between_lessons_lead_to_pages_not_to_notebooks_or_markdown(site):
