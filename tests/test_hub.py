@@ -7,7 +7,9 @@ the Hub's REST API only, as a room would:
 - two learners log in: each first login claims a name with the learner's own password; a
   second login with another password is refused, so is grace's password for ada, and nobody
   can claim ``instructor`` (``hub/run.py`` set its password before the hub opened);
-- each learner's token spawns their server (as ``cl-<learner>``, a Unix user the hub made);
+- each learner's token spawns their server (as ``cl-<learner>``, a Unix user the hub made),
+  in a home laid out as that learner (every file theirs) in which every link a lesson uses
+  opens (asked of ada's server through the hub, as ``tests/test_served_tree.py`` asks);
   a kernel is started in each server and runs lesson 05 (which writes to Redis) cell by cell
   over the kernel's websocket, both at once; each kernel reports its uid, its learner prefix,
   and that its ``REDIS_URL`` is its own ACL user's;
@@ -50,12 +52,14 @@ import pytest
 import redis
 
 from lab import browser
+from test_served_tree import Server, assert_every_link_opens
 
 REPO = Path(__file__).resolve().parents[1]
 PROXY = REPO / "hub" / "node_modules" / ".bin" / "configurable-http-proxy"
 PASSWORDS = {"ada": "ada's own password", "grace": "grace's own password"}
 LEARNERS = tuple(PASSWORDS)
 LESSON = "lessons/05_stale_reads.ipynb"
+DEFAULT_URL = "/lab/tree/lessons/00_setup_check.ipynb"  # hub/jupyterhub_config.py's
 START_TIMEOUT_S = 120
 CELL_TIMEOUT_S = 300
 
@@ -335,6 +339,15 @@ def test_two_learners_log_in_run_a_lesson_and_cannot_reach_each_other(hub) -> No
             assert time.monotonic() < deadline, f"{learner}'s server is not ready: {user}"
             time.sleep(0.5)
     spawn_seconds = time.monotonic() - started
+
+    # Each home was laid out as its learner (every file theirs), like the repository: every link
+    # a lesson uses opens in ada's own server, through the hub.
+    for learner in LEARNERS:
+        home = hub.room / "homes" / learner
+        owners = {path.stat().st_uid for path in [home, *home.rglob("*")]}
+        assert owners == {pwd.getpwnam(f"cl-{learner}").pw_uid}, (learner, owners)
+    ada_server = Server(f"{hub.url}/user/ada", tokens["ada"])
+    assert_every_link_opens(ada_server, hub.room / "homes" / "ada", DEFAULT_URL)
 
     # The lesson, in both servers at once; then each kernel's report.
     cells = _lesson_cells() + [REPORT_CELL]
