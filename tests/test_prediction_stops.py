@@ -16,7 +16,14 @@ import pytest
 
 LESSONS = Path(__file__).resolve().parents[1] / "lessons"
 STOP = "Guess, then run the cell"
-PLANNED = {"01_the_app": 2, "02_repeated_work": 1, "03_memory_cache": 4, "07_ttl_tuning": 2}
+PLANNED = {
+    "01_the_app": 2,
+    "02_repeated_work": 1,
+    "03_memory_cache": 4,
+    "04_redis_cache": 6,
+    "05_stale_reads": 3,
+    "07_ttl_tuning": 2,
+}
 """Lessons whose stops INSTRUCTORS.md plans for the room, and how many each has at least."""
 
 
