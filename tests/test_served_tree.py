@@ -3,15 +3,16 @@
 A lesson links to ``../GLOSSARY.md#term``, to the next lesson and to its figures; the
 instructors' notes, the setup guide and the type-along copies must open too. A link opens only if
 the file lies inside the tree the Jupyter server serves, so this test starts a real JupyterLab on
-127.0.0.1 (a token, no browser) for each of the three trees learners work in, and asks its
-contents API (``GET /api/contents/<path>``) for every such file:
+127.0.0.1 (a token, no browser) for each of two trees learners work in, and asks its contents
+API (``GET /api/contents/<path>``) for every such file:
 
 - ``make lab``: the command ``make -n lab`` prints, run as it is (the repository's root served,
   ``lessons/00_setup_check.ipynb`` the default URL), plus a port, a token and ``--no-browser``;
-- the one-machine hub: a learner's home furnished by ``give_the_learner_the_lessons`` (the
-  ``pre_spawn_hook`` of ``hub/jupyterhub_config.py``);
 - the Kubernetes hub: a home furnished by ``hub/k8s/config.yaml``'s ``postStart`` command, run
   with this repository standing in for the image's copy of it.
+
+The one-machine hub's tree is checked live, on a learner's real server behind the hub, by
+``tests/test_hub.py`` with this file's ``assert_every_link_opens``.
 
 A link is resolved as the browser does, relative to the folder of the file that holds it.
 """
@@ -215,38 +216,6 @@ def test_make_lab_serves_the_repository_and_opens_the_first_lesson(
         assert_every_link_opens(server, root, default_url)
 
 
-def test_the_one_machine_hub_gives_each_learner_the_same_layout(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from traitlets.config.loader import PyFileConfigLoader
-
-    for name, value in {
-        "CACHELAB_HUB_ROOM": str(tmp_path / "room"),
-        "CACHELAB_HUB_PORT": "8000",
-        "CACHELAB_HUB_INTERNAL_PORT": "8081",
-        "CACHELAB_HUB_PROXY_API_PORT": "8001",
-        "CACHELAB_HUB_PROXY": "/bin/true",
-        "CACHELAB_HUB_PASSWORD": "a room's password",
-        "CACHELAB_HUB_ADMIN_TOKEN": "token",
-        "CACHELAB_HUB_REDIS_URL": "unix:///tmp/room/redis.sock",
-    }.items():
-        monkeypatch.setenv(name, value)
-    config = PyFileConfigLoader("jupyterhub_config.py", str(REPO / "hub")).load_config()
-    home = tmp_path / "homes" / "ada"
-
-    class Spawner:  # what JupyterHub passes the hook: here only home_dir is read
-        home_dir = str(home)
-
-    config.Spawner.pre_spawn_hook(Spawner)
-    (home / "lessons" / "00_setup_check.ipynb").write_text("{}")  # the learner's own edit ...
-    config.Spawner.pre_spawn_hook(Spawner)  # ... survives the next start
-    assert (home / "lessons" / "00_setup_check.ipynb").read_text() == "{}"
-    shutil.copy2(REPO / "lessons" / "00_setup_check.ipynb", home / "lessons")
-    command = [JUPYTER, "lab", f"--ServerApp.root_dir={home}"]
-    with jupyter_lab(command, home, tmp_path) as server:
-        assert_every_link_opens(server, home, config.Spawner.default_url)
-
-
 def test_the_kubernetes_hub_gives_each_learner_the_same_layout(tmp_path: Path) -> None:
     yaml = pytest.importorskip("yaml")
     values = yaml.safe_load((REPO / "hub" / "k8s" / "config.yaml").read_text())
@@ -258,6 +227,10 @@ def test_the_kubernetes_hub_gives_each_learner_the_same_layout(tmp_path: Path) -
     python_first = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"  # the image's
     env = dict(os.environ, HOME=str(home), PATH=python_first)
     subprocess.run(hook, env=env, check=True, timeout=60, capture_output=True)
+    (home / "lessons" / "00_setup_check.ipynb").write_text("{}")  # the learner's own edit ...
+    subprocess.run(hook, env=env, check=True, timeout=60, capture_output=True)
+    assert (home / "lessons" / "00_setup_check.ipynb").read_text() == "{}"  # ... survives a start
+    shutil.copy2(REPO / "lessons" / "00_setup_check.ipynb", home / "lessons")
     command = [JUPYTER, "lab", f"--ServerApp.root_dir={home}"]
     with jupyter_lab(command, home, tmp_path) as server:
         assert_every_link_opens(server, home, values["singleuser"]["defaultUrl"])
