@@ -195,6 +195,8 @@ def _url_as(location: dict, secret: bytes, user: str) -> str:
 def _open_socket_to_local_users(socket_path: str | None) -> None:
     """Let every local user connect to a unix socket this process owns: the socket read-write,
     its folder traversable (not listable). Only after ``default`` is off: the ACL is the lock.
+    The server's other files there (its log) stay the owner's alone: a learner knows the folder's
+    name from the socket's path in their URL.
     """
     if not socket_path:
         return
@@ -202,5 +204,8 @@ def _open_socket_to_local_users(socket_path: str | None) -> None:
     if not socket.exists() or socket.stat().st_uid != os.geteuid():
         return  # a server someone else runs: its owner decides who may reach it
     folder = socket.parent
+    for entry in folder.iterdir():
+        if entry != socket and entry.is_file():
+            entry.chmod(0o600)
     folder.chmod(stat.S_IMODE(folder.stat().st_mode) | 0o111)
     socket.chmod(0o666)

@@ -143,6 +143,8 @@ def test_the_socket_is_open_to_local_users_once_the_acl_locks_it(room, server) -
     assert stat.S_IMODE(os.stat(server.socket_path).st_mode) == 0o666
     assert stat.S_IMODE(os.stat(server.folder).st_mode) & 0o001, "others may traverse the folder"
     assert not stat.S_IMODE(os.stat(server.folder).st_mode) & 0o004, "...but not list it"
+    log = server.folder / "redis.log"
+    assert log.exists() and not stat.S_IMODE(os.stat(log).st_mode) & 0o077, "its log is private"
 
 
 ON_GRACES_KEY = {
