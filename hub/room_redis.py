@@ -29,7 +29,9 @@ command names, and these commands name none: ``SCAN``'s ``MATCH`` is a filter on
 a key. Every command
 that reads, writes, deletes or expires another learner's key -- ``EVAL`` scripts included, even
 when the key is built inside the script -- gets ``NOPERM``; so does ``PUBLISH`` to another
-learner's channel. Key names in this course are product ids and lesson names, not secrets. A
+learner's channel (but not to ``__redis__:invalidate``, where lesson 11's near cache listens:
+see ``_INVALIDATE_CHANNEL``). Key names in this course are product ids and lesson names, not
+secrets. A
 learner can also fill the server's memory with keys of their own: the room's server has no
 ``maxmemory``.
 
@@ -69,6 +71,11 @@ password-less user back on, one called ``instructor`` would get a learner's righ
 _SERVER_WIDE_COMMANDS = ("-script|flush", "-script|kill", "-function")
 """Commands outside ``@dangerous`` that act on every user's things at once (see the docstring)."""
 
+_INVALIDATE_CHANNEL = "__redis__:invalidate"
+"""Where RESP2 clients hear ``CLIENT TRACKING`` invalidations (``REDIRECT``, lesson 11). The
+server writes each one only to the client that asked for it; what another learner could send
+there with ``PUBLISH`` is at worst an invalidation, which costs a miss, never a stale value."""
+
 _MIN_SECRET_BYTES = 16
 
 
@@ -81,6 +88,7 @@ def _rights(prefix: str) -> list[str]:
         "on",
         f"~{prefix}*",
         f"&{prefix}*",
+        f"&{_INVALIDATE_CHANNEL}",
         "+@all",
         "-@dangerous",
         *_SERVER_WIDE_COMMANDS,

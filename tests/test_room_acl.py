@@ -30,6 +30,7 @@ from cachelab.environment.redis_server import (
     server_version,
     url_of,
 )
+from cachelab.near_cache import NearCache
 from cachelab.stampedes import SingleFlight
 
 REPO = Path(__file__).resolve().parents[1]
@@ -231,6 +232,24 @@ def test_a_learner_does_all_of_its_own_cache_work(ada: redis.Redis) -> None:
         assert cache.stats.errors == 0
     finally:
         assert cache.clear() == 2
+
+
+@pytest.mark.parametrize("transport", ["resp3", "redirect"])
+@pytest.mark.parametrize("bcast", [False, True], ids=["default", "bcast"])
+def test_a_learner_keeps_a_near_cache_fresh(room, ada: redis.Redis, transport, bcast) -> None:
+    """Lesson 11 as a learner: tracking on their own prefix; RESP2's redirect subscribes to
+    ``__redis__:invalidate``, the one channel outside their prefix a learner may use."""
+    cache = RedisCache(ada, prefix=keys.learner_prefix(ADA) + "near-test:", fail_open=False)
+    near = NearCache(cache, transport=transport, bcast=bcast)
+    try:
+        cache.set("page", 1)
+        assert near.get("page") == 1
+        RedisCache(connect(room.learner_url(ADA)), prefix=cache.prefix).set("page", 2)
+        assert near.wait_for_invalidation(2.0)
+        assert near.get("page") == 2
+    finally:
+        near.close()
+        cache.clear()
 
 
 def test_a_learner_cannot_reset_another_learner(room, grace, graces_key) -> None:

@@ -49,7 +49,7 @@ from cachelab.show._png import encode_png
 from cachelab.show._prefetch import Prefetcher
 from cachelab.show.plots import _BLACK, _BLUE, _GREEN, _ORANGE, _VERMILLION
 
-__all__ = ["Settings", "Frame", "plot_curves", "TTLDashboard", "ttl_dashboard"]
+__all__ = ["Settings", "plot_curves", "TTLDashboard", "ttl_dashboard"]
 
 _TTL_CHOICES_S = (0.1, 0.2, 0.5, 1, 2, 3, 5, 10, 20, 30)
 """The TTLs the slider offers, in seconds (log-spaced: the trade-off lives on a log scale)."""
@@ -107,7 +107,7 @@ class Settings:
 
 
 @dataclass
-class Frame:
+class _Frame:
     """Everything one redraw needs: simulated dots, model lines, and the current point."""
 
     settings: Settings
@@ -153,7 +153,7 @@ def _compute(
     db_load_budget: Optional[float] = None,
     seed: int = 0,
     model_only: bool = False,
-) -> Frame:
+) -> _Frame:
     """One slider move's numbers: simulate at ``curve_ttls`` and at the current TTL, plus the model.
 
     The simulations share ``events`` reads and writes between them; the current
@@ -181,8 +181,8 @@ def _compute(
         )
     low, high = min(min(curve_ttls), settings.ttl), max(max(curve_ttls), settings.ttl)
     model_ttls, lines = _model_lines(settings.read_rate, settings.write_rate, low, high)
-    # The seven fields every frame has, in Frame's order; then what this move adds.
-    return Frame(
+    # The seven fields every frame has, in _Frame's order; then what this move adds.
+    return _Frame(
         settings,
         list(curve_ttls),
         sim,
@@ -278,7 +278,7 @@ def _model_lines(
     return model_ttls, lines
 
 
-def _summary(frame: Frame) -> str:
+def _summary(frame: _Frame) -> str:
     """The one-line summary of the current setting: simulated figures, the model's in brackets."""
     s, sim, mod = frame.settings, frame.current_sim, frame.current_model
     line = (
@@ -403,7 +403,7 @@ class _DashboardPlot:
             borderaxespad=0.2,
         )
 
-    def update(self, frame: Frame) -> Figure:
+    def update(self, frame: _Frame) -> Figure:
         """Put ``frame``'s numbers into the figure (without rendering it)."""
         s = frame.settings
         for name, _, _ in METRICS:
@@ -519,7 +519,7 @@ class _DashboardPlot:
         """
         return encode_png(np.asarray(self.canvas.buffer_rgba())[..., :3])
 
-    def render(self, frame: Frame) -> bytes:
+    def render(self, frame: _Frame) -> bytes:
         """Update the figure for ``frame`` and draw it as PNG bytes (what the notebook shows)."""
         self.update(frame)
         self.draw()
@@ -528,7 +528,7 @@ class _DashboardPlot:
 
 def _slider_move(
     plot: _DashboardPlot, settings: Settings, **compute_options
-) -> tuple[Frame, bytes]:
+) -> tuple[_Frame, bytes]:
     """All one slider move does except talking to the browser: simulate, model, draw a PNG."""
     frame = _compute(settings, **compute_options)
     return frame, plot.render(frame)
@@ -695,7 +695,7 @@ class TTLDashboard:
         self.image = widgets.Image(format="png")
         self.image.add_class("cachelab-dashboard-plot")
         self.plot = _DashboardPlot()
-        self.frame: Optional[Frame] = None
+        self.frame: Optional[_Frame] = None
         self.move_timings: list[dict[str, float]] = []
         for control in (
             self.ttl_slider,
@@ -729,7 +729,7 @@ class TTLDashboard:
             strategy=self.strategy_dropdown.value,
         )
 
-    def update(self, change: object = None) -> Frame:
+    def update(self, change: object = None) -> _Frame:
         """Re-simulate and redraw for the controls' current settings (called on every move).
 
         What each move cost in this process is appended to ``move_timings`` (seconds spent
@@ -749,7 +749,7 @@ class TTLDashboard:
                 jobs = _prefetch_jobs(self.settings, previous, **self._prefetch_options)
                 self.prefetcher.move_finished(jobs)
 
-    def _redraw(self, started: float) -> Frame:
+    def _redraw(self, started: float) -> _Frame:
         self.frame = _compute(self.settings, **self.options)
         computed = time.perf_counter()
         self.plot.update(self.frame)

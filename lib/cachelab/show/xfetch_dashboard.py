@@ -37,7 +37,7 @@ from cachelab._internal.validation import validate_number
 from cachelab.lab.burst import EarlyRefreshRun, SimulatedReads, refreshed_at_least_formula
 from cachelab.lab.timing import format_seconds
 
-__all__ = ["XFetchDashboard", "xfetch_dashboard"]
+__all__ = ["xfetch_dashboard"]
 
 READS_PER_DELTA = 2
 """λΔ: how many reads arrive, on average, in the time Δ the value takes to recompute."""
@@ -133,7 +133,7 @@ def _xfetch_summary(run: EarlyRefreshRun) -> str:
     )
 
 
-class XFetchDashboard:
+class _XFetchDashboard:
     """A β slider, a one-line summary and the figure, redrawn on every move.
 
     Build it with ``xfetch_dashboard()`` and show it by ending a cell with it. ``run`` holds the
@@ -196,10 +196,10 @@ class XFetchDashboard:
         display(self.widget)
 
 
-def xfetch_dashboard(delta_s: float, **options: Any) -> XFetchDashboard:
+def xfetch_dashboard(delta_s: float, **options: Any) -> _XFetchDashboard:
     """The lesson-08 dashboard for a value that takes ``delta_s`` seconds to recompute (Δ).
 
     ``options``: ``beta`` (where the slider starts, 1.0), ``reads_per_delta`` (λΔ, 2),
     ``ttl_in_deltas`` (T/Δ, 20), ``lives`` (800) and ``seed`` (1).
     """
-    return XFetchDashboard(delta_s, **options)
+    return _XFetchDashboard(delta_s, **options)

@@ -1,0 +1,218 @@
+"""``NearCache`` on the real server: near hits, invalidations in both modes over both transports,
+the store-after-invalidation race, the flush on reconnect, and the bound on its memory.
+
+Each test has its own prefix (``test_prefix``); the near cache tracks that prefix in BCAST mode.
+The races are made deterministic with the cache's ``on_fetched`` hook, which lands a write from
+another connection between a fetch and its store and waits for the server's invalidation.
+"""
+
+from __future__ import annotations
+
+import time
+import tracemalloc
+from typing import Iterator
+
+import pytest
+
+from cachelab.cache import RedisCache
+from cachelab.environment.redis_server import connect
+from cachelab.near_cache import NearCache
+
+MODES = [
+    pytest.param(bcast, transport, id=f"{'bcast' if bcast else 'default'}-{transport}")
+    for bcast in (False, True)
+    for transport in ("resp3", "redirect")
+]
+
+INVALIDATION_BOUND_S = 2.0
+"""How long a test waits for the server's invalidation: far above the ~0.1 ms it takes."""
+
+
+@pytest.fixture
+def other(test_prefix: str) -> Iterator[RedisCache]:
+    """Another process's view of the same keys: a RedisCache on a connection of its own."""
+    client = connect()
+    yield RedisCache(client, prefix=test_prefix)
+    client.close()
+
+
+@pytest.fixture
+def near_caches(redis_cache: RedisCache) -> Iterator[list[NearCache]]:
+    """NearCaches the test makes (append to this list); each is closed afterwards."""
+    made: list[NearCache] = []
+    yield made
+    for near in made:
+        near.close()
+
+
+def _near(made: list[NearCache], shared: RedisCache, **options) -> NearCache:
+    near = NearCache(shared, **options)
+    made.append(near)
+    return near
+
+
+def test_a_second_read_is_a_near_hit(redis_cache, near_caches):
+    near = _near(near_caches, redis_cache)
+    redis_cache.set("k", {"price_cents": 100})
+    assert near.get("k") == {"price_cents": 100}
+    assert near.get("k") == {"price_cents": 100}
+    assert (near.stats.hits, near.stats.misses) == (1, 1)
+
+
+def test_a_key_missing_in_redis_is_not_copied(redis_cache, near_caches):
+    near = _near(near_caches, redis_cache)
+    assert near.get("absent", "default") == "default"
+    assert len(near) == 0
+
+
+@pytest.mark.parametrize(("bcast", "transport"), MODES)
+def test_a_write_on_another_connection_drops_the_near_copy(
+    redis_cache, other, near_caches, bcast, transport
+):
+    near = _near(near_caches, redis_cache, bcast=bcast, transport=transport)
+    redis_cache.set("k", 1)
+    assert near.get("k") == 1
+    started = time.perf_counter()
+    other.set("k", 2)
+    assert near.wait_for_invalidation(INVALIDATION_BOUND_S), "no invalidation arrived"
+    assert time.perf_counter() - started < INVALIDATION_BOUND_S
+    assert near.get("k") == 2
+    assert near.stats.misses == 2
+
+
+@pytest.mark.parametrize("transport", ["resp3", "redirect"])
+def test_bcast_announces_keys_this_client_never_read(redis_cache, other, near_caches, transport):
+    near = _near(near_caches, redis_cache, bcast=True, transport=transport)
+    other.set("never-read", 1)
+    assert near.wait_for_invalidation(INVALIDATION_BOUND_S)
+
+
+def test_default_mode_announces_only_keys_this_client_read(redis_cache, other, near_caches):
+    near = _near(near_caches, redis_cache)
+    other.set("never-read", 1)
+    assert not near.wait_for_invalidation(0.2)
+
+
+def test_set_and_delete_drop_the_near_copy(redis_cache, near_caches):
+    near = _near(near_caches, redis_cache)
+    near.set("k", 1)
+    assert near.get("k") == 1
+    near.set("k", 2)
+    assert near.get("k") == 2
+    near.delete("k")
+    assert near.get("k") is None
+
+
+def _write_between_fetch_and_store(near_box: list[NearCache], other: RedisCache):
+    """An ``on_fetched`` hook: once, write a new value and wait until the invalidation is in."""
+    done = []
+
+    def hook(key: str) -> None:
+        if done:
+            return
+        done.append(key)
+        other.set(key, "new")
+        assert near_box[0].wait_for_invalidation(INVALIDATION_BOUND_S)
+
+    return hook
+
+
+@pytest.mark.parametrize("transport", ["resp3", "redirect"])
+@pytest.mark.parametrize("guard", [True, False], ids=["guarded", "unguarded"])
+def test_a_fetch_invalidated_before_its_store_is_not_kept(
+    redis_cache, other, near_caches, transport, guard
+):
+    box: list[NearCache] = []
+    hook = _write_between_fetch_and_store(box, other)
+    near = _near(
+        near_caches, redis_cache, transport=transport, guard_fetches=guard, on_fetched=hook
+    )
+    box.append(near)
+    redis_cache.set("k", "old")
+    assert near.get("k") == "old"  # fetched before the write: its caller may have it
+    if guard:
+        assert near.get("k") == "new", "the fetch's result was stored after its invalidation"
+    else:  # the race the guard fixes: the old value stays until the safety-net TTL
+        assert near.get("k") == "old"
+        assert near.get("k") == "old"
+
+
+def _tracking_client_id(near: NearCache) -> int:
+    """The id of the connection the server sends this cache's invalidations to."""
+    return near._listener_id if near.transport == "redirect" else near._data_id
+
+
+@pytest.mark.parametrize("transport", ["resp3", "redirect"])
+@pytest.mark.parametrize("flush", [True, False], ids=["flushed", "not-flushed"])
+def test_a_killed_connection_flushes_the_near_tier(
+    redis_cache, redis_client, other, near_caches, transport, flush
+):
+    near = _near(near_caches, redis_cache, transport=transport, flush_on_reconnect=flush)
+    redis_cache.set("k", "old")
+    assert near.get("k") == "old"
+    redis_client.client_kill_filter(_id=_tracking_client_id(near))  # an admin's CLIENT KILL
+    other.set("k", "new")  # announced to nobody: the tracking connection is gone
+    if flush:
+        assert near.get("k") == "new"
+        assert near.reconnects == 1
+        other.set("k", "newer")  # tracking is on again, and the new connection read the key
+        assert near.wait_for_invalidation(INVALIDATION_BOUND_S)
+        assert near.get("k") == "newer"
+    else:  # the old copy is served, and the new connection never read the key: stale for good
+        assert near.get("k") == "old"
+        other.set("k", "newer")
+        assert not near.wait_for_invalidation(0.1)
+        assert near.get("k") == "old"
+
+
+def test_a_simulated_network_failure_flushes_the_near_tier(redis_cache, other, near_caches):
+    near = _near(near_caches, redis_cache)
+    redis_cache.set("k", "old")
+    assert near.get("k") == "old"
+    near.simulate_disconnect()
+    other.set("k", "new")
+    assert near.get("k") == "new"
+
+
+def test_the_near_tier_keeps_at_most_max_entries(redis_cache, near_caches):
+    near = _near(near_caches, redis_cache, max_entries=50)
+    for i in range(200):
+        redis_cache.set(f"k{i}", "x" * 200)
+    tracemalloc.start()
+    try:
+        for i in range(50):
+            near.get(f"k{i}")
+        full, _ = tracemalloc.get_traced_memory()
+        for i in range(50, 200):
+            near.get(f"k{i}")
+        after, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(near) == 50
+    assert near.local.stats.evictions == 150
+    assert after < 1.5 * full, f"memory grew from {full} to {after} bytes past the bound"
+
+
+def test_the_safety_net_ttl_expires_a_copy_nobody_invalidated(redis_cache, near_caches, clock):
+    near = _near(near_caches, redis_cache, ttl=10, clock=clock)
+    redis_cache.set("k", 1)
+    near.get("k")
+    clock.advance(10)
+    near.get("k")
+    assert near.stats.misses == 2
+
+
+def test_an_unknown_transport_is_refused(redis_cache):
+    with pytest.raises(ValueError, match="transport"):
+        NearCache(redis_cache, transport="carrier-pigeon")
+
+
+def test_close_releases_both_connections(redis_cache, redis_client):
+    before = len(redis_client.client_list())
+    near = NearCache(redis_cache, transport="redirect")
+    assert len(redis_client.client_list()) == before + 2
+    near.close()
+    deadline = time.monotonic() + INVALIDATION_BOUND_S
+    while len(redis_client.client_list()) > before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(redis_client.client_list()) == before
