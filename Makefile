@@ -124,22 +124,23 @@ lab: data ## set up, then open JupyterLab on the repository, at lessons/00_setup
 #      The few that follow processes machine-wide or play real-time bursts (serial) then run alone;
 #   2. every lesson on three machines: nbval on the default shop with every core (lessons/), and
 #      tests/test_lessons.py on the small shop (a fast machine) and on one CPU (a slow one);
-#   3. a room of learners on one Redis, a JupyterHub, the course site rendered from run 2's
-#      lessons, and the learner's packages resolved from wheels for a Mac (test_platforms.py:
-#      needs the package index, skipped without it);
+#   3. a room of learners on one Redis, a JupyterHub, a six-node Redis Cluster (test_local_cluster:
+#      about 15 s), the course site rendered from run 2's lessons, and the learner's packages
+#      resolved from wheels for a Mac (test_platforms.py: needs the package index, skipped
+#      without it);
 #   4. the widget lessons and the dashboards in Chromium, one at a time, on a quieter machine
 #      (README, "For maintainers": why a page once stayed on "Executing 3 of 4").
 PYTEST := $(PY) -m pytest -n 2
 # nbval executes the notebooks in lessons/ (pyproject's addopts leave it off elsewhere: it costs
 # every pytest process 1.5 s of CPU at start-up). --nbval-lax: a cell's outputs are not compared.
 NBVAL := -p nbval --nbval-lax --nbval-cell-timeout=300
-LIBRARY_RUN := $(PY) -m pytest -n 3 --dist worksteal -m "not (lesson or room or browser or site or platforms or serial)"
+LIBRARY_RUN := $(PY) -m pytest -n 3 --dist worksteal -m "not (lesson or room or browser or site or platforms or serial or cluster)"
 
 test: data $(ALL_EXTRAS_STAMP) lint browser-and-proxy ## set up, then run every test: lint, library, lessons on three machines, room, browser, site
 	$(LIBRARY_RUN) tests
 	$(PY) -m pytest -m serial tests
 	$(PYTEST) $(NBVAL) --dist loadgroup -m lesson --durations=25 lessons tests
-	$(PYTEST) --dist loadgroup -m "room or site or platforms" tests
+	$(PYTEST) --dist loadgroup -m "room or site or platforms or cluster" tests
 	$(PY) -m pytest -m browser tests
 
 test-fast: $(TEST_EXTRAS) ## the library's tests alone (no lessons, browser, room or hub): about 80 s

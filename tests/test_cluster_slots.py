@@ -1,28 +1,23 @@
 """The two-key scripts (a lock or lease filled and released with its value) run on Redis Cluster.
 
 A Cluster refuses a script whose keys hash to different slots (``CROSSSLOT``), even when one
-node serves every slot. So these tests start a real one-node cluster (the course's own server
-binary, ``--cluster-enabled yes``, every slot added to it) and run each guard that fills and
-releases in one script through a ``RedisCache`` on it. Before the companion keys carried a hash
-tag (``keys._redis_key``), each of them failed with ``CROSSSLOT``.
+node serves every slot. So these tests start a real one-node cluster (``LocalCluster`` with one
+primary and no replica: the course's own server binary, every slot added to it) and run each guard
+that fills and releases in one script through a ``RedisCache`` on it. Before the companion keys
+carried a hash tag (``keys._redis_key``), each of them failed with ``CROSSSLOT``.
 """
 
 from __future__ import annotations
 
 import random
-import socket
-import subprocess
-import time
-from pathlib import Path
 from typing import Iterator
 
 import pytest
 import redis
 from redis.crc import key_slot
 
-from cachelab import keys
+from cachelab import LocalCluster, keys
 from cachelab.cache import RedisCache
-from cachelab.environment.redis_server import PrivateRedisServer
 from cachelab.invalidation import LeaseCache
 from cachelab.stampedes import EarlyRefresh, SingleFlight, StaleWhileRevalidate
 
@@ -30,53 +25,23 @@ PREFIX = keys.learner_prefix("cluster-test")
 HOT = keys.trending()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+@pytest.fixture(scope="module")
+def one_node() -> Iterator[LocalCluster]:
+    """A Redis Cluster of one node that serves all 16,384 slots, on 127.0.0.1 (about 0.2 s)."""
+    with LocalCluster(primaries=1, replicas=0) as cluster:
+        yield cluster
 
 
 @pytest.fixture(scope="module")
-def cluster_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[redis.Redis]:
-    """A client of a one-node Redis Cluster that serves all 16,384 slots, on 127.0.0.1."""
-    folder: Path = tmp_path_factory.mktemp("cluster")
-    port, bus_port = _free_port(), _free_port()  # the bus port: port + 10,000 may not exist
-    command = [
-        PrivateRedisServer().executable,
-        "--port", str(port), "--bind", "127.0.0.1", "--cluster-port", str(bus_port),
-        "--cluster-enabled", "yes", "--cluster-config-file", str(folder / "nodes.conf"),
-        "--dir", str(folder), "--save", "", "--appendonly", "no",
-    ]  # fmt: skip
-    log = open(folder / "server.log", "wb")
-    server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-    client = redis.Redis(host="127.0.0.1", port=port, decode_responses=True, socket_timeout=5)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    log.flush()
-                    pytest.fail(
-                        f"the cluster node did not start: {(folder / 'server.log').read_text()}"
-                    )
-                time.sleep(0.05)
-        client.execute_command("CLUSTER", "ADDSLOTSRANGE", 0, 16383)
-        while client.cluster("info")["cluster_state"] != "ok":
-            assert time.monotonic() < deadline, "the one-node cluster never became ready"
-            time.sleep(0.05)
-        yield client
-    finally:
-        server.terminate()
-        server.wait(10)
-        log.close()
+def cluster_client(one_node: LocalCluster) -> redis.Redis:
+    """A plain client of the node: what it refuses is the server's answer, not redis-py's."""
+    return one_node.node_client(one_node.ports[0])
 
 
 @pytest.fixture
-def cluster_cache(cluster_client: redis.Redis) -> RedisCache:
-    return RedisCache(cluster_client, prefix=PREFIX, fail_open=False)
+def cluster_cache(one_node: LocalCluster) -> RedisCache:
+    """The course's cache on redis-py's cluster client, as lesson 12 uses it."""
+    return RedisCache(one_node.client(), prefix=PREFIX, fail_open=False)
 
 
 def test_a_cluster_refuses_a_script_whose_keys_are_in_two_slots(cluster_client):

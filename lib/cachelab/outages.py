@@ -291,9 +291,13 @@ def _pending_deletes_for(client: redis.Redis) -> _PendingDeletes:
 
     Every ``RedisCache`` of the process on the same server (same host and port, or
     same socket, and same database number) shares it, so a delete one of them owes
-    is sent before any of them reads from that server again.
+    is sent before any of them reads from that server again. A cluster's client (redis-py's
+    ``RedisCluster``, which has no single connection pool) is named by the nodes it started from.
     """
-    options = client.connection_pool.connection_kwargs
-    server = (options.get("host"), options.get("port"), options.get("path"), options.get("db"))
+    if isinstance(client, redis.RedisCluster):
+        server: tuple = ("cluster", *sorted(client.nodes_manager.startup_nodes))
+    else:
+        options = client.connection_pool.connection_kwargs
+        server = (options.get("host"), options.get("port"), options.get("path"), options.get("db"))
     with _pending_lock:
         return _pending_by_server.setdefault(server, _PendingDeletes())
