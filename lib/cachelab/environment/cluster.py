@@ -312,12 +312,12 @@ class LocalCluster:
         """A redis-py ``RedisCluster`` for this cluster: it learns the slot map from any node,
         sends each command to the primary of its key's slot, and follows ``MOVED`` and ``ASK``.
 
-        It has the course's short timeouts (``redis_server._client_options``); ``options`` go to
-        ``RedisCluster`` (``read_from_replicas=True``, say).
+        It has the course's short timeouts and its one immediate retry
+        (``redis_server._client_options``): redis-py's default would retry a command for seconds
+        while a primary is down, and a page that fails open should not wait for that.
+        ``options`` go to ``RedisCluster`` (``load_balancing_strategy``, say).
         """
-        settings = _client_options(timeout_s)
-        settings.pop("retry")  # RedisCluster retries on its own terms: a new map, another node
-        settings.update(options)
+        settings = {**_client_options(timeout_s), **options}
         startup = [ClusterNode(_HOST, node.port) for node in self.running_nodes()]
         return RedisCluster(startup_nodes=startup, **settings)
 
