@@ -18,7 +18,7 @@ LESSONS = Path(__file__).resolve().parents[1] / "lessons"
 STOP = "Guess, then run the cell"
 PLANNED = {
     "01_the_app": 2,
-    "02_repeated_work": 1,
+    "02_repeated_work": 2,
     "03_memory_cache": 4,
     "04_redis_cache": 6,
     "05_stale_reads": 3,
