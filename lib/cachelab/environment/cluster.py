@@ -43,10 +43,10 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Union
+from typing import Callable, Optional, Union
 
 import redis
-from redis.cluster import ClusterNode, RedisCluster
+from redis.cluster import ClusterNode, LoadBalancingStrategy, RedisCluster
 from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
 
 from cachelab._internal.watchdog import start_detached, start_watchdog, stop
@@ -308,16 +308,22 @@ class LocalCluster:
         ``READONLY`` reads from a replica."""
         return self._node(port).client()
 
-    def client(self, timeout_s: Optional[float] = None, **options) -> RedisCluster:
+    def client(
+        self, timeout_s: Optional[float] = None, replica_reads: bool = False, **options
+    ) -> RedisCluster:
         """A redis-py ``RedisCluster`` for this cluster: it learns the slot map from any node,
         sends each command to the primary of its key's slot, and follows ``MOVED`` and ``ASK``.
 
         It has the course's short timeouts and its one immediate retry
         (``redis_server._client_options``): redis-py's default would retry a command for seconds
         while a primary is down, and a page that fails open should not wait for that.
-        ``options`` go to ``RedisCluster`` (``load_balancing_strategy``, say).
+        With ``replica_reads`` a read goes to the slot's primary and its replicas in turn (each
+        connection to a replica says ``READONLY`` first); writes still go to the primary.
+        ``options`` go to ``RedisCluster``.
         """
         settings = {**_client_options(timeout_s), **options}
+        if replica_reads:
+            settings["load_balancing_strategy"] = LoadBalancingStrategy.ROUND_ROBIN
         startup = [ClusterNode(_HOST, node.port) for node in self.running_nodes()]
         return RedisCluster(startup_nodes=startup, **settings)
 
@@ -372,7 +378,13 @@ class LocalCluster:
         node.process.wait()
         return port
 
-    def migrate_slot(self, slot: int, to_port: int, batch_keys: int = 10) -> int:
+    def migrate_slot(
+        self,
+        slot: int,
+        to_port: int,
+        batch_keys: int = 10,
+        between_batches: Optional[Callable[[], object]] = None,
+    ) -> int:
         """Move one slot, and its keys, to the primary on ``to_port`` while clients keep working;
         return how many keys moved.
 
@@ -381,6 +393,8 @@ class LocalCluster:
         the keys ``batch_keys`` at a time (a client asking the source for a key already moved
         gets ``ASK`` and asks the target once), and last ``SETSLOT … NODE`` gives the slot to the
         target on both and on every other primary (clients then get ``MOVED``).
+        ``between_batches`` is called after each batch: a lesson's traffic meets the slot half
+        moved there.
         """
         slot = self.slot_of(slot)
         source_port = self.primary_port(slot)
@@ -398,6 +412,8 @@ class LocalCluster:
                 break
             source.execute_command("MIGRATE", _HOST, to_port, "", 0, 5000, "KEYS", *batch)
             moved += len(batch)
+            if between_batches is not None:
+                between_batches()
         target.execute_command("CLUSTER", "SETSLOT", slot, "NODE", target_id)
         source.execute_command("CLUSTER", "SETSLOT", slot, "NODE", target_id)
         for node in self.running_nodes():  # the other primaries learn it at once, not by gossip
