@@ -88,6 +88,7 @@ TERMS: dict[str, list[str]] = {
     "lost-invalidation": [r"lost invalidations?"],
     "lru-least-recently-used": [r"LRU", r"least recently used"],
     "median": [r"medians?"],
+    "near-cache": [r"near caches?", r"client-side caching"],
     "negative-caching": [r"negative caching"],
     "open-loop-and-closed-loop": [r"\*?(?:open|closed)\*?[- ]loops?"],
     "page-cache": [r"page caches?"],

@@ -68,6 +68,7 @@ _LESSON_MODULES = {
     "08": "stampedes",
     "09": "capstone",
     "10": "under_load",
+    "11": "near_cache",
 }
 """Lesson number → the module of ``cachelab.checks`` that holds its exercises."""
 
