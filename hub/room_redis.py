@@ -26,14 +26,12 @@ through ``DBSIZE``; with ``CLIENT TRACKING ON BCAST`` and no prefix, the names o
 change them (checked by hand); the server's memory totals (``MEMORY STATS``) and the names of
 channels someone listens on (``PUBSUB CHANNELS``). Redis checks key patterns against the keys a
 command names, and these commands name none: ``SCAN``'s ``MATCH`` is a filter on the answer, not
-a key. Every command
-that reads, writes, deletes or expires another learner's key -- ``EVAL`` scripts included, even
-when the key is built inside the script -- gets ``NOPERM``; so does ``PUBLISH`` to another
-learner's channel (but not to ``__redis__:invalidate``, where lesson 11's near cache listens:
-see ``_INVALIDATE_CHANNEL``). Key names in this course are product ids and lesson names, not
-secrets. A
-learner can also fill the server's memory with keys of their own: the room's server has no
-``maxmemory``.
+a key. Every command that reads, writes, deletes or expires another learner's key -- ``EVAL``
+scripts included, even when the key is built inside the script -- gets ``NOPERM``; so does
+``PUBLISH`` to another learner's channel, and to ``__redis__:invalidate``, where lesson 11's near
+cache listens (a learner may only subscribe there: see ``_INVALIDATE_CHANNEL``). Key names in
+this course are product ids and lesson names, not secrets. A learner can also fill the server's
+memory with keys of their own: the room's server has no ``maxmemory``.
 
 Passwords are derived, not stored: HMAC-SHA256 of the user's name under the hub's ``secret``, so
 a restarted hub gives every learner the same URL again. They travel only over the connection
@@ -73,8 +71,8 @@ _SERVER_WIDE_COMMANDS = ("-script|flush", "-script|kill", "-function")
 
 _INVALIDATE_CHANNEL = "__redis__:invalidate"
 """Where RESP2 clients hear ``CLIENT TRACKING`` invalidations (``REDIRECT``, lesson 11). The
-server writes each one only to the client that asked for it; what another learner could send
-there with ``PUBLISH`` is at worst an invalidation, which costs a miss, never a stale value."""
+server writes each one only to the client that asked for it. A learner may ``SUBSCRIBE`` there
+and nothing else (an ACL selector): a ``PUBLISH`` there would reach every learner's near cache."""
 
 _MIN_SECRET_BYTES = 16
 
@@ -88,7 +86,7 @@ def _rights(prefix: str) -> list[str]:
         "on",
         f"~{prefix}*",
         f"&{prefix}*",
-        f"&{_INVALIDATE_CHANNEL}",
+        f"(+subscribe &{_INVALIDATE_CHANNEL})",  # a selector: this channel, for SUBSCRIBE only
         "+@all",
         "-@dangerous",
         *_SERVER_WIDE_COMMANDS,

@@ -252,6 +252,12 @@ def test_a_learner_keeps_a_near_cache_fresh(room, ada: redis.Redis, transport, b
         cache.clear()
 
 
+def test_a_learner_may_only_subscribe_to_the_invalidation_channel(ada: redis.Redis) -> None:
+    # a PUBLISH there would reach every learner's near cache (RESP2 redirect mode)
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        ada.publish("__redis__:invalidate", "cachelab:grace:page")
+
+
 def test_a_learner_cannot_reset_another_learner(room, grace, graces_key) -> None:
     assert reset.main(["--redis-only", "--url", room.learner_url(ADA), "--learner", GRACE]) == 1
     assert grace.exists(graces_key) == 1

@@ -254,6 +254,7 @@ def one_machine_config(tmp_path_factory):
     return config
 
 
+@pytest.mark.room  # loads hub/jupyterhub_config.py: needs the hub extra (JupyterHub)
 def test_the_one_machine_hub_gives_every_learner_the_rooms_redis_and_their_name(
     one_machine_config,
 ) -> None:
@@ -269,6 +270,7 @@ def test_the_one_machine_hub_gives_every_learner_the_rooms_redis_and_their_name(
     assert one_machine_config.JupyterHub.ip == "127.0.0.1"
 
 
+@pytest.mark.room  # loads hub/jupyterhub_config.py: needs the hub extra (JupyterHub)
 @pytest.mark.parametrize(
     "name", ["ada", "ada.lovelace", "ada@example.org", "a1", "*", "a:b", "é", "", "x" * 65]
 )

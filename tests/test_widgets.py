@@ -360,7 +360,9 @@ def test_moving_beta_reruns_early_refresh_and_redraws_the_summary_and_the_pictur
 
 def test_the_dashboard_runs_the_lessons_ratios_to_delta():
     run = xfetch_dashboard(delta_s=0.02, reads_per_delta=3, ttl_in_deltas=10, lives=50).run
-    assert (run.delta_s, run.read_rate, run.ttl, run.cycles) == pytest.approx((0.02, 150, 0.2, 50))
+    assert (run.delta_s, run.reads.read_rate, run.reads.ttl, run.cycles) == pytest.approx(
+        (0.02, 150, 0.2, 50)
+    )
 
 
 def test_the_xfetch_figure_draws_each_measure_beside_its_formula():
