@@ -69,6 +69,7 @@ _LESSON_MODULES = {
     "09": "capstone",
     "10": "under_load",
     "11": "near_cache",
+    "12": "hot_keys_cluster",
 }
 """Lesson number → the module of ``cachelab.checks`` that holds its exercises."""
 
