@@ -216,3 +216,23 @@ def test_close_releases_both_connections(redis_cache, redis_client):
     while len(redis_client.client_list()) > before and time.monotonic() < deadline:
         time.sleep(0.01)
     assert len(redis_client.client_list()) == before
+
+
+def test_a_near_cache_needs_a_safety_net_ttl(redis_cache):
+    with pytest.raises(ValueError, match="ttl"):
+        NearCache(redis_cache, ttl=None)
+
+
+def test_with_redis_gone_reads_fail_open_and_no_copy_is_served(stoppable_redis, test_prefix):
+    """No invalidation can arrive from a server that is gone: the copies are dropped, and the
+    read goes to the RedisCache, which fails open."""
+    shared = RedisCache(stoppable_redis.client(), prefix=test_prefix)
+    near = NearCache(shared)
+    try:
+        shared.set("k", "cached")
+        assert near.get("k") == "cached"
+        stoppable_redis.stop()
+        assert near.get("k", "from the database") == "from the database"
+        assert len(near) == 0
+    finally:
+        near.close()

@@ -63,6 +63,7 @@ from cachelab.cache import CacheStats, MemoryCache, RedisCache
 __all__ = ["NearCache"]
 
 _TRANSPORTS = ("resp3", "redirect")
+_UNREACHABLE = (redis.ConnectionError, redis.TimeoutError, OSError)
 _INVALIDATE_CHANNEL = "__redis__:invalidate"
 
 
@@ -78,6 +79,9 @@ class NearCache:
     ``guard_fetches=False`` and ``flush_on_reconnect=False`` switch off the two fixes, so that
     lesson 11 can show the failures they prevent; ``on_fetched(key)``, if given, is called
     between a fetch from Redis and its store, so a test or a lesson can land a write there.
+
+    When Redis cannot be reached, the near copies are dropped (no invalidation can arrive) and
+    ``get`` reads through ``shared``, which fails open or raises as it was made to.
 
     Threads may share one ``NearCache``: a lock serialises its use of its connections.
 
@@ -115,6 +119,8 @@ class NearCache:
         if max_entries < 1:
             raise ValueError(f"max_entries must be >= 1, got {max_entries}")
         self.shared = shared
+        if ttl is None:
+            raise ValueError("a near cache needs a ttl: the safety net for a lost invalidation")
         self.local = MemoryCache(ttl=validate_ttl(ttl), max_entries=max_entries, clock=clock)
         self.bcast = bcast
         self.transport = transport
@@ -215,7 +221,7 @@ class NearCache:
                     if message and message[0] == "message" and message[1] == _INVALIDATE_CHANNEL:
                         self._invalidate(message[2])
                 # resp3: the push handler has run already, inside read_response
-        except (redis.ConnectionError, redis.TimeoutError, OSError):
+        except _UNREACHABLE:
             self._data.disconnect()
             if self._listener is not None:
                 self._listener.disconnect()
@@ -247,7 +253,10 @@ class NearCache:
         """
         keys._validate_key(key)
         with self._lock:
-            self._drain()
+            try:
+                self._drain()
+            except _UNREACHABLE:
+                return self._without_redis(key, default)
             value = self.local.get(key, _MISSING)
             if value is not _MISSING:
                 self.stats.hits += 1
@@ -256,7 +265,10 @@ class NearCache:
             mark = self._next_mark
             self._next_mark += 1
             self._fetches.setdefault(key, set()).add(mark)
-            raw = self._fetch(keys._redis_key(self.shared.prefix, key))
+            try:
+                raw = self._fetch(keys._redis_key(self.shared.prefix, key))
+            except _UNREACHABLE:
+                return self._without_redis(key, default)
         if self.on_fetched is not None:
             self.on_fetched(key)
         with self._lock:
@@ -272,6 +284,13 @@ class NearCache:
             if fresh or not self.guard_fetches:
                 self.local.set(key, value)
             return value
+
+    def _without_redis(self, key: str, default: Any) -> Any:
+        """Redis cannot be reached: no invalidation can reach us either, so drop every copy and
+        read through ``shared``, which fails open (``default``) or raises, as it was made to."""
+        self._forget_everything()
+        self._data.disconnect()
+        return self.shared.get(key, default)
 
     def _fetch(self, redis_key: str) -> Optional[str]:
         """``GET`` over the tracked connection; one retry on a reconnect (which flushed)."""
