@@ -38,7 +38,9 @@ Two failure modes the field knows, both handled:
   returned to its caller but not stored (the Redis documentation describes this placeholder).
 - **the dropped connection**: the server forgets a connection's tracking when it closes,
   and whatever changed meanwhile is never announced. Whenever a connection is (re)made,
-  the near tier is flushed before tracking is turned on again.
+  the near tier is flushed before tracking is turned on again. (The documentation also advises
+  pinging the invalidation connection, to find one that hangs without closing; this class does
+  not, a simplification: its TTL bounds what such a connection can cost.)
 
 Invalidations are read when the cache is used: every ``get`` first reads what has arrived
 (a non-blocking poll of the socket, as redis-py's own client-side cache does). redis-py's
