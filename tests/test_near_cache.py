@@ -8,6 +8,7 @@ another connection between a fetch and its store and waits for the server's inva
 
 from __future__ import annotations
 
+import threading
 import time
 import tracemalloc
 from typing import Iterator
@@ -135,6 +136,32 @@ def test_a_fetch_invalidated_before_its_store_is_not_kept(
     else:  # the race the guard fixes: the old value stays until the safety-net TTL
         assert near.get("k") == "old"
         assert near.get("k") == "old"
+
+
+@pytest.mark.parametrize("guard", [True, False], ids=["guarded", "unguarded"])
+def test_another_thread_applying_the_invalidation_mid_fetch_does_not_let_it_store(
+    redis_cache, other, near_caches, guard
+):
+    """Over RESP3 one connection keeps the reply and the invalidation in order, but a thread
+    that reads the socket while another is between its fetch and its store applies the
+    invalidation first: the race, with real threads, ordered by events."""
+    fetched, go = threading.Event(), threading.Event()
+
+    def pause_once(key: str) -> None:
+        if not fetched.is_set():
+            fetched.set()
+            assert go.wait(INVALIDATION_BOUND_S)
+
+    near = _near(near_caches, redis_cache, guard_fetches=guard, on_fetched=pause_once)
+    redis_cache.set("k", "old")
+    reader = threading.Thread(target=near.get, args=("k",))
+    reader.start()
+    assert fetched.wait(INVALIDATION_BOUND_S)  # the reader holds "old", not yet stored
+    other.set("k", "new")
+    assert near.wait_for_invalidation(INVALIDATION_BOUND_S)  # this thread applies it
+    go.set()
+    reader.join(INVALIDATION_BOUND_S)
+    assert near.get("k") == ("new" if guard else "old")
 
 
 def _tracking_client_id(near: NearCache) -> int:
