@@ -78,6 +78,20 @@ def test_every_node_listens_on_127_0_0_1_only(cluster):
         assert {address.port for address in listening} == {node.port, node.port + 10_000}
 
 
+def test_a_node_answers_no_one_without_the_clusters_password(cluster):
+    # another local user can find the ports (/proc/net/tcp), so a port is not a secret
+    for port in cluster.ports:
+        stranger = redis.Redis(host="127.0.0.1", port=port, socket_timeout=5)
+        with pytest.raises(redis.AuthenticationError):
+            stranger.get("cachelab:ada:page")
+    password = cluster.nodes[0].password
+    for node in cluster.nodes:
+        command_line = " ".join(psutil.Process(node.process.pid).cmdline())
+        assert password not in command_line, "every local user can read a command line"
+        config = node.folder / "password.conf"
+        assert config.stat().st_mode & 0o077 == 0, "the password file is this user's alone"
+
+
 def test_the_course_caches_work_across_shards_with_a_key_and_its_lock_on_one_slot(cluster):
     cache = RedisCache(cluster.client(), prefix=PREFIX, fail_open=False)
     flight = SingleFlight(cache, lock_ttl=5, wait_timeout=5)

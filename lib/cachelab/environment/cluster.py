@@ -24,8 +24,13 @@ a watchdog (``cachelab._internal.watchdog``) that stops it and removes its folde
 Python process is gone, also when a kernel is killed rather than shut down.
 
 The cluster is this process's own, even in a room where every learner shares one Redis through
-``REDIS_URL``: nobody else's keys are on it, and nobody else can reach it (127.0.0.1, ports
-chosen at random). In use (about two seconds to start)::
+``REDIS_URL``: nobody else's keys are on it, and nobody else can use it. It listens on 127.0.0.1
+only, but on a machine shared by a room every local user can find its ports (``/proc/net/tcp``
+lists them), so each cluster has a random password of its own (``requirepass``, and
+``masterauth`` for its replicas), written to a config file only this user can read, never on a
+command line (which every local user can read). The cluster bus (node-to-node gossip, port +
+10,000) has no password in Redis or Valkey: a local user could still disturb it, not read keys.
+In use (about two seconds to start)::
 
     with LocalCluster() as cluster:
         shop = cluster.client()  # a redis.RedisCluster
@@ -36,6 +41,7 @@ from __future__ import annotations
 
 import os
 import random
+import secrets
 import shutil
 import socket
 import subprocess
@@ -71,10 +77,17 @@ class _Node:
     folder: Path
     process: subprocess.Popen
     watchdog: subprocess.Popen
+    password: str
 
     def client(self) -> redis.Redis:
         """A plain client of this one node (cluster commands, INFO), not cluster-aware."""
-        return redis.Redis(host=_HOST, port=self.port, decode_responses=True, socket_timeout=5)
+        return redis.Redis(
+            host=_HOST,
+            port=self.port,
+            password=self.password,
+            decode_responses=True,
+            socket_timeout=5,
+        )
 
     def is_running(self) -> bool:
         return self.process.poll() is None
@@ -142,6 +155,7 @@ class LocalCluster:
         self.nodes: list[_Node] = []
         self._folder_watchdog: Optional[subprocess.Popen] = None
         self._owner_pid = os.getpid()
+        self._password = ""
 
     # -- starting and stopping -------------------------------------------------------------
 
@@ -150,7 +164,8 @@ class LocalCluster:
         if self.nodes:
             return self
         self._owner_pid = os.getpid()
-        self.folder = Path(tempfile.mkdtemp(prefix="cachelab-cluster-"))
+        self._password = secrets.token_urlsafe(24)
+        self.folder = Path(tempfile.mkdtemp(prefix="cachelab-cluster-"))  # mode 0700: this user's
         self._folder_watchdog = start_watchdog(os.getpid(), None, self.folder)
         try:
             count = self.primaries * (1 + self.replicas)
@@ -169,8 +184,12 @@ class LocalCluster:
         """Start one cluster-enabled server on ``port``, in a folder of its own, with a watchdog."""
         folder = self.folder / str(port)
         folder.mkdir()
+        config = folder / "password.conf"  # the password, readable by this user alone
+        config.touch(mode=0o600)
+        config.write_text(f"requirepass {self._password}\nmasterauth {self._password}\n")
         command = [
             self.executable,
+            str(config),
             "--port", str(port),
             "--bind", _HOST,
             "--cluster-enabled", "yes",
@@ -185,7 +204,7 @@ class LocalCluster:
             "--loglevel", "warning",
         ]  # fmt: skip
         process, watchdog = start_detached(command, folder, "node.log")
-        return _Node(port, folder, process, watchdog)
+        return _Node(port, folder, process, watchdog, self._password)
 
     def _wait_for_ping(self, node: _Node, deadline: float) -> None:
         while True:
@@ -325,7 +344,7 @@ class LocalCluster:
         if replica_reads:
             settings["load_balancing_strategy"] = LoadBalancingStrategy.ROUND_ROBIN
         startup = [ClusterNode(_HOST, node.port) for node in self.running_nodes()]
-        return RedisCluster(startup_nodes=startup, **settings)
+        return RedisCluster(startup_nodes=startup, password=self._password, **settings)
 
     @staticmethod
     def slot_of(slot_or_key: Union[int, str]) -> int:
@@ -410,7 +429,9 @@ class LocalCluster:
             batch = source.execute_command("CLUSTER", "GETKEYSINSLOT", slot, batch_keys)
             if not batch:
                 break
-            source.execute_command("MIGRATE", _HOST, to_port, "", 0, 5000, "KEYS", *batch)
+            source.execute_command(
+                "MIGRATE", _HOST, to_port, "", 0, 5000, "AUTH", self._password, "KEYS", *batch
+            )
             moved += len(batch)
             if between_batches is not None:
                 between_batches()
