@@ -63,6 +63,7 @@ c.FirstUseAuthenticator.dbm_path = str(SECRETS / "passwords.dbm")
 c.FirstUseAuthenticator.create_users = True
 c.Authenticator.allow_all = True
 c.Authenticator.admin_users = {"instructor"}
+c.Authenticator.blocked_users = {"default"}  # Redis's own user: room_redis refuses it anyway
 c.Authenticator.username_pattern = f"^{learners.HUB_NAME_PATTERN.pattern}$"
 
 # The instructor's scripts: a service whose token can manage users and servers.
@@ -118,6 +119,13 @@ def make_the_learners_user(spawner) -> None:
 c.JupyterHub.spawner_class = LearnerSpawner
 c.Spawner.pre_spawn_hook = make_the_learners_user
 c.Spawner.cmd = [COURSE.get("PYTHON", sys.executable), "-m", "jupyterhub.singleuser"]
+# A kernel's sockets as files in the learner's 0700 runtime folder (JUPYTER_RUNTIME_DIR below),
+# not 127.0.0.1 TCP ports, where any local user could subscribe to its output (every cell's
+# source and what it prints).
+c.Spawner.args = ["--KernelManager.transport=ipc"]
+# No server extension or package of the learner's own (~/.jupyter, ~/.local): a learner who
+# could serve their own code on the hub's origin could act with a classmate's session.
+c.Spawner.disable_user_config = True
 c.Spawner.default_url = "/lab/tree/lessons/00_setup_check.ipynb"
 c.Spawner.start_timeout = 120  # a busy 2-core machine starting several servers at once
 c.Spawner.http_timeout = 120
@@ -131,5 +139,7 @@ c.Spawner.environment = {
     ),
     "CACHELAB_LEARNER": lambda spawner: spawner.user.name,
     "CACHELAB_DATA_DIR": lambda spawner: str(Path(spawner.home_dir) / "data"),
+    "JUPYTER_RUNTIME_DIR": lambda spawner: str(learners.runtime_dir(ROOM, spawner.user.name)),
     "PYTHONUNBUFFERED": "1",
+    "PYTHONNOUSERSITE": "1",  # no ~/.local site-packages (see disable_user_config)
 }

@@ -20,6 +20,10 @@ as root.
   that affinity mask, so lesson 02 starts as many busy processes as the share, not as the host.
   rlimits are per process and per user, not a per-learner memory total: that needs cgroups
   (systemd, Kubernetes), which this one-machine hub does not assume.
+- **Kernel sockets.** The hub runs every kernel with ``transport=ipc``: its five ZeroMQ sockets
+  are files in the learner's runtime folder, ``<room>/run/<uid>`` (0700, theirs), instead of
+  127.0.0.1 ports that any local user could connect to and read a classmate's cells and output
+  from. The folder is short on purpose: a Unix socket's path holds at most 107 bytes.
 """
 
 from __future__ import annotations
@@ -44,6 +48,10 @@ MAX_DATA_BYTES = 4 * 2**30
 """A process's private memory (RLIMIT_DATA): lesson 05 and JupyterLab run under it."""
 CORES_PER_LEARNER = 2
 """CPUs per learner: two, so lesson 10's two web workers can run at once; fewer on a smaller hub."""
+_SOCKET_PATH_MAX = 107
+"""The longest path a Unix socket may have on Linux (``sun_path`` holds 108 bytes with its NUL)."""
+_KERNEL_SOCKET_NAME = len("/kernel-") + 36 + len("-ipc-4")
+"""A kernel's socket in the runtime folder: jupyter_client names it after the kernel's UUID."""
 
 
 def unix_name(learner: str) -> str:
@@ -86,10 +94,13 @@ def ensure_user(room: Path, learner: str, course_env: dict[str, str]) -> pwd.str
         with open(_record(room), "a") as record:
             record.write(name + "\n")
     user = pwd.getpwnam(name)
-    for folder in (home, home / "data"):
+    runtime = runtime_dir(room, learner)
+    (room / "run").mkdir(mode=0o711, exist_ok=True)  # root's: no learner adds or swaps entries
+    for folder in (home, home / "data", runtime):
         folder.mkdir(parents=True, exist_ok=True)
         os.chown(folder, user.pw_uid, user.pw_gid, follow_symlinks=False)
     os.chmod(home, 0o700)
+    os.chmod(runtime, 0o700)
     # The lessons, the glossary, docs/, the type-along copies: what the home lacks, copied by the
     # learner's own user from the room's course, so root never writes where a learner could
     # have put a symbolic link.
@@ -102,16 +113,31 @@ def ensure_user(room: Path, learner: str, course_env: dict[str, str]) -> pwd.str
     return user
 
 
+def runtime_dir(room: Path, learner: str) -> Path:
+    """The learner's Jupyter runtime folder (``JUPYTER_RUNTIME_DIR``), where their kernels'
+    sockets are: ``<room>/run/<uid>``. Raises RuntimeError when the room's path is too long for
+    a kernel's socket to fit a Unix socket path."""
+    folder = room / "run" / str(pwd.getpwnam(unix_name(learner)).pw_uid)
+    if len(str(folder)) + _KERNEL_SOCKET_NAME > _SOCKET_PATH_MAX:
+        raise RuntimeError(
+            f"the room's folder {room} is too long: a kernel's socket under {folder} would pass "
+            f"the {_SOCKET_PATH_MAX} bytes a Unix socket path may hold; use a shorter --room"
+        )
+    return folder
+
+
 def remove_users(room: Path) -> list[str]:
     """Remove every Unix user the course made for this room (their processes are stopped
-    first); return their names. Homes stay: they are the room's folder's, removed with it."""
+    first), with their runtime folders; return their names. Homes stay: they are the room's
+    folder's, removed with it."""
     removed = []
     for name in made_users(room):
         try:
-            pwd.getpwnam(name)
+            uid = pwd.getpwnam(name).pw_uid
         except KeyError:
             continue
         subprocess.run(["pkill", "-KILL", "-u", name], check=False)
+        shutil.rmtree(room / "run" / str(uid), ignore_errors=True)  # its sockets: the next uid's
         subprocess.run(["userdel", name], check=True, capture_output=True)
         removed.append(name)
     _record(room).unlink(missing_ok=True)

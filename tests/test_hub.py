@@ -17,7 +17,9 @@ the Hub's REST API only, as a room would:
   home and notebook, the hub's ``secrets/`` (``room.json``, the cookie secret, the passwords),
   ``/proc/<pid>/environ`` of the hub, its launcher and grace's server (her API token), and
   grace's keys in Redis (read, write, delete: ``NOPERM``); with her own token ada can neither
-  open grace's server nor stop it;
+  open grace's server nor stop it; subscribed to every TCP port of grace's while grace's
+  kernel prints, ada's kernel receives nothing (kernels talk over files in their learner's
+  0700 runtime folder, ``transport=ipc``);
 - the hub is stopped by ``hub/run.py``'s process id, every process of the room -- the
   launcher, the hub, its proxy, the learners' servers and kernels, the Redis -- is gone, and
   ``hub/run.py --remove-users`` removes exactly the Unix users the room made.
@@ -302,6 +304,44 @@ print("PROBE " + json.dumps({"reached": reached, "environ": dict(os.environ)}))
 """
 
 
+# Ada's kernel subscribes, as ZeroMQ SUB, to every TCP port grace's processes listen on (any
+# local user reads them, with their owner, in /proc/net/tcp), while grace's kernel prints: with
+# kernels on TCP ports, grace's IOPub channel would send ada every line grace's cells print.
+LISTEN_S = 12
+LISTEN_CELL = """
+import json, time, zmq
+grace_uid = %d
+def grace_ports():
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in open(table).read().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and int(fields[7]) == grace_uid:  # 0A: LISTEN
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+context = zmq.Context()
+subscriber = context.socket(zmq.SUB)
+subscriber.setsockopt(zmq.SUBSCRIBE, b"")
+connected, received = set(), []
+deadline = time.monotonic() + %d
+while time.monotonic() < deadline and not received:
+    for port in grace_ports() - connected:  # grace's kernel may start after this cell
+        subscriber.connect(f"tcp://127.0.0.1:{port}")
+        connected.add(port)
+    if subscriber.poll(250):
+        received.append(repr(subscriber.recv_multipart())[:300])
+subscriber.close(linger=0)
+context.term()
+print("LISTEN " + json.dumps({"ports": sorted(connected), "received": received}))
+"""
+TALK_CELL = f"""
+import time
+for i in range({LISTEN_S * 5}):
+    print("grace's private output", i, flush=True)
+    time.sleep(0.2)
+"""
+
+
 def _printed(results: list[dict], marker: str) -> dict:
     return json.loads(results[-1]["output"].split(marker + " ", 1)[1])
 
@@ -402,6 +442,23 @@ def test_two_learners_log_in_run_a_lesson_and_cannot_reach_each_other(hub) -> No
     assert probe[-1]["status"] == "ok", probe[-1]["output"]
     reached, environ = _printed(probe, "PROBE").values()
     assert not reached, f"ada's kernel reached what is not hers: {reached}"
+
+    # ...nor what grace's kernel prints: its sockets are files in grace's 0700 runtime folder
+    # (transport=ipc), so the TCP ports ada finds of grace's are her Jupyter server's (behind the
+    # hub's login) and her kernel's pipe for forked processes' output (inbound only).
+    async def ada_listens_while_grace_talks():
+        return await asyncio.gather(
+            _run_cells(
+                hub, "ada", tokens["ada"], [LISTEN_CELL % (reports["grace"]["uid"], LISTEN_S)]
+            ),
+            _run_cells(hub, "grace", tokens["grace"], [TALK_CELL]),
+        )
+
+    listened, talked = asyncio.run(ada_listens_while_grace_talks())
+    assert listened[-1]["status"] == talked[-1]["status"] == "ok", listened[-1]["output"]
+    ports, received = _printed(listened, "LISTEN").values()
+    assert ports, "ada found no listening port of grace's: the probe is not looking"
+    assert not received, f"ada's kernel received grace's kernel's messages: {received}"
     # ...nor does her kernel's own environment hold a secret of the hub's.
     secret_values = {hub.state["admin_token"], hub.state["instructor_password"]}
     secret_values.add((secrets_dir / "jupyterhub_cookie_secret").read_text().strip())

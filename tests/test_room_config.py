@@ -294,3 +294,45 @@ def test_the_lessons_are_copied_from_where_the_documented_image_build_puts_the_c
     # the script that lays out a learner's home (tests/test_served_tree.py runs this hook)
     assert f"{build.group(1)}/scripts/learner_home.py" in hook
     assert values["singleuser"]["extraEnv"]["CACHELAB_DATA_DIR"].startswith("/home/jovyan/")
+
+
+@pytest.mark.room  # FirstUseAuthenticator: needs the hub extra (JupyterHub)
+def test_the_kubernetes_hub_sets_the_instructors_password_before_anyone_logs_in(
+    values, tmp_path, monkeypatch
+) -> None:
+    from firstuseauthenticator import FirstUseAuthenticator
+
+    config = Config()
+    config.FirstUseAuthenticator.update(values["hub"]["config"]["FirstUseAuthenticator"])
+    config.FirstUseAuthenticator.dbm_path = str(tmp_path / "passwords.dbm")  # not the hub's
+    (secret,) = [  # the variable the hook reads names the Secret the docs tell you to make
+        name
+        for name, env in values["hub"]["extraEnv"].items()
+        if isinstance(env, dict)
+        and env["valueFrom"]["secretKeyRef"] == {"name": "cachelab-instructor", "key": "password"}
+    ]
+    assert "kubectl create secret generic cachelab-instructor" in (
+        REPO / "docs" / "room.md"
+    ).read_text(encoding="utf-8")
+    hook = values["hub"]["extraConfig"]["cachelab-instructor"]
+
+    monkeypatch.setenv(secret, "short")
+    with pytest.raises(ValueError, match="fewer than 12 characters"):
+        exec(hook, {"c": config})
+
+    monkeypatch.setenv(secret, "the instructor's own password")
+    exec(hook, {"c": config})  # as the chart runs it, when the hub starts
+    authenticator = FirstUseAuthenticator(config=config)
+    handler = SimpleNamespace(custom_login_error="")
+
+    def log_in(name: str, password: str):
+        return asyncio.run(
+            authenticator.authenticate(handler, {"username": name, "password": password})
+        )
+
+    # A learner who logs in first as `instructor` does not claim it...
+    assert log_in("instructor", "a learner's guess, long enough") is None
+    # ...the Secret's password logs in, and a learner's first login still claims their name.
+    assert log_in("instructor", "the instructor's own password") == "instructor"
+    assert log_in("ada", "ada's own password") == "ada"
+    assert log_in("ada", "another password") is None
