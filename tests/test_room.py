@@ -23,7 +23,7 @@ keys with a TTL, and look-alikes such as ``cachelab``, ``cachelabX:…``,
 
 Which lessons: ``ROOM_LESSONS``, every lesson that talks to Redis (00 only PINGs it,
 and is in for the setup check a room starts with; 03 reads its memory settings; 04, 05,
-08 and 09 write to it).
+08, 09 and 11 write to it; 12 starts a cluster of its own).
 A guard test keeps the list
 complete as lessons are added. The Redis is a private one of this test's own: it holds
 foreign keys on purpose, which must never be written to a server that may be shared.
@@ -57,6 +57,7 @@ ROOM_LESSONS = [
     "lessons/05_stale_reads.ipynb",
     "lessons/08_stampedes.ipynb",
     "lessons/09_capstone.ipynb",
+    "lessons/11_near_cache.ipynb",
 ]
 LEARNERS = ("ada", "ada2", "grace", "linus")  # "ada" is the start of "ada2": prefixes must not be
 # Each lesson is run by two learners, all four at the same time: every lesson writes beside other
@@ -72,8 +73,9 @@ LESSONS_OF = {
 EXPLAINED_REFUSALS = {"lessons/03_memory_cache.ipynb": "this Redis does not show its configuration"}
 ROOM_TIMEOUT_S = 600  # all learners' lessons, concurrently, on a busy 2-core machine
 
-# A lesson that uses these writes to (or reads from) the course's Redis.
-REDIS_MARKERS = re.compile(r"\bconnect\(|\bRedisCache\(|\bredis_row\(|\burl_of\(")
+# A lesson that uses these writes to (or reads from) the course's Redis; a RedisCache on a
+# LocalCluster's client (lesson 12) uses the lesson's own servers instead.
+REDIS_MARKERS = re.compile(r"\bconnect\(|\bRedisCache\((?!cluster\.)|\bredis_row\(|\burl_of\(")
 
 
 def _plant_learners_keys(client: redis.Redis) -> dict[str, dict[str, str]]:
