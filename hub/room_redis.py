@@ -30,8 +30,11 @@ a key. Every command that reads, writes, deletes or expires another learner's ke
 scripts included, even when the key is built inside the script -- gets ``NOPERM``; so does
 ``PUBLISH`` to another learner's channel, and to ``__redis__:invalidate``, where lesson 11's near
 cache listens (a learner may only subscribe there: see ``_INVALIDATE_CHANNEL``). Key names in
-this course are product ids and lesson names, not secrets. A learner can also fill the server's
-memory with keys of their own: the room's server has no ``maxmemory``.
+this course are product ids and lesson names, not secrets. A learner can still fill the server's
+memory with keys of their own, up to its ``maxmemory`` (``ROOM_MAXMEMORY_BYTES``, 512 MiB, as on
+Kubernetes), past which writes fail with ``OOM`` (until keys expire or are deleted) and nothing
+of anyone's is evicted (``noeviction``): the course's caches fail open, and the room's machine
+keeps its memory.
 
 Passwords are derived, not stored: HMAC-SHA256 of the user's name under the hub's ``secret``, so
 a restarted hub gives every learner the same URL again. They travel only over the connection
@@ -75,6 +78,8 @@ server writes each one only to the client that asked for it. A learner may ``SUB
 and nothing else (an ACL selector): a ``PUBLISH`` there would reach every learner's near cache."""
 
 _MIN_SECRET_BYTES = 16
+ROOM_MAXMEMORY_BYTES = 512 * 2**20
+"""The room's Redis memory: far above what a room's lessons store, far below the machine's."""
 
 
 def _rights(prefix: str) -> list[str]:
@@ -115,14 +120,17 @@ class RoomRedis:
         self.instructor_url = _url_as(location, secret, _INSTRUCTOR_USER)
 
     @classmethod
-    def lock_down(cls, admin_url: str, secret: bytes) -> "RoomRedis":
+    def lock_down(
+        cls, admin_url: str, secret: bytes, maxmemory_bytes: int = ROOM_MAXMEMORY_BYTES
+    ) -> "RoomRedis":
         """Create the hub's admin user and the ``instructor``, THEN switch ``default`` off; return
         the room.
 
         ``admin_url`` is the server's own URL as ``PrivateRedisServer.url`` gives it (the
         ``default`` user, no password); ``secret`` (at least 16 bytes) is the hub's, from which
         every password is derived. The order matters: ``default`` goes off only once the hub
-        can get in as its own admin user.
+        can get in as its own admin user. The server gets ``maxmemory_bytes`` with
+        ``noeviction``: a learner who fills it stops everyone's writes, never evicts their keys.
         """
         if not isinstance(secret, bytes) or len(secret) < _MIN_SECRET_BYTES:
             got = f"{len(secret)} bytes" if isinstance(secret, bytes) else type(secret).__name__
@@ -141,6 +149,8 @@ class RoomRedis:
             "ACL", "SETUSER", _INSTRUCTOR_USER, *_rights(_COURSE_PREFIX),
             f">{_password(secret, _INSTRUCTOR_USER)}",
         )  # fmt: skip
+        admin.config_set("maxmemory", maxmemory_bytes)
+        admin.config_set("maxmemory-policy", "noeviction")
         admin.execute_command("ACL", "SETUSER", "default", "reset")  # off, no password, no rights
         server.close()
         _open_socket_to_local_users(location.get("path"))

@@ -284,3 +284,22 @@ def test_the_instructor_resets_every_learner_and_nothing_else(room, ada, grace, 
 def test_a_learner_may_not_run_info_but_still_learns_the_servers_version(ada) -> None:
     _refused(lambda: ada.info("server"))  # INFO is @dangerous: lesson 04 must not call it bare
     assert re.fullmatch(r"(Valkey|Redis) \d+\.\d+\.\d+", server_version(ada)), server_version(ada)
+
+
+def test_a_learner_who_fills_the_rooms_memory_stops_writes_and_evicts_nobodys_keys() -> None:
+    server = PrivateRedisServer().start()
+    try:
+        used = server.client().info("memory")["used_memory"]
+        room = room_redis.RoomRedis.lock_down(server.url, SECRET, maxmemory_bytes=used + 2**22)
+        ada, grace = connect(room.learner_url(ADA)), connect(room.learner_url(GRACE))
+        graces = keys.learner_prefix(GRACE) + "kept"
+        grace.set(graces, "grace's page")
+        with pytest.raises(redis.exceptions.OutOfMemoryError):
+            for i in range(1_000):  # 64 MiB of ada's, sixteen times the room's bound
+                ada.set(keys.learner_prefix(ADA) + f"fill:{i}", "x" * 2**16)
+        assert grace.get(graces) in ("grace's page", b"grace's page"), "nobody's key is evicted"
+        with pytest.raises(redis.exceptions.OutOfMemoryError):  # a page of grace's, 1 MiB
+            grace.set(graces, "y" * 2**20)
+    finally:
+        server.stop()
+    assert room_redis.ROOM_MAXMEMORY_BYTES == 512 * 2**20  # what docs/room.md and redis.yaml say
