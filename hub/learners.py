@@ -28,12 +28,14 @@ as root.
 
 from __future__ import annotations
 
+import dbm
 import os
 import pwd
 import re
 import resource
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -128,17 +130,30 @@ def runtime_dir(room: Path, learner: str) -> Path:
 
 def remove_users(room: Path) -> list[str]:
     """Remove every Unix user the course made for this room (their processes are stopped
-    first), with their runtime folders; return their names. Homes stay: they are the room's
-    folder's, removed with it."""
+    first) and their runtime folders, and free their names; return the users' names.
+
+    A name is freed for the next group: its login password is forgotten, and its home moves to
+    ``<room>/secrets/removed-homes/<learner>-<time>`` (root only), so nothing of a learner is
+    lost and none of it goes to the next learner who claims the name."""
     removed = []
+    stamp = time.strftime("%Y%m%d-%H%M%S")
     for name in made_users(room):
         try:
             uid = pwd.getpwnam(name).pw_uid
         except KeyError:
             continue
+        learner = name.removeprefix(UNIX_PREFIX)
         subprocess.run(["pkill", "-KILL", "-u", name], check=False)
         shutil.rmtree(room / "run" / str(uid), ignore_errors=True)  # its sockets: the next uid's
         subprocess.run(["userdel", name], check=True, capture_output=True)
+        home = room / "homes" / learner
+        if home.exists():
+            kept = room / "secrets" / "removed-homes"
+            kept.mkdir(mode=0o700, exist_ok=True)
+            home.rename(kept / f"{learner}-{stamp}")
+        with dbm.open(str(room / "secrets" / "passwords.dbm"), "c", 0o600) as passwords:
+            if learner.encode() in passwords:
+                del passwords[learner]
         removed.append(name)
     _record(room).unlink(missing_ok=True)
     return removed

@@ -32,6 +32,7 @@ under ``CI=true``, like the browser tests.
 from __future__ import annotations
 
 import asyncio
+import dbm
 import http.cookiejar
 import json
 import os
@@ -175,11 +176,22 @@ def hub():
             capture_output=True,
             text=True,
         )
-        shutil.rmtree(outer, ignore_errors=True)
-        assert removal.returncode == 0, removal.stderr
-        for learner in LEARNERS:
-            with pytest.raises(KeyError):
-                pwd.getpwnam(f"cl-{learner}")
+        try:
+            assert removal.returncode == 0, removal.stderr
+            # Each name is free for the next group: no user, no password, no home; the home is
+            # kept for the instructor where only root reads it.
+            kept = room / "secrets" / "removed-homes"
+            with dbm.open(str(room / "secrets" / "passwords.dbm")) as passwords:
+                left = {name.decode() for name in passwords.keys()}
+            for learner in LEARNERS:
+                with pytest.raises(KeyError):
+                    pwd.getpwnam(f"cl-{learner}")
+                assert learner not in left
+                assert not (room / "homes" / learner).exists()
+                assert len(list(kept.glob(f"{learner}-*/lessons"))) == 1
+            assert "instructor" in left and not list((room / "run").iterdir())
+        finally:
+            shutil.rmtree(outer, ignore_errors=True)
 
 
 async def _run_cells(hub: Hub, learner: str, token: str, cells: list[str]) -> list[dict]:
