@@ -27,6 +27,9 @@ from cachelab.environment.redis_server import PrivateRedisServer
 REPO = Path(__file__).resolve().parents[1]
 LESSONS = sorted((REPO / "lessons").glob("[0-9][0-9]_*.ipynb"))
 SKIP_LINE = "⏭️ this section needs a Redis server of your own"
+# Lessons that are about servers of the learner's own from their first cell: without a server
+# program they stop there, with the error that says what is missing, and write nothing.
+OWN_SERVERS_ONLY = {"12_hot_keys_cluster": "a cluster"}
 
 
 @pytest.fixture(scope="module")
@@ -229,16 +232,26 @@ def test_a_lesson_runs_top_to_bottom_on_the_rooms_server_alone(
 ) -> None:
     import nbformat
     from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
 
     for name in ("REDIS_URL", "PATH", "PYTHONPATH"):
         monkeypatch.setenv(name, hidden[name])  # the kernel inherits them
     notebook = nbformat.read(lesson, as_version=4)
-    NotebookClient(
+    client = NotebookClient(
         notebook,
         timeout=300,
         kernel_name="python3",
         resources={"metadata": {"path": str(lesson.parent)}},
-    ).execute()
+    )
+    if lesson.stem in OWN_SERVERS_ONLY:
+        keys_before = set(room.client().scan_iter())
+        with pytest.raises(CellExecutionError) as stopped:
+            client.execute()
+        assert stopped.value.ename == "RedisNotFoundError", stopped.value
+        assert f"to start {OWN_SERVERS_ONLY[lesson.stem]} with" in stopped.value.evalue
+        assert set(room.client().scan_iter()) == keys_before, "it wrote to the room's server"
+        return
+    client.execute()
     text = "\n".join(
         output.get("text", "")
         for cell in notebook.cells
