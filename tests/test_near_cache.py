@@ -68,6 +68,55 @@ def test_a_key_missing_in_redis_is_not_copied(redis_cache, near_caches):
     assert len(near) == 0
 
 
+def test_peek_answers_near_copies_only_and_applies_invalidations_first(
+    redis_cache, other, near_caches
+):
+    near = _near(near_caches, redis_cache)
+    redis_cache.set("k", 1)
+    assert near.peek("k", "none here") == "none here", "peek never reads Redis"
+    assert near.get("k") == 1 and near.peek("k") == 1
+    other.set("k", 2)
+    deadline = time.monotonic() + INVALIDATION_BOUND_S
+    while near.peek("k") == 1 and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert near.peek("k") is None, "the invalidation that arrived dropped the copy"
+
+
+def test_peek_does_not_wait_while_another_thread_uses_the_cache(redis_cache, near_caches):
+    near = _near(near_caches, redis_cache)
+    redis_cache.set("k", 1)
+    near.get("k")
+    held, release = threading.Event(), threading.Event()
+
+    def use_it() -> None:  # as a thread fetching from Redis does: the lock held for a round trip
+        with near._lock:
+            held.set()
+            release.wait(INVALIDATION_BOUND_S)
+
+    user = threading.Thread(target=use_it)
+    user.start()
+    try:
+        assert held.wait(INVALIDATION_BOUND_S)
+        assert near.peek("k", "busy") == "busy", "peek answers at once rather than wait"
+    finally:
+        release.set()
+        user.join()
+    assert near.peek("k") == 1
+
+
+def test_keep_chooses_what_is_kept_and_returned(redis_cache, near_caches):
+    made = []
+
+    def encode(key: str, value) -> bytes:
+        made.append(key)
+        return f"{key}={value}".encode()
+
+    near = _near(near_caches, redis_cache, keep=encode)
+    redis_cache.set("k", 7)
+    assert near.get("k") == b"k=7" and near.get("k") == b"k=7" and near.peek("k") == b"k=7"
+    assert made == ["k"], "made once, on the fetch; the hits reuse it"
+
+
 @pytest.mark.parametrize(("bcast", "transport"), MODES)
 def test_a_write_on_another_connection_drops_the_near_copy(
     redis_cache, other, near_caches, bcast, transport

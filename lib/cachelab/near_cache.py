@@ -43,7 +43,10 @@ Two failure modes the field knows, both handled:
   not, a simplification: its TTL bounds what such a connection can cost.)
 
 Invalidations are read when the cache is used: every ``get`` first reads what has arrived
-(a non-blocking poll of the socket, as redis-py's own client-side cache does). redis-py's
+(a non-blocking poll of the socket, as redis-py's own client-side cache does). ``peek`` is the
+near hit alone, for a caller that must not wait (the web service's event loop, lesson 11), and
+``keep`` chooses what is kept of a value read from Redis (the web service keeps the encoded HTTP
+answer, so that a near hit encodes nothing). redis-py's
 cache needs Redis 7.4 or later; the course's bundled server reports 7.2.4, so the course
 builds its own -- which is the point of the lesson.
 """
@@ -77,6 +80,10 @@ class NearCache:
     ``shared`` and drop the near copy. At most ``max_entries`` copies are kept (least recently
     used evicted first), each for at most ``ttl`` seconds: the safety net for an invalidation
     that never came.
+
+    ``keep(key, value)``, if given, makes what is kept near (and what ``get`` and ``peek``
+    return) from a value read from Redis, once per fetch: lesson 11's web service keeps the
+    page's encoded HTTP answer rather than the value it would encode on every hit.
 
     ``guard_fetches=False`` and ``flush_on_reconnect=False`` switch off the two fixes, so that
     lesson 11 can show the failures they prevent; ``on_fetched(key)``, if given, is called
@@ -113,6 +120,7 @@ class NearCache:
         guard_fetches: bool = True,
         flush_on_reconnect: bool = True,
         on_fetched: Optional[Callable[[str], None]] = None,
+        keep: Optional[Callable[[str, Any], Any]] = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if transport not in _TRANSPORTS:
@@ -129,6 +137,7 @@ class NearCache:
         self.guard_fetches = guard_fetches
         self.flush_on_reconnect = flush_on_reconnect
         self.on_fetched = on_fetched
+        self.keep = keep
         self.stats = CacheStats()
         self.invalidations = 0
         self.reconnects = 0
@@ -247,11 +256,34 @@ class NearCache:
 
     # -- the cache
 
+    def peek(self, key: str, default: Any = None) -> Any:
+        """The near copy of ``key`` (what ``keep`` made of it), or ``default``: never Redis.
+
+        It applies the invalidations that have arrived first, as ``get`` does, and it never
+        waits: while another thread uses this cache (a fetch under way) it answers ``default``
+        at once. So a caller that must not block -- an event loop -- serves a near hit itself
+        and hands anything else to ``get`` on a thread.
+        """
+        if not self._lock.acquire(blocking=False):
+            return default
+        try:
+            self._drain()
+            value = self.local.get(key, _MISSING)
+            if value is _MISSING:
+                return default  # not a miss yet: get, which the caller calls next, counts it
+            self.stats.hits += 1
+            return value
+        except _UNREACHABLE:
+            return default  # get, on a thread, reconnects or reads through shared
+        finally:
+            self._lock.release()
+
     def get(self, key: str, default: Any = None) -> Any:
         """The value of ``key``: the near copy if there is one, else Redis's (then copied here).
 
         A miss in Redis returns ``default`` and copies nothing. The Redis read goes over the
-        tracked connection, so the server now announces changes to the key.
+        tracked connection, so the server now announces changes to the key. With ``keep``, what
+        comes back (from the near copy or from Redis) is what ``keep`` made of the value.
         """
         keys._validate_key(key)
         with self._lock:
@@ -283,6 +315,8 @@ class NearCache:
             if raw is None:
                 return default
             value = self.shared._decode(raw, keys._redis_key(self.shared.prefix, key))
+            if self.keep is not None:
+                value = self.keep(key, value)
             if fresh or not self.guard_fetches:
                 self.local.set(key, value)
             return value

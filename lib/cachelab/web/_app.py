@@ -43,6 +43,14 @@ Python's GIL, so the queries of one worker use every core, and when a cached pag
 expires under load, every request that misses meanwhile really does run the query --
 the stampede of lesson 08, over HTTP.
 
+The ``near`` mode (lesson 11) serves a near hit without that hop: each worker keeps a
+``NearCache`` in front of the shared Redis cache, holding each page's *encoded* answer (body
+bytes and headers, made once when the page is read from Redis), and the handler looks it up on
+the event loop itself (``NearCache.peek``: a dictionary lookup and a non-blocking glance at the
+socket for invalidations). Anything else -- a Redis hit, a miss -- goes to a thread as in the
+other modes. A write deletes the keys it made stale in Redis, and the server (``CLIENT
+TRACKING``) tells every worker that read them to drop its copy.
+
 Single-flight waiters hold no thread: a request whose page another request is
 loading waits on the event loop, so product pages are served meanwhile. The waiters
 of one worker for one key share one series of short non-waiting attempts
@@ -58,7 +66,8 @@ as long again (RFC 9111, section 5.2.2.1); with no cache, ``no-cache`` (a cache 
 front must ask again before reusing it). Writes and errors carry no ``Cache-Control``;
 ``/stats`` is ``no-store``. Each answer names the worker process that served it
 (``X-Worker``) and, in cached modes, whether the page came from the cache (``X-Cache:
-hit`` or ``miss``) -- handy in a course, not something to expose in production.
+hit`` or ``miss``; ``near`` for the worker's own near copy in ``near`` mode) -- handy in a
+course, not something to expose in production.
 
 The shop's clock stands still at ``DATA_END`` (as in lesson 02), so every visit to
 the homepage asks exactly the same question, in every worker and every thread.
@@ -93,6 +102,7 @@ from starlette.routing import Route
 from cachelab import keys
 from cachelab._internal.validation import validate_id, validate_whole_number
 from cachelab.cache import CacheUnavailable, MemoryCache, RedisCache
+from cachelab.near_cache import NearCache
 from cachelab.shop.app import _MAX_PRICE_CENTS, _MAX_QUANTITY, OutOfStock, Shop
 from cachelab.shop.data import DATA_END
 from cachelab.stampedes import SingleFlight, WaitTimeout, _LockWatch
@@ -147,12 +157,14 @@ class ShopPages:
     """One worker's shop behind its cache: what the endpoints call.
 
     Reads are cache-aside through the mode's cache (none, a ``MemoryCache`` of this
-    worker's own, or the shared ``RedisCache``). Writes go to the database; in the
-    ``memory`` and ``redis-delete-on-write`` modes they then delete the keys they made
-    stale (the product's page and the homepage, which shows prices and stock) --
-    in ``memory`` mode from this worker's cache only, the one it can reach. In
-    ``redis-single-flight`` mode a miss goes through lesson 08's ``SingleFlight``,
-    waiting on the event loop (``page``).
+    worker's own, the shared ``RedisCache``, or a ``NearCache`` in front of it). Writes go
+    to the database; in the ``memory``, ``redis-delete-on-write`` and ``near`` modes they
+    then delete the keys they made stale (the product's page and the homepage, which shows
+    prices and stock) -- in ``memory`` mode from this worker's cache only, the one it can
+    reach; in ``near`` mode from Redis, whose server then invalidates every worker's near
+    copy. In ``redis-single-flight`` mode a miss goes through lesson 08's ``SingleFlight``,
+    waiting on the event loop (``page``). In ``near`` mode pages are served by
+    ``near_page``, as encoded answers.
 
     The blocking work runs on ``threads`` threads of this object's own (``run``), each
     with its own ``Shop``; ``open_shops`` opens them all at once when the worker starts.
@@ -166,7 +178,12 @@ class ShopPages:
             if config.cache is CacheMode.REDIS_SINGLE_FLIGHT
             else None
         )
-        self.deletes_on_write = config.cache in (CacheMode.MEMORY, CacheMode.REDIS_DELETE_ON_WRITE)
+        self.near = self.cache if isinstance(self.cache, NearCache) else None
+        self.deletes_on_write = config.cache in (
+            CacheMode.MEMORY,
+            CacheMode.REDIS_DELETE_ON_WRITE,
+            CacheMode.NEAR,
+        )
         self.executor = ThreadPoolExecutor(config.threads, thread_name_prefix="cachelab-shop")
         self._local = threading.local()
         self._shops: list[Shop] = []
@@ -205,8 +222,11 @@ class ShopPages:
             raise errors[0]  # the shop's own error, rather than a waiter's broken barrier
 
     def close(self) -> None:
-        """Stop the threads (waiting for the requests they serve); the shops close with them."""
+        """Stop the threads (waiting for the requests they serve); the shops close with them,
+        and the near cache's connections after them."""
         self.executor.shutdown(wait=True)
+        if self.near is not None:
+            self.near.close()
 
     def shop(self) -> Shop:
         """This thread's own Shop (opened on first use), its clock standing at ``DATA_END``."""
@@ -264,6 +284,8 @@ class ShopPages:
         """
         if self.cache is None:
             return load(), None
+        if self.near is not None:
+            raise TypeError("in near mode a page is an encoded answer: serve it with near_page")
         if self.single_flight is not None:
             loaded = []
             value = self.single_flight.get_or_load(key, _noting(loaded, load), self.config.ttl)
@@ -339,6 +361,28 @@ class ShopPages:
                 return value
         return await self.run(load)  # not stored: the lock is another request's
 
+    async def near_page(self, key: str, load: Callable[[], Any]) -> Response:
+        """``near`` mode: the page's answer, encoded. A near hit is served here, on the event
+        loop (no thread, no JSON); a Redis hit or a miss on one of this worker's threads.
+        """
+        kept = self.near.peek(key)
+        if kept is not None:
+            self._count("hit")
+            return kept
+        return await self.run(self._near_fetch, key, load)
+
+    def _near_fetch(self, key: str, load: Callable[[], Any]) -> Response:
+        """A Redis hit (now kept near, encoded: its answer's bytes are reused) or a miss (loaded,
+        stored in Redis, encoded), on a thread."""
+        kept = self.near.get(key)
+        if kept is not None:
+            self._count("hit")
+            return Response(kept.body, headers=_headers(self.config, "hit"), media_type=_JSON)
+        self._count("miss")
+        value = load()
+        self.near.set(key, value, self.config.ttl)
+        return JSONResponse(_page_of(key, value), headers=_headers(self.config, "miss"))
+
     def homepage(self) -> tuple[dict, Optional[str]]:
         """The trending products, as ``{"trending": [...]}``, and how the cache answered."""
         rows, outcome = self._cached(keys.trending(), lambda: self.shop().trending())
@@ -392,7 +436,21 @@ def _open_cache(config: ServiceConfig):
         connect,  # REDIS_URL, set by whoever started the service
     )
 
-    return RedisCache(connect(), prefix=config.prefix, ttl=config.ttl)
+    shared = RedisCache(connect(), prefix=config.prefix, ttl=config.ttl)
+    if config.cache is not CacheMode.NEAR:
+        return shared
+
+    def encode(key: str, value: Any) -> Response:
+        """What the near tier keeps of a page read from Redis: its answer, encoded once."""
+        return JSONResponse(_page_of(key, value), headers=_headers(config, "near"))
+
+    return NearCache(shared, max_entries=MEMORY_MAX_ENTRIES, ttl=config.ttl, keep=encode)
+
+
+def _page_of(key: str, value: Any) -> Any:
+    """The JSON answer of a cached page: a product's row as it is; the homepage's rows as
+    ``{"trending": rows}``."""
+    return {"trending": value} if key == keys.trending() else value
 
 
 # --------------------------------------------------------------------------- HTTP
@@ -451,14 +509,22 @@ async def _field(request: Request, name: str, example: int) -> Any:
     return document[name]
 
 
-def _page(pages: ShopPages, value: Any, outcome: Optional[str]) -> JSONResponse:
+_JSON = "application/json"
+
+
+def _headers(config: ServiceConfig, outcome: Optional[str]) -> dict[str, str]:
+    """A page's headers: the worker, how long a cache in front may keep it, how ours answered."""
     headers = {"X-Worker": str(os.getpid())}
     if outcome is None:
         headers["Cache-Control"] = "no-cache"
     else:
-        headers["Cache-Control"] = f"public, max-age={int(pages.config.ttl)}"
+        headers["Cache-Control"] = f"public, max-age={int(config.ttl)}"
         headers["X-Cache"] = outcome
-    return JSONResponse(value, headers=headers)
+    return headers
+
+
+def _page(pages: ShopPages, value: Any, outcome: Optional[str]) -> JSONResponse:
+    return JSONResponse(value, headers=_headers(pages.config, outcome))
 
 
 def _written(row: dict) -> JSONResponse:
@@ -513,14 +579,25 @@ async def _answer(pages: ShopPages, work: Callable[[], Any], respond: Callable) 
             return _unavailable("the shop's database is busy (another process is writing it)")
 
 
+async def _cached_page(pages: ShopPages, key: str, load: Callable[[], Any]) -> Response:
+    """The page under ``key``, through the mode's cache, as an HTTP answer."""
+    if pages.near is not None:
+        return await pages.near_page(key, load)
+    value, outcome = await pages.page(key, load)
+    return _page(pages, _page_of(key, value), outcome)
+
+
+def _as_it_is(response: Response) -> Response:
+    return response
+
+
 async def homepage(request: Request) -> Response:
     pages: ShopPages = request.app.state.pages
 
     async def work():
-        rows, outcome = await pages.page(keys.trending(), lambda: pages.shop().trending())
-        return {"trending": rows}, outcome
+        return await _cached_page(pages, keys.trending(), lambda: pages.shop().trending())
 
-    return await _answer(pages, work, lambda result: _page(pages, *result))
+    return await _answer(pages, work, _as_it_is)
 
 
 async def product(request: Request) -> Response:
@@ -528,9 +605,10 @@ async def product(request: Request) -> Response:
 
     async def work():
         product_id = _product_id(request)
-        return await pages.page(keys.product(product_id), lambda: pages.shop().product(product_id))
+        load = lambda: pages.shop().product(product_id)  # noqa: E731
+        return await _cached_page(pages, keys.product(product_id), load)
 
-    return await _answer(pages, work, lambda result: _page(pages, *result))
+    return await _answer(pages, work, _as_it_is)
 
 
 async def set_price(request: Request) -> Response:

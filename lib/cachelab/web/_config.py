@@ -13,7 +13,7 @@ same config, already checked. The Redis server travels as everywhere in the cour
 Traceback (most recent call last):
 ...
 ValueError: cache must be one of 'none', 'memory', 'redis', 'redis-delete-on-write', \
-'redis-single-flight', got 'redis-ish'
+'redis-single-flight', 'near', got 'redis-ish'
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class CacheMode(StrEnum):
     where a mode is asked for; ``description`` is the line that ``--help`` and lesson 10 show.
 
     >>> [mode.value for mode in CacheMode if mode.uses_redis]
-    ['redis', 'redis-delete-on-write', 'redis-single-flight']
+    ['redis', 'redis-delete-on-write', 'redis-single-flight', 'near']
     >>> CacheMode("memory").description
     "a MemoryCache in each worker; a write deletes the key in that worker's cache only"
     """
@@ -60,6 +60,11 @@ class CacheMode(StrEnum):
         "the shared RedisCache, TTL only; on a miss, one load per key at a time (lesson 08's "
         "SingleFlight)",
     )
+    NEAR = (
+        "near",
+        "a NearCache in each worker in front of the shared RedisCache, kept fresh by the server "
+        "(CLIENT TRACKING); a write deletes the keys it made stale (lesson 11)",
+    )
 
     def __new__(cls, value: str, description: str) -> "CacheMode":
         mode = str.__new__(cls, value)
@@ -70,7 +75,7 @@ class CacheMode(StrEnum):
     @property
     def uses_redis(self) -> bool:
         """Whether this mode caches in the shared Redis."""
-        return self.value.startswith("redis")
+        return self.value.startswith("redis") or self is CacheMode.NEAR
 
 
 def cache_mode(value: Any) -> CacheMode:
