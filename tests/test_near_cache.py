@@ -328,3 +328,19 @@ def test_with_redis_gone_reads_fail_open_and_no_copy_is_served(stoppable_redis, 
         assert len(near) == 0
     finally:
         near.close()
+
+
+@pytest.mark.parametrize("transport", ["resp3", "redirect"])
+def test_redis_gone_between_the_fetch_and_the_store_returns_the_value_and_keeps_no_copy(
+    stoppable_redis, test_prefix, transport
+):
+    """The value fetched is right, but no invalidation of it can arrive any more: it is returned
+    and not kept, and ``get`` fails open as the RedisCache does instead of raising."""
+    shared = RedisCache(stoppable_redis.client(), prefix=test_prefix)
+    near = NearCache(shared, transport=transport, on_fetched=lambda key: stoppable_redis.stop())
+    try:
+        shared.set("k", "fetched")
+        assert near.get("k") == "fetched"
+        assert len(near) == 0
+    finally:
+        near.close()

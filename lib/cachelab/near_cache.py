@@ -47,8 +47,9 @@ Invalidations are read when the cache is used: every ``get`` first reads what ha
 near hit alone, for a caller that must not wait (the web service's event loop, lesson 11), and
 ``keep`` chooses what is kept of a value read from Redis (the web service keeps the encoded HTTP
 answer, so that a near hit encodes nothing). redis-py's
-cache needs Redis 7.4 or later; the course's bundled server reports 7.2.4, so the course
-builds its own -- which is the point of the lesson.
+cache refuses any server whose ``HELLO`` does not name it ``redis``, or older than 7.4; the
+course's bundled Valkey names itself ``valkey``, so the course builds its own -- which is the
+point of the lesson.
 """
 
 from __future__ import annotations
@@ -306,7 +307,10 @@ class NearCache:
         if self.on_fetched is not None:
             self.on_fetched(key)
         with self._lock:
-            self._drain()
+            try:
+                self._drain()
+            except _UNREACHABLE:  # gone since the fetch: nothing can invalidate what we keep now
+                self._forget_everything()  # and this fetch with the rest: returned, not kept
             current = self._fetches.get(key, set())
             fresh = mark in current
             current.discard(mark)
@@ -317,7 +321,7 @@ class NearCache:
             value = self.shared._decode(raw, keys._redis_key(self.shared.prefix, key))
             if self.keep is not None:
                 value = self.keep(key, value)
-            if fresh or not self.guard_fetches:
+            if fresh or (not self.guard_fetches and self._data.is_connected):
                 self.local.set(key, value)
             return value
 
