@@ -22,9 +22,10 @@ def memory_for_hit_ratio(sizes: list[float], hit_ratios: list[float], target: fl
     return sizes[-1]
 
 
-# Exercise 2: a policy that counts reads keeps the popular pages through a crawl (every key has a
-# TTL, so volatile-lfu would do as well).
-policy = "allkeys-lfu"
+def policy_for_a_daily_crawl() -> str:
+    """Exercise 2: a policy that counts reads keeps the popular pages through a crawl (every key
+    has a TTL, so volatile-lfu would do as well)."""
+    return "allkeys-lfu"
 
 
 def next_version(stored: int | None) -> int:

@@ -4,9 +4,9 @@ version that never comes back.
 - ``check_memory_for_hit_ratio`` (13.1): your ``memory_for_hit_ratio(sizes, hit_ratios, target)``
   interpolates the memory for a target hit ratio on a measured curve, and refuses a target
   outside it.
-- ``check_policy_for_a_daily_crawl`` (13.2): the policy you chose for Zipf reads, keys with
-  TTLs, and a crawl of every page once a day is one that counts reads (``allkeys-lfu`` or
-  ``volatile-lfu``).
+- ``check_policy_for_a_daily_crawl`` (13.2): the policy your ``policy_for_a_daily_crawl()``
+  returns for Zipf reads, keys with TTLs, and a crawl of every page once a day counts reads
+  (``allkeys-lfu`` or ``volatile-lfu``).
 - ``check_next_version`` (13.3): your ``next_version(stored)`` adds one, and never starts a
   missing counter at a number it handed out before, however fast it was bumped.
 
@@ -70,10 +70,10 @@ _WHY_NOT = {
 }  # fmt: skip
 
 
-def check_policy_for_a_daily_crawl(policy: Any) -> str:
-    """``policy``: a maxmemory-policy that counts reads, so one crawl does not evict the popular."""
-    if policy is None:
-        raise NotImplementedError
+def check_policy_for_a_daily_crawl(policy_for_a_daily_crawl: Callable[[], Any]) -> str:
+    """``policy_for_a_daily_crawl()``: a maxmemory-policy that counts reads, so one crawl does not
+    evict the popular pages."""
+    policy = _call(policy_for_a_daily_crawl, property_="it returns a policy's name", topic="name")
     _expect(isinstance(policy, str), "the policy is a name, as a string ('allkeys-...')", policy,
             topic="name")  # fmt: skip
     name = policy.strip().lower()
