@@ -88,6 +88,7 @@ TERMS: dict[str, list[str]] = {
     "lost-invalidation": [r"lost invalidations?"],
     "lru-least-recently-used": [r"LRU", r"least recently used"],
     "median": [r"medians?"],
+    "miss-ratio-curve": [r"miss-ratio curves?"],
     "near-cache": [r"near caches?", r"client-side caching"],
     "negative-caching": [r"negative caching"],
     "open-loop-and-closed-loop": [r"\*?(?:open|closed)\*?[- ]loops?"],
@@ -99,6 +100,7 @@ TERMS: dict[str, list[str]] = {
     "race-condition": [r"race conditions?", r"races?"],
     "replica-lag": [r"replicas?", r"replication lag"],
     "round-trip": [r"round[ -]trips?"],
+    "scan-resistance": [r"scan[ -]resist(?:ance|ant)"],
     "serialization": [r"seriali[sz]\w*", r"JSON", r"pickle"],
     "service-time": [r"service times?"],
     "single-flight": [r"single-flight"],
@@ -114,6 +116,7 @@ TERMS: dict[str, list[str]] = {
     "ttl-time-to-live": [r"TTLs?", r"time to live"],
     "versioned-key": [r"versioned keys?"],
     "worker-process": [r"worker process(?:es)?"],
+    "working-set": [r"working sets?"],
     "write-through": [r"write-through"],
     "zipf-popularity": [r"Zipf(?:-like)?"],
 }

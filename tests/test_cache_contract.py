@@ -258,10 +258,21 @@ def test_set_and_release_stores_while_the_lock_is_held_and_releases_it(make_cach
     assert cache.get("k") == {"v": 1} and cache.get("lease:k") is None
 
 
-def test_increment_counts_from_zero_and_keeps_its_ttl(make_cache):
+def test_increment_counts_up_by_one_and_keeps_its_ttl(make_cache):
     cache = make_cache()
-    assert [cache.increment("version:k", ttl=60) for _ in range(3)] == [1, 2, 3]
-    assert cache.get("version:k") == 3
+    first = cache.increment("version:k", ttl=60)
+    assert [cache.increment("version:k", ttl=60) for _ in range(2)] == [first + 1, first + 2]
+    assert cache.get("version:k") == first + 2
+
+
+def test_a_lost_counter_never_hands_out_a_number_it_gave_before(make_cache):
+    """Evicted, expired or lost in a restart, a counter starts above where it was, not at 1."""
+    cache = make_cache()
+    given = [cache.increment("version:k", ttl=60) for _ in range(3)]
+    assert given[0] > 1_000_000, "a new counter starts from the clock (microseconds), not 0"
+    cache.delete("version:k")  # as an eviction would
+    again = cache.increment("version:k", ttl=60)
+    assert again > max(given), f"the counter went back: {again} after {given}"
 
 
 def test_set_and_release_stores_nothing_once_the_lock_is_gone_or_not_ours(make_cache):
@@ -277,6 +288,7 @@ def test_increments_from_many_threads_at_once_are_never_lost(make_cache):
     import threading
 
     cache = make_cache()
+    first = cache.increment("version:k", ttl=60)
     start = threading.Barrier(8)
 
     def bump():
@@ -289,4 +301,4 @@ def test_increments_from_many_threads_at_once_are_never_lost(make_cache):
         thread.start()
     for thread in threads:
         thread.join()
-    assert cache.get("version:k") == 400
+    assert cache.get("version:k") == first + 400

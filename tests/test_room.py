@@ -74,8 +74,11 @@ EXPLAINED_REFUSALS = {"lessons/03_memory_cache.ipynb": "this Redis does not show
 ROOM_TIMEOUT_S = 600  # all learners' lessons, concurrently, on a busy 2-core machine
 
 # A lesson that uses these writes to (or reads from) the course's Redis; a RedisCache on a
-# LocalCluster's client (lesson 12) uses the lesson's own servers instead.
-REDIS_MARKERS = re.compile(r"\bconnect\(|\bRedisCache\((?!cluster\.)|\bredis_row\(|\burl_of\(")
+# LocalCluster's client (lesson 12) or on the private server a lesson started for itself (lesson
+# 13's, which changes maxmemory) uses the lesson's own servers instead.
+REDIS_MARKERS = re.compile(
+    r"\bconnect\(|\bRedisCache\((?!cluster\.|private\.)|\bredis_row\(|\burl_of\("
+)
 
 
 def _plant_learners_keys(client: redis.Redis) -> dict[str, dict[str, str]]:

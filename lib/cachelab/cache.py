@@ -22,7 +22,8 @@ as one command or one Lua script, ``MemoryCache`` under a lock):
 - ``delete_if_equal(key, value)``  delete only if the key still holds ``value``;
 - ``set_and_release(key, value, ttl, lock_key=..., token=...)``  store ``value`` only if
   ``lock_key`` still holds ``token``, and remove ``lock_key`` in the same step;
-- ``increment(key, ttl=None)``     add one to a counter and return it (Redis ``INCR``).
+- ``increment(key, ttl=None)``     add one to a counter and return it (Redis ``INCR``); a
+  counter that is not there starts from the clock, not from 0 (see ``_counter_epoch``).
 
 Keys are logical keys (``keys.product(42)``); every TTL obeys ``validation.validate_ttl``.
 """
@@ -131,7 +132,12 @@ class _AtomicCache(Cache, Protocol):
         """If ``lock_key`` holds ``token``: store ``value`` under ``key``, delete ``lock_key``."""
 
     def increment(self, key: str, ttl: Optional[float] = None) -> int:
-        """Add one to the whole number under ``key`` (0 if absent) and return the new number."""
+        """Add one to the whole number under ``key`` and return it; absent, start from the epoch.
+
+        A counter that is not there -- never made, expired, evicted, lost in a restart --
+        starts again at ``_counter_epoch()``, not at 1: a number it handed out before is never
+        handed out again (lesson 13).
+        """
 
 
 class CacheKeyError(ValueError):
@@ -319,12 +325,13 @@ class MemoryCache:
             return True
 
     def increment(self, key: str, ttl: Optional[float] = None) -> int:
-        """Add one to the whole number under ``key`` (0 if absent or expired) and return it."""
+        """Add one to the whole number under ``key`` and return it; absent, evicted or expired,
+        the counter starts again at ``_counter_epoch()`` (never at a number it gave before)."""
         keys._validate_key(key)
         ttl = validate_ttl(ttl)
         with self._lock:
             entry = self._live_entry(key)
-            value = (0 if entry is _MISSING else int(entry[0])) + 1
+            value = _counter_epoch() if entry is _MISSING else int(entry[0]) + 1
             self.set(key, value, ttl)
             return value
 
@@ -364,9 +371,34 @@ redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1
 """
 
+
+def _counter_epoch() -> int:
+    """Where a counter starts when its key is not there: the time now, in microseconds since 1970.
+
+    A counter that started at 0 would, once evicted (``allkeys-lru`` takes any key) or lost
+    in a restart, count 1, 2, 3 again: the numbers it gave before. A version counter that
+    does that makes the entries stored under those old versions current again -- old rows
+    served as new (lesson 13 measures it). Started from the clock, a new run of the counter
+    is above every number the old run gave, as long as the old run was bumped less than
+    once per microsecond on average (a bump takes the server, or this process, longer than
+    that) and the clock has not been set back. Redis's script takes the server's clock
+    (``TIME``), so every client agrees; a ``MemoryCache`` takes this process's.
+    """
+    return time.time_ns() // 1000
+
+
 # Add one to a counter (setting its TTL), in one step: two writers never bump to the same version.
+# A counter that is not there starts from the server's clock in microseconds (``_counter_epoch``).
+# Lua's numbers are doubles: microseconds since 1970 (~1.8e15) are whole numbers below 2**53.
 _INCREMENT_SCRIPT = """
-local value = redis.call('INCR', KEYS[1])
+local value
+if redis.call('EXISTS', KEYS[1]) == 1 then
+    value = redis.call('INCR', KEYS[1])
+else
+    local now = redis.call('TIME')
+    value = tonumber(now[1]) * 1000000 + tonumber(now[2])
+    redis.call('SET', KEYS[1], string.format('%d', value))
+end
 if ARGV[1] ~= '' then
     redis.call('PEXPIRE', KEYS[1], ARGV[1])
 end
@@ -716,7 +748,8 @@ class RedisCache:
         return stored
 
     def increment(self, key: str, ttl: Optional[float] = None) -> int:
-        """Add one to the whole number under ``key`` (0 if absent) and return it (``INCR``, atomic).
+        """Add one to the whole number under ``key`` and return it (``INCR``, atomic); a key that
+        is not there starts at the server's clock in microseconds (``_counter_epoch``), not at 1.
 
         ``ttl`` (if given) is set on the key each time, in the same script.
         """

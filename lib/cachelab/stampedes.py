@@ -26,6 +26,16 @@ step, only while the lock is still ours). On a ``MemoryCache`` they coordinate t
 threads of one process; on a ``RedisCache`` every process that shares the server.
 Every lock and every stored record is a key from ``cachelab.keys``.
 
+**On a server that evicts** (lesson 13), a lock or a refresh marker is an ordinary key
+with a TTL: ``allkeys-*`` may evict it, and so may every ``volatile-*`` policy
+(``volatile-ttl`` takes it first: its TTL is the shortest). Only ``noeviction`` keeps it.
+A lost lock costs coordination, never correctness: a second request takes the lock and
+loads beside the first, and the first one's fill is refused (``stats.late_fills``),
+because a fill lands only while the lock still holds its holder's token -- so a slower,
+older load never overwrites a newer value. Under steady memory pressure the guard
+thins out into the herd it was there to stop; size the cache (lesson 13) so that it
+does not evict every second, or keep the locks on a server that does not evict.
+
 Times that are *stored* (an expiry, the moment a value was loaded) are read from
 ``clock``, by default ``time.time`` -- wall-clock seconds, which every process sharing
 a Redis reads alike. Tests and lessons pass a ``FakeClock`` instead.

@@ -70,6 +70,7 @@ _LESSON_MODULES = {
     "10": "under_load",
     "11": "near_cache",
     "12": "hot_keys_cluster",
+    "13": "memory_and_eviction",
 }
 """Lesson number → the module of ``cachelab.checks`` that holds its exercises."""
 
