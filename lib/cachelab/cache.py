@@ -134,9 +134,12 @@ class _AtomicCache(Cache, Protocol):
     def increment(self, key: str, ttl: Optional[float] = None) -> int:
         """Add one to the whole number under ``key`` and return it; absent, start from the epoch.
 
-        A counter that is not there -- never made, expired, evicted, lost in a restart --
-        starts again at ``_counter_epoch()``, not at 1: a number it handed out before is never
-        handed out again (lesson 13).
+        A counter that is not there -- never made, expired, evicted, lost in a restart without
+        persistence -- starts again at ``_counter_epoch()``, not at 1: a number it handed out
+        before is not handed out again, as long as it was bumped less than once a microsecond on
+        average and the clock has not gone back (lesson 13). A counter restored *older* (from a
+        snapshot, or by a failover to a replica that missed the last bumps) is not missing, and
+        then numbers are handed out twice.
         """
 
 
@@ -326,7 +329,8 @@ class MemoryCache:
 
     def increment(self, key: str, ttl: Optional[float] = None) -> int:
         """Add one to the whole number under ``key`` and return it; absent, evicted or expired,
-        the counter starts again at ``_counter_epoch()`` (never at a number it gave before)."""
+        the counter starts again at ``_counter_epoch()``, above the numbers it gave (under the
+        assumptions the protocol's ``increment`` states)."""
         keys._validate_key(key)
         ttl = validate_ttl(ttl)
         with self._lock:
@@ -397,7 +401,7 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
 else
     local now = redis.call('TIME')
     value = tonumber(now[1]) * 1000000 + tonumber(now[2])
-    redis.call('SET', KEYS[1], string.format('%d', value))
+    redis.call('SET', KEYS[1], string.format('%.0f', value))  -- whole, on any Lua build
 end
 if ARGV[1] ~= '' then
     redis.call('PEXPIRE', KEYS[1], ARGV[1])

@@ -160,10 +160,14 @@ def test_a_version_counter_lost_to_eviction_never_brings_back_an_old_version(cac
     """Pages stored under ``page:v<n>``; a write bumps the counter (``cache.increment``)."""
     database = Database()
     counter = "version:page"
+    found_missing = []  # one entry each time a reader found the counter gone (the first: new)
 
     def version() -> int:
         current = cache.get(counter)
-        return current if current is not None else cache.increment(counter)
+        if current is None:
+            found_missing.append(1)
+            return cache.increment(counter)
+        return current
 
     def read() -> int:
         page = f"page:v{version()}"
@@ -183,6 +187,7 @@ def test_a_version_counter_lost_to_eviction_never_brings_back_an_old_version(cac
     report("version counter", wrong, reads, database, cache, capsys)
     assert wrong == 0, f"{wrong} of {reads} reads were served a page of an old version"
     assert evicted(cache) > 100, "the run did not evict: the test would be blind"
+    assert len(found_missing) > 1, "the counter was never lost: the test would be blind"
 
 
 def test_a_single_flight_lock_lost_to_eviction_never_sends_a_value_back_in_time(cache, capsys):
