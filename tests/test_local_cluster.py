@@ -28,6 +28,7 @@ from redis.crc import key_slot
 
 from cachelab import LocalCluster, keys
 from cachelab.cache import RedisCache
+from cachelab.invalidation import LeaseCache, VersionedKeys
 from cachelab.stampedes import SingleFlight
 
 pytestmark = pytest.mark.cluster
@@ -107,6 +108,41 @@ def test_the_course_caches_work_across_shards_with_a_key_and_its_lock_on_one_slo
     assert flight.stats.late_fills == 0
     for page in pages:
         cache.delete(page)
+
+
+def test_leases_and_versioned_keys_work_across_shards_unchanged(cluster, shop):
+    """Lesson 06's leases and versioned keys, on the cluster as on one Redis: a
+    lease and its value share a slot (the lease key's hash tag), and a product's generation and
+    its page are found wherever their slots live."""
+    cache = RedisCache(cluster.client(), prefix=PREFIX, fail_open=False)
+    leases = LeaseCache(cache, lease_ttl=5)
+    for page in (keys.product(1), keys.product(2), keys.trending()):
+        assert key_slot(keys._redis_key(PREFIX, keys.lease(page)).encode()) == key_slot(
+            keys._redis_key(PREFIX, page).encode()
+        )
+        value, token = leases.lease_get(page)
+        assert value is None and token is not None
+        assert leases.lease_get(page) == (None, None), "one lease at a time"
+        leases.delete(page)  # a write: the lease is voided
+        assert not leases.lease_set(page, "an old row", token, ttl=60), "a voided fill is refused"
+        value, token = leases.lease_get(page)
+        assert (
+            leases.lease_set(page, "the new row", token, ttl=60)
+            and cache.get(page) == "the new row"
+        )
+        cache.delete(page)
+    versioned = VersionedKeys(shop, cache, ttl=60)
+    products = range(1, 9)
+    before = {product: versioned.read(product) for product in products}
+    shards = {cluster.primary_port(keys._redis_key(PREFIX, versioned.key(p))) for p in products}
+    assert len(shards) > 1, "the pages are spread over more than one primary"
+    for product in products:
+        new_price = before[product]["price_cents"] + 100
+        versioned.set_price(product, new_price)
+        assert versioned.read(product)["price_cents"] == new_price, "the new generation is read"
+        assert versioned.cached(product)["price_cents"] == new_price
+    for key in cache.client.scan_iter(match=PREFIX + "*"):
+        cache.client.delete(key)
 
 
 def test_a_slot_moves_live_under_a_reader_with_no_wrong_answer(cluster):
