@@ -344,3 +344,16 @@ def test_redis_gone_between_the_fetch_and_the_store_returns_the_value_and_keeps_
         assert len(near) == 0
     finally:
         near.close()
+
+
+def test_a_near_copy_lives_no_longer_than_its_redis_key(redis_cache, near_caches, clock):
+    """The safety net is 60 s, but Redis gave the value 5: the copy goes with the key's TTL."""
+    near = _near(near_caches, redis_cache, ttl=60, clock=clock)
+    redis_cache.set("k", "v", ttl=5)
+    near.get("k")
+    clock.advance(4)
+    near.get("k")
+    assert (near.stats.hits, near.stats.misses) == (1, 1)
+    clock.advance(1.5)  # past the key's 5 s (in the near tier's clock; Redis still holds it)
+    near.get("k")
+    assert near.stats.misses == 2, "the copy outlived its Redis key's TTL"

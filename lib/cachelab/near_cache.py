@@ -80,7 +80,8 @@ class NearCache:
     connection of its own and keeps a copy; ``set`` and ``delete`` go to Redis through
     ``shared`` and drop the near copy. At most ``max_entries`` copies are kept (least recently
     used evicted first), each for at most ``ttl`` seconds: the safety net for an invalidation
-    that never came.
+    that never came. A copy also lives no longer than its Redis key has left (``PTTL``, read
+    with the value), so a near tier never stretches the TTL the shared cache gave a value.
 
     ``keep(key, value)``, if given, makes what is kept near (and what ``get`` and ``peek``
     return) from a value read from Redis, once per fetch: lesson 11's web service keeps the
@@ -301,7 +302,7 @@ class NearCache:
             self._next_mark += 1
             self._fetches.setdefault(key, set()).add(mark)
             try:
-                raw = self._fetch(keys._redis_key(self.shared.prefix, key))
+                raw, left_ms = self._fetch(keys._redis_key(self.shared.prefix, key))
             except _UNREACHABLE:
                 return self._without_redis(key, default)
         if self.on_fetched is not None:
@@ -321,8 +322,11 @@ class NearCache:
             value = self.shared._decode(raw, keys._redis_key(self.shared.prefix, key))
             if self.keep is not None:
                 value = self.keep(key, value)
+            if left_ms == 0:
+                return value  # its Redis key expires now: nothing to keep
+            ttl = self.local.ttl if left_ms < 0 else min(self.local.ttl, left_ms / 1000)
             if fresh or (not self.guard_fetches and self._data.is_connected):
-                self.local.set(key, value)
+                self.local.set(key, value, ttl)
             return value
 
     def _without_redis(self, key: str, default: Any) -> Any:
@@ -332,17 +336,20 @@ class NearCache:
         self._data.disconnect()
         return self.shared.get(key, default)
 
-    def _fetch(self, redis_key: str) -> Optional[str]:
-        """``GET`` over the tracked connection; one retry on a reconnect (which flushed)."""
+    def _fetch(self, redis_key: str) -> tuple[Optional[str], int]:
+        """``GET`` and ``PTTL`` over the tracked connection, sent together: the value and the
+        milliseconds its key has left (-1: no expiry). One retry on a reconnect (which flushed).
+        """
         for attempt in (1, 2):
             try:
                 self._data.send_command("GET", redis_key)
-                return self._data.read_response()
+                self._data.send_command("PTTL", redis_key)
+                return self._data.read_response(), self._data.read_response()
             except (redis.ConnectionError, redis.TimeoutError):
                 self._data.disconnect()
                 if attempt == 2:
                     raise
-        return None  # unreachable
+        return None, -2  # unreachable
 
     def set(self, key: str, value: Any, ttl: Optional[float] = None) -> bool:
         """Store ``value`` in Redis (through ``shared``) and drop the near copy."""
