@@ -24,40 +24,25 @@ __all__: list[str] = []
 def check_fetch_guard(guard_class: type) -> str:
     """``FetchGuard()``: ``start(key) -> mark``, ``invalidated(key)``, ``may_store(key, mark)``."""
     guard = _call(guard_class, property_="FetchGuard() takes no arguments", topic="marks")
-    prop = "a fetch with no invalidation in between may store its result"
-    mark = _call(guard.start, "a", property_=prop, topic="marks")
-    _expect(
-        _call(guard.may_store, "a", mark, property_=prop, topic="marks") is True,
-        prop,
-        topic="marks",
-    )
-
-    prop = "a fetch whose key was invalidated after it started may NOT store (the race)"
-    mark = _call(guard.start, "a", property_=prop, topic="voided")
-    _call(guard.invalidated, "a", property_=prop, topic="voided")
-    _expect(
-        _call(guard.may_store, "a", mark, property_=prop, topic="voided") is False,
-        prop,
-        topic="voided",
-    )
-
-    prop = "an invalidation of another key does not void this fetch"
-    mark = _call(guard.start, "c", property_=prop, topic="per-key")
-    _call(guard.invalidated, "d", property_=prop, topic="per-key")
-    _expect(
-        _call(guard.may_store, "c", mark, property_=prop, topic="per-key") is True,
-        prop,
-        topic="per-key",
-    )
-
-    prop = "an invalidation that came BEFORE a fetch started does not void it"
-    _call(guard.invalidated, "a", property_=prop, topic="before")
-    mark = _call(guard.start, "a", property_=prop, topic="before")
-    _expect(
-        _call(guard.may_store, "a", mark, property_=prop, topic="before") is True,
-        prop,
-        topic="before",
-    )
+    # (property, topic, key fetched, invalidated before its start, invalidated after, may store)
+    cases = [
+        ("a fetch with no invalidation in between may store its result",
+         "marks", "a", None, None, True),
+        ("a fetch whose key was invalidated after it started may NOT store (the race)",
+         "voided", "a", None, "a", False),
+        ("an invalidation of another key does not void this fetch",
+         "per-key", "c", None, "d", True),
+        ("an invalidation that came BEFORE a fetch started does not void it",
+         "before", "a", "a", None, True),
+    ]  # fmt: skip
+    for prop, topic, key, before, after, may_store in cases:
+        if before is not None:
+            _call(guard.invalidated, before, property_=prop, topic=topic)
+        mark = _call(guard.start, key, property_=prop, topic=topic)
+        if after is not None:
+            _call(guard.invalidated, after, property_=prop, topic=topic)
+        got = _call(guard.may_store, key, mark, property_=prop, topic=topic)
+        _expect(got is may_store, prop, topic=topic)
 
     prop = (
         "two fetches of one key: an invalidation between them voids the first only, and the "
